@@ -1,0 +1,962 @@
+"""The Kolega public API client: the only code in the portal that speaks HTTP to Kolega.
+
+Layers, as in openai-python: `_send` owns the transport, retries and logging; one keyword-only
+method per contract operation builds the request and names the response model; errors are
+turned into the exception family of `errors.py`.
+
+httpx is imported here and nowhere else in the portal, so moving to an API-compatible fork is
+a one-line change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+import pydantic
+
+from triage.kolega import pagination
+from triage.kolega.errors import (
+    KolegaAuthError,
+    KolegaConflict,
+    KolegaError,
+    KolegaMalformedResponse,
+    KolegaNotFound,
+    KolegaQuotaExceeded,
+    KolegaRateLimited,
+    KolegaUnavailable,
+    KolegaValidationError,
+)
+from triage.kolega.models import (
+    CreatePullRequestsRequest,
+    Finding,
+    FindingEvent,
+    FindingStatusUpdateRequest,
+    Fix,
+    FixCreateRequest,
+    FixDiff,
+    FixProgress,
+    FixRefineRequest,
+    KolegaModel,
+    Me,
+    Page,
+    PullRequestsCreated,
+    QuotaBalance,
+    Repository,
+    ScanBatch,
+    ScanCreateRequest,
+    ScanProgress,
+    ScanResults,
+)
+from triage.kolega.retry import RETRYABLE_STATUS_CODES, RetryPolicy, parse_retry_after
+from triage.kolega.version import PORTAL_VERSION
+
+logger = logging.getLogger("triage.kolega")
+
+API_PREFIX = "/api/v1"
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
+
+# How far the server's clock may lag ours when we look for a resource our own lost request
+# may have created. A same-kind resource created by someone else inside this window is taken
+# as ours; that is the outcome we want anyway (one scan of that type running, not two).
+CLOCK_SKEW_ALLOWANCE = timedelta(seconds=5)
+
+M = TypeVar("M", bound=KolegaModel)
+
+Retryability = Literal["idempotent", "reconcile", "never"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the contract: how to call it and what comes back.
+
+    `retry` says what may be done when a request was sent but its outcome is unknown (read
+    timeout, 502/503/504): `idempotent` repeats it, `reconcile` looks for its effect first,
+    `never` hands the question to the caller. A request that never left (connection refused,
+    connect timeout) or was refused with 429 is retried whatever this says.
+    """
+
+    name: str
+    method: str
+    path: str
+    response: type[KolegaModel]
+    retry: Retryability = "idempotent"
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation("me", "GET", "/me", Me),
+        Operation("list_repositories", "GET", "/repositories", Page[Repository]),
+        Operation("get_repository", "GET", "/repositories/{repository_id}", Repository),
+        Operation("list_finding_events", "GET", "/finding-events", Page[FindingEvent]),
+        Operation(
+            "create_scan",
+            "POST",
+            "/repositories/{repository_id}/scans",
+            ScanBatch,
+            "reconcile",
+        ),
+        Operation(
+            "list_scans", "GET", "/repositories/{repository_id}/scans", Page[ScanBatch]
+        ),
+        Operation(
+            "get_scan",
+            "GET",
+            "/repositories/{repository_id}/scans/{scan_id}",
+            ScanBatch,
+        ),
+        Operation(
+            "get_scan_progress",
+            "GET",
+            "/repositories/{repository_id}/scans/{scan_id}/progress",
+            ScanProgress,
+        ),
+        Operation(
+            "get_scan_results",
+            "GET",
+            "/repositories/{repository_id}/scans/{scan_id}/results",
+            ScanResults,
+        ),
+        Operation(
+            "list_findings",
+            "GET",
+            "/repositories/{repository_id}/findings",
+            Page[Finding],
+        ),
+        Operation(
+            "get_finding",
+            "GET",
+            "/repositories/{repository_id}/findings/{finding_id}",
+            Finding,
+        ),
+        # PATCH sets an absolute status: sending it twice has the effect of sending it once.
+        Operation(
+            "update_finding_status",
+            "PATCH",
+            "/repositories/{repository_id}/findings/{finding_id}",
+            Finding,
+        ),
+        Operation(
+            "create_fix",
+            "POST",
+            "/repositories/{repository_id}/fixes",
+            Fix,
+            "reconcile",
+        ),
+        Operation(
+            "list_fixes", "GET", "/repositories/{repository_id}/fixes", Page[Fix]
+        ),
+        Operation(
+            "get_fix", "GET", "/repositories/{repository_id}/fixes/{fix_id}", Fix
+        ),
+        Operation(
+            "get_fix_diff",
+            "GET",
+            "/repositories/{repository_id}/fixes/{fix_id}/diff",
+            FixDiff,
+        ),
+        Operation(
+            "get_fix_progress",
+            "GET",
+            "/repositories/{repository_id}/fixes/{fix_id}/progress",
+            FixProgress,
+        ),
+        Operation(
+            "refine_fix",
+            "POST",
+            "/repositories/{repository_id}/fixes/{fix_id}/refine",
+            Fix,
+            "reconcile",
+        ),
+        Operation(
+            "cancel_fix",
+            "POST",
+            "/repositories/{repository_id}/fixes/{fix_id}/cancel",
+            Fix,
+            "reconcile",
+        ),
+        Operation(
+            "create_pull_requests",
+            "POST",
+            "/repositories/{repository_id}/fixes/{fix_id}/pull-requests",
+            PullRequestsCreated,
+            "never",
+        ),
+        Operation("quota_balance", "GET", "/quotas/balance", QuotaBalance),
+    )
+}
+
+
+@dataclass
+class ClientStats:
+    """What one client did on the wire; sync runs and benchmarks read it."""
+
+    requests: int = 0
+    retries: int = 0
+    by_status: Counter[int | str] = field(default_factory=Counter)
+
+
+class _OutcomeUnknown(Exception):
+    """Internal: a sent request failed in a way that leaves its effect unknown."""
+
+    def __init__(self, failure: KolegaUnavailable) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class KolegaClient:
+    """A connection to one Kolega organization, authenticated by its API key.
+
+    One `httpx.Client` per instance; close it (or use `with`) when done. Every method is
+    keyword-only, returns a model of the contract and raises a `KolegaError` subclass.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | None = None,
+        user_agent_suffix: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise ValueError("api_key is required")
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http(s) URL")
+        self._api_key = api_key.strip()
+        self._timeout = timeout or DEFAULT_TIMEOUT
+        self._retry_policy = retry_policy or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.stats = ClientStats()
+        user_agent = f"TriagePortal/{PORTAL_VERSION}"
+        if user_agent_suffix:
+            user_agent = f"{user_agent} {user_agent_suffix}"
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + API_PREFIX,
+            headers={
+                "Authorization": f"Bearer {self._api_key}",
+                "User-Agent": user_agent,
+                "Accept": "application/json",
+            },
+            timeout=self._timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+        self.base_url = str(self._http.base_url)
+
+    def __repr__(self) -> str:
+        # The key never appears, not even its prefix: reprs end up in logs and tracebacks.
+        return f"<KolegaClient {self.base_url}>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent by this client, retries and reconciliation look-ups included."""
+        return self.stats.requests
+
+    # Identity and quotas
+
+    def me(self) -> Me:
+        """The organization and API key this client authenticates as; use it to verify a key."""
+        return self._call("me")
+
+    def quota_balance(self) -> QuotaBalance:
+        """The current quota period and the remaining scans, pull requests and repositories."""
+        return self._call("quota_balance")
+
+    # Repositories
+
+    def list_repositories(
+        self, *, include_archived: bool = False, limit: int = 50, skip: int = 0
+    ) -> Page[Repository]:
+        """One page of the organization's repositories."""
+        return self._call(
+            "list_repositories",
+            params={"include_archived": include_archived, "limit": limit, "skip": skip},
+        )
+
+    def get_repository(self, *, repository_id: str) -> Repository:
+        return self._call("get_repository", path={"repository_id": repository_id})
+
+    # Finding events
+
+    def list_finding_events(
+        self,
+        *,
+        repository_id: str | None = None,
+        finding_id: str | None = None,
+        scan_type: str | None = None,
+        severity: str | None = None,
+        event_type: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+        skip: int = 0,
+    ) -> Page[FindingEvent]:
+        """One page of the organization-wide finding event feed, newest first."""
+        return self._call(
+            "list_finding_events",
+            params={
+                "repository_id": repository_id,
+                "finding_id": finding_id,
+                "scan_type": scan_type,
+                "severity": severity,
+                "event_type": event_type,
+                "start": start,
+                "end": end,
+                "limit": limit,
+                "skip": skip,
+            },
+        )
+
+    # Scans
+
+    def create_scan(self, *, repository_id: str, scan_type: str) -> ScanBatch:
+        """Start a scan batch over every source repo of the repository (draws on a quota).
+
+        Kolega takes no idempotency key, so a lost answer is resolved by looking: if the
+        request timed out or met a 502/503/504 after being sent, the client lists the
+        repository's batches of this scan type created since the request started (minus a
+        clock skew allowance) and returns that batch instead of starting a second one. Only
+        when none is found is the POST sent again.
+        """
+        path = {"repository_id": repository_id}
+
+        def find_created(since: datetime) -> ScanBatch | None:
+            page = self.list_scans(
+                repository_id=repository_id, scan_type=scan_type, limit=20
+            )
+            created = [
+                batch
+                for batch in page.items
+                if batch.scan_type == scan_type and batch.created_at >= since
+            ]
+            return max(created, key=lambda batch: batch.created_at, default=None)
+
+        return self._call(
+            "create_scan",
+            path=path,
+            body=ScanCreateRequest(scan_type=scan_type),
+            find_created=find_created,
+        )
+
+    def list_scans(
+        self,
+        *,
+        repository_id: str,
+        scan_type: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        skip: int = 0,
+    ) -> Page[ScanBatch]:
+        """One page of the repository's scan batches."""
+        return self._call(
+            "list_scans",
+            path={"repository_id": repository_id},
+            params={
+                "scan_type": scan_type,
+                "status": status,
+                "limit": limit,
+                "skip": skip,
+            },
+        )
+
+    def get_scan(self, *, repository_id: str, scan_id: str) -> ScanBatch:
+        return self._call(
+            "get_scan", path={"repository_id": repository_id, "scan_id": scan_id}
+        )
+
+    def get_scan_progress(self, *, repository_id: str, scan_id: str) -> ScanProgress:
+        """Percent complete and the per-source-repo breakdown of a scan batch."""
+        return self._call(
+            "get_scan_progress",
+            path={"repository_id": repository_id, "scan_id": scan_id},
+        )
+
+    def get_scan_results(self, *, repository_id: str, scan_id: str) -> ScanResults:
+        """A summary of every finding of a scan batch."""
+        return self._call(
+            "get_scan_results",
+            path={"repository_id": repository_id, "scan_id": scan_id},
+        )
+
+    # Findings
+
+    def list_findings(
+        self,
+        *,
+        repository_id: str,
+        scan_batch_id: str | None = None,
+        severity: str | None = None,
+        status: str | None = None,
+        scan_type: str | None = None,
+        limit: int = 50,
+        skip: int = 0,
+    ) -> Page[Finding]:
+        """One page of the repository's findings."""
+        return self._call(
+            "list_findings",
+            path={"repository_id": repository_id},
+            params={
+                "scan_batch_id": scan_batch_id,
+                "severity": severity,
+                "status": status,
+                "scan_type": scan_type,
+                "limit": limit,
+                "skip": skip,
+            },
+        )
+
+    def get_finding(self, *, repository_id: str, finding_id: str) -> Finding:
+        return self._call(
+            "get_finding",
+            path={"repository_id": repository_id, "finding_id": finding_id},
+        )
+
+    def update_finding_status(
+        self, *, repository_id: str, finding_id: str, status: str
+    ) -> Finding:
+        """Set a finding's status; idempotent, so it is retried like a read."""
+        return self._call(
+            "update_finding_status",
+            path={"repository_id": repository_id, "finding_id": finding_id},
+            body=FindingStatusUpdateRequest(status=status),
+        )
+
+    # Fixes
+
+    def create_fix(
+        self,
+        *,
+        repository_id: str,
+        finding_ids: Sequence[str],
+        title: str,
+        instructions: str,
+        source_repo: str,
+        source_repo_provider: str = "github",
+        source_scan_branch: str | None = None,
+    ) -> Fix:
+        """Start an AI fix run for the findings (draws on the `prs` quota).
+
+        As with `create_scan`, a lost answer is resolved by looking before sending again:
+        the fixes of the first finding created since the request started, with the same
+        title and the same findings, are taken as the one this request created.
+        """
+        body = FixCreateRequest(
+            finding_ids=list(finding_ids),
+            title=title,
+            instructions=instructions,
+            source_repo=source_repo,
+            source_repo_provider=source_repo_provider,
+            source_scan_branch=source_scan_branch,
+        )
+        wanted_findings = sorted(body.finding_ids)
+
+        def find_created(since: datetime) -> Fix | None:
+            page = self.list_fixes(
+                repository_id=repository_id,
+                finding_id=wanted_findings[0] if wanted_findings else None,
+                limit=50,
+            )
+            created = [
+                fix
+                for fix in page.items
+                if fix.created_at >= since
+                and fix.title == title
+                and sorted(fix.finding_ids) == wanted_findings
+            ]
+            return max(created, key=lambda fix: fix.created_at, default=None)
+
+        return self._call(
+            "create_fix",
+            path={"repository_id": repository_id},
+            body=body,
+            find_created=find_created,
+        )
+
+    def list_fixes(
+        self,
+        *,
+        repository_id: str,
+        finding_id: str | None = None,
+        limit: int = 50,
+        skip: int = 0,
+    ) -> Page[Fix]:
+        """One page of the repository's fixes, optionally only those touching a finding."""
+        return self._call(
+            "list_fixes",
+            path={"repository_id": repository_id},
+            params={"finding_id": finding_id, "limit": limit, "skip": skip},
+        )
+
+    def get_fix(self, *, repository_id: str, fix_id: str) -> Fix:
+        return self._call(
+            "get_fix", path={"repository_id": repository_id, "fix_id": fix_id}
+        )
+
+    def get_fix_diff(self, *, repository_id: str, fix_id: str) -> FixDiff:
+        """The fix's unified diff; `diff` is None until the fix is completed."""
+        return self._call(
+            "get_fix_diff", path={"repository_id": repository_id, "fix_id": fix_id}
+        )
+
+    def get_fix_progress(self, *, repository_id: str, fix_id: str) -> FixProgress:
+        """Heartbeat of a fix run: duration, agent steps, latest activity."""
+        return self._call(
+            "get_fix_progress", path={"repository_id": repository_id, "fix_id": fix_id}
+        )
+
+    def refine_fix(self, *, repository_id: str, fix_id: str, instructions: str) -> Fix:
+        """Re-run a completed fix with follow-up instructions.
+
+        Refining only applies to a completed fix and sends it back to running, so after a
+        lost answer a fix that is no longer completed shows the refine took effect; a fix
+        still completed shows it did not, and the request is sent again.
+        """
+
+        def find_applied(since: datetime) -> Fix | None:
+            fix = self.get_fix(repository_id=repository_id, fix_id=fix_id)
+            return fix if fix.status.lower() in ("pending", "running") else None
+
+        return self._call(
+            "refine_fix",
+            path={"repository_id": repository_id, "fix_id": fix_id},
+            body=FixRefineRequest(instructions=instructions),
+            find_created=find_applied,
+        )
+
+    def cancel_fix(self, *, repository_id: str, fix_id: str) -> Fix:
+        """Stop a pending or running fix. After a lost answer, a fix found cancelled is
+        returned rather than cancelled twice (which Kolega answers as an illegal state)."""
+
+        def find_applied(since: datetime) -> Fix | None:
+            fix = self.get_fix(repository_id=repository_id, fix_id=fix_id)
+            return fix if fix.status.lower() == "cancelled" else None
+
+        return self._call(
+            "cancel_fix",
+            path={"repository_id": repository_id, "fix_id": fix_id},
+            find_created=find_applied,
+        )
+
+    def create_pull_requests(
+        self,
+        *,
+        repository_id: str,
+        fix_id: str,
+        title: str | None = None,
+        body: str | None = None,
+        branch_name: str | None = None,
+    ) -> PullRequestsCreated:
+        """Open one pull request per source repo touched by a completed fix's diff.
+
+        Never retried once sent: a second set of pull requests on the customer's code host
+        is worse than a failure, and the fix's `pull_requests` cannot tell a slow first
+        request from a lost one. A lost answer raises `KolegaUnavailable` with
+        `outcome_unknown=True`; the caller reconciles by reading the fix.
+        """
+        return self._call(
+            "create_pull_requests",
+            path={"repository_id": repository_id, "fix_id": fix_id},
+            body=CreatePullRequestsRequest(
+                title=title, body=body, branch_name=branch_name
+            ),
+        )
+
+    # Pagination
+
+    def iter_pages(
+        self, list_method: Callable[..., Page[M]], **filters: Any
+    ) -> Iterator[Page[M]]:
+        """Every page of a list method, 200 items at a time (see `pagination.iter_pages`)."""
+        return pagination.iter_pages(list_method, **filters)
+
+    def iter_all(
+        self, list_method: Callable[..., Page[M]], **filters: Any
+    ) -> Iterator[M]:
+        """Every item of a list method across its pages."""
+        return pagination.iter_all(list_method, **filters)
+
+    # Transport, retries, errors
+
+    def _call(
+        self,
+        operation_name: str,
+        *,
+        path: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        body: KolegaModel | None = None,
+        find_created: Callable[[datetime], Any] | None = None,
+    ) -> Any:
+        operation = OPERATIONS[operation_name]
+        url = operation.path.format(
+            **{name: quote(str(value), safe="") for name, value in (path or {}).items()}
+        )
+        query = {
+            name: _query_value(value)
+            for name, value in (params or {}).items()
+            if value is not None
+        }
+        payload = body.model_dump(mode="json") if body is not None else None
+        response = self._send(
+            operation,
+            url=url,
+            params=query,
+            json_body=payload,
+            find_created=find_created,
+        )
+        if isinstance(response, KolegaModel):
+            return response  # found by reconciliation after a lost answer
+        return self._parse(operation, response)
+
+    def _send(
+        self,
+        operation: Operation,
+        *,
+        url: str,
+        params: dict[str, str],
+        json_body: Any,
+        find_created: Callable[[datetime], Any] | None,
+    ) -> httpx.Response | KolegaModel:
+        policy = self._retry_policy
+        request_started_at = datetime.now(UTC)
+        full_path = API_PREFIX + url
+        for attempt in range(1, policy.max_attempts + 1):
+            last_attempt = attempt == policy.max_attempts
+            started = time.monotonic()
+            try:
+                response = self._http.request(
+                    operation.method, url, params=params or None, json=json_body
+                )
+            except httpx.UnsupportedProtocol as exc:
+                raise KolegaError(
+                    f"the base URL is not usable: {self._redact(str(exc))}",
+                    method=operation.method,
+                    path=full_path,
+                ) from exc
+            except httpx.TransportError as exc:
+                self._count(attempt, "error")
+                reason = self._transport_reason(exc)
+                never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                never_sent = never_sent or isinstance(
+                    exc, (httpx.PoolTimeout, httpx.ProxyError)
+                )
+                self._log(
+                    operation,
+                    full_path,
+                    reason,
+                    started,
+                    attempt,
+                    level=logging.WARNING,
+                )
+                failure = KolegaUnavailable(
+                    f"Kolega is unreachable: {reason}",
+                    reason=reason,
+                    method=operation.method,
+                    path=full_path,
+                )
+                if never_sent or operation.retry == "idempotent":
+                    if last_attempt:
+                        raise failure from exc
+                    self._sleep(policy.backoff(attempt=attempt, rng=self._rng))
+                    continue
+                found = self._after_unknown_outcome(
+                    operation, failure, find_created, request_started_at, attempt, exc
+                )
+                if found is not None:
+                    return found
+                continue
+
+            self._count(attempt, response.status_code)
+            self._log(operation, full_path, response.status_code, started, attempt)
+            if response.is_success:
+                return response
+            if response.status_code not in RETRYABLE_STATUS_CODES:
+                error = self._error_from_response(operation, full_path, response)
+                if (
+                    isinstance(error, KolegaUnavailable)
+                    and operation.retry != "idempotent"
+                ):
+                    # A 500 may come after the work was done; say so rather than guess.
+                    error.outcome_unknown = True
+                raise error
+
+            if response.status_code == 429:
+                # A 429 is a refusal: nothing was done, so even a POST may be sent again.
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if last_attempt or (
+                    retry_after is not None and retry_after > policy.retry_after_cap
+                ):
+                    raise KolegaRateLimited(
+                        "Kolega is rate limiting this organization",
+                        reason=f"rate limited (retry after {retry_after or 0:g}s)",
+                        retry_after=retry_after,
+                        status_code=429,
+                        method=operation.method,
+                        path=full_path,
+                    )
+                if retry_after is None:
+                    retry_after = policy.backoff(attempt=attempt, rng=self._rng)
+                self._sleep(retry_after)
+                continue
+
+            failure = self._error_from_response(operation, full_path, response)
+            if operation.retry == "idempotent":
+                if last_attempt:
+                    raise failure
+                self._sleep(policy.backoff(attempt=attempt, rng=self._rng))
+                continue
+            found = self._after_unknown_outcome(
+                operation, failure, find_created, request_started_at, attempt, None
+            )
+            if found is not None:
+                return found
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _after_unknown_outcome(
+        self,
+        operation: Operation,
+        failure: KolegaError,
+        find_created: Callable[[datetime], Any] | None,
+        request_started_at: datetime,
+        attempt: int,
+        cause: BaseException | None,
+    ) -> KolegaModel | None:
+        """A sent POST failed without telling whether it took effect. Return what it created
+        if that can be found, None to send it again; raise when neither is allowed."""
+        unknown = KolegaUnavailable(
+            f"{failure.message}; the request may or may not have taken effect",
+            reason=getattr(failure, "reason", failure.message),
+            outcome_unknown=True,
+            status_code=failure.status_code,
+            error_code=failure.error_code,
+            method=operation.method,
+            path=failure.path,
+        )
+        if operation.retry != "reconcile" or find_created is None:
+            raise unknown from cause
+        # Wait first: the server may still be finishing the lost request, and a look taken
+        # too early would miss it and send a duplicate.
+        self._sleep(self._retry_policy.backoff(attempt=attempt, rng=self._rng))
+        try:
+            found = find_created(request_started_at - CLOCK_SKEW_ALLOWANCE)
+        except KolegaError as exc:
+            raise unknown from exc
+        if found is not None:
+            logger.info(
+                "kolega %s %s: lost answer reconciled, found the created resource",
+                operation.method,
+                failure.path,
+            )
+            return found
+        if attempt == self._retry_policy.max_attempts:
+            raise unknown from cause
+        return None
+
+    def _parse(self, operation: Operation, response: httpx.Response) -> KolegaModel:
+        path = response.request.url.path
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise KolegaMalformedResponse(
+                f"response is not JSON ({response.headers.get('content-type', 'no content type')},"
+                f" {len(response.content)} bytes)",
+                status_code=response.status_code,
+                method=operation.method,
+                path=path,
+            ) from exc
+        try:
+            return operation.response.model_validate(data)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+                for error in exc.errors(include_input=False, include_url=False)[:5]
+            )
+            raise KolegaMalformedResponse(
+                f"response breaks the contract: {self._redact(problems)}",
+                status_code=response.status_code,
+                method=operation.method,
+                path=path,
+            ) from exc
+
+    def _error_from_response(
+        self, operation: Operation, path: str, response: httpx.Response
+    ) -> KolegaError:
+        status = response.status_code
+        message, error_code, quota_type, period_end, details = _read_error_body(
+            response
+        )
+        message = self._redact(message or response.reason_phrase or f"HTTP {status}")
+        common = {
+            "status_code": status,
+            "error_code": error_code,
+            "method": operation.method,
+        }
+        common["path"] = path
+        if status == 401:
+            return KolegaAuthError(message, **common)
+        if status == 403 and quota_type:
+            if period_end is None and operation.name != "quota_balance":
+                period_end = self._quota_period_end()
+            return KolegaQuotaExceeded(
+                message, quota_type=quota_type, period_end=period_end, **common
+            )
+        if status == 403:
+            return KolegaAuthError(message, **common)
+        if status == 404:
+            return KolegaNotFound(message, **common)
+        if status == 422:
+            return KolegaValidationError(message, details=details, **common)
+        if status in (400, 409):
+            return KolegaConflict(message, **common)
+        if status >= 500:
+            return KolegaUnavailable(
+                f"Kolega answered with a server error: {message}",
+                reason=f"HTTP {status} from Kolega",
+                **common,
+            )
+        return KolegaError(message, **common)
+
+    def _quota_period_end(self) -> datetime | None:
+        """The quota error does not say when the counter resets; the balance does. Best
+        effort: a failure here must not hide the quota error itself."""
+        try:
+            return self.quota_balance().period_end
+        except KolegaError:
+            return None
+
+    def _transport_reason(self, exc: httpx.TransportError) -> str:
+        if isinstance(exc, httpx.ConnectTimeout):
+            return f"connect timed out after {self._timeout.connect:g}s"
+        if isinstance(exc, httpx.ReadTimeout):
+            return f"timed out after {self._timeout.read:g}s waiting for a response"
+        if isinstance(exc, httpx.WriteTimeout):
+            return f"timed out after {self._timeout.write:g}s sending the request"
+        if isinstance(exc, httpx.PoolTimeout):
+            return f"no free connection after {self._timeout.pool:g}s"
+        text = str(exc).lower()
+        if isinstance(exc, httpx.ConnectError):
+            if "refused" in text:
+                return "connection refused"
+            if "name or service not known" in text or "nodename nor servname" in text:
+                return "host name not found"
+            return f"could not connect ({self._redact(str(exc)) or type(exc).__name__})"
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return "connection closed by Kolega before a complete response"
+        return self._redact(str(exc)) or type(exc).__name__
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "[redacted key]")[:500]
+
+    def _count(self, attempt: int, outcome: int | str) -> None:
+        self.stats.requests += 1
+        if attempt > 1:
+            self.stats.retries += 1
+        self.stats.by_status[outcome] += 1
+
+    def _log(
+        self,
+        operation: Operation,
+        path: str,
+        outcome: int | str,
+        started: float,
+        attempt: int,
+        *,
+        level: int | None = None,
+    ) -> None:
+        duration_ms = round((time.monotonic() - started) * 1000)
+        if level is None:
+            level = (
+                logging.INFO
+                if isinstance(outcome, int) and outcome < 400
+                else logging.WARNING
+            )
+        logger.log(
+            level,
+            "kolega %s %s -> %s in %d ms (attempt %d)",
+            operation.method,
+            path,
+            outcome,
+            duration_ms,
+            attempt,
+            extra={
+                "kolega_operation": operation.name,
+                "kolega_method": operation.method,
+                "kolega_path": path,
+                "kolega_status": outcome,
+                "kolega_duration_ms": duration_ms,
+                "kolega_attempt": attempt,
+            },
+        )
+
+
+def _query_value(value: Any) -> str | int | float | bool:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _read_error_body(
+    response: httpx.Response,
+) -> tuple[str | None, str | None, str | None, datetime | None, list[dict[str, Any]]]:
+    """Message, error code, quota type, period end and validation details of an error body,
+    whichever of Kolega's envelopes it uses (see kolega-api/NOTES.md)."""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, None, None, None, []
+    if not isinstance(data, dict):
+        return None, None, None, None, []
+    detail = data.get("detail")
+    if isinstance(detail, list):
+        details = [item for item in detail if isinstance(item, dict)]
+        message = "; ".join(
+            f"{'.'.join(str(part) for part in item.get('loc', []))}: {item.get('msg', '')}"
+            for item in details[:5]
+        )
+        return message or "invalid request", None, None, None, details
+    if isinstance(detail, str):
+        return detail, None, None, None, []
+    if isinstance(detail, dict):
+        message = detail.get("detail") or detail.get("message")
+        period_end = None
+        if isinstance(detail.get("period_end"), str):
+            try:
+                period_end = datetime.fromisoformat(detail["period_end"])
+            except ValueError:
+                period_end = None
+        return (
+            message if isinstance(message, str) else None,
+            detail.get("error_code")
+            if isinstance(detail.get("error_code"), str)
+            else None,
+            detail.get("quota_type")
+            if isinstance(detail.get("quota_type"), str)
+            else None,
+            period_end,
+            [],
+        )
+    return None, None, None, None, []
