@@ -1,0 +1,1 @@
+"""HTTP blueprints of the payments API."""
