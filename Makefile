@@ -1,0 +1,52 @@
+# Triage Portal — everyday commands. `make run` and `make test` work from a fresh clone with
+# only Python 3.11 installed.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+PORT ?= 8000
+
+.PHONY: install run test test-quick lint format deploy-check bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## Start web (port $(PORT)), a Celery worker and beat with a seeded sandbox and demo team.
+run: install
+	PORT=$(PORT) bin/run-dev
+
+## The whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite).
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## A quick subset: no browser, worker or slow tests.
+test-quick: install
+	$(PY) -m pytest -m "not slow and not browser and not worker" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## Django's deployment checklist with production-like settings: must report nothing.
+deploy-check: install
+	DEBUG=0 SECRET_KEY="$$(openssl rand -hex 40)" \
+	PORTAL_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+	ALLOWED_HOSTS=portal.example.com SANDBOX_ENABLED=0 \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+from triage.models import Membership, Role
+
+NAVIGATION = (
+    ("dashboard", "Dashboard"),
+    ("scans", "Scans"),
+    ("findings", "Findings"),
+    ("fixes", "Fixes"),
+    ("approvals", "Approvals"),
+    ("reports", "Reports"),
+    ("settings", "Settings"),
+)
+
+
+def portal(request):
+    """Header and navigation: the user's teams, the current team and the user's role in it."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    membership = getattr(request, "membership", None)
+    memberships = list(Membership.objects.filter(user=user).select_related("team"))
+    match = getattr(request, "resolver_match", None)
+    return {
+        "memberships": memberships,
+        "current_team": membership.team if membership else None,
+        "current_role": Role(membership.role) if membership else None,
+        "navigation": NAVIGATION,
+        "nav_active": (getattr(match, "url_name", "") or "").split("-")[0],
+        "Role": Role,
+    }

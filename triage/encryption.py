@@ -1,0 +1,100 @@
+"""Encryption of secrets at rest (Kolega API keys) with MultiFernet.
+
+Keys come from ``settings.PORTAL_ENCRYPTION_KEYS``, independent of ``SECRET_KEY``: the first key
+encrypts, every key decrypts, so a new key can be put in front and old rows re-encrypted with
+``manage.py rotate_encryption_keys`` before the old key is retired.
+"""
+
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+
+class DecryptionError(Exception):
+    """A stored secret could not be decrypted with any configured key."""
+
+
+@lru_cache(maxsize=8)
+def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(key.encode()) for key in keys])
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(
+            "PORTAL_ENCRYPTION_KEYS must be comma-separated Fernet keys"
+        ) from exc
+
+
+def _fernet() -> MultiFernet:
+    return _fernet_for(tuple(settings.PORTAL_ENCRYPTION_KEYS))
+
+
+def encrypt(plaintext: str) -> str:
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise DecryptionError("stored secret cannot be decrypted with the configured keys") from None
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt a token under the first (newest) key."""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise DecryptionError("stored secret cannot be decrypted with the configured keys") from None
+
+
+class EncryptedSecret:
+    """Plaintext wrapper that never shows its value in repr/str (logs, tracebacks, templates)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "EncryptedSecret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EncryptedSecret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class EncryptedSecretField(models.TextField):
+    """A text column holding a Fernet token; Python side is an :class:`EncryptedSecret`."""
+
+    description = "A secret encrypted with the portal's Fernet keys"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return EncryptedSecret(decrypt(value))
+
+    def to_python(self, value):
+        if value is None or isinstance(value, EncryptedSecret):
+            return value
+        return EncryptedSecret(value)
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, EncryptedSecret):
+            value = value.reveal()
+        return encrypt(value)
+
+    def value_to_string(self, obj):
+        # Serialization (dumpdata, admin history) never gets the secret.
+        return ""

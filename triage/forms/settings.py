@@ -1,0 +1,51 @@
+import zoneinfo
+
+from django import forms
+
+from triage.models import DEFAULT_KOLEGA_BASE_URL, Role
+
+
+class ConnectionForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="How the team calls this organization.")
+    base_url = forms.URLField(
+        label="Base URL",
+        max_length=300,
+        initial=DEFAULT_KOLEGA_BASE_URL,
+        assume_scheme="https",
+        help_text="The Kolega API root, without /api/v1.",
+    )
+    api_key = forms.CharField(
+        label="API key",
+        max_length=300,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="An organization key (kcp_live_… or kcp_test_…). Stored encrypted; "
+        "only its prefix is shown again.",
+    )
+
+    def clean_base_url(self):
+        url = self.cleaned_data["base_url"].rstrip("/")
+        if url.endswith("/api/v1"):
+            url = url[: -len("/api/v1")]
+        return url
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(max_length=150, required=False)
+    action = forms.CharField(max_length=64, required=False)
+
+
+class PreferenceForm(forms.Form):
+    timezone = forms.ChoiceField(
+        choices=lambda: [(n, n) for n in sorted(zoneinfo.available_timezones())],
+        help_text="Times are shown in this time zone.",
+    )

@@ -1,0 +1,134 @@
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from triage.clients import kolega_client
+from triage.kolega import (
+    KolegaAuthError,
+    KolegaError,
+    KolegaMalformedResponse,
+    KolegaUnavailable,
+)
+from triage.models import KolegaConnection, Role, Team
+from triage.services.audit import audit_log
+from triage.services.errors import ServiceError
+from triage.services.teams import require_role
+
+
+def _verify_key(*, base_url: str, api_key: str):
+    """Ask Kolega who the key belongs to; turn every failure into a message for the form."""
+    try:
+        with kolega_client(base_url=base_url, api_key=api_key) as client:
+            return client.me()
+    except KolegaAuthError:
+        raise ServiceError("Kolega rejected this key.", field="api_key") from None
+    except KolegaUnavailable as exc:
+        raise ServiceError(f"Could not reach {base_url}: {exc.reason}", field="base_url") from None
+    except KolegaMalformedResponse:
+        raise ServiceError(
+            f"The server at {base_url} did not answer like the Kolega API.", field="base_url"
+        ) from None
+    except KolegaError as exc:
+        raise ServiceError(f"Kolega refused the key check: {exc.message}") from None
+
+
+def _apply_identity(connection: KolegaConnection, me) -> None:
+    connection.organization_id = me.organization_id
+    connection.organization_name = me.organization_name
+    connection.organization_slug = me.organization_slug
+    connection.key_id = me.api_key.id
+    connection.key_name = me.api_key.name
+    connection.key_prefix = me.api_key.key_prefix
+    connection.scopes = list(me.api_key.scopes)
+    connection.verified_at = timezone.now()
+
+
+def connection_create(
+    *, team: Team, actor, name: str, base_url: str, api_key: str
+) -> KolegaConnection:
+    """Verify ``api_key`` with ``GET /me`` and store the connection; nothing is saved on failure."""
+    require_role(team=team, user=actor, role=Role.ADMIN)
+    base_url = base_url.rstrip("/")
+    me = _verify_key(base_url=base_url, api_key=api_key)
+    connection = KolegaConnection(team=team, name=name, base_url=base_url, api_key=api_key)
+    _apply_identity(connection, me)
+    try:
+        with transaction.atomic():
+            connection.save()
+            audit_log(
+                team=team,
+                actor=actor,
+                action="connection.create",
+                target=connection,
+                details={
+                    "base_url": base_url,
+                    "organization": me.organization_slug,
+                    "key_prefix": me.api_key.key_prefix,
+                    "scopes": list(me.api_key.scopes),
+                },
+            )
+    except IntegrityError:
+        raise ServiceError(
+            "This team already has a connection with this name or to this organization."
+        ) from None
+    return connection
+
+
+def connection_verify(*, connection: KolegaConnection, actor) -> KolegaConnection:
+    """Check the stored key again; a rejected key marks the connection invalid."""
+    require_role(team=connection.team, user=actor, role=Role.ADMIN)
+    try:
+        me = _verify_key(base_url=connection.base_url, api_key=connection.api_key.reveal())
+    except ServiceError as exc:
+        if exc.field == "api_key":
+            with transaction.atomic():
+                connection.state = KolegaConnection.State.INVALID
+                connection.state_reason = exc.message
+                connection.save(update_fields=["state", "state_reason", "updated_at"])
+                audit_log(
+                    team=connection.team,
+                    actor=actor,
+                    action="connection.verify_failed",
+                    target=connection,
+                    details={"reason": exc.message},
+                )
+        raise
+    if me.organization_id != connection.organization_id:
+        raise ServiceError("The key now belongs to another Kolega organization.")
+    with transaction.atomic():
+        _apply_identity(connection, me)
+        if connection.state == KolegaConnection.State.INVALID:
+            connection.state = KolegaConnection.State.ACTIVE
+        connection.state_reason = ""
+        connection.save()
+        audit_log(team=connection.team, actor=actor, action="connection.verify", target=connection)
+    return connection
+
+
+def connection_state_set(*, connection: KolegaConnection, actor, enabled: bool) -> KolegaConnection:
+    require_role(team=connection.team, user=actor, role=Role.ADMIN)
+    with transaction.atomic():
+        connection.state = (
+            KolegaConnection.State.ACTIVE if enabled else KolegaConnection.State.DISABLED
+        )
+        connection.state_reason = "" if enabled else "Disabled by an admin"
+        connection.save(update_fields=["state", "state_reason", "updated_at"])
+        audit_log(
+            team=connection.team,
+            actor=actor,
+            action="connection.enable" if enabled else "connection.disable",
+            target=connection,
+        )
+    return connection
+
+
+def connection_delete(*, connection: KolegaConnection, actor) -> None:
+    require_role(team=connection.team, user=actor, role=Role.ADMIN)
+    with transaction.atomic():
+        audit_log(
+            team=connection.team,
+            actor=actor,
+            action="connection.delete",
+            target=connection,
+            details={"organization": connection.organization_slug},
+        )
+        connection.delete()

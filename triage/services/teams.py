@@ -1,0 +1,99 @@
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.text import slugify
+
+from triage.models import Membership, Role, Team
+from triage.services.audit import audit_log
+from triage.services.errors import RoleRequired, ServiceError
+
+
+class SystemActor:
+    """The actor of writes made by the portal itself or by an operator's management command."""
+
+    is_authenticated = False
+
+    def get_username(self) -> str:
+        return "system"
+
+
+SYSTEM = SystemActor()
+
+
+def require_role(*, team: Team, user, role: Role) -> Membership | None:
+    """Services check roles too, so a write is refused even when called outside a view."""
+    if user is SYSTEM:
+        return None
+    membership = Membership.objects.filter(team=team, user=user).first() if user else None
+    if membership is None or not membership.has_role(role):
+        raise RoleRequired(f"This needs the {Role(role).label} role in {team.name}.")
+    return membership
+
+
+def team_get_or_create(*, slug: str, name: str | None = None, actor=None) -> tuple[Team, bool]:
+    slug = slugify(slug)
+    if not slug:
+        raise ServiceError("A team needs a slug of letters, digits and dashes.")
+    with transaction.atomic():
+        team, created = Team.objects.get_or_create(
+            slug=slug, defaults={"name": name or slug.replace("-", " ").title()}
+        )
+        if created:
+            audit_log(team=team, actor=actor, action="team.create", target=team)
+    return team, created
+
+
+def member_set(*, team: Team, actor, username: str, role: Role) -> Membership:
+    """Add a user to the team or change their role."""
+    require_role(team=team, user=actor, role=Role.ADMIN)
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ServiceError(f"No user named “{username}”.", field="username")
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(team=team, user=user).first()
+        previous = membership.role if membership else None
+        if membership is None:
+            membership = Membership.objects.create(team=team, user=user, role=role)
+        else:
+            _refuse_removing_last_admin(team=team, membership=membership, new_role=role)
+            membership.role = role
+            membership.save(update_fields=["role"])
+        audit_log(
+            team=team,
+            actor=actor,
+            action="member.add" if previous is None else "member.role_change",
+            target=membership,
+            target_label=user.get_username(),
+            details={"role": role, "previous_role": previous},
+        )
+    return membership
+
+
+def member_remove(*, team: Team, actor, membership_id: int) -> None:
+    require_role(team=team, user=actor, role=Role.ADMIN)
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update()
+            .select_related("user")
+            .filter(team=team, pk=membership_id)
+            .first()
+        )
+        if membership is None:
+            raise ServiceError("No such member.")
+        _refuse_removing_last_admin(team=team, membership=membership, new_role=None)
+        audit_log(
+            team=team,
+            actor=actor,
+            action="member.remove",
+            target=membership,
+            target_label=membership.user.get_username(),
+            details={"role": membership.role},
+        )
+        membership.delete()
+
+
+def _refuse_removing_last_admin(*, team: Team, membership: Membership, new_role) -> None:
+    if membership.role != Role.ADMIN or new_role == Role.ADMIN:
+        return
+    admins = Membership.objects.filter(team=team, role=Role.ADMIN).exclude(pk=membership.pk)
+    if not admins.exists():
+        raise ServiceError("A team keeps at least one admin.")

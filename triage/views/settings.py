@@ -1,0 +1,168 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+
+from triage.forms.settings import AuditFilterForm, ConnectionForm, MemberForm, MemberRoleForm
+from triage.models import AuditEvent, KolegaConnection, Membership, Role
+from triage.permissions import can, team_view
+from triage.services import connections as connection_services
+from triage.services import teams as team_services
+from triage.services.errors import ServiceError
+
+
+@team_view(read=Role.VIEWER, write=Role.ADMIN)
+def connections(request):
+    """Connections of the team; admins add one with the form on the same page."""
+    team = request.team
+    form = ConnectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = connection_services.connection_create(
+                team=team, actor=request.user, **form.cleaned_data
+            )
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Connected to {connection.organization_name} with key {connection.key_prefix}…",
+            )
+            return redirect("settings-connections", team_slug=team.slug)
+    return render(
+        request,
+        "triage/settings/connections.html",
+        {
+            "connections": KolegaConnection.objects.filter(team=team),
+            "form": form,
+            "can_admin": can(request, Role.ADMIN),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+CONNECTION_ACTIONS = {"verify", "disable", "enable", "delete"}
+
+
+@team_view(read=Role.ADMIN, write=Role.ADMIN)
+def connection_action(request, connection_id: int):
+    connection = get_object_or_404(KolegaConnection, team=request.team, pk=connection_id)
+    if request.method != "POST":
+        return redirect("settings-connections", team_slug=request.team.slug)
+    action = request.POST.get("action")
+    if action not in CONNECTION_ACTIONS:
+        messages.error(request, "Unknown action.")
+        return redirect("settings-connections", team_slug=request.team.slug)
+    try:
+        if action == "verify":
+            connection_services.connection_verify(connection=connection, actor=request.user)
+            messages.success(request, f"{connection.name}: Kolega accepted the key.")
+        elif action in {"disable", "enable"}:
+            connection_services.connection_state_set(
+                connection=connection, actor=request.user, enabled=action == "enable"
+            )
+            messages.success(request, f"{connection.name} {action}d.")
+        else:
+            name = connection.name
+            connection_services.connection_delete(connection=connection, actor=request.user)
+            messages.success(request, f"{name} deleted.")
+    except ServiceError as exc:
+        messages.error(request, f"{connection.name}: {exc.message}")
+    return redirect("settings-connections", team_slug=request.team.slug)
+
+
+@team_view(read=Role.VIEWER, write=Role.ADMIN)
+def members(request):
+    team = request.team
+    form = MemberForm(request.POST or None)
+    if request.method == "POST":
+        action = request.POST.get("action", "add")
+        try:
+            if action == "add":
+                if form.is_valid():
+                    team_services.member_set(
+                        team=team,
+                        actor=request.user,
+                        username=form.cleaned_data["username"],
+                        role=Role(form.cleaned_data["role"]),
+                    )
+                    messages.success(request, f"{form.cleaned_data['username']} is a member.")
+                    return redirect("settings-members", team_slug=team.slug)
+            elif action in {"role", "remove"}:
+                membership = get_object_or_404(
+                    Membership, team=team, pk=_int_or_404(request.POST.get("membership"))
+                )
+                if action == "remove":
+                    team_services.member_remove(
+                        team=team, actor=request.user, membership_id=membership.pk
+                    )
+                    messages.success(request, f"{membership.user.get_username()} removed.")
+                else:
+                    role_form = MemberRoleForm(request.POST)
+                    if not role_form.is_valid():
+                        messages.error(request, "Choose a valid role.")
+                    else:
+                        team_services.member_set(
+                            team=team,
+                            actor=request.user,
+                            username=membership.user.get_username(),
+                            role=Role(role_form.cleaned_data["role"]),
+                        )
+                        messages.success(request, "Role changed.")
+                return redirect("settings-members", team_slug=team.slug)
+            else:
+                messages.error(request, "Unknown action.")
+        except ServiceError as exc:
+            if action == "add" and exc.field in form.fields:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.error(request, exc.message)
+                return redirect("settings-members", team_slug=team.slug)
+    return render(
+        request,
+        "triage/settings/members.html",
+        {
+            "memberships": Membership.objects.filter(team=team).select_related("user"),
+            "form": form,
+            "roles": Role.choices,
+            "can_admin": can(request, Role.ADMIN),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@team_view(read=Role.ADMIN)
+def audit_log(request):
+    form = AuditFilterForm(request.GET or None)
+    events = AuditEvent.objects.filter(team=request.team).select_related("actor")
+    if form.is_valid():
+        if form.cleaned_data["actor"]:
+            events = events.filter(actor_label=form.cleaned_data["actor"])
+        if form.cleaned_data["action"]:
+            events = events.filter(action__startswith=form.cleaned_data["action"])
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    actions = (
+        AuditEvent.objects.filter(team=request.team)
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()
+    )
+    actors = (
+        AuditEvent.objects.filter(team=request.team)
+        .order_by("actor_label")
+        .values_list("actor_label", flat=True)
+        .distinct()
+    )
+    return render(
+        request,
+        "triage/settings/audit.html",
+        {"form": form, "page": page, "actions": actions, "actors": actors},
+    )
+
+
+def _int_or_404(value) -> int:
+    from django.http import Http404
+
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such member") from None
