@@ -1,0 +1,60 @@
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+
+from sandbox import clock
+from sandbox.models import Organization
+from sandbox.services.organizations import organization_create
+
+BASE_URL = "http://testserver/sandbox/api/v1"
+
+
+@pytest.fixture(autouse=True)
+def sandbox_clock() -> Iterator[None]:
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def wsgi_transport() -> Iterator[httpx.WSGITransport]:
+    """The Django app over in-process HTTP, sharing the test's database transaction.
+
+    Like Django's test client, keep the request signals from closing the test's connection.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield httpx.WSGITransport(app=get_wsgi_application())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def make_client(wsgi_transport: httpx.WSGITransport) -> Iterator[Callable[..., httpx.Client]]:
+    clients: list[httpx.Client] = []
+
+    def make(key: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        client = httpx.Client(transport=wsgi_transport, base_url=BASE_URL, headers=headers)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def org_and_key(db) -> tuple[Organization, str]:
+    return organization_create(name="Acme Corp", slug="acme")
+
+
+@pytest.fixture
+def api(org_and_key, make_client) -> httpx.Client:
+    return make_client(org_and_key[1])
