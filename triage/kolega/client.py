@@ -90,109 +90,58 @@ class Operation:
     path: str
     response: type[KolegaModel]
     retry: Retryability = "idempotent"
+    request: type[KolegaModel] | None = None
 
+
+_SCANS = "/repositories/{repository_id}/scans"
+_FINDINGS = "/repositories/{repository_id}/findings"
+_FIXES = "/repositories/{repository_id}/fixes"
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
         Operation("me", "GET", "/me", Me),
+        Operation("quota_balance", "GET", "/quotas/balance", QuotaBalance),
         Operation("list_repositories", "GET", "/repositories", Page[Repository]),
         Operation("get_repository", "GET", "/repositories/{repository_id}", Repository),
         Operation("list_finding_events", "GET", "/finding-events", Page[FindingEvent]),
-        Operation(
-            "create_scan",
-            "POST",
-            "/repositories/{repository_id}/scans",
-            ScanBatch,
-            "reconcile",
-        ),
-        Operation(
-            "list_scans", "GET", "/repositories/{repository_id}/scans", Page[ScanBatch]
-        ),
-        Operation(
-            "get_scan",
-            "GET",
-            "/repositories/{repository_id}/scans/{scan_id}",
-            ScanBatch,
-        ),
-        Operation(
-            "get_scan_progress",
-            "GET",
-            "/repositories/{repository_id}/scans/{scan_id}/progress",
-            ScanProgress,
-        ),
-        Operation(
-            "get_scan_results",
-            "GET",
-            "/repositories/{repository_id}/scans/{scan_id}/results",
-            ScanResults,
-        ),
-        Operation(
-            "list_findings",
-            "GET",
-            "/repositories/{repository_id}/findings",
-            Page[Finding],
-        ),
-        Operation(
-            "get_finding",
-            "GET",
-            "/repositories/{repository_id}/findings/{finding_id}",
-            Finding,
-        ),
+        Operation("create_scan", "POST", _SCANS, ScanBatch, "reconcile", request=ScanCreateRequest),
+        Operation("list_scans", "GET", _SCANS, Page[ScanBatch]),
+        Operation("get_scan", "GET", _SCANS + "/{scan_id}", ScanBatch),
+        Operation("get_scan_progress", "GET", _SCANS + "/{scan_id}/progress", ScanProgress),
+        Operation("get_scan_results", "GET", _SCANS + "/{scan_id}/results", ScanResults),
+        Operation("list_findings", "GET", _FINDINGS, Page[Finding]),
+        Operation("get_finding", "GET", _FINDINGS + "/{finding_id}", Finding),
         # PATCH sets an absolute status: sending it twice has the effect of sending it once.
         Operation(
             "update_finding_status",
             "PATCH",
-            "/repositories/{repository_id}/findings/{finding_id}",
+            _FINDINGS + "/{finding_id}",
             Finding,
+            request=FindingStatusUpdateRequest,
         ),
-        Operation(
-            "create_fix",
-            "POST",
-            "/repositories/{repository_id}/fixes",
-            Fix,
-            "reconcile",
-        ),
-        Operation(
-            "list_fixes", "GET", "/repositories/{repository_id}/fixes", Page[Fix]
-        ),
-        Operation(
-            "get_fix", "GET", "/repositories/{repository_id}/fixes/{fix_id}", Fix
-        ),
-        Operation(
-            "get_fix_diff",
-            "GET",
-            "/repositories/{repository_id}/fixes/{fix_id}/diff",
-            FixDiff,
-        ),
-        Operation(
-            "get_fix_progress",
-            "GET",
-            "/repositories/{repository_id}/fixes/{fix_id}/progress",
-            FixProgress,
-        ),
+        Operation("create_fix", "POST", _FIXES, Fix, "reconcile", request=FixCreateRequest),
+        Operation("list_fixes", "GET", _FIXES, Page[Fix]),
+        Operation("get_fix", "GET", _FIXES + "/{fix_id}", Fix),
+        Operation("get_fix_diff", "GET", _FIXES + "/{fix_id}/diff", FixDiff),
+        Operation("get_fix_progress", "GET", _FIXES + "/{fix_id}/progress", FixProgress),
         Operation(
             "refine_fix",
             "POST",
-            "/repositories/{repository_id}/fixes/{fix_id}/refine",
+            _FIXES + "/{fix_id}/refine",
             Fix,
             "reconcile",
+            request=FixRefineRequest,
         ),
-        Operation(
-            "cancel_fix",
-            "POST",
-            "/repositories/{repository_id}/fixes/{fix_id}/cancel",
-            Fix,
-            "reconcile",
-        ),
+        Operation("cancel_fix", "POST", _FIXES + "/{fix_id}/cancel", Fix, "reconcile"),
         Operation(
             "create_pull_requests",
             "POST",
-            "/repositories/{repository_id}/fixes/{fix_id}/pull-requests",
+            _FIXES + "/{fix_id}/pull-requests",
             PullRequestsCreated,
             "never",
+            request=CreatePullRequestsRequest,
         ),
-        Operation("quota_balance", "GET", "/quotas/balance", QuotaBalance),
     )
 }
 
@@ -227,7 +176,7 @@ class KolegaClient:
         base_url: str,
         api_key: str,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout | None = None,
+        timeout: httpx.Timeout | float | None = None,
         user_agent_suffix: str | None = None,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -238,6 +187,8 @@ class KolegaClient:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http(s) URL")
         self._api_key = api_key.strip()
+        if isinstance(timeout, int | float):
+            timeout = httpx.Timeout(timeout)
         self._timeout = timeout or DEFAULT_TIMEOUT
         self._retry_policy = retry_policy or RetryPolicy()
         self._sleep = sleep
@@ -346,9 +297,7 @@ class KolegaClient:
         path = {"repository_id": repository_id}
 
         def find_created(since: datetime) -> ScanBatch | None:
-            page = self.list_scans(
-                repository_id=repository_id, scan_type=scan_type, limit=20
-            )
+            page = self.list_scans(repository_id=repository_id, scan_type=scan_type, limit=20)
             created = [
                 batch
                 for batch in page.items
@@ -385,9 +334,7 @@ class KolegaClient:
         )
 
     def get_scan(self, *, repository_id: str, scan_id: str) -> ScanBatch:
-        return self._call(
-            "get_scan", path={"repository_id": repository_id, "scan_id": scan_id}
-        )
+        return self._call("get_scan", path={"repository_id": repository_id, "scan_id": scan_id})
 
     def get_scan_progress(self, *, repository_id: str, scan_id: str) -> ScanProgress:
         """Percent complete and the per-source-repo breakdown of a scan batch."""
@@ -436,9 +383,7 @@ class KolegaClient:
             path={"repository_id": repository_id, "finding_id": finding_id},
         )
 
-    def update_finding_status(
-        self, *, repository_id: str, finding_id: str, status: str
-    ) -> Finding:
+    def update_finding_status(self, *, repository_id: str, finding_id: str, status: str) -> Finding:
         """Set a finding's status; idempotent, so it is retried like a read."""
         return self._call(
             "update_finding_status",
@@ -513,15 +458,11 @@ class KolegaClient:
         )
 
     def get_fix(self, *, repository_id: str, fix_id: str) -> Fix:
-        return self._call(
-            "get_fix", path={"repository_id": repository_id, "fix_id": fix_id}
-        )
+        return self._call("get_fix", path={"repository_id": repository_id, "fix_id": fix_id})
 
     def get_fix_diff(self, *, repository_id: str, fix_id: str) -> FixDiff:
         """The fix's unified diff; `diff` is None until the fix is completed."""
-        return self._call(
-            "get_fix_diff", path={"repository_id": repository_id, "fix_id": fix_id}
-        )
+        return self._call("get_fix_diff", path={"repository_id": repository_id, "fix_id": fix_id})
 
     def get_fix_progress(self, *, repository_id: str, fix_id: str) -> FixProgress:
         """Heartbeat of a fix run: duration, agent steps, latest activity."""
@@ -581,22 +522,16 @@ class KolegaClient:
         return self._call(
             "create_pull_requests",
             path={"repository_id": repository_id, "fix_id": fix_id},
-            body=CreatePullRequestsRequest(
-                title=title, body=body, branch_name=branch_name
-            ),
+            body=CreatePullRequestsRequest(title=title, body=body, branch_name=branch_name),
         )
 
     # Pagination
 
-    def iter_pages(
-        self, list_method: Callable[..., Page[M]], **filters: Any
-    ) -> Iterator[Page[M]]:
+    def iter_pages(self, list_method: Callable[..., Page[M]], **filters: Any) -> Iterator[Page[M]]:
         """Every page of a list method, 200 items at a time (see `pagination.iter_pages`)."""
         return pagination.iter_pages(list_method, **filters)
 
-    def iter_all(
-        self, list_method: Callable[..., Page[M]], **filters: Any
-    ) -> Iterator[M]:
+    def iter_all(self, list_method: Callable[..., Page[M]], **filters: Any) -> Iterator[M]:
         """Every item of a list method across its pages."""
         return pagination.iter_all(list_method, **filters)
 
@@ -612,13 +547,13 @@ class KolegaClient:
         find_created: Callable[[datetime], Any] | None = None,
     ) -> Any:
         operation = OPERATIONS[operation_name]
+        if type(body) is not (operation.request or type(None)):
+            raise TypeError(f"{operation_name} sends {operation.request}, not {type(body)}")
         url = operation.path.format(
             **{name: quote(str(value), safe="") for name, value in (path or {}).items()}
         )
         query = {
-            name: _query_value(value)
-            for name, value in (params or {}).items()
-            if value is not None
+            name: _query_value(value) for name, value in (params or {}).items() if value is not None
         }
         payload = body.model_dump(mode="json") if body is not None else None
         response = self._send(
@@ -661,9 +596,7 @@ class KolegaClient:
                 self._count(attempt, "error")
                 reason = self._transport_reason(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-                never_sent = never_sent or isinstance(
-                    exc, (httpx.PoolTimeout, httpx.ProxyError)
-                )
+                never_sent = never_sent or isinstance(exc, (httpx.PoolTimeout, httpx.ProxyError))
                 self._log(
                     operation,
                     full_path,
@@ -696,10 +629,7 @@ class KolegaClient:
                 return response
             if response.status_code not in RETRYABLE_STATUS_CODES:
                 error = self._error_from_response(operation, full_path, response)
-                if (
-                    isinstance(error, KolegaUnavailable)
-                    and operation.retry != "idempotent"
-                ):
+                if isinstance(error, KolegaUnavailable) and operation.retry != "idempotent":
                     # A 500 may come after the work was done; say so rather than guess.
                     error.outcome_unknown = True
                 raise error
@@ -725,9 +655,13 @@ class KolegaClient:
 
             failure = self._error_from_response(operation, full_path, response)
             if operation.retry == "idempotent":
-                if last_attempt:
+                # A 503 may say when to come back; otherwise back off.
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if last_attempt or (retry_after or 0) > policy.retry_after_cap:
                     raise failure
-                self._sleep(policy.backoff(attempt=attempt, rng=self._rng))
+                if retry_after is None:
+                    retry_after = policy.backoff(attempt=attempt, rng=self._rng)
+                self._sleep(retry_after)
                 continue
             found = self._after_unknown_outcome(
                 operation, failure, find_created, request_started_at, attempt, None
@@ -806,9 +740,7 @@ class KolegaClient:
         self, operation: Operation, path: str, response: httpx.Response
     ) -> KolegaError:
         status = response.status_code
-        message, error_code, quota_type, period_end, details = _read_error_body(
-            response
-        )
+        message, error_code, quota_type, period_end, details = _read_error_body(response)
         message = self._redact(message or response.reason_phrase or f"HTTP {status}")
         common = {
             "status_code": status,
@@ -889,11 +821,7 @@ class KolegaClient:
     ) -> None:
         duration_ms = round((time.monotonic() - started) * 1000)
         if level is None:
-            level = (
-                logging.INFO
-                if isinstance(outcome, int) and outcome < 400
-                else logging.WARNING
-            )
+            level = logging.INFO if isinstance(outcome, int) and outcome < 400 else logging.WARNING
         logger.log(
             level,
             "kolega %s %s -> %s in %d ms (attempt %d)",
@@ -950,12 +878,8 @@ def _read_error_body(
                 period_end = None
         return (
             message if isinstance(message, str) else None,
-            detail.get("error_code")
-            if isinstance(detail.get("error_code"), str)
-            else None,
-            detail.get("quota_type")
-            if isinstance(detail.get("quota_type"), str)
-            else None,
+            detail.get("error_code") if isinstance(detail.get("error_code"), str) else None,
+            detail.get("quota_type") if isinstance(detail.get("quota_type"), str) else None,
             period_end,
             [],
         )

@@ -70,9 +70,7 @@ class KolegaNotFound(KolegaError):
 class KolegaValidationError(KolegaError):
     """The request was rejected as invalid (422); `details` holds the server's field errors."""
 
-    def __init__(
-        self, message: str, *, details: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
+    def __init__(self, message: str, *, details: list[dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.details = details
 
@@ -106,9 +104,7 @@ class KolegaRateLimited(KolegaUnavailable):
     """Still rate limited (429) after the retries allowed in-process, or asked to wait longer
     than the client is willing to block; `retry_after` is the server's wait in seconds."""
 
-    def __init__(
-        self, message: str, *, retry_after: float | None, **kwargs: Any
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: float | None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
 

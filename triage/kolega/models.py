@@ -296,7 +296,7 @@ class ValidationErrorDetail(KolegaModel):
     msg: str
     type: str
     input: Any = None
-    ctx: dict[str, Any] | None = None
+    ctx: dict[str, Any] = Field(default_factory=dict)
 
 
 class HTTPValidationError(KolegaModel):

@@ -39,9 +39,7 @@ def iter_pages(
         pages_read += 1
         if max_pages is None:
             effective_limit = max(min(page.limit, page_size), 1)
-            max_pages = (
-                math.ceil(max(page.total, 0) / effective_limit) + EXTRA_PAGES_ALLOWED
-            )
+            max_pages = math.ceil(max(page.total, 0) / effective_limit) + EXTRA_PAGES_ALLOWED
         if not page.items:
             if page.has_next:
                 _warn(list_method, "an empty page claims more pages follow", skip)
@@ -55,9 +53,7 @@ def iter_pages(
         if not page.has_next:
             return
         if pages_read >= max_pages:
-            _warn(
-                list_method, f"more than {max_pages} pages for {page.total} items", skip
-            )
+            _warn(list_method, f"more than {max_pages} pages for {page.total} items", skip)
             return
         previous_items = page.items
         skip += len(page.items)

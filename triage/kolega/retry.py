@@ -32,9 +32,7 @@ class RetryPolicy:
         return rng.uniform(0, ceiling)
 
 
-def parse_retry_after(
-    value: str | None, *, now: datetime | None = None
-) -> float | None:
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent
     or unreadable. A date in the past means "now"."""
     if value is None:
