@@ -1,13 +1,32 @@
 from triage.models.audit import AuditEvent
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
+from triage.models.mirror import (
+    Finding,
+    FindingEvent,
+    Fix,
+    PullRequest,
+    Repository,
+    ScanBatch,
+    ScanBatchFinding,
+)
+from triage.models.sync import SyncRun, SyncState
 from triage.models.teams import Membership, Role, Team, UserPreference
 
 __all__ = [
     "DEFAULT_KOLEGA_BASE_URL",
     "AuditEvent",
+    "Finding",
+    "FindingEvent",
+    "Fix",
     "KolegaConnection",
     "Membership",
+    "PullRequest",
+    "Repository",
     "Role",
+    "ScanBatch",
+    "ScanBatchFinding",
+    "SyncRun",
+    "SyncState",
     "Team",
     "UserPreference",
 ]

@@ -1,0 +1,305 @@
+"""The local mirror of what a team's Kolega organizations hold.
+
+Every row is keyed by (connection, upstream id) and written only by `triage/sync/` (and by
+services after a successful write to Kolega). Field names follow the contract so that a
+mirrored row and the API's answer can be compared field by field; upstream timestamps are
+stored as Kolega gave them. `team` is denormalized onto every row because every page filters
+by team first and the indexes start with it.
+"""
+
+from django.db import models
+
+from triage.models.connections import KolegaConnection
+from triage.models.teams import Team
+
+SCAN_TERMINAL_STATUSES = frozenset(
+    {"completed", "succeeded", "failed", "partial_failure", "cancelled"}
+)
+FIX_TERMINAL_STATUSES = frozenset({"completed", "succeeded", "failed", "cancelled"})
+# A fix that failed to open or update its pull requests still has its diff and is done running.
+FIX_SETTLED_STATUSES = FIX_TERMINAL_STATUSES | {"pr_creation_failed", "pr_update_failed"}
+
+
+def scan_status_is_terminal(status: str) -> bool:
+    return status.lower() in SCAN_TERMINAL_STATUSES
+
+
+def fix_status_is_settled(status: str) -> bool:
+    return status.lower() in FIX_SETTLED_STATUSES
+
+
+class MirrorModel(models.Model):
+    # Not indexed alone: the unique (connection, upstream_id) and the (team, ...) indexes of
+    # each model start with them, and every extra index slows the bulk upserts.
+    connection = models.ForeignKey(
+        KolegaConnection, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
+    upstream_id = models.CharField(max_length=300)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class Repository(MirrorModel):
+    """A Kolega repository: a named group of source repos scanned together."""
+
+    name = models.CharField(max_length=300)
+    description = models.TextField(null=True, blank=True)
+    # [{full_name, default_branch, html_url, provider}] exactly as Kolega lists them.
+    source_repos = models.JSONField(default=list)
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "repositories"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "upstream_id"], name="mirror_repository_upstream"
+            )
+        ]
+        indexes = [models.Index(fields=["team", "name"], name="mirror_repository_team_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScanBatch(MirrorModel):
+    """A scan batch (`batch_id` upstream) with the last progress seen by sync or tracking."""
+
+    repository = models.ForeignKey(
+        Repository, on_delete=models.CASCADE, related_name="scan_batches"
+    )
+    scan_type = models.CharField(max_length=40)
+    status = models.CharField(max_length=40)
+    total_repositories = models.IntegerField(default=0)
+    scans_created = models.IntegerField(default=0)
+    scans_failed = models.IntegerField(default=0)
+    scans_completed = models.IntegerField(default=0)
+    scans_assessed = models.IntegerField(default=0)
+    error_message = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # From `/progress`: percent and the per-source-repo breakdown, as Kolega lists it.
+    percent_complete = models.FloatField(null=True, blank=True)
+    progress_repositories = models.JSONField(default=list, blank=True)
+    progress_synced_at = models.DateTimeField(null=True, blank=True)
+    # From `/results` once terminal, and when the batch's findings were last listed.
+    results_findings_count = models.IntegerField(null=True, blank=True)
+    findings_synced_at = models.DateTimeField(null=True, blank=True)
+    # Tracking chain state: the poll the current chain has scheduled next (see tasks).
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    polls = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "scan batches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "upstream_id"], name="mirror_scan_batch_upstream"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["team", "status"], name="mirror_batch_team_status"),
+            models.Index(fields=["team", "-created_at"], name="mirror_batch_team_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scan_type} {self.upstream_id}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return scan_status_is_terminal(self.status)
+
+
+class Finding(MirrorModel):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="findings")
+    check_id = models.CharField(max_length=300)
+    severity = models.CharField(max_length=20)
+    status = models.CharField(max_length=40)
+    file_path = models.CharField(max_length=1000)
+    message = models.TextField()
+    title = models.CharField(max_length=500, null=True, blank=True)
+    category = models.CharField(max_length=200)
+    scan_type = models.CharField(max_length=40)
+    cwe = models.JSONField(default=list)
+    owasp = models.JSONField(default=list)
+    references = models.JSONField(default=list)
+    source_url = models.CharField(max_length=2000, null=True, blank=True)
+    cvss_base_score = models.FloatField(null=True, blank=True)
+    cvss_severity = models.CharField(max_length=20, null=True, blank=True)
+    cvss_vector = models.CharField(max_length=300, null=True, blank=True)
+    first_detected_at = models.DateTimeField()
+    last_detected_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    # Lower-cased title, message, check id and file path: one column for text search, with
+    # a trigram index on PostgreSQL (migration 0003) and a plain LIKE scan on SQLite.
+    search_text = models.TextField(default="", editable=False)
+    scan_batches = models.ManyToManyField(
+        ScanBatch, through="ScanBatchFinding", related_name="findings"
+    )
+
+    class Meta:
+        ordering = ["-last_detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "upstream_id"], name="mirror_finding_upstream"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["team", "status", "severity"], name="mirror_finding_team_status_sev"
+            ),
+            models.Index(fields=["team", "scan_type"], name="mirror_finding_team_scan_type"),
+            models.Index(fields=["team", "-last_detected_at"], name="mirror_finding_team_lastdet"),
+            models.Index(fields=["repository", "status"], name="mirror_finding_repo_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.check_id} {self.file_path}"
+
+    @staticmethod
+    def search_text_of(*, title: str | None, message: str, check_id: str, file_path: str) -> str:
+        return "\n".join(part for part in (title, message, check_id, file_path) if part).lower()
+
+
+class ScanBatchFinding(models.Model):
+    """A finding reported by a scan batch (`GET /findings?scan_batch_id=`)."""
+
+    scan_batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE)
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scan_batch", "finding"], name="mirror_scan_batch_finding_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scan_batch_id}/{self.finding_id}"
+
+
+class FindingEvent(MirrorModel):
+    """One entry of the organization's finding-events feed; the upstream id dedupes it."""
+
+    organization_id = models.CharField(max_length=64)
+    repository_upstream_id = models.CharField(max_length=64)
+    finding_upstream_id = models.CharField(max_length=64)
+    scan_id = models.CharField(max_length=64, null=True, blank=True)
+    scan_type = models.CharField(max_length=40, null=True, blank=True)
+    event_type = models.CharField(max_length=40)
+    previous_status = models.CharField(max_length=40, null=True, blank=True)
+    new_status = models.CharField(max_length=40, null=True, blank=True)
+    severity = models.CharField(max_length=20, null=True, blank=True)
+    check_id = models.CharField(max_length=300, null=True, blank=True)
+    file_path = models.CharField(max_length=1000, null=True, blank=True)
+    actor_user_id = models.CharField(max_length=100, null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    event_timestamp = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-event_timestamp", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "upstream_id"], name="mirror_finding_event_upstream"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["team", "-event_timestamp"], name="mirror_event_team_time"),
+            models.Index(fields=["connection", "finding_upstream_id"], name="mirror_event_finding"),
+            models.Index(fields=["team", "event_type"], name="mirror_event_team_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.upstream_id}"
+
+
+class Fix(MirrorModel):
+    """An AI fix run, its heartbeat and the latest diff fetched from Kolega."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="fixes")
+    finding_ids = models.JSONField(default=list)
+    title = models.CharField(max_length=500)
+    status = models.CharField(max_length=40)
+    source_repo = models.CharField(max_length=300, null=True, blank=True)
+    source_repo_provider = models.CharField(max_length=40, null=True, blank=True)
+    source_scan_branch = models.CharField(max_length=300, null=True, blank=True)
+    source_base_commit_sha = models.CharField(max_length=64, null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # From `/progress` (a heartbeat with no content).
+    duration_seconds = models.FloatField(null=True, blank=True)
+    agent_steps_completed = models.IntegerField(default=0)
+    latest_activity_at = models.DateTimeField(null=True, blank=True)
+    progress_synced_at = models.DateTimeField(null=True, blank=True)
+    # From `/diff`: the latest diff, its hash (approvals are bound to it) and the fix status
+    # and completion time it was fetched for, so a refined fix is known to need a new fetch.
+    diff = models.TextField(null=True, blank=True)
+    diff_sha256 = models.CharField(max_length=64, blank=True)
+    diff_for_completed_at = models.DateTimeField(null=True, blank=True)
+    diff_synced_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    polls = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "fixes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "upstream_id"], name="mirror_fix_upstream"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["team", "status"], name="mirror_fix_team_status"),
+            models.Index(fields=["team", "-created_at"], name="mirror_fix_team_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_settled(self) -> bool:
+        return fix_status_is_settled(self.status)
+
+    @property
+    def needs_diff(self) -> bool:
+        """Completed, and the diff held is missing or belongs to an earlier run."""
+        return self.status.lower() in ("completed", "succeeded") and (
+            self.diff_synced_at is None or self.diff_for_completed_at != self.completed_at
+        )
+
+
+class PullRequest(MirrorModel):
+    """A pull request opened by a fix. Kolega gives it no id: `<repo_full_name>#<pr_number>`
+    is its upstream id."""
+
+    fix = models.ForeignKey(Fix, on_delete=models.CASCADE, related_name="pull_requests")
+    repo_full_name = models.CharField(max_length=300)
+    branch_name = models.CharField(max_length=300)
+    pr_number = models.IntegerField()
+    pr_url = models.CharField(max_length=1000)
+    merge_status = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+    merged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pr_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "upstream_id"], name="mirror_pull_request_upstream"
+            )
+        ]
+        indexes = [models.Index(fields=["team", "merge_status"], name="mirror_pr_team_status")]
+
+    def __str__(self) -> str:
+        return self.pr_url
