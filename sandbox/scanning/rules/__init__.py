@@ -1,0 +1,1 @@
+"""Rule sets of the secrets and code scans."""
