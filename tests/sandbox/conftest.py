@@ -1,4 +1,6 @@
+import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -58,3 +60,39 @@ def org_and_key(db) -> tuple[Organization, str]:
 @pytest.fixture
 def api(org_and_key, make_client) -> httpx.Client:
     return make_client(org_and_key[1])
+
+
+@pytest.fixture
+def fake_scanner(monkeypatch):
+    from tests.sandbox.fake_scanner import as_module
+
+    monkeypatch.setitem(sys.modules, "sandbox.scanning", as_module())
+
+
+@pytest.fixture
+def frozen_clock(settings):
+    """Sandbox time stopped at a fixed instant, at the nominal pace."""
+    settings.SANDBOX_TIME_SCALE = 1.0
+    clock.freeze(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    return clock
+
+
+TINY_TREES = {
+    "acme/api": {
+        "app/settings.py": 'import os\n\nDEBUG = False\npassword = "hunter2"\n',
+        "app/db.py": 'def connect():\n    password = "s3cret"\n    return password\n',
+    },
+    "acme/worker": {"worker/main.py": 'password = "letmein"\nprint("ok")\n'},
+}
+
+
+@pytest.fixture
+def tiny_repository(org_and_key, fake_scanner):
+    from sandbox.services.repositories import repository_create
+
+    return repository_create(
+        organization=org_and_key[0],
+        name="Payments",
+        description="Payments service",
+        source_trees={name: dict(files) for name, files in TINY_TREES.items()},
+    )
