@@ -160,9 +160,7 @@ def pull_requests_create(
 
 
 def _apply_diff(files: dict[str, str], diff: str) -> dict[str, str]:
-    from sandbox import scanning
-
-    return scanning.apply_diff(files, diff)
+    return scanner().apply_diff(files, diff)
 
 
 @transaction.atomic
