@@ -24,8 +24,17 @@
   // The countdown pauses while the pointer or keyboard focus is on the toast, so a reader
   // is never cut off mid-sentence (WCAG 2.2.1).
   function armToast(toast) {
-    if (toast.dataset.toastArmed || toast.hasAttribute("data-toast-persist")) return;
+    if (toast.dataset.toastArmed) return;
     toast.dataset.toastArmed = "1";
+    if (!toast.querySelector(".toast-close")) {
+      const close = document.createElement("button");
+      close.type = "button";
+      close.className = "toast-close";
+      close.setAttribute("aria-label", "Dismiss");
+      close.textContent = "\u00d7";
+      toast.append(close);
+    }
+    if (toast.hasAttribute("data-toast-persist")) return;
     let remaining = TOAST_LIFETIME_MS;
     let startedAt = 0;
     let timer = 0;
