@@ -1,5 +1,6 @@
 import random
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -7,6 +8,7 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 
+from tests.triage.kolega.sandbox_data import SOURCE_TREES
 from tests.triage.kolega.transports import RecordingTransport
 from triage.kolega import KolegaClient
 
@@ -70,3 +72,28 @@ def sandbox_org(db):
 @pytest.fixture
 def kolega(make_kolega, sandbox_org, sandbox_transport) -> KolegaClient:
     return make_kolega(api_key=sandbox_org[1], transport=sandbox_transport)
+
+
+@pytest.fixture
+def sandbox_time(settings):
+    """Sandbox time stopped now, moved on by the tests. It starts at the real time because
+    the client compares the server's timestamps with its own clock when it reconciles."""
+    from sandbox import clock
+
+    settings.SANDBOX_TIME_SCALE = 1.0
+    clock.freeze(datetime.now(UTC))
+    yield clock
+    clock.reset()
+
+
+@pytest.fixture
+def repository(sandbox_org, sandbox_time):
+    """A sandbox repository with one source repo holding planted secrets."""
+    from sandbox.services.repositories import repository_create
+
+    return repository_create(
+        organization=sandbox_org[0],
+        name="Payments",
+        description="Payments service",
+        source_trees={name: dict(files) for name, files in SOURCE_TREES.items()},
+    )

@@ -43,24 +43,35 @@ class RefusingTransport(httpx.BaseTransport):
 
 
 class AnswerLosingTransport(httpx.BaseTransport):
-    """Lets the server act on the first `losses` matching requests, then drops the answer
-    as a read timeout would: the request took effect but the client never hears of it."""
+    """Times out the first `losses` matching requests as a read timeout would.
+
+    With `reaches_server` the server acts on the request and only its answer is lost;
+    without it the request is lost on the way. Either way the client sees the same timeout.
+    """
 
     def __init__(
         self,
         inner: httpx.BaseTransport,
         *,
-        losses: int,
+        losses: int = 1,
+        reaches_server: bool = True,
         matches: Callable[[httpx.Request], bool] = lambda request: request.method == "POST",
     ) -> None:
         self.inner = inner
         self.losses = losses
+        self.reaches_server = reaches_server
         self.matches = matches
         self.lost: list[httpx.Request] = []
+        self.requests: list[httpx.Request] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        losing = self.matches(request) and len(self.lost) < self.losses
+        if losing and not self.reaches_server:
+            self.lost.append(request)
+            raise httpx.ReadTimeout("timed out", request=request)
         response = self.inner.handle_request(request)
-        if self.matches(request) and len(self.lost) < self.losses:
+        if losing:
             response.read()
             self.lost.append(request)
             raise httpx.ReadTimeout("timed out", request=request)
