@@ -18,6 +18,8 @@ SCAN_TERMINAL_STATUSES = frozenset(
 FIX_TERMINAL_STATUSES = frozenset({"completed", "succeeded", "failed", "cancelled"})
 # A fix that failed to open or update its pull requests still has its diff and is done running.
 FIX_SETTLED_STATUSES = FIX_TERMINAL_STATUSES | {"pr_creation_failed", "pr_update_failed"}
+# Statuses in which Kolega answers a diff for the fix's last run.
+FIX_DIFF_STATUSES = ("completed", "succeeded", "pr_creation_failed", "pr_update_failed")
 
 
 def scan_status_is_terminal(status: str) -> bool:
@@ -274,7 +276,7 @@ class Fix(MirrorModel):
     @property
     def needs_diff(self) -> bool:
         """Completed, and the diff held is missing or belongs to an earlier run."""
-        return self.status.lower() in ("completed", "succeeded") and (
+        return self.status.lower() in FIX_DIFF_STATUSES and (
             self.diff_synced_at is None or self.diff_for_completed_at != self.completed_at
         )
 

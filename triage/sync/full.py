@@ -1,0 +1,197 @@
+"""Full sync: walk everything the organization holds and upsert it page by page."""
+
+from __future__ import annotations
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from triage import kolega
+from triage.models import Fix, KolegaConnection, Repository, ScanBatch, SyncRun, SyncState
+from triage.models.mirror import FIX_DIFF_STATUSES, SCAN_TERMINAL_STATUSES
+from triage.sync import rows
+from triage.sync.runs import SyncContext, sync_run_execute
+
+
+def sync_connection_full(
+    *,
+    connection: KolegaConnection,
+    trigger: SyncRun.Trigger = SyncRun.Trigger.SCHEDULE,
+    run: SyncRun | None = None,
+) -> SyncRun:
+    """Mirror everything of the connection's organization; answer the recorded run.
+
+    Finding events are walked first and the newest one becomes the incremental cursor, so
+    whatever changes while the rest is walked is replayed by the next incremental sync.
+    The cursor is saved last, after every row it covers is committed.
+    """
+    return sync_run_execute(
+        connection=connection,
+        kind=SyncRun.Kind.FULL,
+        trigger=trigger,
+        body=full_sync_body,
+        run=run,
+    )
+
+
+def full_sync_body(context: SyncContext) -> None:
+    connection = context.connection
+    newest_event = events_sync_all(context)
+    repository_pks = repositories_sync_all(context)
+    for repository_id in repository_pks:
+        scan_batches_sync_repository(context, repository_id=repository_id, pks=repository_pks)
+        findings_sync_repository(context, repository_id=repository_id, pks=repository_pks)
+        fixes_sync_repository(context, repository_id=repository_id, pks=repository_pks)
+    batch_findings_sync_pending(context)
+    fix_diffs_sync_pending(context)
+    with context.page("saving the cursor"):
+        state = SyncState.objects.select_for_update().get(connection=connection)
+        if newest_event is not None and (
+            state.events_cursor is None or newest_event > state.events_cursor
+        ):
+            state.events_cursor = newest_event
+        elif state.events_cursor is None:
+            # An organization with no events yet: start the feed from now.
+            state.events_cursor = timezone.now()
+        state.save(update_fields=["events_cursor"])
+
+
+def events_sync_all(context: SyncContext):
+    newest = None
+    for page in kolega.iter_pages(context.client.list_finding_events):
+        if page.items and newest is None:
+            newest = max(event.event_timestamp for event in page.items)
+        with context.page("finding events"):
+            context.wrote(
+                "finding_events",
+                rows.finding_events_write(connection=context.connection, events=page.items),
+            )
+    return newest
+
+
+def repositories_sync_all(context: SyncContext) -> dict[str, int]:
+    pks: dict[str, int] = {}
+    for page in kolega.iter_pages(context.client.list_repositories, include_archived=True):
+        with context.page("repositories"):
+            written = rows.repositories_write(
+                connection=context.connection, repositories=page.items
+            )
+        context.wrote("repositories", written.rows)
+        pks.update(written.pks)
+    return pks
+
+
+def repository_pks_for(connection: KolegaConnection) -> dict[str, int]:
+    return dict(Repository.objects.filter(connection=connection).values_list("upstream_id", "pk"))
+
+
+def scan_batches_sync_repository(
+    context: SyncContext, *, repository_id: str, pks: dict[str, int]
+) -> None:
+    for page in kolega.iter_pages(context.client.list_scans, repository_id=repository_id):
+        with context.page("scan batches"):
+            written = rows.scan_batches_write(
+                connection=context.connection, batches=page.items, repository_pks=pks
+            )
+        context.wrote("scan_batches", written.rows)
+
+
+def findings_sync_repository(
+    context: SyncContext, *, repository_id: str, pks: dict[str, int], **filters
+) -> set[str]:
+    """Upsert every finding of the repository (matching `filters`); answer their ids."""
+    seen: set[str] = set()
+    for page in kolega.iter_pages(
+        context.client.list_findings, repository_id=repository_id, **filters
+    ):
+        with context.page("findings"):
+            written = rows.findings_write(
+                connection=context.connection, findings=page.items, repository_pks=pks
+            )
+        context.wrote("findings", written.rows)
+        seen.update(finding.id for finding in page.items)
+    return seen
+
+
+def fixes_sync_repository(
+    context: SyncContext, *, repository_id: str, pks: dict[str, int], **filters
+) -> None:
+    for page in kolega.iter_pages(
+        context.client.list_fixes, repository_id=repository_id, **filters
+    ):
+        with context.page("fixes"):
+            written = rows.fixes_write(
+                connection=context.connection, fixes=page.items, repository_pks=pks
+            )
+        context.wrote("fixes", written.rows)
+
+
+def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str, int]) -> None:
+    """List the findings a finished batch reported: upsert them and link them to it.
+
+    A batch's findings are fixed once it is finished, so this runs once per batch.
+    """
+    repository_id = batch.repository.upstream_id
+    for page in kolega.iter_pages(
+        context.client.list_findings, repository_id=repository_id, scan_batch_id=batch.upstream_id
+    ):
+        with context.page("findings of scan batches"):
+            written = rows.findings_write(
+                connection=context.connection, findings=page.items, repository_pks=pks
+            )
+            context.wrote("findings", written.rows)
+            context.wrote(
+                "scan_batch_findings",
+                rows.scan_batch_findings_link(
+                    scan_batch_pk=batch.pk, finding_pks=written.pks.values()
+                ),
+            )
+    with context.page("findings of scan batches"):
+        ScanBatch.objects.filter(pk=batch.pk).update(findings_synced_at=timezone.now())
+
+
+def batch_findings_sync_pending(context: SyncContext) -> None:
+    pks = repository_pks_for(context.connection)
+    pending = (
+        ScanBatch.objects.filter(connection=context.connection, findings_synced_at__isnull=True)
+        .filter(_status_in(SCAN_TERMINAL_STATUSES))
+        .select_related("repository")
+        .order_by("created_at", "pk")
+    )
+    for batch in pending.iterator():
+        batch_findings_sync(context, batch=batch, pks=pks)
+
+
+def fix_diff_sync(context: SyncContext, *, fix: Fix) -> None:
+    diff = context.client.get_fix_diff(
+        repository_id=fix.repository.upstream_id, fix_id=fix.upstream_id
+    )
+    with context.page("fix diffs"):
+        fix.refresh_from_db(fields=["status", "completed_at"])
+        if rows.fix_diff_store(fix=fix, diff=diff):
+            context.wrote("fix_diffs", 1)
+
+
+def fixes_needing_diff(connection: KolegaConnection):
+    """Fixes whose last run ended with a diff the mirror does not hold yet."""
+    return (
+        Fix.objects.filter(connection=connection)
+        .filter(_status_in(FIX_DIFF_STATUSES))
+        .filter(
+            Q(diff_synced_at__isnull=True)
+            | Q(diff_for_completed_at__isnull=True, completed_at__isnull=False)
+            | ~Q(diff_for_completed_at=F("completed_at"))
+        )
+        .select_related("repository")
+    )
+
+
+def fix_diffs_sync_pending(context: SyncContext) -> None:
+    for fix in fixes_needing_diff(context.connection):
+        fix_diff_sync(context, fix=fix)
+
+
+def _status_in(statuses) -> Q:
+    query = Q()
+    for status in statuses:
+        query |= Q(status__iexact=status)
+    return query

@@ -1,0 +1,444 @@
+"""Turning Kolega's answers into mirror rows and writing them with bulk upserts.
+
+Every writer takes one page of API models and writes it with one `bulk_create(...,
+update_conflicts=True)` on (connection, upstream_id), so a page costs a handful of queries
+whatever its size, on PostgreSQL and SQLite alike. Callers wrap each page in a transaction.
+Each writer answers the mirror's primary keys of the rows, keyed by upstream id, and how
+many rows it wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils import timezone
+
+from triage import kolega
+from triage.models import (
+    Finding,
+    FindingEvent,
+    Fix,
+    KolegaConnection,
+    PullRequest,
+    Repository,
+    ScanBatch,
+    ScanBatchFinding,
+)
+
+UNIQUE_FIELDS = ["connection", "upstream_id"]
+
+REPOSITORY_FIELDS = ["name", "description", "source_repos", "archived", "created_at", "updated_at"]
+SCAN_BATCH_FIELDS = [
+    "repository",
+    "scan_type",
+    "status",
+    "total_repositories",
+    "scans_created",
+    "scans_failed",
+    "scans_completed",
+    "scans_assessed",
+    "error_message",
+    "created_at",
+    "started_at",
+    "completed_at",
+]
+FINDING_FIELDS = [
+    "repository",
+    "check_id",
+    "severity",
+    "status",
+    "file_path",
+    "message",
+    "title",
+    "category",
+    "scan_type",
+    "cwe",
+    "owasp",
+    "references",
+    "source_url",
+    "cvss_base_score",
+    "cvss_severity",
+    "cvss_vector",
+    "first_detected_at",
+    "last_detected_at",
+    "resolved_at",
+    "created_at",
+    "updated_at",
+    "search_text",
+]
+FIX_FIELDS = [
+    "repository",
+    "finding_ids",
+    "title",
+    "status",
+    "source_repo",
+    "source_repo_provider",
+    "source_scan_branch",
+    "source_base_commit_sha",
+    "error_message",
+    "created_at",
+    "started_at",
+    "completed_at",
+]
+PULL_REQUEST_FIELDS = [
+    "fix",
+    "repo_full_name",
+    "branch_name",
+    "pr_number",
+    "pr_url",
+    "merge_status",
+    "created_at",
+    "merged_at",
+]
+
+
+@dataclass
+class Written:
+    """Mirror primary keys by upstream id, and how many rows were inserted or changed."""
+
+    pks: dict[str, int]
+    rows: int
+
+
+def _mirror_row(
+    model: type[models.Model], connection: KolegaConnection, upstream_id: str, **values
+):
+    return model(
+        connection_id=connection.pk,
+        team_id=connection.team_id,
+        upstream_id=upstream_id,
+        synced_at=timezone.now(),
+        **values,
+    )
+
+
+def _upsert(
+    model: type[models.Model],
+    connection: KolegaConnection,
+    rows: Sequence[models.Model],
+    update_fields: list[str],
+) -> Written:
+    """Insert new rows and overwrite changed ones; rows equal to the mirror are not written.
+
+    Comparing first keeps a repeated sync from rewriting (and re-indexing) every row, so
+    "nothing changed" is visible as zero rows written.
+    """
+    if not rows:
+        return Written(pks={}, rows=0)
+    # The last answer for an upstream id wins; a page may repeat a row while others move.
+    by_id = {row.upstream_id: row for row in rows}
+    existing = {
+        upstream_id: (pk, tuple(values))
+        for upstream_id, pk, *values in model.objects.filter(
+            connection_id=connection.pk, upstream_id__in=list(by_id)
+        ).values_list("upstream_id", "pk", *[_column(model, name) for name in update_fields])
+    }
+    changed = [
+        row
+        for upstream_id, row in by_id.items()
+        if upstream_id not in existing
+        or existing[upstream_id][1] != _values_of(model, row, update_fields)
+    ]
+    pks = {upstream_id: pk for upstream_id, (pk, _) in existing.items()}
+    if changed:
+        model.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=UNIQUE_FIELDS,
+            update_fields=[*update_fields, "synced_at"],
+        )
+        missing = [row.upstream_id for row in changed if row.upstream_id not in pks]
+        returned = {row.upstream_id: row.pk for row in changed if row.pk is not None}
+        pks.update(returned)
+        if any(upstream_id not in pks for upstream_id in missing):
+            pks.update(
+                model.objects.filter(
+                    connection_id=connection.pk, upstream_id__in=missing
+                ).values_list("upstream_id", "pk")
+            )
+    return Written(pks=pks, rows=len(changed))
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    return field.attname
+
+
+def _values_of(model: type[models.Model], row: models.Model, names: list[str]) -> tuple:
+    # Aware datetimes compare by instant, so Kolega's offsets and the database's UTC agree.
+    return tuple(getattr(row, model._meta.get_field(name).attname) for name in names)
+
+
+def repositories_write(
+    *, connection: KolegaConnection, repositories: Iterable[kolega.Repository]
+) -> Written:
+    rows = [
+        _mirror_row(
+            Repository,
+            connection,
+            repository.id,
+            name=repository.name,
+            description=repository.description,
+            source_repos=[ref.model_dump(mode="json") for ref in repository.repositories],
+            archived=repository.archived,
+            created_at=repository.created_at,
+            updated_at=repository.updated_at,
+        )
+        for repository in repositories
+    ]
+    return _upsert(Repository, connection, rows, REPOSITORY_FIELDS)
+
+
+def scan_batches_write(
+    *,
+    connection: KolegaConnection,
+    batches: Iterable[kolega.ScanBatch],
+    repository_pks: dict[str, int],
+) -> Written:
+    rows = [
+        _mirror_row(
+            ScanBatch,
+            connection,
+            batch.batch_id,
+            repository_id=repository_pks[batch.repository_id],
+            scan_type=batch.scan_type,
+            status=batch.status,
+            total_repositories=batch.total_repositories,
+            scans_created=batch.scans_created,
+            scans_failed=batch.scans_failed,
+            scans_completed=batch.scans_completed,
+            scans_assessed=batch.scans_assessed,
+            error_message=batch.error_message,
+            created_at=batch.created_at,
+            started_at=batch.started_at,
+            completed_at=batch.completed_at,
+        )
+        for batch in batches
+    ]
+    return _upsert(ScanBatch, connection, rows, SCAN_BATCH_FIELDS)
+
+
+def findings_write(
+    *,
+    connection: KolegaConnection,
+    findings: Iterable[kolega.Finding],
+    repository_pks: dict[str, int],
+) -> Written:
+    rows = [
+        _mirror_row(
+            Finding,
+            connection,
+            finding.id,
+            repository_id=repository_pks[finding.repository_id],
+            check_id=finding.check_id,
+            severity=finding.severity,
+            status=finding.status,
+            file_path=finding.file_path,
+            message=finding.message,
+            title=finding.title,
+            category=finding.category,
+            scan_type=finding.scan_type,
+            cwe=list(finding.cwe),
+            owasp=list(finding.owasp),
+            references=list(finding.references),
+            source_url=finding.source_url,
+            cvss_base_score=finding.cvss_base_score,
+            cvss_severity=finding.cvss_severity,
+            cvss_vector=finding.cvss_vector,
+            first_detected_at=finding.first_detected_at,
+            last_detected_at=finding.last_detected_at,
+            resolved_at=finding.resolved_at,
+            created_at=finding.created_at,
+            updated_at=finding.updated_at,
+            search_text=Finding.search_text_of(
+                title=finding.title,
+                message=finding.message,
+                check_id=finding.check_id,
+                file_path=finding.file_path,
+            ),
+        )
+        for finding in findings
+    ]
+    return _upsert(Finding, connection, rows, FINDING_FIELDS)
+
+
+def scan_batch_findings_link(*, scan_batch_pk: int, finding_pks: Iterable[int]) -> int:
+    """Record that a batch reported these findings; links already known are kept."""
+    links = [ScanBatchFinding(scan_batch_id=scan_batch_pk, finding_id=pk) for pk in finding_pks]
+    if not links:
+        return 0
+    known = set(
+        ScanBatchFinding.objects.filter(
+            scan_batch_id=scan_batch_pk, finding_id__in=[link.finding_id for link in links]
+        ).values_list("finding_id", flat=True)
+    )
+    new = [link for link in links if link.finding_id not in known]
+    ScanBatchFinding.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+def finding_events_write(
+    *, connection: KolegaConnection, events: Sequence[kolega.FindingEvent]
+) -> int:
+    """Insert events not seen before; an event never changes, so known ones are skipped."""
+    known = set(
+        FindingEvent.objects.filter(
+            connection_id=connection.pk, upstream_id__in=[event.id for event in events]
+        ).values_list("upstream_id", flat=True)
+    )
+    rows = {
+        event.id: _mirror_row(
+            FindingEvent,
+            connection,
+            event.id,
+            organization_id=event.organization_id,
+            repository_upstream_id=event.repository_id,
+            finding_upstream_id=event.finding_id,
+            scan_id=event.scan_id,
+            scan_type=event.scan_type,
+            event_type=event.event_type,
+            previous_status=event.previous_status,
+            new_status=event.new_status,
+            severity=event.severity,
+            check_id=event.check_id,
+            file_path=event.file_path,
+            actor_user_id=event.actor_user_id,
+            metadata=dict(event.metadata),
+            event_timestamp=event.event_timestamp,
+            created_at=event.created_at,
+        )
+        for event in events
+        if event.id not in known
+    }
+    FindingEvent.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
+    return len(rows)
+
+
+def known_event_ids(*, connection: KolegaConnection, event_ids: Iterable[str]) -> set[str]:
+    return set(
+        FindingEvent.objects.filter(
+            connection_id=connection.pk, upstream_id__in=list(event_ids)
+        ).values_list("upstream_id", flat=True)
+    )
+
+
+def fixes_write(
+    *,
+    connection: KolegaConnection,
+    fixes: Sequence[kolega.Fix],
+    repository_pks: dict[str, int],
+) -> Written:
+    """Write fixes and the pull requests each lists."""
+    rows = [
+        _mirror_row(
+            Fix,
+            connection,
+            fix.id,
+            repository_id=repository_pks[fix.repository_id],
+            finding_ids=list(fix.finding_ids),
+            title=fix.title,
+            status=fix.status,
+            source_repo=fix.source_repo,
+            source_repo_provider=fix.source_repo_provider,
+            source_scan_branch=fix.source_scan_branch,
+            source_base_commit_sha=fix.source_base_commit_sha,
+            error_message=fix.error_message,
+            created_at=fix.created_at,
+            started_at=fix.started_at,
+            completed_at=fix.completed_at,
+        )
+        for fix in fixes
+    ]
+    written = _upsert(Fix, connection, rows, FIX_FIELDS)
+    pull_requests = [
+        _mirror_row(
+            PullRequest,
+            connection,
+            pull_request_upstream_id(pr),
+            fix_id=written.pks[fix.id],
+            repo_full_name=pr.repo_full_name,
+            branch_name=pr.branch_name,
+            pr_number=pr.pr_number,
+            pr_url=pr.pr_url,
+            merge_status=pr.merge_status,
+            created_at=pr.created_at,
+            merged_at=pr.merged_at,
+        )
+        for fix in fixes
+        for pr in fix.pull_requests
+    ]
+    prs_written = _upsert(PullRequest, connection, pull_requests, PULL_REQUEST_FIELDS)
+    return Written(pks=written.pks, rows=written.rows + prs_written.rows)
+
+
+def pull_request_upstream_id(pull_request: kolega.PullRequest) -> str:
+    return f"{pull_request.repo_full_name}#{pull_request.pr_number}"
+
+
+def fix_diff_store(*, fix: Fix, diff: kolega.FixDiff) -> bool:
+    """Keep the diff Kolega answered for the fix's current run; True when it changed."""
+    text = diff.diff
+    digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else ""
+    changed = text != fix.diff or digest != fix.diff_sha256
+    fix.diff = text
+    fix.diff_sha256 = digest
+    fix.diff_for_completed_at = fix.completed_at
+    fix.diff_synced_at = timezone.now()
+    fix.save(update_fields=["diff", "diff_sha256", "diff_for_completed_at", "diff_synced_at"])
+    return changed
+
+
+PROGRESS_BATCH_FIELDS = (
+    "status",
+    "total_repositories",
+    "scans_created",
+    "scans_failed",
+    "scans_completed",
+    "scans_assessed",
+    "started_at",
+    "completed_at",
+    "error_message",
+)
+
+
+def scan_progress_store(*, batch: ScanBatch, progress: kolega.ScanProgress) -> None:
+    """Store `/progress` on the batch: the contract fields it repeats and the breakdown."""
+    for name in PROGRESS_BATCH_FIELDS:
+        setattr(batch, name, getattr(progress, name))
+    batch.percent_complete = progress.percent_complete
+    batch.progress_repositories = [entry.model_dump(mode="json") for entry in progress.repositories]
+    batch.progress_synced_at = timezone.now()
+    batch.save(
+        update_fields=[
+            *PROGRESS_BATCH_FIELDS,
+            "percent_complete",
+            "progress_repositories",
+            "progress_synced_at",
+        ]
+    )
+
+
+def fix_progress_store(*, fix: Fix, progress: kolega.FixProgress) -> None:
+    fix.status = progress.status
+    fix.started_at = progress.started_at
+    fix.completed_at = progress.completed_at
+    fix.error_message = progress.error_message
+    fix.duration_seconds = progress.duration_seconds
+    fix.agent_steps_completed = progress.agent_steps_completed
+    fix.latest_activity_at = progress.latest_activity_at
+    fix.progress_synced_at = timezone.now()
+    fix.save(
+        update_fields=[
+            "status",
+            "started_at",
+            "completed_at",
+            "error_message",
+            "duration_seconds",
+            "agent_steps_completed",
+            "latest_activity_at",
+            "progress_synced_at",
+        ]
+    )

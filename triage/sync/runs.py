@@ -1,0 +1,224 @@
+"""Running a sync as a recorded SyncRun: lease, client, progress, and how failures end.
+
+Every sync kind goes through `sync_run_execute`, so they all share the same rules: one run
+per connection at a time, progress saved after every committed page, a 401 marks the
+connection invalid and stops its syncs, an unreachable Kolega fails the run with the reason
+and pushes the next scheduled attempt back exponentially.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from triage import kolega
+from triage.clients import kolega_client_for
+from triage.models import KolegaConnection, SyncRun, SyncState
+from triage.services.audit import audit_log
+from triage.sync.lease import (
+    LeaseLost,
+    lease_acquire,
+    lease_release,
+    lease_renew,
+    sync_state_for,
+)
+
+logger = logging.getLogger("triage.sync")
+
+
+@dataclass
+class SyncContext:
+    """What a sync body works with: the connection, its client and the run being recorded."""
+
+    connection: KolegaConnection
+    client: kolega.KolegaClient
+    run: SyncRun
+    lease_owner: str
+    rows: Counter[str] = field(default_factory=Counter)
+    extra_details: dict = field(default_factory=dict)
+
+    def wrote(self, kind: str, count: int) -> None:
+        if count:
+            self.rows[kind] += count
+
+    @contextmanager
+    def page(self, phase: str) -> Iterator[None]:
+        """One transaction for one page of writes, then the run's progress is saved."""
+        with transaction.atomic():
+            yield
+        self.checkpoint(phase)
+
+    def checkpoint(self, phase: str | None = None) -> None:
+        lease_renew(connection=self.connection, owner=self.lease_owner)
+        if phase is not None:
+            self.run.phase = phase
+        self.run.requests = self.client.request_count
+        self.run.rows_written = sum(self.rows.values())
+        self.run.details = {"rows": dict(self.rows), **self.extra_details}
+        self.run.save(update_fields=["phase", "requests", "rows_written", "details"])
+
+
+class SyncBodyFailed(Exception):
+    """Raised by a sync body to end the run as failed with a message of its own."""
+
+
+def interval_seconds() -> int:
+    return int(getattr(settings, "PORTAL_SYNC_INTERVAL_SECONDS", 60))
+
+
+def backoff_delay(consecutive_failures: int) -> timedelta:
+    """How long scheduled syncs wait after the n-th failure in a row."""
+    cap = int(getattr(settings, "PORTAL_SYNC_BACKOFF_MAX_SECONDS", 1800))
+    exponent = max(consecutive_failures - 1, 0)
+    return timedelta(seconds=min(interval_seconds() * 2 ** min(exponent, 16), cap))
+
+
+def sync_run_execute(
+    *,
+    connection: KolegaConnection,
+    kind: SyncRun.Kind,
+    trigger: SyncRun.Trigger,
+    body: Callable[[SyncContext], None],
+    run: SyncRun | None = None,
+) -> SyncRun:
+    """Run `body` as one recorded sync of `connection`; never raises for a Kolega failure.
+
+    The answered run says how it ended. When it failed because Kolega was unreachable,
+    `run.retryable_error` holds the exception, so a task can hand it to Celery's retry.
+    """
+    run = run or SyncRun(connection=connection, team_id=connection.team_id, trigger=trigger)
+    run.kind = kind
+    run.retryable_error = None
+    connection.refresh_from_db(fields=["state", "state_reason"])
+    if not connection.is_active:
+        return _skip(run, f"The connection is {connection.get_state_display().lower()}.")
+    if run.pk is None:
+        run.save()
+    owner = f"run-{run.pk}"
+    if not lease_acquire(connection=connection, owner=owner):
+        return _skip(run, "Another sync of this connection is running.")
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = timezone.now()
+    run.save(update_fields=["kind", "status", "started_at"])
+    client = kolega_client_for(connection)
+    context = SyncContext(connection=connection, client=client, run=run, lease_owner=owner)
+    try:
+        body(context)
+    except kolega.KolegaAuthError as exc:
+        _fail(context, exc, error_kind="auth")
+        if exc.status_code == 401:
+            _mark_invalid(connection, exc)
+    except kolega.KolegaUnavailable as exc:
+        _fail(context, exc, error_kind="unavailable", reason=exc.reason)
+        run.retryable_error = exc
+    except kolega.KolegaMalformedResponse as exc:
+        _fail(context, exc, error_kind="malformed")
+    except kolega.KolegaError as exc:
+        _fail(context, exc, error_kind="kolega")
+    except LeaseLost as exc:
+        _fail(context, exc, error_kind="lease_lost")
+    except SyncBodyFailed as exc:
+        _fail(context, exc, error_kind="sync")
+    except Exception as exc:
+        _fail(context, exc, error_kind="internal")
+        raise
+    else:
+        _succeed(context)
+    finally:
+        client.close()
+        lease_release(connection=connection, owner=owner)
+    return run
+
+
+def _skip(run: SyncRun, reason: str) -> SyncRun:
+    run.status = SyncRun.Status.SKIPPED
+    run.error = reason
+    run.finished_at = timezone.now()
+    # A scheduled run that found the connection busy leaves no row behind; one a person
+    # or a command asked for says why it did nothing.
+    if run.pk is not None or run.trigger != SyncRun.Trigger.SCHEDULE:
+        run.save()
+    return run
+
+
+def _finish_fields(context: SyncContext) -> None:
+    run = context.run
+    run.finished_at = timezone.now()
+    run.requests = context.client.request_count
+    run.rows_written = sum(context.rows.values())
+    run.details = {"rows": dict(context.rows), **context.extra_details}
+    run.phase = ""
+
+
+def _succeed(context: SyncContext) -> None:
+    run = context.run
+    _finish_fields(context)
+    run.status = SyncRun.Status.SUCCEEDED
+    with transaction.atomic():
+        run.save()
+        updates = {
+            "last_success_at": run.finished_at,
+            "consecutive_failures": 0,
+            "next_attempt_at": None,
+        }
+        if run.kind == SyncRun.Kind.FULL:
+            updates["last_full_sync_at"] = run.finished_at
+        if run.kind == SyncRun.Kind.RECONCILE:
+            updates["last_reconciled_at"] = run.finished_at
+        SyncState.objects.filter(connection=context.connection).update(**updates)
+    logger.info(
+        "%s sync of connection %s: %d requests, %d rows written",
+        run.kind,
+        context.connection.pk,
+        run.requests,
+        run.rows_written,
+    )
+
+
+def _fail(context: SyncContext, exc: Exception, *, error_kind: str, reason: str = "") -> None:
+    run = context.run
+    _finish_fields(context)
+    run.status = SyncRun.Status.FAILED
+    run.error_kind = error_kind
+    message = str(exc)
+    run.error = f"{reason}: {message}" if reason and reason not in message else message
+    run.error = run.error[:2000]
+    state = sync_state_for(context.connection)
+    failures = state.consecutive_failures + 1
+    with transaction.atomic():
+        run.save()
+        SyncState.objects.filter(pk=state.pk).update(
+            last_error=run.error,
+            last_error_at=run.finished_at,
+            consecutive_failures=failures,
+            next_attempt_at=run.finished_at + backoff_delay(failures),
+        )
+    log = logger.exception if error_kind == "internal" else logger.warning
+    log("%s sync of connection %s failed: %s", run.kind, context.connection.pk, run.error)
+
+
+def _mark_invalid(connection: KolegaConnection, exc: kolega.KolegaError) -> None:
+    from triage.services.teams import SYSTEM
+
+    reason = f"Kolega rejected the API key (HTTP 401): {exc.message}"[:300]
+    with transaction.atomic():
+        KolegaConnection.objects.filter(pk=connection.pk).update(
+            state=KolegaConnection.State.INVALID, state_reason=reason, updated_at=timezone.now()
+        )
+        connection.state = KolegaConnection.State.INVALID
+        connection.state_reason = reason
+        audit_log(
+            team=connection.team,
+            actor=SYSTEM,
+            action="connection.invalidated",
+            target=connection,
+            details={"reason": reason},
+        )
