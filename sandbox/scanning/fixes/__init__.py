@@ -87,8 +87,11 @@ def _apply_one(edit: FileEdit, detection: Detection, request: FixRequest) -> Non
         return
     if not fixed:
         insert_comment(edit, detection.line, todo_text(detection))
-    if request.variant:
-        insert_comment(edit, detection.line, refinement_text(request))
+    note = refinement_text(request)
+    # Several detections on one line share a single note.
+    already_noted = detection.line <= len(edit.lines) and note in edit.line(detection.line)
+    if request.variant and not already_noted:
+        insert_comment(edit, detection.line, note)
 
 
 def _finish(edit: FileEdit) -> None:

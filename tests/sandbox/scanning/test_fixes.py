@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -165,3 +166,13 @@ def test_fixed_python_and_json_files_still_parse(tree, variant):
             compile(text, path, "exec")
         elif path.endswith(".json"):
             json.loads(text)
+
+
+def test_detections_sharing_a_line_share_one_refinement_note():
+    files = load_tree("acme/infra")
+    diff = propose_fix(files, all_detections(files), instructions="Tighten it.", variant=1)
+    assert "Refinement 1: Tighten it." in diff
+    assert not re.search(r"^\+(\s*)# Refinement 1: .*\n\+\1# Refinement 1: ", diff, re.MULTILINE)
+    dockerfile = apply_diff(files, diff)["docker/nginx.Dockerfile"].splitlines()
+    assert dockerfile[0] == "# Refinement 1: Tighten it."
+    assert dockerfile[1].startswith("FROM nginx:")
