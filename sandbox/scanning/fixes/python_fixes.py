@@ -156,6 +156,16 @@ def _escape_percent(sql: list[str], *, named: bool, names: list[str]) -> str:
     return "".join(part if part in placeholders else part.replace("%", "%%") for part in sql)
 
 
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` cut after spaces into pieces of at most ``width`` characters where possible."""
+    chunks = [""]
+    for word in re.findall(r"\S+\s*", text):
+        if chunks[-1] and len(chunks[-1]) + len(word) > width:
+            chunks.append("")
+        chunks[-1] += word
+    return chunks
+
+
 def fix_sql(edit: FileEdit, detection: Detection, request: FixRequest) -> bool:
     found = _call_at(edit, detection)
     if found is None:
@@ -175,7 +185,8 @@ def fix_sql(edit: FileEdit, detection: Detection, request: FixRequest) -> bool:
             _char_offset(edit.lines[argument.end_lineno - 1], argument.end_col_offset) :
         ]
         trailing = "" if rest.lstrip().startswith(",") else ","
-        _replace_node(edit, argument, f"{py_string(sql)},\n{indent}{parameters}{trailing}")
+        literal = f"\n{indent}".join(py_string(chunk) for chunk in _wrapped(sql, 96 - len(indent)))
+        _replace_node(edit, argument, f"{literal},\n{indent}{parameters}{trailing}")
     else:
         _replace_node(edit, argument, f"{py_string(sql)}, {parameters}")
     return True

@@ -176,3 +176,19 @@ def test_detections_sharing_a_line_share_one_refinement_note():
     dockerfile = apply_diff(files, diff)["docker/nginx.Dockerfile"].splitlines()
     assert dockerfile[0] == "# Refinement 1: Tighten it."
     assert dockerfile[1].startswith("FROM nginx:")
+
+
+def test_sqlite_code_gets_question_mark_placeholders():
+    files = {
+        "store.py": (
+            "import sqlite3\n\n\n"
+            "def find(conn: sqlite3.Connection, name, limit):\n"
+            "    return conn.execute(\n"
+            "        \"SELECT * FROM users WHERE name = '%s' LIMIT %s\" % (name, limit)\n"
+            "    )\n"
+        )
+    }
+    diff = propose_fix(files, scan_tree(files, "semgrep_scan"), instructions="")
+    fixed = apply_diff(files, diff)["store.py"]
+    assert '"SELECT * FROM users WHERE name = ? LIMIT ?",\n        (name, limit),\n' in fixed
+    assert scan_tree({"store.py": fixed}, "semgrep_scan") == []
