@@ -1,6 +1,5 @@
 """Liveness and readiness of the parts the portal needs: database and Celery broker."""
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse

@@ -1,7 +1,7 @@
 """Test defaults for the environment the settings module reads.
 
-Loaded as a pytest plugin (``-p tests.environment`` in pyproject), so it runs before
-pytest-django imports the settings. Values already in the environment (CI's DATABASE_URL and
+Imported by tests/settings.py (the DJANGO_SETTINGS_MODULE of pytest) before the portal's
+settings read the environment. Values already in the environment (CI's DATABASE_URL and
 REDIS_URL) win.
 """
 

@@ -38,7 +38,18 @@ class ConnectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = KolegaConnection
-        exclude = ["api_key"]
+        fields = [
+            "team",
+            "name",
+            "base_url",
+            "organization_id",
+            "organization_name",
+            "organization_slug",
+            "key_name",
+            "scopes",
+            "state",
+            "state_reason",
+        ]
 
     def save(self, commit=True):
         if self.cleaned_data.get("new_api_key"):

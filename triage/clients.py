@@ -6,18 +6,27 @@ goes over the network with the client's own transport.
 
 from contextlib import contextmanager
 
-from triage.kolega import KolegaClient
+from triage.kolega import KolegaClient, RetryPolicy
 from triage.models import KolegaConnection
 
 _transport_override = None
 
+# A person is waiting on an interactive call: answer within seconds rather than retry for long.
+INTERACTIVE_TIMEOUT_SECONDS = 10.0
+INTERACTIVE_RETRY_POLICY = RetryPolicy(max_attempts=2, backoff_cap=1.0, retry_after_cap=2.0)
 
-def kolega_client(*, base_url: str, api_key: str) -> KolegaClient:
-    return KolegaClient(base_url=base_url, api_key=api_key, transport=_transport_override)
+
+def kolega_client(*, base_url: str, api_key: str, interactive: bool = False) -> KolegaClient:
+    extra = {}
+    if interactive:
+        extra = {"timeout": INTERACTIVE_TIMEOUT_SECONDS, "retry_policy": INTERACTIVE_RETRY_POLICY}
+    return KolegaClient(base_url=base_url, api_key=api_key, transport=_transport_override, **extra)
 
 
-def kolega_client_for(connection: KolegaConnection) -> KolegaClient:
-    return kolega_client(base_url=connection.base_url, api_key=connection.api_key.reveal())
+def kolega_client_for(connection: KolegaConnection, *, interactive: bool = False) -> KolegaClient:
+    return kolega_client(
+        base_url=connection.base_url, api_key=connection.api_key.reveal(), interactive=interactive
+    )
 
 
 @contextmanager

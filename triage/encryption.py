@@ -39,7 +39,9 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise DecryptionError("stored secret cannot be decrypted with the configured keys") from None
+        raise DecryptionError(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from None
 
 
 def rotate(token: str) -> str:
@@ -47,7 +49,9 @@ def rotate(token: str) -> str:
     try:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken:
-        raise DecryptionError("stored secret cannot be decrypted with the configured keys") from None
+        raise DecryptionError(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from None
 
 
 class EncryptedSecret:

@@ -4,18 +4,47 @@ from django.urls import include, path
 from triage.views import home, settings
 
 PLACEHOLDERS = [
-    ("", "dashboard", "Dashboard", "Open findings by severity per repository, active scan "
-     "batches with live progress, quota meters and how fresh the mirror is."),
-    ("scans/", "scans", "Scans", "Start scan batches over many repositories and watch them "
-     "progress live; browse batches and their results."),
-    ("findings/", "findings", "Findings", "Triage findings with filters, search, saved views, "
-     "keyboard shortcuts and bulk status changes."),
-    ("fixes/", "fixes", "Fixes", "AI fixes with a live heartbeat, diff review, refinement and "
-     "pull requests."),
-    ("approvals/", "approvals", "Approvals", "Every decision that needs a second person: pull "
-     "requests and dismissals waiting for an approver."),
-    ("reports/", "reports", "Reports", "Risk, trends, time to remediate, SLA, coverage and the "
-     "fix funnel, with charts and CSV exports."),
+    (
+        "",
+        "dashboard",
+        "Dashboard",
+        "Open findings by severity per repository, active scan "
+        "batches with live progress, quota meters and how fresh the mirror is.",
+    ),
+    (
+        "scans/",
+        "scans",
+        "Scans",
+        "Start scan batches over many repositories and watch them "
+        "progress live; browse batches and their results.",
+    ),
+    (
+        "findings/",
+        "findings",
+        "Findings",
+        "Triage findings with filters, search, saved views, "
+        "keyboard shortcuts and bulk status changes.",
+    ),
+    (
+        "fixes/",
+        "fixes",
+        "Fixes",
+        "AI fixes with a live heartbeat, diff review, refinement and pull requests.",
+    ),
+    (
+        "approvals/",
+        "approvals",
+        "Approvals",
+        "Every decision that needs a second person: pull "
+        "requests and dismissals waiting for an approver.",
+    ),
+    (
+        "reports/",
+        "reports",
+        "Reports",
+        "Risk, trends, time to remediate, SLA, coverage and the "
+        "fix funnel, with charts and CSV exports.",
+    ),
 ]
 
 team_patterns = [

@@ -17,7 +17,7 @@ from triage.services.teams import require_role
 def _verify_key(*, base_url: str, api_key: str):
     """Ask Kolega who the key belongs to; turn every failure into a message for the form."""
     try:
-        with kolega_client(base_url=base_url, api_key=api_key) as client:
+        with kolega_client(base_url=base_url, api_key=api_key, interactive=True) as client:
             return client.me()
     except KolegaAuthError:
         raise ServiceError("Kolega rejected this key.", field="api_key") from None

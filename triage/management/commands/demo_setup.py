@@ -29,11 +29,7 @@ class Command(BaseCommand):
             if created:
                 user.set_password(password)
                 user.save()
-            Membership.objects.update_or_create(
-                team=team_obj, user=user, defaults={"role": role}
-            )
+            Membership.objects.update_or_create(team=team_obj, user=user, defaults={"role": role})
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo team '{team_obj.slug}' with users {', '.join(DEMO_USERS)}."
-            )
+            self.style.SUCCESS(f"Demo team '{team_obj.slug}' with users {', '.join(DEMO_USERS)}.")
         )

@@ -55,4 +55,3 @@ class Command(BaseCommand):
                 f"{connection.key_prefix}…, scopes {', '.join(connection.scopes)}."
             )
         )
-

@@ -1,0 +1,8 @@
+"""Settings for the test suite: the portal's one settings module, read with test defaults for the
+environment (see tests/environment.py). Values already in the environment win."""
+
+import tests.environment  # noqa: F401  (sets environment defaults before the settings read them)
+from portal.settings import *  # noqa: F403
+
+# Hashing passwords at full strength makes up most of the time of tests that sign users in.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,1 @@
+"""Read side for views and reports: filtered, paginated, aggregated querysets."""
