@@ -1,61 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from triage.views import home, settings
+from triage.views import approvals, dashboard, findings, fixes, home, reports, scans, settings
 
-PLACEHOLDERS = [
-    (
-        "",
-        "dashboard",
-        "Dashboard",
-        "Open findings by severity per repository, active scan "
-        "batches with live progress, quota meters and how fresh the mirror is.",
-    ),
-    (
-        "scans/",
-        "scans",
-        "Scans",
-        "Start scan batches over many repositories and watch them "
-        "progress live; browse batches and their results.",
-    ),
-    (
-        "findings/",
-        "findings",
-        "Findings",
-        "Triage findings with filters, search, saved views, "
-        "keyboard shortcuts and bulk status changes.",
-    ),
-    (
-        "fixes/",
-        "fixes",
-        "Fixes",
-        "AI fixes with a live heartbeat, diff review, refinement and pull requests.",
-    ),
-    (
-        "approvals/",
-        "approvals",
-        "Approvals",
-        "Every decision that needs a second person: pull "
-        "requests and dismissals waiting for an approver.",
-    ),
-    (
-        "reports/",
-        "reports",
-        "Reports",
-        "Risk, trends, time to remediate, SLA, coverage and the "
-        "fix funnel, with charts and CSV exports.",
-    ),
-]
-
+# Each area's view module owns its URL patterns; all are mounted under /t/<team-slug>/.
 team_patterns = [
-    path(
-        route,
-        home.area_placeholder,
-        {"area": name, "title": title, "description": description},
-        name=name,
-    )
-    for route, name, title, description in PLACEHOLDERS
-] + [
+    path("", include(dashboard.urlpatterns)),
+    path("scans/", include(scans.urlpatterns)),
+    path("findings/", include(findings.urlpatterns)),
+    path("fixes/", include(fixes.urlpatterns)),
+    path("approvals/", include(approvals.urlpatterns)),
+    path("reports/", include(reports.urlpatterns)),
     path("settings/", settings.connections, name="settings"),
     path("settings/connections/", settings.connections, name="settings-connections"),
     path(
