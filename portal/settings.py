@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -256,7 +257,25 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+# Mirror sync: an incremental sync per active connection every interval, a reconciliation
+# nightly. Tracking of active scan batches and fixes polls every few seconds; the lease keeps
+# two syncs of one connection apart and lapses this long after a worker dies mid-sync.
+PORTAL_SYNC_INTERVAL_SECONDS = env_int("PORTAL_SYNC_INTERVAL_SECONDS", 60)
+PORTAL_SYNC_RECONCILE_HOUR = env_int("PORTAL_SYNC_RECONCILE_HOUR", 3)
+PORTAL_SYNC_EVENTS_OVERLAP_SECONDS = env_int("PORTAL_SYNC_EVENTS_OVERLAP_SECONDS", 300)
+PORTAL_SYNC_LEASE_SECONDS = env_int("PORTAL_SYNC_LEASE_SECONDS", 120)
+PORTAL_SYNC_BACKOFF_MAX_SECONDS = env_int("PORTAL_SYNC_BACKOFF_MAX_SECONDS", 1800)
+PORTAL_TRACK_POLL_SECONDS = env_int("PORTAL_TRACK_POLL_SECONDS", 5)
+CELERY_BEAT_SCHEDULE = {
+    "sync-due-connections": {
+        "task": "triage.tasks.sync_due_connections",
+        "schedule": float(PORTAL_SYNC_INTERVAL_SECONDS),
+    },
+    "reconcile-connections-nightly": {
+        "task": "triage.tasks.reconcile_connections",
+        "schedule": crontab(hour=PORTAL_SYNC_RECONCILE_HOUR, minute=17),
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
