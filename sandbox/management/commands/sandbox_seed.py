@@ -1,0 +1,33 @@
+from django.core.management.base import BaseCommand
+
+from sandbox.models import Finding, Repository
+from sandbox.services.seed import demo_organization_seed
+
+
+class Command(BaseCommand):
+    help = "Create the sandbox's demo organization: repositories, scan history and an API key."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reset", action="store_true", help="delete and recreate it")
+        parser.add_argument("--key", help="plaintext API key to create (kcp_test_...)")
+        parser.add_argument("--slug", default="acme")
+        parser.add_argument("--name", default="Acme Corp")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000/sandbox")
+
+    def handle(self, *args, **options):
+        organization, key, created = demo_organization_seed(
+            name=options["name"],
+            slug=options["slug"],
+            plaintext_key=options["key"],
+            reset=options["reset"],
+        )
+        repositories = Repository.objects.filter(organization=organization).count()
+        findings = Finding.objects.filter(organization=organization).count()
+        state = "created" if created else "already present"
+        self.stdout.write(f"Organization {organization.name} ({organization.slug}) {state}")
+        self.stdout.write(f"  {repositories} repositories, {findings} findings")
+        self.stdout.write(f"Base URL: {options['base_url']}")
+        if key:
+            self.stdout.write(f"API key: {key}")
+        else:
+            self.stdout.write("API key: (unchanged; use --key or --reset for a new one)")

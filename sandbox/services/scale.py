@@ -1,0 +1,270 @@
+"""Large organizations for benchmarks: many findings and events, bulk-inserted."""
+
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+
+from sandbox import clock
+from sandbox.models import (
+    BatchFinding,
+    Finding,
+    FindingEvent,
+    FindingStatus,
+    Organization,
+    Repository,
+    ScanBatch,
+    ScanRun,
+    ScanType,
+    SourceFile,
+    SourceRepo,
+)
+from sandbox.services.bulk import bulk_insert
+from sandbox.services.organizations import organization_create
+
+BATCH_SIZE = 5000
+# (check_id, title, severity, category, cwe, owasp, file pattern, scan type)
+CHECKS = (
+    (
+        "python.sqli.string-format",
+        "SQL injection",
+        "high",
+        "injection",
+        "CWE-89",
+        "A03:2021",
+        "app/db/queries_{n}.py",
+        ScanType.SEMGREP,
+    ),
+    (
+        "js.xss.inner-html",
+        "Cross-site scripting",
+        "medium",
+        "xss",
+        "CWE-79",
+        "A03:2021",
+        "src/components/View{n}.jsx",
+        ScanType.SEMGREP,
+    ),
+    (
+        "secrets.aws-access-key",
+        "AWS access key",
+        "critical",
+        "secrets",
+        "CWE-798",
+        "A07:2021",
+        "config/settings_{n}.py",
+        ScanType.SECRETS,
+    ),
+    (
+        "secrets.generic-api-token",
+        "Generic API token",
+        "high",
+        "secrets",
+        "CWE-798",
+        "A07:2021",
+        "deploy/env_{n}.sh",
+        ScanType.SECRETS,
+    ),
+    (
+        "sbom.vulnerable-dependency",
+        "Vulnerable dependency",
+        "high",
+        "dependencies",
+        "CWE-1395",
+        "A06:2021",
+        "requirements_{n}.txt",
+        ScanType.SBOM,
+    ),
+    (
+        "ai.missing-authorization",
+        "Missing authorization",
+        "high",
+        "access-control",
+        "CWE-862",
+        "A01:2021",
+        "app/views/admin_{n}.py",
+        ScanType.DEEP_AI,
+    ),
+    (
+        "go.weak-hash-md5",
+        "Weak hash",
+        "low",
+        "crypto",
+        "CWE-328",
+        "A02:2021",
+        "internal/auth/token_{n}.go",
+        ScanType.SEMGREP,
+    ),
+)
+STATUS_WEIGHTS = (
+    (FindingStatus.OPEN, 70),
+    (FindingStatus.RESOLVED, 15),
+    (FindingStatus.IGNORED, 5),
+    (FindingStatus.FALSE_POSITIVE, 5),
+    (FindingStatus.NEEDS_MANUAL_REVIEW, 5),
+)
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    organization: Organization
+    api_key: str
+    repositories: int
+    findings: int
+    events: int
+    seconds: float
+
+
+def organization_scale_create(
+    *, repositories: int, findings: int, slug: str | None = None, seed: int = 0
+) -> ScaleResult:
+    """An organization with ``repositories`` repositories sharing ``findings`` findings."""
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    now = clock.now()
+    statuses = [status for status, weight in STATUS_WEIGHTS for _ in range(weight)]
+    with transaction.atomic():
+        organization, key = organization_create(
+            name=f"Scale Corp {repositories}x{findings}", slug=slug, key_name="Benchmark key"
+        )
+        organization.prs_plan = organization.sast_scans_plan = 100_000
+        organization.deep_ai_scans_plan = 10_000
+        organization.save()
+        repos, sources, batches = [], [], {}
+        for index in range(repositories):
+            repo = Repository(
+                organization=organization,
+                name=f"service-{index:04d}",
+                description="Generated for benchmarks",
+                created_at=now - timedelta(days=120),
+                updated_at=now,
+            )
+            repos.append(repo)
+        Repository.objects.bulk_create(repos, batch_size=BATCH_SIZE)
+        for repo in repos:
+            sources.append(SourceRepo(repository=repo, full_name=f"scale/{repo.name}"))
+        SourceRepo.objects.bulk_create(sources, batch_size=BATCH_SIZE)
+        sources = list(SourceRepo.objects.filter(repository__organization=organization))
+        source_by_repo = {source.repository_id: source for source in sources}
+        SourceFile.objects.bulk_create(
+            [
+                SourceFile(source_repo=source, path="README.md", content=f"# {source.full_name}\n")
+                for source in sources
+            ],
+            batch_size=BATCH_SIZE,
+        )
+        runs = []
+        for repo in repos:
+            for scan_type in ScanType.values:
+                batch = ScanBatch(
+                    organization=organization,
+                    repository=repo,
+                    scan_type=scan_type,
+                    created_at=now - timedelta(days=1),
+                    materialized_at=now,
+                    final_status="completed",
+                )
+                batches[(repo.id, scan_type)] = batch
+                runs.append(ScanRun(batch=batch, source_repo=source_by_repo[repo.id], position=0))
+        ScanBatch.objects.bulk_create(batches.values(), batch_size=BATCH_SIZE)
+        ScanRun.objects.bulk_create(runs, batch_size=BATCH_SIZE)
+
+        finding_rows, link_rows, event_rows = [], [], []
+        for n in range(findings):
+            repo = repos[n % repositories]
+            check_id, title, severity, category, cwe, owasp, pattern, scan_type = CHECKS[
+                n % len(CHECKS)
+            ]
+            finding_id = uuid.uuid4()
+            detected = now - timedelta(days=1 + rng.random() * 89)
+            status = rng.choice(statuses)
+            file_path = pattern.format(n=n)
+            batch = batches[(repo.id, scan_type)]
+            finding_rows.append(
+                {
+                    "id": finding_id,
+                    "organization_id": organization.id,
+                    "repository_id": repo.id,
+                    "source_repo_id": source_by_repo[repo.id].id,
+                    "scan_type": scan_type,
+                    "check_id": check_id,
+                    "title": title,
+                    "message": f"{title} in {file_path}",
+                    "severity": severity,
+                    "category": category,
+                    "status": status,
+                    "file_path": file_path,
+                    "line": 1 + n % 400,
+                    "cwe": [cwe],
+                    "owasp": [owasp],
+                    "references": [f"https://cwe.mitre.org/data/definitions/{cwe[4:]}.html"],
+                    "cvss_base_score": None,
+                    "cvss_severity": None,
+                    "cvss_vector": None,
+                    "fingerprint": f"{check_id}:{n}",
+                    "first_detected_at": detected,
+                    "last_detected_at": now - timedelta(days=1),
+                    "resolved_at": now - timedelta(hours=12)
+                    if status == FindingStatus.RESOLVED
+                    else None,
+                    "created_at": detected,
+                    "updated_at": now,
+                }
+            )
+            link_rows.append({"batch_id": batch.id, "finding_id": finding_id})
+            event = {
+                "organization_id": organization.id,
+                "repository_id": repo.id,
+                "finding_id": finding_id,
+                "scan_type": scan_type,
+                "severity": severity,
+                "check_id": check_id,
+                "file_path": file_path,
+                "actor_user_id": None,
+                "metadata": {},
+            }
+            event_rows.append(
+                event
+                | {
+                    "id": uuid.uuid4(),
+                    "scan_batch_id": batch.id,
+                    "event_type": "detected",
+                    "previous_status": None,
+                    "new_status": FindingStatus.OPEN,
+                    "event_timestamp": detected,
+                    "created_at": detected,
+                }
+            )
+            if status != FindingStatus.OPEN:
+                changed = detected + timedelta(hours=1 + rng.random() * 24)
+                event_rows.append(
+                    event
+                    | {
+                        "id": uuid.uuid4(),
+                        "scan_batch_id": None,
+                        "event_type": "resolved_auto"
+                        if status == FindingStatus.RESOLVED
+                        else "status_changed",
+                        "previous_status": FindingStatus.OPEN,
+                        "new_status": status,
+                        "event_timestamp": changed,
+                        "created_at": changed,
+                    }
+                )
+        bulk_insert(Finding, finding_rows)
+        bulk_insert(BatchFinding, link_rows)
+        # Oldest first, so sequence numbers follow time as they would in a live feed.
+        event_rows.sort(key=lambda row: row["event_timestamp"])
+        bulk_insert(FindingEvent, event_rows)
+        events = event_rows
+    return ScaleResult(
+        organization=organization,
+        api_key=key,
+        repositories=repositories,
+        findings=findings,
+        events=len(events),
+        seconds=time.perf_counter() - started,
+    )
