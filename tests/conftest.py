@@ -93,3 +93,82 @@ def client_as():
         return client
 
     return make
+
+
+def _database_url_for_test_db() -> str:
+    from django.db import connection
+
+    params = connection.settings_dict
+    user = params.get("USER") or "postgres"
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{params['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker in its own process, on Redis, using the test database.
+
+    Needs PostgreSQL and REDIS_URL (CI has both); skipped elsewhere. Tests using it see their
+    rows committed (transactional_db) so the worker reads what the test wrote.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from portal.celery import app
+
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        pytest.skip("needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL)")
+    app.control.purge()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_for_test_db(),
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool",
+            "solo",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-worker-{os.getpid()}@%h",
+        ],
+        env=env,
+        cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the Celery worker exited at start")
+        replies = app.control.ping(timeout=0.5)
+        if any(name.startswith(f"test-worker-{os.getpid()}@") for r in replies for name in r):
+            break
+    else:
+        process.kill()
+        raise RuntimeError("the Celery worker did not start within 30 s")
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        app.control.purge()
