@@ -23,6 +23,7 @@ from triage import kolega
 from triage.clients import kolega_client_for
 from triage.models import KolegaConnection, SyncRun, SyncState
 from triage.services.audit import audit_log
+from triage.services.teams import SYSTEM
 from triage.sync.lease import (
     LeaseLost,
     lease_acquire,
@@ -115,7 +116,7 @@ def sync_run_execute(
     except kolega.KolegaAuthError as exc:
         _fail(context, exc, error_kind="auth")
         if exc.status_code == 401:
-            _mark_invalid(connection, exc)
+            connection_mark_invalid(connection, exc)
     except kolega.KolegaUnavailable as exc:
         _fail(context, exc, error_kind="unavailable", reason=exc.reason)
         run.retryable_error = exc
@@ -205,9 +206,8 @@ def _fail(context: SyncContext, exc: Exception, *, error_kind: str, reason: str 
     log("%s sync of connection %s failed: %s", run.kind, context.connection.pk, run.error)
 
 
-def _mark_invalid(connection: KolegaConnection, exc: kolega.KolegaError) -> None:
-    from triage.services.teams import SYSTEM
-
+def connection_mark_invalid(connection: KolegaConnection, exc: kolega.KolegaError) -> None:
+    """Kolega rejected the key: stop the connection's syncs until an admin acts."""
     reason = f"Kolega rejected the API key (HTTP 401): {exc.message}"[:300]
     with transaction.atomic():
         KolegaConnection.objects.filter(pk=connection.pk).update(
