@@ -1,0 +1,1 @@
+"""Celery tasks of the findings area (thin wrappers over services)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the fixes area (thin wrappers over services)."""

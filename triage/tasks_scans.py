@@ -1,0 +1,1 @@
+"""Celery tasks of the scans area (thin wrappers over services)."""
