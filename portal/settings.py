@@ -277,6 +277,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Task modules beyond triage/tasks.py (found by autodiscovery): one per area of the portal.
+CELERY_IMPORTS = [
+    "triage.tasks_scans",
+    "triage.tasks_findings",
+    "triage.tasks_fixes",
+    "triage.tasks_reports",
+]
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
