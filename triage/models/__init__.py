@@ -1,5 +1,14 @@
 from triage.models.audit import AuditEvent
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
+from triage.models.fixes import (
+    ApprovalDecision,
+    FixApproval,
+    FixDiffVersion,
+    PullRequestOpening,
+    ReviewComment,
+    ReviewedFile,
+    TeamApprovalPolicy,
+)
 from triage.models.mirror import (
     Finding,
     FindingEvent,
@@ -14,19 +23,26 @@ from triage.models.teams import Membership, Role, Team, UserPreference
 
 __all__ = [
     "DEFAULT_KOLEGA_BASE_URL",
+    "ApprovalDecision",
     "AuditEvent",
     "Finding",
     "FindingEvent",
     "Fix",
+    "FixApproval",
+    "FixDiffVersion",
     "KolegaConnection",
     "Membership",
     "PullRequest",
+    "PullRequestOpening",
     "Repository",
+    "ReviewComment",
+    "ReviewedFile",
     "Role",
     "ScanBatch",
     "ScanBatchFinding",
     "SyncRun",
     "SyncState",
     "Team",
+    "TeamApprovalPolicy",
     "UserPreference",
 ]
