@@ -18,6 +18,7 @@ from triage.models.mirror import (
     ScanBatch,
     ScanBatchFinding,
 )
+from triage.models.reports import DailyFindingSnapshot, ReportSnapshotState, SlaPolicy
 from triage.models.sync import SyncRun, SyncState
 from triage.models.teams import Membership, Role, Team, UserPreference
 
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_KOLEGA_BASE_URL",
     "ApprovalDecision",
     "AuditEvent",
+    "DailyFindingSnapshot",
     "Finding",
     "FindingEvent",
     "Fix",
@@ -34,12 +36,14 @@ __all__ = [
     "Membership",
     "PullRequest",
     "PullRequestOpening",
+    "ReportSnapshotState",
     "Repository",
     "ReviewComment",
     "ReviewedFile",
     "Role",
     "ScanBatch",
     "ScanBatchFinding",
+    "SlaPolicy",
     "SyncRun",
     "SyncState",
     "Team",
