@@ -1,5 +1,6 @@
 from triage.models.audit import AuditEvent
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
+from triage.models.findings import FindingStatusJob, FindingStatusJobItem, SavedView
 from triage.models.fixes import (
     ApprovalDecision,
     FixApproval,
@@ -29,6 +30,8 @@ __all__ = [
     "DailyFindingSnapshot",
     "Finding",
     "FindingEvent",
+    "FindingStatusJob",
+    "FindingStatusJobItem",
     "Fix",
     "FixApproval",
     "FixDiffVersion",
@@ -41,6 +44,7 @@ __all__ = [
     "ReviewComment",
     "ReviewedFile",
     "Role",
+    "SavedView",
     "ScanBatch",
     "ScanBatchFinding",
     "SlaPolicy",
