@@ -1,19 +1,319 @@
-from django.urls import path
+"""Reports for managers: the report page, the lists behind its SLA numbers, the SLA policy
+and the CSV exports. Every view reads the mirror and the snapshots only."""
 
-from triage.views.home import area_placeholder
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Max
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.vary import vary_on_headers
+
+from triage.charts import grouped_columns, horizontal_bars, stacked_columns
+from triage.forms.reports import (
+    PERIOD_CHOICES,
+    FindingsExportForm,
+    ReportFilterForm,
+    SlaListForm,
+    SlaPolicyForm,
+)
+from triage.models import ReportSnapshotState, Role, SyncState
+from triage.models.reports import SEVERITIES
+from triage.permissions import can, team_view
+from triage.reports.exports import FINDING_COLUMNS, csv_response, finding_rows, findings_filtered
+from triage.selectors import reports as report_selectors
+from triage.selectors.reports import RISK_WEIGHTS, SCAN_TYPE_LABELS, SCAN_TYPES, ReportScope
+from triage.services import reports as report_services
+from triage.services.errors import ServiceError
+
+SEVERITY_SERIES = [(s, s.title()) for s in SEVERITIES]
+SLA_PAGE_SIZE = 50
+# A stale report queues one rebuild per team in this window, however many people look.
+REFRESH_QUEUE_SECONDS = 60
+
+
+def _now() -> datetime:
+    return timezone.now()
+
+
+def _scope_from(request, now: datetime) -> tuple[ReportScope, ReportFilterForm, dict]:
+    """The report's scope from the URL; values it cannot use fall back to the defaults."""
+    today = report_selectors.utc_today(now)
+    form = ReportFilterForm(request.GET, team=request.team, today=today)
+    values = form.cleaned_data if form.is_valid() else form.defaults()
+    scope = ReportScope(
+        team=request.team,
+        first_day=values["start"],
+        last_day=values["end"],
+        now=now,
+        repository=values["repository"],
+    )
+    return scope, form, values
+
+
+def _data_as_of(team) -> datetime | None:
+    return SyncState.objects.filter(connection__team=team).aggregate(last=Max("last_success_at"))[
+        "last"
+    ]
+
+
+def _ensure_snapshots(team, now: datetime) -> ReportSnapshotState | None:
+    """Build the snapshots on a team's first visit; later, refresh them in the background."""
+    from triage.tasks_reports import report_snapshots_refresh
+
+    state = ReportSnapshotState.objects.filter(team=team).first()
+    if state is None:
+        report_services.report_snapshots_rebuild(team=team, now=now)
+        return ReportSnapshotState.objects.filter(team=team).first()
+    if report_services.report_snapshots_stale(team=team, now=now) and cache.add(
+        f"reports:snapshots-queued:{team.pk}", "1", REFRESH_QUEUE_SECONDS
+    ):
+        transaction.on_commit(lambda: report_snapshots_refresh.delay(team.pk))
+    return state
+
+
+def _query_without(request, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@team_view(read=Role.VIEWER)
+@vary_on_headers("HX-Request")
+def reports(request):
+    now = _now()
+    scope, form, values = _scope_from(request, now)
+    team = request.team
+    snapshot_state = _ensure_snapshots(team, now)
+    policy = report_selectors.sla_policy_of(team)
+    open_now = report_selectors.open_by_severity(scope=scope)
+    sla = report_selectors.sla_summary(scope=scope, policy=policy)
+    trend = report_selectors.trends(scope=scope)
+    repository_rows = report_selectors.repository_table(scope=scope, policy=policy)
+    context = {
+        "form": form,
+        "values": values,
+        "scope": scope,
+        "period_choices": PERIOD_CHOICES,
+        "severities": SEVERITIES,
+        "open_now": open_now,
+        "open_total": sum(open_now.get(s, 0) for s in SEVERITIES),
+        "sla": sla,
+        "sla_policy": policy,
+        "trend": trend,
+        "severity_rows": trend.severity_rows(open_now),
+        "remediation": report_selectors.time_to_remediate(scope=scope),
+        "repository_rows": repository_rows,
+        "repository_count": len(repository_rows),
+        "coverage": report_selectors.scan_coverage(
+            scope=scope, within_days=values["coverage_days"]
+        ),
+        "funnel": report_selectors.fix_funnel(scope=scope),
+        "forecasts": report_selectors.forecasts(
+            scope=scope, open_now=open_now, sla=sla, trend=trend
+        ),
+        "risk_weights": RISK_WEIGHTS,
+        "scan_types": [(t, SCAN_TYPE_LABELS[t]) for t in SCAN_TYPES],
+        "charts": _charts(open_now=open_now, trend=trend),
+        "data_as_of": _data_as_of(team),
+        "snapshot_state": snapshot_state,
+        "generated_at": now,
+        "query": request.GET.urlencode(),
+        "can_admin": can(request, Role.ADMIN),
+    }
+    template = "triage/reports/page.html"
+    if request.htmx:
+        template += "#report"
+    return render(request, template, context, status=400 if form.errors else 200)
+
+
+def _charts(*, open_now, trend) -> dict:
+    return {
+        "open_now": horizontal_bars(
+            title="Open findings by severity now",
+            description="Unresolved findings (open or waiting for manual review).",
+            bars=[(s.title(), open_now.get(s, 0), s) for s in SEVERITIES],
+        ),
+        "open_daily": stacked_columns(
+            title="Open findings per day",
+            description="Open findings at the end of each UTC day, stacked by severity.",
+            columns=[(point.day, point.open_by_severity) for point in trend.days],
+            series=SEVERITY_SERIES,
+        ),
+        "weekly": grouped_columns(
+            title="New and resolved per week",
+            description="Findings first detected, reopened and resolved in each week.",
+            groups=[
+                (
+                    f"{week.week_start:%d %b}",
+                    {"new": week.new, "reopened": week.reopened, "resolved": week.resolved},
+                )
+                for week in trend.weeks
+            ],
+            series=[("new", "New"), ("reopened", "Reopened"), ("resolved", "Resolved")],
+        ),
+    }
+
+
+@team_view(read=Role.VIEWER)
+@vary_on_headers("HX-Request")
+def sla_list(request):
+    """The open findings behind one SLA count (breached or due soon, one or all severities)."""
+    now = _now()
+    scope, _, _ = _scope_from(request, now)
+    list_form = SlaListForm(request.GET)
+    if not list_form.is_valid():
+        return render(
+            request,
+            "triage/reports/sla_list.html",
+            {"list_form": list_form, "page": None, "scope": scope},
+            status=400,
+        )
+    policy = report_selectors.sla_policy_of(request.team)
+    kind = list_form.cleaned_data["kind"]
+    severity = list_form.cleaned_data["severity"] or None
+    findings = report_selectors.sla_findings(
+        scope=scope, policy=policy, kind=kind, severity=severity
+    )
+    page = Paginator(findings, SLA_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(f, report_selectors.sla_deadline(f, policy)) for f in page]
+    context = {
+        "list_form": list_form,
+        "kind": kind,
+        "kind_label": report_selectors.SLA_KINDS[kind],
+        "severity": severity,
+        "page": page,
+        "rows": rows,
+        "scope": scope,
+        "now": now,
+        "query": _query_without(request, "page"),
+        "report_query": _query_without(request, "page", "kind", "severity"),
+    }
+    template = "triage/reports/sla_list.html"
+    if request.htmx:
+        template += "#sla-list"
+    return render(request, template, context)
+
+
+@team_view(read=Role.VIEWER, write=Role.ADMIN)
+def sla_policy(request):
+    team = request.team
+    policy = report_selectors.sla_policy_of(team)
+    initial = {f"{severity}_days": days for severity, days in policy.days.items()}
+    form = SlaPolicyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            report_services.sla_policy_update(team=team, actor=request.user, days=form.days())
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "SLA policy saved.")
+            return redirect("reports-sla-policy", team_slug=team.slug)
+    return render(
+        request,
+        "triage/reports/sla_policy.html",
+        {"form": form, "policy": policy, "can_admin": can(request, Role.ADMIN)},
+        status=400 if form.errors else 200,
+    )
+
+
+@team_view(read=Role.VIEWER)
+def export_findings(request):
+    """Every finding matching the findings page's filter, as CSV (no cap, streamed)."""
+    form = FindingsExportForm(request.GET)
+    if not form.is_valid():
+        return render(request, "triage/reports/export_error.html", {"form": form}, status=400)
+    findings = findings_filtered(team=request.team, filters=form.cleaned_data)
+    return csv_response(
+        filename=f"{request.team.slug}-findings-{_now():%Y%m%d-%H%M}.csv",
+        header=[name for name, _ in FINDING_COLUMNS],
+        rows=finding_rows(findings),
+    )
+
+
+@team_view(read=Role.VIEWER)
+def export_sla(request):
+    now = _now()
+    scope, _, _ = _scope_from(request, now)
+    policy = report_selectors.sla_policy_of(request.team)
+    findings = report_selectors.sla_findings(scope=scope, policy=policy, kind="breached")
+
+    def rows():
+        for finding in findings.iterator(chunk_size=2000):
+            deadline = report_selectors.sla_deadline(finding, policy)
+            yield [
+                finding.upstream_id,
+                finding.repository.name,
+                finding.severity,
+                finding.status,
+                finding.check_id,
+                finding.title or finding.message[:200],
+                finding.file_path,
+                finding.first_detected_at,
+                deadline,
+                (now - deadline).days if deadline else "",
+            ]
+
+    return csv_response(
+        filename=f"{request.team.slug}-sla-breaches-{now:%Y%m%d-%H%M}.csv",
+        header=[
+            "finding_id",
+            "repository",
+            "severity",
+            "status",
+            "check_id",
+            "title",
+            "file_path",
+            "first_detected_at",
+            "sla_deadline",
+            "days_overdue",
+        ],
+        rows=rows(),
+    )
+
+
+@team_view(read=Role.VIEWER)
+def export_repositories(request):
+    now = _now()
+    scope, _, _ = _scope_from(request, now)
+    policy = report_selectors.sla_policy_of(request.team)
+    table = report_selectors.repository_table(scope=scope, policy=policy)
+    return csv_response(
+        filename=f"{request.team.slug}-repositories-{now:%Y%m%d-%H%M}.csv",
+        header=[
+            "repository",
+            "weighted_risk",
+            *[f"open_{s}" for s in SEVERITIES],
+            "oldest_open_detected_at",
+            "sla_breaches",
+            *[f"last_{t}" for t in SCAN_TYPES],
+        ],
+        rows=(
+            [
+                row.repository.name,
+                row.risk,
+                *[row.open_by_severity[s] for s in SEVERITIES],
+                row.oldest_open,
+                row.breaches,
+                *[row.last_scans.get(t) for t in SCAN_TYPES],
+            ]
+            for row in table
+        ),
+    )
+
 
 urlpatterns = [
-    path(
-        "",
-        area_placeholder,
-        {
-            "area": "reports",
-            "title": "Reports",
-            "description": (
-                "Risk, trends, time to remediate, SLA, coverage and the fix funnel, "
-                "with charts and CSV exports."
-            ),
-        },
-        name="reports",
-    ),
+    path("", reports, name="reports"),
+    path("sla/", sla_list, name="reports-sla"),
+    path("sla/policy/", sla_policy, name="reports-sla-policy"),
+    path("export/findings.csv", export_findings, name="reports-export-findings"),
+    path("export/sla-breaches.csv", export_sla, name="reports-export-sla"),
+    path("export/repositories.csv", export_repositories, name="reports-export-repositories"),
 ]

@@ -1,0 +1,116 @@
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from tests.triage.reports.factories import (
+    FindingEventFactory,
+    FindingFactory,
+    RepositoryFactory,
+    ScanBatchFactory,
+)
+from triage.models import AuditEvent, Role, SlaPolicy
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, team, query=""):
+    return reverse(name, kwargs={"team_slug": team.slug}) + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def mirrored(team):
+    repository = RepositoryFactory(team=team, name="payments")
+    finding = FindingFactory(repository=repository, severity="critical", title="=cmd|'/c calc'!A1")
+    FindingEventFactory(finding=finding, event_timestamp=finding.first_detected_at)
+    ScanBatchFactory(repository=repository)
+    return repository
+
+
+def test_every_role_reads_the_report_page_and_fragment(team, member, client_as, mirrored):
+    client = client_as(member(Role.VIEWER))
+    response = client.get(url("reports", team))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<svg" in body and "payments" in body
+    assert 'style="' not in body and "<style" not in body
+    assert "HX-Request" in response["Vary"]
+    fragment = client.get(url("reports", team, "period=7"), headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert b'id="report"' in fragment.content and b"<html" not in fragment.content
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "period=12",
+        "period=custom&start=2026-02-01",
+        "period=custom&start=2026-03-01&end=2026-02-01",
+        "start=not-a-date&end=2026-01-01&period=custom",
+        "repository=999999",
+        "repository=abc",
+        "coverage_days=0",
+        "coverage_days=x",
+    ],
+)
+def test_bad_filters_answer_400_with_a_form_error_and_the_default_report(
+    team, member, client_as, mirrored, query
+):
+    response = client_as(member(Role.VIEWER)).get(url("reports", team, query))
+    assert response.status_code == 400
+    assert b"form-errors" in response.content
+    assert b"Last 30 days" in response.content
+
+
+def test_other_teams_repository_is_refused(team, other_team, member, client_as, mirrored):
+    theirs = RepositoryFactory(team=other_team, name="their-secret-repo")
+    response = client_as(member(Role.VIEWER)).get(url("reports", team, f"repository={theirs.pk}"))
+    assert response.status_code == 400
+    assert b"their-secret-repo" not in response.content
+
+
+def test_non_member_gets_404(team, other_team, member, client_as, mirrored):
+    outsider = member(Role.ADMIN, of=other_team)
+    for name in ("reports", "reports-sla-policy", "reports-export-findings"):
+        assert client_as(outsider).get(url(name, team)).status_code == 404
+
+
+def test_findings_csv_neutralises_formulas(team, member, client_as, mirrored):
+    response = client_as(member(Role.VIEWER)).get(url("reports-export-findings", team))
+    assert response.status_code == 200
+    assert response.streaming
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][0] == "finding_id"
+    assert rows[1][rows[0].index("title")] == "'=cmd|'/c calc'!A1"
+
+
+def test_sla_policy_is_edited_by_admins_only_and_audited(team, member, client_as):
+    viewer = client_as(member(Role.VIEWER))
+    assert viewer.get(url("reports-sla-policy", team)).status_code == 200
+    data = {"critical_days": 3, "high_days": 14, "medium_days": 60, "low_days": 120}
+    assert viewer.post(url("reports-sla-policy", team), data).status_code == 403
+    admin = member(Role.ADMIN)
+    response = client_as(admin).post(url("reports-sla-policy", team), data)
+    assert response.status_code == 302
+    assert SlaPolicy.objects.get(team=team).days == {
+        "critical": 3,
+        "high": 14,
+        "medium": 60,
+        "low": 120,
+    }
+    event = AuditEvent.objects.get(team=team, action="reports.sla_policy.update")
+    assert event.details["before"]["critical"] == 7 and event.details["after"]["critical"] == 3
+    bad = client_as(admin).post(url("reports-sla-policy", team), {**data, "high_days": 0})
+    assert bad.status_code == 400
+    assert SlaPolicy.objects.get(team=team).high_days == 14
+
+
+def test_sla_drill_down_page_and_fragment(team, member, client_as, mirrored):
+    client = client_as(member(Role.VIEWER))
+    page = client.get(url("reports-sla", team, "kind=breached&severity=critical"))
+    assert page.status_code == 200
+    assert b"payments" in page.content
+    fragment = client.get(url("reports-sla", team, "kind=breached"), headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and b"<html" not in fragment.content
+    assert client.get(url("reports-sla", team, "kind=nope")).status_code == 400

@@ -1,0 +1,198 @@
+"""Server-rendered SVG charts: plain shapes computed here, drawn by one template.
+
+Shapes carry CSS classes only (the Content-Security-Policy forbids inline styles), so colours
+come from `static/css/reports.css` and print in black and white with patterns-free contrast.
+Every chart is shown with its numbers in a table next to it; the SVG is a picture of that
+table, not the only way to read it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+WIDTH = 720
+HEIGHT = 240
+MARGIN_LEFT = 44
+MARGIN_RIGHT = 12
+MARGIN_TOP = 12
+MARGIN_BOTTOM = 28
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    width: float
+    height: float
+    css_class: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Text:
+    x: float
+    y: float
+    text: str
+    anchor: str = "middle"
+    css_class: str = "chart-label"
+
+
+@dataclass(frozen=True)
+class Rule:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    css_class: str = "chart-grid"
+
+
+@dataclass
+class Chart:
+    title: str
+    description: str
+    width: int = WIDTH
+    height: int = HEIGHT
+    rects: list[Rect] = field(default_factory=list)
+    texts: list[Text] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def view_box(self) -> str:
+        return f"0 0 {self.width} {self.height}"
+
+
+def nice_ticks(maximum: float, count: int = 4) -> list[float]:
+    """Round tick values from 0 to at least `maximum` (1, 2, 2.5 or 5 times a power of ten)."""
+    if maximum <= 0:
+        return [0, 1]
+    raw = maximum / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if step < 1:
+        step = 1
+    top = math.ceil(maximum / step) * step
+    return [round(i * step, 6) for i in range(round(top / step) + 1)]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def _axes(chart: Chart, ticks: list[float], plot_height: float) -> None:
+    top = ticks[-1]
+    for tick in ticks:
+        y = MARGIN_TOP + plot_height - plot_height * tick / top
+        chart.rules.append(Rule(MARGIN_LEFT, y, chart.width - MARGIN_RIGHT, y))
+        chart.texts.append(Text(MARGIN_LEFT - 6, y + 4, _fmt(tick), "end", "chart-tick"))
+
+
+def stacked_columns(
+    *,
+    title: str,
+    description: str,
+    columns: Sequence[tuple[date, dict[str, int]]],
+    series: Sequence[tuple[str, str]],
+    label_every: int | None = None,
+) -> Chart:
+    """One column per day, its segments stacked in `series` order ((key, label) pairs)."""
+    chart = Chart(title, description, legend=[(f"chart-{key}", label) for key, label in series])
+    plot_width = chart.width - MARGIN_LEFT - MARGIN_RIGHT
+    plot_height = chart.height - MARGIN_TOP - MARGIN_BOTTOM
+    totals = [sum(values.get(key, 0) for key, _ in series) for _, values in columns]
+    ticks = nice_ticks(max(totals, default=0))
+    _axes(chart, ticks, plot_height)
+    if not columns:
+        return chart
+    slot = plot_width / len(columns)
+    gap = min(2.0, slot * 0.2)
+    every = label_every or max(1, math.ceil(len(columns) / 8))
+    for index, (day, values) in enumerate(columns):
+        x = MARGIN_LEFT + index * slot + gap / 2
+        base = MARGIN_TOP + plot_height
+        for key, label in series:
+            value = values.get(key, 0)
+            if not value:
+                continue
+            height = plot_height * value / ticks[-1]
+            base -= height
+            chart.rects.append(
+                Rect(
+                    round(x, 2),
+                    round(base, 2),
+                    round(slot - gap, 2),
+                    round(height, 2),
+                    f"chart-{key}",
+                    f"{day:%d %b}: {value:,} {label.lower()}",
+                )
+            )
+        if index % every == 0:
+            chart.texts.append(
+                Text(round(x + (slot - gap) / 2, 2), chart.height - 8, f"{day:%d %b}")
+            )
+    return chart
+
+
+def grouped_columns(
+    *,
+    title: str,
+    description: str,
+    groups: Sequence[tuple[str, dict[str, int]]],
+    series: Sequence[tuple[str, str]],
+) -> Chart:
+    """Side-by-side columns per group (for example new and resolved per week)."""
+    chart = Chart(title, description, legend=[(f"chart-{key}", label) for key, label in series])
+    plot_width = chart.width - MARGIN_LEFT - MARGIN_RIGHT
+    plot_height = chart.height - MARGIN_TOP - MARGIN_BOTTOM
+    ticks = nice_ticks(max((v.get(k, 0) for _, v in groups for k, _ in series), default=0))
+    _axes(chart, ticks, plot_height)
+    if not groups:
+        return chart
+    slot = plot_width / len(groups)
+    bar = min(28.0, slot * 0.8 / len(series))
+    every = max(1, math.ceil(len(groups) / 10))
+    for index, (name, values) in enumerate(groups):
+        start = MARGIN_LEFT + index * slot + (slot - bar * len(series)) / 2
+        for position, (key, label) in enumerate(series):
+            value = values.get(key, 0)
+            height = plot_height * value / ticks[-1]
+            chart.rects.append(
+                Rect(
+                    round(start + position * bar, 2),
+                    round(MARGIN_TOP + plot_height - height, 2),
+                    round(bar - 1, 2),
+                    round(height, 2),
+                    f"chart-{key}",
+                    f"{name}: {value:,} {label.lower()}",
+                )
+            )
+        if index % every == 0:
+            chart.texts.append(
+                Text(round(MARGIN_LEFT + index * slot + slot / 2, 2), chart.height - 8, name)
+            )
+    return chart
+
+
+def horizontal_bars(
+    *, title: str, description: str, bars: Sequence[tuple[str, int, str]], width: int = 420
+) -> Chart:
+    """One labelled bar per (label, value, css key); the value is written after the bar."""
+    row = 26
+    label_width = 150
+    chart = Chart(title, description, width=width, height=row * max(len(bars), 1) + 8)
+    top = max((value for _, value, _ in bars), default=0) or 1
+    room = width - label_width - 60
+    for index, (label, value, key) in enumerate(bars):
+        y = 4 + index * row
+        length = room * value / top
+        chart.texts.append(Text(label_width - 8, y + 16, label, "end", "chart-label"))
+        chart.rects.append(
+            Rect(label_width, y + 3, round(max(length, 1), 2), 18, f"chart-{key}", label)
+        )
+        chart.texts.append(
+            Text(round(label_width + length + 6, 2), y + 16, f"{value:,}", "start", "chart-value")
+        )
+    return chart

@@ -1,0 +1,111 @@
+from datetime import date, timedelta
+
+from django import forms
+
+from triage.models import Repository, Team
+from triage.models.reports import SEVERITIES
+
+PERIOD_CHOICES = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days")]
+PERIOD_CHOICES_WITH_CUSTOM = [*PERIOD_CHOICES, ("custom", "Custom range")]
+DEFAULT_PERIOD_DAYS = 30
+DEFAULT_COVERAGE_DAYS = 30
+MAX_RANGE_DAYS = 366
+
+
+class ReportFilterForm(forms.Form):
+    """The reports page's URL: period, optional repository, coverage window."""
+
+    period = forms.ChoiceField(choices=PERIOD_CHOICES_WITH_CUSTOM, required=False)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    repository = forms.ModelChoiceField(
+        queryset=Repository.objects.none(), required=False, empty_label="All repositories"
+    )
+    coverage_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=365,
+        label="Not scanned within (days)",
+        widget=forms.NumberInput(attrs={"min": 1, "max": 365}),
+    )
+
+    def __init__(self, data, *, team: Team, today: date):
+        super().__init__(data)
+        self.today = today
+        self.fields["repository"].queryset = Repository.objects.filter(team=team).order_by(
+            "name", "id"
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        period = cleaned.get("period") or ""
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if period == "custom" or (not period and (start or end)):
+            cleaned["period"] = "custom"
+            if not start or not end:
+                raise forms.ValidationError("A custom range needs both a start and an end date.")
+            if start > end:
+                self.add_error("end", "The end date is before the start date.")
+            elif end > self.today:
+                self.add_error("end", "The end date is in the future.")
+            elif (end - start).days + 1 > MAX_RANGE_DAYS:
+                self.add_error("start", f"Choose at most {MAX_RANGE_DAYS} days.")
+        else:
+            days = int(period or DEFAULT_PERIOD_DAYS)
+            cleaned["period"] = str(days)
+            cleaned["start"] = self.today - timedelta(days=days - 1)
+            cleaned["end"] = self.today
+        if cleaned.get("coverage_days") is None:
+            cleaned["coverage_days"] = DEFAULT_COVERAGE_DAYS
+        return cleaned
+
+    def defaults(self) -> dict:
+        """What the page shows when the URL holds values it cannot use."""
+        return {
+            "period": str(DEFAULT_PERIOD_DAYS),
+            "start": self.today - timedelta(days=DEFAULT_PERIOD_DAYS - 1),
+            "end": self.today,
+            "repository": None,
+            "coverage_days": DEFAULT_COVERAGE_DAYS,
+        }
+
+
+class SlaPolicyForm(forms.Form):
+    critical_days = forms.IntegerField(min_value=1, max_value=3650, label="Critical (days)")
+    high_days = forms.IntegerField(min_value=1, max_value=3650, label="High (days)")
+    medium_days = forms.IntegerField(min_value=1, max_value=3650, label="Medium (days)")
+    low_days = forms.IntegerField(min_value=1, max_value=3650, label="Low (days)")
+
+    def days(self) -> dict[str, int]:
+        return {severity: self.cleaned_data[f"{severity}_days"] for severity in SEVERITIES}
+
+
+class SlaListForm(forms.Form):
+    kind = forms.ChoiceField(choices=[("breached", "breached"), ("due", "due")])
+    severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITIES], required=False)
+
+
+FINDING_STATUSES = ["open", "resolved", "ignored", "false_positive", "needs_manual_review"]
+
+
+class FindingsExportForm(forms.Form):
+    """The findings page's filters, read from the URL (every one optional)."""
+
+    repository = forms.IntegerField(required=False, min_value=1)
+    severity = forms.MultipleChoiceField(
+        choices=[(s, s) for s in (*SEVERITIES, "info")], required=False
+    )
+    status = forms.MultipleChoiceField(choices=[(s, s) for s in FINDING_STATUSES], required=False)
+    scan_type = forms.MultipleChoiceField(
+        choices=[(s, s) for s in ("secrets_scan", "semgrep_scan", "deep_ai_scan", "sbom_scan")],
+        required=False,
+    )
+    batch = forms.IntegerField(required=False, min_value=1)
+    check_id = forms.CharField(required=False, max_length=300)
+    path = forms.CharField(required=False, max_length=1000)
+    cwe = forms.CharField(required=False, max_length=40)
+    q = forms.CharField(required=False, max_length=200)
+    detected_after = forms.DateField(required=False)
+    detected_before = forms.DateField(required=False)
+    resolved_after = forms.DateField(required=False)
+    resolved_before = forms.DateField(required=False)

@@ -1,0 +1,1 @@
+"""Reporting helpers that are neither selectors nor services: CSV exports."""

@@ -1,0 +1,590 @@
+"""Read side of the reports page: every figure a manager takes to a meeting.
+
+Every selector takes `now` so that a report can be computed for any moment, and tests move the
+clock by passing it. Days are UTC days, so a chart of last quarter is the same for everyone.
+Trend figures come from the daily snapshots rebuilt from finding events
+(`triage.services.reports.report_snapshots_rebuild`); "now" figures come from the mirror.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db import connection as db_connection
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.aggregates import Aggregate
+from django.db.models.functions import Extract
+
+from triage.models import (
+    DailyFindingSnapshot,
+    Finding,
+    Fix,
+    PullRequest,
+    Repository,
+    ScanBatch,
+    SlaPolicy,
+    Team,
+)
+from triage.models.fixes import FixApproval
+from triage.models.mirror import FIX_DIFF_STATUSES
+from triage.models.reports import SEVERITIES
+
+# Unresolved findings: a finding waiting for manual review is still an exposure.
+OPEN_STATUSES = ("open", "needs_manual_review")
+RISK_WEIGHTS = {"critical": 10, "high": 5, "medium": 2, "low": 1}
+SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")
+SCAN_TYPE_LABELS = {
+    "secrets_scan": "Secrets",
+    "semgrep_scan": "Code (SAST)",
+    "sbom_scan": "Dependencies (SBOM)",
+    "deep_ai_scan": "Deep AI",
+}
+# Batches whose scans ran: a partial failure still scanned most repositories.
+SCANNED_STATUSES = ("completed", "succeeded", "partial_failure")
+DUE_SOON_DAYS = 7
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """Whose findings, over which UTC days, seen from which moment."""
+
+    team: Team
+    first_day: date
+    last_day: date
+    now: datetime
+    repository: Repository | None = None
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first_day, time.min, tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive end: the end of the last day, or now when the period runs until today."""
+        day_end = datetime.combine(self.last_day + timedelta(days=1), time.min, UTC)
+        return min(day_end, self.now)
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    def findings(self) -> QuerySet[Finding]:
+        findings = Finding.objects.filter(team=self.team)
+        if self.repository is not None:
+            findings = findings.filter(repository=self.repository)
+        return findings
+
+
+def utc_today(now: datetime) -> date:
+    return now.astimezone(UTC).date()
+
+
+def sla_policy_of(team: Team) -> SlaPolicy:
+    """The team's policy, or the default one (unsaved) while an admin has not set it."""
+    return SlaPolicy.objects.filter(team=team).first() or SlaPolicy(team=team)
+
+
+def team_repositories(team: Team) -> QuerySet[Repository]:
+    return Repository.objects.filter(team=team).order_by("name", "id")
+
+
+# Open findings now
+
+
+def open_by_severity(*, scope: ReportScope) -> dict[str, int]:
+    rows = (
+        scope.findings()
+        .filter(status__in=OPEN_STATUSES)
+        .values("severity")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for row in rows:
+        counts[row["severity"]] = counts.get(row["severity"], 0) + row["count"]
+    return counts
+
+
+# Time to remediate
+
+
+class _PercentileCont(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=fraction, **extra)
+
+
+@dataclass(frozen=True)
+class RemediationTime:
+    severity: str
+    resolved: int
+    median_days: float | None
+    p90_days: float | None
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
+    position = (len(sorted_values) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def time_to_remediate(*, scope: ReportScope) -> list[RemediationTime]:
+    """Days from first detection to resolution of the findings resolved in the period."""
+    resolved = scope.findings().filter(
+        status="resolved", resolved_at__gte=scope.start, resolved_at__lt=scope.end
+    )
+    results: dict[str, tuple[int, float | None, float | None]] = {}
+    if db_connection.vendor == "postgresql":
+        days = Extract(
+            ExpressionWrapper(
+                F("resolved_at") - F("first_detected_at"), output_field=DurationField()
+            ),
+            "epoch",
+        ) / Value(86400.0)
+        rows = (
+            resolved.values("severity")
+            .annotate(
+                count=Count("id"),
+                median=_PercentileCont(days, 0.5),
+                p90=_PercentileCont(days, 0.9),
+            )
+            .order_by()
+        )
+        results = {r["severity"]: (r["count"], r["median"], r["p90"]) for r in rows}
+    else:
+        durations: dict[str, list[float]] = defaultdict(list)
+        for severity, first, resolved_at in resolved.values_list(
+            "severity", "first_detected_at", "resolved_at"
+        ):
+            durations[severity].append((resolved_at - first).total_seconds() / 86400)
+        for severity, values in durations.items():
+            values.sort()
+            results[severity] = (len(values), statistics.median(values), _percentile(values, 0.9))
+    ordered = [*SEVERITIES, *sorted(set(results) - set(SEVERITIES))]
+    return [
+        RemediationTime(severity, *results.get(severity, (0, None, None))) for severity in ordered
+    ]
+
+
+# SLA
+
+
+@dataclass(frozen=True)
+class SlaRow:
+    severity: str
+    days: int
+    open: int
+    breached: int
+    due_soon: int
+
+
+def _breached_q(*, severity: str, days: int, now: datetime) -> Q:
+    return Q(severity=severity, first_detected_at__lt=now - timedelta(days=days))
+
+
+def _due_soon_q(*, severity: str, days: int, now: datetime) -> Q:
+    """Not yet breached, and the deadline falls within the next DUE_SOON_DAYS days."""
+    deadline_floor = now - timedelta(days=days)
+    return Q(
+        severity=severity,
+        first_detected_at__gte=deadline_floor,
+        first_detected_at__lt=deadline_floor + timedelta(days=DUE_SOON_DAYS),
+    )
+
+
+def sla_summary(*, scope: ReportScope, policy: SlaPolicy) -> list[SlaRow]:
+    aggregates = {}
+    for severity, days in policy.days.items():
+        aggregates[f"{severity}_open"] = Count("id", filter=Q(severity=severity))
+        aggregates[f"{severity}_breached"] = Count(
+            "id", filter=_breached_q(severity=severity, days=days, now=scope.now)
+        )
+        aggregates[f"{severity}_due"] = Count(
+            "id", filter=_due_soon_q(severity=severity, days=days, now=scope.now)
+        )
+    counts = scope.findings().filter(status__in=OPEN_STATUSES).aggregate(**aggregates)
+    return [
+        SlaRow(
+            severity=severity,
+            days=days,
+            open=counts[f"{severity}_open"],
+            breached=counts[f"{severity}_breached"],
+            due_soon=counts[f"{severity}_due"],
+        )
+        for severity, days in policy.days.items()
+    ]
+
+
+SLA_KINDS = {"breached": "Past the SLA", "due": f"Due within {DUE_SOON_DAYS} days"}
+
+
+def sla_findings(
+    *, scope: ReportScope, policy: SlaPolicy, kind: str, severity: str | None = None
+) -> QuerySet[Finding]:
+    """The open findings behind an SLA count, oldest first."""
+    build = _breached_q if kind == "breached" else _due_soon_q
+    condition = Q(pk__in=[])
+    for sev, days in policy.days.items():
+        if severity is None or severity == sev:
+            condition |= build(severity=sev, days=days, now=scope.now)
+    return (
+        scope.findings()
+        .filter(status__in=OPEN_STATUSES)
+        .filter(condition)
+        .select_related("repository")
+        .order_by("first_detected_at", "id")
+    )
+
+
+def sla_deadline(finding: Finding, policy: SlaPolicy) -> datetime | None:
+    days = policy.days.get(finding.severity)
+    return finding.first_detected_at + timedelta(days=days) if days is not None else None
+
+
+# Per-repository table and coverage
+
+
+@dataclass
+class RepositoryRow:
+    repository: Repository
+    open_by_severity: dict[str, int]
+    risk: int
+    oldest_open: datetime | None
+    breaches: int
+    last_scans: dict[str, datetime | None] = field(default_factory=dict)
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open_by_severity.values())
+
+    @property
+    def open_counts(self) -> list[int]:
+        return [self.open_by_severity.get(s, 0) for s in SEVERITIES]
+
+    @property
+    def last_scan_list(self) -> list[datetime | None]:
+        return [self.last_scans.get(t) for t in SCAN_TYPES]
+
+
+def last_scans_by_repository(*, team: Team) -> dict[int, dict[str, datetime]]:
+    rows = (
+        ScanBatch.objects.filter(team=team, status__in=SCANNED_STATUSES)
+        .values("repository_id", "scan_type")
+        .annotate(last=Max(F("completed_at")), last_created=Max("created_at"))
+        .order_by()
+    )
+    scans: dict[int, dict[str, datetime]] = defaultdict(dict)
+    for row in rows:
+        scans[row["repository_id"]][row["scan_type"]] = row["last"] or row["last_created"]
+    return scans
+
+
+def repository_table(*, scope: ReportScope, policy: SlaPolicy) -> list[RepositoryRow]:
+    """Each repository's open risk, worst first. Risk = sum of RISK_WEIGHTS per open finding."""
+    aggregates = {
+        f"open_{severity}": Count("id", filter=Q(severity=severity)) for severity in SEVERITIES
+    }
+    breach_q = Q(pk__in=[])
+    for severity, days in policy.days.items():
+        breach_q |= _breached_q(severity=severity, days=days, now=scope.now)
+    rows = {
+        row["repository_id"]: row
+        for row in scope.findings()
+        .filter(status__in=OPEN_STATUSES)
+        .values("repository_id")
+        .annotate(
+            **aggregates,
+            oldest=Min("first_detected_at"),
+            breaches=Count("id", filter=breach_q),
+        )
+        .order_by()
+    }
+    scans = last_scans_by_repository(team=scope.team)
+    repositories = team_repositories(scope.team)
+    if scope.repository is not None:
+        repositories = repositories.filter(pk=scope.repository.pk)
+    table = []
+    for repository in repositories:
+        row = rows.get(repository.pk, {})
+        counts = {severity: row.get(f"open_{severity}", 0) for severity in SEVERITIES}
+        table.append(
+            RepositoryRow(
+                repository=repository,
+                open_by_severity=counts,
+                risk=sum(RISK_WEIGHTS[s] * n for s, n in counts.items()),
+                oldest_open=row.get("oldest"),
+                breaches=row.get("breaches", 0),
+                last_scans={t: scans.get(repository.pk, {}).get(t) for t in SCAN_TYPES},
+            )
+        )
+    table.sort(key=lambda r: (-r.risk, -r.breaches, r.repository.name))
+    return table
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    scan_type: str
+    label: str
+    repositories: list[tuple[Repository, datetime | None]]
+    total: int
+
+    @property
+    def covered(self) -> int:
+        return self.total - len(self.repositories)
+
+
+def scan_coverage(*, scope: ReportScope, within_days: int) -> list[CoverageGap]:
+    """Per scan type, the repositories with no finished scan of that type within the days."""
+    cutoff = scope.now - timedelta(days=within_days)
+    scans = last_scans_by_repository(team=scope.team)
+    repositories = list(team_repositories(scope.team).filter(archived=False))
+    if scope.repository is not None:
+        repositories = [r for r in repositories if r.pk == scope.repository.pk]
+    gaps = []
+    for scan_type in SCAN_TYPES:
+        missing = []
+        for repository in repositories:
+            last = scans.get(repository.pk, {}).get(scan_type)
+            if last is None or last < cutoff:
+                missing.append((repository, last))
+        gaps.append(CoverageGap(scan_type, SCAN_TYPE_LABELS[scan_type], missing, len(repositories)))
+    return gaps
+
+
+# Trends (from the daily snapshots)
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    open_by_severity: dict[str, int]
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open_by_severity.values())
+
+    @property
+    def counts(self) -> list[int]:
+        return [self.open_by_severity.get(s, 0) for s in SEVERITIES]
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    week_start: date
+    new: int
+    reopened: int
+    resolved: int
+
+
+@dataclass(frozen=True)
+class Trends:
+    days: list[DayPoint]
+    weeks: list[WeekPoint]
+    new_by_severity: dict[str, int]
+    reopened_by_severity: dict[str, int]
+    resolved_by_severity: dict[str, int]
+
+    @property
+    def new(self) -> int:
+        return sum(self.new_by_severity.values())
+
+    @property
+    def reopened(self) -> int:
+        return sum(self.reopened_by_severity.values())
+
+    @property
+    def resolved(self) -> int:
+        return sum(self.resolved_by_severity.values())
+
+    def severity_rows(self, open_now: dict[str, int]) -> list[tuple[str, int, int, int, int]]:
+        return [
+            (
+                s,
+                open_now.get(s, 0),
+                self.new_by_severity[s],
+                self.reopened_by_severity[s],
+                self.resolved_by_severity[s],
+            )
+            for s in SEVERITIES
+        ]
+
+
+def trends(*, scope: ReportScope) -> Trends:
+    """Open findings per day and severity, new/reopened/resolved per week (weeks start Monday)."""
+    snapshots = DailyFindingSnapshot.objects.filter(
+        team=scope.team, day__gte=scope.first_day, day__lte=scope.last_day
+    )
+    if scope.repository is not None:
+        snapshots = snapshots.filter(repository=scope.repository)
+    rows = (
+        snapshots.values("day", "severity")
+        .annotate(
+            open=Sum("open_count"),
+            new=Sum("new_count"),
+            reopened=Sum("reopened_count"),
+            resolved=Sum("resolved_count"),
+        )
+        .order_by()
+    )
+    open_by_day: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SEVERITIES, 0))
+    flows_by_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+    totals = {key: dict.fromkeys(SEVERITIES, 0) for key in ("new", "reopened", "resolved")}
+    for row in rows:
+        if row["severity"] in SEVERITIES:
+            open_by_day[row["day"]][row["severity"]] += row["open"]
+        flows = flows_by_day[row["day"]]
+        for index, key in enumerate(("new", "reopened", "resolved")):
+            flows[index] += row[key]
+            totals[key][row["severity"]] = totals[key].get(row["severity"], 0) + row[key]
+    days = []
+    weeks: dict[date, list[int]] = {}
+    for offset in range(scope.days):
+        day = scope.first_day + timedelta(days=offset)
+        days.append(DayPoint(day, dict(open_by_day[day])))
+        week = weeks.setdefault(day - timedelta(days=day.weekday()), [0, 0, 0])
+        for index, value in enumerate(flows_by_day.get(day, (0, 0, 0))):
+            week[index] += value
+    return Trends(
+        days=days,
+        weeks=[WeekPoint(start, *values) for start, values in weeks.items()],
+        new_by_severity=totals["new"],
+        reopened_by_severity=totals["reopened"],
+        resolved_by_severity=totals["resolved"],
+    )
+
+
+# Forecast
+
+
+@dataclass(frozen=True)
+class Forecast:
+    label: str
+    remaining: int
+    net_per_day: float
+    reaches_zero_on: date | None
+
+    @property
+    def growing(self) -> bool:
+        return self.remaining > 0 and self.net_per_day <= 0
+
+
+def _forecast(
+    *, label: str, remaining: int, resolved: int, arriving: int, days: int, today: date
+) -> Forecast:
+    net = (resolved - arriving) / max(days, 1)
+    reaches = None
+    if remaining == 0:
+        reaches = today
+    elif net > 0:
+        reaches = today + timedelta(days=math.ceil(remaining / net))
+    return Forecast(label, remaining, net, reaches)
+
+
+def forecasts(
+    *, scope: ReportScope, open_now: dict[str, int], sla: list[SlaRow], trend: Trends
+) -> list[Forecast]:
+    """At the period's pace (resolved minus new and reopened per day), when each count is zero.
+
+    SLA breaches burn down at their severity's net pace: it assumes the oldest are fixed first.
+    """
+    today = utc_today(scope.now)
+    arriving = {s: trend.new_by_severity[s] + trend.reopened_by_severity[s] for s in SEVERITIES}
+    results = [
+        _forecast(
+            label="Open backlog",
+            remaining=sum(open_now.get(s, 0) for s in SEVERITIES),
+            resolved=sum(trend.resolved_by_severity[s] for s in SEVERITIES),
+            arriving=sum(arriving.values()),
+            days=scope.days,
+            today=today,
+        )
+    ]
+    for row in sla:
+        results.append(
+            _forecast(
+                label=f"{row.severity.title()} SLA breaches",
+                remaining=row.breached,
+                resolved=trend.resolved_by_severity[row.severity],
+                arriving=arriving[row.severity],
+                days=scope.days,
+                today=today,
+            )
+        )
+    return results
+
+
+# Fix funnel
+
+
+@dataclass(frozen=True)
+class FixFunnel:
+    started: int
+    completed: int
+    approved: int
+    pull_requests_opened: int
+    merged: int
+    approval_lead_time_hours: float | None
+
+    @property
+    def steps(self) -> list[tuple[str, int]]:
+        return [
+            ("Fixes started", self.started),
+            ("Completed", self.completed),
+            ("Approved", self.approved),
+            ("Pull requests opened", self.pull_requests_opened),
+            ("Merged", self.merged),
+        ]
+
+
+def fix_funnel(*, scope: ReportScope) -> FixFunnel:
+    """Fixes created in the period and how far each got; lead time = request to approval."""
+    fixes = Fix.objects.filter(
+        team=scope.team, created_at__gte=scope.start, created_at__lt=scope.end
+    )
+    if scope.repository is not None:
+        fixes = fixes.filter(repository=scope.repository)
+    counts = fixes.aggregate(
+        started=Count("id"),
+        completed=Count("id", filter=Q(status__in=FIX_DIFF_STATUSES)),
+    )
+    approvals = FixApproval.objects.filter(
+        team=scope.team, fix__in=fixes, status=FixApproval.Status.APPROVED
+    )
+    approved = approvals.values("fix_id").distinct().count()
+    lead_hours = sorted(
+        (decided - requested).total_seconds() / 3600
+        for requested, decided in approvals.exclude(decided_at=None).values_list(
+            "created_at", "decided_at"
+        )
+    )
+    prs = PullRequest.objects.filter(team=scope.team, fix__in=fixes).aggregate(
+        opened=Count("id"), merged=Count("id", filter=Q(merge_status="merged"))
+    )
+    return FixFunnel(
+        started=counts["started"],
+        completed=counts["completed"],
+        approved=approved,
+        pull_requests_opened=prs["opened"],
+        merged=prs["merged"],
+        approval_lead_time_hours=statistics.median(lead_hours) if lead_hours else None,
+    )
