@@ -1,0 +1,61 @@
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import SANDBOX_BASE_URL
+from triage.models import KolegaConnection, Role
+
+SMALL_TREES = {
+    "acme/payments-api": {
+        "app/settings.py": 'import os\n\nDEBUG = False\npassword = "hunter2"\n',
+        "app/db.py": 'def connect():\n    password = "s3cret"\n    return password\n',
+    },
+    "acme/worker": {"worker/main.py": 'password = "letmein"\nprint("ok")\n'},
+    "acme/infra": {"deploy.sh": "#!/bin/sh\necho deploy\n"},
+}
+
+
+@pytest.fixture
+def sandbox_clock(settings) -> Iterator:
+    """Sandbox time stopped at the real time; tests move it on to finish scans."""
+    from sandbox import clock
+
+    settings.SANDBOX_TIME_SCALE = 1.0
+    clock.freeze(datetime.now(UTC))
+    yield clock
+    clock.reset()
+
+
+@pytest.fixture
+def scan_org(db, sandbox_clock):
+    """A sandbox organization with three small repositories; its quota can be lowered."""
+    from sandbox.services.organizations import organization_create
+    from sandbox.services.repositories import repository_create
+
+    organization, key = organization_create(name="Acme Scans")
+    for full_name, files in SMALL_TREES.items():
+        repository_create(
+            organization=organization,
+            name=full_name.split("/", 1)[1],
+            source_trees={full_name: files},
+        )
+    return organization, key
+
+
+@pytest.fixture
+def connection(team, scan_org, sandbox_transport, member) -> KolegaConnection:
+    """The organization connected to the team through the settings service, then mirrored."""
+    from triage.services.connections import connection_create
+    from triage.sync import sync_connection_full
+
+    _, key = scan_org
+    created = connection_create(
+        team=team,
+        actor=member(Role.ADMIN, username="alice-admin"),
+        name="Acme",
+        base_url=SANDBOX_BASE_URL,
+        api_key=key,
+    )
+    sync_connection_full(connection=created)
+    return KolegaConnection.objects.get(pk=created.pk)
