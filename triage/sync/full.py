@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db.models import F, Q
 from django.utils import timezone
 
-from triage import kolega
 from triage.models import Fix, KolegaConnection, Repository, ScanBatch, SyncRun, SyncState
 from triage.models.mirror import FIX_DIFF_STATUSES, SCAN_TERMINAL_STATUSES
 from triage.sync import rows
+from triage.sync.pages import pages_of
 from triage.sync.runs import SyncContext, sync_run_execute
 
 
@@ -37,11 +37,15 @@ def full_sync_body(context: SyncContext) -> None:
     connection = context.connection
     newest_event = events_sync_all(context)
     repository_pks = repositories_sync_all(context)
-    for repository_id in repository_pks:
+    for repository_id, repository_pk in repository_pks.items():
         scan_batches_sync_repository(context, repository_id=repository_id, pks=repository_pks)
-        findings_sync_repository(context, repository_id=repository_id, pks=repository_pks)
+        # The findings of finished batches first: they are needed for the batch links anyway,
+        # and when they cover every finding of the repository its own walk is not needed.
+        seen = batch_findings_sync_pending(context, repository_pk=repository_pk)
+        total = context.client.list_findings(repository_id=repository_id, limit=1).total
+        if total != len(seen):
+            findings_sync_repository(context, repository_id=repository_id, pks=repository_pks)
         fixes_sync_repository(context, repository_id=repository_id, pks=repository_pks)
-    batch_findings_sync_pending(context)
     fix_diffs_sync_pending(context)
     with context.page("saving the cursor"):
         state = SyncState.objects.select_for_update().get(connection=connection)
@@ -57,7 +61,7 @@ def full_sync_body(context: SyncContext) -> None:
 
 def events_sync_all(context: SyncContext):
     newest = None
-    for page in kolega.iter_pages(context.client.list_finding_events):
+    for page in pages_of(context.client.list_finding_events):
         if page.items and newest is None:
             newest = max(event.event_timestamp for event in page.items)
         with context.page("finding events"):
@@ -70,7 +74,7 @@ def events_sync_all(context: SyncContext):
 
 def repositories_sync_all(context: SyncContext) -> dict[str, int]:
     pks: dict[str, int] = {}
-    for page in kolega.iter_pages(context.client.list_repositories, include_archived=True):
+    for page in pages_of(context.client.list_repositories, include_archived=True):
         with context.page("repositories"):
             written = rows.repositories_write(
                 connection=context.connection, repositories=page.items
@@ -87,7 +91,7 @@ def repository_pks_for(connection: KolegaConnection) -> dict[str, int]:
 def scan_batches_sync_repository(
     context: SyncContext, *, repository_id: str, pks: dict[str, int]
 ) -> None:
-    for page in kolega.iter_pages(context.client.list_scans, repository_id=repository_id):
+    for page in pages_of(context.client.list_scans, repository_id=repository_id):
         with context.page("scan batches"):
             written = rows.scan_batches_write(
                 connection=context.connection, batches=page.items, repository_pks=pks
@@ -100,9 +104,7 @@ def findings_sync_repository(
 ) -> set[str]:
     """Upsert every finding of the repository (matching `filters`); answer their ids."""
     seen: set[str] = set()
-    for page in kolega.iter_pages(
-        context.client.list_findings, repository_id=repository_id, **filters
-    ):
+    for page in pages_of(context.client.list_findings, repository_id=repository_id, **filters):
         with context.page("findings"):
             written = rows.findings_write(
                 connection=context.connection, findings=page.items, repository_pks=pks
@@ -115,9 +117,7 @@ def findings_sync_repository(
 def fixes_sync_repository(
     context: SyncContext, *, repository_id: str, pks: dict[str, int], **filters
 ) -> None:
-    for page in kolega.iter_pages(
-        context.client.list_fixes, repository_id=repository_id, **filters
-    ):
+    for page in pages_of(context.client.list_fixes, repository_id=repository_id, **filters):
         with context.page("fixes"):
             written = rows.fixes_write(
                 connection=context.connection, fixes=page.items, repository_pks=pks
@@ -125,13 +125,14 @@ def fixes_sync_repository(
         context.wrote("fixes", written.rows)
 
 
-def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str, int]) -> None:
+def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str, int]) -> set[str]:
     """List the findings a finished batch reported: upsert them and link them to it.
 
     A batch's findings are fixed once it is finished, so this runs once per batch.
     """
     repository_id = batch.repository.upstream_id
-    for page in kolega.iter_pages(
+    seen: set[str] = set()
+    for page in pages_of(
         context.client.list_findings, repository_id=repository_id, scan_batch_id=batch.upstream_id
     ):
         with context.page("findings of scan batches"):
@@ -145,20 +146,31 @@ def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str
                     scan_batch_pk=batch.pk, finding_pks=written.pks.values()
                 ),
             )
+        seen.update(finding.id for finding in page.items)
     with context.page("findings of scan batches"):
         ScanBatch.objects.filter(pk=batch.pk).update(findings_synced_at=timezone.now())
+    return seen
 
 
-def batch_findings_sync_pending(context: SyncContext) -> None:
+def batch_findings_sync_pending(
+    context: SyncContext, *, repository_pk: int | None = None
+) -> set[str]:
+    """List the findings of every finished batch not listed yet; answer the finding ids."""
     pks = repository_pks_for(context.connection)
+    pending = ScanBatch.objects.filter(
+        connection=context.connection, findings_synced_at__isnull=True
+    )
+    if repository_pk is not None:
+        pending = pending.filter(repository_id=repository_pk)
     pending = (
-        ScanBatch.objects.filter(connection=context.connection, findings_synced_at__isnull=True)
-        .filter(_status_in(SCAN_TERMINAL_STATUSES))
+        pending.filter(_status_in(SCAN_TERMINAL_STATUSES))
         .select_related("repository")
         .order_by("created_at", "pk")
     )
-    for batch in pending.iterator():
-        batch_findings_sync(context, batch=batch, pks=pks)
+    seen: set[str] = set()
+    for batch in list(pending):
+        seen |= batch_findings_sync(context, batch=batch, pks=pks)
+    return seen
 
 
 def fix_diff_sync(context: SyncContext, *, fix: Fix) -> None:

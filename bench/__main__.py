@@ -1,0 +1,37 @@
+"""`python -m bench [name ...]`: run the registered benchmarks (all by default)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bench import sync  # noqa: F401  (registers its benchmarks)
+from bench.registry import BENCHMARKS
+
+RESULTS_FILE = Path(__file__).resolve().parent.parent / "bench-results.json"
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmarks: {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    results = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}
+    all_met = True
+    for name in names:
+        print(f"== {name}", flush=True)
+        for figure in BENCHMARKS[name]():
+            results[figure.name] = figure.as_json()
+            verdict = "" if figure.met is None else ("  met" if figure.met else "  NOT MET")
+            target = f"  (target {figure.target})" if figure.target else ""
+            print(f"{figure.name:38} {figure.value:>14,.2f} {figure.unit}{target}{verdict}")
+            all_met = all_met and figure.met is not False
+        RESULTS_FILE.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"figures written to {RESULTS_FILE.name}")
+    return 0 if all_met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,234 @@
+"""Mirror sync against a large sandbox organization (`sandbox_scale`).
+
+The sandbox runs as a separate gunicorn server, so the syncing process measured is the
+portal's alone. The data goes to a database of its own: `<name>_bench` on the PostgreSQL
+server of DATABASE_URL when it is set, else a SQLite file under var/bench. Sizes can be
+lowered for a quick look with BENCH_FINDINGS and BENCH_REPOSITORIES.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.registry import Figure, benchmark
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench"
+FINDINGS = int(os.environ.get("BENCH_FINDINGS", "100000"))
+REPOSITORIES = int(os.environ.get("BENCH_REPOSITORIES", "50"))
+
+SPEEDUP_TARGET = 10.0
+INCREMENTAL_REQUESTS_TARGET = 3
+MEMORY_TARGET_MB = 300.0
+
+
+def _bench_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        VAR.mkdir(parents=True, exist_ok=True)
+        database = VAR / "bench.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{database}"
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "portal"
+    bench_name = f"{name}_bench"
+    import psycopg
+
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench_name}"')
+        conn.execute(f'CREATE DATABASE "{bench_name}"')
+    return urlunsplit(parts._replace(path=f"/{bench_name}"))
+
+
+def _environment(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": database_url,
+            # Without DEBUG Django keeps no query log, which would grow with every query.
+            "DEBUG": "0",
+            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
+            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
+            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
+            "SANDBOX_ENABLED": "1",
+            "PORTAL_HTTPS": "0",
+            "PORTAL_STATIC_MANIFEST": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PORTAL_VAR_DIR": str(VAR),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+@contextmanager
+def _sandbox_server(env: dict[str, str]):
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--timeout",
+            "300",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("the sandbox server did not start")
+        yield f"http://127.0.0.1:{port}/sandbox"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _connections(env: dict[str, str], base_url: str, api_key: str, count: int) -> list[int]:
+    script = f"""
+import django
+django.setup()
+from triage.models import KolegaConnection, Team
+from sandbox.models import ApiKey
+from sandbox.services.organizations import hash_key
+organization = ApiKey.objects.get(key_hash=hash_key({api_key!r})).organization
+ids = []
+for n in range({count}):
+    team = Team.objects.create(name=f"Bench team {{n}}", slug=f"bench-{{n}}")
+    ids.append(KolegaConnection.objects.create(
+        team=team, name="Scale", base_url={base_url!r}, api_key={api_key!r},
+        organization_id=str(organization.id), scopes=["read"],
+    ).pk)
+print(ids)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _measure(env: dict[str, str], connection_id: int, mode: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.sync_process", str(connection_id), mode],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{mode} sync process failed:\n{result.stderr[-3000:]}")
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    if measured["status"] != "succeeded":
+        raise RuntimeError(f"{mode} sync did not succeed: {measured['error']}")
+    print(
+        f"   {mode}: {measured['seconds']:.1f}s, {measured['requests']} requests, "
+        f"{measured['rows_written']} rows, {measured['peak_memory_mb']:.0f} MB",
+        flush=True,
+    )
+    return measured
+
+
+@benchmark("sync")
+def sync_benchmark() -> list[Figure]:
+    database_url = _bench_database_url()
+    env = _environment(database_url)
+    print(f"   database: {urlsplit(database_url).scheme}", flush=True)
+    _manage(env, "migrate", "--no-input")
+    started = time.perf_counter()
+    out = _manage(
+        env, "sandbox_scale", "--repos", str(REPOSITORIES), "--findings", str(FINDINGS)
+    )
+    api_key = re.search(r"API key: (\S+)", out).group(1)
+    print(f"   sandbox_scale: {time.perf_counter() - started:.0f}s", flush=True)
+    with _sandbox_server(env) as base_url:
+        bulk_connection, row_connection = _connections(env, base_url, api_key, 2)
+        full = _measure(env, bulk_connection, "full")
+        incremental = _measure(env, bulk_connection, "incremental")
+        row_by_row = _measure(env, row_connection, "row-by-row")
+    if full["findings"] != FINDINGS or row_by_row["findings"] != FINDINGS:
+        raise RuntimeError(
+            f"expected {FINDINGS} findings mirrored, got {full['findings']} (bulk) and "
+            f"{row_by_row['findings']} (row by row)"
+        )
+    speedup = row_by_row["seconds"] / full["seconds"]
+    return [
+        Figure("full_sync_findings_per_second", round(FINDINGS / full["seconds"], 1), "findings/s"),
+        Figure("full_sync_seconds", round(full["seconds"], 2), "s"),
+        Figure("full_sync_api_requests", full["requests"], "requests"),
+        Figure(
+            "full_sync_peak_memory_mb",
+            round(full["peak_memory_mb"], 1),
+            "MB",
+            f"< {MEMORY_TARGET_MB:g}",
+            full["peak_memory_mb"] < MEMORY_TARGET_MB,
+        ),
+        Figure(
+            "incremental_no_change_api_requests",
+            incremental["requests"],
+            "requests",
+            f"<= {INCREMENTAL_REQUESTS_TARGET}",
+            incremental["requests"] <= INCREMENTAL_REQUESTS_TARGET,
+        ),
+        Figure("incremental_no_change_seconds", round(incremental["seconds"], 3), "s"),
+        Figure(
+            "row_by_row_full_sync_findings_per_second",
+            round(FINDINGS / row_by_row["seconds"], 1),
+            "findings/s",
+        ),
+        Figure("row_by_row_full_sync_seconds", round(row_by_row["seconds"], 2), "s"),
+        Figure(
+            "full_sync_speedup",
+            round(speedup, 2),
+            "x row-by-row",
+            f">= {SPEEDUP_TARGET:g}",
+            speedup >= SPEEDUP_TARGET,
+        ),
+    ]
