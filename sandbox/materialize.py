@@ -204,7 +204,7 @@ def fix_events_create(*, fix: Fix, event_type: str, at: datetime, **metadata) ->
 def fix_materialize(*, fix_id) -> Fix:
     """Record the start and the outcome of a fix's current run once they have happened."""
     with transaction.atomic():
-        fix = Fix.objects.select_for_update().select_related("source_repo").get(pk=fix_id)
+        fix = Fix.objects.select_for_update().get(pk=fix_id)
         if fix.final_status:
             return fix
         state = lifecycle.fix_state(fix)

@@ -6,12 +6,14 @@ same pydantic models and reports errors the way FastAPI does: ``loc`` prefixed w
 """
 
 import json
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
 from django.http import HttpRequest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from sandbox.errors import RequestValidationError
 
@@ -59,6 +61,24 @@ class FixesQuery(Page):
     finding_id: str | None = None
 
 
+# RFC 3339 date-time, as the contract's ``format: date-time`` says; pydantic alone would
+# also take bare numbers as Unix timestamps.
+DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$"
+
+
+def _date_time(value: Any) -> Any:
+    if isinstance(value, str) and not re.match(DATE_TIME, value):
+        raise PydanticCustomError(
+            "datetime_from_date_parsing",
+            "Input should be a valid datetime or date, {error}",
+            {"error": "invalid character in year"},
+        )
+    return value
+
+
+QueryDateTime = Annotated[datetime | None, BeforeValidator(_date_time)]
+
+
 class FindingEventsQuery(Page):
     limit: int = Field(100, ge=1, le=200)
     repository_id: str | None = None
@@ -66,8 +86,8 @@ class FindingEventsQuery(Page):
     scan_type: str | None = None
     severity: str | None = None
     event_type: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
+    start: QueryDateTime = None
+    end: QueryDateTime = None
 
 
 class ScanCreateBody(BaseModel):
@@ -124,9 +144,22 @@ def _fastapi_errors(error: ValidationError, location: str) -> list[dict[str, Any
     return entries
 
 
+def _without_nul(value: Any) -> Any:
+    # Database text cannot hold NUL: such a string could never match or be stored as sent.
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 def parse_query(request: HttpRequest, model: type[ModelT]) -> ModelT:
     # Like FastAPI, a repeated parameter counts by its last value; unknown ones are ignored.
-    values = {name: request.GET[name] for name in request.GET if name in model.model_fields}
+    values = {
+        name: _without_nul(request.GET[name]) for name in request.GET if name in model.model_fields
+    }
     try:
         return model.model_validate(values)
     except ValidationError as error:
@@ -156,6 +189,6 @@ def parse_body(request: HttpRequest, model: type[ModelT]) -> ModelT:
             ]
         ) from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(_without_nul(data))
     except ValidationError as error:
         raise RequestValidationError(_fastapi_errors(error, "body")) from None

@@ -4,7 +4,7 @@ Reads first bring the organization's time-derived state up to date
 (``organization_catch_up``) so every view sees the same moment.
 """
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -41,6 +41,13 @@ from sandbox.validation import (
 Result = tuple[int, Any]
 
 
+def _page(rows, query, total: int):
+    # An offset past the end is an empty page; the database never sees an absurd offset.
+    if query.skip >= total:
+        return rows[:0]
+    return rows[query.skip : query.skip + query.limit]
+
+
 def _repository(caller: Caller, repository_id: str) -> Repository:
     organization_catch_up(organization=caller.organization)
     return repository_get(organization=caller.organization, repository_id=repository_id)
@@ -60,7 +67,7 @@ def repositories_list(request: HttpRequest, caller: Caller) -> Result:
     if not query.include_archived:
         repositories = repositories.filter(archived=False)
     total = repositories.count()
-    page = repositories.prefetch_related("source_repos")[query.skip : query.skip + query.limit]
+    page = _page(repositories.prefetch_related("source_repos"), query, total)
     items = [serializers.repository_body(repository) for repository in page]
     return 200, serializers.page_body(items, total=total, limit=query.limit, skip=query.skip)
 
@@ -130,10 +137,7 @@ def findings_list(request: HttpRequest, caller: Caller, repository_id: str) -> R
         scan_type=query.scan_type,
     )
     total = findings.count()
-    items = [
-        serializers.finding_body(finding)
-        for finding in findings[query.skip : query.skip + query.limit]
-    ]
+    items = [serializers.finding_body(finding) for finding in _page(findings, query, total)]
     return 200, serializers.page_body(items, total=total, limit=query.limit, skip=query.skip)
 
 
@@ -169,17 +173,22 @@ def finding_events_list(request: HttpRequest, caller: Caller) -> Result:
         end=_aware(query.end),
     )
     total = events.count()
-    items = [
-        serializers.finding_event_body(event)
-        for event in events[query.skip : query.skip + query.limit]
-    ]
+    items = [serializers.finding_event_body(event) for event in _page(events, query, total)]
     return 200, serializers.page_body(items, total=total, limit=query.limit, skip=query.skip)
 
 
-def _aware(value):
-    if value is not None and value.tzinfo is None:
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # An offset pushing a date past year 1 or 9999: the window is simply unbounded.
+        return (
+            datetime.min.replace(tzinfo=UTC) if value.year < 2 else datetime.max.replace(tzinfo=UTC)
+        )
 
 
 def _fix_result(fix: Fix, status: int = 200) -> Result:
@@ -209,9 +218,10 @@ def fixes_list(request: HttpRequest, caller: Caller, repository_id: str) -> Resu
     if query.finding_id is not None:
         # A JSON list of ids: filtered in Python to stay portable across databases.
         matching = [fix for fix in fixes if query.finding_id in fix.finding_ids]
-        total, page = len(matching), matching[query.skip : query.skip + query.limit]
+        total, page = len(matching), _page(matching, query, len(matching))
     else:
-        total, page = fixes.count(), list(fixes[query.skip : query.skip + query.limit])
+        total = fixes.count()
+        page = list(_page(fixes, query, total))
     items = [serializers.fix_body(fix, lifecycle.fix_state(fix)) for fix in page]
     return 200, serializers.page_body(items, total=total, limit=query.limit, skip=query.skip)
 

@@ -55,6 +55,8 @@ def scan_batches_list(
         batches = batches.filter(scan_type=scan_type)
     if status is None:
         total = batches.count()
+        if skip >= total:
+            return [], total
         page = [
             (b, lifecycle.batch_state(b, list(b.runs.all()))) for b in batches[skip : skip + limit]
         ]
