@@ -1,0 +1,120 @@
+"""A team connected to the sandbox's demo organization, synced, with fixes started through
+the portal's own service and run to completion on the sandbox clock."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import SANDBOX_BASE_URL
+from tests.factories import KolegaConnectionFactory
+from triage.kolega import KolegaClient
+from triage.models import Finding, Fix, KolegaConnection, Role
+from triage.services.fixes import fix_start
+from triage.sync import fix_track_step, sync_connection_full
+
+
+@pytest.fixture
+def sandbox_clock(settings) -> Iterator:
+    from sandbox import clock
+
+    settings.SANDBOX_TIME_SCALE = 1.0
+    clock.freeze(datetime.now(UTC))
+    yield clock
+    clock.reset()
+
+
+@pytest.fixture
+def demo_org(db, sandbox_clock):
+    from sandbox.services.seed import demo_organization_seed
+
+    organization, key, _ = demo_organization_seed(slug="acme-fixes", name="Acme Fixes")
+    return organization, key
+
+
+@pytest.fixture
+def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
+    organization, key = demo_org
+    created = KolegaConnectionFactory(
+        team=team,
+        name="Acme",
+        base_url=SANDBOX_BASE_URL,
+        api_key=key,
+        organization_id=str(organization.id),
+    )
+    connection = KolegaConnection.objects.get(pk=created.pk)
+    sync_connection_full(connection=connection)
+    return connection
+
+
+@pytest.fixture
+def upstream(demo_org, sandbox_wsgi) -> Iterator[KolegaClient]:
+    with KolegaClient(
+        base_url=SANDBOX_BASE_URL, api_key=demo_org[1], transport=sandbox_wsgi
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def triager(member):
+    return member(Role.TRIAGER, username="tina")
+
+
+@pytest.fixture
+def approver(member):
+    return member(Role.APPROVER, username="alex")
+
+
+@pytest.fixture
+def open_findings(connection):
+    """Two open code findings of one file of one repository."""
+    from django.db.models import Count
+
+    group = (
+        Finding.objects.filter(team=connection.team, status="open", scan_type="semgrep_scan")
+        .values("repository_id", "file_path")
+        .annotate(n=Count("id"))
+        .filter(n__gte=2)
+        .order_by("repository_id", "file_path")
+        .first()
+    )
+    return list(
+        Finding.objects.filter(
+            repository_id=group["repository_id"], status="open", file_path=group["file_path"]
+        ).order_by("pk")[:2]
+    )
+
+
+def run_to_completion(fix: Fix, clock) -> Fix:
+    clock.advance(600)
+    for _ in range(5):
+        if fix_track_step(fix=fix):
+            break
+    fix.refresh_from_db()
+    return fix
+
+
+@pytest.fixture
+def start_fix(
+    connection, triager, open_findings, sandbox_clock, django_capture_on_commit_callbacks
+):
+    def start(*, complete: bool = True) -> Fix:
+        repository = open_findings[0].repository
+        fix = fix_start(
+            team=connection.team,
+            actor=triager,
+            finding_ids=[f.pk for f in open_findings],
+            title="Fix the findings",
+            instructions="Use parameterized queries.",
+            source_repo=repository.source_repos[0]["full_name"],
+        )
+        return run_to_completion(fix, sandbox_clock) if complete else fix
+
+    return start
+
+
+@pytest.fixture
+def completed_fix(start_fix) -> Fix:
+    fix = start_fix()
+    assert fix.status == "completed" and fix.diff
+    return fix

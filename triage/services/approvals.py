@@ -1,0 +1,427 @@
+"""The approval workflow that gates pull requests, and opening them exactly once.
+
+State machine of a `FixApproval`: pending → approved | rejected; pending | approved → voided
+(a refine changed the diff). Opening pull requests, a `PullRequestOpening` unique per
+(fix, diff): pending → sending → opened | failed | unknown; failed → pending (a safe retry,
+nothing was opened); unknown → opened | failed only after re-reading the fix from Kolega.
+Only the worker that moves a row from pending to sending, under a row lock, sends the POST.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from triage import kolega
+from triage.clients import kolega_client_for
+from triage.models import (
+    ApprovalDecision,
+    Fix,
+    FixApproval,
+    Membership,
+    PullRequestOpening,
+    Role,
+    Team,
+    TeamApprovalPolicy,
+)
+from triage.services.audit import audit_log
+from triage.services.errors import ServiceError
+from triage.services.fixes import REFINABLE_STATUSES, diff_version_capture
+from triage.services.kolega_errors import describe_kolega_error
+from triage.services.teams import SYSTEM, require_role
+from triage.sync.tracking import fix_mirror
+
+logger = logging.getLogger("triage.approvals")
+
+# A lost answer is matched to pull requests Kolega created from a little before it was sent.
+CLOCK_SKEW = timedelta(seconds=60)
+# A POST still "sending" after this long lost its worker; its outcome must be looked up.
+SENDING_STALE_AFTER = timedelta(minutes=5)
+
+
+def approval_policy_for(team: Team) -> TeamApprovalPolicy:
+    policy = TeamApprovalPolicy.objects.filter(team=team).first()
+    return policy or TeamApprovalPolicy(team=team)
+
+
+def approval_policy_set(
+    *, team: Team, actor, required_approvals: int, admins_may_self_approve: bool
+) -> TeamApprovalPolicy:
+    require_role(team=team, user=actor, role=Role.ADMIN)
+    if required_approvals not in (1, 2):
+        raise ServiceError("A pull request needs one or two approvals.")
+    with transaction.atomic():
+        policy, _ = TeamApprovalPolicy.objects.select_for_update().get_or_create(team=team)
+        policy.required_approvals = required_approvals
+        policy.admins_may_self_approve = admins_may_self_approve
+        policy.save()
+        audit_log(
+            team=team,
+            actor=actor,
+            action="approval_policy.update",
+            target=policy,
+            details={
+                "required_approvals": required_approvals,
+                "admins_may_self_approve": admins_may_self_approve,
+            },
+        )
+    return policy
+
+
+def _fix_ready_for_review(fix: Fix) -> None:
+    if fix.status.lower() not in REFINABLE_STATUSES:
+        raise ServiceError(f"Only a completed fix can be approved (it is {fix.status}).")
+    if fix.needs_diff or not fix.diff or not fix.diff_sha256:
+        raise ServiceError("The fix's diff has not been fetched yet; wait a moment.")
+
+
+def approval_request(
+    *,
+    fix: Fix,
+    actor,
+    note: str = "",
+    pr_title: str = "",
+    pr_body: str = "",
+    pr_branch: str = "",
+) -> FixApproval:
+    """Ask for approval to open pull requests for the diff the fix has now."""
+    require_role(team=fix.team, user=actor, role=Role.TRIAGER)
+    with transaction.atomic():
+        fix = Fix.objects.select_for_update().get(pk=fix.pk)
+        _fix_ready_for_review(fix)
+        if FixApproval.objects.filter(fix=fix, status__in=FixApproval.OPEN_STATUSES).exists():
+            raise ServiceError("This fix already has an approval request.")
+        diff_version_capture(fix=fix)
+        policy = approval_policy_for(fix.team)
+        try:
+            with transaction.atomic():
+                approval = FixApproval.objects.create(
+                    team_id=fix.team_id,
+                    fix=fix,
+                    requested_by=actor,
+                    note=note.strip(),
+                    pr_title=pr_title.strip(),
+                    pr_body=pr_body.strip(),
+                    pr_branch=pr_branch.strip(),
+                    diff_sha256=fix.diff_sha256,
+                    required_approvals=policy.required_approvals,
+                )
+        except IntegrityError:
+            raise ServiceError("This fix already has an approval request.") from None
+        audit_log(
+            team=fix.team,
+            actor=actor,
+            action="approval.request",
+            target=fix,
+            details={"approval": approval.pk, "diff_sha256": fix.diff_sha256, "note": note},
+        )
+        transaction.on_commit(lambda: _notify_approvers(approval.pk))
+    return approval
+
+
+def _notify_approvers(approval_id: int) -> None:
+    if not getattr(settings, "EMAIL_HOST", "") and "locmem" not in settings.EMAIL_BACKEND:
+        return
+    approval = FixApproval.objects.select_related("fix", "team", "requested_by").get(pk=approval_id)
+    recipients = [
+        m.user.email
+        for m in Membership.objects.filter(
+            team=approval.team, role__in=[Role.APPROVER, Role.ADMIN]
+        ).select_related("user")
+        if m.user.email and m.user_id != approval.requested_by_id
+    ]
+    if not recipients:
+        return
+    try:
+        send_mail(
+            subject=f"[{approval.team.name}] Approval requested: {approval.fix.title}",
+            message=(
+                f"{approval.requested_by.get_username()} asks to open pull requests for "
+                f"the fix “{approval.fix.title}”.\n\n{approval.note}\n\n"
+                "Review the diff in the portal's Approvals queue."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except OSError:
+        logger.warning("could not email approvers of approval %s", approval_id, exc_info=True)
+
+
+def _may_decide(*, approval: FixApproval, actor, membership: Membership) -> None:
+    if approval.requested_by_id == actor.pk:
+        policy = approval_policy_for(approval.team)
+        own_allowed = membership.role == Role.ADMIN and policy.admins_may_self_approve
+        if not own_allowed:
+            raise ServiceError("A second person must decide: you asked for this approval.")
+
+
+def approval_decide(
+    *, approval: FixApproval, actor, approve: bool, comment: str = ""
+) -> FixApproval:
+    """Approve or reject; the last approval needed opens the pull requests."""
+    membership = require_role(team=approval.team, user=actor, role=Role.APPROVER)
+    with transaction.atomic():
+        approval = (
+            FixApproval.objects.select_for_update()
+            .select_related("fix", "team")
+            .get(pk=approval.pk)
+        )
+        fix = approval.fix
+        if approval.status != FixApproval.Status.PENDING:
+            raise ServiceError(f"This request is already {approval.get_status_display().lower()}.")
+        _may_decide(approval=approval, actor=actor, membership=membership)
+        if fix.diff_sha256 != approval.diff_sha256:
+            approval.status = FixApproval.Status.VOIDED
+            approval.decided_at = timezone.now()
+            approval.save(update_fields=["status", "decided_at"])
+            audit_log(
+                team=approval.team,
+                actor=actor,
+                action="approval.void",
+                target=fix,
+                details={"approval": approval.pk, "reason": "diff changed"},
+            )
+    if approval.status == FixApproval.Status.VOIDED:
+        raise ServiceError("The diff changed since approval was requested; ask again.")
+    with transaction.atomic():
+        approval = (
+            FixApproval.objects.select_for_update().select_related("team").get(pk=approval.pk)
+        )
+        if approval.status != FixApproval.Status.PENDING:
+            raise ServiceError(f"This request is already {approval.get_status_display().lower()}.")
+        if approval.decisions.filter(approver=actor).exists():
+            raise ServiceError("You have already decided on this request.")
+        ApprovalDecision.objects.create(
+            approval=approval,
+            approver=actor,
+            decision=ApprovalDecision.Decision.APPROVE
+            if approve
+            else ApprovalDecision.Decision.REJECT,
+            comment=comment.strip(),
+            diff_sha256=approval.diff_sha256,
+        )
+        approvals = approval.decisions.filter(decision=ApprovalDecision.Decision.APPROVE).count()
+        if not approve:
+            approval.status = FixApproval.Status.REJECTED
+        elif approvals >= approval.required_approvals:
+            approval.status = FixApproval.Status.APPROVED
+        if approval.status != FixApproval.Status.PENDING:
+            approval.decided_at = timezone.now()
+        approval.save(update_fields=["status", "decided_at"])
+        audit_log(
+            team=approval.team,
+            actor=actor,
+            action="approval.approve" if approve else "approval.reject",
+            target=fix,
+            details={
+                "approval": approval.pk,
+                "diff_sha256": approval.diff_sha256,
+                "comment": comment,
+                "approvals": approvals,
+                "required": approval.required_approvals,
+            },
+        )
+    if approval.status == FixApproval.Status.APPROVED:
+        pull_requests_open(fix=fix, actor=actor)
+    return approval
+
+
+def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
+    """Ask for the approved diff's pull requests to be opened (queued; idempotent).
+
+    A second call for the same diff finds the existing opening and sends nothing; a failed
+    opening is put back to pending; an opening of unknown outcome is reconciled first.
+    """
+    require_role(team=fix.team, user=actor, role=Role.TRIAGER)
+    with transaction.atomic():
+        approval = (
+            FixApproval.objects.select_for_update()
+            .filter(fix_id=fix.pk, status=FixApproval.Status.APPROVED)
+            .first()
+        )
+        if approval is None:
+            raise ServiceError("Pull requests need an approved request first.")
+        fix = Fix.objects.get(pk=fix.pk)
+        if fix.status.lower() not in REFINABLE_STATUSES:
+            raise ServiceError(f"Pull requests need a completed fix (it is {fix.status}).")
+        if fix.diff_sha256 != approval.diff_sha256:
+            raise ServiceError("The diff changed after it was approved; ask for approval again.")
+        opening, created = PullRequestOpening.objects.select_for_update().get_or_create(
+            fix=fix,
+            diff_sha256=approval.diff_sha256,
+            defaults={"team_id": fix.team_id, "approval": approval},
+        )
+        queue = created
+        if opening.status == PullRequestOpening.Status.FAILED:
+            opening.status = PullRequestOpening.Status.PENDING
+            opening.error_message = ""
+            opening.save(update_fields=["status", "error_message", "updated_at"])
+            queue = True
+        elif opening.status == PullRequestOpening.Status.UNKNOWN:
+            queue = True
+        if queue:
+            audit_log(
+                team=fix.team,
+                actor=actor,
+                action="pull_requests.open_requested",
+                target=fix,
+                details={"opening": opening.pk, "diff_sha256": opening.diff_sha256},
+            )
+            opening_pk = opening.pk
+
+            def enqueue():
+                from triage.tasks_fixes import open_pull_requests
+
+                open_pull_requests.delay(opening_pk)
+
+            transaction.on_commit(enqueue)
+    return opening
+
+
+def pull_request_opening_send(*, opening_id: int) -> PullRequestOpening:
+    """Send the POST for a pending opening, once; reconcile an opening of unknown outcome."""
+    with transaction.atomic():
+        opening = (
+            PullRequestOpening.objects.select_for_update()
+            .select_related("approval")
+            .filter(pk=opening_id)
+            .first()
+        )
+        if opening is None:
+            raise ServiceError("No such opening.")
+        stale_before = timezone.now() - SENDING_STALE_AFTER
+        if opening.status == PullRequestOpening.Status.UNKNOWN:
+            reconcile = True
+        elif opening.status == PullRequestOpening.Status.SENDING and (
+            opening.sent_at is None or opening.sent_at < stale_before
+        ):
+            # The worker that sent it died before recording the answer: look, never resend.
+            reconcile = True
+        elif opening.status != PullRequestOpening.Status.PENDING:
+            return opening
+        else:
+            reconcile = False
+            opening.status = PullRequestOpening.Status.SENDING
+            opening.attempts += 1
+            opening.sent_at = timezone.now()
+            opening.save(update_fields=["status", "attempts", "sent_at", "updated_at"])
+    fix = Fix.objects.select_related("connection", "repository", "team").get(pk=opening.fix_id)
+    if reconcile:
+        return pull_request_opening_reconcile(opening=opening, fix=fix)
+    approval = opening.approval
+    try:
+        with kolega_client_for(fix.connection) as client:
+            created = client.create_pull_requests(
+                repository_id=fix.repository.upstream_id,
+                fix_id=fix.upstream_id,
+                title=approval.pr_title or None,
+                body=approval.pr_body or None,
+                branch_name=approval.pr_branch or None,
+            )
+    except kolega.KolegaUnavailable as exc:
+        if exc.outcome_unknown:
+            return _opening_finish(
+                opening,
+                fix,
+                status=PullRequestOpening.Status.UNKNOWN,
+                error=describe_kolega_error(exc)
+                + " Kolega may have opened them; the portal checks before trying again.",
+            )
+        return _opening_finish(
+            opening, fix, status=PullRequestOpening.Status.FAILED, error=describe_kolega_error(exc)
+        )
+    except kolega.KolegaError as exc:
+        return _opening_finish(
+            opening, fix, status=PullRequestOpening.Status.FAILED, error=describe_kolega_error(exc)
+        )
+    return _opening_finish(
+        opening,
+        fix,
+        status=PullRequestOpening.Status.OPENED,
+        pull_requests=[pr.model_dump(mode="json") for pr in created.pull_requests],
+    )
+
+
+def pull_request_opening_reconcile(*, opening: PullRequestOpening, fix: Fix) -> PullRequestOpening:
+    """Re-read the fix: pull requests created since the lost POST mean it was opened; none
+    mean it was not, and a retry is safe. Kolega unreachable: stay unknown."""
+    try:
+        with kolega_client_for(fix.connection) as client:
+            current = client.get_fix(
+                repository_id=fix.repository.upstream_id, fix_id=fix.upstream_id
+            )
+    except kolega.KolegaUnavailable:
+        raise
+    except kolega.KolegaError as exc:
+        return _opening_finish(
+            opening, fix, status=PullRequestOpening.Status.UNKNOWN, error=describe_kolega_error(exc)
+        )
+    since = (opening.sent_at or opening.created_at) - CLOCK_SKEW
+    found = [pr for pr in current.pull_requests if pr.created_at >= since]
+    fix_mirror(connection=fix.connection, fix=current)
+    if found:
+        return _opening_finish(
+            opening,
+            fix,
+            status=PullRequestOpening.Status.OPENED,
+            pull_requests=[pr.model_dump(mode="json") for pr in found],
+            reconciled=True,
+        )
+    return _opening_finish(
+        opening,
+        fix,
+        status=PullRequestOpening.Status.FAILED,
+        error="The answer to opening the pull requests was lost and Kolega shows none; "
+        "retrying is safe.",
+        reconciled=True,
+    )
+
+
+def _opening_finish(
+    opening: PullRequestOpening,
+    fix: Fix,
+    *,
+    status: str,
+    error: str = "",
+    pull_requests: list | None = None,
+    reconciled: bool = False,
+) -> PullRequestOpening:
+    if status == PullRequestOpening.Status.OPENED:
+        _mirror_after_open(fix)
+    with transaction.atomic():
+        opening = PullRequestOpening.objects.select_for_update().get(pk=opening.pk)
+        opening.status = status
+        opening.error_message = error
+        if pull_requests is not None:
+            opening.pull_requests = pull_requests
+        opening.save(update_fields=["status", "error_message", "pull_requests", "updated_at"])
+        audit_log(
+            team=fix.team,
+            actor=SYSTEM,
+            action=f"pull_requests.{status}",
+            target=fix,
+            details={
+                "opening": opening.pk,
+                "error": error,
+                "pull_requests": [pr.get("pr_url") for pr in (pull_requests or [])],
+                "reconciled": reconciled,
+            },
+        )
+    return opening
+
+
+def _mirror_after_open(fix: Fix) -> None:
+    """Bring the new pull requests into the mirror now; the next sync would otherwise."""
+    try:
+        with kolega_client_for(fix.connection) as client:
+            current = client.get_fix(
+                repository_id=fix.repository.upstream_id, fix_id=fix.upstream_id
+            )
+        fix_mirror(connection=fix.connection, fix=current)
+    except kolega.KolegaError:
+        logger.info("pull requests of fix %s opened; mirrored at the next sync", fix.pk)
