@@ -45,6 +45,11 @@ class FindingFactory(factory.django.DjangoModelFactory):
     created_at = factory.SelfAttribute("first_detected_at")
     updated_at = factory.SelfAttribute("first_detected_at")
     synced_at = T0
+    search_text = factory.LazyAttribute(
+        lambda f: Finding.search_text_of(
+            title=f.title, message=f.message, check_id=f.check_id, file_path=f.file_path
+        )
+    )
 
 
 class FindingEventFactory(factory.django.DjangoModelFactory):
