@@ -57,5 +57,7 @@ def connection(team, scan_org, sandbox_transport, member) -> KolegaConnection:
         base_url=SANDBOX_BASE_URL,
         api_key=key,
     )
-    sync_connection_full(connection=created)
+    # Reloaded: the stored key is read back encrypted, as every later request reads it.
+    stored = KolegaConnection.objects.get(pk=created.pk)
+    sync_connection_full(connection=stored)
     return KolegaConnection.objects.get(pk=created.pk)
