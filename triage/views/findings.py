@@ -1,19 +1,374 @@
-from django.urls import path
+"""Findings triage: the filtered table, a finding's page, bulk status jobs and saved views.
 
-from triage.views.home import area_placeholder
+List pages answer the whole page, or (for htmx) the ``findings-page`` partial that holds the
+filters and the table; every state lives in the query string, pushed with ``hx-push-url``.
+"""
+
+import json
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseNotAllowed, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+
+from triage.filters.findings import (
+    NON_FILTER_PARAMETERS,
+    SCAN_TYPE_CHOICES,
+    STATUS_CHOICES,
+    FindingFilter,
+)
+from triage.forms.findings import BulkStatusForm, FindingStatusForm, SavedViewForm
+from triage.models import FindingStatusJobItem, Role
+from triage.permissions import can, team_view
+from triage.selectors import findings as selectors
+from triage.services import findings as services
+from triage.services.errors import ServiceError
+
+# Keyboard keys of the table, by status; the help dialog and findings.js read the same map.
+STATUS_KEYS = {
+    "open": "u",
+    "needs_manual_review": "m",
+    "resolved": "r",
+    "ignored": "i",
+    "false_positive": "f",
+}
+SORTABLE_COLUMNS = {"severity": "severity", "age": "age", "last": "last_detected", "file": "file"}
+
+
+def _status_key_list() -> list[tuple[str, str]]:
+    labels = dict(STATUS_CHOICES)
+    return [(key, labels[status]) for status, key in STATUS_KEYS.items()]
+
+
+def _is_fragment(request) -> bool:
+    # A history restore (back button after the cache is gone) needs the whole page.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _query(params: QueryDict, **changes) -> str:
+    """``params`` with ``changes`` applied (None removes), as a query string."""
+    result = params.copy()
+    for name, value in changes.items():
+        result.pop(name, None)
+        if value is not None:
+            result[name] = value
+    return result.urlencode()
+
+
+def _filtered(request, params: QueryDict) -> FindingFilter:
+    return FindingFilter(
+        params, queryset=selectors.findings_for_team(team=request.team), team=request.team
+    )
+
+
+def _filter_params(params: QueryDict) -> QueryDict:
+    """The filters and sort of a URL, without its position in the list."""
+    kept = params.copy()
+    for name in NON_FILTER_PARAMETERS:
+        kept.pop(name, None)
+    return kept
+
+
+def _list_context(request) -> dict:
+    params = _filter_params(request.GET)
+    filterset = _filtered(request, params)
+    valid = filterset.is_valid()
+    queryset = filterset.qs if valid else filterset.queryset.none()
+    sort_key = selectors.sort_of(params.get("sort"))
+    page = selectors.findings_page(
+        queryset=queryset, sort_key=sort_key, cursor=request.GET.get("cursor")
+    )
+    sort_links = {}
+    for column, key in SORTABLE_COLUMNS.items():
+        # The first click sorts the natural way (most severe, oldest, newest, A to Z).
+        next_key = f"-{key}" if sort_key == key else key
+        direction = None
+        if sort_key in (key, f"-{key}"):
+            descending = selectors.SORTS[sort_key].descending
+            direction = "descending" if descending else "ascending"
+        sort_links[column] = {"query": _query(params, sort=next_key), "aria_sort": direction}
+    filter_query = params.urlencode()
+    batch = filterset.form.cleaned_data.get("batch") if valid else None
+    return {
+        "filter": filterset,
+        "filter_valid": valid,
+        "page": page,
+        "sort_key": sort_key,
+        "sorts": selectors.SORTS,
+        "sort_links": sort_links,
+        "filter_query": filter_query,
+        "is_filtered": bool(filterset.active_filters),
+        "batch": batch,
+        "next_query": _query(request.GET, cursor=page.next_cursor) if page.next_cursor else "",
+        "previous_query": (
+            _query(request.GET, cursor=page.previous_cursor) if page.previous_cursor else ""
+        ),
+        "first_query": filter_query,
+        "can_triage": can(request, Role.TRIAGER),
+        "status_choices": STATUS_CHOICES,
+        "scan_type_choices": SCAN_TYPE_CHOICES,
+        "status_keys": STATUS_KEYS,
+        "status_key_list": _status_key_list(),
+        "status_keys_json": json.dumps({key: status for status, key in STATUS_KEYS.items()}),
+        "sort_label": selectors.SORTS[sort_key].label,
+        "saved_views": selectors.saved_views_for(team=request.team, user=request.user),
+        "saved_view_form": SavedViewForm(initial={"query": filter_query}),
+        "synced_at": selectors.mirror_synced_at(team=request.team),
+        "has_connection": request.team.connections.exists(),
+        "bulk_form": BulkStatusForm(initial={"filter_query": filter_query}),
+        "nav_active": "findings",
+    }
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+@vary_on_headers("HX-Request")
+def findings(request):
+    """The triage table over the mirror."""
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    context = _list_context(request)
+    template = "triage/findings/list.html"
+    if _is_fragment(request):
+        template += "#findings-page"
+    return render(request, template, context)
+
+
+def _selected_queryset(request, form: BulkStatusForm):
+    if form.cleaned_data["all_matching"]:
+        filterset = _filtered(request, QueryDict(form.cleaned_data["filter_query"]))
+        if not filterset.is_valid():
+            raise ServiceError("The filters of this page are not valid any more.")
+        return filterset.qs
+    return selectors.findings_for_team(team=request.team).filter(
+        pk__in=form.cleaned_data["finding"]
+    )
+
+
+@team_view(read=Role.TRIAGER, write=Role.TRIAGER)
+@vary_on_headers("HX-Request")
+def findings_bulk(request):
+    """Preview (htmx) or start a bulk status change of the selected findings.
+
+    The selection form posts ``finding`` ids (and ``all_matching`` with ``filter_query``):
+    other actions on the selection, such as starting a fix, post the same form to their own
+    URL with ``formaction``.
+    """
+    list_url = reverse("findings", kwargs={"team_slug": request.team.slug})
+    if request.method != "POST":
+        return redirect(list_url)
+    form = BulkStatusForm(request.POST)
+    back = f"{list_url}?{request.POST.get('filter_query', '')}"
+    action = request.POST.get("action", "submit")
+    if not form.is_valid():
+        errors = [e for field in form.errors.values() for e in field]
+        if request.htmx:
+            return render(
+                request, "triage/findings/list.html#bulk-preview", {"preview_errors": errors}
+            )
+        for error in errors:
+            messages.error(request, error)
+        return redirect(back)
+    try:
+        queryset = _selected_queryset(request, form)
+        if action == "preview":
+            status = form.cleaned_data["status"]
+            will_change, already = selectors.status_counts_for(queryset=queryset, status=status)
+            return render(
+                request,
+                "triage/findings/list.html#bulk-preview",
+                {
+                    "will_change": will_change,
+                    "already": already,
+                    "status_label": dict(STATUS_CHOICES)[status],
+                    "previewed": True,
+                },
+            )
+        job = services.finding_status_job_create(
+            team=request.team,
+            actor=request.user,
+            finding_ids=queryset.values_list("pk", flat=True),
+            status=form.cleaned_data["status"],
+            comment=form.cleaned_data["comment"],
+            filter_query=form.cleaned_data["filter_query"],
+        )
+    except ServiceError as exc:
+        if request.htmx:
+            return render(
+                request,
+                "triage/findings/list.html#bulk-preview",
+                {"preview_errors": [exc.message]},
+            )
+        messages.error(request, exc.message)
+        return redirect(back)
+    job_url = reverse("findings-job", kwargs={"team_slug": request.team.slug, "job_id": job.pk})
+    if request.htmx:
+        return HttpResponseClientRedirect(job_url)
+    return redirect(job_url)
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+@vary_on_headers("HX-Request")
+def finding(request, finding_id: int):
+    """A finding's page; POST sets its status (htmx: answers the table row, for the keys)."""
+    team = request.team
+    found = selectors.finding_detail(team=team, finding_id=finding_id)
+    if found is None:
+        raise Http404("No such finding")
+    if request.method == "POST":
+        return _finding_status_post(request, found)
+    return render(
+        request,
+        "triage/findings/detail.html",
+        {
+            "finding": found,
+            "events": selectors.finding_events(finding=found)[:200],
+            "fixes": selectors.finding_fixes(finding=found),
+            "source_link": selectors.source_repo_link(finding=found),
+            "cwe_links": selectors.cwe_links(finding=found),
+            "owasp_links": selectors.owasp_links(finding=found),
+            "can_triage": can(request, Role.TRIAGER),
+            "status_choices": STATUS_CHOICES,
+            "status_keys": STATUS_KEYS,
+            "synced_at": selectors.mirror_synced_at(team=team),
+            "back_query": request.GET.get("back", ""),
+            "nav_active": "findings",
+        },
+    )
+
+
+def _finding_status_post(request, found):
+    form = FindingStatusForm(request.POST)
+    error = None
+    if not form.is_valid():
+        error = "Choose a valid status."
+    else:
+        try:
+            found = services.finding_status_set(
+                team=request.team,
+                actor=request.user,
+                finding=found,
+                status=form.cleaned_data["status"],
+            )
+        except ServiceError as exc:
+            error = exc.message
+    if request.htmx:
+        return render(
+            request,
+            "triage/findings/list.html#finding-row",
+            {
+                "f": found,
+                "can_triage": True,
+                "status_choices": STATUS_CHOICES,
+                "row_error": error,
+            },
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Kolega accepted the new status.")
+    return redirect("finding", team_slug=request.team.slug, finding_id=found.pk)
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+def status_jobs(request):
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    return render(
+        request,
+        "triage/findings/jobs.html",
+        {"jobs": selectors.status_jobs_for(team=request.team)[:100], "nav_active": "findings"},
+    )
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+@vary_on_headers("HX-Request")
+def status_job(request, job_id: int):
+    """A bulk status job: live progress while it runs, then the outcome and its actions."""
+    job = selectors.status_job_detail(team=request.team, job_id=job_id)
+    if job is None:
+        raise Http404("No such job")
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "retry":
+                job = services.finding_status_job_retry_failed(job=job, actor=request.user)
+                messages.success(request, "The failed findings are being sent again.")
+            elif action == "undo":
+                job = services.finding_status_job_undo(job=job, actor=request.user)
+                messages.success(request, "Undoing: each finding goes back to its status.")
+            else:
+                messages.error(request, "Unknown action.")
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        return redirect("findings-job", team_slug=request.team.slug, job_id=job.pk)
+    failures = job.items.filter(outcome=FindingStatusJobItem.Outcome.FAILED).select_related(
+        "finding"
+    )[:500]
+    context = {
+        "job": job,
+        "failures": failures,
+        "can_triage": can(request, Role.TRIAGER),
+        "undone_by": job.undone_by.first(),
+        "status_labels": dict(STATUS_CHOICES),
+        "findings_url": reverse("findings", kwargs={"team_slug": request.team.slug}),
+        "nav_active": "findings",
+    }
+    if _is_fragment(request):
+        response = render(request, "triage/findings/job.html#job-progress", context)
+        if not job.is_active:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "triage/findings/job.html", context)
+
+
+@team_view(read=Role.VIEWER, write=Role.VIEWER)
+def saved_views(request):
+    """Save the current filters under a name (a personal menu entry; no Kolega write)."""
+    list_url = reverse("findings", kwargs={"team_slug": request.team.slug})
+    if request.method != "POST":
+        return redirect(list_url)
+    form = SavedViewForm(request.POST)
+    query = request.POST.get("query", "")
+    if form.is_valid():
+        try:
+            view = services.saved_view_create(
+                team=request.team,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                query=form.cleaned_data["query"],
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Saved the view “{view.name}”.")
+            query = view.query
+    else:
+        messages.error(request, "Give the view a name.")
+    return redirect(f"{list_url}?{query}" if query else list_url)
+
+
+@team_view(read=Role.VIEWER, write=Role.VIEWER)
+def saved_view(request, view_id: int):
+    views = selectors.saved_views_for(team=request.team, user=request.user)
+    view = views.filter(pk=view_id).first()
+    if view is None:
+        raise Http404("No such saved view")
+    list_url = reverse("findings", kwargs={"team_slug": request.team.slug})
+    if request.method == "POST":
+        services.saved_view_delete(team=request.team, user=request.user, view_id=view.pk)
+        messages.success(request, f"Deleted the view “{view.name}”.")
+        return redirect(list_url)
+    return redirect(f"{list_url}?{view.query}" if view.query else list_url)
+
 
 urlpatterns = [
-    path(
-        "",
-        area_placeholder,
-        {
-            "area": "findings",
-            "title": "Findings",
-            "description": (
-                "Triage findings with filters, search, saved views, keyboard shortcuts "
-                "and bulk status changes."
-            ),
-        },
-        name="findings",
-    ),
+    path("", findings, name="findings"),
+    path("bulk/", findings_bulk, name="findings-bulk"),
+    path("jobs/", status_jobs, name="findings-jobs"),
+    path("jobs/<int:job_id>/", status_job, name="findings-job"),
+    path("views/", saved_views, name="findings-views"),
+    path("views/<int:view_id>/", saved_view, name="findings-view"),
+    path("<int:finding_id>/", finding, name="finding"),
 ]

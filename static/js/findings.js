@@ -1,0 +1,135 @@
+/* Findings triage: keyboard triage of the table and tidy filter URLs.
+ *
+ * j / k move the cursor row, x selects it, o or Enter opens it, / focuses the search, and
+ * each status key (listed in the table's data-status-keys) sets the cursor row's status
+ * through the portal (htmx POST; the server answers the new row). Keys never fire while
+ * typing in a field or with a modifier held; "?" is handled by portal.js.
+ */
+(function () {
+  "use strict";
+
+  let cursorId = null;
+
+  function isTyping(target) {
+    return (
+      target.isContentEditable ||
+      ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)
+    );
+  }
+
+  function table() {
+    return document.querySelector("[data-findings-table]");
+  }
+
+  function rows() {
+    const current = table();
+    return current ? Array.from(current.querySelectorAll("tr[data-finding-row]")) : [];
+  }
+
+  function cursorRow() {
+    return cursorId ? document.getElementById(cursorId) : null;
+  }
+
+  function setCursor(row) {
+    rows().forEach((r) => {
+      r.classList.remove("is-cursor");
+      r.removeAttribute("aria-current");
+    });
+    if (!row) {
+      cursorId = null;
+      return;
+    }
+    cursorId = row.id;
+    row.classList.add("is-cursor");
+    row.setAttribute("aria-current", "true");
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  function move(step) {
+    const all = rows();
+    if (!all.length) return;
+    const index = all.indexOf(cursorRow());
+    const next = index === -1 ? (step > 0 ? 0 : all.length - 1) : index + step;
+    setCursor(all[Math.max(0, Math.min(all.length - 1, next))]);
+  }
+
+  function statusKeys() {
+    const current = table();
+    if (!current || !current.hasAttribute("data-can-triage")) return {};
+    try {
+      return JSON.parse(current.dataset.statusKeys || "{}");
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function setStatus(row, status) {
+    if (!row || row.dataset.status === status || typeof htmx === "undefined") return;
+    row.setAttribute("aria-busy", "true");
+    htmx.ajax("POST", row.dataset.openUrl, {
+      source: row,
+      target: row,
+      swap: "outerHTML",
+      values: { status: status },
+    });
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (isTyping(event.target) || document.querySelector("dialog[open]")) return;
+    if (!table()) return;
+    const row = cursorRow();
+    const key = event.key;
+    if (key === "j" || key === "k") {
+      event.preventDefault();
+      move(key === "j" ? 1 : -1);
+    } else if (key === "x" && row) {
+      const box = row.querySelector('input[type="checkbox"][name="finding"]');
+      if (box) {
+        event.preventDefault();
+        box.checked = !box.checked;
+        box.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    } else if ((key === "o" || key === "Enter") && row) {
+      if (key === "Enter" && event.target.closest("a, button")) return;
+      event.preventDefault();
+      window.location.assign(row.dataset.openUrl);
+    } else if (key === "/") {
+      const search = document.getElementById("filter-q");
+      if (search) {
+        event.preventDefault();
+        search.focus();
+        search.select();
+      }
+    } else {
+      const status = statusKeys()[key];
+      if (status && row) {
+        event.preventDefault();
+        setStatus(row, status);
+      }
+    }
+  });
+
+  // After a row comes back from the server, keep the cursor on it; after the whole table
+  // is replaced (new filters or page), start again from the top.
+  document.addEventListener("htmx:afterSettle", () => {
+    const row = cursorRow();
+    if (row) setCursor(row);
+    else cursorId = null;
+  });
+
+  // Leave empty filters out of the URL so shared links stay short and readable.
+  document.addEventListener("htmx:configRequest", (event) => {
+    const source = event.detail.elt;
+    if (!source || source.id !== "findings-filters") return;
+    const parameters = event.detail.parameters;
+    const names = typeof parameters.keys === "function" ? Array.from(parameters.keys()) : Object.keys(parameters);
+    names.forEach((name) => {
+      const values = typeof parameters.getAll === "function" ? parameters.getAll(name) : [parameters[name]];
+      if (values.every((value) => value === "" || value === undefined || value === null)) {
+        if (typeof parameters.delete === "function") parameters.delete(name);
+        else delete parameters[name];
+      }
+    });
+  });
+})();

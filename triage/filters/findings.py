@@ -1,0 +1,121 @@
+"""Filters of the findings triage table; parameter names are part of the portal's URLs
+(the dashboard and scan pages link here with ``?batch=`` and ``?repository=``)."""
+
+from datetime import datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from triage.models import Finding, Repository, ScanBatch, ScanBatchFinding, Team
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+STATUSES = ("open", "needs_manual_review", "resolved", "ignored", "false_positive")
+SCAN_TYPES = ("secrets_scan", "semgrep_scan", "deep_ai_scan", "sbom_scan")
+
+SEVERITY_CHOICES = [(value, value.title()) for value in SEVERITIES]
+STATUS_CHOICES = [(value, value.replace("_", " ").capitalize()) for value in STATUSES]
+SCAN_TYPE_CHOICES = [
+    ("secrets_scan", "Secrets"),
+    ("semgrep_scan", "Code (SAST)"),
+    ("deep_ai_scan", "Deep AI"),
+    ("sbom_scan", "Dependencies (SBOM)"),
+]
+# Parameters of the page that are not filters; a saved view keeps only the filters and sort.
+NON_FILTER_PARAMETERS = ("cursor",)
+
+
+def _start_of_day(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class FindingFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_text", label="Search")
+    repository = django_filters.ModelChoiceFilter(
+        queryset=Repository.objects.none(), label="Repository", empty_label="Any repository"
+    )
+    batch = django_filters.ModelChoiceFilter(
+        queryset=ScanBatch.objects.none(),
+        method="filter_batch",
+        label="Scan batch",
+        widget=forms.HiddenInput,
+    )
+    severity = django_filters.MultipleChoiceFilter(choices=SEVERITY_CHOICES, label="Severity")
+    status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES, label="Status")
+    scan_type = django_filters.ChoiceFilter(
+        choices=SCAN_TYPE_CHOICES, label="Scan type", empty_label="Any scan type"
+    )
+    check_id = django_filters.CharFilter(field_name="check_id", label="Check id")
+    path = django_filters.CharFilter(field_name="file_path", lookup_expr="contains", label="File")
+    cwe = django_filters.CharFilter(method="filter_cwe", label="CWE")
+    first_detected_after = django_filters.DateFilter(
+        method="filter_on_or_after", field_name="first_detected_at", label="First seen from"
+    )
+    first_detected_before = django_filters.DateFilter(
+        method="filter_before_end_of", field_name="first_detected_at", label="First seen until"
+    )
+    last_detected_after = django_filters.DateFilter(
+        method="filter_on_or_after", field_name="last_detected_at", label="Last seen from"
+    )
+    last_detected_before = django_filters.DateFilter(
+        method="filter_before_end_of", field_name="last_detected_at", label="Last seen until"
+    )
+    age_min_days = django_filters.NumberFilter(
+        method="filter_age_min", label="Age at least (days)", min_value=0
+    )
+    age_max_days = django_filters.NumberFilter(
+        method="filter_age_max", label="Age at most (days)", min_value=0
+    )
+
+    class Meta:
+        model = Finding
+        fields: list[str] = []
+
+    def __init__(self, data=None, *args, team: Team, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.team = team
+        self.filters["repository"].queryset = Repository.objects.filter(team=team).only(
+            "id", "name"
+        )
+        self.filters["batch"].queryset = ScanBatch.objects.filter(team=team)
+
+    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # search_text is lower-cased and trigram-indexed: a contains here is index-backed.
+        value = value.strip().lower()
+        return queryset.filter(search_text__contains=value) if value else queryset
+
+    def filter_batch(self, queryset: QuerySet, name: str, value: ScanBatch) -> QuerySet:
+        links = ScanBatchFinding.objects.filter(scan_batch=value, finding=OuterRef("pk"))
+        return queryset.filter(Exists(links))
+
+    def filter_cwe(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip().upper()
+        if not value:
+            return queryset
+        if not value.startswith("CWE-"):
+            value = f"CWE-{value}"
+        return queryset.filter(cwe__contains=[value])
+
+    def filter_on_or_after(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(**{f"{name}__gte": _start_of_day(value)})
+
+    def filter_before_end_of(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(**{f"{name}__lt": _start_of_day(value + timedelta(days=1))})
+
+    def filter_age_min(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(first_detected_at__lte=timezone.now() - timedelta(days=int(value)))
+
+    def filter_age_max(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(first_detected_at__gte=timezone.now() - timedelta(days=int(value)))
+
+    @property
+    def active_filters(self) -> dict[str, object]:
+        """Filters that narrow the list, by name, with their cleaned values."""
+        if not self.is_bound or not self.is_valid():
+            return {}
+        return {
+            name: value
+            for name, value in self.form.cleaned_data.items()
+            if value not in (None, "", [])
+        }

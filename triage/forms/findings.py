@@ -1,0 +1,39 @@
+from django import forms
+
+from triage.filters.findings import STATUS_CHOICES
+
+
+class FindingStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=STATUS_CHOICES)
+
+
+class BulkStatusForm(forms.Form):
+    """The selection form of the findings table: ticked rows, or every finding matching the
+    filters the page was showing (``filter_query``)."""
+
+    finding = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+    all_matching = forms.BooleanField(required=False)
+    filter_query = forms.CharField(required=False, max_length=2000)
+    status = forms.ChoiceField(choices=[("", "Choose a status"), *STATUS_CHOICES])
+    comment = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the portal's audit log with each change.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any id is accepted here; the service keeps only the team's own findings.
+        self.fields["finding"].valid_value = lambda value: True
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("all_matching") and not cleaned.get("finding"):
+            raise forms.ValidationError("Select findings, or all findings matching the filters.")
+        return cleaned
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Name this view")
+    query = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)

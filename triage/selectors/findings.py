@@ -1,0 +1,247 @@
+"""Read side of findings triage: the filtered, sorted, keyset-paginated table and a finding's
+page. Reads come from the mirror only."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Case, F, IntegerField, Max, QuerySet, Value, When
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.utils.dateparse import parse_datetime
+
+from triage.models import (
+    Finding,
+    FindingEvent,
+    FindingStatusJob,
+    Fix,
+    SavedView,
+    SyncState,
+    Team,
+)
+
+PAGE_SIZE = 50
+# Counting every match of a broad filter over a large mirror costs more than the page itself;
+# past this many the table says "10,000+".
+COUNT_LIMIT = 10_000
+
+SEVERITY_RANK = Case(
+    When(severity="critical", then=Value(5)),
+    When(severity="high", then=Value(4)),
+    When(severity="medium", then=Value(3)),
+    When(severity="low", then=Value(2)),
+    default=Value(1),
+    output_field=IntegerField(),
+)
+
+
+@dataclass(frozen=True)
+class Sort:
+    label: str
+    column: str  # a field or the severity_rank annotation
+    descending: bool
+
+
+# Every sort ends on the primary key in the same direction, so one row-value comparison
+# `(column, id) < (value, id)` continues after any row.
+SORTS: dict[str, Sort] = {
+    "severity": Sort("Most severe first", "severity_rank", True),
+    "-severity": Sort("Least severe first", "severity_rank", False),
+    "age": Sort("Oldest first", "first_detected_at", False),
+    "-age": Sort("Newest first", "first_detected_at", True),
+    "last_detected": Sort("Last seen, newest first", "last_detected_at", True),
+    "-last_detected": Sort("Last seen, oldest first", "last_detected_at", False),
+    "file": Sort("File, A to Z", "file_path", False),
+    "-file": Sort("File, Z to A", "file_path", True),
+}
+DEFAULT_SORT = "severity"
+
+
+def sort_of(value: str | None) -> str:
+    return value if value in SORTS else DEFAULT_SORT
+
+
+def findings_for_team(*, team: Team) -> QuerySet[Finding]:
+    return Finding.objects.filter(team=team)
+
+
+@dataclass
+class FindingsPage:
+    rows: list[Finding]
+    count: int
+    count_is_lower_bound: bool
+    next_cursor: str | None
+    previous_cursor: str | None
+    is_first: bool
+
+    @property
+    def count_label(self) -> str:
+        return f"{self.count:,}+" if self.count_is_lower_bound else f"{self.count:,}"
+
+
+def _encode_cursor(direction: str, sort: Sort, row: Finding) -> str:
+    value = getattr(row, sort.column)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([direction, value, row.pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, object, int] | None:
+    """The position a cursor points at, or None for a cursor that is not ours (start over)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        direction, value, pk = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        return None
+    if direction not in ("after", "before") or not isinstance(pk, int):
+        return None
+    if sort.column in ("first_detected_at", "last_detected_at"):
+        value = parse_datetime(value) if isinstance(value, str) else None
+    elif sort.column == "severity_rank":
+        value = value if isinstance(value, int) else None
+    elif not isinstance(value, str):
+        value = None
+    return None if value is None else (direction, value, pk)
+
+
+def findings_page(
+    *, queryset: QuerySet[Finding], sort_key: str, cursor: str | None, page_size: int = PAGE_SIZE
+) -> FindingsPage:
+    """One page of ``queryset`` in ``sort_key`` order, continuing from ``cursor``.
+
+    A page is found by a row-value comparison against the last row seen, so page 2,000 costs
+    what page 1 costs (no OFFSET that reads and drops every earlier row).
+    """
+    sort = SORTS[sort_of(sort_key)]
+    rows_query = queryset.select_related("repository")
+    if sort.column == "severity_rank":
+        rows_query = rows_query.annotate(severity_rank=SEVERITY_RANK)
+    position = _decode_cursor(cursor, sort) if cursor else None
+    backwards = position is not None and position[0] == "before"
+    # Reading backwards walks the reverse order, then flips the rows.
+    descending = sort.descending != backwards
+    order = [F(sort.column).desc(), F("pk").desc()] if descending else [sort.column, "pk"]
+    rows_query = rows_query.order_by(*order)
+    if position is not None:
+        _, value, pk = position
+        compare = TupleLessThan if descending else TupleGreaterThan
+        rows_query = rows_query.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
+    rows = list(rows_query[: page_size + 1])
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    if backwards:
+        rows.reverse()
+    if position is None:
+        has_next, has_previous = has_more, False
+    elif backwards:
+        has_next, has_previous = True, has_more
+    else:
+        has_next, has_previous = has_more, True
+    count = queryset.order_by()[: COUNT_LIMIT + 1].count()
+    return FindingsPage(
+        rows=rows,
+        count=min(count, COUNT_LIMIT),
+        count_is_lower_bound=count > COUNT_LIMIT,
+        next_cursor=_encode_cursor("after", sort, rows[-1]) if has_next and rows else None,
+        previous_cursor=_encode_cursor("before", sort, rows[0]) if has_previous and rows else None,
+        is_first=not has_previous,
+    )
+
+
+def status_counts_for(*, queryset: QuerySet[Finding], status: str) -> tuple[int, int]:
+    """How many of ``queryset`` would change to ``status``, and how many already have it."""
+    total = queryset.count()
+    already = queryset.filter(status=status).count()
+    return total - already, already
+
+
+def mirror_synced_at(*, team: Team) -> datetime | None:
+    """The last successful sync of any of the team's connections: how fresh the page is."""
+    return SyncState.objects.filter(connection__team=team).aggregate(at=Max("last_success_at"))[
+        "at"
+    ]
+
+
+def saved_views_for(*, team: Team, user) -> QuerySet[SavedView]:
+    return SavedView.objects.filter(team=team, user=user)
+
+
+def finding_detail(*, team: Team, finding_id: int) -> Finding | None:
+    return (
+        Finding.objects.filter(team=team, pk=finding_id)
+        .select_related("repository", "connection")
+        .first()
+    )
+
+
+def finding_events(*, finding: Finding) -> QuerySet[FindingEvent]:
+    return FindingEvent.objects.filter(
+        connection_id=finding.connection_id, finding_upstream_id=finding.upstream_id
+    ).order_by("-event_timestamp", "-id")
+
+
+def finding_fixes(*, finding: Finding) -> QuerySet[Fix]:
+    return Fix.objects.filter(
+        connection_id=finding.connection_id, finding_ids__contains=[finding.upstream_id]
+    ).prefetch_related("pull_requests")
+
+
+def source_repo_link(*, finding: Finding) -> str | None:
+    """The finding's location in its source repo's web UI, when Kolega gave an html_url.
+
+    A finding names no source repo of its own: a repository with one source repo (the usual
+    case) is unambiguous; otherwise a finding path that starts with a repo's name picks it.
+    """
+    repos = [r for r in finding.repository.source_repos if r.get("html_url")]
+    if not repos:
+        return None
+    chosen = repos[0] if len(repos) == 1 else None
+    path = finding.file_path
+    for repo in repos:
+        name = (repo.get("full_name") or "").split("/")[-1]
+        if name and path.startswith(f"{name}/"):
+            chosen, path = repo, path[len(name) + 1 :]
+            break
+    if chosen is None:
+        return None
+    branch = chosen.get("default_branch") or "HEAD"
+    return f"{chosen['html_url'].rstrip('/')}/blob/{branch}/{path}"
+
+
+def status_jobs_for(*, team: Team) -> QuerySet[FindingStatusJob]:
+    return FindingStatusJob.objects.filter(team=team).select_related("created_by")
+
+
+def status_job_detail(*, team: Team, job_id: int) -> FindingStatusJob | None:
+    return (
+        FindingStatusJob.objects.filter(team=team, pk=job_id)
+        .select_related("created_by", "undo_of")
+        .first()
+    )
+
+
+def cwe_links(*, finding: Finding) -> list[tuple[str, str | None]]:
+    """Each CWE of the finding with its MITRE page, when the id is a CWE number."""
+    links = []
+    for cwe in finding.cwe:
+        number = cwe.upper().removeprefix("CWE-").split(":")[0].strip()
+        url = f"https://cwe.mitre.org/data/definitions/{number}.html" if number.isdigit() else None
+        links.append((cwe, url))
+    return links
+
+
+def owasp_links(*, finding: Finding) -> list[tuple[str, str | None]]:
+    """Each OWASP Top 10 category (``A03:2021-Injection``) with its page on owasp.org."""
+    links = []
+    for category in finding.owasp:
+        code, _, year_and_name = category.partition(":")
+        year, _, name = year_and_name.partition("-")
+        url = None
+        if code.startswith("A") and year.isdigit() and name:
+            url = f"https://owasp.org/Top10/{code}_{year}-{name.replace(' ', '_')}/"
+        links.append((category, url))
+    return links
