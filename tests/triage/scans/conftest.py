@@ -43,21 +43,22 @@ def scan_org(db, sandbox_clock):
     return organization, key
 
 
-@pytest.fixture
-def connection(team, scan_org, sandbox_transport, member) -> KolegaConnection:
-    """The organization connected to the team through the settings service, then mirrored."""
+def connect_and_sync(*, team, admin, api_key: str) -> KolegaConnection:
+    """Connect an organization to the team through the settings service, then mirror it."""
     from triage.services.connections import connection_create
     from triage.sync import sync_connection_full
 
-    _, key = scan_org
     created = connection_create(
-        team=team,
-        actor=member(Role.ADMIN, username="alice-admin"),
-        name="Acme",
-        base_url=SANDBOX_BASE_URL,
-        api_key=key,
+        team=team, actor=admin, name="Acme", base_url=SANDBOX_BASE_URL, api_key=api_key
     )
     # Reloaded: the stored key is read back encrypted, as every later request reads it.
     stored = KolegaConnection.objects.get(pk=created.pk)
     sync_connection_full(connection=stored)
     return KolegaConnection.objects.get(pk=created.pk)
+
+
+@pytest.fixture
+def connection(team, scan_org, sandbox_transport, member) -> KolegaConnection:
+    return connect_and_sync(
+        team=team, admin=member(Role.ADMIN, username="alice-admin"), api_key=scan_org[1]
+    )
