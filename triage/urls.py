@@ -1,7 +1,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from triage.views import approvals, dashboard, findings, fixes, home, reports, scans, settings
+from triage.views import (
+    approvals,
+    dashboard,
+    findings,
+    fixes,
+    home,
+    reports,
+    scans,
+    settings,
+    sync,
+)
 
 # Each area's view module owns its URL patterns; all are mounted under /t/<team-slug>/.
 team_patterns = [
@@ -20,6 +30,8 @@ team_patterns = [
     ),
     path("settings/members/", settings.members, name="settings-members"),
     path("settings/audit/", settings.audit_log, name="settings-audit"),
+    path("settings/sync/", sync.sync_status, name="settings-sync"),
+    path("settings/sync/<int:run_id>/", sync.sync_run_detail, name="settings-sync-run"),
 ]
 
 urlpatterns = [
