@@ -56,7 +56,9 @@ def approval_policy_set(
     if required_approvals not in (1, 2):
         raise ServiceError("A pull request needs one or two approvals.")
     with transaction.atomic():
-        policy, _ = TeamApprovalPolicy.objects.select_for_update().get_or_create(team=team)
+        policy, _ = TeamApprovalPolicy.objects.select_for_update(of=("self",)).get_or_create(
+            team=team
+        )
         policy.required_approvals = required_approvals
         policy.admins_may_self_approve = admins_may_self_approve
         policy.save()
@@ -92,7 +94,7 @@ def approval_request(
     """Ask for approval to open pull requests for the diff the fix has now."""
     require_role(team=fix.team, user=actor, role=Role.TRIAGER)
     with transaction.atomic():
-        fix = Fix.objects.select_for_update().get(pk=fix.pk)
+        fix = Fix.objects.select_for_update(of=("self",)).get(pk=fix.pk)
         _fix_ready_for_review(fix)
         if FixApproval.objects.filter(fix=fix, status__in=FixApproval.OPEN_STATUSES).exists():
             raise ServiceError("This fix already has an approval request.")
@@ -167,7 +169,7 @@ def approval_decide(
     membership = require_role(team=approval.team, user=actor, role=Role.APPROVER)
     with transaction.atomic():
         approval = (
-            FixApproval.objects.select_for_update()
+            FixApproval.objects.select_for_update(of=("self",))
             .select_related("fix", "team")
             .get(pk=approval.pk)
         )
@@ -190,7 +192,9 @@ def approval_decide(
         raise ServiceError("The diff changed since approval was requested; ask again.")
     with transaction.atomic():
         approval = (
-            FixApproval.objects.select_for_update().select_related("team").get(pk=approval.pk)
+            FixApproval.objects.select_for_update(of=("self",))
+            .select_related("team")
+            .get(pk=approval.pk)
         )
         if approval.status != FixApproval.Status.PENDING:
             raise ServiceError(f"This request is already {approval.get_status_display().lower()}.")
@@ -240,7 +244,7 @@ def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
     require_role(team=fix.team, user=actor, role=Role.TRIAGER)
     with transaction.atomic():
         approval = (
-            FixApproval.objects.select_for_update()
+            FixApproval.objects.select_for_update(of=("self",))
             .filter(fix_id=fix.pk, status=FixApproval.Status.APPROVED)
             .first()
         )
@@ -251,7 +255,7 @@ def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
             raise ServiceError(f"Pull requests need a completed fix (it is {fix.status}).")
         if fix.diff_sha256 != approval.diff_sha256:
             raise ServiceError("The diff changed after it was approved; ask for approval again.")
-        opening, created = PullRequestOpening.objects.select_for_update().get_or_create(
+        opening, created = PullRequestOpening.objects.select_for_update(of=("self",)).get_or_create(
             fix=fix,
             diff_sha256=approval.diff_sha256,
             defaults={"team_id": fix.team_id, "approval": approval},
@@ -287,7 +291,7 @@ def pull_request_opening_send(*, opening_id: int) -> PullRequestOpening:
     """Send the POST for a pending opening, once; reconcile an opening of unknown outcome."""
     with transaction.atomic():
         opening = (
-            PullRequestOpening.objects.select_for_update()
+            PullRequestOpening.objects.select_for_update(of=("self",))
             .select_related("approval")
             .filter(pk=opening_id)
             .first()
@@ -394,7 +398,7 @@ def _opening_finish(
     if status == PullRequestOpening.Status.OPENED:
         _mirror_after_open(fix)
     with transaction.atomic():
-        opening = PullRequestOpening.objects.select_for_update().get(pk=opening.pk)
+        opening = PullRequestOpening.objects.select_for_update(of=("self",)).get(pk=opening.pk)
         opening.status = status
         opening.error_message = error
         if pull_requests is not None:
