@@ -26,4 +26,16 @@ def portal(request):
         "navigation": NAVIGATION,
         "nav_active": (getattr(match, "url_name", "") or "").split("-")[0],
         "Role": Role,
+        # Shown as a count beside "Approvals" for people who can approve (one query).
+        "approvals_pending_count": _approvals_pending_count(membership),
     }
+
+
+def _approvals_pending_count(membership) -> int | None:
+    from triage.models import FixApproval
+
+    if membership is None or not membership.has_role(Role.APPROVER):
+        return None
+    return FixApproval.objects.filter(
+        team_id=membership.team_id, status=FixApproval.Status.PENDING
+    ).count()
