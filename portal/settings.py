@@ -277,6 +277,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# A new connection is synced at once rather than at the next scheduled sync.
+PORTAL_SYNC_ON_CONNECT = env_bool("PORTAL_SYNC_ON_CONNECT", True)
 # Task modules beyond triage/tasks.py (found by autodiscovery): one per area of the portal.
 CELERY_IMPORTS = [
     "triage.tasks_scans",

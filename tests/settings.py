@@ -6,3 +6,6 @@ from portal.settings import *  # noqa: F403
 
 # Hashing passwords at full strength makes up most of the time of tests that sign users in.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests run their syncs explicitly; a sync queued by connecting would race them under a worker.
+PORTAL_SYNC_ON_CONNECT = False

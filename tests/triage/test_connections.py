@@ -193,3 +193,26 @@ def test_another_teams_connection_answers_404(
 
     assert response.status_code == 404
     assert KolegaConnection.objects.filter(pk=theirs.pk).exists()
+
+
+def test_a_new_connection_is_synced_at_once(
+    admin_client,
+    team,
+    sandbox_transport,
+    sandbox_org,
+    settings,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    queued = []
+    monkeypatch.setattr(
+        "triage.tasks.sync_connection.delay", lambda *args, **kw: queued.append(args)
+    )
+    settings.PORTAL_SYNC_ON_CONNECT = True
+    _, key = sandbox_org
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _add(admin_client, team, api_key=key)
+
+    connection = KolegaConnection.objects.get(team=team)
+    assert queued == [(connection.pk, "full")]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -70,7 +71,20 @@ def connection_create(
         raise ServiceError(
             "This team already has a connection with this name or to this organization."
         ) from None
+    _queue_first_sync(connection)
     return connection
+
+
+def _queue_first_sync(connection: KolegaConnection) -> None:
+    """Mirror the organization right away instead of waiting for the next scheduled sync."""
+    if not settings.PORTAL_SYNC_ON_CONNECT:
+        return
+    from triage.models import SyncRun
+    from triage.tasks import sync_connection
+
+    transaction.on_commit(
+        lambda: sync_connection.delay(connection.pk, SyncRun.Kind.FULL), robust=True
+    )
 
 
 def connection_verify(*, connection: KolegaConnection, actor) -> KolegaConnection:
