@@ -51,8 +51,11 @@ def mirror_differences(connection: KolegaConnection, kolega: KolegaClient) -> li
     mirrored_repositories = {
         r.upstream_id: r for r in Repository.objects.filter(connection=connection)
     }
-    if set(mirrored_repositories) != {r.id for r in repositories}:
-        problems.append("repositories differ")
+    listed_repositories = {r.id for r in repositories}
+    if set(mirrored_repositories) - listed_repositories:
+        problems.append("repositories in the mirror that Kolega does not list")
+    if listed_repositories - set(mirrored_repositories):
+        problems.append("repositories missing")
     batch_ids, finding_ids, fix_ids, pr_ids = set(), set(), set(), set()
     for repository in repositories:
         row = mirrored_repositories.get(repository.id)
