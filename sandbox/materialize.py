@@ -201,6 +201,25 @@ def fix_events_create(*, fix: Fix, event_type: str, at: datetime, **metadata) ->
     )
 
 
+def _propose_diff(fix: Fix) -> tuple[str, str]:
+    """The fix's diff, or an empty one and why the agent gave up."""
+    gave_up = "The agent could not produce a change that passes the tests"
+    if fix.source_repo is None:
+        return "", gave_up
+    scanning = scanner()
+    instructions = "\n".join(filter(None, [fix.instructions, fix.refine_instructions]))
+    try:
+        diff = scanning.propose_fix(
+            source_tree(source_repo=fix.source_repo),
+            [_detection_of(finding) for finding in _fix_findings(fix)],
+            instructions=instructions,
+            variant=fix.run_number,
+        )
+    except getattr(scanning, "FixNotPossible", ValueError) as error:
+        return "", f"{gave_up}: {error}"
+    return diff, gave_up
+
+
 def fix_materialize(*, fix_id) -> Fix:
     """Record the start and the outcome of a fix's current run once they have happened."""
     with transaction.atomic():
@@ -218,23 +237,14 @@ def fix_materialize(*, fix_id) -> Fix:
             )
         if state.run_finished:
             end = lifecycle.fix_run_end(fix)
-            diff = ""
-            if fix.source_repo is not None:
-                findings = _fix_findings(fix)
-                instructions = "\n".join(filter(None, [fix.instructions, fix.refine_instructions]))
-                diff = scanner().propose_fix(
-                    source_tree(source_repo=fix.source_repo),
-                    [_detection_of(finding) for finding in findings],
-                    instructions=instructions,
-                    variant=fix.run_number,
-                )
+            diff, failure = _propose_diff(fix)
             fix.completed_at = end
             if diff.strip():
                 fix.final_status, fix.diff, fix.error_message = "completed", diff, None
                 fix_events_create(fix=fix, event_type="fix_completed", at=end)
             else:
                 fix.final_status, fix.diff = "failed", None
-                fix.error_message = "The agent could not produce a change that passes the tests"
+                fix.error_message = failure
                 fix_events_create(fix=fix, event_type="fix_failed", at=end)
         fix.save()
         return fix

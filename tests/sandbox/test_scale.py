@@ -1,0 +1,31 @@
+"""Scale mode: 100,000 findings and their events in well under a minute."""
+
+import time
+
+import pytest
+from django.core.management import call_command
+
+from sandbox.models import BatchFinding, Finding, FindingEvent, Organization
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+def test_sandbox_scale_creates_100000_findings(capsys, make_client):
+    started = time.perf_counter()
+    call_command("sandbox_scale", "--repos", "50", "--findings", "100000", "--slug", "bench")
+    elapsed = time.perf_counter() - started
+    output = capsys.readouterr().out
+    print(f"\nsandbox_scale --repos 50 --findings 100000: {elapsed:.1f}s")
+    organization = Organization.objects.get(slug="bench")
+    assert Finding.objects.filter(organization=organization).count() == 100_000
+    assert FindingEvent.objects.filter(organization=organization).count() >= 100_000
+    assert BatchFinding.objects.filter(finding__organization=organization).count() == 100_000
+    # About 30 s on an idle two-core machine with PostgreSQL; the bound leaves room for a busy CI.
+    assert elapsed < 120
+    key = output.split("API key: ")[1].split()[0]
+    api = make_client(key)
+    repositories = api.get("/repositories", params={"limit": 200}).json()
+    assert repositories["total"] == 50
+    findings = api.get(f"/repositories/{repositories['items'][0]['id']}/findings").json()
+    assert findings["total"] == 2000
+    assert api.get("/finding-events", params={"limit": 200}).json()["has_next"] is True
