@@ -1,18 +1,403 @@
-from django.urls import path
+"""Fixes: start one from findings, follow its heartbeat, review its diff, refine, ask for
+approval and open pull requests. Every page reads the mirror; writes go through services."""
 
-from triage.views.home import area_placeholder
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseStopPolling
+
+from triage.diffs import diff_between, highlight_file, parse_diff, side_by_side
+from triage.forms.fixes import (
+    INSTRUCTION_TEMPLATES,
+    ApprovalRequestForm,
+    CommentForm,
+    DecisionForm,
+    FixStartForm,
+    RefineForm,
+)
+from triage.models import Finding, FixApproval, PullRequestOpening, Role
+from triage.permissions import can, team_view
+from triage.selectors import fixes as selectors
+from triage.services import approvals as approval_services
+from triage.services import fixes as fix_services
+from triage.services.errors import ServiceError
+
+PAGE_SIZE = 50
+# Files whose bodies load with the page's first screen; the rest load when scrolled to.
+EAGER_FILES = 0
+
+
+def _vary(response):
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+def fixes(request):
+    status = request.GET.get("status", "")
+    page = Paginator(selectors.fixes_list(team=request.team, status=status), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    requesters = selectors.fix_requesters(list(page))
+    for fix in page:
+        fix.requester_label = requesters.get(fix.pk, "")
+    context = {
+        "page": page,
+        "status": status,
+        "statuses": selectors.FIX_STATUS_FILTERS,
+        "data_as_of": selectors.data_as_of(request.team),
+    }
+    template = "triage/fixes/list.html"
+    if request.htmx:
+        template += "#fixes-table"
+    return _vary(render(request, template, context))
+
+
+def _selected_findings(request, values) -> list[Finding]:
+    ids = []
+    for value in values:
+        try:
+            ids.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return list(
+        Finding.objects.filter(team=request.team, pk__in=ids[:200]).select_related("repository")
+    )
+
+
+@team_view(read=Role.TRIAGER, write=Role.TRIAGER)
+def fix_new(request):
+    """Start a fix for findings chosen in triage (`?finding=<id>&finding=<id>`)."""
+    source = request.POST if request.method == "POST" else request.GET
+    findings = _selected_findings(request, source.getlist("finding"))
+    repositories = {finding.repository_id for finding in findings}
+    problem = ""
+    if not findings:
+        problem = "Choose findings to fix from the Findings page first."
+    elif len(repositories) > 1:
+        problem = "A fix covers findings of one repository: choose findings of one repository."
+    repository = findings[0].repository if findings else None
+    source_repos = [r.get("full_name") for r in (repository.source_repos if repository else [])]
+    default_branch = next(
+        (r.get("default_branch") for r in (repository.source_repos if repository else [])), ""
+    )
+    initial = {
+        "finding": [f.pk for f in findings],
+        "title": fix_services.fix_title_proposed(findings=findings),
+        "instructions": INSTRUCTION_TEMPLATES["minimal"][1],
+        "source_repo": source_repos[0] if len(source_repos) == 1 else "",
+        "branch": default_branch or "",
+    }
+    form = FixStartForm(
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        finding_choices=[(f.pk, str(f)) for f in findings],
+        source_repos=source_repos,
+    )
+    if request.method == "POST" and not problem and form.is_valid():
+        data = form.cleaned_data
+        try:
+            fix = fix_services.fix_start(
+                team=request.team,
+                actor=request.user,
+                finding_ids=data["finding"],
+                title=data["title"],
+                instructions=data["instructions"],
+                source_repo=data["source_repo"],
+                branch=data["branch"] or None,
+            )
+        except ServiceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Fix started. Its progress shows below.")
+            return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+    return render(
+        request,
+        "triage/fixes/new.html",
+        {
+            "form": form,
+            "findings": findings,
+            "repository": repository,
+            "problem": problem,
+            "templates": INSTRUCTION_TEMPLATES,
+            "single_source_repo": len(source_repos) == 1,
+        },
+        status=400 if (request.method == "POST" and (form.errors or problem)) else 200,
+    )
+
+
+def _fix_or_404(request, fix_id: int):
+    fix = selectors.fix_for_team(team=request.team, fix_id=fix_id)
+    if fix is None:
+        raise Http404("No such fix")
+    return fix
+
+
+def _heartbeat_context(request, fix):
+    return {
+        "fix": fix,
+        "can_triage": can(request, Role.TRIAGER),
+        "polling": not fix.is_settled or fix.needs_diff,
+    }
+
+
+FIX_ACTIONS = {"cancel", "refine", "request_approval", "open_pull_requests", "comment"}
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+def fix_detail(request, fix_id: int):
+    fix = _fix_or_404(request, fix_id)
+    if request.method == "POST":
+        return _fix_action(request, fix)
+    return _vary(render(request, "triage/fixes/detail.html", _fix_page_context(request, fix)))
+
+
+def _fix_page_context(request, fix, **forms):
+    choice = selectors.diff_choice(fix=fix, sha256=request.GET.get("v", ""))
+    if choice is None:
+        raise Http404("No such version of the diff")
+    parsed = selectors.parsed_diff(choice) if choice.text is not None else None
+    view = "split" if request.GET.get("view") == "split" else "unified"
+    approval = selectors.current_approval(fix)
+    user = request.user
+    may_decide = (
+        approval is not None
+        and approval.status == FixApproval.Status.PENDING
+        and can(request, Role.APPROVER)
+        and not any(d.approver_id == user.pk for d in approval.decisions.all())
+        and (
+            approval.requested_by_id != user.pk
+            or (
+                request.membership.role == Role.ADMIN
+                and approval_services.approval_policy_for(request.team).admins_may_self_approve
+            )
+        )
+    )
+    can_triage = can(request, Role.TRIAGER)
+    completed = fix.status.lower() in fix_services.REFINABLE_STATUSES
+    opening = selectors.current_opening(fix)
+    return {
+        **_heartbeat_context(request, fix),
+        "findings": selectors.fix_findings(fix),
+        "choice": choice,
+        "parsed": parsed,
+        "view": view,
+        "versions": selectors.diff_versions(fix),
+        "reviewed": selectors.reviewed_paths(fix=fix, user=user, sha256=choice.sha256),
+        "comment_counts": selectors.comment_counts(fix=fix, sha256=choice.sha256),
+        "eager_files": EAGER_FILES,
+        "approval": approval,
+        "approval_voided_by_diff": approval is not None
+        and approval.status in FixApproval.OPEN_STATUSES
+        and approval.diff_sha256 != fix.diff_sha256,
+        "may_decide": may_decide,
+        "may_request_approval": can_triage
+        and completed
+        and not fix.needs_diff
+        and bool(fix.diff)
+        and (approval is None or approval.status not in FixApproval.OPEN_STATUSES),
+        "may_refine": can_triage and completed,
+        "opening": opening,
+        "may_open": can_triage
+        and approval is not None
+        and approval.status == FixApproval.Status.APPROVED
+        and approval.diff_sha256 == fix.diff_sha256
+        and (
+            opening is None
+            or opening.status
+            in (PullRequestOpening.Status.FAILED, PullRequestOpening.Status.UNKNOWN)
+        ),
+        "pull_requests": selectors.fix_pull_requests(fix),
+        "timeline": selectors.fix_timeline(fix),
+        "refine_form": forms.get("refine_form") or RefineForm(),
+        "approval_form": forms.get("approval_form") or ApprovalRequestForm(),
+        "decision_form": DecisionForm(),
+        "data_as_of": selectors.data_as_of(request.team),
+    }
+
+
+def _fix_action(request, fix):
+    action = request.POST.get("action")
+    if action not in FIX_ACTIONS:
+        messages.error(request, "Unknown action.")
+        return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+    forms = {}
+    try:
+        if action == "cancel":
+            fix_services.fix_cancel(fix=fix, actor=request.user)
+            messages.success(request, "Fix cancelled.")
+        elif action == "refine":
+            form = forms["refine_form"] = RefineForm(request.POST)
+            if not form.is_valid():
+                raise ServiceError("Say what should change.")
+            fix_services.fix_refine(
+                fix=fix, actor=request.user, instructions=form.cleaned_data["instructions"]
+            )
+            messages.success(request, "Fix sent back to running with your instructions.")
+        elif action == "request_approval":
+            form = forms["approval_form"] = ApprovalRequestForm(request.POST)
+            if not form.is_valid():
+                raise ServiceError("Check the form.")
+            approval_services.approval_request(fix=fix, actor=request.user, **form.cleaned_data)
+            messages.success(request, "Approval requested. Approvers see it in their queue.")
+        elif action == "open_pull_requests":
+            approval_services.pull_requests_open(fix=fix, actor=request.user)
+            messages.success(request, "Opening the pull requests.")
+        elif action == "comment":
+            return _comment(request, fix)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        context = _fix_page_context(request, fix, **forms)
+        return _vary(render(request, "triage/fixes/detail.html", context, status=400))
+    return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+
+
+def _comment(request, fix):
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A comment needs some text and a line.")
+        return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+    data = form.cleaned_data
+    fix_services.review_comment_add(
+        fix=fix,
+        actor=request.user,
+        diff_sha256=data["diff_sha256"],
+        file_path=data["file_path"],
+        side=data["side"],
+        line=data["line"],
+        body=data["body"],
+        parent_id=data["parent"],
+    )
+    if request.htmx:
+        return _file_response(request, fix, sha256=data["diff_sha256"], path=data["file_path"])
+    messages.success(request, "Comment added.")
+    url = reverse("fix", kwargs={"team_slug": request.team.slug, "fix_id": fix.pk})
+    return redirect(f"{url}?v={data['diff_sha256']}")
+
+
+@team_view(read=Role.VIEWER, write=Role.VIEWER)
+def fix_heartbeat(request, fix_id: int):
+    """The polled status line. Once the fix has settled (and its diff is in), the page
+    reloads to show the review, and polling stops."""
+    fix = _fix_or_404(request, fix_id)
+    context = _heartbeat_context(request, fix)
+    if not request.htmx:
+        return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+    if not context["polling"]:
+        response = HttpResponseStopPolling()
+        response["HX-Refresh"] = "true"
+        return _vary(response)
+    return _vary(render(request, "triage/fixes/detail.html#heartbeat", context))
+
+
+def _file_response(request, fix, *, sha256: str, path: str | None = None, index=None):
+    choice = selectors.diff_choice(fix=fix, sha256=sha256)
+    if choice is None:
+        raise Http404("No such version")
+    parsed = parse_diff(choice.text)
+    if path is not None:
+        diff_file = next((f for f in parsed.files if f.path == path), None)
+    else:
+        diff_file = parsed.files[index] if index is not None and index < len(parsed.files) else None
+    if diff_file is None:
+        raise Http404("No such file in this diff")
+    highlight_file(diff_file)
+    view = "split" if request.GET.get("view") == "split" else "unified"
+    threads = selectors.file_comment_threads(fix=fix, sha256=choice.sha256, path=diff_file.path)
+    for line in diff_file.lines:
+        if line.kind in ("add", "del", "ctx"):
+            line.threads = threads.get((line.anchor_side, line.anchor_line))
+    context = {
+        "fix": fix,
+        "file": diff_file,
+        "choice": choice,
+        "view": view,
+        "rows": side_by_side(diff_file) if view == "split" else None,
+        "can_comment": can(request, Role.TRIAGER),
+        "comment_form": CommentForm(),
+    }
+    return _vary(render(request, "triage/fixes/_file_body.html", context))
+
+
+@team_view(read=Role.VIEWER, write=Role.VIEWER)
+def fix_diff_file(request, fix_id: int, file_index: int):
+    """One file's body, loaded when it scrolls into view or is expanded; POST marks it viewed."""
+    fix = _fix_or_404(request, fix_id)
+    sha256 = request.GET.get("v") or request.POST.get("v") or fix.diff_sha256
+    if request.method == "POST":
+        choice = selectors.diff_choice(fix=fix, sha256=sha256)
+        if choice is None:
+            raise Http404("No such version")
+        parsed = parse_diff(choice.text)
+        if file_index >= len(parsed.files):
+            raise Http404("No such file")
+        viewed = request.POST.get("viewed") == "on"
+        fix_services.reviewed_file_set(
+            fix=fix,
+            actor=request.user,
+            diff_sha256=choice.sha256,
+            file_path=parsed.files[file_index].path,
+            viewed=viewed,
+        )
+        if request.htmx:
+            return _vary(HttpResponse(status=204))
+        url = reverse("fix", kwargs={"team_slug": request.team.slug, "fix_id": fix.pk})
+        return redirect(f"{url}?v={choice.sha256}")
+    return _file_response(request, fix, sha256=sha256, index=file_index)
+
+
+@team_view(read=Role.VIEWER, write=Role.VIEWER)
+def fix_compare(request, fix_id: int):
+    """What changed between two kept versions of the diff (a diff of the diffs)."""
+    fix = _fix_or_404(request, fix_id)
+    versions = {v.number: v for v in fix.diff_versions.all()}
+    current_number = next((n for n, v in versions.items() if v.sha256 == fix.diff_sha256), None)
+    try:
+        a = int(request.GET.get("a", "0"))
+        b = int(request.GET.get("b", "0"))
+    except ValueError:
+        a = b = 0
+    old = versions.get(a)
+    new = versions.get(b)
+    if fix.diff and current_number is None:
+        current_number = max(versions, default=0) + 1
+    texts = {n: v.diff for n, v in versions.items()}
+    if fix.diff:
+        texts[current_number] = fix.diff
+    old_text, new_text = texts.get(a), texts.get(b)
+    interdiff = None
+    if old_text is not None and new_text is not None:
+        text = diff_between(
+            old_text=old_text, new_text=new_text, old_label=f"version {a}", new_label=f"version {b}"
+        )
+        interdiff = parse_diff(text)
+        for diff_file in interdiff.files:
+            diff_file.new_path = diff_file.old_path = f"version {a} → version {b}"
+    del old, new
+    return _vary(
+        render(
+            request,
+            "triage/fixes/compare.html",
+            {
+                "fix": fix,
+                "numbers": sorted(texts),
+                "a": a,
+                "b": b,
+                "current_number": current_number,
+                "interdiff": interdiff,
+            },
+        )
+    )
+
 
 urlpatterns = [
-    path(
-        "",
-        area_placeholder,
-        {
-            "area": "fixes",
-            "title": "Fixes",
-            "description": (
-                "AI fixes with a live heartbeat, diff review, refinement and pull requests."
-            ),
-        },
-        name="fixes",
-    ),
+    path("", fixes, name="fixes"),
+    path("new/", fix_new, name="fix-new"),
+    path("<int:fix_id>/", fix_detail, name="fix"),
+    path("<int:fix_id>/heartbeat/", fix_heartbeat, name="fix-heartbeat"),
+    path("<int:fix_id>/files/<int:file_index>/", fix_diff_file, name="fix-diff-file"),
+    path("<int:fix_id>/compare/", fix_compare, name="fix-compare"),
 ]

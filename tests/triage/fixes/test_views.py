@@ -1,0 +1,274 @@
+"""Fix and approval pages: full page and fragment, roles, team isolation, inert diffs."""
+
+import pytest
+from django.urls import reverse
+
+from triage.models import FixApproval, ReviewComment, ReviewedFile, Role
+from triage.services.approvals import approval_request
+
+from .factories import FindingFactory, FixFactory, RepositoryFactory, sha
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def repository(team):
+    return RepositoryFactory(team=team)
+
+
+@pytest.fixture
+def fix(repository):
+    return FixFactory(repository=repository)
+
+
+def url(name, team, **kwargs):
+    return reverse(name, kwargs={"team_slug": team.slug, **kwargs})
+
+
+def test_fixes_list_page_and_fragment_with_bounded_queries(
+    team, repository, member, client_as, django_assert_max_num_queries
+):
+    for _ in range(30):
+        FixFactory(repository=repository)
+    client = client_as(member(Role.VIEWER))
+    with django_assert_max_num_queries(14):
+        page = client.get(url("fixes", team))
+    assert page.status_code == 200
+    assert page.content.decode().count("Fix SQL injection") == 30
+    assert "<html" in page.content.decode()
+    fragment = client.get(url("fixes", team), {"status": "completed"}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.content.decode()
+    assert 'id="fixes-table"' in fragment.content.decode()
+    assert "HX-Request" in fragment["Vary"]
+
+
+def test_empty_fixes_list_says_what_to_do(team, member, client_as):
+    body = client_as(member(Role.VIEWER)).get(url("fixes", team)).content.decode()
+    assert "No fixes" in body and "Findings page" in body
+
+
+def test_another_teams_fix_is_not_found(fix, other_team, member, client_as):
+    outsider = client_as(member(Role.ADMIN, of=other_team))
+    assert outsider.get(url("fix", other_team, fix_id=fix.pk)).status_code == 404
+    assert outsider.get(url("fix", fix.team, fix_id=fix.pk)).status_code == 404
+
+
+def test_fix_page_lists_files_and_loads_bodies_lazily(fix, member, client_as):
+    body = client_as(member(Role.VIEWER)).get(url("fix", fix.team, fix_id=fix.pk)).content.decode()
+    assert "app/db.py" in body and "app/views.py" in body
+    assert 'hx-trigger="intersect once"' in body
+    # Bodies are not on the first screen: only their placeholders.
+    assert "fetchall" not in body
+
+
+def test_file_body_is_highlighted_and_inert(fix, member, client_as):
+    client = client_as(member(Role.VIEWER))
+    response = client.get(
+        url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=1), HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<script>" not in body
+    assert "&lt;script&gt;" in body
+    assert 'class="diff-add"' in body and 'class="diff-del"' in body
+    assert '<span class="' in body  # Pygments tokens
+    split = client.get(
+        url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=1), {"view": "split"}
+    ).content.decode()
+    assert "diff-split" in split and "<script>" not in split
+
+
+def test_a_missing_file_index_is_not_found(fix, member, client_as):
+    client = client_as(member(Role.VIEWER))
+    assert (
+        client.get(url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=9)).status_code == 404
+    )
+
+
+@pytest.mark.parametrize(
+    "diff,expected",
+    [
+        ("", "The diff is empty"),
+        ("this is not a diff\n<script>x</script>", "could not be read"),
+        (
+            "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n-a\n+b\nzzz\n",
+            "could not be read",
+        ),
+    ],
+)
+def test_empty_and_malformed_diffs_are_shown_as_such(repository, member, client_as, diff, expected):
+    fix = FixFactory(repository=repository, diff=diff, diff_sha256=sha(diff))
+    response = client_as(member(Role.VIEWER)).get(url("fix", fix.team, fix_id=fix.pk))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert expected in body
+    assert "<script>x" not in body
+
+
+def test_heartbeat_polls_while_running_and_stops_at_a_terminal_status(
+    repository, member, client_as
+):
+    running = FixFactory(
+        repository=repository,
+        status="running",
+        diff=None,
+        diff_sha256="",
+        completed_at=None,
+        duration_seconds=42,
+        agent_steps_completed=12,
+    )
+    client = client_as(member(Role.VIEWER))
+    page = client.get(url("fix", running.team, fix_id=running.pk)).content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    assert "42 s · 12 steps" in page
+    fragment = client.get(
+        url("fix-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
+    )
+    assert fragment.status_code == 200 and 'id="heartbeat"' in fragment.content.decode()
+    assert "<html" not in fragment.content.decode()
+    running.status = "failed"
+    running.error_message = "Tests failed after the change"
+    running.save()
+    stopped = client.get(
+        url("fix-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
+    )
+    assert stopped.status_code == 286
+    page = client.get(url("fix", running.team, fix_id=running.pk)).content.decode()
+    assert "Tests failed after the change" in page
+    assert 'hx-trigger="every 2s"' not in page
+
+
+def test_new_fix_form_proposes_a_title_and_picks_the_only_source_repo(
+    repository, member, client_as
+):
+    finding = FindingFactory(repository=repository)
+    body = (
+        client_as(member(Role.TRIAGER))
+        .get(url("fix-new", repository.team), {"finding": [finding.pk]})
+        .content.decode()
+    )
+    assert "Fix SQL injection in app/db.py" in body
+    assert 'name="source_repo" value="acme/app"' in body
+    assert "Fix and add tests" in body
+
+
+def test_new_fix_refuses_findings_of_two_repositories(team, member, client_as):
+    a = FindingFactory(repository=RepositoryFactory(team=team))
+    b = FindingFactory(repository=RepositoryFactory(team=team))
+    response = client_as(member(Role.TRIAGER)).get(url("fix-new", team), {"finding": [a.pk, b.pk]})
+    assert "one repository" in response.content.decode()
+
+
+def test_comments_are_threaded_anchored_and_escaped(fix, member, client_as):
+    triager = member(Role.TRIAGER)
+    client = client_as(triager)
+    post = {
+        "action": "comment",
+        "diff_sha256": fix.diff_sha256,
+        "file_path": "app/db.py",
+        "side": "new",
+        "line": "2",
+        "body": "Is <b>this</b> safe?",
+    }
+    response = client.post(url("fix", fix.team, fix_id=fix.pk), post, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    root = ReviewComment.objects.get()
+    client.post(
+        url("fix", fix.team, fix_id=fix.pk),
+        {**post, "parent": root.pk, "body": "Yes", "line": "99"},
+        HTTP_HX_REQUEST="true",
+    )
+    reply = ReviewComment.objects.exclude(pk=root.pk).get()
+    assert reply.parent_id == root.pk and reply.line == 2
+    body = client.get(url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=0)).content.decode()
+    assert "Is &lt;b&gt;this&lt;/b&gt; safe?" in body and "Yes" in body
+    viewer = client_as(member(Role.VIEWER))
+    assert viewer.post(url("fix", fix.team, fix_id=fix.pk), post).status_code == 403
+
+
+def test_viewed_mark_per_file(fix, member, client_as):
+    user = member(Role.VIEWER)
+    client = client_as(user)
+    file_url = url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=0)
+    assert client.post(file_url, {"viewed": "on"}, HTTP_HX_REQUEST="true").status_code == 204
+    assert ReviewedFile.objects.filter(user=user, file_path="app/db.py").exists()
+    client.post(file_url, {}, HTTP_HX_REQUEST="true")
+    assert not ReviewedFile.objects.exists()
+
+
+def test_request_and_decide_through_the_pages(fix, member, client_as, monkeypatch):
+    from triage import tasks_fixes
+
+    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", lambda *a: None)
+    triager, approver = member(Role.TRIAGER), member(Role.APPROVER)
+    response = client_as(triager).post(
+        url("fix", fix.team, fix_id=fix.pk),
+        {"action": "request_approval", "note": "Reviewed both files", "pr_title": ""},
+    )
+    assert response.status_code == 302
+    approval = FixApproval.objects.get()
+    # The requester sees no decision form; the approver does, and the queue lists it.
+    assert (
+        "decide-form"
+        not in client_as(triager).get(url("fix", fix.team, fix_id=fix.pk)).content.decode()
+    )
+    approver_client = client_as(approver)
+    queue = approver_client.get(url("approvals", fix.team))
+    assert "Reviewed both files" in queue.content.decode()
+    assert queue.context["approvals_pending_count"] == 1
+    assert (
+        "decide-form" in approver_client.get(url("fix", fix.team, fix_id=fix.pk)).content.decode()
+    )
+    # A triager cannot decide, even by posting directly.
+    decide = url("approval-decide", fix.team, approval_id=approval.pk)
+    assert client_as(triager).post(decide, {"decision": "approve"}).status_code == 403
+    approver_client.post(decide, {"decision": "approve", "comment": "Good"})
+    approval.refresh_from_db()
+    assert approval.status == FixApproval.Status.APPROVED
+    page = approver_client.get(url("fix", fix.team, fix_id=fix.pk)).content.decode()
+    assert "Good" in page and "approved" in page
+
+
+def test_self_approval_through_the_page_is_refused(fix, member, client_as):
+    approver = member(Role.APPROVER)
+    approval = approval_request(fix=fix, actor=approver)
+    client = client_as(approver)
+    client.post(url("approval-decide", fix.team, approval_id=approval.pk), {"decision": "approve"})
+    approval.refresh_from_db()
+    assert approval.status == FixApproval.Status.PENDING
+
+
+def test_approval_policy_page_is_for_admins(team, member, client_as):
+    admin = client_as(member(Role.ADMIN))
+    assert client_as(member(Role.APPROVER)).get(url("approval-policy", team)).status_code == 403
+    response = admin.post(
+        url("approval-policy", team), {"required_approvals": "2", "admins_may_self_approve": "on"}
+    )
+    assert response.status_code == 302
+    assert team.approval_policy.required_approvals == 2
+
+
+def test_compare_versions_shows_what_a_refine_changed(fix, member, client_as):
+    from triage.models import FixDiffVersion
+
+    FixDiffVersion.objects.create(
+        team=fix.team, fix=fix, number=1, sha256=sha("old"), diff=fix.diff.replace("%s", "?")
+    )
+    body = (
+        client_as(member(Role.VIEWER))
+        .get(url("fix-compare", fix.team, fix_id=fix.pk), {"a": 1, "b": 2})
+        .content.decode()
+    )
+    assert "version 1 → version 2" in body
+    assert "diff-add" in body and "diff-del" in body
+
+
+def test_finding_include_lists_its_fixes_and_pull_requests(fix, repository):
+    from django.template.loader import render_to_string
+
+    finding = FindingFactory(repository=repository)
+    fix.finding_ids = [finding.upstream_id]
+    fix.save()
+    html = render_to_string("triage/fixes/_for_finding.html", {"finding": finding})
+    assert fix.title in html

@@ -1,0 +1,263 @@
+"""Parsing and rendering unified diffs for review. Pure: no database, no Django models.
+
+A diff is untrusted text from an AI agent. Nothing in it is ever marked safe except the
+output of Pygments' HTML formatter, which escapes every character of the source; everything
+else goes through Django's autoescaping. Parsing never raises: what cannot be read is kept
+and shown as malformed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import zip_longest
+
+from django.utils.safestring import SafeString, mark_safe
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import TextLexer, get_lexer_for_filename
+from pygments.util import ClassNotFound
+
+HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
+GIT_HEADER = re.compile(r"^diff --git a/(.+?) b/(.+)$")
+# Long files are highlighted line by line beyond this, which keeps one file's render bounded.
+HIGHLIGHT_MAX_LINES = 3000
+
+
+@dataclass
+class DiffLine:
+    kind: str  # "add", "del", "ctx", "hunk", "note"
+    text: str
+    old_no: int | None = None
+    new_no: int | None = None
+    html: SafeString | str = ""
+
+    @property
+    def anchor_side(self) -> str:
+        return "old" if self.kind == "del" else "new"
+
+    @property
+    def anchor_line(self) -> int | None:
+        return self.old_no if self.kind == "del" else self.new_no
+
+
+@dataclass
+class DiffFile:
+    index: int
+    old_path: str
+    new_path: str
+    lines: list[DiffLine] = field(default_factory=list)
+    additions: int = 0
+    deletions: int = 0
+    binary: bool = False
+    malformed: bool = False
+
+    @property
+    def path(self) -> str:
+        return self.new_path if self.new_path != "/dev/null" else self.old_path
+
+    @property
+    def change(self) -> str:
+        if self.old_path == "/dev/null":
+            return "added"
+        if self.new_path == "/dev/null":
+            return "deleted"
+        if self.old_path != self.new_path:
+            return "renamed"
+        return "modified"
+
+
+@dataclass
+class ParsedDiff:
+    files: list[DiffFile]
+    state: str  # "ok", "empty", "malformed"
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def additions(self) -> int:
+        return sum(f.additions for f in self.files)
+
+    @property
+    def deletions(self) -> int:
+        return sum(f.deletions for f in self.files)
+
+    @property
+    def line_count(self) -> int:
+        return sum(len(f.lines) for f in self.files)
+
+
+def _strip_prefix(path: str) -> str:
+    path = path.split("\t", 1)[0].strip()
+    if path.startswith(("a/", "b/")):
+        return path[2:]
+    return path
+
+
+def parse_diff(text: str | None) -> ParsedDiff:
+    """Split a unified diff into files, hunks and numbered lines."""
+    if text is None or not text.strip():
+        return ParsedDiff(files=[], state="empty")
+    files: list[DiffFile] = []
+    problems: list[str] = []
+    current: DiffFile | None = None
+    old_no = new_no = 0
+    old_left = new_left = 0
+    in_hunk = False
+
+    def start(old_path: str, new_path: str) -> DiffFile:
+        created = DiffFile(index=len(files), old_path=old_path, new_path=new_path)
+        files.append(created)
+        return created
+
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip("\r")
+        i += 1
+        git = GIT_HEADER.match(line)
+        if git:
+            current = start(git.group(1), git.group(2))
+            in_hunk = False
+            continue
+        if line.startswith("--- ") and i < len(lines) and lines[i].startswith("+++ "):
+            old_path = _strip_prefix(line[4:])
+            new_path = _strip_prefix(lines[i][4:])
+            i += 1
+            if current is None or current.lines or in_hunk:
+                current = start(old_path, new_path)
+            else:
+                current.old_path, current.new_path = old_path, new_path
+            in_hunk = False
+            continue
+        hunk = HUNK_HEADER.match(line)
+        if hunk:
+            if current is None:
+                current = start("(unnamed)", "(unnamed)")
+                current.malformed = True
+                problems.append("A hunk comes before any file header.")
+            old_no, new_no = int(hunk.group(1)), int(hunk.group(3))
+            old_left = int(hunk.group(2)) if hunk.group(2) is not None else 1
+            new_left = int(hunk.group(4)) if hunk.group(4) is not None else 1
+            current.lines.append(DiffLine(kind="hunk", text=line))
+            in_hunk = True
+            continue
+        if current is None:
+            problems.append(f"Text outside any file: {line[:80]!r}")
+            continue
+        if not in_hunk:
+            if line.startswith("Binary files") or line.startswith("GIT binary patch"):
+                current.binary = True
+            # index, mode and rename lines of a git header carry nothing to review
+            continue
+        if line.startswith("\\"):
+            current.lines.append(DiffLine(kind="note", text=line[1:].strip()))
+            continue
+        marker, body = (line[:1], line[1:]) if line else (" ", "")
+        if marker == "+" and new_left > 0:
+            current.lines.append(DiffLine(kind="add", text=body, new_no=new_no))
+            current.additions += 1
+            new_no += 1
+            new_left -= 1
+        elif marker == "-" and old_left > 0:
+            current.lines.append(DiffLine(kind="del", text=body, old_no=old_no))
+            current.deletions += 1
+            old_no += 1
+            old_left -= 1
+        elif marker == " " and old_left > 0 and new_left > 0:
+            current.lines.append(DiffLine(kind="ctx", text=body, old_no=old_no, new_no=new_no))
+            old_no += 1
+            new_no += 1
+            old_left -= 1
+            new_left -= 1
+        else:
+            current.malformed = True
+            problems.append(f"{current.path}: a line does not fit its hunk: {line[:80]!r}")
+            in_hunk = False
+            continue
+        if old_left <= 0 and new_left <= 0:
+            in_hunk = False
+    if not files:
+        return ParsedDiff(files=[], state="malformed", problems=problems or ["No file found."])
+    state = "malformed" if problems else "ok"
+    return ParsedDiff(files=files, state=state, problems=problems[:20])
+
+
+@lru_cache(maxsize=256)
+def _lexer_for(path: str):
+    try:
+        return get_lexer_for_filename(path, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return TextLexer(stripnl=False, ensurenl=False)
+
+
+_FORMATTER = HtmlFormatter(nowrap=True)
+
+
+def highlight_file(diff_file: DiffFile) -> DiffFile:
+    """Fill each code line's `html` with Pygments token spans (escaped source text)."""
+    code = [line for line in diff_file.lines if line.kind in ("add", "del", "ctx")]
+    if not code:
+        return diff_file
+    lexer = _lexer_for(diff_file.path)
+    if len(code) > HIGHLIGHT_MAX_LINES:
+        lexer = TextLexer(stripnl=False, ensurenl=False)
+    # One pass over the file's lines keeps multi-line tokens (strings, comments) mostly right.
+    source = "\n".join(line.text for line in code) + "\n"
+    rendered = highlight(source, lexer, _FORMATTER).split("\n")
+    for line, html in zip(code, rendered, strict=False):
+        line.html = mark_safe(html)  # noqa: S308 - Pygments escaped every character
+    return diff_file
+
+
+@dataclass
+class SideBySideRow:
+    kind: str  # "hunk", "note", "pair"
+    left: DiffLine | None = None
+    right: DiffLine | None = None
+    text: str = ""
+
+
+def side_by_side(diff_file: DiffFile) -> list[SideBySideRow]:
+    """Pair removed lines with the added lines that replace them; context on both sides."""
+    rows: list[SideBySideRow] = []
+    dels: list[DiffLine] = []
+    adds: list[DiffLine] = []
+
+    def flush():
+        for left, right in zip_longest(dels, adds):
+            rows.append(SideBySideRow(kind="pair", left=left, right=right))
+        dels.clear()
+        adds.clear()
+
+    for line in diff_file.lines:
+        if line.kind == "del":
+            if adds:
+                flush()
+            dels.append(line)
+        elif line.kind == "add":
+            adds.append(line)
+        else:
+            flush()
+            if line.kind == "ctx":
+                rows.append(SideBySideRow(kind="pair", left=line, right=line))
+            else:
+                rows.append(SideBySideRow(kind=line.kind, text=line.text))
+    flush()
+    return rows
+
+
+def diff_between(*, old_text: str, new_text: str, old_label: str, new_label: str) -> str:
+    """A unified diff of two versions of a fix's diff, for reviewing what a refine changed."""
+    return "".join(
+        difflib.unified_diff(
+            old_text.splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            fromfile=old_label,
+            tofile=new_label,
+            n=2,
+        )
+    )
