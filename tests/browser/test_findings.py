@@ -30,9 +30,7 @@ def _connect_and_sync(team, live_server, key) -> KolegaConnection:
 
 def _kolega_statuses(live_server, key, repository_id) -> dict[str, str]:
     with KolegaClient(base_url=live_server.url + "/sandbox", api_key=key) as client:
-        return {
-            f.id: f.status for f in iter_all(client.list_findings, repository_id=repository_id)
-        }
+        return {f.id: f.status for f in iter_all(client.list_findings, repository_id=repository_id)}
 
 
 @pytest.fixture
@@ -80,16 +78,16 @@ def test_filter_select_all_matches_and_change_50_with_the_worker(
     assert page.locator("#job-failed").inner_text() == "0"
     statuses = _kolega_statuses(live_server, scaled.api_key, repository.upstream_id)
     assert set(statuses.values()) == {"ignored"}
-    assert set(
-        Finding.objects.filter(repository=repository).values_list("status", flat=True)
-    ) == {"ignored"}
+    assert set(Finding.objects.filter(repository=repository).values_list("status", flat=True)) == {
+        "ignored"
+    }
     assert page.console_errors == []
 
 
 def test_triage_three_findings_with_the_keyboard_only(
     browser_page, live_server, team, member, sign_in, shot, demo
 ):
-    organization, key = demo
+    _, key = demo
     connection = _connect_and_sync(team, live_server, key)
     page = browser_page
     sign_in(page, member(Role.TRIAGER, username="kim"))

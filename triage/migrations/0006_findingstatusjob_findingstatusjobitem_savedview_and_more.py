@@ -6,81 +6,180 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('triage', '0005_reports_sla_and_snapshots'),
+        ("triage", "0005_reports_sla_and_snapshots"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FindingStatusJob',
+            name="FindingStatusJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('target_status', models.CharField(blank=True, max_length=40)),
-                ('comment', models.TextField(blank=True)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('finished', 'Finished')], default='queued', max_length=16)),
-                ('filter_query', models.CharField(blank=True, max_length=2000)),
-                ('total', models.IntegerField(default=0)),
-                ('changed', models.IntegerField(default=0)),
-                ('unchanged', models.IntegerField(default=0)),
-                ('failed', models.IntegerField(default=0)),
-                ('runs', models.IntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.team')),
-                ('undo_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='undone_by', to='triage.findingstatusjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("target_status", models.CharField(blank=True, max_length=40)),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("finished", "Finished"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("filter_query", models.CharField(blank=True, max_length=2000)),
+                ("total", models.IntegerField(default=0)),
+                ("changed", models.IntegerField(default=0)),
+                ("unchanged", models.IntegerField(default=0)),
+                ("failed", models.IntegerField(default=0)),
+                ("runs", models.IntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.team",
+                    ),
+                ),
+                (
+                    "undo_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="undone_by",
+                        to="triage.findingstatusjob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='FindingStatusJobItem',
+            name="FindingStatusJobItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('finding_upstream_id', models.CharField(max_length=300)),
-                ('repository_upstream_id', models.CharField(max_length=300)),
-                ('previous_status', models.CharField(max_length=40)),
-                ('target_status', models.CharField(max_length=40)),
-                ('outcome', models.CharField(choices=[('pending', 'Pending'), ('changed', 'Changed'), ('unchanged', 'Already in that status'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('attempts', models.IntegerField(default=0)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.kolegaconnection')),
-                ('finding', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='triage.finding')),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='triage.findingstatusjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("finding_upstream_id", models.CharField(max_length=300)),
+                ("repository_upstream_id", models.CharField(max_length=300)),
+                ("previous_status", models.CharField(max_length=40)),
+                ("target_status", models.CharField(max_length=40)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("changed", "Changed"),
+                            ("unchanged", "Already in that status"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("attempts", models.IntegerField(default=0)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.kolegaconnection",
+                    ),
+                ),
+                (
+                    "finding",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="triage.finding",
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="triage.findingstatusjob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='SavedView',
+            name="SavedView",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('query', models.CharField(blank=True, max_length=2000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.team')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("query", models.CharField(blank=True, max_length=2000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.team",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='findingstatusjob',
-            index=models.Index(fields=['team', '-created_at'], name='findings_job_team_created'),
+            model_name="findingstatusjob",
+            index=models.Index(fields=["team", "-created_at"], name="findings_job_team_created"),
         ),
         migrations.AddIndex(
-            model_name='findingstatusjobitem',
-            index=models.Index(fields=['job', 'outcome'], name='findings_job_item_outcome'),
+            model_name="findingstatusjobitem",
+            index=models.Index(fields=["job", "outcome"], name="findings_job_item_outcome"),
         ),
         migrations.AddConstraint(
-            model_name='savedview',
-            constraint=models.UniqueConstraint(fields=('team', 'user', 'name'), name='findings_saved_view_unique_name'),
+            model_name="savedview",
+            constraint=models.UniqueConstraint(
+                fields=("team", "user", "name"), name="findings_saved_view_unique_name"
+            ),
         ),
     ]

@@ -239,7 +239,8 @@ def owasp_links(*, finding: Finding) -> list[tuple[str, str | None]]:
     links = []
     for category in finding.owasp:
         code, _, year_and_name = category.partition(":")
-        year, _, name = year_and_name.partition("-")
+        year, _, name = (part.strip() for part in year_and_name.partition("-"))
+        code = code.strip()
         url = None
         if code.startswith("A") and year.isdigit() and name:
             url = f"https://owasp.org/Top10/{code}_{year}-{name.replace(' ', '_')}/"

@@ -185,10 +185,11 @@ def finding_status_job_retry_failed(*, job: FindingStatusJob, actor) -> FindingS
 def finding_status_job_undo(*, job: FindingStatusJob, actor) -> FindingStatusJob:
     """A new job setting every finding ``job`` changed back to its previous status."""
     require_role(team=job.team, user=actor, role=Role.TRIAGER)
-    if job.state != FindingStatusJob.State.FINISHED:
-        raise ServiceError("A job can be undone once it has finished.")
     with transaction.atomic():
-        if FindingStatusJob.objects.select_for_update().filter(undo_of=job).exists():
+        job = FindingStatusJob.objects.select_for_update().get(pk=job.pk)
+        if job.state != FindingStatusJob.State.FINISHED:
+            raise ServiceError("A job can be undone once it has finished.")
+        if FindingStatusJob.objects.filter(undo_of=job).exists():
             raise ServiceError("This job has already been undone.")
         changed = list(job.items.filter(outcome=Outcome.CHANGED).select_related("finding"))
         if not changed:

@@ -78,7 +78,10 @@ def _list_context(request) -> dict:
     queryset = filterset.qs if valid else filterset.queryset.none()
     sort_key = selectors.sort_of(params.get("sort"))
     page = selectors.findings_page(
-        queryset=queryset, sort_key=sort_key, cursor=request.GET.get("cursor")
+        queryset=queryset,
+        sort_key=sort_key,
+        cursor=request.GET.get("cursor"),
+        page_size=selectors.PAGE_SIZE,
     )
     sort_links = {}
     for column, key in SORTABLE_COLUMNS.items():
