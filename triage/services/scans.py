@@ -119,7 +119,7 @@ class ConnectionQuota:
             total = value.plan + value.topup
             meters.append(
                 QuotaMeter(
-                    label=QUOTA_LABELS.get(counter, counter).capitalize(),
+                    label=_capitalized(QUOTA_LABELS.get(counter, counter)),
                     used=value.used,
                     total=total,
                     remaining=value.remaining,
@@ -136,6 +136,10 @@ class ConnectionQuota:
                 )
             )
         return meters
+
+
+def _capitalized(label: str) -> str:
+    return label[:1].upper() + label[1:]
 
 
 @dataclass(frozen=True)
