@@ -182,3 +182,26 @@ def test_fixes_list_filters_by_finding(api, scanned):
     assert [f["id"] for f in one["items"]] == [fix["id"]]
     other = next(f["id"] for f in findings if f["id"] not in fix["finding_ids"])
     assert api.get(base, params={"finding_id": other}).json()["total"] == 0
+
+
+def test_control_endpoint_merges_a_pull_request(api, scanned, make_client, settings):
+    repository, findings = scanned
+    fix = _create_fix(api, repository, findings)
+    clock.advance(30)
+    pr = api.post(f"/repositories/{repository.id}/fixes/{fix['id']}/pull-requests", json={}).json()[
+        "pull_requests"
+    ][0]
+    settings.SANDBOX_ADMIN_TOKEN = "admin-token"
+    control = make_client(None)
+    url = "http://testserver/sandbox/control/pull-requests/merge"
+    assert control.post(url, json={"pr_url": pr["pr_url"]}).status_code == 403
+    merged = control.post(
+        url, json={"pr_url": pr["pr_url"]}, headers={"X-Sandbox-Admin-Token": "admin-token"}
+    )
+    assert merged.status_code == 200
+    assert merged.json()["merge_status"] == "merged"
+    statuses = {
+        f["id"]: f["status"]
+        for f in api.get(f"/repositories/{repository.id}/findings").json()["items"]
+    }
+    assert all(statuses[finding_id] == "resolved" for finding_id in fix["finding_ids"])
