@@ -8,7 +8,6 @@ Kolega's event history itself changed.
 from django.conf import settings
 from django.db import models
 
-from triage.models.mirror import Repository
 from triage.models.teams import Team
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -42,15 +41,14 @@ class SlaPolicy(models.Model):
 
 
 class DailyFindingSnapshot(models.Model):
-    """One repository's findings of one severity at the end of one UTC day.
+    """A team's findings of one severity at the end of one UTC day.
 
-    A missing row means zero for all three counts, so only non-zero rows are stored.
+    A missing row means zero for all counts, so only non-zero rows are stored. The history
+    of a single repository is replayed from its events on request instead (a few thousand
+    events), which keeps these rows few and their rebuild cheap.
     """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
-    repository = models.ForeignKey(
-        Repository, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
     day = models.DateField()
     severity = models.CharField(max_length=20)
     open_count = models.IntegerField(default=0)
@@ -62,12 +60,8 @@ class DailyFindingSnapshot(models.Model):
         ordering = ["day", "severity"]
         constraints = [
             models.UniqueConstraint(
-                fields=["team", "day", "repository", "severity"],
-                name="report_snapshot_unique_day",
+                fields=["team", "day", "severity"], name="report_snapshot_team_day_severity"
             )
-        ]
-        indexes = [
-            models.Index(fields=["repository", "day"], name="report_snapshot_repo_day"),
         ]
 
     def __str__(self) -> str:

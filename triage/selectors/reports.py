@@ -25,7 +25,6 @@ from django.db.models import (
     Min,
     Q,
     QuerySet,
-    Sum,
     Value,
 )
 from django.db.models.aggregates import Aggregate
@@ -34,6 +33,7 @@ from django.db.models.functions import Extract
 from triage.models import (
     DailyFindingSnapshot,
     Finding,
+    FindingEvent,
     Fix,
     PullRequest,
     Repository,
@@ -44,6 +44,7 @@ from triage.models import (
 from triage.models.fixes import FixApproval
 from triage.models.mirror import FIX_DIFF_STATUSES
 from triage.models.reports import SEVERITIES
+from triage.reports.replay import DayCount, day_counts, ordered_events, replay
 
 # Unresolved findings: a finding waiting for manual review is still an exposure.
 OPEN_STATUSES = ("open", "needs_manual_review")
@@ -51,8 +52,8 @@ RISK_WEIGHTS = {"critical": 10, "high": 5, "medium": 2, "low": 1}
 SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")
 SCAN_TYPE_LABELS = {
     "secrets_scan": "Secrets",
-    "semgrep_scan": "Code (SAST)",
-    "sbom_scan": "Dependencies (SBOM)",
+    "semgrep_scan": "SAST",
+    "sbom_scan": "SBOM",
     "deep_ai_scan": "Deep AI",
 }
 # Batches whose scans ran: a partial failure still scanned most repositories.
@@ -429,33 +430,44 @@ class Trends:
         ]
 
 
-def trends(*, scope: ReportScope) -> Trends:
-    """Open findings per day and severity, new/reopened/resolved per week (weeks start Monday)."""
-    snapshots = DailyFindingSnapshot.objects.filter(
+def _repository_day_counts(scope: ReportScope) -> list[DayCount]:
+    """One repository's history, replayed from its findings' events (a few thousand rows)."""
+    repository = scope.repository
+    events = FindingEvent.objects.filter(
+        team=scope.team,
+        connection_id=repository.connection_id,
+        finding_upstream_id__in=Finding.objects.filter(repository=repository).values("upstream_id"),
+        event_timestamp__lt=scope.end,
+    )
+    flows = replay(ordered_events(events))
+    return list(day_counts(flows, first_day=scope.first_day, last_day=scope.last_day))
+
+
+def _team_day_counts(scope: ReportScope) -> list[DayCount]:
+    rows = DailyFindingSnapshot.objects.filter(
         team=scope.team, day__gte=scope.first_day, day__lte=scope.last_day
-    )
-    if scope.repository is not None:
-        snapshots = snapshots.filter(repository=scope.repository)
-    rows = (
-        snapshots.values("day", "severity")
-        .annotate(
-            open=Sum("open_count"),
-            new=Sum("new_count"),
-            reopened=Sum("reopened_count"),
-            resolved=Sum("resolved_count"),
-        )
-        .order_by()
-    )
+    ).values_list("day", "severity", "open_count", "new_count", "reopened_count", "resolved_count")
+    return [DayCount(*row) for row in rows]
+
+
+def trends(*, scope: ReportScope) -> Trends:
+    """Open findings per day and severity, new/reopened/resolved per week (weeks start Monday).
+
+    The team's figures come from the daily snapshots; one repository's are replayed from its
+    events with the same rules, so both agree by construction.
+    """
+    rows = _repository_day_counts(scope) if scope.repository else _team_day_counts(scope)
     open_by_day: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SEVERITIES, 0))
     flows_by_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
     totals = {key: dict.fromkeys(SEVERITIES, 0) for key in ("new", "reopened", "resolved")}
     for row in rows:
-        if row["severity"] in SEVERITIES:
-            open_by_day[row["day"]][row["severity"]] += row["open"]
-        flows = flows_by_day[row["day"]]
+        if row.severity in SEVERITIES:
+            open_by_day[row.day][row.severity] += row.open
+        flows = flows_by_day[row.day]
         for index, key in enumerate(("new", "reopened", "resolved")):
-            flows[index] += row[key]
-            totals[key][row["severity"]] = totals[key].get(row["severity"], 0) + row[key]
+            value = getattr(row, key)
+            flows[index] += value
+            totals[key][row.severity] = totals[key].get(row.severity, 0) + value
     days = []
     weeks: dict[date, list[int]] = {}
     for offset in range(scope.days):
