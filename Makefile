@@ -48,5 +48,15 @@ deploy-check: install
 bench: install
 	$(PY) -m bench
 
+.PHONY: loadtest loadtest-short
+## Load test: gunicorn + worker on PostgreSQL/Redis, 100,000 findings, 50 browsing + 5 bulk
+## users for 60 s; prints requests/s, p50/p95/p99 and errors (loadtest-results.json).
+loadtest: install
+	$(PY) -m loadtest.run $(LOADTEST_ARGS)
+
+## The same at CI size: 8 + 2 users, 15 s, 5,000 findings.
+loadtest-short: install
+	$(PY) -m loadtest.run --short $(LOADTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
