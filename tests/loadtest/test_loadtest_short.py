@@ -1,0 +1,71 @@
+"""The load test at CI size: `python -m loadtest.run --short` end to end.
+
+It starts gunicorn and a Celery worker on a database and a Redis database of its own, signs
+users in, browses and runs bulk status changes against the sandbox, then stops everything.
+Latency on a shared CI machine is not asserted; errors are: there must be none.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379"
+
+pytestmark = pytest.mark.slow
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def load_database_url() -> str:
+    if urlsplit(DATABASE_URL).scheme not in ("postgres", "postgresql"):
+        pytest.skip("the load test runs on PostgreSQL (DATABASE_URL)")
+    if not _reachable(DATABASE_URL, 5432) or not _reachable(REDIS_URL, 6379):
+        pytest.skip("the load test needs the PostgreSQL server and Redis")
+    # A database of its own, so that nothing of another test's is dropped.
+    return urlunsplit(urlsplit(DATABASE_URL)._replace(path="/portal_loadtest_short"))
+
+
+def test_short_load_run_makes_requests_without_errors(load_database_url, tmp_path):
+    results_file = tmp_path / "results.json"
+    env = {**os.environ, "DATABASE_URL": load_database_url, "REDIS_URL": REDIS_URL}
+    completed = subprocess.run(
+        [sys.executable, "-m", "loadtest.run", "--short", "--results", str(results_file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-6000:]
+    results = json.loads(results_file.read_text())
+
+    assert results["errors"] == 0, results["failures"] + results["exceptions"]
+    assert results["signed_in"] == results["browsing_users"] + results["bulk_users"]
+    assert results["total"]["requests"] > 0
+    assert results["findings"] == 5_000
+    endpoints = results["endpoints"]
+    for name in ("GET dashboard", "GET findings", "POST bulk: start job"):
+        assert endpoints.get(name, {}).get("requests", 0) > 0, (name, sorted(endpoints))
+    # Bulk jobs reached the sandbox and finished with every finding changed.
+    assert endpoints["JOB bulk: job start to finish"]["requests"] > 0
+    assert endpoints["JOB bulk: job start to finish"]["errors"] == 0
+    assert "p95_ms" in results["total"] and "requests_per_second" in results["total"]
+    # Every process the run started has stopped.
+    assert "stopped gunicorn" in output and "stopped worker" in output
