@@ -99,7 +99,8 @@ class FindingStatusUpdateBody(BaseModel):
 
 
 class FixCreateBody(BaseModel):
-    finding_ids: Annotated[list[str], Field(min_length=1)] | None = None
+    # Optional, but when sent it is a non-empty list (never null), as the contract says.
+    finding_ids: list[str] = Field(default_factory=list, min_length=1)
     title: str = Field(min_length=1, max_length=200)
     instructions: str = Field(min_length=1)
     source_repo: str

@@ -201,7 +201,7 @@ def fixes_create(request: HttpRequest, caller: Caller, repository_id: str) -> Re
     fix = fix_services.fix_create(
         organization=caller.organization,
         repository_id=repository_id,
-        finding_ids=body.finding_ids or [],
+        finding_ids=body.finding_ids,
         title=body.title,
         instructions=body.instructions,
         source_repo=body.source_repo,
