@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def forget_snapshots(apps, schema_editor):
+    # Snapshots are derived from finding events: drop the per-repository rows and let the
+    # next report rebuild the per-team ones.
+    apps.get_model("triage", "DailyFindingSnapshot").objects.all().delete()
+    apps.get_model("triage", "ReportSnapshotState").objects.all().delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -10,6 +17,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(forget_snapshots, migrations.RunPython.noop),
         migrations.RemoveConstraint(
             model_name='dailyfindingsnapshot',
             name='report_snapshot_unique_day',

@@ -28,7 +28,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.aggregates import Aggregate
-from django.db.models.functions import Extract
+from django.db.models.functions import Coalesce, Extract
 
 from triage.models import (
     DailyFindingSnapshot,
@@ -288,19 +288,34 @@ class RepositoryRow:
 
 
 def last_scans_by_repository(*, team: Team) -> dict[int, dict[str, datetime]]:
+    """repository id -> scan type -> when its last finished batch completed."""
     rows = (
         ScanBatch.objects.filter(team=team, status__in=SCANNED_STATUSES)
-        .values("repository_id", "scan_type")
-        .annotate(last=Max(F("completed_at")), last_created=Max("created_at"))
+        .values_list("repository_id", "scan_type")
+        .annotate(last=Max(Coalesce("completed_at", "created_at")))
         .order_by()
     )
     scans: dict[int, dict[str, datetime]] = defaultdict(dict)
-    for row in rows:
-        scans[row["repository_id"]][row["scan_type"]] = row["last"] or row["last_created"]
+    for repository_id, scan_type, last in rows:
+        scans[repository_id][scan_type] = last
     return scans
 
 
-def repository_table(*, scope: ReportScope, policy: SlaPolicy) -> list[RepositoryRow]:
+def report_repositories(scope: ReportScope) -> list[Repository]:
+    """The repositories a report covers, with only the columns it shows."""
+    repositories = team_repositories(scope.team).only("id", "name", "archived")
+    if scope.repository is not None:
+        repositories = repositories.filter(pk=scope.repository.pk)
+    return list(repositories)
+
+
+def repository_table(
+    *,
+    scope: ReportScope,
+    policy: SlaPolicy,
+    repositories: list[Repository] | None = None,
+    last_scans: dict[int, dict[str, datetime]] | None = None,
+) -> list[RepositoryRow]:
     """Each repository's open risk, worst first. Risk = sum of RISK_WEIGHTS per open finding."""
     aggregates = {
         f"open_{severity}": Count("id", filter=Q(severity=severity)) for severity in SEVERITIES
@@ -320,10 +335,9 @@ def repository_table(*, scope: ReportScope, policy: SlaPolicy) -> list[Repositor
         )
         .order_by()
     }
-    scans = last_scans_by_repository(team=scope.team)
-    repositories = team_repositories(scope.team)
-    if scope.repository is not None:
-        repositories = repositories.filter(pk=scope.repository.pk)
+    scans = last_scans if last_scans is not None else last_scans_by_repository(team=scope.team)
+    if repositories is None:
+        repositories = report_repositories(scope)
     table = []
     for repository in repositories:
         row = rows.get(repository.pk, {})
@@ -354,13 +368,20 @@ class CoverageGap:
         return self.total - len(self.repositories)
 
 
-def scan_coverage(*, scope: ReportScope, within_days: int) -> list[CoverageGap]:
-    """Per scan type, the repositories with no finished scan of that type within the days."""
+def scan_coverage(
+    *,
+    scope: ReportScope,
+    within_days: int,
+    repositories: list[Repository] | None = None,
+    last_scans: dict[int, dict[str, datetime]] | None = None,
+) -> list[CoverageGap]:
+    """Per scan type, the active repositories with no finished scan of that type within the
+    days."""
     cutoff = scope.now - timedelta(days=within_days)
-    scans = last_scans_by_repository(team=scope.team)
-    repositories = list(team_repositories(scope.team).filter(archived=False))
-    if scope.repository is not None:
-        repositories = [r for r in repositories if r.pk == scope.repository.pk]
+    scans = last_scans if last_scans is not None else last_scans_by_repository(team=scope.team)
+    if repositories is None:
+        repositories = report_repositories(scope)
+    repositories = [r for r in repositories if not r.archived]
     gaps = []
     for scan_type in SCAN_TYPES:
         missing = []

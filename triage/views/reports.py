@@ -34,6 +34,8 @@ from triage.services.errors import ServiceError
 
 SEVERITY_SERIES = [(s, s.title()) for s in SEVERITIES]
 SLA_PAGE_SIZE = 50
+# The riskiest repositories fit a printed page; the CSV export carries all of them.
+REPOSITORY_ROWS_ON_PAGE = 25
 # A stale report queues one rebuild per team in this window, however many people look.
 REFRESH_QUEUE_SECONDS = 60
 
@@ -93,10 +95,15 @@ def reports(request):
     team = request.team
     snapshot_state = _ensure_snapshots(team, now)
     policy = report_selectors.sla_policy_of(team)
-    open_now = report_selectors.open_by_severity(scope=scope)
     sla = report_selectors.sla_summary(scope=scope, policy=policy)
+    open_now = {row.severity: row.open for row in sla}
     trend = report_selectors.trends(scope=scope)
-    repository_rows = report_selectors.repository_table(scope=scope, policy=policy)
+    repositories = report_selectors.report_repositories(scope)
+    last_scans = report_selectors.last_scans_by_repository(team=team)
+    repository_rows = report_selectors.repository_table(
+        scope=scope, policy=policy, repositories=repositories, last_scans=last_scans
+    )
+    charts = _charts(open_now=open_now, trend=trend)
     context = {
         "form": form,
         "values": values,
@@ -110,18 +117,30 @@ def reports(request):
         "trend": trend,
         "severity_rows": trend.severity_rows(open_now),
         "remediation": report_selectors.time_to_remediate(scope=scope),
-        "repository_rows": repository_rows,
+        "repository_rows": repository_rows[:REPOSITORY_ROWS_ON_PAGE],
+        "repository_rows_hidden": max(0, len(repository_rows) - REPOSITORY_ROWS_ON_PAGE),
         "repository_count": len(repository_rows),
         "coverage": report_selectors.scan_coverage(
-            scope=scope, within_days=values["coverage_days"]
+            scope=scope,
+            within_days=values["coverage_days"],
+            repositories=repositories,
+            last_scans=last_scans,
         ),
+        "repository_choices": report_selectors.team_repositories(team).values_list("pk", "name"),
         "funnel": report_selectors.fix_funnel(scope=scope),
         "forecasts": report_selectors.forecasts(
             scope=scope, open_now=open_now, sla=sla, trend=trend
         ),
         "risk_weights": RISK_WEIGHTS,
         "scan_types": [(t, SCAN_TYPE_LABELS[t]) for t in SCAN_TYPES],
-        "charts": _charts(open_now=open_now, trend=trend),
+        "charts": charts,
+        "svgs": {
+            name: chart.svg(
+                element_id=f"chart-{name}",
+                table_where="beside it" if name == "weekly" else "below",
+            )
+            for name, chart in charts.items()
+        },
         "data_as_of": _data_as_of(team),
         "snapshot_state": snapshot_state,
         "generated_at": now,
