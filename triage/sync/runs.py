@@ -106,6 +106,15 @@ def sync_run_execute(
     owner = f"run-{run.pk}"
     if not lease_acquire(connection=connection, owner=owner):
         return _skip(run, "Another sync of this connection is running.")
+    # Holding the lease means any other run still marked running lost its worker.
+    SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).exclude(
+        pk=run.pk
+    ).update(
+        status=SyncRun.Status.FAILED,
+        error_kind="worker_lost",
+        error="The worker running this sync stopped before it finished.",
+        finished_at=timezone.now(),
+    )
     run.status = SyncRun.Status.RUNNING
     run.started_at = timezone.now()
     run.save(update_fields=["kind", "status", "started_at"])
