@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import sys
 from pathlib import Path
 
-from bench import sync  # noqa: F401  (registers its benchmarks)
+import bench
 from bench.registry import BENCHMARKS
 
 RESULTS_FILE = Path(__file__).resolve().parent.parent / "bench-results.json"
 
 
+def discover() -> None:
+    """Import every module of the package: each registers its own benchmarks."""
+    for module in pkgutil.iter_modules(bench.__path__):
+        if module.name not in ("__main__", "registry"):
+            importlib.import_module(f"bench.{module.name}")
+
+
 def main(argv: list[str]) -> int:
+    discover()
     names = argv or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
