@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 
 from triage.forms.settings import AuditFilterForm, ConnectionForm, MemberForm, MemberRoleForm
 from triage.models import AuditEvent, KolegaConnection, Membership, Role
@@ -11,6 +12,7 @@ from triage.services.errors import ServiceError
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
+@sensitive_post_parameters("api_key")
 def connections(request):
     """Connections of the team; admins add one with the form on the same page."""
     team = request.team
