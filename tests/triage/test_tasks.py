@@ -10,19 +10,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery import Celery
 from django.db import connection as db_connection
+from django.utils import timezone
 
 from tests.factories import KolegaConnectionFactory, TeamFactory
 from tests.triage.sync.mirror_equality import mirror_differences
+from triage import tasks
 from triage.kolega import KolegaClient, iter_all
-from triage.models import KolegaConnection, ScanBatch, SyncRun
+from triage.models import KolegaConnection, ScanBatch, SyncRun, SyncState
 from triage.sync import scan_batch_mirror
-
-pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("PORTAL_TEST_WORKER_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -130,6 +131,8 @@ def live_org(transactional_db, live_server, settings):
         yield organization, connection, client
 
 
+@pytest.mark.worker
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_sync_is_followed_by_a_run_that_ends_equal(
     live_org, start_worker, send_task
@@ -169,6 +172,8 @@ def test_a_worker_killed_mid_sync_is_followed_by_a_run_that_ends_equal(
     assert run.status == SyncRun.Status.FAILED and run.error_kind == "worker_lost"
 
 
+@pytest.mark.worker
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_tracking_tasks_follow_a_scan_batch_to_its_findings_under_a_worker(
     live_org, start_worker, send_task, settings
@@ -200,3 +205,47 @@ def test_tracking_tasks_follow_a_scan_batch_to_its_findings_under_a_worker(
         )
     }
     assert set(tracked.findings.values_list("upstream_id", flat=True)) == listed
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.sync_connection, "delay", lambda *args: sent.append(args))
+    return sent
+
+
+@pytest.mark.django_db
+def test_beat_syncs_active_connections_except_those_backing_off(queued):
+    ready = KolegaConnectionFactory()
+    backing_off = KolegaConnectionFactory()
+    SyncState.objects.create(
+        connection=backing_off, next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    KolegaConnectionFactory(state=KolegaConnection.State.INVALID)
+    KolegaConnectionFactory(state=KolegaConnection.State.DISABLED)
+
+    assert tasks.sync_due_connections() == 1
+    assert queued == [(ready.pk, "incremental")]
+
+
+@pytest.mark.django_db
+def test_nightly_reconciliation_covers_every_active_connection(queued):
+    first, second = KolegaConnectionFactory(), KolegaConnectionFactory()
+    KolegaConnectionFactory(state=KolegaConnection.State.INVALID)
+
+    assert tasks.reconcile_connections() == 2
+    assert sorted(queued) == sorted([(first.pk, "reconcile"), (second.pk, "reconcile")])
+
+
+def test_tasks_retry_only_transient_failures_and_never_wait_past_the_visibility_timeout(
+    settings,
+):
+    from triage.kolega import KolegaUnavailable
+
+    for task in (tasks.sync_connection, tasks.track_scan_batch, tasks.track_fix):
+        assert task.acks_late and task.reject_on_worker_lost
+        assert task.autoretry_for == (KolegaUnavailable,)
+        assert task.retry_backoff_max < settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(
+            "visibility_timeout", 3600
+        )
+    assert tasks.track_poll_seconds() < 60
