@@ -134,9 +134,15 @@ def stacked_columns(
     columns: Sequence[tuple[date, dict[str, int]]],
     series: Sequence[tuple[str, str]],
     label_every: int | None = None,
+    width: int = WIDTH,
 ) -> Chart:
     """One column per day, its segments stacked in `series` order ((key, label) pairs)."""
-    chart = Chart(title, description, legend=[(f"chart-{key}", label) for key, label in series])
+    chart = Chart(
+        title,
+        description,
+        width=width,
+        legend=[(f"chart-{key}", label) for key, label in series],
+    )
     plot_width = chart.width - MARGIN_LEFT - MARGIN_RIGHT
     plot_height = chart.height - MARGIN_TOP - MARGIN_BOTTOM
     totals = [sum(values.get(key, 0) for key, _ in series) for _, values in columns]
@@ -179,9 +185,15 @@ def grouped_columns(
     description: str,
     groups: Sequence[tuple[str, dict[str, int]]],
     series: Sequence[tuple[str, str]],
+    width: int = WIDTH,
 ) -> Chart:
     """Side-by-side columns per group (for example new and resolved per week)."""
-    chart = Chart(title, description, legend=[(f"chart-{key}", label) for key, label in series])
+    chart = Chart(
+        title,
+        description,
+        width=width,
+        legend=[(f"chart-{key}", label) for key, label in series],
+    )
     plot_width = chart.width - MARGIN_LEFT - MARGIN_RIGHT
     plot_height = chart.height - MARGIN_TOP - MARGIN_BOTTOM
     ticks = nice_ticks(max((v.get(k, 0) for _, v in groups for k, _ in series), default=0))

@@ -1,4 +1,4 @@
-// Reports: the print button (the page prints cleanly through the @media print rules).
+// Reports: the print button, and dates that switch the period to a custom range.
 (function () {
   "use strict";
   document.addEventListener("click", function (event) {
@@ -7,5 +7,11 @@
       event.preventDefault();
       window.print();
     }
+  });
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches("#report-start, #report-end")) return;
+    var period = document.getElementById("report-period");
+    if (period) period.value = "custom";
   });
 })();

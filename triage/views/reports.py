@@ -165,6 +165,7 @@ def _charts(*, open_now, trend) -> dict:
             description="Open findings at the end of each UTC day, stacked by severity.",
             columns=[(point.day, point.open_by_severity) for point in trend.days],
             series=SEVERITY_SERIES,
+            width=1160,
         ),
         "weekly": grouped_columns(
             title="New and resolved per week",
@@ -177,6 +178,7 @@ def _charts(*, open_now, trend) -> dict:
                 for week in trend.weeks
             ],
             series=[("new", "New"), ("reopened", "Reopened"), ("resolved", "Resolved")],
+            width=760,
         ),
     }
 

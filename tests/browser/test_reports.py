@@ -1,0 +1,100 @@
+import random
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.triage.reports.factories import (
+    FindingEventFactory,
+    FindingFactory,
+    FixFactory,
+    PullRequestFactory,
+    RepositoryFactory,
+    ScanBatchFactory,
+)
+from triage.models import Role
+
+SEVERITY_WEIGHTS = {"critical": 1, "high": 3, "medium": 4, "low": 3}
+
+
+def make_history(team, *, findings=160, days=95, seed=7):
+    """A team with a few repositories and three months of detections and resolutions."""
+    rng = random.Random(seed)
+    now = timezone.now()
+    first = RepositoryFactory(team=team, name="payments-api")
+    repositories = [first] + [
+        RepositoryFactory(team=team, name=name, connection=first.connection)
+        for name in ("web-storefront", "mobile-backend", "infra-terraform", "auth-service")
+    ]
+    for repository in repositories[:4]:
+        for scan_type, age in (("semgrep_scan", 3), ("secrets_scan", 12), ("sbom_scan", 45)):
+            ScanBatchFactory(
+                repository=repository,
+                scan_type=scan_type,
+                created_at=now - timedelta(days=age + rng.randint(0, 5)),
+            )
+    severities = list(SEVERITY_WEIGHTS)
+    weights = list(SEVERITY_WEIGHTS.values())
+    for _ in range(findings):
+        repository = rng.choice(repositories)
+        severity = rng.choices(severities, weights)[0]
+        detected = now - timedelta(days=rng.uniform(0, days))
+        resolved = None
+        if rng.random() < 0.55:
+            resolved = detected + timedelta(days=rng.expovariate(1 / 12))
+            if resolved >= now:
+                resolved = None
+        finding = FindingFactory(
+            repository=repository,
+            severity=severity,
+            status="resolved" if resolved else "open",
+            first_detected_at=detected,
+            resolved_at=resolved,
+        )
+        FindingEventFactory(finding=finding, event_timestamp=detected)
+        if resolved:
+            FindingEventFactory(
+                finding=finding,
+                event_type="resolved_auto",
+                new_status="resolved",
+                event_timestamp=resolved,
+            )
+    for index in range(6):
+        fix = FixFactory(
+            repository=repositories[index % 3],
+            created_at=now - timedelta(days=index * 4 + 1),
+            status="completed" if index < 5 else "failed",
+        )
+        if index < 3:
+            PullRequestFactory(fix=fix, merge_status="merged" if index < 2 else "open")
+    return repositories
+
+
+def test_reports_page_in_the_browser(
+    browser_page, live_server, team, member, sign_in, shot, transactional_db
+):
+    make_history(team)
+    user = member(Role.VIEWER, username="manager")
+    page = browser_page
+    sign_in(page, user)
+    page.goto(live_server.url + reverse("reports", kwargs={"team_slug": team.slug}) + "?period=90")
+    page.get_by_role("heading", name="Security report").wait_for()
+    assert page.locator("svg.chart-svg").count() == 3
+    assert page.locator("#h-repos").is_visible()
+    shot(page, "reports-90-days")
+
+    page.get_by_label("Period").select_option("7")
+    page.wait_for_url("**period=7**")
+    page.wait_for_function(
+        "document.querySelector('.report-period').textContent.includes('7 days')"
+    )
+    shot(page, "reports-7-days")
+
+    page.emulate_media(media="print")
+    shot(page, "reports-print")
+    page.emulate_media(media="screen")
+
+    page.locator(".stat").first.click()
+    page.get_by_role("heading", name="Critical findings: past the sla").wait_for()
+    shot(page, "sla-drill-down")
+    assert page.console_errors == []  # no CSP violation, no script error
