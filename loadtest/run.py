@@ -10,8 +10,10 @@ the headline figures to bench-results.json), and stops every process it started.
 
 `python -m loadtest.run [--users 50] [--bulk-users 5] [--duration 60] [--findings 100000]`;
 `--short` is the CI size (8 + 2 users, 15 s, 5,000 findings). The database is named after
-DATABASE_URL's with `_load` appended unless it already says so (it is dropped and created
-again on every run); Redis is database 14 (short: 15) of REDIS_URL's server, emptied first.
+DATABASE_URL's with `_load` appended unless it already says so; every run makes it a fresh
+copy of a seeded database (`<name>_seed_...`) that is built once per size, because mirroring
+100,000 findings through the sync takes many minutes (`--reseed` builds it again). Redis is
+database 14 (short: 15) of REDIS_URL's server, emptied first.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import sys
 import time
 import urllib.request
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -49,6 +52,8 @@ REDIS_DB = 14
 SHORT_REDIS_DB = 15
 BIN = Path(sys.executable).parent
 P95_TARGET_MS = 300.0
+# Part of the seeded database's name: raise it when what loadtest/seed.py writes changes.
+SEED_VERSION = 1
 # Sized for two cores: a process per core plus one, threads to overlap database waits.
 GUNICORN_WORKERS = 3
 GUNICORN_THREADS = 4
@@ -58,21 +63,47 @@ def _say(message: str) -> None:
     print(f"loadtest: {message}", flush=True)
 
 
-def _load_database_url(url: str) -> str:
-    """The load test's own database on the server of ``url``, dropped and created anew."""
+@dataclass(frozen=True)
+class Databases:
+    """The load test's databases on the PostgreSQL server of DATABASE_URL."""
+
+    server_url: str  # the URL with the database name left out
+    load: str  # what the server under load uses; a fresh copy of `seed` on every run
+    seed: str  # seeded and synced once per size and seed version, then only copied
+
+    def url(self, name: str) -> str:
+        return urlunsplit(urlsplit(self.server_url)._replace(path=f"/{name}"))
+
+    def admin(self):
+        import psycopg
+
+        return psycopg.connect(self.url("postgres"), autocommit=True)
+
+    def exists(self, name: str) -> bool:
+        with self.admin() as conn:
+            query = "SELECT 1 FROM pg_database WHERE datname = %s"
+            return conn.execute(query, (name,)).fetchone() is not None
+
+    def create(self, name: str, *, template: str | None = None) -> None:
+        with self.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            suffix = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{suffix}')
+
+    def rename(self, old: str, new: str) -> None:
+        with self.admin() as conn:
+            conn.execute(f'ALTER DATABASE "{old}" RENAME TO "{new}"')
+
+
+def _databases(url: str, *, findings: int, users: int, bulk_users: int) -> Databases:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise SystemExit("the load test needs PostgreSQL: set DATABASE_URL to a postgres:// URL")
     name = parts.path.lstrip("/") or "portal"
     if not name.endswith("_load"):
         name = f"{name}_load"
-    import psycopg
-
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    seed = f"{name}_seed_{findings}f_{users}u_{bulk_users}b_v{SEED_VERSION}"
+    return Databases(server_url=urlunsplit(parts._replace(path="")), load=name, seed=seed)
 
 
 def _load_redis_url(url: str, database: int) -> str:
@@ -186,7 +217,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _gunicorn(env: dict[str, str], port: int):
+def _gunicorn(env: dict[str, str], port: int, *, name: str):
     args = [
         str(BIN / "gunicorn"),
         "portal.wsgi",
@@ -203,7 +234,7 @@ def _gunicorn(env: dict[str, str], port: int):
         "--log-level",
         "warning",
     ]
-    return _process("gunicorn", args, env)
+    return _process(name, args, env)
 
 
 def _worker(env: dict[str, str]):
@@ -230,6 +261,7 @@ def _table(results: dict) -> str:
     header += f"{'p99 ms':>7} {'errors':>6}"
     lines = [header, "-" * len(header)]
     rows = [*results["sign_in"].items(), *results["endpoints"].items()]
+    rows = [(name, figures) for name, figures in rows if figures["requests"]]
     rows.append(("TOTAL (HTTP, measured window)", results["total"]))
     for name, figures in rows:
         values = [figures[column] for column in columns]
@@ -266,27 +298,15 @@ def _record_bench_figures(figures: list[Figure]) -> None:
     BENCH_RESULTS_FILE.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
 
 
-def run(
-    *,
-    users: int,
-    bulk_users: int,
-    duration: float,
-    findings: int,
-    short: bool,
-    database_url: str,
-    redis_url: str,
-) -> dict:
-    started = time.monotonic()
-    shutil.rmtree(WORK_DIR, ignore_errors=True)
-    WORK_DIR.mkdir(parents=True)
-    database_url = _load_database_url(database_url)
-    redis_url = _load_redis_url(redis_url, SHORT_REDIS_DB if short else REDIS_DB)
-    env = _environment(database_url=database_url, redis_url=redis_url, bulk_users=bulk_users)
-    _say(f"database {urlsplit(database_url).path.lstrip('/')}, redis {redis_url}")
+def _seed(env: dict[str, str], databases: Databases, *, findings, users, bulk_users) -> None:
+    """Seed the sandbox organization, the team and its users, and mirror the organization
+    with the portal's full sync against a server of its own; the database is complete only
+    once renamed to its final name, so an interrupted seeding is never reused."""
+    partial = f"{databases.seed}_partial"
+    databases.create(partial)
+    env = {**env, "DATABASE_URL": databases.url(partial)}
     _run(env, "manage.py", "migrate", "--no-input")
-    _run(env, "manage.py", "collectstatic", "--no-input")
     port = _free_port()
-    host = f"http://127.0.0.1:{port}"
     seeded = _json_of(
         _run(
             env,
@@ -300,7 +320,7 @@ def run(
             "--bulk-users",
             str(bulk_users),
             "--base-url",
-            f"{host}/sandbox",
+            f"http://127.0.0.1:{port}/sandbox",
         )
     )
     _say(
@@ -308,25 +328,82 @@ def run(
         f"{seeded['sandbox_events']:,} events in {seeded['repositories']} repositories "
         f"({seeded['seconds']}s); {seeded['users']} users"
     )
-    with ExitStack() as stack:
-        server, server_log = stack.enter_context(_gunicorn(env, port))
+    with _server(env, port, name="gunicorn-seed"):
+        mirrored = _json_of(
+            _run(
+                env,
+                "-m",
+                "loadtest.seed",
+                "mirror",
+                "--connection",
+                str(seeded["connection"]),
+                timeout=3600,
+            )
+        )
+    _say(
+        f"mirrored {mirrored['findings']:,} findings and {mirrored['events']:,} events by a "
+        f"full sync ({mirrored['sync_seconds']}s, {mirrored['sync_requests']} requests); "
+        f"report snapshots in {mirrored['snapshot_seconds']}s"
+    )
+    if mirrored["findings"] != findings:
+        raise RuntimeError(f"expected {findings} mirrored findings, got {mirrored['findings']}")
+    databases.rename(partial, databases.seed)
+
+
+@contextmanager
+def _server(env: dict[str, str], port: int, *, name: str = "gunicorn"):
+    with _gunicorn(env, port, name=name) as (server, log_path):
         _wait_until(
-            lambda: _healthy(f"{host}/healthz"),
+            lambda: _healthy(f"http://127.0.0.1:{port}/healthz"),
             what="gunicorn",
             process=server,
-            log_path=server_log,
+            log_path=log_path,
         )
-        _say(f"gunicorn on {host} ({GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads)")
-        mirrored = _json_of(
-            _run(env, "-m", "loadtest.seed", "mirror", "--connection", str(seeded["connection"]))
-        )
-        _say(
-            f"mirrored {mirrored['findings']:,} findings and {mirrored['events']:,} events by a "
-            f"full sync ({mirrored['sync_seconds']}s, {mirrored['sync_requests']} requests); "
-            f"report snapshots in {mirrored['snapshot_seconds']}s"
-        )
-        if mirrored["findings"] != findings:
-            raise RuntimeError(f"expected {findings} mirrored findings, got {mirrored['findings']}")
+        _say(f"{name} on port {port} ({GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads)")
+        yield server
+
+
+def run(
+    *,
+    users: int,
+    bulk_users: int,
+    duration: float,
+    findings: int,
+    short: bool,
+    database_url: str,
+    redis_url: str,
+    reseed: bool = False,
+) -> dict:
+    started = time.monotonic()
+    shutil.rmtree(WORK_DIR, ignore_errors=True)
+    WORK_DIR.mkdir(parents=True)
+    databases = _databases(database_url, findings=findings, users=users, bulk_users=bulk_users)
+    redis_url = _load_redis_url(redis_url, SHORT_REDIS_DB if short else REDIS_DB)
+    env = _environment(
+        database_url=databases.url(databases.load), redis_url=redis_url, bulk_users=bulk_users
+    )
+    if reseed or not databases.exists(databases.seed):
+        _say(f"seeding {databases.seed} (once for this size)")
+        _seed(env, databases, findings=findings, users=users, bulk_users=bulk_users)
+    else:
+        _say(f"reusing the seeded database {databases.seed} (--reseed to build it again)")
+    # Every run starts from the same data: a copy of the seeded database.
+    databases.create(databases.load, template=databases.seed)
+    _say(f"database {databases.load} (a copy of {databases.seed}), redis {redis_url}")
+    _run(env, "manage.py", "migrate", "--no-input")
+    _run(env, "manage.py", "collectstatic", "--no-input")
+    port = _free_port()
+    host = f"http://127.0.0.1:{port}"
+    ready = _json_of(_run(env, "-m", "loadtest.seed", "retarget", "--base-url", f"{host}/sandbox"))
+    _say(
+        f"{ready['findings']:,} mirrored findings, {ready['events']:,} events, "
+        f"{ready['users']} users; report snapshots "
+        + ("rebuilt" if ready["snapshots_rebuilt"] else "current")
+    )
+    if ready["findings"] != findings:
+        raise RuntimeError(f"expected {findings} mirrored findings, got {ready['findings']}")
+    with ExitStack() as stack:
+        stack.enter_context(_server(env, port))
         worker, worker_log = stack.enter_context(_worker(env))
         _wait_until(
             lambda: " ready." in worker_log.read_text(),
@@ -359,7 +436,7 @@ def run(
             "before": round(load_before, 2),
             "after": round(os.getloadavg()[0], 2),
         }
-    results["findings"] = mirrored["findings"]
+    results["findings"] = ready["findings"]
     results["short"] = short
     results["server"] = f"gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads"
     results["cpu_count"] = os.cpu_count()
@@ -375,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--findings", type=int, help="mirrored findings (100,000; short 5,000)")
     parser.add_argument("--short", action="store_true", help="the small CI size")
     parser.add_argument("--results", type=Path, help="where to write the figures (JSON)")
+    parser.add_argument(
+        "--reseed", action="store_true", help="seed and sync again instead of reusing the seed"
+    )
     args = parser.parse_args(argv)
     sizes = (8, 2, 15.0, 5_000) if args.short else (50, 5, 60.0, 100_000)
     users = sizes[0] if args.users is None else args.users
@@ -389,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         short=args.short,
         database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         redis_url=os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        reseed=args.reseed,
     )
     print(_table(results))
     total = results["total"]

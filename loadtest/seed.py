@@ -4,8 +4,9 @@
 creates a large sandbox organization (bulk inserts), the team, its users and the connection
 to that organization; `python -m loadtest.seed mirror --connection ID` then mirrors it with
 the portal's own full sync (over HTTP, against the running server) and builds the report
-snapshots, so that the first report visit under load finds them ready. Each prints one JSON
-object on its last line. Run with the load test's environment (see loadtest/run.py).
+snapshots, so that the first report visit under load finds them ready; `retarget
+--base-url U` points a copy of that database at another server. Each prints one JSON object
+on its last line. Run with the load test's environment (see loadtest/run.py).
 """
 
 from __future__ import annotations
@@ -116,6 +117,29 @@ def _mirror(*, connection_id: int) -> dict:
     }
 
 
+def _retarget(*, base_url: str) -> dict:
+    """Point a copy of the seeded database at this run's server, and say what it holds."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from triage.models import Finding, FindingEvent, KolegaConnection, Team
+    from triage.services.reports import report_snapshots_rebuild, report_snapshots_stale
+
+    team = Team.objects.get(slug=TEAM_SLUG)
+    KolegaConnection.objects.filter(team=team).update(base_url=base_url)
+    # A copy made on a later day than the seeding needs today's snapshots before the first
+    # report visit, which would otherwise build them while users wait.
+    stale = report_snapshots_stale(team=team, now=timezone.now())
+    if stale:
+        report_snapshots_rebuild(team=team)
+    return {
+        "findings": Finding.objects.filter(team=team).count(),
+        "events": FindingEvent.objects.filter(team=team).count(),
+        "users": get_user_model().objects.filter(memberships__team=team).count(),
+        "snapshots_rebuilt": stale,
+    }
+
+
 def main(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m loadtest.seed")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +150,8 @@ def main(argv: list[str]) -> dict:
     prepare.add_argument("--base-url", required=True)
     mirror = commands.add_parser("mirror")
     mirror.add_argument("--connection", type=int, required=True)
+    retarget = commands.add_parser("retarget")
+    retarget.add_argument("--base-url", required=True)
     args = parser.parse_args(argv)
 
     import django
@@ -138,6 +164,8 @@ def main(argv: list[str]) -> dict:
             bulk_users=args.bulk_users,
             base_url=args.base_url,
         )
+    if args.command == "retarget":
+        return _retarget(base_url=args.base_url)
     return _mirror(connection_id=args.connection)
 
 
