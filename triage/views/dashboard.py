@@ -7,7 +7,7 @@ loaded after the page; active batches and a first sync in progress poll their ow
 from functools import wraps
 
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
@@ -58,6 +58,9 @@ def dashboard(request):
             "overview": dashboard_selectors.repository_overview(team=team),
             "active_batches": active_scan_batches(team=team),
             "pull_requests": dashboard_selectors.recent_pull_requests(team=team),
+            # Built once: the table links every cell, and reversing per cell adds up.
+            "findings_base": reverse("findings", kwargs={"team_slug": team.slug}),
+            "scans_base": reverse("scans", kwargs={"team_slug": team.slug}),
         }
     return render(request, TEMPLATE, context)
 
