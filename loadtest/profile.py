@@ -51,7 +51,6 @@ def _urls(team: str, repository: int, finding: int) -> list[tuple[str, str, dict
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.profile")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--team", default="load")
     parser.add_argument("--explain", type=int, default=1, help="plans to print per URL")
     args = parser.parse_args(argv)
 
@@ -69,9 +68,12 @@ def main(argv: list[str]) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from loadtest.seed import TEAM_SLUG, connection_rekey
     from triage.models import Finding, Membership, Repository, Team
 
-    team = Team.objects.get(slug=args.team)
+    # The seeded key was encrypted with the keys of the run that seeded; use this process's.
+    connection_rekey()
+    team = Team.objects.get(slug=TEAM_SLUG)
     member = Membership.objects.filter(team=team, role="triager").select_related("user").first()
     repository = Repository.objects.filter(team=team).order_by("id").first()
     finding = Finding.objects.filter(team=team).order_by("id").first()

@@ -18,6 +18,7 @@ import sys
 import time
 
 TEAM_SLUG = "load"
+ORGANIZATION_SLUG = "load-org"
 # One fixed password for every load user: the load test signs them in through the login form.
 PASSWORD_ENV = "LOADTEST_PASSWORD"  # noqa: S105  (the variable's name, not a password)
 BROWSING_PREFIX = "load-browse-"
@@ -49,7 +50,7 @@ def _prepare(*, findings: int, browsing_users: int, bulk_users: int, base_url: s
     scale = organization_scale_create(
         repositories=min(MAX_REPOSITORIES, max(1, findings // 1000)),
         findings=findings,
-        slug="load-org",
+        slug=ORGANIZATION_SLUG,
     )
     sandbox_seconds = time.perf_counter() - started
     # Hashing once: every user has the same password, and a million-round hash per user
@@ -117,16 +118,32 @@ def _mirror(*, connection_id: int) -> dict:
     }
 
 
+def connection_rekey(*, base_url: str | None = None) -> None:
+    """Give the load team's connection a new sandbox key, encrypted with the portal's keys of
+    this run (each run generates its own, and the seeded key was encrypted with another's)."""
+    from sandbox.models import Organization
+    from sandbox.services.organizations import VISIBLE_KEY_LENGTH, api_key_create
+    from triage.models import KolegaConnection
+
+    organization = Organization.objects.get(slug=ORGANIZATION_SLUG)
+    _, plaintext = api_key_create(organization=organization, name="Load test run")
+    changes = {"api_key": plaintext, "key_prefix": plaintext[:VISIBLE_KEY_LENGTH]}
+    if base_url:
+        changes["base_url"] = base_url
+    # An update, not a save: reading the row would decrypt the old key, which cannot be done.
+    KolegaConnection.objects.filter(team__slug=TEAM_SLUG).update(**changes)
+
+
 def _retarget(*, base_url: str) -> dict:
     """Point a copy of the seeded database at this run's server, and say what it holds."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from triage.models import Finding, FindingEvent, KolegaConnection, Team
+    from triage.models import Finding, FindingEvent, Team
     from triage.services.reports import report_snapshots_rebuild, report_snapshots_stale
 
     team = Team.objects.get(slug=TEAM_SLUG)
-    KolegaConnection.objects.filter(team=team).update(base_url=base_url)
+    connection_rekey(base_url=base_url)
     # A copy made on a later day than the seeding needs today's snapshots before the first
     # report visit, which would otherwise build them while users wait.
     stale = report_snapshots_stale(team=team, now=timezone.now())
