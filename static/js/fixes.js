@@ -19,6 +19,8 @@
       var line = document.getElementById("comment-line-" + index);
       var side = document.getElementById("comment-side-" + index);
       var body = document.getElementById("comment-body-" + index);
+      var box = document.getElementById("comment-box-" + index);
+      if (box) box.open = true;
       if (line && side && body) {
         line.value = lineButton.getAttribute("data-comment-line");
         side.value = lineButton.getAttribute("data-comment-side");

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
+from functools import cached_property
 
+from django.core.cache import cache
 from django.db.models import Max, Prefetch, QuerySet
 from django.utils import timezone
 
-from triage.diffs import ParsedDiff, parse_diff
+from triage.diffs import DiffFile, ParsedDiff, highlight_file, parse_diff
 from triage.models import (
     AuditEvent,
     Finding,
@@ -66,6 +68,7 @@ def fix_for_team(*, team: Team, fix_id: int) -> Fix | None:
     return (
         Fix.objects.filter(team=team, pk=fix_id)
         .select_related("repository", "connection", "team")
+        .defer("diff")  # read only when a diff is not already parsed and cached
         .first()
     )
 
@@ -76,38 +79,87 @@ def fix_findings(fix: Fix) -> list[Finding]:
     )
 
 
-@dataclass
 class DiffChoice:
-    """The diff shown on the fix page: the current one or an earlier kept version."""
+    """The diff shown on the fix page: the current one or an earlier kept version. Its text is
+    read from the database only when asked for (the outline and files are cached by hash)."""
 
-    sha256: str
-    text: str | None
-    number: int | None
-    is_current: bool
+    def __init__(self, *, sha256: str, number: int | None, is_current: bool, load):
+        self.sha256 = sha256
+        self.number = number
+        self.is_current = is_current
+        self._load = load
+
+    @cached_property
+    def text(self) -> str | None:
+        return self._load()
 
 
 def diff_versions(fix: Fix) -> list[FixDiffVersion]:
     return list(FixDiffVersion.objects.filter(fix=fix).defer("diff").order_by("number"))
 
 
-def diff_choice(*, fix: Fix, sha256: str = "") -> DiffChoice | None:
+def diff_choice(
+    *, fix: Fix, sha256: str = "", versions: list[FixDiffVersion] | None = None
+) -> DiffChoice | None:
+    """The current diff, or the kept version with ``sha256``; ``versions`` (from
+    `diff_versions`) saves a query when the caller has them."""
+    if versions is None:
+        versions = diff_versions(fix)
     if sha256 and sha256 != fix.diff_sha256:
-        version = FixDiffVersion.objects.filter(fix=fix, sha256=sha256).first()
+        version = next((v for v in versions if v.sha256 == sha256), None)
         if version is None:
             return None
         return DiffChoice(
-            sha256=version.sha256, text=version.diff, number=version.number, is_current=False
+            sha256=version.sha256,
+            number=version.number,
+            is_current=False,
+            load=lambda: FixDiffVersion.objects.values_list("diff", flat=True).get(pk=version.pk),
         )
-    number = (
-        FixDiffVersion.objects.filter(fix=fix, sha256=fix.diff_sha256)
-        .values_list("number", flat=True)
-        .first()
-    )
-    return DiffChoice(sha256=fix.diff_sha256, text=fix.diff, number=number, is_current=True)
+    number = next((v.number for v in versions if v.sha256 == fix.diff_sha256), None)
+    return DiffChoice(sha256=fix.diff_sha256, number=number, is_current=True, load=lambda: fix.diff)
+
+
+# A diff is immutable under its SHA-256, so its outline and its highlighted files are cached
+# by hash: a 5,000-line diff is parsed and highlighted once, not on every page view.
+DIFF_CACHE_SECONDS = 24 * 3600
+
+
+def _outline_key(sha256: str) -> str:
+    return f"fixdiff:outline:v1:{sha256}"
+
+
+def _file_key(sha256: str, index: int) -> str:
+    return f"fixdiff:file:v1:{sha256}:{index}"
 
 
 def parsed_diff(choice: DiffChoice) -> ParsedDiff:
-    return parse_diff(choice.text)
+    """The diff's files with their +/- counts, without their lines (the page's outline)."""
+    if not choice.sha256:
+        return parse_diff(choice.text)
+    outline = cache.get(_outline_key(choice.sha256))
+    if outline is None:
+        parsed = parse_diff(choice.text)
+        outline = ParsedDiff(
+            files=[replace(f, lines=[]) for f in parsed.files],
+            state=parsed.state,
+            problems=parsed.problems,
+        )
+        cache.set(_outline_key(choice.sha256), outline, DIFF_CACHE_SECONDS)
+    return outline
+
+
+def diff_file_highlighted(choice: DiffChoice, index: int) -> DiffFile | None:
+    """One file of the diff with its lines highlighted by Pygments (cached by hash)."""
+    key = _file_key(choice.sha256, index)
+    diff_file = cache.get(key) if choice.sha256 else None
+    if diff_file is None:
+        parsed = parse_diff(choice.text)
+        if index >= len(parsed.files):
+            return None
+        diff_file = highlight_file(parsed.files[index])
+        if choice.sha256:
+            cache.set(key, diff_file, DIFF_CACHE_SECONDS)
+    return diff_file
 
 
 def reviewed_paths(*, fix: Fix, user, sha256: str) -> set[str]:

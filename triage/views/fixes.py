@@ -5,11 +5,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseStopPolling
 
-from triage.diffs import diff_between, highlight_file, parse_diff, side_by_side
+from triage.diffs import diff_between, parse_diff, render_split, render_unified
 from triage.forms.fixes import (
     INSTRUCTION_TEMPLATES,
     ApprovalRequestForm,
@@ -156,10 +157,16 @@ def fix_detail(request, fix_id: int):
 
 
 def _fix_page_context(request, fix, **forms):
-    choice = selectors.diff_choice(fix=fix, sha256=request.GET.get("v", ""))
+    versions = selectors.diff_versions(fix)
+    choice = selectors.diff_choice(fix=fix, sha256=request.GET.get("v", ""), versions=versions)
     if choice is None:
         raise Http404("No such version of the diff")
-    parsed = selectors.parsed_diff(choice) if choice.text is not None else None
+    has_diff = bool(choice.sha256) or (not choice.is_current) or choice.text is not None
+    parsed = selectors.parsed_diff(choice) if has_diff else None
+    if parsed is not None:
+        counts = selectors.comment_counts(fix=fix, sha256=choice.sha256)
+        for diff_file in parsed.files:
+            diff_file.comment_count = counts.get(diff_file.path, 0)
     view = "split" if request.GET.get("view") == "split" else "unified"
     approval = selectors.current_approval(fix)
     user = request.user
@@ -185,9 +192,12 @@ def _fix_page_context(request, fix, **forms):
         "choice": choice,
         "parsed": parsed,
         "view": view,
-        "versions": selectors.diff_versions(fix),
+        "versions": versions,
         "reviewed": selectors.reviewed_paths(fix=fix, user=user, sha256=choice.sha256),
-        "comment_counts": selectors.comment_counts(fix=fix, sha256=choice.sha256),
+        "file_url_prefix": reverse(
+            "fix-diff-file",
+            kwargs={"team_slug": request.team.slug, "fix_id": fix.pk, "file_index": 0},
+        )[: -len("0/")],
         "eager_files": EAGER_FILES,
         "approval": approval,
         "approval_voided_by_diff": approval is not None
@@ -197,7 +207,7 @@ def _fix_page_context(request, fix, **forms):
         "may_request_approval": can_triage
         and completed
         and not fix.needs_diff
-        and bool(fix.diff)
+        and bool(fix.diff_sha256)
         and (approval is None or approval.status not in FixApproval.OPEN_STATUSES),
         "may_refine": can_triage and completed,
         "opening": opening,
@@ -297,27 +307,38 @@ def _file_response(request, fix, *, sha256: str, path: str | None = None, index=
     choice = selectors.diff_choice(fix=fix, sha256=sha256)
     if choice is None:
         raise Http404("No such version")
-    parsed = parse_diff(choice.text)
     if path is not None:
-        diff_file = next((f for f in parsed.files if f.path == path), None)
-    else:
-        diff_file = parsed.files[index] if index is not None and index < len(parsed.files) else None
+        outline = selectors.parsed_diff(choice)
+        index = next((f.index for f in outline.files if f.path == path), None)
+    diff_file = selectors.diff_file_highlighted(choice, index) if index is not None else None
     if diff_file is None:
         raise Http404("No such file in this diff")
-    highlight_file(diff_file)
     view = "split" if request.GET.get("view") == "split" else "unified"
-    threads = selectors.file_comment_threads(fix=fix, sha256=choice.sha256, path=diff_file.path)
-    for line in diff_file.lines:
-        if line.kind in ("add", "del", "ctx"):
-            line.threads = threads.get((line.anchor_side, line.anchor_line))
+    can_comment = can(request, Role.TRIAGER)
+    threads = {
+        key: render_to_string(
+            "triage/fixes/_threads.html",
+            {
+                "threads": roots,
+                "fix": fix,
+                "file": diff_file,
+                "view": view,
+                "can_comment": can_comment,
+            },
+            request=request,
+        )
+        for key, roots in selectors.file_comment_threads(
+            fix=fix, sha256=choice.sha256, path=diff_file.path
+        ).items()
+    }
+    render_rows = render_split if view == "split" else render_unified
     context = {
         "fix": fix,
         "file": diff_file,
         "choice": choice,
         "view": view,
-        "rows": side_by_side(diff_file) if view == "split" else None,
-        "can_comment": can(request, Role.TRIAGER),
-        "comment_form": CommentForm(),
+        "rows_html": render_rows(diff_file, file_index=diff_file.index, threads=threads),
+        "can_comment": can_comment,
     }
     return _vary(render(request, "triage/fixes/_file_body.html", context))
 
@@ -331,7 +352,7 @@ def fix_diff_file(request, fix_id: int, file_index: int):
         choice = selectors.diff_choice(fix=fix, sha256=sha256)
         if choice is None:
             raise Http404("No such version")
-        parsed = parse_diff(choice.text)
+        parsed = selectors.parsed_diff(choice)
         if file_index >= len(parsed.files):
             raise Http404("No such file")
         viewed = request.POST.get("viewed") == "on"
