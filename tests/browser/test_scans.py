@@ -99,4 +99,10 @@ def test_start_a_scan_and_watch_it_complete(
     assert page.locator("#active-batches").inner_text().startswith("No scan is running")
     assert page.locator("table .state-completed").count() == 2  # last secrets and code scans
     shot(page, "dashboard-after")
+
+    page.get_by_role("link", name="Scans", exact=True).click()
+    page.get_by_label("Scan type").select_option("secrets_scan")
+    page.wait_for_url(re.compile(r".*scan_type=secrets_scan.*"))
+    assert page.locator("#scan-table tbody tr").count() == 1
+    shot(page, "scan-list-filtered")
     assert page.console_errors == []

@@ -1,6 +1,7 @@
 """Starting scans against the sandbox: quota preview and checks, one batch per repository ×
 type mirrored and tracked, per-pair outcomes, refusals that change nothing locally."""
 
+import html
 import re
 from urllib.parse import parse_qs, urlparse
 
@@ -293,3 +294,29 @@ def test_viewers_get_no_form_and_their_posts_are_refused(team, connection, membe
     assert response.status_code == 403
     assert viewer.get(url("scan-new-quota", team), **HX).status_code == 403
     assert not ScanBatch.objects.filter(team=team).exists()
+
+
+def test_partial_failure_is_reported_per_pair_on_the_progress_page(
+    team, connection, scan_org, triager, client_as, sandbox_wsgi, monkeypatch
+):
+    from tests.conftest import SANDBOX_BASE_URL
+
+    organization, key = scan_org
+    set_sast_plan(organization, 3)
+    seen = scan_services.quota_balance_get(connection=connection, fresh=True)
+    repositories = list(Repository.objects.filter(team=team).order_by("name"))
+    with KolegaClient(base_url=SANDBOX_BASE_URL, api_key=key, transport=sandbox_wsgi) as other:
+        other.create_scan(repository_id=repositories[0].upstream_id, scan_type="sbom_scan")
+    monkeypatch.setattr(scan_services, "quota_balance_get", lambda **kwargs: seen)
+
+    response = client_as(triager).post(
+        url("scan-new", team),
+        {"all_repositories": "on", "scan_types": ["secrets_scan"]},
+        follow=True,
+    )
+
+    body = html.unescape(response.content.decode())
+    assert "Started 2 scan batches." in body
+    assert f"Secrets of {repositories[2].name} was not started." in body
+    assert "quota of SAST scans is used up" in body
+    assert body.count("<progress") == 2
