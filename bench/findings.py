@@ -1,0 +1,402 @@
+"""Findings triage with 100,000 findings mirrored, and a bulk status change of 1,000 findings.
+
+`findings_page`: the triage table (filtered and sorted, 50 rows) requested at least 100 times,
+and page 2,000 of the whole list (keyset pagination), server time measured with Django's test
+Client in-process. Mirror rows are inserted with bulk_create.
+
+`findings_bulk`: a bulk status job over 1,000 findings against the sandbox served over real
+HTTP by a gunicorn subprocess with threads, every request delayed 20 ms by the sandbox's
+fault injection, so the job's concurrent PATCHes overlap as they would against Kolega.
+
+Each runs in a child process (`python -m bench.findings page|bulk <database-url>`) on a
+database of its own. Sizes can be lowered for a quick look with BENCH_FINDINGS_PAGE_FINDINGS
+and BENCH_FINDINGS_BULK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.registry import Figure, benchmark
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench"
+FINDINGS = int(os.environ.get("BENCH_FINDINGS_PAGE_FINDINGS", "100000"))
+REQUESTS = max(100, int(os.environ.get("BENCH_FINDINGS_PAGE_REQUESTS", "150")))
+BULK_FINDINGS = int(os.environ.get("BENCH_FINDINGS_BULK", "1000"))
+BULK_LATENCY_MS = 20
+REPOSITORIES = 200
+
+PAGE_P95_TARGET_MS = 50.0
+BULK_TARGET_SECONDS = 15.0
+PAGE_QUERY = "status=open&severity=critical&severity=high&sort=severity"
+SEVERITIES = ("critical", "high", "medium", "low")
+STATUSES = ("open", "open", "open", "resolved", "ignored", "false_positive")
+SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")
+
+
+def _database_url(suffix: str) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        VAR.mkdir(parents=True, exist_ok=True)
+        database = VAR / f"findings_{suffix}.sqlite3"
+        for end in ("", "-wal", "-shm"):
+            Path(f"{database}{end}").unlink(missing_ok=True)
+        return f"sqlite:///{database}"
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'portal'}_findings_{suffix}_bench"
+    import psycopg
+
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _environment(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": database_url,
+            "DEBUG": "0",  # no query log growing with every query
+            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
+            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
+            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
+            "SANDBOX_ENABLED": "1",
+            "PORTAL_HTTPS": "0",
+            "PORTAL_STATIC_MANIFEST": "0",
+            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+            "PORTAL_VAR_DIR": str(VAR),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    env.pop("REDIS_URL", None)  # jobs are run in-process here; keep the run local
+    return env
+
+
+def _child(mode: str) -> dict:
+    database_url = _database_url(mode)
+    completed = subprocess.run(  # noqa: S603 (our own module, our own database URL)
+        [sys.executable, "-m", "bench.findings", mode, database_url],
+        env=_environment(database_url),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"findings {mode} benchmark failed:\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@benchmark("findings_page")
+def findings_page_benchmark() -> list[Figure]:
+    result = _child("page")
+    enough = result["findings"] >= 100_000
+    return [
+        Figure(
+            "findings_page_p95_ms",
+            result["p95_ms"],
+            "ms",
+            f"p95 < {PAGE_P95_TARGET_MS:.0f} ms (filtered and sorted, 50 rows) with "
+            f"{result['findings']:,} findings mirrored, {result['requests']} requests",
+            result["p95_ms"] < PAGE_P95_TARGET_MS and enough,
+        ),
+        Figure("findings_page_p50_ms", result["p50_ms"], "ms"),
+        Figure(
+            "findings_page_2000_p95_ms",
+            result["deep_p95_ms"],
+            "ms",
+            f"p95 < {PAGE_P95_TARGET_MS:.0f} ms on page 2,000 (keyset, not OFFSET)",
+            result["deep_p95_ms"] < PAGE_P95_TARGET_MS and enough,
+        ),
+        Figure("findings_page_2000_p50_ms", result["deep_p50_ms"], "ms"),
+        Figure("findings_page_queries_per_request", result["queries"], "queries"),
+        Figure("findings_page_bench_findings", result["findings"], "findings"),
+        # Server time is wall-clock: on a machine shared with other work it grows with the load.
+        Figure("findings_page_bench_load_average", result["load_average"], "runnable processes"),
+    ]
+
+
+@benchmark("findings_bulk")
+def findings_bulk_benchmark() -> list[Figure]:
+    result = _child("bulk")
+    return [
+        Figure(
+            "bulk_status_change_seconds",
+            result["seconds"],
+            "s",
+            f"< {BULK_TARGET_SECONDS:.0f} s for {result['findings']:,} findings against the "
+            f"sandbox with {BULK_LATENCY_MS} ms injected latency",
+            result["seconds"] < BULK_TARGET_SECONDS
+            and result["findings"] >= 1000
+            and result["failed"] == 0,
+        ),
+        Figure("bulk_status_change_findings", result["findings"], "findings"),
+        Figure("bulk_status_change_changed", result["changed"], "findings"),
+        Figure("bulk_status_change_unchanged", result["unchanged"], "findings"),
+        Figure("bulk_status_change_failed", result["failed"], "findings"),
+        Figure("bulk_status_change_concurrency", result["concurrency"], "requests in flight"),
+    ]
+
+
+# The child processes
+
+
+def _populate_mirror(rng: random.Random, now: datetime) -> dict:
+    from django.contrib.auth import get_user_model
+
+    from triage.models import (
+        Finding,
+        KolegaConnection,
+        Membership,
+        Repository,
+        Role,
+        SyncState,
+        Team,
+    )
+
+    team = Team.objects.create(name="Bench", slug="bench")
+    user = get_user_model().objects.create_user("bench-triager")
+    Membership.objects.create(team=team, user=user, role=Role.TRIAGER)
+    connection = KolegaConnection.objects.create(
+        team=team,
+        name="Bench org",
+        api_key="kcp_bench_key",
+        organization_id="org-bench",
+        scopes=["read", "write"],
+    )
+    SyncState.objects.create(connection=connection, last_success_at=now)
+    common = {"team": team, "connection": connection, "synced_at": now}
+    repositories = Repository.objects.bulk_create(
+        [
+            Repository(
+                upstream_id=f"repo-{n}",
+                name=f"service-{n:03d}",
+                source_repos=[{"full_name": f"acme/service-{n:03d}", "default_branch": "main"}],
+                created_at=now - timedelta(days=400),
+                updated_at=now,
+                **common,
+            )
+            for n in range(REPOSITORIES)
+        ]
+    )
+    rows = []
+    for n in range(FINDINGS):
+        title = f"Finding {n % 97} of its kind"
+        path = f"src/module_{n % 1000}/file_{n}.py"
+        check_id = f"rules.check-{n % 120}"
+        message = f"Something unsafe in {path}"
+        first = now - timedelta(days=rng.random() * 365)
+        rows.append(
+            Finding(
+                upstream_id=f"finding-{n}",
+                repository=repositories[n % REPOSITORIES],
+                check_id=check_id,
+                severity=rng.choice(SEVERITIES),
+                status=rng.choice(STATUSES),
+                file_path=path,
+                message=message,
+                title=title,
+                category="security",
+                scan_type=rng.choice(SCAN_TYPES),
+                cwe=[f"CWE-{rng.choice((79, 89, 798, 22, 502))}"],
+                owasp=["A03:2021 - Injection"],
+                first_detected_at=first,
+                last_detected_at=first + (now - first) * rng.random(),
+                created_at=first,
+                updated_at=now,
+                search_text=Finding.search_text_of(
+                    title=title, message=message, check_id=check_id, file_path=path
+                ),
+                **common,
+            )
+        )
+        if len(rows) == 5000:
+            Finding.objects.bulk_create(rows)
+            rows = []
+    Finding.objects.bulk_create(rows)
+    return {"user": user, "team": team, "findings": Finding.objects.count()}
+
+
+def _timed(client, url: str, count: int) -> list[float]:
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    timings.sort()
+    return timings
+
+
+def _p95(timings: list[float]) -> float:
+    return round(timings[max(0, int(len(timings) * 0.95) - 1)], 1)
+
+
+def _run_page() -> dict:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from triage.selectors import findings as selectors
+
+    started = time.perf_counter()
+    data = _populate_mirror(random.Random(20261129), datetime.now(UTC))
+    print(f"populated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    client = Client()
+    client.force_login(data["user"])
+    url = reverse("findings", kwargs={"team_slug": "bench"}) + "?" + PAGE_QUERY
+    for _ in range(5):  # warm-up: connections, templates
+        client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert len(response.context["page"].rows) == 50
+    timings = _timed(client, url, REQUESTS)
+
+    # Page 2,000 of the whole list in the default order: the cursor of the row before it.
+    sort = selectors.SORTS["last_detected"]
+    before = (
+        selectors.findings_for_team(team=data["team"])
+        .order_by("-last_detected_at", "-pk")[1999 * 50 - 1 : 1999 * 50]
+        .get()
+    )
+    cursor = selectors._encode_cursor("after", sort, before)
+    deep_url = reverse("findings", kwargs={"team_slug": "bench"})
+    deep_url += f"?sort=last_detected&cursor={cursor}"
+    deep = client.get(deep_url)
+    assert len(deep.context["page"].rows) == 50
+    deep_timings = _timed(client, deep_url, REQUESTS)
+    return {
+        "load_average": round(os.getloadavg()[0], 2),
+        "findings": data["findings"],
+        "requests": REQUESTS,
+        "queries": len(queries.captured_queries),
+        "p50_ms": round(statistics.median(timings), 1),
+        "p95_ms": _p95(timings),
+        "deep_p50_ms": round(statistics.median(deep_timings), 1),
+        "deep_p95_ms": _p95(deep_timings),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _sandbox_server():
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603 (argv built here, no outside input)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "16",
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("the sandbox server did not start")
+        yield f"http://127.0.0.1:{port}/sandbox"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _run_bulk() -> dict:
+    from django.contrib.auth import get_user_model
+    from sandbox.services.faults import fault_config_set
+    from sandbox.services.scale import organization_scale_create
+    from triage.models import Finding, KolegaConnection, Membership, Role, Team
+    from triage.services.connections import connection_create
+    from triage.services.findings import (
+        finding_status_job_create,
+        finding_status_job_run,
+        job_concurrency,
+    )
+    from triage.sync import sync_connection_full
+
+    scaled = organization_scale_create(repositories=20, findings=BULK_FINDINGS, slug="bulk")
+    team = Team.objects.create(name="Bench", slug="bench")
+    user = get_user_model().objects.create_user("bench-admin")
+    Membership.objects.create(team=team, user=user, role=Role.ADMIN)
+    with _sandbox_server() as base_url:
+        created = connection_create(
+            team=team, actor=user, name="Bulk", base_url=base_url, api_key=scaled.api_key
+        )
+        connection = KolegaConnection.objects.get(pk=created.pk)
+        run = sync_connection_full(connection=connection)
+        assert run.status == "succeeded", run.error
+        ids = list(Finding.objects.filter(connection=connection).values_list("pk", flat=True))
+        fault_config_set(organization=scaled.organization, latency_ms=BULK_LATENCY_MS)
+        # No worker consumes the queued task here (the broker is local): the job runs in
+        # this process, timed alone, exactly as the task would run it.
+        job = finding_status_job_create(team=team, actor=user, finding_ids=ids, status="ignored")
+        started = time.perf_counter()
+        job = finding_status_job_run(job_id=job.pk)
+        seconds = time.perf_counter() - started
+    return {
+        "seconds": round(seconds, 2),
+        "findings": job.total,
+        "changed": job.changed,
+        "unchanged": job.unchanged,
+        "failed": job.failed,
+        "concurrency": job_concurrency(),
+    }
+
+
+def _run(mode: str) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    print(f"migrated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return _run_page() if mode == "page" else _run_bulk()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        print(json.dumps(_run(sys.argv[1])))
+    else:
+        from bench.__main__ import main
+
+        sys.exit(main(["findings_page", "findings_bulk"]))
