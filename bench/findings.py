@@ -341,6 +341,7 @@ def _sandbox_server():
 
 def _run_bulk() -> dict:
     from django.contrib.auth import get_user_model
+
     from sandbox.services.faults import fault_config_set
     from sandbox.services.scale import organization_scale_create
     from triage.models import Finding, KolegaConnection, Membership, Role, Team
