@@ -163,9 +163,9 @@ def _run(database_url: str) -> dict:
     )
     client = Client()
     client.force_login(user)
-    page_url = reverse("fix", kwargs={"team_slug": "bench", "fix_id": fix.pk})
+    page_url = reverse("fixes-detail", kwargs={"team_slug": "bench", "fix_id": fix.pk})
     file_url = reverse(
-        "fix-diff-file", kwargs={"team_slug": "bench", "fix_id": fix.pk, "file_index": 0}
+        "fixes-file", kwargs={"team_slug": "bench", "fix_id": fix.pk, "file_index": 0}
     )
     for _ in range(3):
         assert client.get(page_url).status_code == 200

@@ -49,7 +49,7 @@ def test_fix_review_approve_and_open_pull_request(
     sign_in(page, triager)
     page.goto(
         live_server.url
-        + reverse("fix-new", kwargs={"team_slug": team.slug})
+        + reverse("fixes-new", kwargs={"team_slug": team.slug})
         + f"?finding={finding.pk}"
     )
     page.get_by_role("button", name="Fix and add tests").click()

@@ -50,11 +50,11 @@ def approval_decide(request, approval_id: int):
     if approval is None:
         raise Http404("No such approval request")
     if request.method != "POST":
-        return redirect("fix", team_slug=request.team.slug, fix_id=approval.fix_id)
+        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=approval.fix_id)
     form = DecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
-        return redirect("fix", team_slug=request.team.slug, fix_id=approval.fix_id)
+        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=approval.fix_id)
     approve = form.cleaned_data["decision"] == "approve"
     try:
         decided = approval_services.approval_decide(
@@ -72,7 +72,7 @@ def approval_decide(request, approval_id: int):
             messages.success(request, "Rejected. The requester sees your comment.")
         else:
             messages.success(request, "Your approval is recorded; another approver is needed.")
-    return redirect("fix", team_slug=request.team.slug, fix_id=approval.fix_id)
+    return redirect("fixes-detail", team_slug=request.team.slug, fix_id=approval.fix_id)
 
 
 @team_view(read=Role.ADMIN, write=Role.ADMIN)
@@ -94,7 +94,7 @@ def approval_policy(request):
             form.add_error(None, exc.message)
         else:
             messages.success(request, "Approval policy saved.")
-            return redirect("approval-policy", team_slug=request.team.slug)
+            return redirect("approvals-policy", team_slug=request.team.slug)
     return render(
         request,
         "triage/approvals/policy.html",
@@ -105,6 +105,6 @@ def approval_policy(request):
 
 urlpatterns = [
     path("", approvals, name="approvals"),
-    path("<int:approval_id>/decide/", approval_decide, name="approval-decide"),
-    path("policy/", approval_policy, name="approval-policy"),
+    path("<int:approval_id>/decide/", approval_decide, name="approvals-decide"),
+    path("policy/", approval_policy, name="approvals-policy"),
 ]

@@ -114,7 +114,7 @@ def fix_new(request):
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, "Fix started. Its progress shows below.")
-            return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+            return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
     return render(
         request,
         "triage/fixes/new.html",
@@ -195,7 +195,7 @@ def _fix_page_context(request, fix, **forms):
         "versions": versions,
         "reviewed": selectors.reviewed_paths(fix=fix, user=user, sha256=choice.sha256),
         "file_url_prefix": reverse(
-            "fix-diff-file",
+            "fixes-file",
             kwargs={"team_slug": request.team.slug, "fix_id": fix.pk, "file_index": 0},
         )[: -len("0/")],
         "eager_files": EAGER_FILES,
@@ -211,6 +211,9 @@ def _fix_page_context(request, fix, **forms):
         and (approval is None or approval.status not in FixApproval.OPEN_STATUSES),
         "may_refine": can_triage and completed,
         "opening": opening,
+        "opening_in_flight": opening is not None
+        and opening.status
+        in (PullRequestOpening.Status.PENDING, PullRequestOpening.Status.SENDING),
         "may_open": can_triage
         and approval is not None
         and approval.status == FixApproval.Status.APPROVED
@@ -233,7 +236,7 @@ def _fix_action(request, fix):
     action = request.POST.get("action")
     if action not in FIX_ACTIONS:
         messages.error(request, "Unknown action.")
-        return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
     forms = {}
     try:
         if action == "cancel":
@@ -262,14 +265,14 @@ def _fix_action(request, fix):
         messages.error(request, exc.message)
         context = _fix_page_context(request, fix, **forms)
         return _vary(render(request, "triage/fixes/detail.html", context, status=400))
-    return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+    return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
 
 
 def _comment(request, fix):
     form = CommentForm(request.POST)
     if not form.is_valid():
         messages.error(request, "A comment needs some text and a line.")
-        return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
     data = form.cleaned_data
     fix_services.review_comment_add(
         fix=fix,
@@ -284,8 +287,21 @@ def _comment(request, fix):
     if request.htmx:
         return _file_response(request, fix, sha256=data["diff_sha256"], path=data["file_path"])
     messages.success(request, "Comment added.")
-    url = reverse("fix", kwargs={"team_slug": request.team.slug, "fix_id": fix.pk})
+    url = reverse("fixes-detail", kwargs={"team_slug": request.team.slug, "fix_id": fix.pk})
     return redirect(f"{url}?v={data['diff_sha256']}")
+
+
+@team_view(read=Role.VIEWER, write=Role.VIEWER)
+def fix_approval_card(request, fix_id: int):
+    """The approval and pull-request card, polled while pull requests are being opened."""
+    fix = _fix_or_404(request, fix_id)
+    if not request.htmx:
+        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
+    context = _fix_page_context(request, fix)
+    response = render(request, "triage/fixes/detail.html#approval-card", context)
+    if not context["opening_in_flight"]:
+        response.status_code = HttpResponseStopPolling.status_code
+    return _vary(response)
 
 
 @team_view(read=Role.VIEWER, write=Role.VIEWER)
@@ -295,7 +311,7 @@ def fix_heartbeat(request, fix_id: int):
     fix = _fix_or_404(request, fix_id)
     context = _heartbeat_context(request, fix)
     if not request.htmx:
-        return redirect("fix", team_slug=request.team.slug, fix_id=fix.pk)
+        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
     if not context["polling"]:
         response = HttpResponseStopPolling()
         response["HX-Refresh"] = "true"
@@ -365,7 +381,7 @@ def fix_diff_file(request, fix_id: int, file_index: int):
         )
         if request.htmx:
             return _vary(HttpResponse(status=204))
-        url = reverse("fix", kwargs={"team_slug": request.team.slug, "fix_id": fix.pk})
+        url = reverse("fixes-detail", kwargs={"team_slug": request.team.slug, "fix_id": fix.pk})
         return redirect(f"{url}?v={choice.sha256}")
     return _file_response(request, fix, sha256=sha256, index=file_index)
 
@@ -416,9 +432,10 @@ def fix_compare(request, fix_id: int):
 
 urlpatterns = [
     path("", fixes, name="fixes"),
-    path("new/", fix_new, name="fix-new"),
-    path("<int:fix_id>/", fix_detail, name="fix"),
-    path("<int:fix_id>/heartbeat/", fix_heartbeat, name="fix-heartbeat"),
-    path("<int:fix_id>/files/<int:file_index>/", fix_diff_file, name="fix-diff-file"),
-    path("<int:fix_id>/compare/", fix_compare, name="fix-compare"),
+    path("new/", fix_new, name="fixes-new"),
+    path("<int:fix_id>/", fix_detail, name="fixes-detail"),
+    path("<int:fix_id>/heartbeat/", fix_heartbeat, name="fixes-heartbeat"),
+    path("<int:fix_id>/approval/", fix_approval_card, name="fixes-approval"),
+    path("<int:fix_id>/files/<int:file_index>/", fix_diff_file, name="fixes-file"),
+    path("<int:fix_id>/compare/", fix_compare, name="fixes-compare"),
 ]

@@ -50,12 +50,16 @@ def test_empty_fixes_list_says_what_to_do(team, member, client_as):
 
 def test_another_teams_fix_is_not_found(fix, other_team, member, client_as):
     outsider = client_as(member(Role.ADMIN, of=other_team))
-    assert outsider.get(url("fix", other_team, fix_id=fix.pk)).status_code == 404
-    assert outsider.get(url("fix", fix.team, fix_id=fix.pk)).status_code == 404
+    assert outsider.get(url("fixes-detail", other_team, fix_id=fix.pk)).status_code == 404
+    assert outsider.get(url("fixes-detail", fix.team, fix_id=fix.pk)).status_code == 404
 
 
 def test_fix_page_lists_files_and_loads_bodies_lazily(fix, member, client_as):
-    body = client_as(member(Role.VIEWER)).get(url("fix", fix.team, fix_id=fix.pk)).content.decode()
+    body = (
+        client_as(member(Role.VIEWER))
+        .get(url("fixes-detail", fix.team, fix_id=fix.pk))
+        .content.decode()
+    )
     assert "app/db.py" in body and "app/views.py" in body
     assert 'hx-trigger="intersect once"' in body
     # Bodies are not on the first screen: only their placeholders.
@@ -65,7 +69,7 @@ def test_fix_page_lists_files_and_loads_bodies_lazily(fix, member, client_as):
 def test_file_body_is_highlighted_and_inert(fix, member, client_as):
     client = client_as(member(Role.VIEWER))
     response = client.get(
-        url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=1), HTTP_HX_REQUEST="true"
+        url("fixes-file", fix.team, fix_id=fix.pk, file_index=1), HTTP_HX_REQUEST="true"
     )
     body = response.content.decode()
     assert response.status_code == 200
@@ -74,16 +78,14 @@ def test_file_body_is_highlighted_and_inert(fix, member, client_as):
     assert 'class="diff-add"' in body and 'class="diff-del"' in body
     assert '<span class="' in body  # Pygments tokens
     split = client.get(
-        url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=1), {"view": "split"}
+        url("fixes-file", fix.team, fix_id=fix.pk, file_index=1), {"view": "split"}
     ).content.decode()
     assert "diff-split" in split and "<script>" not in split
 
 
 def test_a_missing_file_index_is_not_found(fix, member, client_as):
     client = client_as(member(Role.VIEWER))
-    assert (
-        client.get(url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=9)).status_code == 404
-    )
+    assert client.get(url("fixes-file", fix.team, fix_id=fix.pk, file_index=9)).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -99,7 +101,7 @@ def test_a_missing_file_index_is_not_found(fix, member, client_as):
 )
 def test_empty_and_malformed_diffs_are_shown_as_such(repository, member, client_as, diff, expected):
     fix = FixFactory(repository=repository, diff=diff, diff_sha256=sha(diff))
-    response = client_as(member(Role.VIEWER)).get(url("fix", fix.team, fix_id=fix.pk))
+    response = client_as(member(Role.VIEWER)).get(url("fixes-detail", fix.team, fix_id=fix.pk))
     body = response.content.decode()
     assert response.status_code == 200
     assert expected in body
@@ -119,11 +121,11 @@ def test_heartbeat_polls_while_running_and_stops_at_a_terminal_status(
         agent_steps_completed=12,
     )
     client = client_as(member(Role.VIEWER))
-    page = client.get(url("fix", running.team, fix_id=running.pk)).content.decode()
+    page = client.get(url("fixes-detail", running.team, fix_id=running.pk)).content.decode()
     assert 'hx-trigger="every 2s"' in page
     assert "42 s · 12 steps" in page
     fragment = client.get(
-        url("fix-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
+        url("fixes-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
     )
     assert fragment.status_code == 200 and 'id="heartbeat"' in fragment.content.decode()
     assert "<html" not in fragment.content.decode()
@@ -131,10 +133,10 @@ def test_heartbeat_polls_while_running_and_stops_at_a_terminal_status(
     running.error_message = "Tests failed after the change"
     running.save()
     stopped = client.get(
-        url("fix-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
+        url("fixes-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
     )
     assert stopped.status_code == 286
-    page = client.get(url("fix", running.team, fix_id=running.pk)).content.decode()
+    page = client.get(url("fixes-detail", running.team, fix_id=running.pk)).content.decode()
     assert "Tests failed after the change" in page
     assert 'hx-trigger="every 2s"' not in page
 
@@ -145,7 +147,7 @@ def test_new_fix_form_proposes_a_title_and_picks_the_only_source_repo(
     finding = FindingFactory(repository=repository)
     body = (
         client_as(member(Role.TRIAGER))
-        .get(url("fix-new", repository.team), {"finding": [finding.pk]})
+        .get(url("fixes-new", repository.team), {"finding": [finding.pk]})
         .content.decode()
     )
     assert "Fix SQL injection in app/db.py" in body
@@ -156,7 +158,9 @@ def test_new_fix_form_proposes_a_title_and_picks_the_only_source_repo(
 def test_new_fix_refuses_findings_of_two_repositories(team, member, client_as):
     a = FindingFactory(repository=RepositoryFactory(team=team))
     b = FindingFactory(repository=RepositoryFactory(team=team))
-    response = client_as(member(Role.TRIAGER)).get(url("fix-new", team), {"finding": [a.pk, b.pk]})
+    response = client_as(member(Role.TRIAGER)).get(
+        url("fixes-new", team), {"finding": [a.pk, b.pk]}
+    )
     assert "one repository" in response.content.decode()
 
 
@@ -171,26 +175,28 @@ def test_comments_are_threaded_anchored_and_escaped(fix, member, client_as):
         "line": "2",
         "body": "Is <b>this</b> safe?",
     }
-    response = client.post(url("fix", fix.team, fix_id=fix.pk), post, HTTP_HX_REQUEST="true")
+    response = client.post(
+        url("fixes-detail", fix.team, fix_id=fix.pk), post, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     root = ReviewComment.objects.get()
     client.post(
-        url("fix", fix.team, fix_id=fix.pk),
+        url("fixes-detail", fix.team, fix_id=fix.pk),
         {**post, "parent": root.pk, "body": "Yes", "line": "99"},
         HTTP_HX_REQUEST="true",
     )
     reply = ReviewComment.objects.exclude(pk=root.pk).get()
     assert reply.parent_id == root.pk and reply.line == 2
-    body = client.get(url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=0)).content.decode()
+    body = client.get(url("fixes-file", fix.team, fix_id=fix.pk, file_index=0)).content.decode()
     assert "Is &lt;b&gt;this&lt;/b&gt; safe?" in body and "Yes" in body
     viewer = client_as(member(Role.VIEWER))
-    assert viewer.post(url("fix", fix.team, fix_id=fix.pk), post).status_code == 403
+    assert viewer.post(url("fixes-detail", fix.team, fix_id=fix.pk), post).status_code == 403
 
 
 def test_viewed_mark_per_file(fix, member, client_as):
     user = member(Role.VIEWER)
     client = client_as(user)
-    file_url = url("fix-diff-file", fix.team, fix_id=fix.pk, file_index=0)
+    file_url = url("fixes-file", fix.team, fix_id=fix.pk, file_index=0)
     assert client.post(file_url, {"viewed": "on"}, HTTP_HX_REQUEST="true").status_code == 204
     assert ReviewedFile.objects.filter(user=user, file_path="app/db.py").exists()
     client.post(file_url, {}, HTTP_HX_REQUEST="true")
@@ -203,7 +209,7 @@ def test_request_and_decide_through_the_pages(fix, member, client_as, monkeypatc
     monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", lambda *a: None)
     triager, approver = member(Role.TRIAGER), member(Role.APPROVER)
     response = client_as(triager).post(
-        url("fix", fix.team, fix_id=fix.pk),
+        url("fixes-detail", fix.team, fix_id=fix.pk),
         {"action": "request_approval", "note": "Reviewed both files", "pr_title": ""},
     )
     assert response.status_code == 302
@@ -211,22 +217,23 @@ def test_request_and_decide_through_the_pages(fix, member, client_as, monkeypatc
     # The requester sees no decision form; the approver does, and the queue lists it.
     assert (
         "decide-form"
-        not in client_as(triager).get(url("fix", fix.team, fix_id=fix.pk)).content.decode()
+        not in client_as(triager).get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
     )
     approver_client = client_as(approver)
     queue = approver_client.get(url("approvals", fix.team))
     assert "Reviewed both files" in queue.content.decode()
     assert queue.context["approvals_pending_count"] == 1
     assert (
-        "decide-form" in approver_client.get(url("fix", fix.team, fix_id=fix.pk)).content.decode()
+        "decide-form"
+        in approver_client.get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
     )
     # A triager cannot decide, even by posting directly.
-    decide = url("approval-decide", fix.team, approval_id=approval.pk)
+    decide = url("approvals-decide", fix.team, approval_id=approval.pk)
     assert client_as(triager).post(decide, {"decision": "approve"}).status_code == 403
     approver_client.post(decide, {"decision": "approve", "comment": "Good"})
     approval.refresh_from_db()
     assert approval.status == FixApproval.Status.APPROVED
-    page = approver_client.get(url("fix", fix.team, fix_id=fix.pk)).content.decode()
+    page = approver_client.get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
     assert "Good" in page and "approved" in page
 
 
@@ -234,16 +241,16 @@ def test_self_approval_through_the_page_is_refused(fix, member, client_as):
     approver = member(Role.APPROVER)
     approval = approval_request(fix=fix, actor=approver)
     client = client_as(approver)
-    client.post(url("approval-decide", fix.team, approval_id=approval.pk), {"decision": "approve"})
+    client.post(url("approvals-decide", fix.team, approval_id=approval.pk), {"decision": "approve"})
     approval.refresh_from_db()
     assert approval.status == FixApproval.Status.PENDING
 
 
 def test_approval_policy_page_is_for_admins(team, member, client_as):
     admin = client_as(member(Role.ADMIN))
-    assert client_as(member(Role.APPROVER)).get(url("approval-policy", team)).status_code == 403
+    assert client_as(member(Role.APPROVER)).get(url("approvals-policy", team)).status_code == 403
     response = admin.post(
-        url("approval-policy", team), {"required_approvals": "2", "admins_may_self_approve": "on"}
+        url("approvals-policy", team), {"required_approvals": "2", "admins_may_self_approve": "on"}
     )
     assert response.status_code == 302
     assert team.approval_policy.required_approvals == 2
@@ -257,7 +264,7 @@ def test_compare_versions_shows_what_a_refine_changed(fix, member, client_as):
     )
     body = (
         client_as(member(Role.VIEWER))
-        .get(url("fix-compare", fix.team, fix_id=fix.pk), {"a": 1, "b": 2})
+        .get(url("fixes-compare", fix.team, fix_id=fix.pk), {"a": 1, "b": 2})
         .content.decode()
     )
     assert "version 1 → version 2" in body
@@ -272,3 +279,26 @@ def test_finding_include_lists_its_fixes_and_pull_requests(fix, repository):
     fix.save()
     html = render_to_string("triage/fixes/_for_finding.html", {"finding": finding})
     assert fix.title in html
+
+
+def test_approval_card_polls_while_pull_requests_are_being_opened(fix, member, client_as):
+    from triage.models import PullRequestOpening
+
+    triager, approver = member(Role.TRIAGER), member(Role.APPROVER)
+    approval = approval_request(fix=fix, actor=triager)
+    FixApproval.objects.filter(pk=approval.pk).update(status="approved")
+    opening = PullRequestOpening.objects.create(
+        team=fix.team, fix=fix, approval=approval, diff_sha256=fix.diff_sha256, status="sending"
+    )
+    client = client_as(approver)
+    page = client.get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
+    assert url("fixes-approval", fix.team, fix_id=fix.pk) in page
+    card = client.get(url("fixes-approval", fix.team, fix_id=fix.pk), HTTP_HX_REQUEST="true")
+    assert card.status_code == 200 and 'id="approval"' in card.content.decode()
+    opening.status = "failed"
+    opening.error_message = "Kolega is unreachable"
+    opening.save()
+    card = client.get(url("fixes-approval", fix.team, fix_id=fix.pk), HTTP_HX_REQUEST="true")
+    assert card.status_code == 286
+    body = card.content.decode()
+    assert "Kolega is unreachable" in body and "Retry opening pull requests" in body
