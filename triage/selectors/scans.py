@@ -110,7 +110,10 @@ def scan_batches_by_ids(*, team: Team, batch_ids: list[int]) -> list[ScanBatch]:
 
 def active_scan_batches(*, team: Team, limit: int = 20) -> list[ScanBatch]:
     batches = (
-        scan_batches_for_team(team=team).filter(active_batches_filter()).order_by("-created_at")
+        ScanBatch.objects.filter(team=team)
+        .filter(active_batches_filter())
+        .select_related("repository")
+        .order_by("-created_at")
     )
     return [decorate_batch(batch) for batch in batches[:limit]]
 
