@@ -268,7 +268,7 @@ def _run_page() -> dict:
         client.get(url)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
-    assert len(response.context["page"].rows) == 50
+    assert response.content.count(b"data-finding-row ") == 50
     timings = _timed(client, url, REQUESTS)
 
     # Page 2,000 of the whole list in the default order: the cursor of the row before it.
@@ -282,7 +282,7 @@ def _run_page() -> dict:
     deep_url = reverse("findings", kwargs={"team_slug": "bench"})
     deep_url += f"?sort=last_detected&cursor={cursor}"
     deep = client.get(deep_url)
-    assert len(deep.context["page"].rows) == 50
+    assert deep.content.count(b"data-finding-row ") == 50
     deep_timings = _timed(client, deep_url, REQUESTS)
     return {
         "load_average": round(os.getloadavg()[0], 2),
