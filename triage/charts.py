@@ -226,7 +226,7 @@ def grouped_columns(
 
 
 def horizontal_bars(
-    *, title: str, description: str, bars: Sequence[tuple[str, int, str]], width: int = 420
+    *, title: str, description: str, bars: Sequence[tuple[str, int, str]], width: int = 560
 ) -> Chart:
     """One labelled bar per (label, value, css key); the value is written after the bar."""
     row = 26

@@ -82,13 +82,20 @@ def test_reports_page_in_the_browser(
     assert page.locator("svg.chart-svg").count() == 3
     assert page.locator("#h-repos").is_visible()
     shot(page, "reports-90-days")
+    print("AFTER LOAD", page.console_errors)
 
     page.get_by_label("Period").select_option("7")
     page.wait_for_url("**period=7**")
     page.wait_for_function(
         "document.querySelector('.report-period').textContent.includes('7 days')"
     )
+    # The filter fields follow the report that was swapped in.
+    assert (
+        page.get_by_label("From").input_value()
+        == (timezone.now().date() - timedelta(days=6)).isoformat()
+    )
     shot(page, "reports-7-days")
+    print("AFTER SWAP", page.console_errors)
 
     page.emulate_media(media="print")
     shot(page, "reports-print")

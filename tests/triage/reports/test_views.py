@@ -114,3 +114,22 @@ def test_sla_drill_down_page_and_fragment(team, member, client_as, mirrored):
     fragment = client.get(url("reports-sla", team, "kind=breached"), headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and b"<html" not in fragment.content
     assert client.get(url("reports-sla", team, "kind=nope")).status_code == 400
+
+
+def test_report_page_queries_do_not_grow_with_repositories(
+    team, member, client_as, mirrored, django_assert_max_num_queries
+):
+    client = client_as(member(Role.VIEWER))
+    client.get(url("reports", team))  # the first visit builds the snapshots
+    for index in range(30):
+        repository = RepositoryFactory(
+            team=team, connection=mirrored.connection, name=f"service-{index}"
+        )
+        FindingFactory(repository=repository)
+        ScanBatchFactory(repository=repository, scan_type="sbom_scan")
+    with django_assert_max_num_queries(30):
+        response = client.get(url("reports", team, "period=90"))
+    assert response.status_code == 200
+    assert b"service-29" in response.content
+    with django_assert_max_num_queries(30):
+        assert client.get(url("reports", team, f"repository={mirrored.pk}")).status_code == 200
