@@ -57,7 +57,7 @@ def test_latency_and_jitter_delay_responses(api, org_and_key):
     for _ in range(5):
         assert api.get("/me").status_code == 200
     elapsed = time.perf_counter() - started
-    assert 0.3 <= elapsed < 2.0
+    assert elapsed >= 0.3, "five responses of at least 60 ms each"
 
 
 def test_slow_responses_outlast_a_client_timeout(api, org_and_key):
