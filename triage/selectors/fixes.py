@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 
@@ -216,10 +216,28 @@ def fix_pull_requests(fix: Fix) -> list[PullRequest]:
     return list(PullRequest.objects.filter(fix=fix))
 
 
-def fix_timeline(fix: Fix) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(
-        team_id=fix.team_id, target_type="fix", target_id=str(fix.pk)
-    ).order_by("created_at", "id")
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    event: AuditEvent | None = None
+    milestone: str = ""
+
+
+def fix_timeline(fix: Fix) -> list[TimelineEntry]:
+    """What people did in the portal (the audit log) and what Kolega reported, in time order."""
+    entries = [
+        TimelineEntry(at=event.created_at, event=event)
+        for event in AuditEvent.objects.filter(
+            team_id=fix.team_id, target_type="fix", target_id=str(fix.pk)
+        ).order_by("created_at", "id")[:500]
+    ]
+    if fix.started_at:
+        entries.append(TimelineEntry(at=fix.started_at, milestone="Kolega started running the fix"))
+    if fix.completed_at:
+        entries.append(
+            TimelineEntry(at=fix.completed_at, milestone=f"Kolega finished the run: {fix.status}")
+        )
+    return sorted(entries, key=lambda entry: entry.at)
 
 
 def approvals_queue(*, team: Team, status: str = "pending") -> QuerySet[FixApproval]:

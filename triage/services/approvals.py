@@ -266,7 +266,12 @@ def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
             opening.error_message = ""
             opening.save(update_fields=["status", "error_message", "updated_at"])
             queue = True
-        elif opening.status == PullRequestOpening.Status.UNKNOWN:
+        elif opening.status == PullRequestOpening.Status.UNKNOWN or (
+            opening.status == PullRequestOpening.Status.SENDING
+            and opening.sent_at is not None
+            and opening.sent_at < timezone.now() - SENDING_STALE_AFTER
+        ):
+            # The task looks at the fix first (reconciles); it never sends blindly.
             queue = True
         if queue:
             audit_log(

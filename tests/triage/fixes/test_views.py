@@ -302,3 +302,28 @@ def test_approval_card_polls_while_pull_requests_are_being_opened(fix, member, c
     assert card.status_code == 286
     body = card.content.decode()
     assert "Kolega is unreachable" in body and "Retry opening pull requests" in body
+
+
+def test_approvers_get_an_email_when_email_is_configured(
+    fix, member, settings, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    triager = member(Role.TRIAGER)
+    approver = member(Role.APPROVER)
+    member(Role.VIEWER)
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_request(fix=fix, actor=triager, note="Please look")
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [approver.email]
+    assert fix.title in mail.outbox[0].subject
+
+
+def test_timeline_shows_portal_steps_and_kolega_milestones_in_order(fix, member, client_as):
+    triager = member(Role.TRIAGER)
+    approval_request(fix=fix, actor=triager, note="Reviewed")
+    body = client_as(triager).get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
+    timeline = body[body.index('id="timeline"') :]
+    assert "requested approval: “Reviewed”" in timeline
+    assert timeline.index("Kolega finished the run") < timeline.index("requested approval")

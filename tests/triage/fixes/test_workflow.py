@@ -306,3 +306,25 @@ def test_kolega_refusing_marks_the_opening_failed_with_the_reason(
     assert failed.status == PullRequestOpening.Status.FAILED
     assert failed.error_message.startswith("Kolega refused")
     assert SandboxPullRequest.objects.count() == 0
+
+
+def test_an_opening_left_sending_by_a_dead_worker_is_reconciled_not_resent(
+    completed_fix, triager, approver, queued, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sandbox.models import PullRequest as SandboxPullRequest
+
+    _approve(completed_fix, triager, approver, django_capture_on_commit_callbacks)
+    # The worker sent the POST (Kolega opened the PR) and died before recording the answer.
+    opening = pull_request_opening_send(opening_id=queued[0])
+    PullRequestOpening.objects.filter(pk=opening.pk).update(
+        status="sending", sent_at=timezone.now() - timedelta(minutes=10)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        again = pull_requests_open(fix=completed_fix, actor=triager)
+    assert again.pk == opening.pk and len(queued) == 2
+    assert pull_request_opening_send(opening_id=opening.pk).status == "opened"
+    assert SandboxPullRequest.objects.count() == 1
