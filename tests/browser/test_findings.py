@@ -92,6 +92,17 @@ def test_triage_three_findings_with_the_keyboard_only(
     page = browser_page
     sign_in(page, member(Role.TRIAGER, username="kim"))
     url = live_server.url + reverse("findings", kwargs={"team_slug": team.slug})
+    # Filters live in the URL: narrowing pushes it, the back button restores the page.
+    page.goto(url)
+    everything = page.locator("#findings-count").inner_text()
+    page.get_by_label("Open", exact=True).check()
+    page.wait_for_url(re.compile(r"\?status=open&sort=severity$"))
+    assert page.locator("#findings-count").inner_text() != everything
+    page.go_back()
+    page.wait_for_url(url)
+    page.locator("#findings-count", has_text=everything).wait_for()
+    assert not page.get_by_label("Open", exact=True).is_checked()
+
     page.goto(url + "?status=open&sort=file")
     shot(page, "open-findings")
 
