@@ -90,6 +90,8 @@ def fixes_benchmark() -> list[Figure]:
         ),
         Figure("fix_diff_first_screen_p50_ms", result["p50_ms"], "ms"),
         Figure("fix_diff_page_only_p95_ms", result["page_p95_ms"], "ms"),
+        Figure("fix_diff_first_screen_cpu_p95_ms", result["cpu_p95_ms"], "ms"),
+        Figure("fix_diff_bench_load_average", result["load_average"], "1-min load"),
         Figure("fix_diff_bench_lines", result["diff_lines"], "lines"),
     ]
 
@@ -170,18 +172,21 @@ def _run(database_url: str) -> dict:
     for _ in range(3):
         assert client.get(page_url).status_code == 200
         assert client.get(file_url, HTTP_HX_REQUEST="true").status_code == 200
-    first_screen, page_only = [], []
+    first_screen, page_only, cpu = [], [], []
     for _ in range(REQUESTS):
         started = time.perf_counter()
+        cpu_started = time.process_time()
         response = client.get(page_url)
         page_done = time.perf_counter()
         body = client.get(file_url, HTTP_HX_REQUEST="true")
         finished = time.perf_counter()
+        cpu.append((time.process_time() - cpu_started) * 1000)
         assert response.status_code == 200 and body.status_code == 200
         page_only.append((page_done - started) * 1000)
         first_screen.append((finished - started) * 1000)
     first_screen.sort()
     page_only.sort()
+    cpu.sort()
 
     def p95(values):
         return round(values[max(0, int(len(values) * 0.95) - 1)], 1)
@@ -192,6 +197,10 @@ def _run(database_url: str) -> dict:
         "p50_ms": round(statistics.median(first_screen), 1),
         "p95_ms": p95(first_screen),
         "page_p95_ms": p95(page_only),
+        # CPU spent by the portal's process alone: on a busy machine wall time also counts
+        # the time this process waited for a CPU, which the load average shows.
+        "cpu_p95_ms": p95(cpu),
+        "load_average": round(os.getloadavg()[0], 1),
     }
 
 
