@@ -200,7 +200,7 @@ def _journey(*, team, admin, triager, keys, recorder, sandbox_clock):
         recorder.get(triager_client, bulk["Location"])
 
     same_file = [f for f in findings if f.repository_id == first.repository_id][:1]
-    fix_new = reverse("fix-new", kwargs={"team_slug": slug})
+    fix_new = reverse("fixes-new", kwargs={"team_slug": slug})
     recorder.get(triager_client, fix_new + f"?finding={same_file[0].pk}")
     started_fix = recorder.post(
         triager_client,
@@ -218,7 +218,9 @@ def _journey(*, team, admin, triager, keys, recorder, sandbox_clock):
         for _ in range(5):
             if fix_track_step(fix=fix):
                 break
-        recorder.get(triager_client, reverse("fix", kwargs={"team_slug": slug, "fix_id": fix.pk}))
+        recorder.get(
+            triager_client, reverse("fixes-detail", kwargs={"team_slug": slug, "fix_id": fix.pk})
+        )
     for name in ("settings-sync", "settings-audit", "settings-members"):
         recorder.get(admin_client, reverse(name, kwargs={"team_slug": slug}))
     recorder.get(admin_client, reverse("reports-export-findings", kwargs={"team_slug": slug}))
