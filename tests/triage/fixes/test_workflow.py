@@ -328,3 +328,33 @@ def test_an_opening_left_sending_by_a_dead_worker_is_reconciled_not_resent(
     assert again.pk == opening.pk and len(queued) == 2
     assert pull_request_opening_send(opening_id=opening.pk).status == "opened"
     assert SandboxPullRequest.objects.count() == 1
+
+
+def test_refine_keeps_every_completed_diff_and_compares_them(
+    completed_fix, triager, sandbox_clock, client_as
+):
+    from django.urls import reverse
+
+    first = completed_fix.diff
+    client = client_as(triager)
+    page = reverse(
+        "fixes-detail", kwargs={"team_slug": completed_fix.team.slug, "fix_id": completed_fix.pk}
+    )
+    response = client.post(page, {"action": "refine", "instructions": "Also log the change"})
+    assert response.status_code == 302
+    completed_fix.refresh_from_db()
+    assert completed_fix.status in ("pending", "running")
+    assert 'hx-trigger="every 2s"' in client.get(page).content.decode()
+    fix = run_to_completion(completed_fix, sandbox_clock)
+    assert fix.diff != first
+    versions = FixDiffVersion.objects.filter(fix=fix)
+    assert [(v.number, v.diff) for v in versions] == [(1, first)]
+    compare = client.get(
+        reverse("fixes-compare", kwargs={"team_slug": fix.team.slug, "fix_id": fix.pk}),
+        {"a": 1, "b": 2},
+    ).content.decode()
+    assert "version 1 → version 2" in compare
+    assert "diff-add" in compare or "diff-del" in compare
+    # The first version is still viewable on the fix page.
+    old_page = client.get(page, {"v": versions[0].sha256}).content.decode()
+    assert "earlier version" in old_page
