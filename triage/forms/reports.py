@@ -83,29 +83,3 @@ class SlaPolicyForm(forms.Form):
 class SlaListForm(forms.Form):
     kind = forms.ChoiceField(choices=[("breached", "breached"), ("due", "due")])
     severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITIES], required=False)
-
-
-FINDING_STATUSES = ["open", "resolved", "ignored", "false_positive", "needs_manual_review"]
-
-
-class FindingsExportForm(forms.Form):
-    """The findings page's filters, read from the URL (every one optional)."""
-
-    repository = forms.IntegerField(required=False, min_value=1)
-    severity = forms.MultipleChoiceField(
-        choices=[(s, s) for s in (*SEVERITIES, "info")], required=False
-    )
-    status = forms.MultipleChoiceField(choices=[(s, s) for s in FINDING_STATUSES], required=False)
-    scan_type = forms.MultipleChoiceField(
-        choices=[(s, s) for s in ("secrets_scan", "semgrep_scan", "deep_ai_scan", "sbom_scan")],
-        required=False,
-    )
-    batch = forms.IntegerField(required=False, min_value=1)
-    check_id = forms.CharField(required=False, max_length=300)
-    path = forms.CharField(required=False, max_length=1000)
-    cwe = forms.CharField(required=False, max_length=40)
-    q = forms.CharField(required=False, max_length=200)
-    detected_after = forms.DateField(required=False)
-    detected_before = forms.DateField(required=False)
-    resolved_after = forms.DateField(required=False)
-    resolved_before = forms.DateField(required=False)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from triage.models import Finding, Team
+from triage.models import Finding
 
 # A spreadsheet evaluates a cell starting with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -65,43 +65,6 @@ def csv_response(*, filename: str, header: list[str], rows: Iterable[Iterable]):
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _day_start(day) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def findings_filtered(*, team: Team, filters: dict) -> QuerySet[Finding]:
-    """The findings page's filter applied to the team's findings (cleaned form data in)."""
-    findings = Finding.objects.filter(team=team)
-    if filters.get("repository"):
-        findings = findings.filter(repository_id=filters["repository"])
-    for name in ("severity", "status", "scan_type"):
-        if filters.get(name):
-            findings = findings.filter(**{f"{name}__in": filters[name]})
-    if filters.get("batch"):
-        findings = findings.filter(scan_batches__pk=filters["batch"])
-    if filters.get("check_id"):
-        findings = findings.filter(check_id=filters["check_id"])
-    if filters.get("path"):
-        findings = findings.filter(file_path__startswith=filters["path"])
-    if filters.get("cwe"):
-        findings = findings.filter(cwe__contains=[filters["cwe"]])
-    if filters.get("q"):
-        findings = findings.filter(search_text__contains=filters["q"].lower())
-    if filters.get("detected_after"):
-        findings = findings.filter(first_detected_at__gte=_day_start(filters["detected_after"]))
-    if filters.get("detected_before"):
-        findings = findings.filter(
-            first_detected_at__lt=_day_start(filters["detected_before"]) + timedelta(days=1)
-        )
-    if filters.get("resolved_after"):
-        findings = findings.filter(resolved_at__gte=_day_start(filters["resolved_after"]))
-    if filters.get("resolved_before"):
-        findings = findings.filter(
-            resolved_at__lt=_day_start(filters["resolved_before"]) + timedelta(days=1)
-        )
-    return findings
 
 
 def finding_rows(findings: QuerySet[Finding]) -> Iterator[tuple]:

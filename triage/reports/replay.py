@@ -52,13 +52,17 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def ordered_events(events: QuerySet[FindingEvent]) -> Iterator[tuple]:
-    """Each finding's events in the order they happened, streamed in chunks."""
-    return (
-        events.order_by("connection_id", "finding_upstream_id", "event_timestamp", "id")
-        .values_list(*EVENT_FIELDS)
-        .iterator(chunk_size=5000)
-    )
+def ordered_events(events: QuerySet[FindingEvent], *, stream: bool = True) -> Iterable[tuple]:
+    """Each finding's events in the order they happened.
+
+    `stream` reads through a server-side cursor for the whole team's history; a small
+    selection is read at once instead, because PostgreSQL plans a cursor for its first rows
+    and would walk the whole events index in order to get them.
+    """
+    rows = events.order_by(
+        "connection_id", "finding_upstream_id", "event_timestamp", "id"
+    ).values_list(*EVENT_FIELDS)
+    return rows.iterator(chunk_size=5000) if stream else list(rows)
 
 
 def replay(

@@ -213,27 +213,60 @@ def _due_soon_q(*, severity: str, days: int, now: datetime) -> Q:
     )
 
 
-def sla_summary(*, scope: ReportScope, policy: SlaPolicy) -> list[SlaRow]:
-    aggregates = {}
+@dataclass(frozen=True)
+class OpenStats:
+    """Open findings of one repository and severity: how many, how many past or near the SLA,
+    and the oldest first detection."""
+
+    open: int
+    breached: int
+    due_soon: int
+    oldest: datetime | None
+
+
+def open_finding_stats(
+    *, scope: ReportScope, policy: SlaPolicy
+) -> dict[tuple[int, str], OpenStats]:
+    """(repository id, severity) -> OpenStats, in one pass over the open findings."""
+    breached_q = Q(pk__in=[])
+    due_q = Q(pk__in=[])
     for severity, days in policy.days.items():
-        aggregates[f"{severity}_open"] = Count("id", filter=Q(severity=severity))
-        aggregates[f"{severity}_breached"] = Count(
-            "id", filter=_breached_q(severity=severity, days=days, now=scope.now)
+        breached_q |= _breached_q(severity=severity, days=days, now=scope.now)
+        due_q |= _due_soon_q(severity=severity, days=days, now=scope.now)
+    rows = (
+        scope.findings()
+        .filter(status__in=OPEN_STATUSES)
+        .values_list("repository_id", "severity")
+        .annotate(
+            count=Count("id"),
+            breached=Count("id", filter=breached_q),
+            due=Count("id", filter=due_q),
+            oldest=Min("first_detected_at"),
         )
-        aggregates[f"{severity}_due"] = Count(
-            "id", filter=_due_soon_q(severity=severity, days=days, now=scope.now)
-        )
-    counts = scope.findings().filter(status__in=OPEN_STATUSES).aggregate(**aggregates)
-    return [
-        SlaRow(
-            severity=severity,
-            days=days,
-            open=counts[f"{severity}_open"],
-            breached=counts[f"{severity}_breached"],
-            due_soon=counts[f"{severity}_due"],
-        )
-        for severity, days in policy.days.items()
-    ]
+        .order_by()
+    )
+    return {
+        (repository_id, severity): OpenStats(count, breached, due, oldest)
+        for repository_id, severity, count, breached, due, oldest in rows
+    }
+
+
+def sla_summary(
+    *,
+    scope: ReportScope,
+    policy: SlaPolicy,
+    stats: dict[tuple[int, str], OpenStats] | None = None,
+) -> list[SlaRow]:
+    if stats is None:
+        stats = open_finding_stats(scope=scope, policy=policy)
+    totals = {severity: [0, 0, 0] for severity in policy.days}
+    for (_, severity), row in stats.items():
+        if severity in totals:
+            total = totals[severity]
+            total[0] += row.open
+            total[1] += row.breached
+            total[2] += row.due_soon
+    return [SlaRow(severity, days, *totals[severity]) for severity, days in policy.days.items()]
 
 
 SLA_KINDS = {"breached": "Past the SLA", "due": f"Due within {DUE_SOON_DAYS} days"}
@@ -315,26 +348,18 @@ def repository_table(
     policy: SlaPolicy,
     repositories: list[Repository] | None = None,
     last_scans: dict[int, dict[str, datetime]] | None = None,
+    stats: dict[tuple[int, str], OpenStats] | None = None,
 ) -> list[RepositoryRow]:
     """Each repository's open risk, worst first. Risk = sum of RISK_WEIGHTS per open finding."""
-    aggregates = {
-        f"open_{severity}": Count("id", filter=Q(severity=severity)) for severity in SEVERITIES
-    }
-    breach_q = Q(pk__in=[])
-    for severity, days in policy.days.items():
-        breach_q |= _breached_q(severity=severity, days=days, now=scope.now)
-    rows = {
-        row["repository_id"]: row
-        for row in scope.findings()
-        .filter(status__in=OPEN_STATUSES)
-        .values("repository_id")
-        .annotate(
-            **aggregates,
-            oldest=Min("first_detected_at"),
-            breaches=Count("id", filter=breach_q),
-        )
-        .order_by()
-    }
+    if stats is None:
+        stats = open_finding_stats(scope=scope, policy=policy)
+    rows: dict[int, dict] = defaultdict(lambda: {"breaches": 0, "oldest": None})
+    for (repository_id, severity), stat in stats.items():
+        row = rows[repository_id]
+        row[f"open_{severity}"] = stat.open
+        row["breaches"] += stat.breached
+        if stat.oldest is not None and (row["oldest"] is None or stat.oldest < row["oldest"]):
+            row["oldest"] = stat.oldest
     scans = last_scans if last_scans is not None else last_scans_by_repository(team=scope.team)
     if repositories is None:
         repositories = report_repositories(scope)
@@ -460,7 +485,7 @@ def _repository_day_counts(scope: ReportScope) -> list[DayCount]:
         finding_upstream_id__in=Finding.objects.filter(repository=repository).values("upstream_id"),
         event_timestamp__lt=scope.end,
     )
-    flows = replay(ordered_events(events))
+    flows = replay(ordered_events(events, stream=False))
     return list(day_counts(flows, first_day=scope.first_day, last_day=scope.last_day))
 
 

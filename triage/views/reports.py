@@ -13,20 +13,21 @@ from django.db.models import Max
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.vary import vary_on_headers
 
 from triage.charts import grouped_columns, horizontal_bars, stacked_columns
+from triage.filters.findings import FindingFilter
 from triage.forms.reports import (
     PERIOD_CHOICES,
-    FindingsExportForm,
     ReportFilterForm,
     SlaListForm,
     SlaPolicyForm,
 )
-from triage.models import ReportSnapshotState, Role, SyncState
+from triage.models import Finding, ReportSnapshotState, Role, SyncState
 from triage.models.reports import SEVERITIES
 from triage.permissions import can, team_view
-from triage.reports.exports import FINDING_COLUMNS, csv_response, finding_rows, findings_filtered
+from triage.reports.exports import FINDING_COLUMNS, csv_response, finding_rows
 from triage.selectors import reports as report_selectors
 from triage.selectors.reports import RISK_WEIGHTS, SCAN_TYPE_LABELS, SCAN_TYPES, ReportScope
 from triage.services import reports as report_services
@@ -95,13 +96,18 @@ def reports(request):
     team = request.team
     snapshot_state = _ensure_snapshots(team, now)
     policy = report_selectors.sla_policy_of(team)
-    sla = report_selectors.sla_summary(scope=scope, policy=policy)
+    stats = report_selectors.open_finding_stats(scope=scope, policy=policy)
+    sla = report_selectors.sla_summary(scope=scope, policy=policy, stats=stats)
     open_now = {row.severity: row.open for row in sla}
     trend = report_selectors.trends(scope=scope)
     repositories = report_selectors.report_repositories(scope)
     last_scans = report_selectors.last_scans_by_repository(team=team)
     repository_rows = report_selectors.repository_table(
-        scope=scope, policy=policy, repositories=repositories, last_scans=last_scans
+        scope=scope,
+        policy=policy,
+        repositories=repositories,
+        last_scans=last_scans,
+        stats=stats,
     )
     charts = _charts(open_now=open_now, trend=trend)
     context = {
@@ -116,6 +122,7 @@ def reports(request):
         "sla_policy": policy,
         "trend": trend,
         "severity_rows": trend.severity_rows(open_now),
+        "daily_rows": _daily_rows(trend),
         "remediation": report_selectors.time_to_remediate(scope=scope),
         "repository_rows": repository_rows[:REPOSITORY_ROWS_ON_PAGE],
         "repository_rows_hidden": max(0, len(repository_rows) - REPOSITORY_ROWS_ON_PAGE),
@@ -151,6 +158,23 @@ def reports(request):
     if request.htmx:
         template += "#report"
     return render(request, template, context, status=400 if form.errors else 200)
+
+
+def _daily_rows(trend) -> str:
+    """The per-day numbers under the daily chart (up to a year of rows: built here, not in a
+    template loop, for the same reason as the chart)."""
+    return format_html_join(
+        "",
+        '<tr><td>{}</td>{}<td class="num">{}</td></tr>',
+        (
+            (
+                format(point.day, "%a %d %b"),
+                format_html_join("", '<td class="num">{}</td>', ((n,) for n in point.counts)),
+                point.open_total,
+            )
+            for point in trend.days
+        ),
+    )
 
 
 def _charts(*, open_now, trend) -> dict:
@@ -248,14 +272,17 @@ def sla_policy(request):
 @team_view(read=Role.VIEWER)
 def export_findings(request):
     """Every finding matching the findings page's filter, as CSV (no cap, streamed)."""
-    form = FindingsExportForm(request.GET)
-    if not form.is_valid():
-        return render(request, "triage/reports/export_error.html", {"form": form}, status=400)
-    findings = findings_filtered(team=request.team, filters=form.cleaned_data)
+    filterset = FindingFilter(
+        request.GET, team=request.team, queryset=Finding.objects.filter(team=request.team)
+    )
+    if not filterset.is_valid():
+        return render(
+            request, "triage/reports/export_error.html", {"form": filterset.form}, status=400
+        )
     return csv_response(
         filename=f"{request.team.slug}-findings-{_now():%Y%m%d-%H%M}.csv",
         header=[name for name, _ in FINDING_COLUMNS],
-        rows=finding_rows(findings),
+        rows=finding_rows(filterset.qs),
     )
 
 

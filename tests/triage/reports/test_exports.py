@@ -45,6 +45,7 @@ def findings(team, other_team):
             status="resolved",
             resolved_at=datetime(2026, 2, 3, tzinfo=UTC),
             file_path="docs/readme.py",
+            first_detected_at=datetime(2026, 1, 5, tzinfo=UTC),
         ),
         "web_high": FindingFactory(
             repository=web, severity="high", message="@SUM(A1) reaches eval", title=None
@@ -99,8 +100,8 @@ def test_findings_export_has_every_matching_row_of_the_team_only(team, member, c
         ("path=config/", {"api_critical"}),
         ("cwe=CWE-798", {"api_critical"}),
         ("q=sum(a1)", {"web_high"}),
-        ("detected_after=2026-02-01&detected_before=2026-02-01", {"api_critical"}),
-        ("resolved_after=2026-02-02", {"api_low_resolved"}),
+        ("first_detected_after=2026-02-01&first_detected_before=2026-02-01", {"api_critical"}),
+        ("severity=low&status=resolved&path=docs", {"api_low_resolved"}),
     ],
 )
 def test_findings_export_applies_the_findings_filters(
@@ -124,7 +125,7 @@ def test_findings_export_by_repository_and_batch(team, member, client_as, findin
 
 def test_findings_export_refuses_bad_filters(team, member, client_as, findings):
     client = client_as(member(Role.VIEWER))
-    for query in ("severity=urgent", "repository=x", "detected_after=yesterday"):
+    for query in ("severity=urgent", "repository=x", "first_detected_after=yesterday"):
         response = export(client, team, "reports-export-findings", query)
         assert response.status_code == 400
         assert b"form-errors" in response.content
