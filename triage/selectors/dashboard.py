@@ -97,9 +97,15 @@ def mirror_freshness(*, team: Team) -> MirrorFreshness:
     )
 
 
+@dataclass(frozen=True)
+class RepositoryRef:
+    pk: int
+    name: str
+
+
 @dataclass
 class RepositoryRow:
-    repository: Repository
+    repository: RepositoryRef
     open_by_severity: dict[str, int] = field(default_factory=dict)
     last_scans: dict[str, ScanBatch] = field(default_factory=dict)
 
@@ -175,10 +181,11 @@ def repository_overview(
 ) -> RepositoryOverview:
     """Per repository: open findings by severity and the last scan of each type; the most
     exposed repositories first."""
+    # Plain tuples: every repository is ranked, only the shown ones are displayed.
     repositories = {
-        repository.pk: RepositoryRow(repository=repository)
-        for repository in Repository.objects.filter(team=team, archived=False).only(
-            "id", "name", "connection_id"
+        pk: RepositoryRow(repository=RepositoryRef(pk=pk, name=name))
+        for pk, name in Repository.objects.filter(team=team, archived=False).values_list(
+            "pk", "name"
         )
     }
     totals = dict.fromkeys(SEVERITIES, 0)
