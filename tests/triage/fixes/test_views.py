@@ -277,8 +277,15 @@ def test_finding_include_lists_its_fixes_and_pull_requests(fix, repository):
     finding = FindingFactory(repository=repository)
     fix.finding_ids = [finding.upstream_id]
     fix.save()
+    from triage.models import Role as Roles
+
     html = render_to_string("triage/fixes/_for_finding.html", {"finding": finding})
-    assert fix.title in html
+    assert fix.title in html and "Fix with AI" not in html
+    html = render_to_string(
+        "triage/fixes/_for_finding.html",
+        {"finding": finding, "current_role": Roles.TRIAGER, "Role": Roles},
+    )
+    assert "Fix with AI" in html
 
 
 def test_approval_card_polls_while_pull_requests_are_being_opened(fix, member, client_as):
