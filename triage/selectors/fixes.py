@@ -8,7 +8,6 @@ from functools import cached_property
 
 from django.core.cache import cache
 from django.db.models import Max, Prefetch, QuerySet
-from django.utils import timezone
 
 from triage.diffs import DiffFile, ParsedDiff, highlight_file, parse_diff
 from triage.models import (
@@ -21,7 +20,6 @@ from triage.models import (
     PullRequestOpening,
     ReviewComment,
     ReviewedFile,
-    Role,
     SyncState,
     Team,
 )
@@ -250,14 +248,3 @@ def approvals_queue(*, team: Team, status: str = "pending") -> QuerySet[FixAppro
     if status in FixApproval.Status.values:
         approvals = approvals.filter(status=status)
     return approvals
-
-
-def pending_approvals_count(*, team: Team, membership) -> int | None:
-    """The count in the navigation, for people who can approve."""
-    if membership is None or not membership.has_role(Role.APPROVER):
-        return None
-    return FixApproval.objects.filter(team=team, status=FixApproval.Status.PENDING).count()
-
-
-def age_of(moment: datetime) -> float:
-    return (timezone.now() - moment).total_seconds()
