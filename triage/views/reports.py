@@ -24,7 +24,7 @@ from triage.forms.reports import (
     SlaListForm,
     SlaPolicyForm,
 )
-from triage.models import Finding, ReportSnapshotState, Role, SyncState
+from triage.models import Finding, FindingEvent, ReportSnapshotState, Role, SyncState
 from triage.models.reports import SEVERITIES
 from triage.permissions import can, team_view
 from triage.reports.exports import FINDING_COLUMNS, csv_response, finding_rows
@@ -37,6 +37,9 @@ SEVERITY_SERIES = [(s, s.title()) for s in SEVERITIES]
 SLA_PAGE_SIZE = 50
 # The riskiest repositories fit a printed page; the CSV export carries all of them.
 REPOSITORY_ROWS_ON_PAGE = 25
+# A first visit replays this many events while the person waits (well under a second);
+# a bigger history is replayed by a task and the page says the trends are on their way.
+INLINE_REBUILD_MAX_EVENTS = 20_000
 # A stale report queues one rebuild per team in this window, however many people look.
 REFRESH_QUEUE_SECONDS = 60
 
@@ -67,11 +70,16 @@ def _data_as_of(team) -> datetime | None:
 
 
 def _ensure_snapshots(team, now: datetime) -> ReportSnapshotState | None:
-    """Build the snapshots on a team's first visit; later, refresh them in the background."""
+    """Snapshots for the trends: built at once on a small team's first visit, otherwise
+    rebuilt in the background whenever a sync or a new UTC day made them stale."""
     from triage.tasks_reports import report_snapshots_refresh
 
     state = ReportSnapshotState.objects.filter(team=team).first()
-    if state is None:
+    if (
+        state is None
+        and not FindingEvent.objects.filter(team=team)[: INLINE_REBUILD_MAX_EVENTS + 1].count()
+        > INLINE_REBUILD_MAX_EVENTS
+    ):
         report_services.report_snapshots_rebuild(team=team, now=now)
         return ReportSnapshotState.objects.filter(team=team).first()
     if report_services.report_snapshots_stale(team=team, now=now) and cache.add(

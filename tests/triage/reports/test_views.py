@@ -133,3 +133,26 @@ def test_report_page_queries_do_not_grow_with_repositories(
     assert b"service-29" in response.content
     with django_assert_max_num_queries(30):
         assert client.get(url("reports", team, f"repository={mirrored.pk}")).status_code == 200
+
+
+def test_a_large_history_is_replayed_by_the_task_not_the_request(
+    team, member, client_as, mirrored, monkeypatch, django_capture_on_commit_callbacks
+):
+    from triage.models import DailyFindingSnapshot, ReportSnapshotState
+    from triage.tasks_reports import report_snapshots_refresh
+    from triage.views import reports as report_views
+
+    monkeypatch.setattr(report_views, "INLINE_REBUILD_MAX_EVENTS", 0)
+    queued = []
+    monkeypatch.setattr(report_snapshots_refresh, "delay", queued.append)
+    client = client_as(member(Role.VIEWER))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(url("reports", team))
+    assert response.status_code == 200
+    assert b"Trends are being rebuilt" in response.content
+    assert queued == [team.pk]
+    assert not ReportSnapshotState.objects.filter(team=team).exists()
+
+    assert report_snapshots_refresh(team.pk) > 0  # the task, run here in-process
+    assert DailyFindingSnapshot.objects.filter(team=team, severity="critical").exists()
+    assert b"Trends are being rebuilt" not in client.get(url("reports", team)).content
