@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from triage.models import AuditEvent, KolegaConnection, Membership, Team, UserPreference
 
@@ -63,6 +65,10 @@ class KolegaConnectionAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "organization_name", "key_prefix", "state", "verified_at"]
     list_filter = ["state", "team"]
     readonly_fields = ["key_id", "key_prefix", "verified_at", "created_at", "updated_at"]
+
+    @method_decorator(sensitive_post_parameters("new_api_key"))
+    def changeform_view(self, request, *args, **kwargs):
+        return super().changeform_view(request, *args, **kwargs)
 
 
 @admin.register(AuditEvent)
