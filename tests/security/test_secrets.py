@@ -281,7 +281,7 @@ def test_no_key_plaintext_anywhere_after_a_journey(
     assert not _leaks(keys, recorder.pages), _leaks(keys, recorder.pages)
 
 
-@pytest.mark.parametrize("where", ["connect", "verify"])
+@pytest.mark.parametrize("where", ["connect", "verify", "admin"])
 def test_an_error_report_carries_no_key(
     where, team, member, keys, sandbox_transport, settings, caplog, monkeypatch
 ):
@@ -295,7 +295,10 @@ def test_an_error_report_carries_no_key(
     client = Client(raise_request_exception=False)
     client.force_login(admin)
     slug = team.slug
-    if where == "verify":
+    if where == "admin":
+        admin.is_staff = admin.is_superuser = True
+        admin.save()
+    if where in ("verify", "admin"):
         connection = KolegaConnection.objects.create(
             team=team,
             name="Acme",
@@ -309,7 +312,22 @@ def test_an_error_report_carries_no_key(
 
     monkeypatch.setattr(httpx.WSGITransport, "handle_request", explode)
     mail.outbox.clear()
-    if where == "connect":
+    if where == "admin":
+        # An operator replaces the key in the admin; saving it fails unexpectedly.
+        monkeypatch.setattr(KolegaConnection, "save", explode)
+        response = client.post(
+            reverse("admin:triage_kolegaconnection_change", args=[connection.pk]),
+            {
+                "team": team.pk,
+                "name": "Acme",
+                "base_url": SANDBOX_BASE_URL,
+                "organization_id": "org",
+                "scopes": '["read", "write"]',
+                "state": "active",
+                "new_api_key": keys["second"],
+            },
+        )
+    elif where == "connect":
         response = client.post(
             reverse("settings-connections", kwargs={"team_slug": slug}),
             {"name": "Acme", "base_url": SANDBOX_BASE_URL, "api_key": keys["first"]},

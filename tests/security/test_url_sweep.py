@@ -205,3 +205,57 @@ def test_kwarg_factories_make_objects_of_the_victim_team(victim_world, team):
         assert factory(victim_world) not in (None, ""), name
     for attribute in ("finding", "fix", "approval", "status_job", "sync_run", "batch"):
         assert getattr(victim_world, attribute).team_id == team.pk, attribute
+
+
+# Own-team URLs whose query string or form names objects by id: the ids of another team's
+# objects must reach nothing. (url name, method, parameter → victim object attribute)
+ID_PARAMETERS = [
+    ("findings", "get", {"batch": "batch", "repository": "repository"}),
+    ("scans", "get", {"repository": "repository"}),
+    ("scan-started", "get", {"batch": "batch"}),
+    ("scan-new", "get", {"repository": "repository"}),
+    ("reports", "get", {"repository": "repository"}),
+    ("reports-sla", "get", {"repository": "repository", "kind": None}),
+    ("reports-export-findings", "get", {"repository": "repository", "batch": "batch"}),
+    ("fixes-new", "get", {"finding": "finding"}),
+    ("fixes-new", "post", {"finding": "finding"}),
+    ("findings-bulk", "post", {"finding": "finding"}),
+    ("settings-sync", "post", {"connection": "connection"}),
+    ("settings-members", "post", {"membership": "membership"}),
+]
+
+
+@pytest.mark.parametrize(
+    "name,method,parameters", ID_PARAMETERS, ids=[f"{n}-{m}" for n, m, _ in ID_PARAMETERS]
+)
+def test_ids_of_another_teams_objects_reach_nothing(
+    name, method, parameters, victim_world, other_team, member, client_as, team
+):
+    from triage.models import FindingStatusJobItem, Membership, SyncRun
+
+    attacker = client_as(member(Role.ADMIN, of=other_team))
+    values = {"membership": Membership.objects.filter(team=team).first()}
+    data = {"kind": "breached", "status": "resolved", "title": "x", "instructions": "x"}
+    for parameter, attribute in parameters.items():
+        if attribute:
+            obj = values.get(attribute) or getattr(victim_world, attribute)
+            data[parameter] = obj.pk
+    data["action"] = "remove" if name == "settings-members" else "submit"
+    url = reverse(name, kwargs={"team_slug": other_team.slug})
+    status_before = victim_world.finding.status
+    members_before = Membership.objects.filter(team=team).count()
+    runs_before = SyncRun.objects.filter(connection=victim_world.connection).count()
+    response = getattr(attacker, method)(url, data)
+    assert response.status_code < 500, (name, response.status_code)
+    _assert_no_victim_data(response, f"{method} {url}")
+    if response.status_code in (301, 302):
+        _assert_no_victim_data(attacker.get(response["Location"]), response["Location"])
+    victim_world.finding.refresh_from_db()
+    assert victim_world.finding.status == status_before
+    assert (
+        not FindingStatusJobItem.objects.filter(finding=victim_world.finding)
+        .exclude(job__team=team)
+        .exists()
+    )
+    assert SyncRun.objects.filter(connection=victim_world.connection).count() == runs_before
+    assert Membership.objects.filter(team=team).count() == members_before
