@@ -102,6 +102,6 @@ def test_reports_page_in_the_browser(
     page.emulate_media(media="screen")
 
     page.locator(".stat").first.click()
-    page.get_by_role("heading", name="Critical findings: past the sla").wait_for()
+    page.get_by_role("heading", name="Critical findings past the SLA").wait_for()
     shot(page, "sla-drill-down")
     assert page.console_errors == []  # no CSP violation, no script error

@@ -269,7 +269,7 @@ def sla_summary(
     return [SlaRow(severity, days, *totals[severity]) for severity, days in policy.days.items()]
 
 
-SLA_KINDS = {"breached": "Past the SLA", "due": f"Due within {DUE_SOON_DAYS} days"}
+SLA_KINDS = {"breached": "past the SLA", "due": f"due within {DUE_SOON_DAYS} days"}
 
 
 def sla_findings(

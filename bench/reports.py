@@ -1,0 +1,416 @@
+"""Reports page and findings CSV export at 100,000 findings and 500,000 finding events.
+
+Mirror rows are inserted with bulk_create straight into a database of their own
+(`<name>_reports_bench` on the PostgreSQL server of DATABASE_URL, else a SQLite file under
+var/bench), in a child process (`python -m bench.reports <database-url>`) so that its memory
+and settings are its own. Server time is measured with Django's test Client in-process.
+Sizes can be lowered for a quick look with BENCH_REPORT_FINDINGS and BENCH_REPORT_EVENTS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.registry import Figure, benchmark
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench"
+FINDINGS = int(os.environ.get("BENCH_REPORT_FINDINGS", "100000"))
+EVENTS = int(os.environ.get("BENCH_REPORT_EVENTS", "500000"))
+REPOSITORIES = 300
+HISTORY_DAYS = 365
+PAGE_REQUESTS = 40
+
+PAGE_P95_TARGET_MS = 300.0
+EXPORT_PEAK_TARGET_MB = 50.0
+SEVERITIES = ("critical", "high", "medium", "low")
+SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")
+# Query strings a manager clicks through; repeated so every variant is timed several times.
+PAGE_QUERIES = ["", "period=7", "period=90", "period=30&coverage_days=7", "repository={repo}"]
+
+
+def _database_url() -> str:
+    """A fresh database, or with BENCH_REPORT_REUSE=1 the one a previous run filled."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        VAR.mkdir(parents=True, exist_ok=True)
+        database = VAR / "reports.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{database}"
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'portal'}_reports_bench"
+    import psycopg
+
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not (exists and os.environ.get("BENCH_REPORT_REUSE") == "1"):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@benchmark("reports")
+def reports_benchmark() -> list[Figure]:
+    database_url = _database_url()
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": database_url,
+            "DEBUG": "0",  # no query log growing with every query
+            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
+            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
+            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
+            "PORTAL_HTTPS": "0",
+            "PORTAL_STATIC_MANIFEST": "0",
+            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+            "PORTAL_VAR_DIR": str(VAR),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    env.pop("REDIS_URL", None)  # the page never needs the broker here; keep the run local
+    completed = subprocess.run(  # noqa: S603 (our own module, our own database URL)
+        [sys.executable, "-m", "bench.reports", database_url],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"reports benchmark failed:\n{completed.stderr[-4000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return [
+        Figure(
+            "reports_page_p95_ms",
+            result["page_p95_ms"],
+            "ms",
+            f"p95 < {PAGE_P95_TARGET_MS:.0f} ms",
+            result["page_p95_ms"] < PAGE_P95_TARGET_MS,
+        ),
+        Figure("reports_page_median_ms", result["page_median_ms"], "ms"),
+        # The web process's own CPU per request (the rest is PostgreSQL and waiting for CPU).
+        Figure("reports_page_p95_cpu_ms", result["page_p95_cpu_ms"], "ms"),
+        Figure("reports_bench_load_average", result["load_average"], "1-min load"),
+        Figure(
+            "findings_csv_export_peak_memory_mb",
+            result["export_peak_mb"],
+            "MB",
+            f"< {EXPORT_PEAK_TARGET_MB:.0f} MB traced Python peak while streaming "
+            f"{result['export_rows']:,} rows (flat: independent of the row count)",
+            result["export_peak_mb"] < EXPORT_PEAK_TARGET_MB
+            and result["export_rows"] == result["findings"],
+        ),
+        Figure("findings_csv_export_rows_per_second", result["export_rows_per_s"], "rows/s"),
+        Figure("findings_csv_export_size_mb", result["export_size_mb"], "MB"),
+        Figure("report_snapshots_rebuild_seconds", result["rebuild_seconds"], "s"),
+        Figure("reports_bench_findings", result["findings"], "findings"),
+        Figure("reports_bench_events", result["events"], "events"),
+    ]
+
+
+# The child process
+
+
+def _populate(rng: random.Random, now: datetime) -> dict:
+    from django.contrib.auth import get_user_model
+
+    from triage.models import (
+        Finding,
+        FindingEvent,
+        Fix,
+        KolegaConnection,
+        Membership,
+        PullRequest,
+        Repository,
+        Role,
+        ScanBatch,
+        Team,
+    )
+
+    team = Team.objects.create(name="Bench", slug="bench")
+    user = get_user_model().objects.create_user("bench-manager")
+    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
+    connection = KolegaConnection.objects.create(
+        team=team, name="Bench org", api_key="kcp_bench_key", organization_id="org-bench"
+    )
+    common = {"team": team, "connection": connection, "synced_at": now}
+    start = now - timedelta(days=HISTORY_DAYS)
+    repositories = Repository.objects.bulk_create(
+        [
+            Repository(
+                **common,
+                upstream_id=f"repo-{i}",
+                name=f"service-{i:03d}",
+                created_at=start,
+                updated_at=start,
+            )
+            for i in range(REPOSITORIES)
+        ]
+    )
+    batches = []
+    for repository in repositories:
+        for scan_type in SCAN_TYPES:
+            for _ in range(3):
+                created = now - timedelta(days=rng.uniform(0, 120))
+                batches.append(
+                    ScanBatch(
+                        **common,
+                        repository=repository,
+                        upstream_id=f"batch-{len(batches)}",
+                        scan_type=scan_type,
+                        status=rng.choice(("completed", "completed", "failed")),
+                        created_at=created,
+                        completed_at=created + timedelta(minutes=5),
+                    )
+                )
+    ScanBatch.objects.bulk_create(batches, batch_size=5000)
+
+    events_per_finding = EVENTS / FINDINGS
+    findings, events = [], []
+    event_count = 0
+    for i in range(FINDINGS):
+        repository = repositories[i % REPOSITORIES]
+        severity = rng.choices(SEVERITIES, (1, 3, 4, 3))[0]
+        detected = start + timedelta(seconds=rng.uniform(0, HISTORY_DAYS * 86400))
+        upstream_id = f"finding-{i}"
+        # detected, then alternating resolutions and reopenings, plus fix activity
+        count = max(1, round(rng.gauss(events_per_finding, 1.5)))
+        moment, status, resolved_at = detected, "open", None
+        timeline = [("detected", "open", moment)]
+        for _ in range(count - 1):
+            moment += timedelta(hours=rng.expovariate(1 / 200))
+            if moment >= now:
+                break
+            kind = rng.random()
+            if kind < 0.15:
+                timeline.append(("fix_started", status, moment))
+            elif status == "open":
+                status, resolved_at = "resolved", moment
+                timeline.append((rng.choice(("resolved_auto", "resolved_manual")), status, moment))
+            else:
+                status, resolved_at = "open", None
+                timeline.append(("reopened", status, moment))
+        findings.append(
+            Finding(
+                **common,
+                repository=repository,
+                upstream_id=upstream_id,
+                check_id=f"rule.{i % 97}",
+                severity=severity,
+                status=status,
+                file_path=f"src/module_{i % 500}/file_{i}.py",
+                message="User input reaches a sensitive sink.",
+                title=f"Finding {i}",
+                category="injection",
+                scan_type=SCAN_TYPES[i % 3],
+                cwe=[f"CWE-{79 + i % 10}"],
+                first_detected_at=detected,
+                last_detected_at=moment,
+                resolved_at=resolved_at,
+                created_at=detected,
+                updated_at=moment,
+                search_text=f"finding {i} rule.{i % 97}",
+            )
+        )
+        for event_type, new_status, at in timeline:
+            event_count += 1
+            events.append(
+                FindingEvent(
+                    **common,
+                    upstream_id=f"event-{event_count}",
+                    organization_id="org-bench",
+                    repository_upstream_id=repository.upstream_id,
+                    finding_upstream_id=upstream_id,
+                    event_type=event_type,
+                    new_status=new_status,
+                    severity=severity,
+                    event_timestamp=at,
+                    created_at=at,
+                )
+            )
+        if len(events) >= 20000:
+            FindingEvent.objects.bulk_create(events, batch_size=5000)
+            events = []
+    Finding.objects.bulk_create(findings, batch_size=5000)
+    FindingEvent.objects.bulk_create(events, batch_size=5000)
+    fixes = Fix.objects.bulk_create(
+        [
+            Fix(
+                **common,
+                repository=repositories[i % REPOSITORIES],
+                upstream_id=f"fix-{i}",
+                title=f"Fix {i}",
+                status=rng.choice(("completed", "completed", "failed", "running")),
+                created_at=now - timedelta(days=rng.uniform(0, 120)),
+            )
+            for i in range(2000)
+        ]
+    )
+    PullRequest.objects.bulk_create(
+        [
+            PullRequest(
+                **common,
+                fix=fix,
+                upstream_id=f"acme/app#{n}",
+                repo_full_name="acme/app",
+                branch_name=f"kolega/fix-{n}",
+                pr_number=n,
+                pr_url=f"https://example.com/acme/app/pull/{n}",
+                merge_status=rng.choice(("open", "merged")),
+                created_at=fix.created_at,
+            )
+            for n, fix in enumerate(fixes[:800], start=1)
+        ]
+    )
+    return {"team": team, "user": user, "repository": repositories[0]}
+
+
+def _top_up_events(rng: random.Random, now: datetime, team) -> None:
+    """Fix activity on random findings until the feed holds EVENTS events: it changes no
+    status, and the report must read past it."""
+    from triage.models import Finding, FindingEvent
+
+    missing = EVENTS - FindingEvent.objects.filter(team=team).count()
+    if missing <= 0:
+        return
+    findings = list(
+        Finding.objects.filter(team=team).values_list(
+            "connection_id",
+            "upstream_id",
+            "repository__upstream_id",
+            "severity",
+            "status",
+            "first_detected_at",
+        )
+    )
+    rows = []
+    for n in range(missing):
+        connection_id, upstream_id, repository_id, severity, status, first = rng.choice(findings)
+        at = first + (now - first) * rng.random()
+        rows.append(
+            FindingEvent(
+                team=team,
+                connection_id=connection_id,
+                synced_at=now,
+                upstream_id=f"fix-event-{now.timestamp():.0f}-{n}",
+                organization_id="org-bench",
+                repository_upstream_id=repository_id,
+                finding_upstream_id=upstream_id,
+                event_type="fix_started",
+                new_status=status,
+                severity=severity,
+                event_timestamp=at,
+                created_at=at,
+            )
+        )
+    FindingEvent.objects.bulk_create(rows, batch_size=5000)
+
+
+def _consume(response) -> tuple[int, int]:
+    size = lines = 0
+    for chunk in response.streaming_content:
+        size += len(chunk)
+        lines += chunk.count(b"\n")
+    return size, lines
+
+
+def _run(database_url: str) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+    from django.urls import reverse
+
+    from triage.services.reports import report_snapshots_rebuild
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    print(f"migrated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    started = time.perf_counter()
+    from django.contrib.auth import get_user_model
+
+    from triage.models import Finding, FindingEvent, Repository, Team
+
+    rng = random.Random(20261129)
+    now = datetime.now(UTC)
+    team = Team.objects.filter(slug="bench").first()
+    if team is None:
+        data = _populate(rng, now)
+    else:
+        data = {
+            "team": team,
+            "user": get_user_model().objects.get(username="bench-manager"),
+            "repository": Repository.objects.filter(team=team).order_by("pk").first(),
+        }
+    _top_up_events(rng, now, data["team"])
+    data["findings"] = Finding.objects.filter(team=data["team"]).count()
+    data["events"] = FindingEvent.objects.filter(team=data["team"]).count()
+    print(f"populated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+
+    started = time.perf_counter()
+    report_snapshots_rebuild(team=data["team"])
+    rebuild_seconds = time.perf_counter() - started
+
+    client = Client()
+    client.force_login(data["user"])
+    page_url = reverse("reports", kwargs={"team_slug": "bench"})
+    for query in PAGE_QUERIES:  # warm-up: connections, templates, caches
+        client.get(f"{page_url}?{query.format(repo=data['repository'].pk)}")
+    timings, cpu = [], []
+    load_before = os.getloadavg()[0]
+    for i in range(PAGE_REQUESTS):
+        query = PAGE_QUERIES[i % len(PAGE_QUERIES)].format(repo=data["repository"].pk)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.get(f"{page_url}?{query}")
+        timings.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        assert response.status_code == 200, response.status_code
+    timings.sort()
+    cpu.sort()
+
+    export_url = reverse("reports-export-findings", kwargs={"team_slug": "bench"})
+    started = time.perf_counter()
+    size, lines = _consume(client.get(export_url))
+    export_seconds = time.perf_counter() - started
+    # Memory on a second pass: tracing slows Python down too much to time the same pass.
+    tracemalloc.start()
+    _consume(client.get(export_url))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    export_rows = lines - 1  # the header line
+    return {
+        "findings": data["findings"],
+        "events": data["events"],
+        "rebuild_seconds": round(rebuild_seconds, 2),
+        "page_p95_ms": round(timings[max(0, int(len(timings) * 0.95) - 1)], 1),
+        "page_median_ms": round(statistics.median(timings), 1),
+        "page_p95_cpu_ms": round(cpu[max(0, int(len(cpu) * 0.95) - 1)], 1),
+        "load_average": round((load_before + os.getloadavg()[0]) / 2, 1),
+        "export_rows": export_rows,
+        "export_peak_mb": round(peak / 1e6, 2),
+        "export_size_mb": round(size / 1e6, 2),
+        "export_rows_per_s": round(export_rows / export_seconds),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(_run(sys.argv[1])))
