@@ -172,7 +172,8 @@ def batch_materialize(*, batch_id) -> bool:
         return True
 
 
-def _detection_of(finding: Finding):
+def detection_of(finding: Finding):
+    """The scanner's view of a stored finding (what a fix is asked to address)."""
     listed = {name: tuple(getattr(finding, name)) for name in ("cwe", "owasp", "references")}
     return scanner().Detection(
         fingerprint=finding.fingerprint,
@@ -211,7 +212,7 @@ def _propose_diff(fix: Fix) -> tuple[str, str]:
     try:
         diff = scanning.propose_fix(
             source_tree(source_repo=fix.source_repo),
-            [_detection_of(finding) for finding in _fix_findings(fix)],
+            [detection_of(finding) for finding in _fix_findings(fix)],
             instructions=instructions,
             variant=fix.run_number,
         )

@@ -162,8 +162,12 @@ class ScanRun(models.Model):
 class Finding(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
-    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="findings")
-    source_repo = models.ForeignKey(SourceRepo, on_delete=models.CASCADE)
+    # Foreign keys whose lookups the composite indexes below already serve carry no index
+    # of their own: fewer indexes to maintain when bulk-loading findings.
+    repository = models.ForeignKey(
+        Repository, on_delete=models.CASCADE, related_name="findings", db_index=False
+    )
+    source_repo = models.ForeignKey(SourceRepo, on_delete=models.CASCADE, db_index=False)
     scan_type = models.CharField(max_length=20, choices=ScanType.choices)
     check_id = models.CharField(max_length=200)
     title = models.CharField(max_length=300, null=True, blank=True)
@@ -216,7 +220,7 @@ class Finding(models.Model):
 class BatchFinding(models.Model):
     """A finding reported by a batch (``/results`` and ``findings?scan_batch_id=``)."""
 
-    batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE)
+    batch = models.ForeignKey(ScanBatch, on_delete=models.CASCADE, db_index=False)
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE)
 
     class Meta:
@@ -232,7 +236,7 @@ class FindingEvent(models.Model):
     # The sequence breaks ties between events of the same instant, newest first.
     sequence = models.BigAutoField(primary_key=True)
     id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, db_index=False)
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE)
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")
     scan_batch = models.ForeignKey(ScanBatch, on_delete=models.SET_NULL, null=True, blank=True)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from sandbox import clock
+from sandbox import clock, scanning
+from sandbox.materialize import detection_of
 from sandbox.models import Finding, Organization, Repository, SourceRepo
 from sandbox.services.trees import source_tree
 
@@ -105,13 +106,26 @@ def test_fix_diff_applies_with_git_to_the_seeded_tree(demo, tmp_path, full_name)
     assert result.returncode == 0, result.stderr + diff["diff"]
 
 
+def _mechanically_fixable(source: SourceRepo) -> Finding:
+    """An open semgrep finding whose generated fix really removes it (others get a TODO)."""
+    files = source_tree(source_repo=source)
+    candidates = Finding.objects.filter(
+        source_repo=source, status="open", scan_type="semgrep_scan"
+    ).order_by("file_path", "line")
+    for finding in candidates:
+        diff = scanning.propose_fix(files, [detection_of(finding)], instructions="fix", variant=0)
+        patched = scanning.apply_diff(files, diff)
+        remaining = {d.fingerprint for d in scanning.scan_tree(patched, "semgrep_scan")}
+        if finding.fingerprint not in remaining:
+            return finding
+    raise AssertionError("the demo tree has no mechanically fixable semgrep finding")
+
+
 def test_merge_then_rescan_shows_the_whole_life_of_a_finding(demo):
     api, _ = demo
     source = SourceRepo.objects.get(full_name="acme/payments-api")
     repository = Repository.objects.get(source_repos=source)
-    finding = Finding.objects.filter(
-        source_repo=source, status="open", scan_type="semgrep_scan"
-    ).first()
+    finding = _mechanically_fixable(source)
     base = f"/repositories/{repository.id}"
     fix = api.post(
         f"{base}/fixes",
