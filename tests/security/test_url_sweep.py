@@ -259,3 +259,26 @@ def test_ids_of_another_teams_objects_reach_nothing(
     )
     assert SyncRun.objects.filter(connection=victim_world.connection).count() == runs_before
     assert Membership.objects.filter(team=team).count() == members_before
+
+
+def test_the_write_detector_sees_forms_htmx_and_formaction(team, member, client_as):
+    """The role check above is only as good as its detector: it must see every kind of write."""
+    page = (
+        '<form method="POST" action="/t/blue/findings/bulk/"></form>'
+        '<button hx-post="/t/blue/settings/members/">x</button>'
+        '<button formaction="/t/blue/scans/new/">y</button>'
+        '<form method="get" action="/t/blue/findings/"></form>'
+        '<form method="post"></form>'
+    )
+    found = [(t.how, write_role_of(t.url)[0]) for t in write_targets(page, "/t/blue/reports/")]
+    assert found == [
+        ("form", Role.TRIAGER),
+        ("hx-post", Role.ADMIN),
+        ("formaction", Role.TRIAGER),
+        ("form", Role.VIEWER),
+    ]
+    # On a real page: a viewer's dashboard offers signing out, which any signed-in user may do.
+    url = reverse("dashboard", kwargs={"team_slug": team.slug})
+    body = client_as(member(Role.VIEWER)).get(url).content.decode()
+    targets = [t.url for t in write_targets(body, url)]
+    assert reverse("logout") in targets
