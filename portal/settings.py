@@ -276,6 +276,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "triage.tasks.reconcile_connections",
         "schedule": crontab(hour=PORTAL_SYNC_RECONCILE_HOUR, minute=17),
     },
+    "report-snapshots-nightly": {
+        "task": "triage.tasks_reports.report_snapshots_refresh_all",
+        "schedule": crontab(hour=0, minute=23),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 # A new connection is synced at once rather than at the next scheduled sync.

@@ -24,3 +24,13 @@ def report_snapshots_refresh(team_id: int) -> int:
         return report_snapshots_rebuild(team=team)
     finally:
         cache.delete(lock)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def report_snapshots_refresh_all() -> int:
+    """Beat, nightly: rebuild every team's snapshots so a new day's row exists before anyone
+    opens the reports."""
+    team_ids = list(Team.objects.values_list("pk", flat=True))
+    for team_id in team_ids:
+        report_snapshots_refresh.delay(team_id)
+    return len(team_ids)
