@@ -223,6 +223,7 @@ def test_request_and_decide_through_the_pages(fix, member, client_as, monkeypatc
     queue = approver_client.get(url("approvals", fix.team))
     assert "Reviewed both files" in queue.content.decode()
     assert queue.context["approvals_pending_count"] == 1
+    assert 'aria-label="1 waiting">1</span>' in queue.content.decode()  # the navigation badge
     assert (
         "decide-form"
         in approver_client.get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
