@@ -62,6 +62,9 @@ HTMX = {"HX-Request": "true"}
 
 def _expect(response, status: int, marker: str | None = None) -> bool:
     """Mark ``response`` failed unless it has ``status`` (and contains ``marker``)."""
+    if response.status_code == 0:
+        response.failure(f"no answer: {response.error!r}")
+        return False
     if response.status_code != status:
         location = response.headers.get("Location", "")
         response.failure(f"HTTP {response.status_code}{' to ' + location if location else ''}")

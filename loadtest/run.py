@@ -41,7 +41,8 @@ if str(ROOT) not in sys.path:
 
 from bench.registry import Figure  # noqa: E402
 
-WORK_DIR = ROOT / "var" / "loadtest"
+WORK_ROOT = ROOT / "var" / "loadtest"
+WORK_DIR = WORK_ROOT
 RESULTS_FILE = ROOT / "loadtest-results.json"
 SHORT_RESULTS_FILE = ROOT / "loadtest-results-short.json"
 BENCH_RESULTS_FILE = ROOT / "bench-results.json"
@@ -231,6 +232,11 @@ def _gunicorn(env: dict[str, str], port: int, *, name: str):
         "gthread",
         "--timeout",
         "60",
+        # Clients keep connections open between clicks and polls, as a reverse proxy in front
+        # would let browsers do; with gunicorn's 2 s default, the server closes a connection
+        # just as a 2 s poll reuses it, which a browser retries unseen and locust cannot.
+        "--keep-alive",
+        "75",
         "--log-level",
         "warning",
     ]
@@ -282,7 +288,7 @@ def _figures(results: dict) -> list[Figure]:
             total["p95_ms"],
             "ms",
             f"p95 < {P95_TARGET_MS:g} ms",
-            total["p95_ms"] < P95_TARGET_MS,
+            bool(total["requests"]) and total["p95_ms"] < P95_TARGET_MS,
         ),
         Figure("loadtest_p99_ms", total["p99_ms"], "ms"),
         Figure(
@@ -375,9 +381,12 @@ def run(
     reseed: bool = False,
 ) -> dict:
     started = time.monotonic()
+    databases = _databases(database_url, findings=findings, users=users, bulk_users=bulk_users)
+    # One folder per database: runs on other databases (CI's, say) may go on at the same time.
+    global WORK_DIR
+    WORK_DIR = WORK_ROOT / databases.load
     shutil.rmtree(WORK_DIR, ignore_errors=True)
     WORK_DIR.mkdir(parents=True)
-    databases = _databases(database_url, findings=findings, users=users, bulk_users=bulk_users)
     redis_url = _load_redis_url(redis_url, SHORT_REDIS_DB if short else REDIS_DB)
     env = _environment(
         database_url=databases.url(databases.load), redis_url=redis_url, bulk_users=bulk_users
@@ -431,6 +440,10 @@ def run(
             timeout=duration + 240 + 5 * (users + bulk_users),
         )
         results = json.loads(swarm_out.read_text())
+        # Jobs still running when locust stopped stay pending; the finished ones are checked.
+        jobs = results["bulk_jobs"] = _json_of(_run(env, "-m", "loadtest.seed", "jobs"))
+        # A bulk change the sandbox does not hold is an error like any failed request.
+        results["errors"] += jobs["failed"] + jobs["changed_but_not_in_sandbox"]
         # Other work on the machine skews every latency: keep how busy it was with the figures.
         results["load_average_1min"] = {
             "before": round(load_before, 2),
@@ -479,6 +492,13 @@ def main(argv: list[str] | None = None) -> int:
         f"({results['sign_in_seconds']}s): {total['requests_per_second']} requests/s, "
         f"p50 {total['p50_ms']} ms, p95 {total['p95_ms']} ms, p99 {total['p99_ms']} ms, "
         f"{results['errors']} errors; load average {results['load_average_1min']}"
+    )
+    jobs = results["bulk_jobs"]
+    print(
+        f"bulk jobs: {jobs['jobs']} started, {jobs['finished']} finished; items: "
+        f"{jobs['changed']} changed, {jobs['unchanged']} unchanged, {jobs['failed']} failed, "
+        f"{jobs['pending']} pending; changed but not so in the sandbox: "
+        f"{jobs['changed_but_not_in_sandbox']}"
     )
     for failure in results["failures"] + results["exceptions"]:
         print(f"  failure: {failure}")

@@ -135,8 +135,10 @@ def connection_rekey(*, base_url: str | None = None) -> None:
 
 
 def _retarget(*, base_url: str) -> dict:
-    """Point a copy of the seeded database at this run's server, and say what it holds."""
+    """Point a copy of the seeded database at this run's server and password, and say what
+    it holds."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
     from triage.models import Finding, FindingEvent, Team
@@ -144,6 +146,10 @@ def _retarget(*, base_url: str) -> dict:
 
     team = Team.objects.get(slug=TEAM_SLUG)
     connection_rekey(base_url=base_url)
+    # Each run signs in with a password of its own (one hash for all, as when seeding).
+    get_user_model().objects.filter(memberships__team=team).update(
+        password=make_password(os.environ[PASSWORD_ENV])
+    )
     # A copy made on a later day than the seeding needs today's snapshots before the first
     # report visit, which would otherwise build them while users wait.
     stale = report_snapshots_stale(team=team, now=timezone.now())
@@ -154,6 +160,42 @@ def _retarget(*, base_url: str) -> dict:
         "events": FindingEvent.objects.filter(team=team).count(),
         "users": get_user_model().objects.filter(memberships__team=team).count(),
         "snapshots_rebuilt": stale,
+    }
+
+
+def _jobs() -> dict:
+    """What the bulk status jobs of the run did, checked against the sandbox itself: every
+    item the portal counts as changed must hold its new status in the sandbox."""
+    from django.db.models import Count, Q
+
+    from sandbox.models import Finding as SandboxFinding
+    from triage.models import FindingStatusJob, FindingStatusJobItem
+
+    outcome = FindingStatusJobItem.Outcome
+    items = FindingStatusJobItem.objects.filter(job__team__slug=TEAM_SLUG)
+    counts = items.aggregate(
+        items=Count("pk"),
+        **{name: Count("pk", filter=Q(outcome=name)) for name in outcome.values},
+    )
+    # A later job may have changed a finding again: the last change is what must hold.
+    last_target = dict(
+        items.filter(outcome=outcome.CHANGED)
+        .order_by("finished_at", "pk")
+        .values_list("finding_upstream_id", "target_status")
+    )
+    held = {
+        str(pk): status
+        for pk, status in SandboxFinding.objects.filter(id__in=list(last_target)).values_list(
+            "id", "status"
+        )
+    }
+    differing = sum(1 for key, status in last_target.items() if held.get(key) != status)
+    jobs = FindingStatusJob.objects.filter(team__slug=TEAM_SLUG)
+    return {
+        "jobs": jobs.count(),
+        "finished": jobs.filter(state=FindingStatusJob.State.FINISHED).count(),
+        **counts,
+        "changed_but_not_in_sandbox": differing,
     }
 
 
@@ -169,6 +211,7 @@ def main(argv: list[str]) -> dict:
     mirror.add_argument("--connection", type=int, required=True)
     retarget = commands.add_parser("retarget")
     retarget.add_argument("--base-url", required=True)
+    commands.add_parser("jobs")
     args = parser.parse_args(argv)
 
     import django
@@ -181,6 +224,8 @@ def main(argv: list[str]) -> dict:
             bulk_users=args.bulk_users,
             base_url=args.base_url,
         )
+    if args.command == "jobs":
+        return _jobs()
     if args.command == "retarget":
         return _retarget(base_url=args.base_url)
     return _mirror(connection_id=args.connection)

@@ -67,6 +67,10 @@ def run(*, host: str, users: int, bulk_users: int, duration: float, spawn_rate: 
         for entry in runner.stats.entries.values()
     }
     warm_up_errors = runner.stats.total.num_failures
+    warm_up_requests = {
+        f"{entry.method} {entry.name}": entry.num_requests
+        for entry in runner.stats.entries.values()
+    }
     warm_up_failures = [error.to_dict() for error in runner.stats.errors.values()]
     runner.stats.reset_all()
     measured_from = time.monotonic()
@@ -86,6 +90,9 @@ def run(*, host: str, users: int, bulk_users: int, duration: float, spawn_rate: 
         for entry in sorted(entries, key=lambda e: (e.method == "JOB", e.name))
     }
     sign_in = {key: value for key, value in warm_up.items() if SIGN_IN_PREFIX in key}
+    requests_whole_run = dict(warm_up_requests)
+    for name, figures in endpoints.items():
+        requests_whole_run[name] = requests_whole_run.get(name, 0) + figures["requests"]
     total = _figures(_combined(runner.stats, http_entries), seconds)
     job_errors = sum(entry.num_failures for entry in entries if entry.method == "JOB")
     return {
@@ -99,6 +106,8 @@ def run(*, host: str, users: int, bulk_users: int, duration: float, spawn_rate: 
         "duration_seconds": round(seconds, 1),
         "total": total,
         "endpoints": endpoints,
+        # Requests per endpoint from the first sign-in on, warm-up included.
+        "requests_whole_run": requests_whole_run,
         # Every failure counts: HTTP answers, jobs with failed items, users that could not
         # sign in, and exceptions raised in the scenario itself.
         "errors": total["errors"]

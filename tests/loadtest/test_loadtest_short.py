@@ -58,14 +58,20 @@ def test_short_load_run_makes_requests_without_errors(load_database_url, tmp_pat
 
     assert results["errors"] == 0, results["failures"] + results["exceptions"]
     assert results["signed_in"] == results["browsing_users"] + results["bulk_users"]
-    assert results["total"]["requests"] > 0
     assert results["findings"] == 5_000
-    endpoints = results["endpoints"]
+    assert results["total"]["requests"] > 0
+    assert results["total"]["requests_per_second"] > 0
+    assert {"p50_ms", "p95_ms", "p99_ms"} <= set(results["total"])
+    # Warm-up included: on a busy machine the measured window alone may be short of a job.
+    made = results["requests_whole_run"]
     for name in ("GET dashboard", "GET findings", "POST bulk: start job"):
-        assert endpoints.get(name, {}).get("requests", 0) > 0, (name, sorted(endpoints))
-    # Bulk jobs reached the sandbox and finished with every finding changed.
-    assert endpoints["JOB bulk: job start to finish"]["requests"] > 0
-    assert endpoints["JOB bulk: job start to finish"]["errors"] == 0
-    assert "p95_ms" in results["total"] and "requests_per_second" in results["total"]
+        assert made.get(name, 0) > 0, (name, made)
+    # The bulk changes reached the sandbox: no item failed, and every finding the portal
+    # counts as changed holds its new status in the sandbox.
+    jobs = results["bulk_jobs"]
+    assert jobs["jobs"] > 0
+    assert jobs["failed"] == 0
+    assert jobs["changed_but_not_in_sandbox"] == 0
+    assert jobs["changed"] + jobs["unchanged"] + jobs["pending"] == jobs["items"]
     # Every process the run started has stopped.
     assert "stopped gunicorn" in output and "stopped worker" in output
