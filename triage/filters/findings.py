@@ -41,8 +41,13 @@ class FindingFilter(django_filters.FilterSet):
         label="Scan batch",
         widget=forms.HiddenInput,
     )
-    severity = django_filters.MultipleChoiceFilter(choices=SEVERITY_CHOICES, label="Severity")
-    status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES, label="Status")
+    # Plain IN filters on the row itself: no DISTINCT (which would sort every matching row).
+    severity = django_filters.MultipleChoiceFilter(
+        choices=SEVERITY_CHOICES, label="Severity", distinct=False
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=STATUS_CHOICES, label="Status", distinct=False
+    )
     scan_type = django_filters.ChoiceFilter(
         choices=SCAN_TYPE_CHOICES, label="Scan type", empty_label="Any scan type"
     )

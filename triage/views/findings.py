@@ -10,6 +10,9 @@ from django.contrib import messages
 from django.http import Http404, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
@@ -71,6 +74,33 @@ def _filter_params(params: QueryDict) -> QueryDict:
     return kept
 
 
+def _decorate_rows(rows, *, team_slug: str) -> None:
+    """Work out per-row display values once in Python: a 50-row table is rendered on every
+    filter change, and per-row template tags (url, include, date) dominate its cost."""
+    prefix = reverse("findings", kwargs={"team_slug": team_slug})
+    labels = dict(STATUS_CHOICES)
+    now = timezone.now()
+    for row in rows:
+        row.url = f"{prefix}{row.pk}/"
+        row.status_label = labels.get(row.status, row.status)
+        row.age_days = max(0, (now - row.first_detected_at).days)
+        last_seen = timezone.localtime(row.last_detected_at)
+        row.last_seen_iso = last_seen.isoformat()
+        row.last_seen_text = last_seen.strftime("%d %b %Y, %H:%M")
+
+
+def _repository_options(filterset: FindingFilter, selected) -> str:
+    # A team may have hundreds of repositories: one join here instead of a template loop.
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (pk, mark_safe(" selected") if selected and pk == selected.pk else "", name)
+            for pk, name in filterset.filters["repository"].queryset.values_list("pk", "name")
+        ),
+    )
+
+
 def _list_context(request) -> dict:
     params = _filter_params(request.GET)
     filterset = _filtered(request, params)
@@ -83,6 +113,7 @@ def _list_context(request) -> dict:
         cursor=request.GET.get("cursor"),
         page_size=selectors.PAGE_SIZE,
     )
+    _decorate_rows(page.rows, team_slug=request.team.slug)
     sort_links = {}
     for column, key in SORTABLE_COLUMNS.items():
         # The first click sorts the natural way (most severe, oldest, newest, A to Z).
@@ -104,6 +135,9 @@ def _list_context(request) -> dict:
         "filter_query": filter_query,
         "is_filtered": bool(filterset.active_filters),
         "batch": batch,
+        "repository_options": _repository_options(
+            filterset, filterset.form.cleaned_data.get("repository") if valid else None
+        ),
         "next_query": _query(request.GET, cursor=page.next_cursor) if page.next_cursor else "",
         "previous_query": (
             _query(request.GET, cursor=page.previous_cursor) if page.previous_cursor else ""
@@ -257,6 +291,7 @@ def _finding_status_post(request, found):
         except ServiceError as exc:
             error = exc.message
     if request.htmx:
+        _decorate_rows([found], team_slug=request.team.slug)
         return render(
             request,
             "triage/findings/list.html#finding-row",

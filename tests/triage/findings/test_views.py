@@ -1,6 +1,8 @@
 """Findings pages and fragments: full page and htmx fragment, filters in the URL, keyset
 pages, counts, roles and team isolation, and a bounded number of queries."""
 
+import html
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -35,7 +37,14 @@ def _url(team, name="findings", **kwargs):
 
 
 def _row_ids(response) -> list[int]:
-    return [f.pk for f in response.context["page"].rows]
+    # Read from the HTML: htmx fragments are template partials, which the test client's
+    # context capture does not always see.
+    return [int(pk) for pk in re.findall(r'<tr id="finding-row-(\d+)"', response.content.decode())]
+
+
+def _link(response, rel: str) -> str:
+    found = re.search(rf'rel="{rel}" href="\?([^"]*)"', response.content.decode())
+    return html.unescape(found.group(1)) if found else ""
 
 
 @pytest.fixture
@@ -209,8 +218,8 @@ def test_keyset_pages_walk_every_row_once_in_order_both_ways(
         )
     response = viewer_client.get(f"{_url(team)}?sort={sort}")
     pages = [_row_ids(response)]
-    while response.context["next_query"]:
-        response = viewer_client.get(f"{_url(team)}?{response.context['next_query']}", **HTMX)
+    while _link(response, "next"):
+        response = viewer_client.get(f"{_url(team)}?{_link(response, 'next')}", **HTMX)
         pages.append(_row_ids(response))
     walked = [pk for page in pages for pk in page]
 
@@ -223,8 +232,8 @@ def test_keyset_pages_walk_every_row_once_in_order_both_ways(
     assert [len(p) for p in pages] == [7, 7, 7, 7, 2]
 
     backwards = []
-    while response.context["previous_query"]:
-        response = viewer_client.get(f"{_url(team)}?{response.context['previous_query']}")
+    while _link(response, "prev"):
+        response = viewer_client.get(f"{_url(team)}?{_link(response, 'prev')}")
         backwards.insert(0, _row_ids(response))
     assert backwards == pages[:-1]
 
@@ -235,9 +244,9 @@ def test_cursor_stays_in_the_url_and_a_foreign_cursor_starts_over(
     monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
     FindingFactory.create_batch(5, repository=repository)
     first = viewer_client.get(f"{_url(team)}?status=open&sort=file")
-    query = parse_qs(first.context["next_query"])
+    query = parse_qs(_link(first, "next"))
     assert query["status"] == ["open"] and query["sort"] == ["file"] and query["cursor"]
-    assert "cursor" not in first.context["filter_query"]
+    assert 'name="query" value="status=open&amp;sort=file"' in first.content.decode()
     garbage = viewer_client.get(f"{_url(team)}?cursor=not-a-cursor")
     assert garbage.status_code == 200 and len(_row_ids(garbage)) == 2
 
