@@ -29,6 +29,11 @@ def kolega_client_for(connection: KolegaConnection, *, interactive: bool = False
     )
 
 
+def transport_is_overridden() -> bool:
+    """True while requests go through an injected transport (tests, an in-process sandbox)."""
+    return _transport_override is not None
+
+
 @contextmanager
 def override_transport(transport):
     """Send every Kolega request made inside the block through ``transport``."""

@@ -71,7 +71,7 @@ def read_ahead_enabled() -> bool:
     # process, on the calling thread's database connection and transaction: it must be
     # called from that thread.
     return bool(getattr(settings, "PORTAL_SYNC_READ_AHEAD", True)) and (
-        clients._transport_override is None
+        not clients.transport_is_overridden()
     )
 
 
