@@ -58,6 +58,20 @@ SORTS: dict[str, Sort] = {
     "-file": Sort("File, Z to A", "file_path", True),
 }
 DEFAULT_SORT = "severity"
+TABLE_COLUMNS = (
+    "id",
+    "team_id",
+    "connection_id",
+    "severity",
+    "status",
+    "title",
+    "check_id",
+    "file_path",
+    "first_detected_at",
+    "last_detected_at",
+    "repository__id",
+    "repository__name",
+)
 
 
 def sort_of(value: str | None) -> str:
@@ -117,7 +131,8 @@ def findings_page(
     what page 1 costs (no OFFSET that reads and drops every earlier row).
     """
     sort = SORTS[sort_of(sort_key)]
-    rows_query = queryset.select_related("repository")
+    # Only what the table shows: a finding's message and search text are long.
+    rows_query = queryset.select_related("repository").only(*TABLE_COLUMNS)
     if sort.column == "severity_rank":
         rows_query = rows_query.annotate(severity_rank=SEVERITY_RANK)
     position = _decode_cursor(cursor, sort) if cursor else None

@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
@@ -91,14 +91,23 @@ def _decorate_rows(rows, *, team_slug: str) -> None:
 
 def _repository_options(filterset: FindingFilter, selected) -> str:
     # A team may have hundreds of repositories: one join here instead of a template loop.
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        (
-            (pk, mark_safe(" selected") if selected and pk == selected.pk else "", name)
-            for pk, name in filterset.filters["repository"].queryset.values_list("pk", "name")
-        ),
-    )
+    selected_pk = selected.pk if selected else None
+    options = []
+    for pk, name in filterset.filters["repository"].queryset.values_list("pk", "name"):
+        marked = " selected" if pk == selected_pk else ""
+        options.append(f'<option value="{pk}"{marked}>{escape(name)}</option>')
+    return mark_safe("".join(options))  # noqa: S308 (every value is escaped above)
+
+
+FORM_LISTS = ("severity", "status")
+
+
+def _form_values(params: QueryDict) -> dict:
+    """The filter inputs as submitted, read once (bound fields are costly in a loop)."""
+    return {
+        name: params.getlist(name) if name in FORM_LISTS else params.get(name, "")
+        for name in FindingFilter.base_filters
+    }
 
 
 def _list_context(request) -> dict:
@@ -127,6 +136,7 @@ def _list_context(request) -> dict:
     batch = filterset.form.cleaned_data.get("batch") if valid else None
     return {
         "filter": filterset,
+        "values": _form_values(params),
         "filter_valid": valid,
         "page": page,
         "sort_key": sort_key,
