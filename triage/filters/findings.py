@@ -67,10 +67,10 @@ class FindingFilter(django_filters.FilterSet):
         method="filter_before_end_of", field_name="last_detected_at", label="Last seen until"
     )
     age_min_days = django_filters.NumberFilter(
-        method="filter_age_min", label="Age at least (days)", min_value=0
+        method="filter_age_min", label="Age at least (days)", min_value=0, max_value=36500
     )
     age_max_days = django_filters.NumberFilter(
-        method="filter_age_max", label="Age at most (days)", min_value=0
+        method="filter_age_max", label="Age at most (days)", min_value=0, max_value=36500
     )
 
     class Meta:
