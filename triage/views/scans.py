@@ -165,7 +165,7 @@ def scan_new_quota(request):
 @vary_on_headers("HX-Request")
 def scan_started(request):
     """The batches one request started, progressing live until every one has finished."""
-    ids = [int(v) for v in request.GET.getlist("batch") if v.isdigit()][:STARTED_LIMIT]
+    ids = [int(v) for v in request.GET.getlist("batch") if v.isdecimal()][:STARTED_LIMIT]
     batches = scan_selectors.scan_batches_by_ids(team=request.team, batch_ids=ids)
     settled = all(batch.is_settled for batch in batches)
     template = "triage/scans/started.html"
