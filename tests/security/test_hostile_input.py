@@ -291,3 +291,19 @@ def test_script_payload_in_search_is_escaped_in_the_findings_page(world, admin_c
             response = admin_client.get(url, params)
             assert response.status_code in (200, 400)
             assert payload not in response.content.decode(), params
+
+
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("findings", {"age_min_days": "99999999999"}),
+        ("findings", {"age_max_days": "1000000"}),
+        ("findings", {"age_min_days": "1e309"}),
+        ("scan-started", {"batch": "¹"}),
+        ("scan-new", {"repository": "¹"}),
+    ],
+)
+def test_inputs_that_once_raised_a_server_error(name, params, world, admin_client):
+    """Found by the properties above (an overflowing day count; a digit int() refuses)."""
+    response = admin_client.get(reverse(name, kwargs={"team_slug": world.team.slug}), params)
+    assert_clean(response, params, where=name)
