@@ -109,14 +109,20 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, object, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         direction, value, pk = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         return None
-    if direction not in ("after", "before") or not isinstance(pk, int):
+    # A cursor comes from the URL: anything a database column cannot hold starts over.
+    if direction not in ("after", "before") or not isinstance(pk, int) or not 0 <= pk < 2**63:
         return None
     if sort.column in ("first_detected_at", "last_detected_at"):
-        value = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            value = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:
+            value = None
+        if value is not None and value.tzinfo is None:
+            value = None
     elif sort.column == "severity_rank":
-        value = value if isinstance(value, int) else None
+        value = value if isinstance(value, int) and 0 <= value <= 10 else None
     elif not isinstance(value, str):
         value = None
     return None if value is None else (direction, value, pk)

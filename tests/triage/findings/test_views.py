@@ -1,7 +1,9 @@
 """Findings pages and fragments: full page and htmx fragment, filters in the URL, keyset
 pages, counts, roles and team isolation, and a bounded number of queries."""
 
+import base64
 import html
+import json
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
@@ -249,6 +251,18 @@ def test_cursor_stays_in_the_url_and_a_foreign_cursor_starts_over(
     assert 'name="query" value="status=open&amp;sort=file"' in first.content.decode()
     garbage = viewer_client.get(f"{_url(team)}?cursor=not-a-cursor")
     assert garbage.status_code == 200 and len(_row_ids(garbage)) == 2
+    for forged in (
+        ["after", "2026-13-45T99:00:00+00:00", 1],
+        ["after", "2026-01-01T00:00:00", 1],
+        ["after", "2026-01-01T00:00:00+00:00", 2**70],
+        ["before", 2**70, 1],
+        ["sideways", "x", 1],
+        "not a list",
+    ):
+        raw = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        for sort in ("age", "severity", "file"):
+            response = viewer_client.get(f"{_url(team)}?sort={sort}&cursor={raw}")
+            assert response.status_code == 200, (forged, sort)
 
 
 def test_counts_above_the_limit_are_shown_as_a_lower_bound(
