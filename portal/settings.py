@@ -282,6 +282,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Kolega changes one finding per request: a bulk status job sends this many at a time.
+PORTAL_STATUS_JOB_CONCURRENCY = env_int("PORTAL_STATUS_JOB_CONCURRENCY", 8)
 # A new connection is synced at once rather than at the next scheduled sync.
 PORTAL_SYNC_ON_CONNECT = env_bool("PORTAL_SYNC_ON_CONNECT", True)
 # Task modules beyond triage/tasks.py (found by autodiscovery): one per area of the portal.
