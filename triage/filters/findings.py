@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from triage.models import Finding, Repository, ScanBatch, ScanBatchFinding, Team
+from triage.selectors import json_list_contains
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STATUSES = ("open", "needs_manual_review", "resolved", "ignored", "false_positive")
@@ -100,7 +101,7 @@ class FindingFilter(django_filters.FilterSet):
             return queryset
         if not value.startswith("CWE-"):
             value = f"CWE-{value}"
-        return queryset.filter(cwe__contains=[value])
+        return queryset.filter(json_list_contains("cwe", value))
 
     def filter_on_or_after(self, queryset: QuerySet, name: str, value) -> QuerySet:
         return queryset.filter(**{f"{name}__gte": _start_of_day(value)})

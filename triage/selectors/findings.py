@@ -22,6 +22,7 @@ from triage.models import (
     SyncState,
     Team,
 )
+from triage.selectors import json_list_contains
 
 PAGE_SIZE = 50
 # Counting every match of a broad filter over a large mirror costs more than the page itself;
@@ -207,7 +208,8 @@ def finding_events(*, finding: Finding) -> QuerySet[FindingEvent]:
 
 def finding_fixes(*, finding: Finding) -> QuerySet[Fix]:
     return Fix.objects.filter(
-        connection_id=finding.connection_id, finding_ids__contains=[finding.upstream_id]
+        json_list_contains("finding_ids", finding.upstream_id),
+        connection_id=finding.connection_id,
     ).prefetch_related("pull_requests")
 
 
