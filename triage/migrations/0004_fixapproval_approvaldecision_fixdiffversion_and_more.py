@@ -6,154 +6,358 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('triage', '0003_finding_search_trigram'),
+        ("triage", "0003_finding_search_trigram"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FixApproval',
+            name="FixApproval",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('note', models.TextField(blank=True)),
-                ('pr_title', models.CharField(blank=True, max_length=300)),
-                ('pr_body', models.TextField(blank=True)),
-                ('pr_branch', models.CharField(blank=True, max_length=200)),
-                ('diff_sha256', models.CharField(max_length=64)),
-                ('required_approvals', models.PositiveSmallIntegerField(default=1)),
-                ('status', models.CharField(choices=[('pending', 'Waiting for approval'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('voided', 'Voided by a refine')], default='pending', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('fix', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='approvals', to='triage.fix')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("pr_title", models.CharField(blank=True, max_length=300)),
+                ("pr_body", models.TextField(blank=True)),
+                ("pr_branch", models.CharField(blank=True, max_length=200)),
+                ("diff_sha256", models.CharField(max_length=64)),
+                ("required_approvals", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for approval"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("voided", "Voided by a refine"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "fix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="approvals",
+                        to="triage.fix",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ApprovalDecision',
+            name="ApprovalDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('approve', 'Approved'), ('reject', 'Rejected')], max_length=16)),
-                ('comment', models.TextField(blank=True)),
-                ('diff_sha256', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('approver', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('approval', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='decisions', to='triage.fixapproval')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[("approve", "Approved"), ("reject", "Rejected")], max_length=16
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                ("diff_sha256", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "approver",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "approval",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="decisions",
+                        to="triage.fixapproval",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='FixDiffVersion',
+            name="FixDiffVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('diff', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('fix', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='diff_versions', to='triage.fix')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("diff", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "fix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="diff_versions",
+                        to="triage.fix",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['fix', 'number'],
+                "ordering": ["fix", "number"],
             },
         ),
         migrations.CreateModel(
-            name='PullRequestOpening',
+            name="PullRequestOpening",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('diff_sha256', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('pending', 'Queued'), ('sending', 'Opening'), ('opened', 'Opened'), ('failed', 'Failed'), ('unknown', 'Outcome unknown')], default='pending', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error_message', models.TextField(blank=True)),
-                ('pull_requests', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('approval', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='openings', to='triage.fixapproval')),
-                ('fix', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pull_request_openings', to='triage.fix')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("diff_sha256", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Queued"),
+                            ("sending", "Opening"),
+                            ("opened", "Opened"),
+                            ("failed", "Failed"),
+                            ("unknown", "Outcome unknown"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error_message", models.TextField(blank=True)),
+                ("pull_requests", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "approval",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="openings",
+                        to="triage.fixapproval",
+                    ),
+                ),
+                (
+                    "fix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pull_request_openings",
+                        to="triage.fix",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewComment',
+            name="ReviewComment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('diff_sha256', models.CharField(max_length=64)),
-                ('file_path', models.CharField(max_length=1000)),
-                ('side', models.CharField(choices=[('old', 'old'), ('new', 'new')], max_length=3)),
-                ('line', models.PositiveIntegerField()),
-                ('body', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('fix', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_comments', to='triage.fix')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='replies', to='triage.reviewcomment')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("diff_sha256", models.CharField(max_length=64)),
+                ("file_path", models.CharField(max_length=1000)),
+                ("side", models.CharField(choices=[("old", "old"), ("new", "new")], max_length=3)),
+                ("line", models.PositiveIntegerField()),
+                ("body", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "fix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_comments",
+                        to="triage.fix",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="replies",
+                        to="triage.reviewcomment",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewedFile',
+            name="ReviewedFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('diff_sha256', models.CharField(max_length=64)),
-                ('file_path', models.CharField(max_length=1000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('fix', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.fix')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("diff_sha256", models.CharField(max_length=64)),
+                ("file_path", models.CharField(max_length=1000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "fix",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.fix",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TeamApprovalPolicy',
+            name="TeamApprovalPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('required_approvals', models.PositiveSmallIntegerField(choices=[(1, 'One approver'), (2, 'Two approvers')], default=1)),
-                ('admins_may_self_approve', models.BooleanField(default=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='approval_policy', to='triage.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "required_approvals",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "One approver"), (2, "Two approvers")], default=1
+                    ),
+                ),
+                ("admins_may_self_approve", models.BooleanField(default=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "team",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="approval_policy",
+                        to="triage.team",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='fixapproval',
-            index=models.Index(fields=['team', 'status'], name='fix_approval_team_status'),
+            model_name="fixapproval",
+            index=models.Index(fields=["team", "status"], name="fix_approval_team_status"),
         ),
         migrations.AddConstraint(
-            model_name='fixapproval',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'approved'])), fields=('fix',), name='fix_approval_one_open'),
+            model_name="fixapproval",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["pending", "approved"])),
+                fields=("fix",),
+                name="fix_approval_one_open",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='approvaldecision',
-            constraint=models.UniqueConstraint(fields=('approval', 'approver'), name='approval_decision_once_per_approver'),
+            model_name="approvaldecision",
+            constraint=models.UniqueConstraint(
+                fields=("approval", "approver"), name="approval_decision_once_per_approver"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fixdiffversion',
-            constraint=models.UniqueConstraint(fields=('fix', 'sha256'), name='fix_diff_version_sha'),
+            model_name="fixdiffversion",
+            constraint=models.UniqueConstraint(
+                fields=("fix", "sha256"), name="fix_diff_version_sha"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fixdiffversion',
-            constraint=models.UniqueConstraint(fields=('fix', 'number'), name='fix_diff_version_number'),
+            model_name="fixdiffversion",
+            constraint=models.UniqueConstraint(
+                fields=("fix", "number"), name="fix_diff_version_number"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pullrequestopening',
-            constraint=models.UniqueConstraint(fields=('fix', 'diff_sha256'), name='pull_request_opening_once_per_diff'),
+            model_name="pullrequestopening",
+            constraint=models.UniqueConstraint(
+                fields=("fix", "diff_sha256"), name="pull_request_opening_once_per_diff"
+            ),
         ),
         migrations.AddIndex(
-            model_name='reviewcomment',
-            index=models.Index(fields=['fix', 'diff_sha256'], name='review_comment_fix_diff'),
+            model_name="reviewcomment",
+            index=models.Index(fields=["fix", "diff_sha256"], name="review_comment_fix_diff"),
         ),
         migrations.AddConstraint(
-            model_name='reviewedfile',
-            constraint=models.UniqueConstraint(fields=('fix', 'user', 'diff_sha256', 'file_path'), name='reviewed_file_once'),
+            model_name="reviewedfile",
+            constraint=models.UniqueConstraint(
+                fields=("fix", "user", "diff_sha256", "file_path"), name="reviewed_file_once"
+            ),
         ),
     ]

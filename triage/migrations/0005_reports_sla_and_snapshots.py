@@ -6,57 +6,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('triage', '0004_fixapproval_approvaldecision_fixdiffversion_and_more'),
+        ("triage", "0004_fixapproval_approvaldecision_fixdiffversion_and_more"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReportSnapshotState',
+            name="ReportSnapshotState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rebuilt_at', models.DateTimeField(blank=True, null=True)),
-                ('events_synced_through', models.DateTimeField(blank=True, null=True)),
-                ('rebuild_seconds', models.FloatField(blank=True, null=True)),
-                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='report_state', to='triage.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rebuilt_at", models.DateTimeField(blank=True, null=True)),
+                ("events_synced_through", models.DateTimeField(blank=True, null=True)),
+                ("rebuild_seconds", models.FloatField(blank=True, null=True)),
+                (
+                    "team",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="report_state",
+                        to="triage.team",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SlaPolicy',
+            name="SlaPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('critical_days', models.PositiveIntegerField(default=7)),
-                ('high_days', models.PositiveIntegerField(default=30)),
-                ('medium_days', models.PositiveIntegerField(default=90)),
-                ('low_days', models.PositiveIntegerField(default=180)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sla_policy', to='triage.team')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("critical_days", models.PositiveIntegerField(default=7)),
+                ("high_days", models.PositiveIntegerField(default=30)),
+                ("medium_days", models.PositiveIntegerField(default=90)),
+                ("low_days", models.PositiveIntegerField(default=180)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "team",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sla_policy",
+                        to="triage.team",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA policy',
-                'verbose_name_plural': 'SLA policies',
+                "verbose_name": "SLA policy",
+                "verbose_name_plural": "SLA policies",
             },
         ),
         migrations.CreateModel(
-            name='DailyFindingSnapshot',
+            name="DailyFindingSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('severity', models.CharField(max_length=20)),
-                ('open_count', models.IntegerField(default=0)),
-                ('new_count', models.IntegerField(default=0)),
-                ('reopened_count', models.IntegerField(default=0)),
-                ('resolved_count', models.IntegerField(default=0)),
-                ('repository', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.repository')),
-                ('team', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='triage.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("severity", models.CharField(max_length=20)),
+                ("open_count", models.IntegerField(default=0)),
+                ("new_count", models.IntegerField(default=0)),
+                ("reopened_count", models.IntegerField(default=0)),
+                ("resolved_count", models.IntegerField(default=0)),
+                (
+                    "repository",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.repository",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="triage.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['day', 'severity'],
-                'indexes': [models.Index(fields=['repository', 'day'], name='report_snapshot_repo_day')],
-                'constraints': [models.UniqueConstraint(fields=('team', 'day', 'repository', 'severity'), name='report_snapshot_unique_day')],
+                "ordering": ["day", "severity"],
+                "indexes": [
+                    models.Index(fields=["repository", "day"], name="report_snapshot_repo_day")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("team", "day", "repository", "severity"),
+                        name="report_snapshot_unique_day",
+                    )
+                ],
             },
         ),
     ]

@@ -11,27 +11,28 @@ def forget_snapshots(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('triage', '0006_findingstatusjob_findingstatusjobitem_savedview_and_more'),
+        ("triage", "0006_findingstatusjob_findingstatusjobitem_savedview_and_more"),
     ]
 
     operations = [
         migrations.RunPython(forget_snapshots, migrations.RunPython.noop),
         migrations.RemoveConstraint(
-            model_name='dailyfindingsnapshot',
-            name='report_snapshot_unique_day',
+            model_name="dailyfindingsnapshot",
+            name="report_snapshot_unique_day",
         ),
         migrations.RemoveIndex(
-            model_name='dailyfindingsnapshot',
-            name='report_snapshot_repo_day',
+            model_name="dailyfindingsnapshot",
+            name="report_snapshot_repo_day",
         ),
         migrations.RemoveField(
-            model_name='dailyfindingsnapshot',
-            name='repository',
+            model_name="dailyfindingsnapshot",
+            name="repository",
         ),
         migrations.AddConstraint(
-            model_name='dailyfindingsnapshot',
-            constraint=models.UniqueConstraint(fields=('team', 'day', 'severity'), name='report_snapshot_team_day_severity'),
+            model_name="dailyfindingsnapshot",
+            constraint=models.UniqueConstraint(
+                fields=("team", "day", "severity"), name="report_snapshot_team_day_severity"
+            ),
         ),
     ]
