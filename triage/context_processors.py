@@ -1,3 +1,5 @@
+from django.utils.functional import SimpleLazyObject
+
 from triage.models import Membership, Role
 
 NAVIGATION = (
@@ -28,7 +30,18 @@ def portal(request):
         "Role": Role,
         # Shown as a count beside "Approvals" for people who can approve (one query).
         "approvals_pending_count": _approvals_pending_count(membership),
+        # The connections whose data may be stale, shown above every team page; queried only
+        # when a full page renders it (fragments do not).
+        "mirror_staleness": _mirror_staleness(membership),
     }
+
+
+def _mirror_staleness(membership):
+    from triage.selectors.sync import mirror_stale_connections
+
+    if membership is None:
+        return []
+    return SimpleLazyObject(lambda: mirror_stale_connections(team_id=membership.team_id))
 
 
 def _approvals_pending_count(membership) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -85,3 +86,44 @@ def mirror_freshness(*, team: Team) -> datetime | None:
     if not states or len(states) < active.count() or any(value is None for value in states):
         return None
     return min(states)
+
+
+@dataclass(frozen=True)
+class StaleConnection:
+    name: str
+    last_success_at: datetime | None
+    last_error: str
+    failing: bool
+
+
+def mirror_stale_after() -> timedelta:
+    """How long without a successful sync before pages say the data may be stale (ten
+    scheduled syncs, and at least ten minutes)."""
+    default = max(600, 10 * int(getattr(settings, "PORTAL_SYNC_INTERVAL_SECONDS", 60)))
+    return timedelta(seconds=int(getattr(settings, "PORTAL_MIRROR_STALE_SECONDS", default)))
+
+
+def mirror_stale_connections(*, team_id: int) -> list[StaleConnection]:
+    """The team's active connections whose mirror may be behind Kolega, in one query: the
+    last sync failed (Kolega unreachable, a server error, ...) after the last success, or no
+    sync has succeeded for longer than `mirror_stale_after`. A connection whose first sync
+    has not run yet is not listed (the dashboard follows that sync)."""
+    old = timezone.now() - mirror_stale_after()
+    rows = (
+        KolegaConnection.objects.filter(team_id=team_id, state=KolegaConnection.State.ACTIVE)
+        .order_by("name", "pk")
+        .values_list(
+            "name",
+            "sync_state__last_success_at",
+            "sync_state__last_error",
+            "sync_state__last_error_at",
+        )
+    )
+    stale = []
+    for name, last_success_at, last_error, last_error_at in rows:
+        failing = bool(last_error_at) and (
+            last_success_at is None or last_error_at > last_success_at
+        )
+        if failing or (last_success_at is not None and last_success_at < old):
+            stale.append(StaleConnection(name, last_success_at, last_error or "", failing))
+    return stale
