@@ -23,7 +23,11 @@ def _verify_key(*, base_url: str, api_key: str):
     except KolegaAuthError:
         raise ServiceError("Kolega rejected this key.", field="api_key") from None
     except KolegaUnavailable as exc:
-        raise ServiceError(f"Could not reach {base_url}: {exc.reason}", field="base_url") from None
+        raise ServiceError(
+            f"Could not reach {base_url}: Kolega is unreachable ({exc.reason}). Nothing was"
+            " changed; check the address, or try again later.",
+            field="base_url",
+        ) from None
     except KolegaMalformedResponse:
         raise ServiceError(
             f"The server at {base_url} did not answer like the Kolega API.", field="base_url"
