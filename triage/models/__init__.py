@@ -1,5 +1,12 @@
 from triage.models.audit import AuditEvent
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
+from triage.models.dismissals import (
+    DISMISSAL_STATUSES,
+    DismissalDecision,
+    DismissalRequest,
+    DismissalRequestItem,
+    FindingNote,
+)
 from triage.models.findings import FindingStatusJob, FindingStatusJobItem, SavedView
 from triage.models.fixes import (
     ApprovalDecision,
@@ -25,11 +32,16 @@ from triage.models.teams import Membership, Role, Team, UserPreference
 
 __all__ = [
     "DEFAULT_KOLEGA_BASE_URL",
+    "DISMISSAL_STATUSES",
     "ApprovalDecision",
     "AuditEvent",
     "DailyFindingSnapshot",
+    "DismissalDecision",
+    "DismissalRequest",
+    "DismissalRequestItem",
     "Finding",
     "FindingEvent",
+    "FindingNote",
     "FindingStatusJob",
     "FindingStatusJobItem",
     "Fix",

@@ -14,13 +14,15 @@ from triage.models.teams import Team
 
 
 class TeamApprovalPolicy(models.Model):
-    """How many approvers a pull request needs, and whether an admin may approve their own."""
+    """How many approvers a request needs, whether an admin may approve their own, and whether
+    dismissing findings (ignored, false positive) needs a second person too."""
 
     team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="approval_policy")
     required_approvals = models.PositiveSmallIntegerField(
         default=1, choices=[(1, "One approver"), (2, "Two approvers")]
     )
     admins_may_self_approve = models.BooleanField(default=False)
+    dismissals_require_approval = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
