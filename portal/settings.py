@@ -280,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "triage.tasks_reports.report_snapshots_refresh_all",
         "schedule": crontab(hour=0, minute=23),
     },
+    # Approved "ignored" dismissals whose expiry date has come: reopen their findings.
+    "expire-dismissals-hourly": {
+        "task": "triage.tasks_findings.expire_dismissals",
+        "schedule": crontab(minute=41),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 # Kolega changes one finding per request: a bulk status job sends this many at a time.

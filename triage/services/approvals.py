@@ -50,8 +50,14 @@ def approval_policy_for(team: Team) -> TeamApprovalPolicy:
 
 
 def approval_policy_set(
-    *, team: Team, actor, required_approvals: int, admins_may_self_approve: bool
+    *,
+    team: Team,
+    actor,
+    required_approvals: int,
+    admins_may_self_approve: bool,
+    dismissals_require_approval: bool | None = None,
 ) -> TeamApprovalPolicy:
+    """Save the team's policy; ``dismissals_require_approval`` None keeps it as it is."""
     require_role(team=team, user=actor, role=Role.ADMIN)
     if required_approvals not in (1, 2):
         raise ServiceError("A pull request needs one or two approvals.")
@@ -61,6 +67,9 @@ def approval_policy_set(
         )
         policy.required_approvals = required_approvals
         policy.admins_may_self_approve = admins_may_self_approve
+        previous_dismissals = policy.dismissals_require_approval
+        if dismissals_require_approval is not None:
+            policy.dismissals_require_approval = dismissals_require_approval
         policy.save()
         audit_log(
             team=team,
@@ -70,6 +79,8 @@ def approval_policy_set(
             details={
                 "required_approvals": required_approvals,
                 "admins_may_self_approve": admins_may_self_approve,
+                "dismissals_require_approval": policy.dismissals_require_approval,
+                "dismissals_require_approval_before": previous_dismissals,
             },
         )
     return policy

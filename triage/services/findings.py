@@ -57,6 +57,18 @@ def _check_status(status: str) -> None:
         raise ServiceError(f"“{status}” is not a finding status.", field="status")
 
 
+def _refuse_unapproved_dismissal(team: Team, status: str) -> None:
+    """While the team's policy asks for it, dismissing goes through a `DismissalRequest`."""
+    from triage.services.dismissals import dismissals_need_approval, is_dismissal
+
+    if is_dismissal(status) and dismissals_need_approval(team):
+        raise ServiceError(
+            "Dismissing findings needs approval in this team: give a reason and send it for "
+            "approval.",
+            field="status",
+        )
+
+
 # One finding
 
 
@@ -66,6 +78,7 @@ def finding_status_set(*, team: Team, actor, finding: Finding, status: str) -> F
     _check_status(status)
     if finding.team_id != team.pk:
         raise ServiceError("No such finding.")
+    _refuse_unapproved_dismissal(team, status)
     previous = finding.status
     try:
         with kolega_client_for(finding.connection, interactive=True) as client:
@@ -105,10 +118,16 @@ def finding_status_job_create(
     status: str,
     comment: str = "",
     filter_query: str = "",
+    dismissal_approved: bool = False,
 ) -> FindingStatusJob:
-    """Record a job with one item per finding of the team and queue its task."""
+    """Record a job with one item per finding of the team and queue its task.
+
+    ``dismissal_approved`` is for applying an approved `DismissalRequest` only.
+    """
     require_role(team=team, user=actor, role=Role.TRIAGER)
     _check_status(status)
+    if not dismissal_approved:
+        _refuse_unapproved_dismissal(team, status)
     findings = list(
         Finding.objects.filter(team=team, pk__in=list(finding_ids)).values_list(
             "pk", "connection_id", "upstream_id", "repository__upstream_id", "status"
@@ -123,7 +142,8 @@ def finding_status_job_create(
     with transaction.atomic():
         job = FindingStatusJob.objects.create(
             team=team,
-            created_by=actor,
+            # The system actor (an expired dismissal reopening findings) is no user.
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
             target_status=status,
             comment=comment.strip(),
             filter_query=filter_query[:2000],
@@ -194,6 +214,8 @@ def finding_status_job_undo(*, job: FindingStatusJob, actor) -> FindingStatusJob
         changed = list(job.items.filter(outcome=Outcome.CHANGED).select_related("finding"))
         if not changed:
             raise ServiceError("This job changed nothing, so there is nothing to undo.")
+        for status in {item.previous_status for item in changed}:
+            _refuse_unapproved_dismissal(job.team, status)
         undo = FindingStatusJob.objects.create(
             team=job.team,
             created_by=actor,
@@ -327,6 +349,9 @@ def finding_status_job_run(
             target=job,
             details={"changed": job.changed, "unchanged": job.unchanged, "failed": job.failed},
         )
+        from triage.services.dismissals import dismissal_status_job_finished
+
+        dismissal_status_job_finished(job=job)
     return job
 
 
