@@ -45,10 +45,21 @@ def _mirror_staleness(membership):
 
 
 def _approvals_pending_count(membership) -> int | None:
-    from triage.models import FixApproval
+    from triage.models import DismissalRequest, FixApproval
 
     if membership is None or not membership.has_role(Role.APPROVER):
         return None
-    return FixApproval.objects.filter(
-        team_id=membership.team_id, status=FixApproval.Status.PENDING
-    ).count()
+    # Fix approvals and dismissals waiting, counted in one query (UNION ALL keeps equal ids).
+    fixes = (
+        FixApproval.objects.filter(team_id=membership.team_id, status=FixApproval.Status.PENDING)
+        .values("pk")
+        .order_by()
+    )
+    dismissals = (
+        DismissalRequest.objects.filter(
+            team_id=membership.team_id, status=DismissalRequest.Status.PENDING
+        )
+        .values("pk")
+        .order_by()
+    )
+    return fixes.union(dismissals, all=True).count()

@@ -203,7 +203,7 @@ def test_post_without_csrf_token_is_refused(entry, victim_world, member):
 def test_kwarg_factories_make_objects_of_the_victim_team(victim_world, team):
     for name, factory in KWARG_FACTORIES.items():
         assert factory(victim_world) not in (None, ""), name
-    for attribute in ("finding", "fix", "approval", "status_job", "sync_run", "batch"):
+    for attribute in ("finding", "fix", "approval", "dismissal", "status_job", "sync_run", "batch"):
         assert getattr(victim_world, attribute).team_id == team.pk, attribute
 
 

@@ -35,6 +35,7 @@ VICTIM_MARKERS = {
     "comment_body": "Victim review comment marmot4",
     "sync_error": "Victim sync error gecko3",
     "diff": "victim_diff_marker_ibex0",
+    "dismissal_reason": "Victim dismissal reason jerboa5",
 }
 
 
@@ -198,6 +199,22 @@ class VictimWorld:
         )
 
     @cached_property
+    def dismissal(self):
+        from triage.models import DismissalRequest, DismissalRequestItem
+
+        request = DismissalRequest.objects.create(
+            team=self.team,
+            requested_by=self.owner,
+            requested_status="ignored",
+            reason=VICTIM_MARKERS["dismissal_reason"],
+            total=1,
+        )
+        DismissalRequestItem.objects.create(
+            request=request, finding=self.finding, previous_status=self.finding.status
+        )
+        return request
+
+    @cached_property
     def review_comment(self):
         from triage.models import ReviewComment
 
@@ -283,6 +300,7 @@ KWARG_FACTORIES = {
     "version_id": _pk("diff_version"),
     "diff_version_id": _pk("diff_version"),
     "approval_id": _pk("approval"),
+    "dismissal_id": _pk("dismissal"),
     "comment_id": _pk("review_comment"),
     "pull_request_id": _pk("pull_request"),
     "pr_id": _pk("pull_request"),

@@ -3,11 +3,29 @@ from django import forms
 from triage.filters.findings import STATUS_CHOICES
 
 
-class FindingStatusForm(forms.Form):
+class DismissalFieldsMixin(forms.Form):
+    """The reason and optional expiry a dismissal needs while the team requires approval."""
+
+    reason = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason for the approver",
+        help_text="Needed to set Ignored or False positive: a second person approves it.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Ignore until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Ignored only, optional: the finding is reopened on this day.",
+    )
+
+
+class FindingStatusForm(DismissalFieldsMixin):
     status = forms.ChoiceField(choices=STATUS_CHOICES)
 
 
-class BulkStatusForm(forms.Form):
+class BulkStatusForm(DismissalFieldsMixin):
     """The selection form of the findings table: ticked rows, or every finding matching the
     filters the page was showing (``filter_query``)."""
 

@@ -78,3 +78,9 @@ class ApprovalPolicyForm(forms.Form):
     admins_may_self_approve = forms.BooleanField(
         required=False, label="Admins may approve their own requests"
     )
+    dismissals_require_approval = forms.BooleanField(
+        required=False,
+        label="Dismissals need approval",
+        help_text="Setting findings to Ignored or False positive becomes a request with a "
+        "reason that an approver decides.",
+    )

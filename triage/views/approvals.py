@@ -1,45 +1,138 @@
 """The approvals inbox: requests waiting for a second person, their decisions, the policy."""
 
+from dataclasses import dataclass
+from datetime import date, datetime
+
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.urls import path
-from django.utils.cache import patch_vary_headers
+from django.template.defaultfilters import pluralize
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseStopPolling
 
 from triage.forms.fixes import ApprovalPolicyForm, DecisionForm
-from triage.models import FixApproval, Role
+from triage.models import (
+    DismissalRequest,
+    FindingStatusJobItem,
+    FixApproval,
+    Role,
+)
 from triage.permissions import can, team_view
+from triage.selectors import dismissals as dismissal_selectors
 from triage.selectors import fixes as selectors
 from triage.services import approvals as approval_services
+from triage.services import dismissals as dismissal_services
 from triage.services.errors import ServiceError
 
-STATUS_TABS = (
-    ("pending", "Waiting"),
-    ("approved", "Approved"),
-    ("rejected", "Rejected"),
-    ("voided", "Voided"),
-)
+Dismissal = DismissalRequest.Status
+# Each tab of the inbox: the fix approval statuses and the dismissal statuses it lists.
+STATUS_TABS = {
+    "pending": ("Waiting", (FixApproval.Status.PENDING,), (Dismissal.PENDING,)),
+    "approved": (
+        "Approved",
+        (FixApproval.Status.APPROVED,),
+        (Dismissal.APPROVED, Dismissal.APPLIED, Dismissal.FAILED),
+    ),
+    "rejected": ("Rejected", (FixApproval.Status.REJECTED,), (Dismissal.REJECTED,)),
+    "voided": ("Voided or cancelled", (FixApproval.Status.VOIDED,), (Dismissal.CANCELLED,)),
+    "expired": ("Expired", (), (Dismissal.EXPIRED,)),
+}
+INBOX_LIMIT = 200
+
+
+@dataclass
+class InboxRow:
+    """One request of the inbox, whichever kind: what it is, who asked, since when, until when."""
+
+    kind: str
+    title: str
+    url: str
+    context: str
+    requested_by: str
+    created_at: datetime
+    deadline: date | None
+    approvals: int
+    required: int
+    note: str
+    status_label: str
+
+    @property
+    def age_days(self) -> int:
+        return max(0, (timezone.now() - self.created_at).days)
+
+
+def _inbox_rows(request, tab: str) -> list[InboxRow]:
+    _, fix_statuses, dismissal_statuses = STATUS_TABS[tab]
+    slug = request.team.slug
+    rows = []
+    if fix_statuses:
+        for a in selectors.approvals_queue(team=request.team, status=fix_statuses[0])[:INBOX_LIMIT]:
+            rows.append(
+                InboxRow(
+                    kind="Pull requests",
+                    title=a.fix.title,
+                    url=reverse("fixes-detail", kwargs={"team_slug": slug, "fix_id": a.fix_id})
+                    + "#approval",
+                    context=a.fix.repository.name,
+                    requested_by=a.requested_by.get_username(),
+                    created_at=a.created_at,
+                    deadline=None,
+                    approvals=len(a.decisions.all()),
+                    required=a.required_approvals,
+                    note=a.note,
+                    status_label=a.get_status_display(),
+                )
+            )
+    for d in dismissal_selectors.dismissals_queue(team=request.team, statuses=dismissal_statuses)[
+        :INBOX_LIMIT
+    ]:
+        rows.append(
+            InboxRow(
+                kind="Dismissal",
+                title=f"Set {d.total} finding{pluralize(d.total)} to "
+                f"{d.get_requested_status_display()}",
+                url=reverse(
+                    "approvals-dismissal", kwargs={"team_slug": slug, "dismissal_id": d.pk}
+                ),
+                context="",
+                requested_by=d.requested_by.get_username(),
+                created_at=d.created_at,
+                deadline=d.expires_on,
+                approvals=d.approvals,
+                required=d.required_approvals,
+                note=d.reason,
+                status_label=d.get_status_display(),
+            )
+        )
+    rows.sort(key=lambda row: row.created_at)
+    return rows[:INBOX_LIMIT]
 
 
 @team_view(read=Role.VIEWER, write=Role.APPROVER)
+@vary_on_headers("HX-Request")
 def approvals(request):
+    """Every request waiting for a second person: fix approvals and dismissals, oldest first."""
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
     status = request.GET.get("status", "pending")
-    if status not in FixApproval.Status.values:
+    if status not in STATUS_TABS:
         status = "pending"
-    queue = list(selectors.approvals_queue(team=request.team, status=status)[:200])
-    response = render(
+    template = "triage/approvals/list.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#approvals-inbox"
+    return render(
         request,
-        "triage/approvals/list.html",
+        template,
         {
-            "approvals": queue,
+            "rows": _inbox_rows(request, status),
             "status": status,
-            "tabs": STATUS_TABS,
+            "tabs": [(key, tab[0]) for key, tab in STATUS_TABS.items()],
             "can_approve": can(request, Role.APPROVER),
             "data_as_of": selectors.data_as_of(request.team),
         },
     )
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 @team_view(read=Role.APPROVER, write=Role.APPROVER)
@@ -83,6 +176,7 @@ def approval_policy(request):
         initial={
             "required_approvals": policy.required_approvals,
             "admins_may_self_approve": policy.admins_may_self_approve,
+            "dismissals_require_approval": policy.dismissals_require_approval,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -103,8 +197,125 @@ def approval_policy(request):
     )
 
 
+def _dismissal_or_404(request, dismissal_id: int) -> DismissalRequest:
+    found = dismissal_selectors.dismissal_detail(team=request.team, dismissal_id=dismissal_id)
+    if found is None:
+        raise Http404("No such dismissal request")
+    return found
+
+
+def _may_decide_dismissal(request, dismissal: DismissalRequest) -> bool:
+    """Whether to offer the decision form; the service enforces the same rules."""
+    if dismissal.status != Dismissal.PENDING or not can(request, Role.APPROVER):
+        return False
+    if any(d.approver_id == request.user.pk for d in dismissal.decisions.all()):
+        return False
+    if dismissal.requested_by_id != request.user.pk:
+        return True
+    policy = approval_services.approval_policy_for(request.team)
+    return request.membership.role == Role.ADMIN and policy.admins_may_self_approve
+
+
+@team_view(read=Role.VIEWER, write=Role.APPROVER)
+@vary_on_headers("HX-Request")
+def dismissal(request, dismissal_id: int):
+    """One dismissal request: the reason, the findings, the decisions and how it was applied.
+
+    While the status is being applied, the ``dismissal-progress`` partial polls itself.
+    """
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    found = _dismissal_or_404(request, dismissal_id)
+    job = found.apply_job
+    applying = found.status == Dismissal.APPROVED and job is not None and job.is_active
+    context = {
+        "dismissal": found,
+        "items": dismissal_selectors.dismissal_items(request=found)[:500],
+        "job": job,
+        "applying": applying,
+        "failures": (
+            job.items.filter(outcome=FindingStatusJobItem.Outcome.FAILED).select_related("finding")[
+                :100
+            ]
+            if job
+            else []
+        ),
+        "may_decide": _may_decide_dismissal(request, found),
+        "may_cancel": found.status == Dismissal.PENDING
+        and can(request, Role.TRIAGER)
+        and (found.requested_by_id == request.user.pk or can(request, Role.ADMIN)),
+        "decision_form": DecisionForm(),
+        "nav_active": "approvals",
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "triage/approvals/dismissal.html#dismissal-progress", context)
+        if not applying:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "triage/approvals/dismissal.html", context)
+
+
+@team_view(read=Role.APPROVER, write=Role.APPROVER)
+def dismissal_decide(request, dismissal_id: int):
+    found = _dismissal_or_404(request, dismissal_id)
+    back = reverse(
+        "approvals-dismissal", kwargs={"team_slug": request.team.slug, "dismissal_id": found.pk}
+    )
+    if request.method != "POST":
+        return redirect(back)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose approve or reject.")
+        return redirect(back)
+    try:
+        decided = dismissal_services.dismissal_decide(
+            request=found,
+            actor=request.user,
+            approve=form.cleaned_data["decision"] == "approve",
+            comment=form.cleaned_data["comment"],
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if decided.status == Dismissal.APPROVED:
+            messages.success(request, "Approved. Kolega is being asked to apply the status.")
+        elif decided.status == Dismissal.REJECTED:
+            messages.success(request, "Rejected. Nothing changes; the requester sees why.")
+        else:
+            messages.success(request, "Your approval is recorded; another approver is needed.")
+    return redirect(back)
+
+
+@team_view(read=Role.TRIAGER, write=Role.TRIAGER)
+def dismissal_cancel(request, dismissal_id: int):
+    found = _dismissal_or_404(request, dismissal_id)
+    back = reverse(
+        "approvals-dismissal", kwargs={"team_slug": request.team.slug, "dismissal_id": found.pk}
+    )
+    if request.method != "POST":
+        return redirect(back)
+    try:
+        dismissal_services.dismissal_cancel(request=found, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Cancelled. The findings keep their status.")
+    return redirect(back)
+
+
 urlpatterns = [
     path("", approvals, name="approvals"),
     path("<int:approval_id>/decide/", approval_decide, name="approvals-decide"),
+    path("dismissals/<int:dismissal_id>/", dismissal, name="approvals-dismissal"),
+    path(
+        "dismissals/<int:dismissal_id>/decide/",
+        dismissal_decide,
+        name="approvals-dismissal-decide",
+    ),
+    path(
+        "dismissals/<int:dismissal_id>/cancel/",
+        dismissal_cancel,
+        name="approvals-dismissal-cancel",
+    ),
     path("policy/", approval_policy, name="approvals-policy"),
 ]

@@ -23,9 +23,11 @@ from triage.filters.findings import (
     FindingFilter,
 )
 from triage.forms.findings import BulkStatusForm, FindingStatusForm, SavedViewForm
-from triage.models import FindingStatusJobItem, Role
+from triage.models import DISMISSAL_STATUSES, FindingStatusJobItem, Role
 from triage.permissions import can, team_view
+from triage.selectors import dismissals as dismissal_selectors
 from triage.selectors import findings as selectors
+from triage.services import dismissals as dismissal_services
 from triage.services import findings as services
 from triage.services.errors import ServiceError
 
@@ -37,6 +39,9 @@ STATUS_KEYS = {
     "ignored": "i",
     "false_positive": "f",
 }
+DISMISSAL_CHOICES = [
+    (value, label) for value, label in STATUS_CHOICES if value in DISMISSAL_STATUSES
+]
 SORTABLE_COLUMNS = {"severity": "severity", "age": "age", "last": "last_detected", "file": "file"}
 
 
@@ -165,6 +170,7 @@ def _list_context(request) -> dict:
         "synced_at": selectors.mirror_synced_at(team=request.team),
         "has_connection": request.team.connections.exists(),
         "bulk_form": BulkStatusForm(initial={"filter_query": filter_query}),
+        "dismissals_need_approval": dismissal_services.dismissals_need_approval(request.team),
         "nav_active": "findings",
     }
 
@@ -232,11 +238,32 @@ def findings_bulk(request):
                     "previewed": True,
                 },
             )
+        status = form.cleaned_data["status"]
+        if dismissal_services.is_dismissal(status) and dismissal_services.dismissals_need_approval(
+            request.team
+        ):
+            dismissal = dismissal_services.dismissal_request_create(
+                team=request.team,
+                actor=request.user,
+                finding_ids=queryset.values_list("pk", flat=True),
+                status=status,
+                reason=form.cleaned_data["reason"] or form.cleaned_data["comment"],
+                expires_on=form.cleaned_data["expires_on"],
+                filter_query=form.cleaned_data["filter_query"],
+            )
+            messages.success(request, _sent_for_approval(dismissal))
+            dismissal_url = reverse(
+                "approvals-dismissal",
+                kwargs={"team_slug": request.team.slug, "dismissal_id": dismissal.pk},
+            )
+            if request.htmx:
+                return HttpResponseClientRedirect(dismissal_url)
+            return redirect(dismissal_url)
         job = services.finding_status_job_create(
             team=request.team,
             actor=request.user,
             finding_ids=queryset.values_list("pk", flat=True),
-            status=form.cleaned_data["status"],
+            status=status,
             comment=form.cleaned_data["comment"],
             filter_query=form.cleaned_data["filter_query"],
         )
@@ -265,12 +292,17 @@ def finding(request, finding_id: int):
         raise Http404("No such finding")
     if request.method == "POST":
         return _finding_status_post(request, found)
+    dismissals_need_approval = dismissal_services.dismissals_need_approval(team)
     return render(
         request,
         "triage/findings/detail.html",
         {
             "finding": found,
-            "events": selectors.finding_events(finding=found)[:200],
+            "timeline": _timeline(found),
+            "dismissals_need_approval": dismissals_need_approval,
+            "dismissal_statuses": DISMISSAL_CHOICES,
+            "dismiss_form": FindingStatusForm() if dismissals_need_approval else None,
+            "pending_dismissal": dismissal_selectors.pending_dismissal_for(finding=found),
             "fixes": selectors.finding_fixes(finding=found),
             "source_link": selectors.source_repo_link(finding=found),
             "cwe_links": selectors.cwe_links(finding=found),
@@ -285,21 +317,57 @@ def finding(request, finding_id: int):
     )
 
 
+def _timeline(found) -> list[dict]:
+    """Kolega's mirrored events and the portal's own notes, newest first."""
+    entries = [
+        {"when": e.event_timestamp, "event": e}
+        for e in selectors.finding_events(finding=found)[:200]
+    ]
+    entries += [
+        {"when": n.created_at, "note": n}
+        for n in dismissal_selectors.finding_notes(finding=found)[:200]
+    ]
+    entries.sort(key=lambda entry: entry["when"], reverse=True)
+    return entries
+
+
+def _sent_for_approval(dismissal) -> str:
+    label = dismissal.get_requested_status_display()
+    count = f"{dismissal.total} finding{'s' if dismissal.total != 1 else ''}"
+    message = f"Sent for approval: {count} to be set to {label} once an approver agrees."
+    if getattr(dismissal, "skipped", 0):
+        message += f" {dismissal.skipped} already waiting for a decision were left out."
+    return message
+
+
 def _finding_status_post(request, found):
     form = FindingStatusForm(request.POST)
     error = None
+    sent = None
     if not form.is_valid():
-        error = "Choose a valid status."
+        error = "Choose a valid status." if "status" in form.errors else "Check the expiry date."
     else:
+        status = form.cleaned_data["status"]
         try:
-            found = services.finding_status_set(
-                team=request.team,
-                actor=request.user,
-                finding=found,
-                status=form.cleaned_data["status"],
-            )
+            if dismissal_services.is_dismissal(
+                status
+            ) and dismissal_services.dismissals_need_approval(request.team):
+                sent = dismissal_services.dismissal_request_create(
+                    team=request.team,
+                    actor=request.user,
+                    finding_ids=[found.pk],
+                    status=status,
+                    reason=form.cleaned_data["reason"],
+                    expires_on=form.cleaned_data["expires_on"],
+                )
+            else:
+                found = services.finding_status_set(
+                    team=request.team, actor=request.user, finding=found, status=status
+                )
         except ServiceError as exc:
             error = exc.message
+            if exc.field == "reason" and request.htmx:
+                error = "Dismissing needs approval: open the finding to give a reason."
     if request.htmx:
         _decorate_rows([found], team_slug=request.team.slug)
         return render(
@@ -314,6 +382,8 @@ def _finding_status_post(request, found):
         )
     if error:
         messages.error(request, error)
+    elif sent is not None:
+        messages.success(request, _sent_for_approval(sent))
     else:
         messages.success(request, "Kolega accepted the new status.")
     return redirect("finding", team_slug=request.team.slug, finding_id=found.pk)
