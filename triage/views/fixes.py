@@ -71,8 +71,13 @@ def _selected_findings(request, values) -> list[Finding]:
 
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)
 def fix_new(request):
-    """Start a fix for findings chosen in triage (`?finding=<id>&finding=<id>`)."""
+    """Start a fix for findings chosen in triage (`?finding=<id>&finding=<id>`).
+
+    The Findings page's "Start a fix…" posts its selection here (a POST keeps its CSRF token
+    out of the URL): without this form's own fields it only shows the form for the selection.
+    """
     source = request.POST if request.method == "POST" else request.GET
+    starting = request.method == "POST" and "title" in request.POST
     findings = _selected_findings(request, source.getlist("finding"))
     repositories = {finding.repository_id for finding in findings}
     problem = ""
@@ -93,12 +98,12 @@ def fix_new(request):
         "branch": default_branch or "",
     }
     form = FixStartForm(
-        request.POST if request.method == "POST" else None,
+        request.POST if starting else None,
         initial=initial,
         finding_choices=[(f.pk, str(f)) for f in findings],
         source_repos=source_repos,
     )
-    if request.method == "POST" and not problem and form.is_valid():
+    if starting and not problem and form.is_valid():
         data = form.cleaned_data
         try:
             fix = fix_services.fix_start(
@@ -126,7 +131,7 @@ def fix_new(request):
             "templates": INSTRUCTION_TEMPLATES,
             "single_source_repo": len(source_repos) == 1,
         },
-        status=400 if (request.method == "POST" and (form.errors or problem)) else 200,
+        status=400 if (starting and (form.errors or problem)) else 200,
     )
 
 

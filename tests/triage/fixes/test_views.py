@@ -155,6 +155,24 @@ def test_new_fix_form_proposes_a_title_and_picks_the_only_source_repo(
     assert "Fix and add tests" in body
 
 
+def test_the_findings_page_selection_opens_the_form_without_starting_a_fix(
+    repository, member, client_as
+):
+    from triage.models import Fix
+
+    findings = [FindingFactory(repository=repository) for _ in range(2)]
+    response = client_as(member(Role.TRIAGER)).post(
+        url("fixes-new", repository.team),
+        {"finding": [f.pk for f in findings], "status": "", "comment": ""},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "2 findings in" in body
+    assert "Start fix" in body
+    assert "errorlist" not in body
+    assert not Fix.objects.exists()
+
+
 def test_new_fix_refuses_findings_of_two_repositories(team, member, client_as):
     a = FindingFactory(repository=RepositoryFactory(team=team))
     b = FindingFactory(repository=RepositoryFactory(team=team))
