@@ -224,19 +224,21 @@ class OpenStats:
     oldest: datetime | None
 
 
-def open_finding_stats(
-    *, scope: ReportScope, policy: SlaPolicy
-) -> dict[tuple[int, str], OpenStats]:
-    """(repository id, severity) -> OpenStats, in one pass over the open findings."""
+def _sla_filters(*, policy: SlaPolicy, now: datetime) -> tuple[Q, Q]:
     breached_q = Q(pk__in=[])
     due_q = Q(pk__in=[])
     for severity, days in policy.days.items():
-        breached_q |= _breached_q(severity=severity, days=days, now=scope.now)
-        due_q |= _due_soon_q(severity=severity, days=days, now=scope.now)
+        breached_q |= _breached_q(severity=severity, days=days, now=now)
+        due_q |= _due_soon_q(severity=severity, days=days, now=now)
+    return breached_q, due_q
+
+
+def _open_stats(
+    findings: QuerySet[Finding], *, policy: SlaPolicy, now: datetime
+) -> dict[tuple[int, str], OpenStats]:
+    breached_q, due_q = _sla_filters(policy=policy, now=now)
     rows = (
-        scope.findings()
-        .filter(status__in=OPEN_STATUSES)
-        .values_list("repository_id", "severity")
+        findings.values_list("repository_id", "severity")
         .annotate(
             count=Count("id"),
             breached=Count("id", filter=breached_q),
@@ -249,6 +251,56 @@ def open_finding_stats(
         (repository_id, severity): OpenStats(count, breached, due, oldest)
         for repository_id, severity, count, breached, due, oldest in rows
     }
+
+
+def open_finding_stats(
+    *, scope: ReportScope, policy: SlaPolicy
+) -> dict[tuple[int, str], OpenStats]:
+    """(repository id, severity) -> OpenStats, in one pass over the open findings."""
+    return _open_stats(
+        scope.findings().filter(status__in=OPEN_STATUSES), policy=policy, now=scope.now
+    )
+
+
+def open_finding_stats_moved(
+    *,
+    scope: ReportScope,
+    policy: SlaPolicy,
+    stats: dict[tuple[int, str], OpenStats],
+    computed_at: datetime,
+) -> dict[tuple[int, str], OpenStats]:
+    """`stats` of the same open findings computed at `computed_at`, moved on to `scope.now`.
+
+    Between two moments a finding changes its SLA counts only if its deadline, or the start
+    of its due-soon window, passed in between: only those findings are read (a few minutes'
+    worth of detections per severity), counted at both moments, and the difference applied.
+    Counts of open findings and the oldest detection do not depend on the moment.
+    """
+    if computed_at == scope.now:
+        return stats
+    low, high = sorted((computed_at, scope.now))
+    edges = Q(pk__in=[])
+    for severity, days in policy.days.items():
+        for shift in (timedelta(days=days), timedelta(days=days - DUE_SOON_DAYS)):
+            edges |= Q(
+                team=scope.team,
+                severity=severity,
+                first_detected_at__gte=low - shift,
+                first_detected_at__lt=high - shift,
+            )
+    crossing = scope.findings().filter(status__in=OPEN_STATUSES).filter(edges)
+    before = _open_stats(crossing, policy=policy, now=computed_at)
+    after = _open_stats(crossing, policy=policy, now=scope.now)
+    moved = dict(stats)
+    for key in before.keys() & moved.keys():
+        row, old, new = moved[key], before[key], after[key]
+        moved[key] = OpenStats(
+            row.open,
+            row.breached - old.breached + new.breached,
+            row.due_soon - old.due_soon + new.due_soon,
+            row.oldest,
+        )
+    return moved
 
 
 def sla_summary(

@@ -27,6 +27,7 @@ from triage.forms.reports import (
 from triage.models import Finding, FindingEvent, ReportSnapshotState, Role, SyncState
 from triage.models.reports import SEVERITIES
 from triage.permissions import can, team_view
+from triage.reports import cache as report_cache
 from triage.reports.exports import FINDING_COLUMNS, csv_response, finding_rows
 from triage.selectors import reports as report_selectors
 from triage.selectors.reports import RISK_WEIGHTS, SCAN_TYPE_LABELS, SCAN_TYPES, ReportScope
@@ -104,7 +105,8 @@ def reports(request):
     team = request.team
     snapshot_state = _ensure_snapshots(team, now)
     policy = report_selectors.sla_policy_of(team)
-    stats = report_selectors.open_finding_stats(scope=scope, policy=policy)
+    version = report_cache.mirror_version(team=team, now=now)
+    stats = report_cache.open_finding_stats(scope=scope, policy=policy, version=version)
     sla = report_selectors.sla_summary(scope=scope, policy=policy, stats=stats)
     open_now = {row.severity: row.open for row in sla}
     trend = report_selectors.trends(scope=scope)
@@ -131,7 +133,7 @@ def reports(request):
         "trend": trend,
         "severity_rows": trend.severity_rows(open_now),
         "daily_rows": _daily_rows(trend),
-        "remediation": report_selectors.time_to_remediate(scope=scope),
+        "remediation": report_cache.time_to_remediate(scope=scope, version=version),
         "repository_rows": repository_rows[:REPOSITORY_ROWS_ON_PAGE],
         "repository_rows_hidden": max(0, len(repository_rows) - REPOSITORY_ROWS_ON_PAGE),
         "repository_count": len(repository_rows),

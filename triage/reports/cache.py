@@ -1,0 +1,90 @@
+"""Report figures kept between requests, under the version of the data they were computed from.
+
+Two figures read every open or resolved finding of a team: the open counts behind the SLA and
+repository tables, and time to remediate. They are kept per team, scope and SLA policy under
+the mirror's data version: the newest sync run that wrote (or is writing) rows, and the newest
+audited write of the team (a person's change to the mirror goes through an audited service).
+Findings that tracking stores between syncs, when a scan finishes, come with finding events
+that the next sync writes, which changes the version then. The entries only live a while
+(`KEEP_SECONDS`) to bound the cache's memory.
+
+Time still moves while the data stands still: SLA counts kept from one moment are moved on to
+the request's moment by reading only the findings whose deadline passed in between
+(`open_finding_stats_moved`), so they are exact to the second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db.models import Q
+
+from triage.models import AuditEvent, SlaPolicy, SyncRun, Team
+from triage.selectors import reports as report_selectors
+from triage.selectors.reports import OpenStats, RemediationTime, ReportScope
+
+KEEP_SECONDS = 3600
+# Sync runs are looked up this far back; older writes are older than any kept entry.
+VERSION_WINDOW = timedelta(days=1)
+# Bumped when the shape of a kept value changes.
+FORMAT = 1
+
+
+def mirror_version(*, team: Team, now: datetime) -> str:
+    """Changes whenever a sync or an audited write touches the team's mirror."""
+    run = (
+        SyncRun.objects.filter(team=team, created_at__gte=now - VERSION_WINDOW)
+        .filter(Q(rows_written__gt=0) | ~Q(kind=SyncRun.Kind.INCREMENTAL))
+        .order_by("-created_at", "-id")
+        .values_list("id", "rows_written", "status")
+        .first()
+    )
+    audit = (
+        AuditEvent.objects.filter(team=team)
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return f"{run}:{audit}"
+
+
+def _key(kind: str, scope: ReportScope, version: str, *parts: object) -> str:
+    repository = scope.repository.pk if scope.repository is not None else "all"
+    # The team's creation time too: a database restored or recreated under a cache that
+    # outlived it reuses team ids and may have no runs or audit events yet.
+    team = f"{scope.team.pk}:{scope.team.created_at.isoformat()}"
+    raw = f"{FORMAT}:{team}:{version}:{repository}:{':'.join(map(str, parts))}"
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return f"reports:{kind}:{scope.team.pk}:{digest}"
+
+
+def open_finding_stats(
+    *, scope: ReportScope, policy: SlaPolicy, version: str
+) -> dict[tuple[int, str], OpenStats]:
+    """`report_selectors.open_finding_stats`, kept per data version and moved on in time."""
+    key = _key("open", scope, version, sorted(policy.days.items()))
+    kept = cache.get(key)
+    if kept is not None:
+        computed_at, stats = kept
+        return report_selectors.open_finding_stats_moved(
+            scope=scope, policy=policy, stats=stats, computed_at=computed_at
+        )
+    stats = report_selectors.open_finding_stats(scope=scope, policy=policy)
+    cache.set(key, (scope.now, stats), KEEP_SECONDS)
+    return stats
+
+
+def time_to_remediate(*, scope: ReportScope, version: str) -> list[RemediationTime]:
+    """`report_selectors.time_to_remediate`, kept per data version and period.
+
+    A period that runs until now ends later on every request, but a finding resolved since
+    the figure was kept came with a sync or a write, which changed the version.
+    """
+    key = _key("ttr", scope, version, scope.first_day, scope.last_day)
+    kept = cache.get(key)
+    if kept is None:
+        kept = report_selectors.time_to_remediate(scope=scope)
+        cache.set(key, kept, KEEP_SECONDS)
+    return kept
