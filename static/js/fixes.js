@@ -32,7 +32,8 @@
   document.addEventListener("change", function (event) {
     var toggle = event.target.closest("[data-viewed-toggle]");
     if (!toggle) return;
-    var file = toggle.closest("details");
+    var wrap = toggle.closest(".diff-file-wrap");
+    var file = wrap && wrap.querySelector("details.diff-file");
     if (file && toggle.checked) file.open = false;
     var count = document.querySelector("[data-viewed-count]");
     if (count) {
