@@ -34,7 +34,7 @@ from triage.kolega.models import (
     ScanProgressRepository,
     ScanResults,
 )
-from triage.kolega.pagination import iter_all, iter_pages
+from triage.kolega.pagination import iter_all, iter_pages, iter_pages_by_time
 from triage.kolega.retry import RetryPolicy
 from triage.kolega.version import PORTAL_VERSION
 
@@ -75,4 +75,5 @@ __all__ = [
     "ScanResults",
     "iter_all",
     "iter_pages",
+    "iter_pages_by_time",
 ]

@@ -8,7 +8,7 @@ from django.utils import timezone
 from triage.models import Fix, KolegaConnection, Repository, ScanBatch, SyncRun, SyncState
 from triage.models.mirror import FIX_DIFF_STATUSES, SCAN_TERMINAL_STATUSES
 from triage.sync import rows
-from triage.sync.pages import pages_of
+from triage.sync.pages import event_pages_of, pages_of
 from triage.sync.runs import SyncContext, sync_run_execute
 
 
@@ -61,7 +61,7 @@ def full_sync_body(context: SyncContext) -> None:
 
 def events_sync_all(context: SyncContext):
     newest = None
-    for page in pages_of(context.client.list_finding_events):
+    for page in event_pages_of(context.client.list_finding_events):
         if page.items and newest is None:
             newest = max(event.event_timestamp for event in page.items)
         with context.page("finding events"):

@@ -79,3 +79,13 @@ def pages_of(list_method: Callable[..., kolega.Page], **filters: Any) -> Iterato
     """Every page of a Kolega list endpoint, 200 items each, read ahead when possible."""
     pages = kolega.iter_pages(list_method, **filters)
     return read_ahead(pages) if read_ahead_enabled() else pages
+
+
+def event_pages_of(
+    list_method: Callable[..., kolega.Page], **filters: Any
+) -> Iterator[kolega.Page]:
+    """Every page of the newest-first finding-event feed, walked in time windows."""
+    pages = kolega.iter_pages_by_time(
+        list_method, time_of=lambda event: event.event_timestamp, **filters
+    )
+    return read_ahead(pages) if read_ahead_enabled() else pages

@@ -1,8 +1,9 @@
 """Turning Kolega's answers into mirror rows and writing them with bulk upserts.
 
-Every writer takes one page of API models and writes it with one `bulk_create(...,
-update_conflicts=True)` on (connection, upstream_id), so a page costs a handful of queries
-whatever its size, on PostgreSQL and SQLite alike. Callers wrap each page in a transaction.
+Every writer takes one page of API models and writes it with one set-based upsert on
+(connection, upstream_id), so a page costs a handful of queries whatever its size: COPY
+into a staging table and one INSERT ... ON CONFLICT on PostgreSQL (`copy_upsert`),
+`bulk_create(..., update_conflicts=True)` on SQLite. Callers wrap each page in a transaction.
 Each writer answers the mirror's primary keys of the rows, keyed by upstream id, and how
 many rows it wrote.
 """
@@ -13,6 +14,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.db import connection as db
 from django.db import models
 from django.utils import timezone
 
@@ -27,6 +29,7 @@ from triage.models import (
     ScanBatch,
     ScanBatchFinding,
 )
+from triage.sync import copy_upsert
 
 UNIQUE_FIELDS = ["connection", "upstream_id"]
 
@@ -130,6 +133,15 @@ def _upsert(
         return Written(pks={}, rows=0)
     # The last answer for an upstream id wins; a page may repeat a row while others move.
     by_id = {row.upstream_id: row for row in rows}
+    if db.vendor == "postgresql":
+        pks, written = copy_upsert.upsert(
+            model,
+            list(by_id.values()),
+            unique_columns=["connection_id", "upstream_id"],
+            update_columns=[_column(model, name) for name in update_fields],
+            touch_columns=["synced_at"],
+        )
+        return Written(pks=pks, rows=written)
     existing = {
         upstream_id: (pk, tuple(values))
         for upstream_id, pk, *values in model.objects.filter(
@@ -270,6 +282,10 @@ def scan_batch_findings_link(*, scan_batch_pk: int, finding_pks: Iterable[int]) 
     links = [ScanBatchFinding(scan_batch_id=scan_batch_pk, finding_id=pk) for pk in finding_pks]
     if not links:
         return 0
+    if db.vendor == "postgresql":
+        return copy_upsert.insert_new(
+            ScanBatchFinding, links, unique_columns=["scan_batch_id", "finding_id"]
+        )
     known = set(
         ScanBatchFinding.objects.filter(
             scan_batch_id=scan_batch_pk, finding_id__in=[link.finding_id for link in links]
@@ -280,38 +296,45 @@ def scan_batch_findings_link(*, scan_batch_pk: int, finding_pks: Iterable[int]) 
     return len(new)
 
 
+def _finding_event_row(connection: KolegaConnection, event: kolega.FindingEvent) -> FindingEvent:
+    return _mirror_row(
+        FindingEvent,
+        connection,
+        event.id,
+        organization_id=event.organization_id,
+        repository_upstream_id=event.repository_id,
+        finding_upstream_id=event.finding_id,
+        scan_id=event.scan_id,
+        scan_type=event.scan_type,
+        event_type=event.event_type,
+        previous_status=event.previous_status,
+        new_status=event.new_status,
+        severity=event.severity,
+        check_id=event.check_id,
+        file_path=event.file_path,
+        actor_user_id=event.actor_user_id,
+        metadata=dict(event.metadata),
+        event_timestamp=event.event_timestamp,
+        created_at=event.created_at,
+    )
+
+
 def finding_events_write(
     *, connection: KolegaConnection, events: Sequence[kolega.FindingEvent]
 ) -> int:
     """Insert events not seen before; an event never changes, so known ones are skipped."""
+    if db.vendor == "postgresql":
+        by_id = {event.id: _finding_event_row(connection, event) for event in events}
+        return copy_upsert.insert_new(
+            FindingEvent, list(by_id.values()), unique_columns=["connection_id", "upstream_id"]
+        )
     known = set(
         FindingEvent.objects.filter(
             connection_id=connection.pk, upstream_id__in=[event.id for event in events]
         ).values_list("upstream_id", flat=True)
     )
     rows = {
-        event.id: _mirror_row(
-            FindingEvent,
-            connection,
-            event.id,
-            organization_id=event.organization_id,
-            repository_upstream_id=event.repository_id,
-            finding_upstream_id=event.finding_id,
-            scan_id=event.scan_id,
-            scan_type=event.scan_type,
-            event_type=event.event_type,
-            previous_status=event.previous_status,
-            new_status=event.new_status,
-            severity=event.severity,
-            check_id=event.check_id,
-            file_path=event.file_path,
-            actor_user_id=event.actor_user_id,
-            metadata=dict(event.metadata),
-            event_timestamp=event.event_timestamp,
-            created_at=event.created_at,
-        )
-        for event in events
-        if event.id not in known
+        event.id: _finding_event_row(connection, event) for event in events if event.id not in known
     }
     FindingEvent.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
     return len(rows)
