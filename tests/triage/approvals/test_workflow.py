@@ -28,6 +28,7 @@ from triage.services.errors import RoleRequired, ServiceError
 from triage.services.findings import (
     finding_status_job_create,
     finding_status_job_run,
+    finding_status_job_undo,
     finding_status_set,
 )
 from triage.tasks_findings import expire_dismissals
@@ -540,6 +541,10 @@ def test_expiry_reopens_the_findings_and_says_so_on_their_timeline(
     assert FindingStatusJob.objects.filter(target_status="open").count() == 1
     assert FindingNote.objects.filter(kind=FindingNote.Kind.DISMISSAL_EXPIRED).count() == 1
     assert AuditEvent.objects.filter(action="dismissal.expire").count() == 1
+    # Undoing the reopening would dismiss again without a second person.
+    job.refresh_from_db()
+    with pytest.raises(ServiceError, match="needs approval"):
+        finding_status_job_undo(job=job, actor=request.requested_by)
 
 
 def test_expiry_when_every_finding_moved_on_queues_nothing(
