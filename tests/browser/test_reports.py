@@ -12,7 +12,7 @@ from tests.triage.reports.factories import (
     RepositoryFactory,
     ScanBatchFactory,
 )
-from triage.models import Role
+from triage.models import Role, SyncRun
 
 SEVERITY_WEIGHTS = {"critical": 1, "high": 3, "medium": 4, "low": 3}
 
@@ -70,10 +70,33 @@ def make_history(team, *, findings=160, days=95, seed=7):
     return repositories
 
 
+def _keep_quota_reading(connection) -> None:
+    """The reading a sync keeps: this month, with the fixes of the last two weeks in it."""
+    now = timezone.now()
+    start = now - timedelta(days=14, hours=1)
+    counter = {"plan": 100, "topup": 20, "used": 0, "remaining": 120}
+    balance = {
+        "period_start": start.isoformat(),
+        "period_end": (start + timedelta(days=30)).isoformat(),
+        "prs": {"plan": 10, "topup": 0, "used": 9, "remaining": 1},
+        "sast_scans": {**counter, "used": 80, "remaining": 40},
+        "deep_ai_scans": counter,
+        "repositories": {"max": None, "current": 3},
+    }
+    SyncRun.objects.create(
+        connection=connection,
+        team=connection.team,
+        kind=SyncRun.Kind.INCREMENTAL,
+        status=SyncRun.Status.SUCCEEDED,
+        details={"quota": {"read_at": now.isoformat(), "balance": balance}},
+    )
+
+
 def test_reports_page_in_the_browser(
-    browser_page, live_server, team, member, sign_in, shot, transactional_db
+    browser_page, live_server, team, member, sign_in, shot, output_dir, transactional_db
 ):
-    make_history(team)
+    repositories = make_history(team)
+    _keep_quota_reading(repositories[0].connection)
     user = member(Role.VIEWER, username="manager")
     page = browser_page
     sign_in(page, user)
@@ -83,6 +106,10 @@ def test_reports_page_in_the_browser(
     assert page.locator("#h-repos").is_visible()
     shot(page, "reports-90-days")
     print("AFTER LOAD", page.console_errors)
+    funnel = page.locator("section[aria-labelledby='h-funnel']")
+    assert funnel.locator("meter.quota-meter").count() == 3
+    assert "4 fixes started" in funnel.inner_text()
+    funnel.screenshot(path=str(output_dir / "fix-funnel-and-quota.png"))
 
     page.get_by_label("Period").select_option("7")
     page.wait_for_url("**period=7**")

@@ -31,6 +31,8 @@ from triage.sync.lease import (
     lease_renew,
     sync_state_for,
 )
+from triage.sync.quota import DETAILS_KEY as QUOTA_DETAILS_KEY
+from triage.sync.quota import quota_reading_due, quota_reading_take
 
 logger = logging.getLogger("triage.sync")
 
@@ -141,11 +143,20 @@ def sync_run_execute(
         _fail(context, exc, error_kind="internal")
         raise
     else:
+        _quota_reading_keep(context)
         _succeed(context)
     finally:
         client.close()
         lease_release(connection=connection, owner=owner)
     return run
+
+
+def _quota_reading_keep(context: SyncContext) -> None:
+    connection = context.connection
+    if quota_reading_due(connection=connection, now=timezone.now()):
+        reading = quota_reading_take(connection=connection, client=context.client)
+        if reading is not None:
+            context.extra_details[QUOTA_DETAILS_KEY] = reading
 
 
 def _skip(run: SyncRun, reason: str) -> SyncRun:

@@ -145,6 +145,7 @@ def reports(request):
         ),
         "repository_choices": report_selectors.team_repositories(team).values_list("pk", "name"),
         "funnel": report_selectors.fix_funnel(scope=scope),
+        "quota_use": report_selectors.quota_use(team=team, now=now),
         "forecasts": report_selectors.forecasts(
             scope=scope, open_now=open_now, sla=sla, trend=trend
         ),

@@ -1,0 +1,156 @@
+"""Quota use beside the fix funnel: the readings syncs keep, and the fixes and pull requests
+of the quota period counted from the mirror."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import SANDBOX_BASE_URL
+from tests.factories import KolegaConnectionFactory
+from tests.triage.reports.factories import FixFactory, PullRequestFactory, RepositoryFactory
+from triage.kolega import KolegaClient, iter_all
+from triage.models import Fix, KolegaConnection, Role, SyncRun
+from triage.selectors import reports as selectors
+from triage.sync import sync_connection_full
+
+pytestmark = pytest.mark.django_db
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def reading(*, read_at, start, end, prs_used, prs_plan=100) -> dict:
+    counter = {"plan": 10, "topup": 0, "used": 0, "remaining": 10}
+    return {
+        "read_at": read_at,
+        "balance": {
+            "period_start": start,
+            "period_end": end,
+            "prs": {"plan": prs_plan, "topup": 5, "used": prs_used, "remaining": 0},
+            "sast_scans": counter,
+            "deep_ai_scans": counter,
+            "repositories": {"max": None, "current": 1},
+        },
+    }
+
+
+def keep(connection, details: dict, created_at: datetime) -> None:
+    """A finished sync run as `triage.sync.runs` records it, with the given details."""
+    run = SyncRun.objects.create(
+        connection=connection, team=connection.team, kind="incremental", details=details
+    )
+    SyncRun.objects.filter(pk=run.pk).update(created_at=created_at, status="succeeded")
+
+
+def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, other_team):
+    repository = RepositoryFactory(team=team)
+    connection = repository.connection
+    now = at("2026-03-20T12:00")
+    keep(
+        connection,
+        {
+            "quota": reading(
+                read_at="2026-03-19T08:00:00+00:00",
+                start="2026-03-01T00:00:00Z",
+                end="2026-04-01T00:00:00Z",
+                prs_used=7,
+            )
+        },
+        at("2026-03-19T08:00"),
+    )
+    keep(connection, {"rows": {"findings": 3}}, at("2026-03-20T11:00"))  # no reading kept
+    # An older reading of the previous period is not the last one.
+    keep(
+        connection,
+        {
+            "quota": reading(
+                read_at="2026-02-27T08:00:00+00:00",
+                start="2026-02-01T00:00:00Z",
+                end="2026-03-01T00:00:00Z",
+                prs_used=99,
+            )
+        },
+        at("2026-02-27T08:00"),
+    )
+    in_period = FixFactory(repository=repository, created_at=at("2026-03-02T00:00"))
+    FixFactory(repository=repository, created_at=at("2026-03-20T11:59"))
+    FixFactory(repository=repository, created_at=at("2026-02-28T23:59"))  # previous period
+    PullRequestFactory(fix=in_period, created_at=at("2026-03-05T00:00"))
+    PullRequestFactory(fix=in_period, created_at=at("2026-02-20T00:00"))  # previous period
+    FixFactory(repository=RepositoryFactory(team=other_team), created_at=at("2026-03-10T00:00"))
+
+    [use] = selectors.quota_use(team=team, now=now)
+    assert use.connection == connection
+    assert use.read_at == at("2026-03-19T08:00")
+    assert (use.period_start, use.period_end) == (at("2026-03-01T00:00"), at("2026-04-01T00:00"))
+    assert use.current and use.elapsed_percent == 63  # 19.5 of 31 days
+    prs = use.counters[0]
+    assert (prs.counter, prs.used, prs.limit, prs.remaining) == ("prs", 7, 105, 0)
+    assert [c.counter for c in use.counters] == ["prs", "sast_scans", "deep_ai_scans"]
+    assert (use.fixes_started, use.pull_requests_opened) == (2, 1)
+
+    # Past the period's end the reading is shown as ended, not as the current period.
+    [ended] = selectors.quota_use(team=team, now=at("2026-04-02T00:00"))
+    assert not ended.current and ended.elapsed_percent == 100
+
+
+def test_a_connection_without_a_reading_says_so(team, member, client_as):
+    RepositoryFactory(team=team)
+    [use] = selectors.quota_use(team=team, now=at("2026-03-20T12:00"))
+    assert use.read_at is None and use.counters == []
+    body = client_as(member(Role.VIEWER)).get(reverse("reports", args=[team.slug])).content
+    assert b"No quota reading yet" in body
+
+
+@pytest.fixture
+def synced(team, sandbox_transport, sandbox_wsgi):
+    """A connection to the sandbox's demo organization with one fix started, fully synced."""
+    from sandbox.services.seed import demo_organization_seed
+
+    organization, key, _ = demo_organization_seed(slug="acme-quota", name="Acme Quota")
+    created = KolegaConnectionFactory(
+        team=team,
+        name="Acme",
+        base_url=SANDBOX_BASE_URL,
+        api_key=key,
+        organization_id=str(organization.id),
+    )
+    connection = KolegaConnection.objects.get(pk=created.pk)  # the key as stored, encrypted
+    with KolegaClient(base_url=SANDBOX_BASE_URL, api_key=key, transport=sandbox_wsgi) as upstream:
+        repository = next(iter_all(upstream.list_repositories))
+        finding = next(iter_all(upstream.list_findings, repository_id=repository.id))
+        upstream.create_fix(
+            repository_id=repository.id,
+            finding_ids=[finding.id],
+            title="Fix it",
+            instructions="Please fix",
+            source_repo=repository.repositories[0].full_name,
+        )
+        balance = upstream.quota_balance()
+    run = sync_connection_full(connection=connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    return connection, balance
+
+
+def test_the_report_shows_the_quota_the_sync_read_without_calling_kolega(
+    team, member, client_as, synced, monkeypatch
+):
+    connection, balance = synced
+    assert Fix.objects.filter(connection=connection).count() == 1
+
+    def no_kolega(*args, **kwargs):
+        raise AssertionError("the report called Kolega")
+
+    monkeypatch.setattr(KolegaClient, "_call", no_kolega)
+    response = client_as(member(Role.VIEWER)).get(reverse("reports", args=[team.slug]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    prs = balance.prs
+    assert "In the portal this period: 1 fix started · 0 pull requests opened</span></td>" in body
+    assert (
+        f'<td class="num">{prs.used}</td><td class="num">{prs.plan + prs.topup}</td>'
+        f'<td class="num">{prs.remaining}</td>'
+    ) in body
+    assert f"{balance.period_end:%-d %b %Y}" in body
