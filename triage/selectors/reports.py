@@ -708,8 +708,9 @@ def fix_funnel(*, scope: ReportScope) -> FixFunnel:
 # Quota use (from the readings syncs keep; the page never calls Kolega)
 
 QUOTA_COUNTERS = ("prs", "sast_scans", "deep_ai_scans")
-# Readings older than this are of a period long gone; the lookup stops there.
-QUOTA_READING_LOOKBACK = timedelta(days=45)
+# Syncs keep a reading every few minutes; one older than this is not shown as the balance,
+# and the lookup (newest runs first) never walks further back than this.
+QUOTA_READING_LOOKBACK = timedelta(days=2)
 
 
 @dataclass(frozen=True)

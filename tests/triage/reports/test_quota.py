@@ -92,8 +92,24 @@ def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, othe
     assert (use.fixes_started, use.pull_requests_opened) == (2, 1)
 
     # Past the period's end the reading is shown as ended, not as the current period.
-    [ended] = selectors.quota_use(team=team, now=at("2026-04-02T00:00"))
+    keep(
+        connection,
+        {
+            "quota": reading(
+                read_at="2026-03-31T23:00:00+00:00",
+                start="2026-03-01T00:00:00Z",
+                end="2026-04-01T00:00:00Z",
+                prs_used=9,
+            )
+        },
+        at("2026-03-31T23:00"),
+    )
+    [ended] = selectors.quota_use(team=team, now=at("2026-04-01T00:30"))
     assert not ended.current and ended.elapsed_percent == 100
+    assert ended.counters[0].used == 9
+    # A reading older than the lookback is not shown as the balance.
+    [gone] = selectors.quota_use(team=team, now=at("2026-04-03T00:00"))
+    assert gone.read_at is None
 
 
 def test_a_connection_without_a_reading_says_so(team, member, client_as):
@@ -101,7 +117,7 @@ def test_a_connection_without_a_reading_says_so(team, member, client_as):
     [use] = selectors.quota_use(team=team, now=at("2026-03-20T12:00"))
     assert use.read_at is None and use.counters == []
     body = client_as(member(Role.VIEWER)).get(reverse("reports", args=[team.slug])).content
-    assert b"No quota reading yet" in body
+    assert b"No quota reading in the last two days" in body
 
 
 @pytest.fixture
