@@ -174,7 +174,6 @@ def fix_refine(*, fix: Fix, actor, instructions: str) -> Fix:
         raise ServiceError("Say what should change.", field="instructions")
     if fix.status.lower() not in REFINABLE_STATUSES:
         raise ServiceError(f"Only a completed fix can be refined (it is {fix.status}).")
-    diff_version_capture(fix=fix)
     try:
         with kolega_client_for(fix.connection, interactive=True) as client:
             answered = client.refine_fix(
@@ -184,6 +183,8 @@ def fix_refine(*, fix: Fix, actor, instructions: str) -> Fix:
             )
     except kolega.KolegaError as exc:
         raise ServiceError(describe_kolega_error(exc)) from None
+    # Kept once Kolega has accepted the refinement, before the mirror takes the new run.
+    diff_version_capture(fix=fix)
     previous_sha = fix.diff_sha256
     fix = fix_mirror(connection=fix.connection, fix=answered)
     with transaction.atomic():
