@@ -10,25 +10,64 @@ statement, so a page costs three round trips whatever its width. Used only on Po
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
 
 from django.db import connection as db
 from django.db import models, transaction
 from psycopg.types.json import Jsonb
 
 
+@cache
+def _defaults(model: type[models.Model]) -> tuple[tuple[str, Any, bool], ...]:
+    """(attname, default, whether the default is a callable) of each non-key column."""
+    defaults = []
+    for field in _concrete_fields(model):
+        if field.has_default() and callable(field.default):
+            defaults.append((field.attname, field.default, True))
+        else:
+            # What Django gives a field without a default too: "" for text, else None.
+            defaults.append((field.attname, field.get_default(), False))
+    return tuple(defaults)
+
+
+def row(model: type[models.Model], **values: Any) -> SimpleNamespace:
+    """A row to stage: the given column values (by attname) over the model's defaults.
+
+    What `Model(**values)` would hold for the columns, without the cost of building a
+    model instance for every one of a full sync's rows.
+    """
+    staged: dict[str, Any] = {}
+    for attname, default, is_callable in _defaults(model):
+        staged[attname] = default() if is_callable else default
+    staged.update(values)
+    return SimpleNamespace(**staged)
+
+
 def _concrete_fields(model: type[models.Model]) -> list[models.Field]:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def _value(field: models.Field, row: models.Model):
-    value = getattr(row, field.attname)
-    if isinstance(field, models.JSONField) and value is not None:
-        return Jsonb(value)
-    return value
+def _value_getters(model: type[models.Model]) -> list[Callable[[Any], Any]]:
+    def plain(attname: str) -> Callable[[Any], Any]:
+        return lambda staged: getattr(staged, attname)
+
+    def json(attname: str) -> Callable[[Any], Any]:
+        def get(staged: Any) -> Any:
+            value = getattr(staged, attname)
+            return None if value is None else Jsonb(value)
+
+        return get
+
+    return [
+        json(field.attname) if isinstance(field, models.JSONField) else plain(field.attname)
+        for field in _concrete_fields(model)
+    ]
 
 
-def _stage(model: type[models.Model], rows: Sequence[models.Model]) -> tuple[str, list[str]]:
+def _stage(model: type[models.Model], rows: Sequence[Any]) -> tuple[str, list[str]]:
     """Copy `rows` into a temporary table shaped like the model's; answer its name and columns.
 
     Callers drop it once merged; it is also dropped when the transaction ends, so a staging
@@ -42,20 +81,24 @@ def _stage(model: type[models.Model], rows: Sequence[models.Model]) -> tuple[str
     column_list = ", ".join(quote(column) for column in columns)
     with db.cursor() as cursor:
         # CREATE TABLE AS copies the column types but none of the constraints, so the
-        # primary key the staging rows do not have is not required.
+        # primary key the staging rows do not have is not required. The page's commit need
+        # not wait for the disk: the mirror can be synced again, and the log's order means
+        # a sync cursor committed later is never kept without these rows.
         cursor.execute(
+            "SET LOCAL synchronous_commit TO OFF; "
             f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
             f"SELECT {column_list} FROM {table} WITH NO DATA"
         )
         with cursor.copy(f"COPY {stage} ({column_list}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([_value(field, row) for field in fields])
+            getters = _value_getters(model)
+            for staged in rows:
+                copy.write_row([get(staged) for get in getters])
     return stage, columns
 
 
 def upsert(
     model: type[models.Model],
-    rows: Sequence[models.Model],
+    rows: Sequence[Any],
     *,
     unique_columns: Sequence[str],
     update_columns: Sequence[str],
@@ -97,7 +140,7 @@ def upsert(
 
 
 def insert_new(
-    model: type[models.Model], rows: Sequence[models.Model], *, unique_columns: Sequence[str]
+    model: type[models.Model], rows: Sequence[Any], *, unique_columns: Sequence[str]
 ) -> int:
     """Insert the rows not already present on `unique_columns`; answer how many were new."""
     if not rows:

@@ -109,6 +109,16 @@ class Written:
 def _mirror_row(
     model: type[models.Model], connection: KolegaConnection, upstream_id: str, **values
 ):
+    if db.vendor == "postgresql":
+        # Staged by COPY: the column values are all it needs, not a model instance.
+        return copy_upsert.row(
+            model,
+            connection_id=connection.pk,
+            team_id=connection.team_id,
+            upstream_id=upstream_id,
+            synced_at=timezone.now(),
+            **values,
+        )
     return model(
         connection_id=connection.pk,
         team_id=connection.team_id,
