@@ -9,13 +9,17 @@ from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
 
 SESSION_STARTED_KEY = "portal_session_started_at"
+SESSION_REFRESHED_KEY = "portal_session_refreshed_at"
 
 
 class SessionLifetimeMiddleware:
-    """End a session after ``PORTAL_SESSION_ABSOLUTE_SECONDS`` however active it is.
+    """End a session after ``PORTAL_SESSION_ABSOLUTE_SECONDS`` however active it is, and
+    slide its idle expiry (``SESSION_COOKIE_AGE``) forward while it is used.
 
-    The idle limit is the sliding session cookie age (``SESSION_SAVE_EVERY_REQUEST``); this adds
-    the absolute one, stamped at the first request of the session after sign-in.
+    Sliding on every request would write the session row on every page view; it slides
+    when ``PORTAL_SESSION_REFRESH_SECONDS`` have passed since the last slide, so the idle
+    limit is kept to within that margin. The absolute limit is stamped at the first request
+    of the session after sign-in.
     """
 
     def __init__(self, get_response):
@@ -27,7 +31,12 @@ class SessionLifetimeMiddleware:
             now = time.time()
             if started is None:
                 request.session[SESSION_STARTED_KEY] = now
-            elif now - started > settings.PORTAL_SESSION_ABSOLUTE_SECONDS:
+            if now - request.session.get(SESSION_REFRESHED_KEY, 0) >= (
+                settings.PORTAL_SESSION_REFRESH_SECONDS
+            ):
+                # A changed session is saved with a new expiry and cookie.
+                request.session[SESSION_REFRESHED_KEY] = now
+            if started is not None and now - started > settings.PORTAL_SESSION_ABSOLUTE_SECONDS:
                 logout(request)
                 if request.headers.get("HX-Request"):
                     return HttpResponse(status=401, headers={"HX-Redirect": resolve_url("login")})

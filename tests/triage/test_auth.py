@@ -5,7 +5,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from tests.factories import TEST_PASSWORD, UserFactory
-from triage.middleware import SESSION_STARTED_KEY
+from triage.middleware import SESSION_REFRESHED_KEY, SESSION_STARTED_KEY
 from triage.models import Role
 
 
@@ -91,9 +91,34 @@ def test_session_ends_after_the_absolute_lifetime(team, member, client_as):
 
 
 def test_idle_sessions_expire(settings):
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
     assert settings.SESSION_COOKIE_AGE == settings.PORTAL_SESSION_IDLE_SECONDS
     assert settings.PORTAL_SESSION_IDLE_SECONDS < settings.PORTAL_SESSION_ABSOLUTE_SECONDS
+    assert settings.PORTAL_SESSION_REFRESH_SECONDS < settings.PORTAL_SESSION_IDLE_SECONDS / 10
+
+
+def test_the_idle_expiry_slides_at_most_once_a_refresh_interval(team, member, client_as):
+    from django.contrib.sessions.models import Session
+
+    client = client_as(member(Role.VIEWER))
+    url = reverse("dashboard", kwargs={"team_slug": team.slug})
+    assert client.get(url).status_code == 200
+    key = client.session.session_key
+    first = Session.objects.get(session_key=key).expire_date
+
+    quiet = client.get(url)
+    assert quiet.status_code == 200
+    assert Session.objects.get(session_key=key).expire_date == first  # no write per view
+    assert "sessionid" not in quiet.cookies
+
+    session = client.session
+    session[SESSION_REFRESHED_KEY] = time.time() - 61
+    session.save()
+    saved = Session.objects.get(session_key=key).expire_date
+    time.sleep(0.01)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert Session.objects.get(session_key=key).expire_date > saved
+    assert response.cookies["sessionid"].value == key  # the cookie is issued again
 
 
 @pytest.mark.parametrize("htmx", [True, False])
