@@ -174,8 +174,8 @@ def mirrored(team, connection, people, worker, django_capture_on_commit_callback
     return world
 
 
-def _sweep(client, world) -> dict[str, tuple[int, str]]:
-    """Every team URL as a page and as an htmx fragment: status and body."""
+def _sweep(client, world) -> dict[str, tuple]:
+    """Every team URL as a page and as an htmx fragment: status, response and body."""
     seen = {}
     for entry in TEAM_URLS:
         url = url_of(entry, world)
