@@ -1,9 +1,10 @@
 """Report figures kept between requests, under the version of the data they were computed from.
 
 Two figures read every open or resolved finding of a team: the open counts behind the SLA and
-repository tables, and time to remediate. They are kept per team, scope and SLA policy under
-the mirror's data version: the newest sync run that wrote (or is writing) rows, and the newest
-audited write of the team (a person's change to the mirror goes through an audited service).
+repository tables, and time to remediate; one repository's trends replay its events. They
+are kept per team, scope and SLA policy under the mirror's data version: the newest sync run
+that wrote (or is writing) rows, and the newest audited write of the team (a person's change
+to the mirror goes through an audited service).
 Findings that tracking stores between syncs, when a scan finishes, come with finding events
 that the next sync writes, which changes the version then. The entries only live a while
 (`KEEP_SECONDS`) to bound the cache's memory.
@@ -23,7 +24,7 @@ from django.db.models import Q
 
 from triage.models import AuditEvent, SlaPolicy, SyncRun, Team
 from triage.selectors import reports as report_selectors
-from triage.selectors.reports import OpenStats, RemediationTime, ReportScope
+from triage.selectors.reports import OpenStats, RemediationTime, ReportScope, Trends
 
 KEEP_SECONDS = 3600
 # Sync runs are looked up this far back; older writes are older than any kept entry.
@@ -86,5 +87,16 @@ def time_to_remediate(*, scope: ReportScope, version: str) -> list[RemediationTi
     kept = cache.get(key)
     if kept is None:
         kept = report_selectors.time_to_remediate(scope=scope)
+        cache.set(key, kept, KEEP_SECONDS)
+    return kept
+
+
+def trends(*, scope: ReportScope, version: str, snapshots_rebuilt_at: datetime | None) -> Trends:
+    """`report_selectors.trends`, kept per data version, period and snapshot rebuild (the
+    team's trends are read from the snapshots; one repository's are replayed from events)."""
+    key = _key("trends", scope, version, snapshots_rebuilt_at, scope.first_day, scope.last_day)
+    kept = cache.get(key)
+    if kept is None:
+        kept = report_selectors.trends(scope=scope)
         cache.set(key, kept, KEEP_SECONDS)
     return kept

@@ -278,7 +278,8 @@ def open_finding_stats_moved(
 
     Between two moments a finding changes its SLA counts only if its deadline, or the start
     of its due-soon window, passed in between: only those findings are read (a few minutes'
-    worth of detections per severity), counted at both moments, and the difference applied.
+    worth of detections per severity), counted at both moments in one query, and the
+    difference applied.
     Counts of open findings and the oldest detection do not depend on the moment.
     """
     if computed_at == scope.now:
@@ -293,18 +294,31 @@ def open_finding_stats_moved(
                 first_detected_at__gte=low - shift,
                 first_detected_at__lt=high - shift,
             )
-    crossing = scope.findings().filter(status__in=OPEN_STATUSES).filter(edges)
-    before = _open_stats(crossing, policy=policy, now=computed_at)
-    after = _open_stats(crossing, policy=policy, now=scope.now)
-    moved = dict(stats)
-    for key in before.keys() & moved.keys():
-        row, old, new = moved[key], before[key], after[key]
-        moved[key] = OpenStats(
-            row.open,
-            row.breached - old.breached + new.breached,
-            row.due_soon - old.due_soon + new.due_soon,
-            row.oldest,
+    breached_then, due_then = _sla_filters(policy=policy, now=computed_at)
+    breached_now, due_now = _sla_filters(policy=policy, now=scope.now)
+    crossing = (
+        scope.findings()
+        .filter(status__in=OPEN_STATUSES)
+        .filter(edges)
+        .values_list("repository_id", "severity")
+        .annotate(
+            breached_then=Count("id", filter=breached_then),
+            due_then=Count("id", filter=due_then),
+            breached_now=Count("id", filter=breached_now),
+            due_now=Count("id", filter=due_now),
         )
+        .order_by()
+    )
+    moved = dict(stats)
+    for repository_id, severity, breached_then, due_then, breached_now, due_now in crossing:
+        row = moved.get((repository_id, severity))
+        if row is not None:
+            moved[(repository_id, severity)] = OpenStats(
+                row.open,
+                row.breached - breached_then + breached_now,
+                row.due_soon - due_then + due_now,
+                row.oldest,
+            )
     return moved
 
 
@@ -391,8 +405,13 @@ def last_scans_by_repository(*, team: Team) -> dict[int, dict[str, datetime]]:
     return scans
 
 
-def report_repositories(scope: ReportScope) -> list[Repository]:
-    """The repositories a report covers, with only the columns it shows."""
+def report_repositories(
+    scope: ReportScope, *, of_team: list[Repository] | None = None
+) -> list[Repository]:
+    """The repositories a report covers, with only the columns it shows; `of_team` are all
+    of the team's, when the caller has them already."""
+    if of_team is not None:
+        return [r for r in of_team if scope.repository is None or r.pk == scope.repository.pk]
     repositories = team_repositories(scope.team).only("id", "name", "archived")
     if scope.repository is not None:
         repositories = repositories.filter(pk=scope.repository.pk)
@@ -682,16 +701,16 @@ def fix_funnel(*, scope: ReportScope) -> FixFunnel:
         started=Count("id"),
         completed=Count("id", filter=Q(status__in=FIX_DIFF_STATUSES)),
     )
-    approvals = FixApproval.objects.filter(
+    approved_fixes: set[int] = set()
+    lead_hours = []
+    for fix_id, requested, decided in FixApproval.objects.filter(
         team=scope.team, fix__in=fixes, status=FixApproval.Status.APPROVED
-    )
-    approved = approvals.values("fix_id").distinct().count()
-    lead_hours = sorted(
-        (decided - requested).total_seconds() / 3600
-        for requested, decided in approvals.exclude(decided_at=None).values_list(
-            "created_at", "decided_at"
-        )
-    )
+    ).values_list("fix_id", "created_at", "decided_at"):
+        approved_fixes.add(fix_id)
+        if decided is not None:
+            lead_hours.append((decided - requested).total_seconds() / 3600)
+    lead_hours.sort()
+    approved = len(approved_fixes)
     prs = PullRequest.objects.filter(team=scope.team, fix__in=fixes).aggregate(
         opened=Count("id"), merged=Count("id", filter=Q(merge_status="merged"))
     )

@@ -99,14 +99,31 @@ def report_snapshots_rebuild(*, team: Team, now: datetime | None = None) -> int:
     return len(rows)
 
 
-def report_snapshots_stale(*, team: Team, now: datetime) -> bool:
-    """True when a sync succeeded or a UTC day began since the snapshots were rebuilt."""
-    state = ReportSnapshotState.objects.filter(team=team).first()
+def report_snapshots_stale(
+    *,
+    team: Team,
+    now: datetime,
+    state: ReportSnapshotState | None = None,
+    last_sync: datetime | None = None,
+) -> bool:
+    """True when a sync succeeded or a UTC day began since the snapshots were rebuilt.
+
+    A caller that has read the team's state row or its last successful sync already passes
+    them in.
+    """
+    if state is None:
+        state = ReportSnapshotState.objects.filter(team=team).first()
     if state is None or state.rebuilt_at is None:
         return True
     if utc_day(state.rebuilt_at) != utc_day(now):
         return True
-    last_sync = SyncState.objects.filter(connection__team=team).aggregate(
-        last=Max("last_success_at")
-    )["last"]
+    if last_sync is None:
+        last_sync = report_last_sync(team=team)
     return last_sync is not None and last_sync > state.rebuilt_at
+
+
+def report_last_sync(*, team: Team) -> datetime | None:
+    """When a sync of one of the team's connections last succeeded."""
+    return SyncState.objects.filter(connection__team=team).aggregate(last=Max("last_success_at"))[
+        "last"
+    ]

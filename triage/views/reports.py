@@ -9,11 +9,11 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Max
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.vary import vary_on_headers
 
 from triage.charts import grouped_columns, horizontal_bars, stacked_columns
@@ -24,7 +24,7 @@ from triage.forms.reports import (
     SlaListForm,
     SlaPolicyForm,
 )
-from triage.models import Finding, FindingEvent, ReportSnapshotState, Role, SyncState
+from triage.models import Finding, FindingEvent, ReportSnapshotState, Role
 from triage.models.reports import SEVERITIES
 from triage.permissions import can, team_view
 from triage.reports import cache as report_cache
@@ -43,6 +43,7 @@ REPOSITORY_ROWS_ON_PAGE = 25
 INLINE_REBUILD_MAX_EVENTS = 20_000
 # A stale report queues one rebuild per team in this window, however many people look.
 REFRESH_QUEUE_SECONDS = 60
+SELECTED = mark_safe(" selected")
 
 
 def _now() -> datetime:
@@ -64,13 +65,9 @@ def _scope_from(request, now: datetime) -> tuple[ReportScope, ReportFilterForm, 
     return scope, form, values
 
 
-def _data_as_of(team) -> datetime | None:
-    return SyncState.objects.filter(connection__team=team).aggregate(last=Max("last_success_at"))[
-        "last"
-    ]
-
-
-def _ensure_snapshots(team, now: datetime) -> ReportSnapshotState | None:
+def _ensure_snapshots(
+    team, now: datetime, last_sync: datetime | None
+) -> ReportSnapshotState | None:
     """Snapshots for the trends: built at once on a small team's first visit, otherwise
     rebuilt in the background whenever a sync or a new UTC day made them stale."""
     from triage.tasks_reports import report_snapshots_refresh
@@ -83,9 +80,10 @@ def _ensure_snapshots(team, now: datetime) -> ReportSnapshotState | None:
     ):
         report_services.report_snapshots_rebuild(team=team, now=now)
         return ReportSnapshotState.objects.filter(team=team).first()
-    if report_services.report_snapshots_stale(team=team, now=now) and cache.add(
-        f"reports:snapshots-queued:{team.pk}", "1", REFRESH_QUEUE_SECONDS
-    ):
+    stale = report_services.report_snapshots_stale(
+        team=team, now=now, state=state, last_sync=last_sync
+    )
+    if stale and cache.add(f"reports:snapshots-queued:{team.pk}", "1", REFRESH_QUEUE_SECONDS):
         transaction.on_commit(lambda: report_snapshots_refresh.delay(team.pk))
     return state
 
@@ -103,14 +101,22 @@ def reports(request):
     now = _now()
     scope, form, values = _scope_from(request, now)
     team = request.team
-    snapshot_state = _ensure_snapshots(team, now)
+    last_sync = report_services.report_last_sync(team=team)
+    snapshot_state = _ensure_snapshots(team, now, last_sync)
     policy = report_selectors.sla_policy_of(team)
     version = report_cache.mirror_version(team=team, now=now)
     stats = report_cache.open_finding_stats(scope=scope, policy=policy, version=version)
     sla = report_selectors.sla_summary(scope=scope, policy=policy, stats=stats)
     open_now = {row.severity: row.open for row in sla}
-    trend = report_selectors.trends(scope=scope)
-    repositories = report_selectors.report_repositories(scope)
+    trend = report_cache.trends(
+        scope=scope,
+        version=version,
+        snapshots_rebuilt_at=snapshot_state.rebuilt_at if snapshot_state else None,
+    )
+    team_repositories = list(
+        report_selectors.team_repositories(team).only("id", "name", "archived")
+    )
+    repositories = report_selectors.report_repositories(scope, of_team=team_repositories)
     last_scans = report_selectors.last_scans_by_repository(team=team)
     repository_rows = report_selectors.repository_table(
         scope=scope,
@@ -143,7 +149,7 @@ def reports(request):
             repositories=repositories,
             last_scans=last_scans,
         ),
-        "repository_choices": report_selectors.team_repositories(team).values_list("pk", "name"),
+        "repository_options": _repository_options(team_repositories, scope.repository),
         "funnel": report_selectors.fix_funnel(scope=scope),
         "quota_use": report_selectors.quota_use(team=team, now=now),
         "forecasts": report_selectors.forecasts(
@@ -159,7 +165,7 @@ def reports(request):
             )
             for name, chart in charts.items()
         },
-        "data_as_of": _data_as_of(team),
+        "data_as_of": last_sync,
         "snapshot_state": snapshot_state,
         "generated_at": now,
         "query": request.GET.urlencode(),
@@ -169,6 +175,20 @@ def reports(request):
     if request.htmx:
         template += "#report"
     return render(request, template, context, status=400 if form.errors else 200)
+
+
+def _repository_options(repositories, chosen) -> str:
+    """The repository filter's options (hundreds of them: built here, not in a template
+    loop)."""
+    chosen_pk = chosen.pk if chosen is not None else None
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (repository.pk, SELECTED if repository.pk == chosen_pk else "", repository.name)
+            for repository in repositories
+        ),
+    )
 
 
 def _daily_rows(trend) -> str:

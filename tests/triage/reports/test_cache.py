@@ -59,7 +59,7 @@ def test_kept_sla_counts_are_moved_on_to_the_moment_of_the_request(
     assert kept == selectors.open_finding_stats(scope=scope, policy=policy)
 
     later = scope_at(team, NOW + timedelta(minutes=minutes))
-    with django_assert_max_num_queries(2):  # the findings that crossed an edge, at both moments
+    with django_assert_max_num_queries(1):  # the findings that crossed an edge, at both moments
         moved = report_cache.open_finding_stats(scope=later, policy=policy, version=version)
     assert moved == selectors.open_finding_stats(scope=later, policy=policy)
 

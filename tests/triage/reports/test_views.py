@@ -132,7 +132,10 @@ def test_report_page_queries_do_not_grow_with_repositories(
     assert response.status_code == 200
     assert b"service-29" in response.content
     with django_assert_max_num_queries(30):
-        assert client.get(url("reports", team, f"repository={mirrored.pk}")).status_code == 200
+        scoped = client.get(url("reports", team, f"repository={mirrored.pk}"))
+    assert scoped.status_code == 200
+    assert f'<option value="{mirrored.pk}" selected>payments</option>'.encode() in scoped.content
+    assert b'<option value="" selected' not in scoped.content
 
 
 def test_a_large_history_is_replayed_by_the_task_not_the_request(
