@@ -30,6 +30,7 @@ EVENTS = int(os.environ.get("BENCH_REPORT_EVENTS", "500000"))
 REPOSITORIES = 300
 HISTORY_DAYS = 365
 PAGE_REQUESTS = 40
+UNCACHED_PAGE_REQUESTS = 15
 
 PAGE_P95_TARGET_MS = 300.0
 EXPORT_PEAK_TARGET_MB = 50.0
@@ -101,6 +102,9 @@ def reports_benchmark() -> list[Figure]:
             result["page_p95_ms"] < PAGE_P95_TARGET_MS,
         ),
         Figure("reports_page_median_ms", result["page_median_ms"], "ms"),
+        # The first request after a sync wrote rows: nothing kept in the cache for it.
+        Figure("reports_page_uncached_p95_ms", result["page_uncached_p95_ms"], "ms"),
+        Figure("reports_page_uncached_median_ms", result["page_uncached_median_ms"], "ms"),
         # The web process's own CPU per request (the rest is PostgreSQL and waiting for CPU).
         Figure("reports_page_p95_cpu_ms", result["page_p95_cpu_ms"], "ms"),
         Figure("reports_bench_load_average", result["load_average"], "1-min load"),
@@ -319,6 +323,40 @@ def _top_up_events(rng: random.Random, now: datetime, team) -> None:
     FindingEvent.objects.bulk_create(rows, batch_size=5000)
 
 
+def _keep_quota_reading(team, now: datetime) -> None:
+    """The quota reading a sync keeps, so the page shows the quota beside the fix funnel."""
+    from triage.models import KolegaConnection, SyncRun
+
+    connection = KolegaConnection.objects.get(team=team)
+    start = now - timedelta(days=10)
+    counter = {"plan": 500, "topup": 0, "used": 120, "remaining": 380}
+    SyncRun.objects.create(
+        connection=connection,
+        team=team,
+        kind=SyncRun.Kind.INCREMENTAL,
+        status=SyncRun.Status.SUCCEEDED,
+        details={
+            "quota": {
+                "read_at": now.isoformat(),
+                "balance": {
+                    "period_start": start.isoformat(),
+                    "period_end": (start + timedelta(days=30)).isoformat(),
+                    "prs": counter,
+                    "sast_scans": counter,
+                    "deep_ai_scans": counter,
+                    "repositories": {"max": None, "current": REPOSITORIES},
+                },
+            }
+        },
+    )
+
+
+def _percentiles(timings: list[float]) -> tuple[float, float]:
+    timings = sorted(timings)
+    p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
+    return round(p95, 1), round(statistics.median(timings), 1)
+
+
 def _consume(response) -> tuple[int, int]:
     size = lines = 0
     for chunk in response.streaming_content:
@@ -357,6 +395,7 @@ def _run(database_url: str) -> dict:
             "repository": Repository.objects.filter(team=team).order_by("pk").first(),
         }
     _top_up_events(rng, now, data["team"])
+    _keep_quota_reading(data["team"], now)
     data["findings"] = Finding.objects.filter(team=data["team"]).count()
     data["events"] = FindingEvent.objects.filter(team=data["team"]).count()
     print(f"populated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -386,6 +425,18 @@ def _run(database_url: str) -> dict:
         assert response.status_code == 200, response.status_code
     timings.sort()
     cpu.sort()
+    # Every figure computed afresh, as on the first visit after a sync that wrote rows.
+    from django.core.cache import cache
+
+    uncached = []
+    for i in range(UNCACHED_PAGE_REQUESTS):
+        query = PAGE_QUERIES[i % len(PAGE_QUERIES)].format(repo=data["repository"].pk)
+        cache.clear()
+        started = time.perf_counter()
+        response = client.get(f"{page_url}?{query}")
+        uncached.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    uncached_p95, uncached_median = _percentiles(uncached)
 
     export_url = reverse("reports-export-findings", kwargs={"team_slug": "bench"})
     started = time.perf_counter()
@@ -404,6 +455,8 @@ def _run(database_url: str) -> dict:
         "page_p95_ms": round(timings[max(0, int(len(timings) * 0.95) - 1)], 1),
         "page_median_ms": round(statistics.median(timings), 1),
         "page_p95_cpu_ms": round(cpu[max(0, int(len(cpu) * 0.95) - 1)], 1),
+        "page_uncached_p95_ms": uncached_p95,
+        "page_uncached_median_ms": uncached_median,
         "load_average": round((load_before + os.getloadavg()[0]) / 2, 1),
         "export_rows": export_rows,
         "export_peak_mb": round(peak / 1e6, 2),
