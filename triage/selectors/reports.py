@@ -278,8 +278,7 @@ def open_finding_stats_moved(
 
     Between two moments a finding changes its SLA counts only if its deadline, or the start
     of its due-soon window, passed in between: only those findings are read (a few minutes'
-    worth of detections per severity), counted at both moments in one query, and the
-    difference applied.
+    worth of detections per severity) and counted at both moments, and the difference applied.
     Counts of open findings and the oldest detection do not depend on the moment.
     """
     if computed_at == scope.now:
@@ -294,32 +293,35 @@ def open_finding_stats_moved(
                 first_detected_at__gte=low - shift,
                 first_detected_at__lt=high - shift,
             )
-    breached_then, due_then = _sla_filters(policy=policy, now=computed_at)
-    breached_now, due_now = _sla_filters(policy=policy, now=scope.now)
     crossing = (
         scope.findings()
         .filter(status__in=OPEN_STATUSES)
         .filter(edges)
-        .values_list("repository_id", "severity")
-        .annotate(
-            breached_then=Count("id", filter=breached_then),
-            due_then=Count("id", filter=due_then),
-            breached_now=Count("id", filter=breached_now),
-            due_now=Count("id", filter=due_now),
-        )
-        .order_by()
+        .values_list("repository_id", "severity", "first_detected_at")
     )
     moved = dict(stats)
-    for repository_id, severity, breached_then, due_then, breached_now, due_now in crossing:
+    for repository_id, severity, first_detected_at in crossing:
         row = moved.get((repository_id, severity))
-        if row is not None:
-            moved[(repository_id, severity)] = OpenStats(
-                row.open,
-                row.breached - breached_then + breached_now,
-                row.due_soon - due_then + due_now,
-                row.oldest,
-            )
+        if row is None:
+            continue
+        days = policy.days[severity]
+        breached_then, due_then = _sla_state(first_detected_at, days=days, now=computed_at)
+        breached_now, due_now = _sla_state(first_detected_at, days=days, now=scope.now)
+        moved[(repository_id, severity)] = OpenStats(
+            row.open,
+            row.breached - breached_then + breached_now,
+            row.due_soon - due_then + due_now,
+            row.oldest,
+        )
     return moved
+
+
+def _sla_state(first_detected_at: datetime, *, days: int, now: datetime) -> tuple[int, int]:
+    """(breached, due soon) of one open finding, as `_breached_q` and `_due_soon_q` count it."""
+    deadline_floor = now - timedelta(days=days)
+    if first_detected_at < deadline_floor:
+        return 1, 0
+    return 0, int(first_detected_at < deadline_floor + timedelta(days=DUE_SOON_DAYS))
 
 
 def sla_summary(

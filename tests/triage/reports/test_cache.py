@@ -48,7 +48,7 @@ def open_findings(team):
     return repository
 
 
-@pytest.mark.parametrize("minutes", [1, 12, 25, 45, 24 * 60, -15])
+@pytest.mark.parametrize("minutes", [1, 5, 12, 25, 30, 45, 24 * 60, -15])
 def test_kept_sla_counts_are_moved_on_to_the_moment_of_the_request(
     team, open_findings, minutes, django_assert_max_num_queries
 ):
