@@ -172,7 +172,19 @@ def finding_events_list(request: HttpRequest, caller: Caller) -> Result:
         start=_aware(query.start),
         end=_aware(query.end),
     )
-    total = events.count()
+    total = finding_services.finding_events_count(
+        events,
+        filters=(
+            caller.organization.pk,
+            query.repository_id,
+            query.finding_id,
+            query.scan_type,
+            query.severity,
+            query.event_type,
+            _aware(query.start),
+            _aware(query.end),
+        ),
+    )
     items = [serializers.finding_event_body(event) for event in _page(events, query, total)]
     return 200, serializers.page_body(items, total=total, limit=query.limit, skip=query.skip)
 

@@ -1,7 +1,10 @@
 """Findings: listing and status changes."""
 
+from collections import OrderedDict
+from threading import Lock
+
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from sandbox import clock
 from sandbox.models import Finding, FindingEvent, FindingStatus, Repository
@@ -90,3 +93,27 @@ def finding_events_filter(
     if end is not None:
         events = events.filter(event_timestamp__lte=end)
     return events.order_by("-event_timestamp", "-sequence")
+
+
+# Counting an organization's whole event feed for every page's `total` costs more than
+# the page itself. Events are only ever appended, so a count stays right until the
+# newest event changes: counts are kept per filter set and newest event, in this process.
+_EVENT_COUNTS: OrderedDict[tuple, int] = OrderedDict()
+_EVENT_COUNTS_LOCK = Lock()
+_EVENT_COUNTS_KEPT = 256
+
+
+def finding_events_count(events: QuerySet[FindingEvent], *, filters: tuple) -> int:
+    """`events.count()`, kept for the same `filters` until a new event is written."""
+    newest = FindingEvent.objects.aggregate(newest=Max("sequence"))["newest"]
+    key = (newest, *filters)
+    with _EVENT_COUNTS_LOCK:
+        if key in _EVENT_COUNTS:
+            _EVENT_COUNTS.move_to_end(key)
+            return _EVENT_COUNTS[key]
+    total = events.count()
+    with _EVENT_COUNTS_LOCK:
+        _EVENT_COUNTS[key] = total
+        while len(_EVENT_COUNTS) > _EVENT_COUNTS_KEPT:
+            _EVENT_COUNTS.popitem(last=False)
+    return total
