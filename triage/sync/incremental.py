@@ -8,7 +8,8 @@ For new events the sync fetches what they point at: the scan batch (and, once fi
 findings it reported), the finding itself, or the fix and its diff. The cursor moves only
 after all of that is committed.
 
-A sync with nothing new costs two requests: one page of events and one of repositories.
+A sync with nothing new costs two requests: one page of events and one of repositories (a
+third, the quota balance, at most every five minutes: see `triage.sync.quota`).
 """
 
 from __future__ import annotations

@@ -475,3 +475,12 @@ def fix_progress_store(*, fix: Fix, progress: kolega.FixProgress) -> None:
             "progress_synced_at",
         ]
     )
+
+
+def statistics_refresh() -> None:
+    """ANALYZE the large mirror tables (PostgreSQL; SQLite plans without statistics)."""
+    if db.vendor != "postgresql":
+        return
+    with db.cursor() as cursor:
+        for model in (Finding, FindingEvent, ScanBatchFinding):
+            cursor.execute(f"ANALYZE {db.ops.quote_name(model._meta.db_table)}")
