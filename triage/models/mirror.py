@@ -161,6 +161,20 @@ class Finding(MirrorModel):
             models.Index(fields=["team", "scan_type"], name="mirror_finding_team_scan_type"),
             models.Index(fields=["team", "-last_detected_at"], name="mirror_finding_team_lastdet"),
             models.Index(fields=["repository", "status"], name="mirror_finding_repo_status"),
+            # Reports: open findings by severity and age (SLA counts, the lists behind them,
+            # per-repository risk) read from the index alone, and time to remediate over
+            # the findings resolved in a period.
+            models.Index(
+                fields=["team", "severity", "first_detected_at", "id"],
+                include=["repository"],
+                condition=models.Q(status__in=["open", "needs_manual_review"]),
+                name="mirror_finding_open_sla",
+            ),
+            models.Index(
+                fields=["team", "resolved_at"],
+                condition=models.Q(resolved_at__isnull=False),
+                name="mirror_finding_team_resolved",
+            ),
         ]
 
     def __str__(self) -> str:
