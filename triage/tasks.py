@@ -67,10 +67,11 @@ def sync_connection(
     connection = KolegaConnection.objects.filter(pk=connection_id).first()
     if connection is None:
         return "connection gone"
-    run = (
-        SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).first() if run_id else None
-    )
-    trigger = run.trigger if run is not None else SyncRun.Trigger.SCHEDULE
+    named = SyncRun.objects.filter(pk=run_id).first() if run_id else None
+    # A retry of a "Sync now" whose first attempt failed is recorded as a new run, started
+    # by the same person's request, not by the schedule.
+    run = named if named is not None and named.status == SyncRun.Status.QUEUED else None
+    trigger = named.trigger if named is not None else SyncRun.Trigger.SCHEDULE
     run = SYNC_FUNCTIONS[SyncRun.Kind(kind)](connection=connection, trigger=trigger, run=run)
     tracking_resume(connection_id=connection.pk)
     if run.retryable_error is not None:

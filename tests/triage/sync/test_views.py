@@ -67,6 +67,27 @@ def test_sync_now_queues_a_run_and_its_fragment_polls_until_done(
     assert page.status_code == 200 and "<html" in page.content.decode()
 
 
+def test_a_retried_sync_now_is_recorded_as_sync_now(connection):
+    from triage import tasks
+
+    failed = SyncRun.objects.create(
+        connection=connection,
+        team=connection.team,
+        kind=SyncRun.Kind.INCREMENTAL,
+        trigger=SyncRun.Trigger.MANUAL,
+        status=SyncRun.Status.FAILED,
+        error="Kolega is unreachable",
+    )
+
+    tasks.sync_connection.run(connection.pk, SyncRun.Kind.INCREMENTAL, failed.pk)
+
+    retry = SyncRun.objects.exclude(pk=failed.pk).get(connection=connection)
+    assert retry.trigger == SyncRun.Trigger.MANUAL
+    assert retry.status == SyncRun.Status.SUCCEEDED
+    failed.refresh_from_db()
+    assert failed.status == SyncRun.Status.FAILED  # the first attempt's record is kept
+
+
 def test_only_admins_may_start_a_sync(connection, member, client_as, queued):
     response = client_as(member(Role.TRIAGER)).post(
         f"/t/{connection.team.slug}/settings/sync/", {"connection": connection.pk}
