@@ -104,3 +104,26 @@ def test_runs_of_another_team_are_not_found(connection, member, client_as, other
     response = client_as(outsider).get(f"/t/{other_team.slug}/settings/sync/{run.pk}/")
 
     assert response.status_code == 404
+
+
+def test_a_failing_connection_is_told_once_with_the_next_attempt(connection, member, client_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from triage.models import SyncState
+
+    sync_connection_full(connection=connection)
+    now = timezone.now()
+    SyncState.objects.filter(connection=connection).update(
+        last_error="Kolega is unreachable (connection refused).",
+        last_error_at=now,
+        consecutive_failures=1,
+        next_attempt_at=now + timedelta(minutes=2),
+    )
+
+    body = client_as(member(Role.ADMIN)).get(f"/t/{connection.team.slug}/settings/sync/")
+    text = body.content.decode()
+
+    assert text.count("the last sync failed") == 1  # the notice above every page
+    assert "retrying" in text and "The next attempt is at" in text
