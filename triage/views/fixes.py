@@ -3,7 +3,7 @@ approval and open pull requests. Every page reads the mirror; writes go through 
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -27,6 +27,8 @@ from triage.services import fixes as fix_services
 from triage.services.errors import ServiceError
 
 PAGE_SIZE = 50
+# The most findings one fix is started for from the portal.
+MAX_FIX_FINDINGS = 200
 # Files whose bodies load with the page's first screen; the rest load when scrolled to.
 EAGER_FILES = 0
 
@@ -65,8 +67,24 @@ def _selected_findings(request, values) -> list[Finding]:
         except (TypeError, ValueError):
             continue
     return list(
-        Finding.objects.filter(team=request.team, pk__in=ids[:200]).select_related("repository")
+        Finding.objects.filter(team=request.team, pk__in=ids[:MAX_FIX_FINDINGS]).select_related(
+            "repository"
+        )
     )
+
+
+def _matching_finding_ids(request, filter_query: str) -> tuple[list[int], str]:
+    from triage.views.findings import _filtered
+
+    filterset = _filtered(request, QueryDict(filter_query))
+    if not filterset.is_valid():
+        return [], "The filters of the Findings page are not valid any more."
+    ids = list(filterset.qs.values_list("pk", flat=True)[: MAX_FIX_FINDINGS + 1])
+    if len(ids) > MAX_FIX_FINDINGS:
+        return [], (
+            f"A fix covers at most {MAX_FIX_FINDINGS} findings: narrow the filters or select rows."
+        )
+    return ids, ""
 
 
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)
@@ -78,10 +96,17 @@ def fix_new(request):
     """
     source = request.POST if request.method == "POST" else request.GET
     starting = request.method == "POST" and "title" in request.POST
-    findings = _selected_findings(request, source.getlist("finding"))
-    repositories = {finding.repository_id for finding in findings}
     problem = ""
-    if not findings:
+    if not starting and source.get("all_matching"):
+        # "All N findings matching these filters" on the Findings page: the filter's rows.
+        values, problem = _matching_finding_ids(request, source.get("filter_query", ""))
+    else:
+        values = source.getlist("finding")
+    findings = _selected_findings(request, values)
+    repositories = {finding.repository_id for finding in findings}
+    if problem:
+        findings = []
+    elif not findings:
         problem = "Choose findings to fix from the Findings page first."
     elif len(repositories) > 1:
         problem = "A fix covers findings of one repository: choose findings of one repository."

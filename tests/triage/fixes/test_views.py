@@ -173,6 +173,30 @@ def test_the_findings_page_selection_opens_the_form_without_starting_a_fix(
     assert not Fix.objects.exists()
 
 
+def test_all_findings_matching_the_filters_open_the_form_for_them(
+    repository, member, client_as, monkeypatch
+):
+    from triage.views import fixes as fix_views
+
+    high = [FindingFactory(repository=repository, severity="high") for _ in range(3)]
+    FindingFactory(repository=repository, severity="low")
+    client = client_as(member(Role.TRIAGER))
+
+    response = client.post(
+        url("fixes-new", repository.team),
+        {"all_matching": "1", "filter_query": "severity=high", "finding": [high[0].pk]},
+    )
+    assert response.status_code == 200
+    assert "3 findings in" in response.content.decode()
+
+    monkeypatch.setattr(fix_views, "MAX_FIX_FINDINGS", 2)
+    too_many = client.post(
+        url("fixes-new", repository.team), {"all_matching": "1", "filter_query": "severity=high"}
+    )
+    assert "at most 2 findings" in too_many.content.decode()
+    assert 'name="title"' not in too_many.content.decode()  # no form to start it
+
+
 def test_new_fix_refuses_findings_of_two_repositories(team, member, client_as):
     a = FindingFactory(repository=RepositoryFactory(team=team))
     b = FindingFactory(repository=RepositoryFactory(team=team))
