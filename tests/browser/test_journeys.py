@@ -463,3 +463,69 @@ def test_approver_approves_a_fix_and_sees_its_pull_request(
     j.visit("approvals-approved", lambda: nav(j, "Approvals").click())
     assert page.console_errors == []
     j.assert_accessible()
+
+
+def test_a_dismissal_is_asked_by_a_triager_and_approved_by_an_approver(
+    journey, background, live_server, team, member
+):
+    """With the team requiring approval for dismissals: a triager asks to ignore a finding
+    until a date, an approver approves it from the inbox, and the finding is ignored in
+    Kolega and in the mirror, with the request in its timeline."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sandbox.models import Finding as SandboxFinding
+    from triage.models import DismissalRequest, TeamApprovalPolicy
+
+    connection = connect_demo_organization(team, live_server, slug="acme-dismissal")
+    TeamApprovalPolicy.objects.update_or_create(
+        team=team, defaults={"dismissals_require_approval": True}
+    )
+    member(Role.TRIAGER, username="tina")
+    member(Role.APPROVER, username="alex")
+    finding = Finding.objects.filter(connection=connection, status="open").order_by("pk").first()
+    until = (timezone.now() + timedelta(days=30)).date()
+    j = journey(background)
+    page = j.page
+
+    sign_in_with_the_form(j, team, "tina")
+    j.visit("finding", team_url(team, "finding", finding_id=finding.pk))
+    # Ignored and False positive are not plain buttons while the team requires approval.
+    assert page.get_by_role("button", name="Ignored", exact=True).count() == 0
+    page.get_by_text("Dismiss… (needs approval)").click()
+    page.get_by_label("Set to").select_option("ignored")
+    page.get_by_label("Reason for the approver").fill("Test fixture, never deployed.")
+    page.get_by_label("Ignore until").fill(until.isoformat())
+    j.visit("dismissal-sent", lambda: page.get_by_role("button", name="Send for approval").click())
+    assert "Sent for approval" in page.locator("body").inner_text()
+    request = DismissalRequest.objects.get()
+    assert request.status == DismissalRequest.Status.PENDING
+    finding.refresh_from_db()
+    assert finding.status == "open"  # nothing changes before the approval
+
+    page.context.clear_cookies()
+    sign_in_with_the_form(j, team, "alex")
+    j.visit("approvals", lambda: nav(j, "Approvals").click())
+    row = page.locator("#approvals-table tr", has_text="Test fixture, never deployed.")
+    assert "Until" in row.inner_text()
+    j.visit("dismissal-request", lambda: row.get_by_role("link").first.click())
+    page.get_by_label("Comment").fill("Agreed.")
+    j.visit("dismissal-approved", lambda: page.get_by_role("button", name="Approve").click())
+
+    j.wait_until(
+        lambda: (
+            DismissalRequest.objects.get(pk=request.pk).status == DismissalRequest.Status.APPLIED
+        ),
+        what="the dismissal to be applied",
+    )
+    j.visit("dismissal-applied", team_url(team, "approvals-dismissal", dismissal_id=request.pk))
+    assert "1 changed" in page.locator("#dismissal-progress").inner_text()
+    finding.refresh_from_db()
+    assert finding.status == "ignored"
+    assert SandboxFinding.objects.get(id=finding.upstream_id).status == "ignored"
+
+    j.visit("finding-ignored", team_url(team, "finding", finding_id=finding.pk))
+    assert f"request #{request.pk}" in page.locator("main").inner_text()
+    assert page.console_errors == []
+    j.assert_accessible()
