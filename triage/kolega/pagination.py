@@ -30,13 +30,31 @@ def iter_pages(
     comes back empty, when a page repeats the previous one (a server ignoring `skip`), or
     after ceil(total / limit) + EXTRA_PAGES_ALLOWED pages.
     """
-    skip = 0
+
+    def after(page: Page[M], params: dict[str, Any]) -> dict[str, Any]:
+        return {"skip": params["skip"] + len(page.items)}
+
+    return _walk(list_method, page_size=page_size, first={"skip": 0}, after=after, **filters)
+
+
+def _walk(
+    list_method: Callable[..., Page[M]],
+    *,
+    page_size: int,
+    first: dict[str, Any],
+    after: Callable[[Page[M], dict[str, Any]], dict[str, Any]],
+    **filters: Any,
+) -> Iterator[Page[M]]:
+    """The guarded walk: `first` holds the paging parameters of the first request, and
+    `after(page, params)` those of the request that follows `page`."""
+    params = first
     previous_items: list[M] | None = None
     max_pages: int | None = None
     pages_read = 0
     while True:
-        page = list_method(limit=page_size, skip=skip, **filters)
+        page = list_method(limit=page_size, **params, **filters)
         pages_read += 1
+        skip = params["skip"]
         if max_pages is None:
             effective_limit = max(min(page.limit, page_size), 1)
             max_pages = math.ceil(max(page.total, 0) / effective_limit) + EXTRA_PAGES_ALLOWED
@@ -56,7 +74,7 @@ def iter_pages(
             _warn(list_method, f"more than {max_pages} pages for {page.total} items", skip)
             return
         previous_items = page.items
-        skip += len(page.items)
+        params = after(page, params)
 
 
 def iter_all(
@@ -99,44 +117,20 @@ def iter_pages_by_time(
     during the walk are newer than `end` and stay out of later windows. The same guards as
     `iter_pages` stop a server that never ends.
     """
-    end = filters.pop("end", None)
-    skip = 0
-    window_read = 0
-    tail_time: Any = None
-    tail_count = 0  # items yielded so far whose time equals tail_time
-    previous_items: list[M] | None = None
-    max_pages: int | None = None
-    pages_read = 0
-    while True:
-        page = list_method(limit=page_size, skip=skip, end=end, **filters)
-        pages_read += 1
-        if max_pages is None:
-            effective_limit = max(min(page.limit, page_size), 1)
-            max_pages = math.ceil(max(page.total, 0) / effective_limit) + EXTRA_PAGES_ALLOWED
-        if not page.items:
-            if page.has_next:
-                _warn(list_method, "an empty page claims more pages follow", skip)
-            if pages_read == 1:
-                yield page
-            return
-        if previous_items is not None and page.items == previous_items:
-            _warn(list_method, "a page repeats the previous one", skip)
-            return
-        yield page
-        if not page.has_next:
-            return
-        if pages_read >= max_pages:
-            _warn(list_method, f"more than {max_pages} pages for {page.total} items", skip)
-            return
-        previous_items = page.items
+    tail = {"time": None, "count": 0, "window_read": 0}  # count: items yielded at `time`
+
+    def after(page: Page[M], params: dict[str, Any]) -> dict[str, Any]:
         for item in page.items:
             moment = time_of(item)
-            if moment == tail_time:
-                tail_count += 1
+            if moment == tail["time"]:
+                tail["count"] += 1
             else:
-                tail_time, tail_count = moment, 1
-        window_read += 1
-        if window_read >= window_pages and tail_time != end:
-            end, skip, window_read = tail_time, tail_count, 0
-        else:
-            skip += len(page.items)
+                tail["time"], tail["count"] = moment, 1
+        tail["window_read"] += 1
+        if tail["window_read"] >= window_pages and tail["time"] != params["end"]:
+            tail["window_read"] = 0
+            return {"skip": tail["count"], "end": tail["time"]}
+        return {"skip": params["skip"] + len(page.items), "end": params["end"]}
+
+    first = {"skip": 0, "end": filters.pop("end", None)}
+    return _walk(list_method, page_size=page_size, first=first, after=after, **filters)
