@@ -1,3 +1,6 @@
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
@@ -172,3 +175,15 @@ def celery_worker_process(transactional_db):
             except subprocess.TimeoutExpired:
                 process.kill()
         app.control.purge()
+
+
+@pytest.fixture
+def sandbox_clock(settings) -> Iterator:
+    """Sandbox time stopped at the real time and moved on by the tests (scans and fixes
+    progress with it, at the nominal speed), back to normal afterwards."""
+    from sandbox import clock
+
+    settings.SANDBOX_TIME_SCALE = 1.0
+    clock.freeze(datetime.now(UTC))
+    yield clock
+    clock.reset()

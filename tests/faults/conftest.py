@@ -13,7 +13,6 @@ import functools
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from celery.app.task import Task
@@ -22,17 +21,6 @@ from tests.conftest import SANDBOX_BASE_URL
 from tests.factories import KolegaConnectionFactory
 from triage.kolega import KolegaClient
 from triage.models import KolegaConnection, Role
-
-
-@pytest.fixture
-def sandbox_clock(settings) -> Iterator:
-    """Sandbox time stopped at the real time and moved on by the worker's countdowns."""
-    from sandbox import clock
-
-    settings.SANDBOX_TIME_SCALE = 1.0
-    clock.freeze(datetime.now(UTC))
-    yield clock
-    clock.reset()
 
 
 @pytest.fixture

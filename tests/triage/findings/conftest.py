@@ -1,5 +1,4 @@
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
@@ -9,16 +8,6 @@ from triage.kolega import KolegaClient
 from triage.models import KolegaConnection, Role
 from triage.services.connections import connection_create
 from triage.sync import sync_connection_full
-
-
-@pytest.fixture
-def sandbox_clock(settings) -> Iterator:
-    from sandbox import clock
-
-    settings.SANDBOX_TIME_SCALE = 1.0
-    clock.freeze(datetime.now(UTC))
-    yield clock
-    clock.reset()
 
 
 @pytest.fixture

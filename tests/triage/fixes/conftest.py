@@ -2,7 +2,6 @@
 the portal's own service and run to completion on the sandbox clock."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
@@ -12,16 +11,6 @@ from triage.kolega import KolegaClient
 from triage.models import Finding, Fix, KolegaConnection, Role
 from triage.services.fixes import fix_start
 from triage.sync import fix_track_step, sync_connection_full
-
-
-@pytest.fixture
-def sandbox_clock(settings) -> Iterator:
-    from sandbox import clock
-
-    settings.SANDBOX_TIME_SCALE = 1.0
-    clock.freeze(datetime.now(UTC))
-    yield clock
-    clock.reset()
 
 
 @pytest.fixture

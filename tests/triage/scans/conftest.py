@@ -1,6 +1,3 @@
-from collections.abc import Iterator
-from datetime import UTC, datetime
-
 import pytest
 
 from tests.conftest import SANDBOX_BASE_URL
@@ -14,17 +11,6 @@ SMALL_TREES = {
     "acme/worker": {"worker/main.py": 'password = "letmein"\nprint("ok")\n'},
     "acme/infra": {"deploy.sh": "#!/bin/sh\necho deploy\n"},
 }
-
-
-@pytest.fixture
-def sandbox_clock(settings) -> Iterator:
-    """Sandbox time stopped at the real time; tests move it on to finish scans."""
-    from sandbox import clock
-
-    settings.SANDBOX_TIME_SCALE = 1.0
-    clock.freeze(datetime.now(UTC))
-    yield clock
-    clock.reset()
 
 
 @pytest.fixture

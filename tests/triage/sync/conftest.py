@@ -1,5 +1,4 @@
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
@@ -7,18 +6,6 @@ from tests.conftest import SANDBOX_BASE_URL
 from tests.factories import KolegaConnectionFactory
 from triage.kolega import KolegaClient
 from triage.models import KolegaConnection
-
-
-@pytest.fixture
-def sandbox_clock(settings) -> Iterator:
-    """Sandbox time stopped at the real time and moved on by the tests (scans and fixes
-    progress with it), back to normal afterwards."""
-    from sandbox import clock
-
-    settings.SANDBOX_TIME_SCALE = 1.0
-    clock.freeze(datetime.now(UTC))
-    yield clock
-    clock.reset()
 
 
 @pytest.fixture
