@@ -1,8 +1,6 @@
 """Hostile data from Kolega: HTML in finding titles, messages and file paths, and a diff with
 <script> in it, come through the real sync and are rendered inert everywhere they show."""
 
-from datetime import UTC, datetime
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -42,16 +40,6 @@ def _evil_diff(path: str) -> str:
         "-old\n"
         "+</pre><script>alert(1006)</script>\n"
     )
-
-
-@pytest.fixture
-def sandbox_clock(settings):
-    from sandbox import clock
-
-    settings.SANDBOX_TIME_SCALE = 1.0
-    clock.freeze(datetime.now(UTC))
-    yield clock
-    clock.reset()
 
 
 def _assert_inert(response, *, where: str, must_show: list[str]):

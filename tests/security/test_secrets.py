@@ -3,7 +3,6 @@ database table, no log record, nothing written to stdout/stderr, no page, no err
 
 import base64
 import logging
-from datetime import UTC, datetime
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -23,16 +22,6 @@ TREES = {
 }
 # A key Kolega never issued: refused, but typed into the form all the same.
 REJECTED_KEY = "kcp_test_RejectedKeyNeverIssued0123456789abcdef"
-
-
-@pytest.fixture
-def sandbox_clock(settings):
-    from sandbox import clock
-
-    settings.SANDBOX_TIME_SCALE = 1.0
-    clock.freeze(datetime.now(UTC))
-    yield clock
-    clock.reset()
 
 
 @pytest.fixture

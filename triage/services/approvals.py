@@ -165,12 +165,20 @@ def _notify_approvers(approval_id: int) -> None:
         logger.warning("could not email approvers of approval %s", approval_id, exc_info=True)
 
 
-def _may_decide(*, approval: FixApproval, actor, membership: Membership) -> None:
-    if approval.requested_by_id == actor.pk:
-        policy = approval_policy_for(approval.team)
-        own_allowed = membership.role == Role.ADMIN and policy.admins_may_self_approve
-        if not own_allowed:
-            raise ServiceError("A second person must decide: you asked for this approval.")
+def four_eyes_check(
+    *, team: Team, requested_by_id: int | None, actor, membership: Membership | None, what: str
+) -> None:
+    """Refuse a decision on one's own request, unless the actor is an admin and the team's
+    policy lets admins approve their own (every request needing a second person)."""
+    if requested_by_id != actor.pk:
+        return
+    own_allowed = (
+        membership is not None
+        and membership.role == Role.ADMIN
+        and approval_policy_for(team).admins_may_self_approve
+    )
+    if not own_allowed:
+        raise ServiceError(f"A second person must decide: you asked for this {what}.")
 
 
 def approval_decide(
@@ -187,7 +195,13 @@ def approval_decide(
         fix = approval.fix
         if approval.status != FixApproval.Status.PENDING:
             raise ServiceError(f"This request is already {approval.get_status_display().lower()}.")
-        _may_decide(approval=approval, actor=actor, membership=membership)
+        four_eyes_check(
+            team=approval.team,
+            requested_by_id=approval.requested_by_id,
+            actor=actor,
+            membership=membership,
+            what="approval",
+        )
         if fix.diff_sha256 != approval.diff_sha256:
             approval.status = FixApproval.Status.VOIDED
             approval.decided_at = timezone.now()

@@ -27,12 +27,11 @@ from triage.models import (
     FindingNote,
     FindingStatusJob,
     FindingStatusJobItem,
-    Membership,
     Role,
     Team,
     TeamApprovalPolicy,
 )
-from triage.services.approvals import approval_policy_for
+from triage.services.approvals import approval_policy_for, four_eyes_check
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.findings import MAX_JOB_ITEMS, finding_status_job_create
@@ -180,18 +179,6 @@ def dismissal_request_create(
     return request
 
 
-def _may_decide(*, request: DismissalRequest, actor, membership: Membership | None) -> None:
-    if request.requested_by_id == actor.pk:
-        policy = approval_policy_for(request.team)
-        own_allowed = (
-            membership is not None
-            and membership.role == Role.ADMIN
-            and policy.admins_may_self_approve
-        )
-        if not own_allowed:
-            raise ServiceError("A second person must decide: you asked for this dismissal.")
-
-
 def dismissal_decide(
     *, request: DismissalRequest, actor, approve: bool, comment: str = ""
 ) -> DismissalRequest:
@@ -205,7 +192,13 @@ def dismissal_decide(
         )
         if request.status != Status.PENDING:
             raise ServiceError(f"This request is already {request.get_status_display().lower()}.")
-        _may_decide(request=request, actor=actor, membership=membership)
+        four_eyes_check(
+            team=request.team,
+            requested_by_id=request.requested_by_id,
+            actor=actor,
+            membership=membership,
+            what="dismissal",
+        )
         if approve and request.expires_on is not None and request.expires_on <= today():
             raise ServiceError("Its expiry date has passed; reject it and ask again.")
         if request.decisions.filter(approver=actor).exists():

@@ -5,7 +5,6 @@ from tests.triage.findings.conftest import (  # noqa: F401  (the sandbox-backed 
     admin,
     connection,
     demo_org,
-    sandbox_clock,
     synced,
     upstream,
 )

@@ -1,1 +1,1 @@
-from tests.triage.scans.conftest import sandbox_clock, scan_org  # noqa: F401  (shared fixtures)
+from tests.triage.scans.conftest import scan_org  # noqa: F401  (shared fixtures)
