@@ -138,31 +138,42 @@ def approval_request(
 
 
 def _notify_approvers(approval_id: int) -> None:
+    approval = FixApproval.objects.select_related("fix", "team", "requested_by").get(pk=approval_id)
+    approvers_email(
+        team=approval.team,
+        requested_by_id=approval.requested_by_id,
+        subject=f"Approval requested: {approval.fix.title}",
+        message=(
+            f"{approval.requested_by.get_username()} asks to open pull requests for "
+            f"the fix “{approval.fix.title}”.\n\n{approval.note}\n\n"
+            "Review the diff in the portal's Approvals queue."
+        ),
+    )
+
+
+def approvers_email(*, team: Team, requested_by_id: int, subject: str, message: str) -> None:
+    """Tell the team's approvers (but the requester) that a request waits, when email is
+    configured; a mail server that fails is logged, never raised."""
     if not getattr(settings, "EMAIL_HOST", "") and "locmem" not in settings.EMAIL_BACKEND:
         return
-    approval = FixApproval.objects.select_related("fix", "team", "requested_by").get(pk=approval_id)
     recipients = [
         m.user.email
         for m in Membership.objects.filter(
-            team=approval.team, role__in=[Role.APPROVER, Role.ADMIN]
+            team=team, role__in=[Role.APPROVER, Role.ADMIN]
         ).select_related("user")
-        if m.user.email and m.user_id != approval.requested_by_id
+        if m.user.email and m.user_id != requested_by_id
     ]
     if not recipients:
         return
     try:
         send_mail(
-            subject=f"[{approval.team.name}] Approval requested: {approval.fix.title}",
-            message=(
-                f"{approval.requested_by.get_username()} asks to open pull requests for "
-                f"the fix “{approval.fix.title}”.\n\n{approval.note}\n\n"
-                "Review the diff in the portal's Approvals queue."
-            ),
+            subject=f"[{team.name}] {subject}",
+            message=message,
             from_email=None,
             recipient_list=recipients,
         )
     except OSError:
-        logger.warning("could not email approvers of approval %s", approval_id, exc_info=True)
+        logger.warning("could not email the approvers of team %s", team.pk, exc_info=True)
 
 
 def four_eyes_check(

@@ -31,7 +31,7 @@ from triage.models import (
     Team,
     TeamApprovalPolicy,
 )
-from triage.services.approvals import approval_policy_for, four_eyes_check
+from triage.services.approvals import approval_policy_for, approvers_email, four_eyes_check
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.findings import MAX_JOB_ITEMS, finding_status_job_create
@@ -174,6 +174,18 @@ def dismissal_request_create(
                 "reason": reason,
                 "expires_on": expires_on.isoformat() if expires_on else None,
             },
+        )
+        transaction.on_commit(
+            lambda: approvers_email(
+                team=team,
+                requested_by_id=actor.pk,
+                subject=f"Dismissal requested: {len(findings)} finding(s) to {_label(status)}",
+                message=(
+                    f"{actor.get_username()} asks to set {len(findings)} finding(s) to "
+                    f"{_label(status)}{until}.\n\nReason: {reason}\n\n"
+                    "Decide in the portal's Approvals queue."
+                ),
+            )
         )
     request.skipped = len(waiting)
     return request

@@ -568,3 +568,33 @@ def test_an_approval_after_the_expiry_date_is_refused(pending, approver):
     pending.refresh_from_db()
     with pytest.raises(ServiceError, match="expiry date has passed"):
         dismissal_decide(request=pending, actor=approver, approve=True)
+
+
+def test_approvers_get_an_email_about_a_dismissal_request(
+    synced,
+    team,
+    triager,
+    approver,
+    dismissals_need_approval,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    finding = _open_findings(synced, 1)[0]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dismissal_request_create(
+            team=team,
+            actor=triager,
+            finding_ids=[finding.pk],
+            status="false_positive",
+            reason="The value is a test fixture.",
+        )
+
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert approver.email in message.to and triager.email not in message.to
+    assert "Dismissal requested" in message.subject
+    assert "The value is a test fixture." in message.body
