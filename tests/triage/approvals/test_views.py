@@ -89,6 +89,39 @@ def test_inbox_lists_both_kinds_with_age_and_deadline(
     assert body.index('data-kind="dismissal"') < body.index('data-kind="pull-requests"')
 
 
+def test_inbox_queries_do_not_grow_with_its_rows(team, repository, requester, member, client_as):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_as(member(Role.APPROVER))
+    url = _url("approvals", team)
+    client.get(url)  # the first view after sign-in also slides the session
+
+    def add_requests(count: int) -> None:
+        for n in range(count):
+            fix = FixFactory(repository=repository, title=f"Fix {n}")
+            FixApproval.objects.create(
+                team=team, fix=fix, requested_by=requester, diff_sha256=f"{n:064x}"
+            )
+            dismissal_request_create(
+                team=team,
+                actor=requester,
+                finding_ids=[FindingFactory(repository=repository).pk],
+                status="false_positive",
+                reason=f"reason {n}",
+            )
+
+    counts, requests = [], 0
+    for count in (2, 8):
+        add_requests(count)
+        requests += 2 * count  # a fix approval and a dismissal each time
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.content.decode().count("<tr data-kind=") == requests
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
 def test_inbox_tab_is_a_fragment_for_htmx(team, dismissal, member, client_as):
     client = client_as(member(Role.VIEWER))
     DismissalRequest.objects.filter(pk=dismissal.pk).update(status=Status.REJECTED)
