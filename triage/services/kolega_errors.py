@@ -40,6 +40,9 @@ def describe_kolega_error(exc: KolegaError) -> str:
     if isinstance(exc, KolegaConflict):
         return f"Kolega refused: {exc.message}"
     if isinstance(exc, KolegaUnavailable):
+        if exc.status_code is not None:
+            # Kolega answered, with a server error or a rate limit: it is up but not serving.
+            return f"Kolega is unavailable ({exc.reason}). Nothing was changed; try again later."
         return f"Kolega is unreachable ({exc.reason}). Nothing was changed; try again later."
     if isinstance(exc, KolegaMalformedResponse):
         return "Kolega answered with something the portal cannot read. Nothing was changed."

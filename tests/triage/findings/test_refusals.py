@@ -41,7 +41,7 @@ def test_status_change_accepted_by_kolega_updates_row_mirror_and_audit(
     "fault,message",
     [
         ({"revoke": True}, "Kolega rejected this connection's key"),
-        ({"rate_5xx": 1.0, "retry_after_seconds": 0}, "Kolega is unreachable"),
+        ({"rate_5xx": 1.0, "retry_after_seconds": 0}, "Kolega is unavailable (HTTP 5"),
     ],
 )
 def test_refused_status_change_is_explained_and_changes_nothing(

@@ -148,7 +148,7 @@ def test_failures_are_recorded_then_retried_in_the_same_job(
     assert (job.changed, job.unchanged, job.failed) == (0, 0, 4)
     for item in job.items.all():
         assert item.outcome == Outcome.FAILED
-        assert "unreachable" in item.reason or "cannot read" in item.reason, item.reason
+        assert "unavailable" in item.reason or "cannot read" in item.reason, item.reason
     # Nothing Kolega did not accept reached the mirror or the audit log.
     assert set(
         Finding.objects.filter(pk__in=[f.pk for f in targets]).values_list("status", flat=True)

@@ -132,7 +132,7 @@ def test_kolega_failures_change_nothing_locally(team, connection, scan_org, tria
     organization = scan_org[0]
     if failure == "down":
         fault_config_set(organization=organization, rate_5xx=1.0)
-        expected = "Kolega is unreachable"
+        expected = "Kolega is unavailable (HTTP 5"
     else:
         api_key_revoke(organization=organization, key_prefix=connection.key_prefix)
         expected = "Kolega rejected this connection's key"
@@ -243,7 +243,7 @@ def test_quota_fragment_reports_kolega_down(team, connection, scan_org, triager,
 
     fault_config_set(organization=scan_org[0], rate_5xx=1.0)
     body = client_as(triager).get(url("scan-new-quota", team), **HX).content.decode()
-    assert "Cannot check the quota" in body and "Kolega is unreachable" in body
+    assert "Cannot check the quota" in body and "Kolega is unavailable" in body
 
 
 def test_quota_fragment_without_htmx_leads_to_the_form(team, connection, triager, client_as):
