@@ -320,3 +320,18 @@ def test_partial_failure_is_reported_per_pair_on_the_progress_page(
     assert f"Secrets of {repositories[2].name} was not started." in body
     assert "quota of SAST scans is used up" in body
     assert body.count("<progress") == 2
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "-9223372036854775809", "x"])
+def test_a_repository_value_that_is_no_key_is_a_form_error(
+    team, connection, member, client_as, value
+):
+    response = client_as(member(Role.TRIAGER)).post(
+        url("scan-new", team), {"repositories": [value], "scan_types": ["secrets_scan"]}
+    )
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    print(re.findall(r"field-error[^<]*</p>|form-errors.*?</div>", body))
+    assert "is not a valid value" in body
+    assert not ScanBatch.objects.exists()
