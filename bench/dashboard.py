@@ -13,17 +13,13 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+from bench import common
 from bench.registry import Figure, benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
 FINDINGS = int(os.environ.get("BENCH_DASHBOARD_FINDINGS", "100000"))
 REQUESTS = max(100, int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "150")))
 REPOSITORIES = 200
@@ -37,56 +33,14 @@ STATUSES = ("open", "open", "open", "resolved", "ignored", "false_positive")
 SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        VAR.mkdir(parents=True, exist_ok=True)
-        database = VAR / "dashboard.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{database}"
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'portal'}_dashboard_bench"
-    import psycopg
-
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @benchmark("dashboard")
 def dashboard_benchmark() -> list[Figure]:
-    database_url = _database_url()
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": database_url,
-            "DEBUG": "0",  # no query log growing with every query
-            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
-            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
-            "PORTAL_HTTPS": "0",
-            "PORTAL_STATIC_MANIFEST": "0",
-            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "PORTAL_VAR_DIR": str(VAR),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
+    database_url = common.database_url("dashboard")
+    env = common.environment(database_url)
+    env.pop("REDIS_URL", None)  # the page never needs the broker here; keep the run local
+    result = common.run_child(
+        ["-m", "bench.dashboard", database_url], env, what="dashboard benchmark"
     )
-    env.pop("REDIS_URL", None)  # the page never needs the broker; keep the run local
-    completed = subprocess.run(  # noqa: S603 (our own module, our own database URL)
-        [sys.executable, "-m", "bench.dashboard", database_url],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"dashboard benchmark failed:\n{completed.stderr[-4000:]}")
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
     return [
         Figure(
             "dashboard_p95_ms",

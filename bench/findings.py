@@ -18,20 +18,14 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+from bench import common
 from bench.registry import Figure, benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
 FINDINGS = int(os.environ.get("BENCH_FINDINGS_PAGE_FINDINGS", "100000"))
 REQUESTS = max(100, int(os.environ.get("BENCH_FINDINGS_PAGE_REQUESTS", "150")))
 BULK_FINDINGS = int(os.environ.get("BENCH_FINDINGS_BULK", "1000"))
@@ -46,60 +40,13 @@ STATUSES = ("open", "open", "open", "resolved", "ignored", "false_positive")
 SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")
 
 
-def _database_url(suffix: str) -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        VAR.mkdir(parents=True, exist_ok=True)
-        database = VAR / f"findings_{suffix}.sqlite3"
-        for end in ("", "-wal", "-shm"):
-            Path(f"{database}{end}").unlink(missing_ok=True)
-        return f"sqlite:///{database}"
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'portal'}_findings_{suffix}_bench"
-    import psycopg
-
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _environment(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": database_url,
-            "DEBUG": "0",  # no query log growing with every query
-            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
-            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
-            "SANDBOX_ENABLED": "1",
-            "PORTAL_HTTPS": "0",
-            "PORTAL_STATIC_MANIFEST": "0",
-            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "PORTAL_VAR_DIR": str(VAR),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    env.pop("REDIS_URL", None)  # jobs are run in-process here; keep the run local
-    return env
-
-
 def _child(mode: str) -> dict:
-    database_url = _database_url(mode)
-    completed = subprocess.run(  # noqa: S603 (our own module, our own database URL)
-        [sys.executable, "-m", "bench.findings", mode, database_url],
-        env=_environment(database_url),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    database_url = common.database_url(f"findings_{mode}")
+    env = common.environment(database_url)
+    env.pop("REDIS_URL", None)  # jobs are run in-process here; keep the run local
+    return common.run_child(
+        ["-m", "bench.findings", mode, database_url], env, what=f"findings {mode} benchmark"
     )
-    if completed.returncode != 0:
-        raise RuntimeError(f"findings {mode} benchmark failed:\n{completed.stderr[-4000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 @benchmark("findings_page")
@@ -299,49 +246,6 @@ def _run_page() -> dict:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def _sandbox_server():
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 (argv built here, no outside input)
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "portal.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "16",
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("the sandbox server did not start")
-        yield f"http://127.0.0.1:{port}/sandbox"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def _run_bulk() -> dict:
     from django.contrib.auth import get_user_model
 
@@ -360,7 +264,10 @@ def _run_bulk() -> dict:
     team = Team.objects.create(name="Bench", slug="bench")
     user = get_user_model().objects.create_user("bench-admin")
     Membership.objects.create(team=team, user=user, role=Role.ADMIN)
-    with _sandbox_server() as base_url:
+    server = common.sandbox_server(
+        dict(os.environ), "--workers", "2", "--threads", "16", "--worker-class", "gthread"
+    )
+    with server as base_url:
         created = connection_create(
             team=team, actor=user, name="Bulk", base_url=base_url, api_key=scaled.api_key
         )

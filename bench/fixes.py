@@ -13,73 +13,25 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+from bench import common
 from bench.registry import Figure, benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
 DIFF_LINES = 5000
 FILES = 25
 REQUESTS = max(30, int(os.environ.get("BENCH_FIX_DIFF_REQUESTS", "60")))
 P95_TARGET_MS = 300.0
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        VAR.mkdir(parents=True, exist_ok=True)
-        database = VAR / "fixes.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{database}"
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'portal'}_fixes_bench"
-    import psycopg
-
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @benchmark("fixes")
 def fixes_benchmark() -> list[Figure]:
-    database_url = _database_url()
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": database_url,
-            "DEBUG": "0",
-            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
-            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
-            "PORTAL_HTTPS": "0",
-            "PORTAL_STATIC_MANIFEST": "0",
-            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "PORTAL_VAR_DIR": str(VAR),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    env.pop("REDIS_URL", None)
-    completed = subprocess.run(  # noqa: S603 (our own module, our own database URL)
-        [sys.executable, "-m", "bench.fixes", database_url],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"fixes benchmark failed:\n{completed.stderr[-4000:]}")
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    database_url = common.database_url("fixes")
+    env = common.environment(database_url)
+    env.pop("REDIS_URL", None)  # the page never needs the broker here; keep the run local
+    result = common.run_child(["-m", "bench.fixes", database_url], env, what="fixes benchmark")
     return [
         Figure(
             "fix_diff_first_screen_p95_ms",

@@ -13,18 +13,14 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+from bench import common
 from bench.registry import Figure, benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
 FINDINGS = int(os.environ.get("BENCH_REPORT_FINDINGS", "100000"))
 EVENTS = int(os.environ.get("BENCH_REPORT_EVENTS", "500000"))
 REPOSITORIES = 300
@@ -40,59 +36,12 @@ SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")
 PAGE_QUERIES = ["", "period=7", "period=90", "period=30&coverage_days=7", "repository={repo}"]
 
 
-def _database_url() -> str:
-    """A fresh database, or with BENCH_REPORT_REUSE=1 the one a previous run filled."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        VAR.mkdir(parents=True, exist_ok=True)
-        database = VAR / "reports.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{database}"
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'portal'}_reports_bench"
-    import psycopg
-
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not (exists and os.environ.get("BENCH_REPORT_REUSE") == "1"):
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @benchmark("reports")
 def reports_benchmark() -> list[Figure]:
-    database_url = _database_url()
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": database_url,
-            "DEBUG": "0",  # no query log growing with every query
-            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
-            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
-            "PORTAL_HTTPS": "0",
-            "PORTAL_STATIC_MANIFEST": "0",
-            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "PORTAL_VAR_DIR": str(VAR),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
+    database_url = common.database_url("reports", reuse=os.environ.get("BENCH_REPORT_REUSE") == "1")
+    env = common.environment(database_url)
     env.pop("REDIS_URL", None)  # the page never needs the broker here; keep the run local
-    completed = subprocess.run(  # noqa: S603 (our own module, our own database URL)
-        [sys.executable, "-m", "bench.reports", database_url],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"reports benchmark failed:\n{completed.stderr[-4000:]}")
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = common.run_child(["-m", "bench.reports", database_url], env, what="reports benchmark")
     return [
         Figure(
             "reports_page_p95_ms",

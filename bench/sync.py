@@ -1,7 +1,7 @@
 """Mirror sync against a large sandbox organization (`sandbox_scale`).
 
 The sandbox runs as a separate gunicorn server, so the syncing process measured is the
-portal's alone. The data goes to a database of its own: `<name>_bench` on the PostgreSQL
+portal's alone. The data goes to a database of its own: `<name>_sync_bench` on the PostgreSQL
 server of DATABASE_URL when it is set, else a SQLite file under var/bench. Sizes can be
 lowered for a quick look with BENCH_FINDINGS and BENCH_REPOSITORIES.
 """
@@ -11,18 +11,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from bench import common
+from bench.common import ROOT, sandbox_server
 from bench.registry import Figure, benchmark
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
 FINDINGS = int(os.environ.get("BENCH_FINDINGS", "100000"))
 REPOSITORIES = int(os.environ.get("BENCH_REPOSITORIES", "50"))
 # The row-by-row path writes some 300,000 rows one statement at a time for 100,000
@@ -33,55 +30,6 @@ ROW_BY_ROW_FINDINGS = int(os.environ.get("BENCH_ROW_BY_ROW_FINDINGS", "5000"))
 SPEEDUP_TARGET = 10.0
 INCREMENTAL_REQUESTS_TARGET = 3
 MEMORY_TARGET_MB = 300.0
-
-
-def _bench_database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        VAR.mkdir(parents=True, exist_ok=True)
-        database = VAR / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{database}"
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "portal"
-    bench_name = f"{name}_bench"
-    import psycopg
-
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench_name}"')
-        conn.execute(f'CREATE DATABASE "{bench_name}"')
-    return urlunsplit(parts._replace(path=f"/{bench_name}"))
-
-
-def _environment(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": database_url,
-            # Without DEBUG Django keeps no query log, which would grow with every query.
-            "DEBUG": "0",
-            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
-            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
-            "SANDBOX_ENABLED": "1",
-            "PORTAL_HTTPS": "0",
-            "PORTAL_STATIC_MANIFEST": "0",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "PORTAL_VAR_DIR": str(VAR),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
@@ -96,39 +44,8 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-@contextmanager
 def _sandbox_server(env: dict[str, str]):
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 (argv built here, no outside input)
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "portal.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--timeout",
-            "300",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("the sandbox server did not start")
-        yield f"http://127.0.0.1:{port}/sandbox"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    return sandbox_server(env, "--workers", "2", "--timeout", "300")
 
 
 def _scale_organization(env: dict[str, str], *, findings: int, repositories: int) -> str:
@@ -189,8 +106,8 @@ def _measure(env: dict[str, str], connection_id: int, mode: str) -> dict:
 
 @benchmark("sync")
 def sync_benchmark() -> list[Figure]:
-    database_url = _bench_database_url()
-    env = _environment(database_url)
+    database_url = common.database_url("sync")
+    env = common.environment(database_url, ALLOWED_HOSTS="127.0.0.1,localhost")
     print(f"   database: {urlsplit(database_url).scheme}", flush=True)
     _manage(env, "migrate", "--no-input")
     started = time.perf_counter()

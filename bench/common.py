@@ -1,0 +1,120 @@
+"""What every benchmark needs: a fresh database of its own, the environment of the processes
+it starts, and a sandbox served over real HTTP by gunicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench"
+
+
+def database_url(name: str, *, reuse: bool = False) -> str:
+    """A fresh database for the benchmark `name`: `<database>_<name>_bench` on the PostgreSQL
+    server of DATABASE_URL when it is set, else a SQLite file under var/bench. With `reuse`,
+    a PostgreSQL database a previous run filled is kept as it is."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        VAR.mkdir(parents=True, exist_ok=True)
+        database = VAR / f"{name}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{database}"
+    parts = urlsplit(url)
+    database = f"{parts.path.lstrip('/') or 'portal'}_{name}_bench"
+    import psycopg
+
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not (exists and reuse):
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
+            conn.execute(f'CREATE DATABASE "{database}"')
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def environment(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a benchmark's processes: production-like settings (no DEBUG, so no
+    query log growing with every query) on the benchmark's own database."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": database_url,
+            "DEBUG": "0",
+            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
+            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
+            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
+            "SANDBOX_ENABLED": "1",
+            "PORTAL_HTTPS": "0",
+            "PORTAL_STATIC_MANIFEST": "0",
+            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+            "PORTAL_VAR_DIR": str(VAR),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+            **extra,
+        }
+    )
+    return env
+
+
+def run_child(args: list[str], env: dict[str, str], *, what: str) -> dict:
+    """Run `python <args>` and answer the JSON object its last line prints."""
+    completed = subprocess.run(  # noqa: S603 (our own modules, our own database URL)
+        [sys.executable, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def sandbox_server(env: dict[str, str], *gunicorn_options: str) -> Iterator[str]:
+    """The portal's sandbox served by gunicorn on a free port; yields its base URL."""
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603 (argv built here, no outside input)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            *gunicorn_options,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("the sandbox server did not start")
+        yield f"http://127.0.0.1:{port}/sandbox"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
