@@ -176,19 +176,26 @@ def approvers_email(*, team: Team, requested_by_id: int, subject: str, message: 
         logger.warning("could not email the approvers of team %s", team.pk, exc_info=True)
 
 
-def four_eyes_check(
-    *, team: Team, requested_by_id: int | None, actor, membership: Membership | None, what: str
-) -> None:
-    """Refuse a decision on one's own request, unless the actor is an admin and the team's
-    policy lets admins approve their own (every request needing a second person)."""
+def four_eyes_allows(*, team: Team, requested_by_id: int | None, actor, membership) -> bool:
+    """Whether the actor may decide on a request: anyone but its requester, and the
+    requester only as an admin of a team whose policy lets admins approve their own."""
     if requested_by_id != actor.pk:
-        return
-    own_allowed = (
+        return True
+    return (
         membership is not None
         and membership.role == Role.ADMIN
         and approval_policy_for(team).admins_may_self_approve
     )
-    if not own_allowed:
+
+
+def four_eyes_check(
+    *, team: Team, requested_by_id: int | None, actor, membership: Membership | None, what: str
+) -> None:
+    """Refuse a decision `four_eyes_allows` does not allow (every request needing a second
+    person)."""
+    if not four_eyes_allows(
+        team=team, requested_by_id=requested_by_id, actor=actor, membership=membership
+    ):
         raise ServiceError(f"A second person must decide: you asked for this {what}.")
 
 

@@ -210,10 +210,12 @@ def _may_decide_dismissal(request, dismissal: DismissalRequest) -> bool:
         return False
     if any(d.approver_id == request.user.pk for d in dismissal.decisions.all()):
         return False
-    if dismissal.requested_by_id != request.user.pk:
-        return True
-    policy = approval_services.approval_policy_for(request.team)
-    return request.membership.role == Role.ADMIN and policy.admins_may_self_approve
+    return approval_services.four_eyes_allows(
+        team=request.team,
+        requested_by_id=dismissal.requested_by_id,
+        actor=request.user,
+        membership=request.membership,
+    )
 
 
 @team_view(read=Role.VIEWER, write=Role.APPROVER)

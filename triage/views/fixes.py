@@ -205,12 +205,11 @@ def _fix_page_context(request, fix, **forms):
         and approval.status == FixApproval.Status.PENDING
         and can(request, Role.APPROVER)
         and not any(d.approver_id == user.pk for d in approval.decisions.all())
-        and (
-            approval.requested_by_id != user.pk
-            or (
-                request.membership.role == Role.ADMIN
-                and approval_services.approval_policy_for(request.team).admins_may_self_approve
-            )
+        and approval_services.four_eyes_allows(
+            team=request.team,
+            requested_by_id=approval.requested_by_id,
+            actor=user,
+            membership=request.membership,
         )
     )
     can_triage = can(request, Role.TRIAGER)
