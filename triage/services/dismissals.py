@@ -53,6 +53,11 @@ def is_dismissal(status: str) -> bool:
     return status in DISMISSAL_STATUSES
 
 
+def status_needs_approval(team: Team, status: str) -> bool:
+    """Whether setting `status` in this team must go through a `DismissalRequest`."""
+    return is_dismissal(status) and dismissals_need_approval(team)
+
+
 def today() -> datetime.date:
     """Expiry dates are days of the portal's clock (UTC)."""
     return timezone.now().date()

@@ -59,9 +59,9 @@ def _check_status(status: str) -> None:
 
 def _refuse_unapproved_dismissal(team: Team, status: str) -> None:
     """While the team's policy asks for it, dismissing goes through a `DismissalRequest`."""
-    from triage.services.dismissals import dismissals_need_approval, is_dismissal
+    from triage.services.dismissals import status_needs_approval
 
-    if is_dismissal(status) and dismissals_need_approval(team):
+    if status_needs_approval(team, status):
         raise ServiceError(
             "Dismissing findings needs approval in this team: give a reason and send it for "
             "approval.",

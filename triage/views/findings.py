@@ -239,9 +239,7 @@ def findings_bulk(request):
                 },
             )
         status = form.cleaned_data["status"]
-        if dismissal_services.is_dismissal(status) and dismissal_services.dismissals_need_approval(
-            request.team
-        ):
+        if dismissal_services.status_needs_approval(request.team, status):
             dismissal = dismissal_services.dismissal_request_create(
                 team=request.team,
                 actor=request.user,
@@ -349,9 +347,7 @@ def _finding_status_post(request, found):
     else:
         status = form.cleaned_data["status"]
         try:
-            if dismissal_services.is_dismissal(
-                status
-            ) and dismissal_services.dismissals_need_approval(request.team):
+            if dismissal_services.status_needs_approval(request.team, status):
                 sent = dismissal_services.dismissal_request_create(
                     team=request.team,
                     actor=request.user,
