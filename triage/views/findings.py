@@ -11,8 +11,6 @@ from django.http import Http404, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
@@ -30,6 +28,7 @@ from triage.selectors import findings as selectors
 from triage.services import dismissals as dismissal_services
 from triage.services import findings as services
 from triage.services.errors import ServiceError
+from triage.views.options import select_options
 
 # Keyboard keys of the table, by status; the help dialog and findings.js read the same map.
 STATUS_KEYS = {
@@ -95,13 +94,10 @@ def _decorate_rows(rows, *, team_slug: str) -> None:
 
 
 def _repository_options(filterset: FindingFilter, selected) -> str:
-    # A team may have hundreds of repositories: one join here instead of a template loop.
-    selected_pk = selected.pk if selected else None
-    options = []
-    for pk, name in filterset.filters["repository"].queryset.values_list("pk", "name"):
-        marked = " selected" if pk == selected_pk else ""
-        options.append(f'<option value="{pk}"{marked}>{escape(name)}</option>')
-    return mark_safe("".join(options))  # noqa: S308 (every value is escaped above)
+    return select_options(
+        filterset.filters["repository"].queryset.values_list("pk", "name"),
+        selected.pk if selected else None,
+    )
 
 
 FORM_LISTS = ("severity", "status")

@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
 from django.views.decorators.vary import vary_on_headers
 
 from triage.charts import grouped_columns, horizontal_bars, stacked_columns
@@ -33,6 +32,7 @@ from triage.selectors import reports as report_selectors
 from triage.selectors.reports import RISK_WEIGHTS, SCAN_TYPE_LABELS, SCAN_TYPES, ReportScope
 from triage.services import reports as report_services
 from triage.services.errors import ServiceError
+from triage.views.options import select_options
 
 SEVERITY_SERIES = [(s, s.title()) for s in SEVERITIES]
 SLA_PAGE_SIZE = 50
@@ -43,7 +43,6 @@ REPOSITORY_ROWS_ON_PAGE = 25
 INLINE_REBUILD_MAX_EVENTS = 20_000
 # A stale report queues one rebuild per team in this window, however many people look.
 REFRESH_QUEUE_SECONDS = 60
-SELECTED = mark_safe(" selected")
 
 
 def _now() -> datetime:
@@ -149,7 +148,10 @@ def reports(request):
             repositories=repositories,
             last_scans=last_scans,
         ),
-        "repository_options": _repository_options(team_repositories, scope.repository),
+        "repository_options": select_options(
+            ((repository.pk, repository.name) for repository in team_repositories),
+            scope.repository.pk if scope.repository is not None else None,
+        ),
         "funnel": report_selectors.fix_funnel(scope=scope),
         "quota_use": report_selectors.quota_use(team=team, now=now),
         "forecasts": report_selectors.forecasts(
@@ -175,20 +177,6 @@ def reports(request):
     if request.htmx:
         template += "#report"
     return render(request, template, context, status=400 if form.errors else 200)
-
-
-def _repository_options(repositories, chosen) -> str:
-    """The repository filter's options (hundreds of them: built here, not in a template
-    loop)."""
-    chosen_pk = chosen.pk if chosen is not None else None
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        (
-            (repository.pk, SELECTED if repository.pk == chosen_pk else "", repository.name)
-            for repository in repositories
-        ),
-    )
 
 
 def _daily_rows(trend) -> str:
