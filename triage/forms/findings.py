@@ -1,6 +1,7 @@
 from django import forms
 
 from triage.filters.findings import STATUS_CHOICES
+from triage.forms.ids import pk_of
 
 
 class DismissalFieldsMixin(forms.Form):
@@ -29,7 +30,7 @@ class BulkStatusForm(DismissalFieldsMixin):
     """The selection form of the findings table: ticked rows, or every finding matching the
     filters the page was showing (``filter_query``)."""
 
-    finding = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+    finding = forms.TypedMultipleChoiceField(coerce=pk_of, required=False, choices=())
     all_matching = forms.BooleanField(required=False)
     filter_query = forms.CharField(required=False, max_length=2000)
     status = forms.ChoiceField(choices=[("", "Choose a status"), *STATUS_CHOICES])

@@ -1,5 +1,7 @@
 from django import forms
 
+from triage.forms.ids import pk_of
+
 INSTRUCTION_TEMPLATES = {
     "minimal": (
         "Minimal change",
@@ -21,7 +23,7 @@ INSTRUCTION_TEMPLATES = {
 
 
 class FixStartForm(forms.Form):
-    finding = forms.TypedMultipleChoiceField(coerce=int, widget=forms.MultipleHiddenInput)
+    finding = forms.TypedMultipleChoiceField(coerce=pk_of, widget=forms.MultipleHiddenInput)
     title = forms.CharField(max_length=200)
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=8000)
     source_repo = forms.ChoiceField(label="Source repository")

@@ -1,6 +1,7 @@
 import django_filters
 from django import forms
 
+from triage.forms.ids import pk_of
 from triage.models import Repository, ScanBatch, Team
 from triage.selectors.scans import (
     BATCH_STATUSES,
@@ -9,28 +10,22 @@ from triage.selectors.scans import (
     repositories_for_team,
 )
 
-# The range of the primary keys (64-bit). A value outside it is no key at all.
-PK_RANGE = range(-(2**63), 2**63)
-
 
 class RepositoryChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Repository) -> str:
         return obj.name
 
     def _check_values(self, value):
-        # Django looks each value up in the database; on SQLite an integer beyond 64 bits
-        # makes the driver raise instead of matching nothing, so it is refused here first.
+        # Refused before Django looks each value up (see `triage.forms.ids`).
         for pk in value:
             try:
-                out_of_range = int(str(pk)) not in PK_RANGE
-            except ValueError:
-                continue  # not a number: Django's own check says so
-            if out_of_range:
+                pk_of(pk)
+            except (TypeError, ValueError):
                 raise forms.ValidationError(
                     self.error_messages["invalid_pk_value"],
                     code="invalid_pk_value",
                     params={"pk": pk},
-                )
+                ) from None
         return super()._check_values(value)
 
 

@@ -19,6 +19,7 @@ from triage.forms.fixes import (
     FixStartForm,
     RefineForm,
 )
+from triage.forms.ids import pks_of
 from triage.models import Finding, FixApproval, PullRequestOpening, Role
 from triage.permissions import can, team_view
 from triage.selectors import fixes as selectors
@@ -60,17 +61,8 @@ def fixes(request):
 
 
 def _selected_findings(request, values) -> list[Finding]:
-    ids = []
-    for value in values:
-        try:
-            ids.append(int(value))
-        except (TypeError, ValueError):
-            continue
-    return list(
-        Finding.objects.filter(team=request.team, pk__in=ids[:MAX_FIX_FINDINGS]).select_related(
-            "repository"
-        )
-    )
+    ids = pks_of(values, limit=MAX_FIX_FINDINGS)
+    return list(Finding.objects.filter(team=request.team, pk__in=ids).select_related("repository"))
 
 
 def _matching_finding_ids(request, filter_query: str) -> tuple[list[int], str]:

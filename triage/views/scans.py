@@ -11,6 +11,7 @@ from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
+from triage.forms.ids import pks_of
 from triage.forms.scans import ScanBatchFilter, ScanStartForm
 from triage.models import KolegaConnection, Role
 from triage.permissions import can, team_view
@@ -165,7 +166,7 @@ def scan_new_quota(request):
 @vary_on_headers("HX-Request")
 def scan_started(request):
     """The batches one request started, progressing live until every one has finished."""
-    ids = [int(v) for v in request.GET.getlist("batch") if v.isdecimal()][:STARTED_LIMIT]
+    ids = pks_of(request.GET.getlist("batch"), limit=STARTED_LIMIT)
     batches = scan_selectors.scan_batches_by_ids(team=request.team, batch_ids=ids)
     settled = all(batch.is_settled for batch in batches)
     template = "triage/scans/started.html"

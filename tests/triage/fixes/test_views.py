@@ -197,6 +197,16 @@ def test_all_findings_matching_the_filters_open_the_form_for_them(
     assert 'name="title"' not in too_many.content.decode()  # no form to start it
 
 
+def test_a_finding_value_that_is_no_key_opens_no_form(repository, member, client_as):
+    finding = FindingFactory(repository=repository)
+    response = client_as(member(Role.TRIAGER)).post(
+        url("fixes-new", repository.team),
+        {"finding": [str(2**70), str(finding.pk)], "status": "", "comment": ""},
+    )
+    assert response.status_code == 200
+    assert "1 finding in" in response.content.decode()
+
+
 def test_new_fix_refuses_findings_of_two_repositories(team, member, client_as):
     a = FindingFactory(repository=RepositoryFactory(team=team))
     b = FindingFactory(repository=RepositoryFactory(team=team))

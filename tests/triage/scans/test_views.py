@@ -198,6 +198,16 @@ def test_read_only_pages_refuse_posts(team, repository, member, client_as):
 # Started batches
 
 
+def test_started_page_leaves_out_values_that_are_no_key(team, repository, viewer_client):
+    batch = ScanBatchFactory(repository=repository, status="scanning", percent_complete=10)
+    query = f"?batch={2**70}&batch=-{2**70}&batch={batch.pk}"
+
+    response = viewer_client.get(url("scan-started", team) + query)
+
+    assert response.status_code == 200
+    assert url("scan-batch", team, batch_id=batch.pk) in response.content.decode()
+
+
 def test_started_page_polls_until_every_batch_settles(team, other_team, repository, viewer_client):
     running = ScanBatchFactory(repository=repository, status="scanning", percent_complete=10)
     done = ScanBatchFactory(
