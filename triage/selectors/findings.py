@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, F, IntegerField, Max, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils.dateparse import parse_datetime
 
@@ -19,7 +19,6 @@ from triage.models import (
     FindingStatusJob,
     Fix,
     SavedView,
-    SyncState,
     Team,
 )
 from triage.selectors import json_list_contains
@@ -179,13 +178,6 @@ def status_counts_for(*, queryset: QuerySet[Finding], status: str) -> tuple[int,
     total = queryset.count()
     already = queryset.filter(status=status).count()
     return total - already, already
-
-
-def mirror_synced_at(*, team: Team) -> datetime | None:
-    """The last successful sync of any of the team's connections: how fresh the page is."""
-    return SyncState.objects.filter(connection__team=team).aggregate(at=Max("last_success_at"))[
-        "at"
-    ]
 
 
 def saved_views_for(*, team: Team, user) -> QuerySet[SavedView]:

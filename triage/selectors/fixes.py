@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cached_property
 
 from django.core.cache import cache
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from triage.diffs import DiffFile, ParsedDiff, highlight_file, parse_diff
 from triage.models import (
@@ -20,16 +20,10 @@ from triage.models import (
     PullRequestOpening,
     ReviewComment,
     ReviewedFile,
-    SyncState,
     Team,
 )
 
 FIX_STATUS_FILTERS = ("pending", "running", "completed", "failed", "cancelled")
-
-
-def data_as_of(team: Team) -> datetime | None:
-    """When the team's mirror was last brought up to date (the oldest of its connections)."""
-    return SyncState.objects.filter(connection__team=team).aggregate(t=Max("last_success_at"))["t"]
 
 
 def fixes_list(*, team: Team, status: str = "") -> QuerySet[Fix]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from triage.models import KolegaConnection, SyncRun, SyncState, Team
@@ -72,6 +72,14 @@ def sync_runs_recent(*, team: Team, limit: int = 20) -> QuerySet[SyncRun]:
 
 def sync_run_get(*, team: Team, run_id: int) -> SyncRun | None:
     return SyncRun.objects.filter(team=team, pk=run_id).select_related("connection").first()
+
+
+def team_last_synced_at(*, team: Team) -> datetime | None:
+    """When a sync of one of the team's connections last succeeded: what pages show as
+    "data as of"."""
+    return SyncState.objects.filter(connection__team=team).aggregate(at=Max("last_success_at"))[
+        "at"
+    ]
 
 
 def mirror_freshness(*, team: Team) -> datetime | None:

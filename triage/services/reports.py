@@ -16,10 +16,10 @@ from triage.models import (
     ReportSnapshotState,
     Role,
     SlaPolicy,
-    SyncState,
     Team,
 )
 from triage.reports.replay import day_counts, ordered_events, replay, utc_day
+from triage.selectors.sync import team_last_synced_at
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.teams import require_role
@@ -118,12 +118,5 @@ def report_snapshots_stale(
     if utc_day(state.rebuilt_at) != utc_day(now):
         return True
     if last_sync is None:
-        last_sync = report_last_sync(team=team)
+        last_sync = team_last_synced_at(team=team)
     return last_sync is not None and last_sync > state.rebuilt_at
-
-
-def report_last_sync(*, team: Team) -> datetime | None:
-    """When a sync of one of the team's connections last succeeded."""
-    return SyncState.objects.filter(connection__team=team).aggregate(last=Max("last_success_at"))[
-        "last"
-    ]

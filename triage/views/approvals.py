@@ -22,6 +22,7 @@ from triage.models import (
 from triage.permissions import can, team_view
 from triage.selectors import dismissals as dismissal_selectors
 from triage.selectors import fixes as selectors
+from triage.selectors import sync as sync_selectors
 from triage.services import approvals as approval_services
 from triage.services import dismissals as dismissal_services
 from triage.services.errors import ServiceError
@@ -130,7 +131,7 @@ def approvals(request):
             "status": status,
             "tabs": [(key, tab[0]) for key, tab in STATUS_TABS.items()],
             "can_approve": can(request, Role.APPROVER),
-            "data_as_of": selectors.data_as_of(request.team),
+            "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
         },
     )
 

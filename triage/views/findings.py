@@ -25,6 +25,7 @@ from triage.models import DISMISSAL_STATUSES, FindingStatusJobItem, Role
 from triage.permissions import can, team_view
 from triage.selectors import dismissals as dismissal_selectors
 from triage.selectors import findings as selectors
+from triage.selectors import sync as sync_selectors
 from triage.services import dismissals as dismissal_services
 from triage.services import findings as services
 from triage.services.errors import ServiceError
@@ -163,7 +164,7 @@ def _list_context(request) -> dict:
         "sort_label": selectors.SORTS[sort_key].label,
         "saved_views": selectors.saved_views_for(team=request.team, user=request.user),
         "saved_view_form": SavedViewForm(initial={"query": filter_query}),
-        "synced_at": selectors.mirror_synced_at(team=request.team),
+        "synced_at": sync_selectors.team_last_synced_at(team=request.team),
         "has_connection": request.team.connections.exists(),
         "bulk_form": BulkStatusForm(initial={"filter_query": filter_query}),
         "dismissals_need_approval": dismissal_services.dismissals_need_approval(request.team),
@@ -304,7 +305,7 @@ def finding(request, finding_id: int):
             "can_triage": can(request, Role.TRIAGER),
             "status_choices": STATUS_CHOICES,
             "status_keys": STATUS_KEYS,
-            "synced_at": selectors.mirror_synced_at(team=team),
+            "synced_at": sync_selectors.team_last_synced_at(team=team),
             "back_query": request.GET.get("back", ""),
             "nav_active": "findings",
         },

@@ -23,6 +23,7 @@ from triage.forms.ids import pks_of
 from triage.models import Finding, FixApproval, PullRequestOpening, Role
 from triage.permissions import can, team_view
 from triage.selectors import fixes as selectors
+from triage.selectors import sync as sync_selectors
 from triage.services import approvals as approval_services
 from triage.services import fixes as fix_services
 from triage.services.errors import ServiceError
@@ -52,7 +53,7 @@ def fixes(request):
         "page": page,
         "status": status,
         "statuses": selectors.FIX_STATUS_FILTERS,
-        "data_as_of": selectors.data_as_of(request.team),
+        "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
     }
     template = "triage/fixes/list.html"
     if request.htmx:
@@ -249,7 +250,7 @@ def _fix_page_context(request, fix, **forms):
         "refine_form": forms.get("refine_form") or RefineForm(),
         "approval_form": forms.get("approval_form") or ApprovalRequestForm(),
         "decision_form": DecisionForm(),
-        "data_as_of": selectors.data_as_of(request.team),
+        "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
     }
 
 

@@ -29,6 +29,7 @@ from triage.permissions import can, team_view
 from triage.reports import cache as report_cache
 from triage.reports.exports import FINDING_COLUMNS, csv_response, finding_rows
 from triage.selectors import reports as report_selectors
+from triage.selectors import sync as sync_selectors
 from triage.selectors.reports import RISK_WEIGHTS, SCAN_TYPE_LABELS, SCAN_TYPES, ReportScope
 from triage.services import reports as report_services
 from triage.services.errors import ServiceError
@@ -100,7 +101,7 @@ def reports(request):
     now = _now()
     scope, form, values = _scope_from(request, now)
     team = request.team
-    last_sync = report_services.report_last_sync(team=team)
+    last_sync = sync_selectors.team_last_synced_at(team=team)
     snapshot_state = _ensure_snapshots(team, now, last_sync)
     policy = report_selectors.sla_policy_of(team)
     version = report_cache.mirror_version(team=team, now=now)
