@@ -75,8 +75,9 @@ def render_page(
             events=events,
             stop_polling=stop_polling,
         )
-    response = render(request, template, context, status=status)
-    return send_events(vary_on_htmx(response), *events)
+    response = vary_on_htmx(render(request, template, context, status=status))
+    # A page loaded by the browser itself reads no headers: events are for htmx only.
+    return send_events(response, *events) if is_htmx(request) else response
 
 
 def render_fragment(
