@@ -230,7 +230,12 @@ def test_the_findings_count_is_the_teams_only(team, other_team, member, client_a
     assert client.get(_url("findings-count", other_team), **HTMX).status_code == 404
 
 
-def test_a_status_set_from_the_table_says_findings_changed(synced, team, member, client_as):
+def test_a_status_set_from_the_table_says_findings_changed(
+    synced,  # noqa: F811
+    team,
+    member,
+    client_as,
+):
     finding = Finding.objects.filter(connection=synced, status="open").first()
 
     response = client_as(member(Role.TRIAGER)).post(
@@ -244,7 +249,10 @@ def test_a_status_set_from_the_table_says_findings_changed(synced, team, member,
 
 
 def test_a_dismissal_sent_for_approval_from_the_table_says_approvals_changed(
-    team, member, client_as, dismissals_need_approval
+    team,
+    member,
+    client_as,
+    dismissals_need_approval,  # noqa: F811
 ):
     finding = FindingFactory(repository=RepositoryFactory(team=team), status="open")
 
