@@ -27,9 +27,10 @@ from triage.services import approvals as approval_services
 from triage.services import fixes as fix_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import (
-    fragment_only,
     is_fragment,
+    is_htmx,
     no_content,
+    page_instead,
     redirect_after_post,
     render_fragment,
     render_page,
@@ -322,10 +323,11 @@ def _comment(request, fix):
 
 
 @team_view(read=Role.VIEWER, write=Role.VIEWER)
-@fragment_only("fixes-detail")
 def fix_approval_card(request, fix_id: int):
     """The approval and pull-request card, polled while pull requests are being opened."""
     fix = _fix_or_404(request, fix_id)
+    if not is_htmx(request):
+        return page_instead(request, "fixes-detail", fix_id=fix.pk)
     context = _fix_page_context(request, fix)
     return render_fragment(
         request,
@@ -337,11 +339,12 @@ def fix_approval_card(request, fix_id: int):
 
 
 @team_view(read=Role.VIEWER, write=Role.VIEWER)
-@fragment_only("fixes-detail")
 def fix_heartbeat(request, fix_id: int):
     """The polled status line. Once the fix has settled (and its diff is in), the page
     reloads to show the review, and polling stops."""
     fix = _fix_or_404(request, fix_id)
+    if not is_htmx(request):
+        return page_instead(request, "fixes-detail", fix_id=fix.pk)
     context = _heartbeat_context(request, fix)
     if not context["polling"]:
         return stop_polling_and_refresh()

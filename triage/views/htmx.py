@@ -139,17 +139,23 @@ def send_events(response: HttpResponse, *events: Event) -> HttpResponse:
 
 def fragment_only(page: str):
     """A fragment URL opened as a page (a bookmark, a new tab) leads to the page ``page``
-    (a URL name taking the team and the fragment's own URL arguments)."""
+    (a URL name taking the team and the fragment's own URL arguments). For a fragment of one
+    object, look the object up first and call ``page_instead`` (another team's id is a 404)."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not is_htmx(request):
-                url = reverse(page, kwargs={"team_slug": request.team.slug, **kwargs})
-                query = request.GET.urlencode()
-                return vary_on_htmx(redirect(f"{url}?{query}" if query else url))
+                return page_instead(request, page, **kwargs)
             return vary_on_htmx(view(request, *args, **kwargs))
 
         return wrapped
 
     return decorator
+
+
+def page_instead(request, page: str, **kwargs) -> HttpResponse:
+    """Redirect a non-htmx request for a fragment to its page, keeping the query string."""
+    url = reverse(page, kwargs={"team_slug": request.team.slug, **kwargs})
+    query = request.GET.urlencode()
+    return vary_on_htmx(redirect(f"{url}?{query}" if query else url))
