@@ -124,60 +124,6 @@
     }
   });
 
-  /* Confirmation before destructive actions ------------------------------------------- */
-
-  function confirmMessage(element, submitter) {
-    if (submitter && submitter.dataset.confirm) return submitter.dataset.confirm;
-    return element ? element.dataset.confirm : undefined;
-  }
-
-  function isHtmxDriven(form) {
-    if (form.matches("[hx-get],[hx-post],[hx-put],[hx-patch],[hx-delete]")) return true;
-    const boost = form.closest("[hx-boost]");
-    return Boolean(boost) && boost.getAttribute("hx-boost") === "true";
-  }
-
-  // Plain forms. htmx-driven forms are confirmed in htmx:confirm instead, so the user is
-  // never asked twice.
-  document.addEventListener(
-    "submit",
-    (event) => {
-      const form = event.target;
-      if (isHtmxDriven(form)) return;
-      const message = confirmMessage(form, event.submitter);
-      if (message && !window.confirm(message)) {
-        event.preventDefault();
-        event.stopImmediatePropagation();
-      }
-    },
-    true,
-  );
-
-  document.addEventListener("htmx:confirm", (event) => {
-    const trigger = event.detail.triggeringEvent;
-    const submitter = trigger && trigger.submitter;
-    const message = confirmMessage(event.detail.elt, submitter);
-    if (!message) return;
-    event.preventDefault();
-    if (window.confirm(message)) event.detail.issueRequest(true);
-  });
-
-  /* Auto-submitting filters ------------------------------------------------------------ */
-
-  // data-autosubmit on a control, or on a form to cover all its selects, checkboxes,
-  // radios and date inputs. Free-text inputs are left alone: changing one would submit
-  // on every blur.
-  document.addEventListener("change", (event) => {
-    const control = event.target;
-    if (!control.form || !control.closest("[data-autosubmit]")) return;
-    const kind = control.tagName === "SELECT" ? "select" : control.type;
-    if (!["select", "select-one", "select-multiple", "checkbox", "radio", "date", "datetime-local", "month"].includes(kind)) {
-      return;
-    }
-    if (control.hasAttribute("data-select-all") || control.closest("[data-no-autosubmit]")) return;
-    control.form.requestSubmit();
-  });
-
   /* Select all / selected count --------------------------------------------------------- */
 
   // A form's elements include checkboxes tied to it with form="…" from outside its markup,

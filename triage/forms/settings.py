@@ -39,11 +39,6 @@ class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
-class AuditFilterForm(forms.Form):
-    actor = forms.CharField(max_length=150, required=False)
-    action = forms.CharField(max_length=64, required=False)
-
-
 class PreferenceForm(forms.Form):
     timezone = forms.ChoiceField(
         choices=lambda: [(n, n) for n in sorted(zoneinfo.available_timezones())],

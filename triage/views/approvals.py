@@ -9,8 +9,6 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseStopPolling
 
 from triage.forms.fixes import ApprovalPolicyForm, DecisionForm
 from triage.models import (
@@ -26,6 +24,14 @@ from triage.selectors import sync as sync_selectors
 from triage.services import approvals as approval_services
 from triage.services import dismissals as dismissal_services
 from triage.services.errors import ServiceError
+from triage.views.htmx import (
+    Event,
+    fragment_only,
+    is_fragment,
+    redirect_after_post,
+    render_fragment,
+    render_page,
+)
 
 Dismissal = DismissalRequest.Status
 # Each tab of the inbox: the fix approval statuses and the dismissal statuses it lists.
@@ -112,7 +118,6 @@ def _inbox_rows(request, tab: str) -> list[InboxRow]:
 
 
 @team_view(read=Role.VIEWER, write=Role.APPROVER)
-@vary_on_headers("HX-Request")
 def approvals(request):
     """Every request waiting for a second person: fix approvals and dismissals, oldest first."""
     if request.method != "GET":
@@ -120,12 +125,9 @@ def approvals(request):
     status = request.GET.get("status", "pending")
     if status not in STATUS_TABS:
         status = "pending"
-    template = "triage/approvals/list.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#approvals-inbox"
-    return render(
+    return render_page(
         request,
-        template,
+        "triage/approvals/list.html",
         {
             "rows": _inbox_rows(request, status),
             "status": status,
@@ -133,7 +135,16 @@ def approvals(request):
             "can_approve": can(request, Role.APPROVER),
             "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
         },
+        partial="approvals-inbox",
     )
+
+
+@team_view(read=Role.VIEWER)
+@fragment_only("approvals")
+def approvals_badge(request):
+    """The count beside "Approvals" in the navigation, fetched again when requests change
+    (the count itself comes from the context processor, as on every page)."""
+    return render_fragment(request, "base.html", "approvals-badge", {})
 
 
 @team_view(read=Role.APPROVER, write=Role.APPROVER)
@@ -148,7 +159,9 @@ def approval_decide(request, approval_id: int):
     form = DecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
-        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=approval.fix_id)
+        return redirect_after_post(
+            request, "fixes-detail", team_slug=request.team.slug, fix_id=approval.fix_id
+        )
     approve = form.cleaned_data["decision"] == "approve"
     try:
         decided = approval_services.approval_decide(
@@ -166,7 +179,9 @@ def approval_decide(request, approval_id: int):
             messages.success(request, "Rejected. The requester sees your comment.")
         else:
             messages.success(request, "Your approval is recorded; another approver is needed.")
-    return redirect("fixes-detail", team_slug=request.team.slug, fix_id=approval.fix_id)
+    return redirect_after_post(
+        request, "fixes-detail", team_slug=request.team.slug, fix_id=approval.fix_id
+    )
 
 
 @team_view(read=Role.ADMIN, write=Role.ADMIN)
@@ -220,18 +235,31 @@ def _may_decide_dismissal(request, dismissal: DismissalRequest) -> bool:
 
 
 @team_view(read=Role.VIEWER, write=Role.APPROVER)
-@vary_on_headers("HX-Request")
 def dismissal(request, dismissal_id: int):
     """One dismissal request: the reason, the findings, the decisions and how it was applied.
 
-    While the status is being applied, the ``dismissal-progress`` partial polls itself.
+    While the status is being applied, the ``dismissal-progress`` partial polls itself; its
+    last answer says the findings changed.
     """
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
     found = _dismissal_or_404(request, dismissal_id)
+    context = _dismissal_context(request, found)
+    applying = context["applying"]
+    return render_page(
+        request,
+        "triage/approvals/dismissal.html",
+        context,
+        partial="dismissal-progress",
+        stop_polling=not applying,
+        events=() if applying or context["job"] is None else (Event.FINDINGS_CHANGED,),
+    )
+
+
+def _dismissal_context(request, found: DismissalRequest) -> dict:
     job = found.apply_job
     applying = found.status == Dismissal.APPROVED and job is not None and job.is_active
-    context = {
+    return {
         "dismissal": found,
         "items": dismissal_selectors.dismissal_items(request=found)[:500],
         "job": job,
@@ -250,12 +278,26 @@ def dismissal(request, dismissal_id: int):
         "decision_form": DecisionForm(),
         "nav_active": "approvals",
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "triage/approvals/dismissal.html#dismissal-progress", context)
-        if not applying:
-            response.status_code = HttpResponseStopPolling.status_code
-        return response
-    return render(request, "triage/approvals/dismissal.html", context)
+
+
+def _dismissal_answer(request, dismissal_id: int, *, changed: bool):
+    """After a decision or a cancel: htmx gets the request card again (and the approvals
+    badge and the progress hear the change); a normal POST is redirected to the page."""
+    if not is_fragment(request):
+        return redirect_after_post(
+            request,
+            "approvals-dismissal",
+            team_slug=request.team.slug,
+            dismissal_id=dismissal_id,
+        )
+    found = _dismissal_or_404(request, dismissal_id)
+    return render_fragment(
+        request,
+        "triage/approvals/dismissal.html",
+        "dismissal-request",
+        _dismissal_context(request, found),
+        events=(Event.APPROVALS_CHANGED,) if changed else (),
+    )
 
 
 @team_view(read=Role.APPROVER, write=Role.APPROVER)
@@ -269,7 +311,7 @@ def dismissal_decide(request, dismissal_id: int):
     form = DecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
-        return redirect(back)
+        return _dismissal_answer(request, found.pk, changed=False)
     try:
         decided = dismissal_services.dismissal_decide(
             request=found,
@@ -279,14 +321,14 @@ def dismissal_decide(request, dismissal_id: int):
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
+        return _dismissal_answer(request, found.pk, changed=False)
+    if decided.status == Dismissal.APPROVED:
+        messages.success(request, "Approved. Kolega is being asked to apply the status.")
+    elif decided.status == Dismissal.REJECTED:
+        messages.success(request, "Rejected. Nothing changes; the requester sees why.")
     else:
-        if decided.status == Dismissal.APPROVED:
-            messages.success(request, "Approved. Kolega is being asked to apply the status.")
-        elif decided.status == Dismissal.REJECTED:
-            messages.success(request, "Rejected. Nothing changes; the requester sees why.")
-        else:
-            messages.success(request, "Your approval is recorded; another approver is needed.")
-    return redirect(back)
+        messages.success(request, "Your approval is recorded; another approver is needed.")
+    return _dismissal_answer(request, found.pk, changed=True)
 
 
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)
@@ -301,13 +343,14 @@ def dismissal_cancel(request, dismissal_id: int):
         dismissal_services.dismissal_cancel(request=found, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.success(request, "Cancelled. The findings keep their status.")
-    return redirect(back)
+        return _dismissal_answer(request, found.pk, changed=False)
+    messages.success(request, "Cancelled. The findings keep their status.")
+    return _dismissal_answer(request, found.pk, changed=True)
 
 
 urlpatterns = [
     path("", approvals, name="approvals"),
+    path("badge/", approvals_badge, name="approvals-badge"),
     path("<int:approval_id>/decide/", approval_decide, name="approvals-decide"),
     path("dismissals/<int:dismissal_id>/", dismissal, name="approvals-dismissal"),
     path(

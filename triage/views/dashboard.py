@@ -4,46 +4,21 @@ The page renders from the mirror only. The quota meters are Kolega's and come in
 loaded after the page; active batches and a first sync in progress poll their own fragments.
 """
 
-from functools import wraps
-
-from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_safe
-from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseStopPolling
 
 from triage.models import KolegaConnection, Role
 from triage.permissions import can, team_view
 from triage.selectors import dashboard as dashboard_selectors
 from triage.selectors.scans import active_scan_batches
 from triage.services import scans as scan_services
+from triage.views.htmx import fragment_only, refresh_page, render_fragment, render_page
 
 TEMPLATE = "triage/dashboard/dashboard.html"
 
 
-def _fragment_only(view):
-    """A fragment URL opened as a page (a bookmark, a new tab) leads to the dashboard."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.htmx:
-            return redirect("dashboard", team_slug=request.team.slug)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def _stop_polling_when(response, settled: bool):
-    if settled:
-        stop = HttpResponseStopPolling(response.content)
-        stop["Content-Type"] = response["Content-Type"]
-        return stop
-    return response
-
-
 @team_view(read=Role.VIEWER)
 @require_safe
-@vary_on_headers("HX-Request")
 def dashboard(request):
     team = request.team
     freshness = dashboard_selectors.mirror_freshness(team=team)
@@ -62,26 +37,27 @@ def dashboard(request):
             "findings_base": reverse("findings", kwargs={"team_slug": team.slug}),
             "scans_base": reverse("scans", kwargs={"team_slug": team.slug}),
         }
-    return render(request, TEMPLATE, context)
+    return render_page(request, TEMPLATE, context)
 
 
 @team_view(read=Role.VIEWER)
 @require_safe
-@_fragment_only
+@fragment_only("dashboard")
 def dashboard_active(request):
     """Fragment: active batches with their progress; polling stops when none is left."""
     batches = active_scan_batches(team=request.team)
-    response = render(
+    return render_fragment(
         request,
-        TEMPLATE + "#active-batches",
+        TEMPLATE,
+        "active-batches",
         {"active_batches": batches, "can_start": can(request, Role.TRIAGER)},
+        stop_polling=not batches,
     )
-    return _stop_polling_when(response, not batches)
 
 
 @team_view(read=Role.VIEWER)
 @require_safe
-@_fragment_only
+@fragment_only("dashboard")
 def dashboard_quota(request):
     """Fragment: this period's quota meters of every active connection (from Kolega, cached
     briefly)."""
@@ -89,8 +65,8 @@ def dashboard_quota(request):
         team=request.team, state=KolegaConnection.State.ACTIVE
     )
     quotas = scan_services.quota_check(connections=connections, demand={})
-    response = render(
-        request, TEMPLATE + "#quota-meters", {"quotas": quotas, "quotas_loaded": True}
+    response = render_fragment(
+        request, TEMPLATE, "quota-meters", {"quotas": quotas, "quotas_loaded": True}
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -98,19 +74,19 @@ def dashboard_quota(request):
 
 @team_view(read=Role.VIEWER)
 @require_safe
-@_fragment_only
+@fragment_only("dashboard")
 def dashboard_first_sync(request):
     """Fragment: the first sync's progress; when it has succeeded the browser reloads into
     the full dashboard."""
     freshness = dashboard_selectors.mirror_freshness(team=request.team)
-    response = render(
+    if not freshness.first_sync_pending:
+        return refresh_page()
+    return render_fragment(
         request,
-        TEMPLATE + "#first-sync",
+        TEMPLATE,
+        "first-sync",
         {"freshness": freshness, "can_admin": can(request, Role.ADMIN)},
     )
-    if not freshness.first_sync_pending:
-        response["HX-Refresh"] = "true"
-    return response
 
 
 urlpatterns = [

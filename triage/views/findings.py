@@ -11,8 +11,6 @@ from django.http import Http404, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from triage.filters.findings import (
     NON_FILTER_PARAMETERS,
@@ -29,6 +27,14 @@ from triage.selectors import sync as sync_selectors
 from triage.services import dismissals as dismissal_services
 from triage.services import findings as services
 from triage.services.errors import ServiceError
+from triage.views.htmx import (
+    Event,
+    fragment_only,
+    is_fragment,
+    redirect_after_post,
+    render_fragment,
+    render_page,
+)
 from triage.views.options import select_options
 
 # Keyboard keys of the table, by status; the help dialog and findings.js read the same map.
@@ -48,11 +54,6 @@ SORTABLE_COLUMNS = {"severity": "severity", "age": "age", "last": "last_detected
 def _status_key_list() -> list[tuple[str, str]]:
     labels = dict(STATUS_CHOICES)
     return [(key, labels[status]) for status, key in STATUS_KEYS.items()]
-
-
-def _is_fragment(request) -> bool:
-    # A history restore (back button after the cache is gone) needs the whole page.
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _query(params: QueryDict, **changes) -> str:
@@ -112,18 +113,25 @@ def _form_values(params: QueryDict) -> dict:
     }
 
 
-def _list_context(request) -> dict:
+def _page_of(request) -> tuple[selectors.FindingsPage, FindingFilter]:
+    """The page of findings the URL's filters, sort and cursor point at."""
     params = _filter_params(request.GET)
     filterset = _filtered(request, params)
-    valid = filterset.is_valid()
-    queryset = filterset.qs if valid else filterset.queryset.none()
-    sort_key = selectors.sort_of(params.get("sort"))
+    queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     page = selectors.findings_page(
         queryset=queryset,
-        sort_key=sort_key,
+        sort_key=selectors.sort_of(params.get("sort")),
         cursor=request.GET.get("cursor"),
         page_size=selectors.PAGE_SIZE,
     )
+    return page, filterset
+
+
+def _list_context(request) -> dict:
+    params = _filter_params(request.GET)
+    page, filterset = _page_of(request)
+    valid = filterset.is_valid()
+    sort_key = selectors.sort_of(params.get("sort"))
     _decorate_rows(page.rows, team_slug=request.team.slug)
     sort_links = {}
     for column, key in SORTABLE_COLUMNS.items():
@@ -155,6 +163,7 @@ def _list_context(request) -> dict:
             _query(request.GET, cursor=page.previous_cursor) if page.previous_cursor else ""
         ),
         "first_query": filter_query,
+        "count_query": request.GET.urlencode(),
         "can_triage": can(request, Role.TRIAGER),
         "status_choices": STATUS_CHOICES,
         "scan_type_choices": SCAN_TYPE_CHOICES,
@@ -173,16 +182,26 @@ def _list_context(request) -> dict:
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
-@vary_on_headers("HX-Request")
 def findings(request):
     """The triage table over the mirror."""
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
-    context = _list_context(request)
-    template = "triage/findings/list.html"
-    if _is_fragment(request):
-        template += "#findings-page"
-    return render(request, template, context)
+    return render_page(
+        request, "triage/findings/list.html", _list_context(request), partial="findings-page"
+    )
+
+
+@team_view(read=Role.VIEWER)
+@fragment_only("findings")
+def findings_count(request):
+    """The count of the table's filters, fetched again when findings change."""
+    page, _ = _page_of(request)
+    return render_fragment(
+        request,
+        "triage/findings/list.html",
+        "findings-count",
+        {"page": page, "count_query": request.GET.urlencode()},
+    )
 
 
 def _selected_queryset(request, form: BulkStatusForm):
@@ -197,7 +216,6 @@ def _selected_queryset(request, form: BulkStatusForm):
 
 
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)
-@vary_on_headers("HX-Request")
 def findings_bulk(request):
     """Preview (htmx) or start a bulk status change of the selected findings.
 
@@ -213,21 +231,22 @@ def findings_bulk(request):
     action = request.POST.get("action", "submit")
     if not form.is_valid():
         errors = [e for field in form.errors.values() for e in field]
-        if request.htmx:
-            return render(
-                request, "triage/findings/list.html#bulk-preview", {"preview_errors": errors}
+        if is_fragment(request):
+            return render_fragment(
+                request, "triage/findings/list.html", "bulk-preview", {"preview_errors": errors}
             )
         for error in errors:
             messages.error(request, error)
-        return redirect(back)
+        return redirect_after_post(request, back)
     try:
         queryset = _selected_queryset(request, form)
         if action == "preview":
             status = form.cleaned_data["status"]
             will_change, already = selectors.status_counts_for(queryset=queryset, status=status)
-            return render(
+            return render_fragment(
                 request,
-                "triage/findings/list.html#bulk-preview",
+                "triage/findings/list.html",
+                "bulk-preview",
                 {
                     "will_change": will_change,
                     "already": already,
@@ -251,9 +270,7 @@ def findings_bulk(request):
                 "approvals-dismissal",
                 kwargs={"team_slug": request.team.slug, "dismissal_id": dismissal.pk},
             )
-            if request.htmx:
-                return HttpResponseClientRedirect(dismissal_url)
-            return redirect(dismissal_url)
+            return redirect_after_post(request, dismissal_url)
         job = services.finding_status_job_create(
             team=request.team,
             actor=request.user,
@@ -263,22 +280,20 @@ def findings_bulk(request):
             filter_query=form.cleaned_data["filter_query"],
         )
     except ServiceError as exc:
-        if request.htmx:
-            return render(
+        if is_fragment(request):
+            return render_fragment(
                 request,
-                "triage/findings/list.html#bulk-preview",
+                "triage/findings/list.html",
+                "bulk-preview",
                 {"preview_errors": [exc.message]},
             )
         messages.error(request, exc.message)
-        return redirect(back)
+        return redirect_after_post(request, back)
     job_url = reverse("findings-job", kwargs={"team_slug": request.team.slug, "job_id": job.pk})
-    if request.htmx:
-        return HttpResponseClientRedirect(job_url)
-    return redirect(job_url)
+    return redirect_after_post(request, job_url)
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
-@vary_on_headers("HX-Request")
 def finding(request, finding_id: int):
     """A finding's page; POST sets its status (htmx: answers the table row, for the keys)."""
     team = request.team
@@ -288,7 +303,7 @@ def finding(request, finding_id: int):
     if request.method == "POST":
         return _finding_status_post(request, found)
     dismissals_need_approval = dismissal_services.dismissals_need_approval(team)
-    return render(
+    return render_page(
         request,
         "triage/findings/detail.html",
         {
@@ -359,19 +374,24 @@ def _finding_status_post(request, found):
                 )
         except ServiceError as exc:
             error = exc.message
-            if exc.field == "reason" and request.htmx:
+            if exc.field == "reason" and is_fragment(request):
                 error = "Dismissing needs approval: open the finding to give a reason."
-    if request.htmx:
+    if is_fragment(request):
         _decorate_rows([found], team_slug=request.team.slug)
-        return render(
+        changed = () if error else (Event.FINDINGS_CHANGED,)
+        if sent is not None:
+            changed = (Event.APPROVALS_CHANGED,)
+        return render_fragment(
             request,
-            "triage/findings/list.html#finding-row",
+            "triage/findings/list.html",
+            "finding-row",
             {
                 "f": found,
                 "can_triage": True,
                 "status_choices": STATUS_CHOICES,
                 "row_error": error,
             },
+            events=changed,
         )
     if error:
         messages.error(request, error)
@@ -379,7 +399,7 @@ def _finding_status_post(request, found):
         messages.success(request, _sent_for_approval(sent))
     else:
         messages.success(request, "Kolega accepted the new status.")
-    return redirect("finding", team_slug=request.team.slug, finding_id=found.pk)
+    return redirect_after_post(request, "finding", team_slug=request.team.slug, finding_id=found.pk)
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
@@ -394,7 +414,6 @@ def status_jobs(request):
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
-@vary_on_headers("HX-Request")
 def status_job(request, job_id: int):
     """A bulk status job: live progress while it runs, then the outcome and its actions."""
     job = selectors.status_job_detail(team=request.team, job_id=job_id)
@@ -413,7 +432,9 @@ def status_job(request, job_id: int):
                 messages.error(request, "Unknown action.")
         except ServiceError as exc:
             messages.error(request, exc.message)
-        return redirect("findings-job", team_slug=request.team.slug, job_id=job.pk)
+        return redirect_after_post(
+            request, "findings-job", team_slug=request.team.slug, job_id=job.pk
+        )
     failures = job.items.filter(outcome=FindingStatusJobItem.Outcome.FAILED).select_related(
         "finding"
     )[:500]
@@ -426,12 +447,15 @@ def status_job(request, job_id: int):
         "findings_url": reverse("findings", kwargs={"team_slug": request.team.slug}),
         "nav_active": "findings",
     }
-    if _is_fragment(request):
-        response = render(request, "triage/findings/job.html#job-progress", context)
-        if not job.is_active:
-            response.status_code = HttpResponseStopPolling.status_code
-        return response
-    return render(request, "triage/findings/job.html", context)
+    # The last answer of the polling tells the page's other fragments the findings changed.
+    return render_page(
+        request,
+        "triage/findings/job.html",
+        context,
+        partial="job-progress",
+        stop_polling=not job.is_active,
+        events=() if job.is_active else (Event.FINDINGS_CHANGED,),
+    )
 
 
 @team_view(read=Role.VIEWER, write=Role.VIEWER)
@@ -470,12 +494,13 @@ def saved_view(request, view_id: int):
     if request.method == "POST":
         services.saved_view_delete(team=request.team, user=request.user, view_id=view.pk)
         messages.success(request, f"Deleted the view “{view.name}”.")
-        return redirect(list_url)
+        return redirect_after_post(request, list_url)
     return redirect(f"{list_url}?{view.query}" if view.query else list_url)
 
 
 urlpatterns = [
     path("", findings, name="findings"),
+    path("count/", findings_count, name="findings-count"),
     path("bulk/", findings_bulk, name="findings-bulk"),
     path("jobs/", status_jobs, name="findings-jobs"),
     path("jobs/<int:job_id>/", status_job, name="findings-job"),

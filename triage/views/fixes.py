@@ -3,14 +3,13 @@ approval and open pull requests. Every page reads the mirror; writes go through 
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.cache import patch_vary_headers
-from django_htmx.http import HttpResponseStopPolling
 
 from triage.diffs import diff_between, parse_diff, render_split, render_unified
+from triage.filters.fixes import FixFilter
 from triage.forms.fixes import (
     INSTRUCTION_TEMPLATES,
     ApprovalRequestForm,
@@ -27,6 +26,16 @@ from triage.selectors import sync as sync_selectors
 from triage.services import approvals as approval_services
 from triage.services import fixes as fix_services
 from triage.services.errors import ServiceError
+from triage.views.htmx import (
+    is_fragment,
+    is_htmx,
+    no_content,
+    page_instead,
+    redirect_after_post,
+    render_fragment,
+    render_page,
+    stop_polling_and_refresh,
+)
 
 PAGE_SIZE = 50
 # The most findings one fix is started for from the portal.
@@ -35,30 +44,24 @@ MAX_FIX_FINDINGS = 200
 EAGER_FILES = 0
 
 
-def _vary(response):
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
 def fixes(request):
-    status = request.GET.get("status", "")
-    page = Paginator(selectors.fixes_list(team=request.team, status=status), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    fix_filter = FixFilter(request.GET or None, queryset=selectors.fixes_list(team=request.team))
+    page = Paginator(fix_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     requesters = selectors.fix_requesters(list(page))
     for fix in page:
         fix.requester_label = requesters.get(fix.pk, "")
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
+        "filter": fix_filter,
         "page": page,
-        "status": status,
-        "statuses": selectors.FIX_STATUS_FILTERS,
+        "query": query.urlencode(),
+        "is_filtered": bool(fix_filter.is_bound and fix_filter.form.is_valid())
+        and any(fix_filter.form.cleaned_data.values()),
         "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
     }
-    template = "triage/fixes/list.html"
-    if request.htmx:
-        template += "#fixes-table"
-    return _vary(render(request, template, context))
+    return render_page(request, "triage/fixes/list.html", context, partial="fixes-table")
 
 
 def _selected_findings(request, values) -> list[Finding]:
@@ -176,7 +179,7 @@ def fix_detail(request, fix_id: int):
     fix = _fix_or_404(request, fix_id)
     if request.method == "POST":
         return _fix_action(request, fix)
-    return _vary(render(request, "triage/fixes/detail.html", _fix_page_context(request, fix)))
+    return render_page(request, "triage/fixes/detail.html", _fix_page_context(request, fix))
 
 
 def _fix_page_context(request, fix, **forms):
@@ -258,7 +261,9 @@ def _fix_action(request, fix):
     action = request.POST.get("action")
     if action not in FIX_ACTIONS:
         messages.error(request, "Unknown action.")
-        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
+        return redirect_after_post(
+            request, "fixes-detail", team_slug=request.team.slug, fix_id=fix.pk
+        )
     forms = {}
     try:
         if action == "cancel":
@@ -285,9 +290,13 @@ def _fix_action(request, fix):
             return _comment(request, fix)
     except ServiceError as exc:
         messages.error(request, exc.message)
+        if is_fragment(request):  # the cancel button: back to the page, which shows why
+            return redirect_after_post(
+                request, "fixes-detail", team_slug=request.team.slug, fix_id=fix.pk
+            )
         context = _fix_page_context(request, fix, **forms)
-        return _vary(render(request, "triage/fixes/detail.html", context, status=400))
-    return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
+        return render_page(request, "triage/fixes/detail.html", context, status=400)
+    return redirect_after_post(request, "fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
 
 
 def _comment(request, fix):
@@ -306,7 +315,7 @@ def _comment(request, fix):
         body=data["body"],
         parent_id=data["parent"],
     )
-    if request.htmx:
+    if is_fragment(request):
         return _file_response(request, fix, sha256=data["diff_sha256"], path=data["file_path"])
     messages.success(request, "Comment added.")
     url = reverse("fixes-detail", kwargs={"team_slug": request.team.slug, "fix_id": fix.pk})
@@ -317,13 +326,16 @@ def _comment(request, fix):
 def fix_approval_card(request, fix_id: int):
     """The approval and pull-request card, polled while pull requests are being opened."""
     fix = _fix_or_404(request, fix_id)
-    if not request.htmx:
-        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
+    if not is_htmx(request):
+        return page_instead(request, "fixes-detail", fix_id=fix.pk)
     context = _fix_page_context(request, fix)
-    response = render(request, "triage/fixes/detail.html#approval-card", context)
-    if not context["opening_in_flight"]:
-        response.status_code = HttpResponseStopPolling.status_code
-    return _vary(response)
+    return render_fragment(
+        request,
+        "triage/fixes/detail.html",
+        "approval-card",
+        context,
+        stop_polling=not context["opening_in_flight"],
+    )
 
 
 @team_view(read=Role.VIEWER, write=Role.VIEWER)
@@ -331,14 +343,12 @@ def fix_heartbeat(request, fix_id: int):
     """The polled status line. Once the fix has settled (and its diff is in), the page
     reloads to show the review, and polling stops."""
     fix = _fix_or_404(request, fix_id)
+    if not is_htmx(request):
+        return page_instead(request, "fixes-detail", fix_id=fix.pk)
     context = _heartbeat_context(request, fix)
-    if not request.htmx:
-        return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
     if not context["polling"]:
-        response = HttpResponseStopPolling()
-        response["HX-Refresh"] = "true"
-        return _vary(response)
-    return _vary(render(request, "triage/fixes/detail.html#heartbeat", context))
+        return stop_polling_and_refresh()
+    return render_fragment(request, "triage/fixes/detail.html", "heartbeat", context)
 
 
 def _file_response(request, fix, *, sha256: str, path: str | None = None, index=None):
@@ -378,7 +388,7 @@ def _file_response(request, fix, *, sha256: str, path: str | None = None, index=
         "rows_html": render_rows(diff_file, file_index=diff_file.index, threads=threads),
         "can_comment": can_comment,
     }
-    return _vary(render(request, "triage/fixes/_file_body.html", context))
+    return render_page(request, "triage/fixes/_file_body.html", context)
 
 
 @team_view(read=Role.VIEWER, write=Role.VIEWER)
@@ -401,10 +411,10 @@ def fix_diff_file(request, fix_id: int, file_index: int):
             file_path=parsed.files[file_index].path,
             viewed=viewed,
         )
-        if request.htmx:
-            return _vary(HttpResponse(status=204))
+        if is_fragment(request):
+            return no_content()
         url = reverse("fixes-detail", kwargs={"team_slug": request.team.slug, "fix_id": fix.pk})
-        return redirect(f"{url}?v={choice.sha256}")
+        return redirect_after_post(request, f"{url}?v={choice.sha256}")
     return _file_response(request, fix, sha256=sha256, index=file_index)
 
 
@@ -436,19 +446,17 @@ def fix_compare(request, fix_id: int):
         for diff_file in interdiff.files:
             diff_file.new_path = diff_file.old_path = f"version {a} → version {b}"
     del old, new
-    return _vary(
-        render(
-            request,
-            "triage/fixes/compare.html",
-            {
-                "fix": fix,
-                "numbers": sorted(texts),
-                "a": a,
-                "b": b,
-                "current_number": current_number,
-                "interdiff": interdiff,
-            },
-        )
+    return render_page(
+        request,
+        "triage/fixes/compare.html",
+        {
+            "fix": fix,
+            "numbers": sorted(texts),
+            "a": a,
+            "b": b,
+            "current_number": current_number,
+            "interdiff": interdiff,
+        },
     )
 
 

@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html_join
-from django.views.decorators.vary import vary_on_headers
 
 from triage.charts import grouped_columns, horizontal_bars, stacked_columns
 from triage.filters.findings import FindingFilter
@@ -33,6 +32,7 @@ from triage.selectors import sync as sync_selectors
 from triage.selectors.reports import RISK_WEIGHTS, SCAN_TYPE_LABELS, SCAN_TYPES, ReportScope
 from triage.services import reports as report_services
 from triage.services.errors import ServiceError
+from triage.views.htmx import render_page
 from triage.views.options import select_options
 
 SEVERITY_SERIES = [(s, s.title()) for s in SEVERITIES]
@@ -96,7 +96,6 @@ def _query_without(request, *names: str) -> str:
 
 
 @team_view(read=Role.VIEWER)
-@vary_on_headers("HX-Request")
 def reports(request):
     now = _now()
     scope, form, values = _scope_from(request, now)
@@ -174,10 +173,13 @@ def reports(request):
         "query": request.GET.urlencode(),
         "can_admin": can(request, Role.ADMIN),
     }
-    template = "triage/reports/page.html"
-    if request.htmx:
-        template += "#report"
-    return render(request, template, context, status=400 if form.errors else 200)
+    return render_page(
+        request,
+        "triage/reports/page.html",
+        context,
+        partial="report",
+        status=400 if form.errors else 200,
+    )
 
 
 def _daily_rows(trend) -> str:
@@ -228,14 +230,13 @@ def _charts(*, open_now, trend) -> dict:
 
 
 @team_view(read=Role.VIEWER)
-@vary_on_headers("HX-Request")
 def sla_list(request):
     """The open findings behind one SLA count (breached or due soon, one or all severities)."""
     now = _now()
     scope, _, _ = _scope_from(request, now)
     list_form = SlaListForm(request.GET)
     if not list_form.is_valid():
-        return render(
+        return render_page(
             request,
             "triage/reports/sla_list.html",
             {"list_form": list_form, "page": None, "scope": scope},
@@ -261,10 +262,7 @@ def sla_list(request):
         "query": _query_without(request, "page"),
         "report_query": _query_without(request, "page", "kind", "severity"),
     }
-    template = "triage/reports/sla_list.html"
-    if request.htmx:
-        template += "#sla-list"
-    return render(request, template, context)
+    return render_page(request, "triage/reports/sla_list.html", context, partial="sla-list")
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)

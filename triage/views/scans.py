@@ -8,8 +8,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_safe
-from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseStopPolling
 
 from triage.forms.ids import pks_of
 from triage.forms.scans import ScanBatchFilter, ScanStartForm
@@ -19,26 +17,15 @@ from triage.selectors import scans as scan_selectors
 from triage.selectors.dashboard import mirror_freshness
 from triage.services import scans as scan_services
 from triage.services.errors import ServiceError
+from triage.views.htmx import fragment_only, render_fragment, render_page
 
 BATCHES_PER_PAGE = 25
 # Batches shown together after starting them (a request may start many).
 STARTED_LIMIT = 200
 
 
-def _render_polling(request, template: str, context: dict, *, settled: bool):
-    """Full page, or the polling fragment; the fragment stops the browser's polling (286)
-    once there is nothing more to wait for (it still carries the final state)."""
-    response = render(request, template, context)
-    if request.htmx and settled:
-        stop = HttpResponseStopPolling(response.content)
-        stop["Content-Type"] = response["Content-Type"]
-        return stop
-    return response
-
-
 @team_view(read=Role.VIEWER)
 @require_safe
-@vary_on_headers("HX-Request")
 def scans(request):
     """The team's scan batches, newest first, filtered by repository, type and status."""
     team = request.team
@@ -61,10 +48,7 @@ def scans(request):
         "freshness": mirror_freshness(team=team),
         "nav_active": "scans",
     }
-    template = "triage/scans/list.html"
-    if request.htmx:
-        template += "#scan-table"
-    return render(request, template, context)
+    return render_page(request, "triage/scans/list.html", context, partial="scan-table")
 
 
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)
@@ -130,6 +114,7 @@ def _initial(request) -> dict:
 
 @team_view(read=Role.TRIAGER)
 @require_safe
+@fragment_only("scan-new")
 def scan_new_quota(request):
     """Fragment: the quota counters the chosen scans draw on, what they take and what remains.
 
@@ -137,8 +122,6 @@ def scan_new_quota(request):
     for Kolega.
     """
     team = request.team
-    if not request.htmx:
-        return redirect("scan-new", team_slug=team.slug)
     form = ScanStartForm(request.GET or None, team=team)
     repositories, scan_types = form.chosen()
     demand = scan_services.scan_demand(repositories=repositories, scan_types=scan_types)
@@ -147,9 +130,10 @@ def scan_new_quota(request):
         connections = connections.filter(pk__in={r.connection_id for r in repositories})
     quotas = scan_services.quota_check(connections=connections, demand=demand)
     blocked = any(quota.error or quota.exhausted for quota in quotas if quota.demands)
-    response = render(
+    response = render_fragment(
         request,
-        "triage/scans/new.html#quota-preview",
+        "triage/scans/new.html",
+        "quota-preview",
         {
             "quotas": quotas,
             "chosen": bool(repositories and scan_types),
@@ -163,31 +147,27 @@ def scan_new_quota(request):
 
 @team_view(read=Role.VIEWER)
 @require_safe
-@vary_on_headers("HX-Request")
 def scan_started(request):
     """The batches one request started, progressing live until every one has finished."""
     ids = pks_of(request.GET.getlist("batch"), limit=STARTED_LIMIT)
     batches = scan_selectors.scan_batches_by_ids(team=request.team, batch_ids=ids)
     settled = all(batch.is_settled for batch in batches)
-    template = "triage/scans/started.html"
-    if request.htmx:
-        template += "#started-batches"
-    return _render_polling(
+    return render_page(
         request,
-        template,
+        "triage/scans/started.html",
         {
             "batches": batches,
             "settled": settled,
             "poll_url": request.get_full_path(),
             "nav_active": "scans",
         },
-        settled=settled,
+        partial="started-batches",
+        stop_polling=settled,
     )
 
 
 @team_view(read=Role.VIEWER)
 @require_safe
-@vary_on_headers("HX-Request")
 def scan_batch(request, batch_id: int):
     """One batch: overall progress, one row per source repo, then its results."""
     batch = scan_selectors.scan_batches_for_team(team=request.team).filter(pk=batch_id).first()
@@ -195,12 +175,9 @@ def scan_batch(request, batch_id: int):
         raise Http404("No such scan batch")
     scan_selectors.decorate_batch(batch)
     results = scan_selectors.batch_results(batch=batch) if batch.is_terminal else None
-    template = "triage/scans/batch.html"
-    if request.htmx:
-        template += "#batch-progress"
-    return _render_polling(
+    return render_page(
         request,
-        template,
+        "triage/scans/batch.html",
         {
             "batch": batch,
             "source_repos": scan_selectors.batch_source_repos(batch),
@@ -210,7 +187,8 @@ def scan_batch(request, batch_id: int):
             "can_start": can(request, Role.TRIAGER),
             "nav_active": "scans",
         },
-        settled=batch.is_settled,
+        partial="batch-progress",
+        stop_polling=batch.is_settled,
     )
 
 

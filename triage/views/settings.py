@@ -3,12 +3,14 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
-from triage.forms.settings import AuditFilterForm, ConnectionForm, MemberForm, MemberRoleForm
+from triage.filters.audit import AuditEventFilter
+from triage.forms.settings import ConnectionForm, MemberForm, MemberRoleForm
 from triage.models import AuditEvent, KolegaConnection, Membership, Role
 from triage.permissions import can, team_view
 from triage.services import connections as connection_services
 from triage.services import teams as team_services
 from triage.services.errors import ServiceError
+from triage.views.htmx import redirect_after_post, render_page
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
@@ -69,7 +71,7 @@ def connection_action(request, connection_id: int):
             messages.success(request, f"{name} deleted.")
     except ServiceError as exc:
         messages.error(request, f"{connection.name}: {exc.message}")
-    return redirect("settings-connections", team_slug=request.team.slug)
+    return redirect_after_post(request, "settings-connections", team_slug=request.team.slug)
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
@@ -110,7 +112,7 @@ def members(request):
                             role=Role(role_form.cleaned_data["role"]),
                         )
                         messages.success(request, "Role changed.")
-                return redirect("settings-members", team_slug=team.slug)
+                return redirect_after_post(request, "settings-members", team_slug=team.slug)
             else:
                 messages.error(request, "Unknown action.")
         except ServiceError as exc:
@@ -118,7 +120,7 @@ def members(request):
                 form.add_error(exc.field, exc.message)
             else:
                 messages.error(request, exc.message)
-                return redirect("settings-members", team_slug=team.slug)
+                return redirect_after_post(request, "settings-members", team_slug=team.slug)
     return render(
         request,
         "triage/settings/members.html",
@@ -134,30 +136,18 @@ def members(request):
 
 @team_view(read=Role.ADMIN)
 def audit_log(request):
-    form = AuditFilterForm(request.GET or None)
-    events = AuditEvent.objects.filter(team=request.team).select_related("actor")
-    if form.is_valid():
-        if form.cleaned_data["actor"]:
-            events = events.filter(actor_label=form.cleaned_data["actor"])
-        if form.cleaned_data["action"]:
-            events = events.filter(action__startswith=form.cleaned_data["action"])
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    actions = (
-        AuditEvent.objects.filter(team=request.team)
-        .order_by("action")
-        .values_list("action", flat=True)
-        .distinct()
+    event_filter = AuditEventFilter(
+        request.GET or None,
+        queryset=AuditEvent.objects.filter(team=request.team).select_related("actor"),
     )
-    actors = (
-        AuditEvent.objects.filter(team=request.team)
-        .order_by("actor_label")
-        .values_list("actor_label", flat=True)
-        .distinct()
-    )
-    return render(
+    page = Paginator(event_filter.qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render_page(
         request,
         "triage/settings/audit.html",
-        {"form": form, "page": page, "actions": actions, "actors": actors},
+        {"filter": event_filter, "page": page, "query": query.urlencode()},
+        partial="audit-table",
     )
 
 

@@ -4,12 +4,12 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django_htmx.http import HttpResponseStopPolling
 
 from triage.models import KolegaConnection, Role, SyncRun
 from triage.permissions import can, team_view
 from triage.selectors.sync import connection_sync_health_list, sync_run_get, sync_runs_recent
 from triage.services.audit import audit_log
+from triage.views.htmx import is_fragment, redirect_after_post, render_fragment, render_page
 
 SYNC_KINDS = {"incremental": SyncRun.Kind.INCREMENTAL, "full": SyncRun.Kind.FULL}
 
@@ -30,9 +30,11 @@ def sync_status(request):
         if run.status == SyncRun.Status.FAILED:
             messages.error(request, f"{connection.name}: {run.error}")
             return redirect("settings-sync", team_slug=team.slug)
-        if request.htmx:
-            return render(request, "triage/settings/sync_run.html#sync-run", {"run": run})
-        return redirect("settings-sync-run", team_slug=team.slug, run_id=run.pk)
+        if is_fragment(request):
+            return render_fragment(
+                request, "triage/settings/sync_run.html", "sync-run", {"run": run}
+            )
+        return redirect_after_post(request, "settings-sync-run", team_slug=team.slug, run_id=run.pk)
     return render(
         request,
         "triage/settings/sync.html",
@@ -78,12 +80,13 @@ def sync_run_detail(request, run_id: int):
     run = sync_run_get(team=request.team, run_id=run_id)
     if run is None:
         raise Http404("No such sync run")
-    if request.htmx:
-        response = render(request, "triage/settings/sync_run.html#sync-run", {"run": run})
-        if not run.is_active:
-            response.status_code = HttpResponseStopPolling.status_code
-        return response
-    return render(request, "triage/settings/sync_run.html", {"run": run})
+    return render_page(
+        request,
+        "triage/settings/sync_run.html",
+        {"run": run},
+        partial="sync-run",
+        stop_polling=not run.is_active,
+    )
 
 
 def _int_or_404(value) -> int:
