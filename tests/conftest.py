@@ -12,6 +12,8 @@ from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from triage.clients import override_transport
 from triage.models import Role
 
+pytest_plugins = ["tests.skipped_summary"]
+
 SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
 
 

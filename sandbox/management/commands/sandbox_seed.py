@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand
 
 from sandbox.models import Finding, Repository
@@ -12,7 +14,11 @@ class Command(BaseCommand):
         parser.add_argument("--key", help="plaintext API key to create (kcp_test_...)")
         parser.add_argument("--slug", default="acme")
         parser.add_argument("--name", default="Acme Corp")
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000/sandbox")
+        parser.add_argument(
+            "--base-url",
+            default=None,
+            help="the sandbox's address to print (default: this machine on $PORT, else 8000)",
+        )
 
     def handle(self, *args, **options):
         organization, key, created = demo_organization_seed(
@@ -26,7 +32,10 @@ class Command(BaseCommand):
         state = "created" if created else "already present"
         self.stdout.write(f"Organization {organization.name} ({organization.slug}) {state}")
         self.stdout.write(f"  {repositories} repositories, {findings} findings")
-        self.stdout.write(f"Base URL: {options['base_url']}")
+        base_url = (
+            options["base_url"] or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/sandbox"
+        )
+        self.stdout.write(f"Base URL: {base_url}")
         if key:
             self.stdout.write(f"API key: {key}")
         else:
