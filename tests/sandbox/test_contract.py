@@ -4,17 +4,9 @@ Schemathesis generates valid and invalid requests for every operation of
 ``kolega-api/openapi.json`` and validates each response (schema, content type, headers,
 negative data rejected, positive data accepted, no server errors).
 
-Two built-in checks are narrowed, none is dropped:
-
-- ``status_code_conformance``. The published contract
-documents only the success code and 422 per operation, yet NOTES.md (the vendor's prose)
-defines 400/401/403/404/409 answers in an error envelope, and a generated id that does not
-exist must answer 404. ``documented_or_enveloped_status`` below accepts a documented code,
-or one of those codes only when its body is exactly the documented envelope.
-- ``negative_data_rejection`` treats an unknown query parameter as invalid input, while
-  upstream (FastAPI) ignores unknown query parameters. The sandbox does the same, so a
-  request whose only flaw is an extra query parameter is not required to fail; every
-  other negative case still is.
+Two built-in checks are narrowed, none is dropped; ``tests/sandbox/contract_checks.py`` says
+how and why. ``tests/embedded/test_contract_live.py`` runs the same checks from the command
+line against a live server, with two workers and the stateful phase.
 """
 
 from pathlib import Path
@@ -34,43 +26,17 @@ from sandbox.services.fixes import fix_create
 from sandbox.services.organizations import organization_create
 from sandbox.services.repositories import repository_create
 from tests.sandbox.conftest import TINY_TREES
+from tests.sandbox.contract_checks import (
+    documented_or_enveloped_status,
+    negative_data_rejected_like_upstream,
+)
 
 CONTRACT = Path(__file__).resolve().parents[2] / "kolega-api" / "openapi.json"
-ENVELOPED_STATUSES = {400, 401, 403, 404, 409}
 
 schema = schemathesis.openapi.from_path(CONTRACT)
 schema.app = get_wsgi_application()
 
 pytestmark = [pytest.mark.contract, pytest.mark.slow]
-
-
-@schemathesis.check
-def documented_or_enveloped_status(ctx, response, case):
-    documented = {int(code) for code in case.operation.responses.status_codes if code.isdigit()}
-    if response.status_code in documented:
-        return None
-    if response.status_code == 405:
-        # Asked by the unsupported-method check with a method the path does not define.
-        assert response.headers.get("allow"), "405 without an Allow header"
-        return None
-    assert response.status_code in ENVELOPED_STATUSES, f"undocumented status {response.status_code}"
-    detail = response.json()["detail"]
-    assert isinstance(detail, dict), detail
-    assert isinstance(detail["detail"], str) and isinstance(detail["error_code"], str)
-    assert set(detail) <= {"detail", "error_code", "quota_type"}
-    return None
-
-
-def _sends_unknown_query_parameters(case) -> bool:
-    declared = {parameter.name for parameter in case.operation.query}
-    return bool(set(case.query or {}) - declared)
-
-
-@schemathesis.check
-def negative_data_rejected_like_upstream(ctx, response, case):
-    if _sends_unknown_query_parameters(case) and response.status_code < 300:
-        return None
-    return negative_data_rejection(ctx, response, case)
 
 
 @pytest.fixture
