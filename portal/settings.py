@@ -146,12 +146,16 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
+    "triage.sign_in.SignInSlowdownBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},  # ASVS 2.1.1
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -166,6 +170,14 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Behind N reverse proxies, the client address is the N-th from the right of X-Forwarded-For;
+# 0 (no proxy) uses the connection's address and ignores the header.
+PORTAL_TRUSTED_PROXY_HOPS = env_int("PORTAL_TRUSTED_PROXY_HOPS", 0)
+AXES_CLIENT_IP_CALLABLE = "triage.sign_in.client_address"
+# Per account, whatever the address: after this many failures one attempt per wait, the wait
+# doubling per further failure up to the maximum (triage/sign_in.py).
+PORTAL_SIGN_IN_SLOWDOWN_AFTER = env_int("PORTAL_SIGN_IN_SLOWDOWN_AFTER", 10)
+PORTAL_SIGN_IN_SLOWDOWN_MAX_SECONDS = env_int("PORTAL_SIGN_IN_SLOWDOWN_MAX_SECONDS", 60)
 
 # Sessions end after an idle time (sliding) and after an absolute time since sign-in.
 PORTAL_SESSION_IDLE_SECONDS = env_int("PORTAL_SESSION_IDLE_SECONDS", 30 * 60)
