@@ -14,7 +14,6 @@ import ipaddress
 import time
 
 from django.conf import settings
-from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -64,11 +63,12 @@ def sign_in_wait_seconds(username: str) -> int:
     return max(0, int(last_failure + delay - _now() + 0.999))
 
 
-class SignInSlowdownBackend(BaseBackend):
+class SignInSlowdownBackend:
     """First of the authentication backends: refuses an attempt while its account waits.
 
     The password is not even checked then, so a guess made during the wait tells nothing.
-    The lockout page explains the wait (``request.portal_sign_in_wait``).
+    The lockout page explains the wait (``request.portal_sign_in_wait``). It signs no one
+    in, so it has no ``get_user`` (like axes' backend): sessions name the model backend.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
