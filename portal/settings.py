@@ -56,6 +56,10 @@ ALLOWED_HOSTS = env_list(
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# /healthz reuses its last answer this long: unauthenticated requests cannot make it open a
+# database and broker connection each.
+PORTAL_HEALTH_CACHE_SECONDS = env_int("PORTAL_HEALTH_CACHE_SECONDS", 5)
+
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 SANDBOX_TIME_SCALE = float(os.environ.get("SANDBOX_TIME_SCALE", "1.0"))
 SANDBOX_ADMIN_TOKEN = os.environ.get("SANDBOX_ADMIN_TOKEN", "")
