@@ -14,8 +14,10 @@ RUN pip install -r requirements.txt
 
 COPY --chown=portal:portal . .
 
-# collectstatic needs settings that import cleanly; these build-time values are never used at run time.
-RUN DEBUG=0 SECRET_KEY=build-only PORTAL_ENCRYPTION_KEYS=8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM= \
+# collectstatic needs settings that import cleanly; these throw-away build-time keys are never used
+# at run time (published keys are refused with DEBUG off).
+RUN DEBUG=0 SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    PORTAL_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
     SANDBOX_ENABLED=0 PORTAL_VAR_DIR=/tmp/portal-build \
     python manage.py collectstatic --no-input \
     && mkdir -p /app/var && chown -R portal:portal /app/var

@@ -51,6 +51,26 @@ PORTAL_ENCRYPTION_KEYS = env_list("PORTAL_ENCRYPTION_KEYS", [_DEV_ENCRYPTION_KEY
 if not PORTAL_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("PORTAL_ENCRYPTION_KEYS must be set when DEBUG is off.")
 
+# Values published in this repository (development defaults, test, build and benchmark values):
+# anyone can read them, so they protect nothing outside development.
+_PUBLISHED_SECRET_KEYS = {
+    _DEV_SECRET_KEY,
+    "test-secret-key-not-for-production-use-0123456789abcdef",
+    "build-only",
+    "bench-only-secret-key-" + "x" * 40,
+    "profile-only-" + "x" * 50,
+}
+_PUBLISHED_ENCRYPTION_KEYS = {_DEV_ENCRYPTION_KEY, "Yk2mlm2c0eXqg0tTk0qIuGqUBo4nB9Yb8Hj7tZk1u3I="}
+if not DEBUG and SECRET_KEY in _PUBLISHED_SECRET_KEYS:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a published development value: set a new random one when DEBUG is off."
+    )
+if not DEBUG and _PUBLISHED_ENCRYPTION_KEYS.intersection(PORTAL_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(
+        "PORTAL_ENCRYPTION_KEYS holds a published development key: generate new keys (see "
+        "README, Configuration) and rotate away from it when DEBUG is off."
+    )
+
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
