@@ -32,12 +32,14 @@ def worker_log(transactional_db, tmp_path):
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_CONN_MAX_AGE": "0",
     }
+    command = [
+        *(sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo"),
+        *("--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"),
+        *("--hostname", f"{hostname}@%h", "--include", "tests.portal.worker_logging_tasks"),
+    ]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo"]
-            + ["--concurrency", "1", "--loglevel", "INFO", "--without-gossip"]
-            + ["--without-mingle", "--hostname", f"{hostname}@%h"]
-            + ["--include", "tests.portal.worker_logging_tasks"],
+            command,
             env=env,
             cwd=ROOT,
             stdout=log_file,

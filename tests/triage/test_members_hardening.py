@@ -1,5 +1,6 @@
 """Membership changes under concurrency, and what adding a member reveals about other users."""
 
+import contextlib
 import threading
 
 import pytest
@@ -39,9 +40,7 @@ def test_an_active_user_is_still_added(team, member, client_as):
     assert Membership.objects.get(team=team, user__username="newcomer").role == Role.VIEWER
 
 
-def test_two_admins_demoting_each_other_at_once_leave_one_admin(
-    transactional_db, monkeypatch
-):
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(transactional_db, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL; SQLite serialises every write anyway")
     team = TeamFactory()
@@ -58,10 +57,8 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(
     audit_log = team_services.audit_log
 
     def audit_log_after_the_other(**kwargs):
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             both_checked.wait(timeout=3)
-        except threading.BrokenBarrierError:
-            pass
         return audit_log(**kwargs)
 
     monkeypatch.setattr(team_services, "audit_log", audit_log_after_the_other)

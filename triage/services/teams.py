@@ -6,7 +6,6 @@ from triage.models import Membership, Role, Team
 from triage.services.audit import audit_log
 from triage.services.errors import RoleRequired, ServiceError
 
-
 UNKNOWN_USER_MESSAGE = "No user can be added with that name."
 
 
