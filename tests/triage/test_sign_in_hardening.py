@@ -131,3 +131,19 @@ def test_the_demo_password_meets_the_policy(db):
     run_dev = (Path(__file__).resolve().parents[2] / "bin" / "run-dev").read_text()
     demo = re.search(r'DEMO_PASSWORD="\$\{DEMO_PASSWORD:-([^}]*)\}"', run_dev).group(1)
     validate_password(demo)
+
+
+def test_admin_site_refuses_a_signed_in_non_staff_user_and_their_password(db):
+    UserFactory(username="plain-user")
+    client = Client()
+    assert (
+        client.post(
+            reverse("login"), {"username": "plain-user", "password": TEST_PASSWORD}
+        ).status_code
+        == 302
+    )
+
+    assert client.get("/admin/").status_code == 302
+    refused = client.post("/admin/login/", {"username": "plain-user", "password": TEST_PASSWORD})
+    assert refused.status_code == 200
+    assert "for a staff account" in refused.content.decode()
