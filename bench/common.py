@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
@@ -41,6 +44,11 @@ def database_url(name: str, *, reuse: bool = False) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
+# DEBUG is off, where published keys are refused: one fresh pair per run, shared by its processes.
+_RUN_SECRET_KEY = secrets.token_urlsafe(50)
+_RUN_ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
 def environment(database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a benchmark's processes: production-like settings (no DEBUG, so no
     query log growing with every query) on the benchmark's own database."""
@@ -50,9 +58,8 @@ def environment(database_url: str, **extra: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             "DATABASE_URL": database_url,
             "DEBUG": "0",
-            "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-secret-key-" + "x" * 40,
-            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS")
-            or "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
+            "SECRET_KEY": env.get("SECRET_KEY") or _RUN_SECRET_KEY,
+            "PORTAL_ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS") or _RUN_ENCRYPTION_KEY,
             "SANDBOX_ENABLED": "1",
             "PORTAL_HTTPS": "0",
             "PORTAL_STATIC_MANIFEST": "0",

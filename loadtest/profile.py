@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -55,8 +58,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("SECRET_KEY", "profile-only-" + "x" * 50)
-    os.environ.setdefault("PORTAL_ENCRYPTION_KEYS", "8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=")
+    # Fresh keys: published ones are refused with DEBUG off, and the seeded key is re-encrypted
+    # with this process's keys below anyway.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("PORTAL_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     os.environ.setdefault("PORTAL_HTTPS", "0")
     os.environ.setdefault("SANDBOX_ENABLED", "1")
     os.environ.setdefault("PORTAL_STATIC_MANIFEST", "0")

@@ -51,10 +51,34 @@ PORTAL_ENCRYPTION_KEYS = env_list("PORTAL_ENCRYPTION_KEYS", [_DEV_ENCRYPTION_KEY
 if not PORTAL_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("PORTAL_ENCRYPTION_KEYS must be set when DEBUG is off.")
 
+# Values published in this repository (development defaults, test, build and benchmark values):
+# anyone can read them, so they protect nothing outside development.
+_PUBLISHED_SECRET_KEYS = {
+    _DEV_SECRET_KEY,
+    "test-secret-key-not-for-production-use-0123456789abcdef",
+    "build-only",
+    "bench-only-secret-key-" + "x" * 40,
+    "profile-only-" + "x" * 50,
+}
+_PUBLISHED_ENCRYPTION_KEYS = {_DEV_ENCRYPTION_KEY, "Yk2mlm2c0eXqg0tTk0qIuGqUBo4nB9Yb8Hj7tZk1u3I="}
+if not DEBUG and SECRET_KEY in _PUBLISHED_SECRET_KEYS:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a published development value: set a new random one when DEBUG is off."
+    )
+if not DEBUG and _PUBLISHED_ENCRYPTION_KEYS.intersection(PORTAL_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(
+        "PORTAL_ENCRYPTION_KEYS holds a published development key: generate new keys (see "
+        "README, Configuration) and rotate away from it when DEBUG is off."
+    )
+
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# /healthz reuses its last answer this long: unauthenticated requests cannot make it open a
+# database and broker connection each.
+PORTAL_HEALTH_CACHE_SECONDS = env_int("PORTAL_HEALTH_CACHE_SECONDS", 5)
 
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 SANDBOX_TIME_SCALE = float(os.environ.get("SANDBOX_TIME_SCALE", "1.0"))
@@ -146,12 +170,16 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
+    "triage.sign_in.SignInSlowdownBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},  # ASVS 2.1.1
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -166,6 +194,14 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Behind N reverse proxies, the client address is the N-th from the right of X-Forwarded-For;
+# 0 (no proxy) uses the connection's address and ignores the header.
+PORTAL_TRUSTED_PROXY_HOPS = env_int("PORTAL_TRUSTED_PROXY_HOPS", 0)
+AXES_CLIENT_IP_CALLABLE = "triage.sign_in.client_address"
+# Per account, whatever the address: after this many failures one attempt per wait, the wait
+# doubling per further failure up to the maximum (triage/sign_in.py).
+PORTAL_SIGN_IN_SLOWDOWN_AFTER = env_int("PORTAL_SIGN_IN_SLOWDOWN_AFTER", 10)
+PORTAL_SIGN_IN_SLOWDOWN_MAX_SECONDS = env_int("PORTAL_SIGN_IN_SLOWDOWN_MAX_SECONDS", 60)
 
 # Sessions end after an idle time (sliding) and after an absolute time since sign-in.
 PORTAL_SESSION_IDLE_SECONDS = env_int("PORTAL_SESSION_IDLE_SECONDS", 30 * 60)

@@ -6,11 +6,15 @@ REDIS_URL) win.
 """
 
 import os
+import secrets
 
-os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-use-0123456789abcdef")
+from cryptography.fernet import Fernet
+
+# Tests run with DEBUG off, where published keys are refused: fresh ones per run, which the
+# worker processes that tests start inherit through the environment.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault(
-    "PORTAL_ENCRYPTION_KEYS",
-    "Yk2mlm2c0eXqg0tTk0qIuGqUBo4nB9Yb8Hj7tZk1u3I=,8006m57EbXjZQQGhkLHq5kdyUgt-J50z40ryqrLZuNM=",
+    "PORTAL_ENCRYPTION_KEYS", f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"
 )
 os.environ.setdefault("SANDBOX_ENABLED", "1")
 os.environ.setdefault("PORTAL_HTTPS", "0")

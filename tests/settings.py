@@ -9,3 +9,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Tests run their syncs explicitly; a sync queued by connecting would race them under a worker.
 PORTAL_SYNC_ON_CONNECT = False
+
+# The per-account sign-in slowdown counts in the cache, which outlives each test's database:
+# tests of the slowdown set a low threshold themselves.
+PORTAL_SIGN_IN_SLOWDOWN_AFTER = 1000

@@ -1,4 +1,14 @@
+import pytest
 from django.test import Client
+
+from portal import health
+
+
+@pytest.fixture(autouse=True)
+def _fresh_health_checks():
+    health.health_checks_forget()
+    yield
+    health.health_checks_forget()
 
 
 def test_healthz_reports_database_and_broker(db):

@@ -6,6 +6,8 @@ from triage.models import Membership, Role, Team
 from triage.services.audit import audit_log
 from triage.services.errors import RoleRequired, ServiceError
 
+UNKNOWN_USER_MESSAGE = "No user can be added with that name."
+
 
 class SystemActor:
     """The actor of writes made by the portal itself or by an operator's management command."""
@@ -46,12 +48,19 @@ def member_set(*, team: Team, actor, username: str, role: Role) -> Membership:
     """Add a user to the team or change their role."""
     require_role(team=team, user=actor, role=Role.ADMIN)
     user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise ServiceError(f"No user named “{username}”.", field="username")
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().filter(team=team, user=user).first()
+        _lock_admins(team=team)
+        membership = (
+            Membership.objects.select_for_update().filter(team=team, user=user).first()
+            if user is not None
+            else None
+        )
         previous = membership.role if membership else None
         if membership is None:
+            # One answer whatever the reason, so that the form cannot tell an admin which
+            # usernames exist in the portal.
+            if user is None or not user.is_active:
+                raise ServiceError(UNKNOWN_USER_MESSAGE, field="username")
             membership = Membership.objects.create(team=team, user=user, role=role)
         else:
             _refuse_removing_last_admin(team=team, membership=membership, new_role=role)
@@ -71,6 +80,7 @@ def member_set(*, team: Team, actor, username: str, role: Role) -> Membership:
 def member_remove(*, team: Team, actor, membership_id: int) -> None:
     require_role(team=team, user=actor, role=Role.ADMIN)
     with transaction.atomic():
+        _lock_admins(team=team)
         membership = (
             Membership.objects.select_for_update()
             .select_related("user")
@@ -89,6 +99,20 @@ def member_remove(*, team: Team, actor, membership_id: int) -> None:
             details={"role": membership.role},
         )
         membership.delete()
+
+
+def _lock_admins(*, team: Team) -> None:
+    """Lock the team's admin memberships, always in the same order, before any role change.
+
+    Without it two admins demoting each other at once each see the other still an admin,
+    and the team is left with none. The second change waits here and then sees the first.
+    """
+    list(
+        Membership.objects.select_for_update()
+        .filter(team=team, role=Role.ADMIN)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _refuse_removing_last_admin(*, team: Team, membership: Membership, new_role) -> None:
