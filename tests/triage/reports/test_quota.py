@@ -7,8 +7,13 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import SANDBOX_BASE_URL
-from tests.factories import KolegaConnectionFactory
-from tests.triage.reports.factories import FixFactory, PullRequestFactory, RepositoryFactory
+from tests.factories import (
+    T0,
+    FixFactory,
+    KolegaConnectionFactory,
+    PullRequestFactory,
+    RepositoryFactory,
+)
 from triage.kolega import KolegaClient, iter_all
 from triage.models import Fix, KolegaConnection, Role, SyncRun
 from triage.selectors import reports as selectors
@@ -45,7 +50,7 @@ def keep(connection, details: dict, created_at: datetime) -> None:
 
 
 def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, other_team):
-    repository = RepositoryFactory(team=team)
+    repository = RepositoryFactory(at=T0, team=team)
     connection = repository.connection
     now = at("2026-03-20T12:00")
     keep(
@@ -74,12 +79,16 @@ def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, othe
         },
         at("2026-02-27T08:00"),
     )
-    in_period = FixFactory(repository=repository, created_at=at("2026-03-02T00:00"))
-    FixFactory(repository=repository, created_at=at("2026-03-20T11:59"))
-    FixFactory(repository=repository, created_at=at("2026-02-28T23:59"))  # previous period
-    PullRequestFactory(fix=in_period, created_at=at("2026-03-05T00:00"))
-    PullRequestFactory(fix=in_period, created_at=at("2026-02-20T00:00"))  # previous period
-    FixFactory(repository=RepositoryFactory(team=other_team), created_at=at("2026-03-10T00:00"))
+    in_period = FixFactory(at=T0, repository=repository, created_at=at("2026-03-02T00:00"))
+    FixFactory(at=T0, repository=repository, created_at=at("2026-03-20T11:59"))
+    FixFactory(at=T0, repository=repository, created_at=at("2026-02-28T23:59"))  # previous period
+    PullRequestFactory(at=T0, fix=in_period, created_at=at("2026-03-05T00:00"))
+    PullRequestFactory(at=T0, fix=in_period, created_at=at("2026-02-20T00:00"))  # previous period
+    FixFactory(
+        at=T0,
+        repository=RepositoryFactory(at=T0, team=other_team),
+        created_at=at("2026-03-10T00:00"),
+    )
 
     [use] = selectors.quota_use(team=team, now=now)
     assert use.connection == connection
@@ -113,7 +122,7 @@ def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, othe
 
 
 def test_a_connection_without_a_reading_says_so(team, member, client_as):
-    RepositoryFactory(team=team)
+    RepositoryFactory(at=T0, team=team)
     [use] = selectors.quota_use(team=team, now=at("2026-03-20T12:00"))
     assert use.read_at is None and use.counters == []
     body = client_as(member(Role.VIEWER)).get(reverse("reports", args=[team.slug])).content
