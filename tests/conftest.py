@@ -8,9 +8,10 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
 
-from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.factories import KolegaConnectionFactory, MembershipFactory, TeamFactory, UserFactory
 from triage.clients import override_transport
-from triage.models import Role
+from triage.kolega import KolegaClient
+from triage.models import KolegaConnection, Role
 
 pytest_plugins = ["tests.skipped_summary"]
 
@@ -86,6 +87,55 @@ def member(team):
         return MembershipFactory(team=of or team, role=role, user=UserFactory(**kwargs)).user
 
     return make
+
+
+@pytest.fixture
+def admin(member):
+    return member(Role.ADMIN, username="ada")
+
+
+@pytest.fixture
+def triager(member):
+    return member(Role.TRIAGER, username="tess")
+
+
+@pytest.fixture
+def approver(member):
+    return member(Role.APPROVER, username="abe")
+
+
+@pytest.fixture
+def demo_org(db, sandbox_clock):
+    """The sandbox's demo organization (real source trees, a scan history, a few verdicts)
+    and the plaintext of its key."""
+    from sandbox.services.seed import demo_organization_seed
+
+    organization, key, _ = demo_organization_seed(slug="acme-demo", name="Acme Demo")
+    return organization, key
+
+
+@pytest.fixture
+def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
+    """The team's connection to ``demo_org``, stored without a key check and not yet synced."""
+    organization, key = demo_org
+    created = KolegaConnectionFactory(
+        team=team,
+        name="Acme",
+        base_url=SANDBOX_BASE_URL,
+        api_key=key,
+        organization_id=str(organization.id),
+    )
+    # Read back: the stored key is the encrypted field, as every other caller sees it.
+    return KolegaConnection.objects.get(pk=created.pk)
+
+
+@pytest.fixture
+def upstream(demo_org, sandbox_wsgi) -> Iterator[KolegaClient]:
+    """The same organization seen by the test itself, to compare with the mirror."""
+    with KolegaClient(
+        base_url=SANDBOX_BASE_URL, api_key=demo_org[1], transport=sandbox_wsgi
+    ) as client:
+        yield client
 
 
 @pytest.fixture
