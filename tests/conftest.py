@@ -1,3 +1,4 @@
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -150,6 +151,23 @@ def client_as():
     return make
 
 
+def celery_worker_argv(*options: str) -> list[str]:
+    """The command of one Celery worker of the portal, one task at a time, in the foreground."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "--pool=solo",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+        *options,
+    ]
+
+
 def _database_url_for_test_db() -> str:
     from django.db import connection
 
@@ -169,7 +187,6 @@ def celery_worker_process(transactional_db):
     """
     import os
     import subprocess
-    import sys
     import time
 
     from django.db import connection
@@ -186,24 +203,7 @@ def celery_worker_process(transactional_db):
         "DATABASE_CONN_MAX_AGE": "0",
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"test-worker-{os.getpid()}@%h",
-        ],
+        celery_worker_argv("--concurrency", "1", "--hostname", f"test-worker-{os.getpid()}@%h"),
         env=env,
         cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent),
     )

@@ -3,7 +3,8 @@ the portal's own service and run to completion on the sandbox clock."""
 
 import pytest
 
-from triage.models import Finding, Fix, KolegaConnection
+from tests.mirror_rows import two_open_findings_of_one_file
+from triage.models import Fix, KolegaConnection
 from triage.services.fixes import fix_start
 from triage.sync import fix_track_step, sync_connection_full
 
@@ -18,21 +19,7 @@ def connection(connection) -> KolegaConnection:
 @pytest.fixture
 def open_findings(connection):
     """Two open code findings of one file of one repository."""
-    from django.db.models import Count
-
-    group = (
-        Finding.objects.filter(team=connection.team, status="open", scan_type="semgrep_scan")
-        .values("repository_id", "file_path")
-        .annotate(n=Count("id"))
-        .filter(n__gte=2)
-        .order_by("repository_id", "file_path")
-        .first()
-    )
-    return list(
-        Finding.objects.filter(
-            repository_id=group["repository_id"], status="open", file_path=group["file_path"]
-        ).order_by("pk")[:2]
-    )
+    return two_open_findings_of_one_file(connection.team)
 
 
 def run_to_completion(fix: Fix, clock) -> Fix:

@@ -6,16 +6,15 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from tests.conftest import SANDBOX_BASE_URL
 from tests.factories import (
     T0,
     FixFactory,
-    KolegaConnectionFactory,
     PullRequestFactory,
     RepositoryFactory,
 )
-from triage.kolega import KolegaClient, iter_all
-from triage.models import Fix, KolegaConnection, Role, SyncRun
+from tests.mirror_rows import fix_started_upstream
+from triage.kolega import KolegaClient
+from triage.models import Fix, Role, SyncRun
 from triage.selectors import reports as selectors
 from triage.sync import sync_connection_full
 
@@ -130,30 +129,10 @@ def test_a_connection_without_a_reading_says_so(team, member, client_as):
 
 
 @pytest.fixture
-def synced(team, sandbox_transport, sandbox_wsgi):
+def synced(connection, upstream):
     """A connection to the sandbox's demo organization with one fix started, fully synced."""
-    from sandbox.services.seed import demo_organization_seed
-
-    organization, key, _ = demo_organization_seed(slug="acme-quota", name="Acme Quota")
-    created = KolegaConnectionFactory(
-        team=team,
-        name="Acme",
-        base_url=SANDBOX_BASE_URL,
-        api_key=key,
-        organization_id=str(organization.id),
-    )
-    connection = KolegaConnection.objects.get(pk=created.pk)  # the key as stored, encrypted
-    with KolegaClient(base_url=SANDBOX_BASE_URL, api_key=key, transport=sandbox_wsgi) as upstream:
-        repository = next(iter_all(upstream.list_repositories))
-        finding = next(iter_all(upstream.list_findings, repository_id=repository.id))
-        upstream.create_fix(
-            repository_id=repository.id,
-            finding_ids=[finding.id],
-            title="Fix it",
-            instructions="Please fix",
-            source_repo=repository.repositories[0].full_name,
-        )
-        balance = upstream.quota_balance()
+    fix_started_upstream(upstream)
+    balance = upstream.quota_balance()
     run = sync_connection_full(connection=connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     return connection, balance
