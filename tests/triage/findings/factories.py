@@ -1,0 +1,3 @@
+"""The factories live in tests/factories.py; this name stays for tests that still import it."""
+
+from tests.factories import FindingEventFactory, FindingFactory, RepositoryFactory, ScanBatchFactory  # noqa: F401

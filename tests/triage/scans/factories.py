@@ -1,0 +1,10 @@
+"""The factories live in tests/factories.py; this name stays for tests that still import it."""
+
+from tests.factories import (
+    FindingFactory,
+    FixFactory,
+    PullRequestFactory,
+    RepositoryFactory,
+    ScanBatchFactory,
+    link,
+)  # noqa: F401
