@@ -7,4 +7,13 @@ from tests.factories import (
     RepositoryFactory,
     ScanBatchFactory,
     link,
-)  # noqa: F401
+)
+
+__all__ = [
+    "FindingFactory",
+    "FixFactory",
+    "PullRequestFactory",
+    "RepositoryFactory",
+    "ScanBatchFactory",
+    "link",
+]
