@@ -1,3 +1,4 @@
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -8,9 +9,10 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
 
-from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.factories import KolegaConnectionFactory, MembershipFactory, TeamFactory, UserFactory
 from triage.clients import override_transport
-from triage.models import Role
+from triage.kolega import KolegaClient
+from triage.models import KolegaConnection, Role
 
 pytest_plugins = ["tests.skipped_summary"]
 
@@ -89,6 +91,55 @@ def member(team):
 
 
 @pytest.fixture
+def admin(member):
+    return member(Role.ADMIN, username="ada")
+
+
+@pytest.fixture
+def triager(member):
+    return member(Role.TRIAGER, username="tess")
+
+
+@pytest.fixture
+def approver(member):
+    return member(Role.APPROVER, username="abe")
+
+
+@pytest.fixture
+def demo_org(db, sandbox_clock):
+    """The sandbox's demo organization (real source trees, a scan history, a few verdicts)
+    and the plaintext of its key."""
+    from sandbox.services.seed import demo_organization_seed
+
+    organization, key, _ = demo_organization_seed(slug="acme-demo", name="Acme Demo")
+    return organization, key
+
+
+@pytest.fixture
+def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
+    """The team's connection to ``demo_org``, stored without a key check and not yet synced."""
+    organization, key = demo_org
+    created = KolegaConnectionFactory(
+        team=team,
+        name="Acme",
+        base_url=SANDBOX_BASE_URL,
+        api_key=key,
+        organization_id=str(organization.id),
+    )
+    # Read back: the stored key is the encrypted field, as every other caller sees it.
+    return KolegaConnection.objects.get(pk=created.pk)
+
+
+@pytest.fixture
+def upstream(demo_org, sandbox_wsgi) -> Iterator[KolegaClient]:
+    """The same organization seen by the test itself, to compare with the mirror."""
+    with KolegaClient(
+        base_url=SANDBOX_BASE_URL, api_key=demo_org[1], transport=sandbox_wsgi
+    ) as client:
+        yield client
+
+
+@pytest.fixture
 def client_as():
     """A test client signed in as ``user``."""
 
@@ -98,6 +149,23 @@ def client_as():
         return client
 
     return make
+
+
+def celery_worker_argv(*options: str) -> list[str]:
+    """The command of one Celery worker of the portal, one task at a time, in the foreground."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "--pool=solo",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+        *options,
+    ]
 
 
 def _database_url_for_test_db() -> str:
@@ -119,7 +187,6 @@ def celery_worker_process(transactional_db):
     """
     import os
     import subprocess
-    import sys
     import time
 
     from django.db import connection
@@ -136,24 +203,7 @@ def celery_worker_process(transactional_db):
         "DATABASE_CONN_MAX_AGE": "0",
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"test-worker-{os.getpid()}@%h",
-        ],
+        celery_worker_argv("--concurrency", "1", "--hostname", f"test-worker-{os.getpid()}@%h"),
         env=env,
         cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent),
     )

@@ -1,9 +1,70 @@
+"""One factory per model, for rows whose behaviour under test does not depend on how they
+were written (sync, services). Tests that need Kolega's own answers use the sandbox fixtures.
+
+Mirror rows are stamped "now" (findings first detected ten days ago) unless made with
+``at=<datetime>``: then every timestamp of the row, and of the rows made for it, is that
+instant, so a test can compute its figures by hand.
+"""
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from triage.models import KolegaConnection, Membership, Role, Team
+from triage.models import (
+    Finding,
+    FindingEvent,
+    Fix,
+    KolegaConnection,
+    Membership,
+    PullRequest,
+    Repository,
+    Role,
+    ScanBatch,
+    ScanBatchFinding,
+    Team,
+)
 
 TEST_PASSWORD = "correct-horse-battery-staple"
+
+# The instant report tests stamp their rows with (``at=T0``).
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+SAMPLE_DIFF = """diff --git a/app/db.py b/app/db.py
+--- a/app/db.py
++++ b/app/db.py
+@@ -1,3 +1,3 @@
+ def find(cursor, name):
+-    cursor.execute("SELECT * FROM users WHERE name = '%s'" % name)
++    cursor.execute("SELECT * FROM users WHERE name = %s", (name,))
+     return cursor.fetchall()
+diff --git a/app/views.py b/app/views.py
+--- a/app/views.py
++++ b/app/views.py
+@@ -10,3 +10,4 @@ def page(request):
+     name = request.GET["name"]
+-    return HttpResponse("<p>" + name + "</p>")
++    return HttpResponse(format_html("<p>{}</p>", name))
++    # <script>alert(1)</script>
+"""
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def link(batch: ScanBatch, *findings: Finding) -> None:
+    """Record that ``batch`` reported ``findings``."""
+    ScanBatchFinding.objects.bulk_create(
+        ScanBatchFinding(scan_batch=batch, finding=finding) for finding in findings
+    )
+
+
+def stamped(ago: timedelta = timedelta(0)):
+    """The row's ``at`` if it has one, else now less ``ago``."""
+    return factory.LazyAttribute(lambda row: row.at or timezone.now() - ago)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -39,6 +100,11 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     role = Role.VIEWER
 
+    class Params:
+        admin = factory.Trait(role=Role.ADMIN)
+        triager = factory.Trait(role=Role.TRIAGER)
+        approver = factory.Trait(role=Role.APPROVER)
+
 
 class KolegaConnectionFactory(factory.django.DjangoModelFactory):
     """A stored connection without a key check; use the sandbox fixtures for a real one."""
@@ -55,3 +121,167 @@ class KolegaConnectionFactory(factory.django.DjangoModelFactory):
     organization_slug = factory.LazyAttribute(lambda c: c.organization_id)
     key_prefix = "kcp_test_fac"
     scopes = factory.LazyFunction(lambda: ["read", "write"])
+
+
+class RepositoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Repository
+
+    class Params:
+        at = None
+
+    team = factory.SubFactory(TeamFactory)
+    connection = factory.SubFactory(KolegaConnectionFactory, team=factory.SelfAttribute("..team"))
+    upstream_id = factory.Sequence(lambda n: f"repo-{n}")
+    name = factory.Sequence(lambda n: f"service-{n:03d}")
+    source_repos = factory.LazyAttribute(
+        lambda r: [
+            {
+                "full_name": f"acme/{r.name}",
+                "default_branch": "main",
+                "html_url": f"https://github.com/acme/{r.name}",
+                "provider": "github",
+            }
+        ]
+    )
+    synced_at = stamped()
+    created_at = stamped()
+    updated_at = stamped()
+
+
+class RepositoryRowFactory(factory.django.DjangoModelFactory):
+    """A mirror row of one repository, in that repository's team and connection."""
+
+    class Meta:
+        abstract = True
+
+    class Params:
+        at = None
+
+    repository = factory.SubFactory(RepositoryFactory, at=factory.SelfAttribute("..at"))
+    team = factory.SelfAttribute("repository.team")
+    connection = factory.SelfAttribute("repository.connection")
+    synced_at = stamped()
+    created_at = stamped()
+
+
+class ScanBatchFactory(RepositoryRowFactory):
+    """A finished scan batch of one repository; pass ``status`` for one still running."""
+
+    class Meta:
+        model = ScanBatch
+
+    upstream_id = factory.Sequence(lambda n: f"batch-{n}")
+    scan_type = "semgrep_scan"
+    status = "completed"
+    total_repositories = 1
+    scans_created = 1
+    scans_completed = 1
+    percent_complete = 100.0
+    completed_at = factory.Maybe("at", factory.SelfAttribute("created_at"))
+
+
+class FindingFactory(RepositoryRowFactory):
+    """An open SQL injection; first detected ten days ago, last seen yesterday."""
+
+    class Meta:
+        model = Finding
+
+    upstream_id = factory.Sequence(lambda n: f"finding-{n}")
+    check_id = "python.lang.security.sql-injection"
+    severity = "high"
+    status = "open"
+    file_path = factory.Sequence(lambda n: f"app/module_{n:04d}.py")
+    title = "SQL injection"
+    message = "User input reaches a SQL query."
+    category = "injection"
+    scan_type = "semgrep_scan"
+    cwe = factory.LazyFunction(lambda: ["CWE-89"])
+    owasp = factory.LazyFunction(lambda: ["A03:2021 - Injection"])
+    first_detected_at = stamped(ago=timedelta(days=10))
+    last_detected_at = factory.Maybe(
+        "at", factory.SelfAttribute("first_detected_at"), stamped(ago=timedelta(days=1))
+    )
+    created_at = factory.SelfAttribute("first_detected_at")
+    updated_at = factory.Maybe("at", factory.SelfAttribute("first_detected_at"), stamped())
+    search_text = factory.LazyAttribute(
+        lambda f: Finding.search_text_of(
+            title=f.title, message=f.message, check_id=f.check_id, file_path=f.file_path
+        )
+    )
+
+
+class FindingEventFactory(factory.django.DjangoModelFactory):
+    """An event of ``finding=`` (its team, connection and ids); without one, pass
+    ``connection=`` and the ids the event names."""
+
+    class Meta:
+        model = FindingEvent
+
+    class Params:
+        at = None
+        finding = None
+
+    connection = factory.Maybe(
+        "finding",
+        factory.SelfAttribute("finding.connection"),
+        factory.SubFactory(KolegaConnectionFactory),
+    )
+    team = factory.SelfAttribute("connection.team")
+    upstream_id = factory.Sequence(lambda n: f"event-{n}")
+    organization_id = "org"
+    repository_upstream_id = factory.Maybe(
+        "finding", factory.SelfAttribute("finding.repository.upstream_id"), "repo"
+    )
+    finding_upstream_id = factory.Maybe("finding", factory.SelfAttribute("finding.upstream_id"))
+    severity = factory.Maybe("finding", factory.SelfAttribute("finding.severity"))
+    event_type = "detected"
+    new_status = "open"
+    event_timestamp = stamped()
+    created_at = factory.SelfAttribute("event_timestamp")
+    synced_at = stamped()
+
+
+class FixFactory(RepositoryRowFactory):
+    """A mirrored fix, completed with SAMPLE_DIFF; ``running=True`` for one still at work."""
+
+    class Meta:
+        model = Fix
+
+    class Params:
+        running = factory.Trait(
+            status="running", completed_at=None, diff=None, diff_for_completed_at=None
+        )
+
+    upstream_id = factory.Sequence(lambda n: f"fix-{n}")
+    finding_ids = factory.LazyFunction(list)
+    title = "Fix SQL injection"
+    status = "completed"
+    source_repo = "acme/app"
+    completed_at = stamped()
+    diff = SAMPLE_DIFF
+    diff_sha256 = factory.LazyAttribute(lambda fix: sha(fix.diff) if fix.diff else "")
+    diff_for_completed_at = factory.SelfAttribute("completed_at")
+    diff_synced_at = stamped()
+
+
+class PullRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PullRequest
+
+    class Params:
+        at = None
+
+    fix = factory.SubFactory(FixFactory, at=factory.SelfAttribute("..at"))
+    team = factory.SelfAttribute("fix.team")
+    connection = factory.SelfAttribute("fix.connection")
+    repo_full_name = factory.SelfAttribute("fix.source_repo")
+    pr_number = factory.Sequence(lambda n: 100 + n)
+    upstream_id = factory.LazyAttribute(lambda p: f"{p.repo_full_name}#{p.pr_number}")
+    branch_name = "kolega/fix"
+    pr_url = factory.LazyAttribute(
+        lambda p: f"https://github.com/{p.repo_full_name}/pull/{p.pr_number}"
+    )
+    merge_status = "open"
+    created_at = stamped()
+    synced_at = stamped()

@@ -6,7 +6,7 @@ import re
 from django.urls import reverse
 
 from tests.browser.test_findings import _connect_and_sync, demo  # noqa: F401  (fixture)
-from tests.triage.findings.factories import FindingFactory, RepositoryFactory
+from tests.factories import FindingFactory, RepositoryFactory
 from triage.models import DismissalRequest, Role
 from triage.services.dismissals import dismissal_request_create
 

@@ -4,7 +4,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.triage.reports.factories import (
+from tests.factories import (
+    T0,
     FindingEventFactory,
     FindingFactory,
     FixFactory,
@@ -21,14 +22,15 @@ def make_history(team, *, findings=160, days=95, seed=7):
     """A team with a few repositories and three months of detections and resolutions."""
     rng = random.Random(seed)
     now = timezone.now()
-    first = RepositoryFactory(team=team, name="payments-api")
+    first = RepositoryFactory(at=T0, team=team, name="payments-api")
     repositories = [first] + [
-        RepositoryFactory(team=team, name=name, connection=first.connection)
+        RepositoryFactory(at=T0, team=team, name=name, connection=first.connection)
         for name in ("web-storefront", "mobile-backend", "infra-terraform", "auth-service")
     ]
     for repository in repositories[:4]:
         for scan_type, age in (("semgrep_scan", 3), ("secrets_scan", 12), ("sbom_scan", 45)):
             ScanBatchFactory(
+                at=T0,
                 repository=repository,
                 scan_type=scan_type,
                 created_at=now - timedelta(days=age + rng.randint(0, 5)),
@@ -45,15 +47,17 @@ def make_history(team, *, findings=160, days=95, seed=7):
             if resolved >= now:
                 resolved = None
         finding = FindingFactory(
+            at=T0,
             repository=repository,
             severity=severity,
             status="resolved" if resolved else "open",
             first_detected_at=detected,
             resolved_at=resolved,
         )
-        FindingEventFactory(finding=finding, event_timestamp=detected)
+        FindingEventFactory(at=T0, finding=finding, event_timestamp=detected)
         if resolved:
             FindingEventFactory(
+                at=T0,
                 finding=finding,
                 event_type="resolved_auto",
                 new_status="resolved",
@@ -61,12 +65,13 @@ def make_history(team, *, findings=160, days=95, seed=7):
             )
     for index in range(6):
         fix = FixFactory(
+            at=T0,
             repository=repositories[index % 3],
             created_at=now - timedelta(days=index * 4 + 1),
             status="completed" if index < 5 else "failed",
         )
         if index < 3:
-            PullRequestFactory(fix=fix, merge_status="merged" if index < 2 else "open")
+            PullRequestFactory(at=T0, fix=fix, merge_status="merged" if index < 2 else "open")
     return repositories
 
 

@@ -11,24 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections import Counter, deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from celery.app.task import Task
 
-from tests.conftest import SANDBOX_BASE_URL
-from tests.factories import KolegaConnectionFactory
 from triage.kolega import KolegaClient
 from triage.models import KolegaConnection, Role
-
-
-@pytest.fixture
-def demo_org(db, sandbox_clock):
-    from sandbox.services.seed import demo_organization_seed
-
-    organization, key, _ = demo_organization_seed(slug="acme-faults", name="Acme Faults")
-    return organization, key
 
 
 @pytest.fixture
@@ -45,25 +34,9 @@ def no_client_sleep(monkeypatch) -> list[float]:
 
 
 @pytest.fixture
-def connection(team, demo_org, sandbox_transport, no_client_sleep) -> KolegaConnection:
-    organization, key = demo_org
-    created = KolegaConnectionFactory(
-        team=team,
-        name="Acme",
-        base_url=SANDBOX_BASE_URL,
-        api_key=key,
-        organization_id=str(organization.id),
-    )
-    return KolegaConnection.objects.get(pk=created.pk)
-
-
-@pytest.fixture
-def upstream(demo_org, sandbox_wsgi) -> Iterator[KolegaClient]:
-    """The same organization seen by the test itself, to compare with the mirror."""
-    with KolegaClient(
-        base_url=SANDBOX_BASE_URL, api_key=demo_org[1], transport=sandbox_wsgi
-    ) as client:
-        yield client
+def connection(connection, no_client_sleep) -> KolegaConnection:
+    """The team's connection to the demo organization; its clients' waits are not slept."""
+    return connection
 
 
 @dataclass(frozen=True)
@@ -75,12 +48,9 @@ class People:
 
 
 @pytest.fixture
-def people(member) -> People:
+def people(admin, triager, approver, member) -> People:
     return People(
-        admin=member(Role.ADMIN, username="ada"),
-        triager=member(Role.TRIAGER, username="tina"),
-        approver=member(Role.APPROVER, username="alex"),
-        viewer=member(Role.VIEWER, username="vic"),
+        admin=admin, triager=triager, approver=approver, viewer=member(Role.VIEWER, username="vic")
     )
 
 

@@ -16,6 +16,7 @@ from django.contrib.messages import get_messages
 from django.db.models import Count
 from django.urls import reverse
 
+from tests.mirror_rows import two_open_findings_of_one_file
 from tests.triage.sync.mirror_equality import mirror_differences
 from triage.models import (
     AuditEvent,
@@ -131,7 +132,7 @@ def test_a_day_of_work_under_faults_ends_with_the_mirror_equal_to_kolega(
     day.sync_now("incremental")
 
     # Triage: one finding by hand, then forty in bulk, retrying the failures until none fail.
-    to_fix = _two_findings_of_one_file(team)
+    to_fix = two_open_findings_of_one_file(team)
     single = (
         Finding.objects.filter(team=team, status="open")
         .exclude(pk__in=[f.pk for f in to_fix])
@@ -294,22 +295,6 @@ def _bulk_change(day: Day, finding_ids, status: str, upstream_model) -> FindingS
         raise AssertionError("bulk items still failing after retries")
     assert failed_first > 0, "the seed should make some items fail the first time"
     return job
-
-
-def _two_findings_of_one_file(team) -> list[Finding]:
-    group = (
-        Finding.objects.filter(team=team, status="open", scan_type="semgrep_scan")
-        .values("repository_id", "file_path")
-        .annotate(n=Count("id"))
-        .filter(n__gte=2)
-        .order_by("repository_id", "file_path")
-        .first()
-    )
-    return list(
-        Finding.objects.filter(
-            repository_id=group["repository_id"], status="open", file_path=group["file_path"]
-        ).order_by("pk")[:2]
-    )
 
 
 def _start_fix(day: Day, findings: list[Finding]) -> Fix:

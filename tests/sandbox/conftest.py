@@ -1,12 +1,10 @@
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 
 from sandbox import clock
 from sandbox.models import Organization
@@ -23,33 +21,21 @@ def sandbox_clock() -> Iterator[None]:
 
 
 @pytest.fixture
-def wsgi_transport() -> Iterator[httpx.WSGITransport]:
-    """The Django app over in-process HTTP, sharing the test's database transaction.
-
-    Like Django's test client, keep the request signals from closing the test's connection.
-    """
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield httpx.WSGITransport(app=get_wsgi_application())
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+def wsgi_transport(sandbox_wsgi) -> httpx.WSGITransport:
+    """The Django app over in-process HTTP, sharing the test's database transaction."""
+    return sandbox_wsgi
 
 
 @pytest.fixture
 def make_client(wsgi_transport: httpx.WSGITransport) -> Iterator[Callable[..., httpx.Client]]:
-    clients: list[httpx.Client] = []
+    with ExitStack() as clients:
 
-    def make(key: str | None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        client = httpx.Client(transport=wsgi_transport, base_url=BASE_URL, headers=headers)
-        clients.append(client)
-        return client
+        def make(key: str | None) -> httpx.Client:
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            client = httpx.Client(transport=wsgi_transport, base_url=BASE_URL, headers=headers)
+            return clients.enter_context(client)
 
-    yield make
-    for client in clients:
-        client.close()
+        yield make
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ class VictimWorld:
 
     @cached_property
     def repository(self):
-        from tests.triage.scans.factories import RepositoryFactory
+        from tests.factories import RepositoryFactory
 
         return RepositoryFactory(
             team=self.team, connection=self.connection, name=VICTIM_MARKERS["repository"]
@@ -133,7 +133,7 @@ class VictimWorld:
 
     @cached_property
     def finding(self):
-        from tests.triage.scans.factories import FindingFactory
+        from tests.factories import FindingFactory
         from triage.models import Finding
 
         values = {
@@ -148,7 +148,7 @@ class VictimWorld:
 
     @cached_property
     def batch(self):
-        from tests.triage.scans.factories import ScanBatchFactory, link
+        from tests.factories import ScanBatchFactory, link
 
         batch = ScanBatchFactory(repository=self.repository)
         link(batch, self.finding)
@@ -156,7 +156,7 @@ class VictimWorld:
 
     @cached_property
     def fix(self):
-        from tests.triage.scans.factories import FixFactory
+        from tests.factories import FixFactory
 
         diff = (
             f"diff --git a/{VICTIM_MARKERS['finding_path']} b/{VICTIM_MARKERS['finding_path']}\n"
@@ -231,7 +231,7 @@ class VictimWorld:
 
     @cached_property
     def pull_request(self):
-        from tests.triage.scans.factories import PullRequestFactory
+        from tests.factories import PullRequestFactory
 
         return PullRequestFactory(fix=self.fix, branch_name="victim-branch-quokka7")
 

@@ -7,15 +7,12 @@ import json
 import pytest
 from django.urls import reverse
 
+from tests.factories import FindingFactory, RepositoryFactory
 from tests.triage.approvals.conftest import (  # noqa: F401  (the sandbox-backed fixtures)
-    admin,
     connection,
-    demo_org,
     dismissals_need_approval,
     synced,
-    upstream,
 )
-from tests.triage.findings.factories import FindingFactory, RepositoryFactory
 from triage.models import DismissalRequest, Finding, FindingStatusJob, Role
 from triage.services.dismissals import dismissal_request_create
 

@@ -4,8 +4,7 @@ the table's partial; the filter form is the FilterSet's own, every filter in the
 import pytest
 from django.urls import reverse
 
-from tests.triage.findings.factories import RepositoryFactory
-from tests.triage.scans.factories import FixFactory
+from tests.factories import FixFactory, RepositoryFactory
 from triage.models import AuditEvent, Role
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,6 @@ test's PostgreSQL database through DATABASE_URL, so these tests commit for real.
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -18,6 +17,7 @@ from celery import Celery
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from tests.conftest import celery_worker_argv
 from tests.factories import KolegaConnectionFactory, TeamFactory
 from tests.triage.sync.mirror_equality import mirror_differences
 from triage import tasks
@@ -78,19 +78,7 @@ def start_worker(worker_env) -> Iterator[Callable[[], subprocess.Popen]]:
 
     def start() -> subprocess.Popen:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-            ],
+            celery_worker_argv("--without-heartbeat"),
             cwd=ROOT,
             env=worker_env,
             start_new_session=True,

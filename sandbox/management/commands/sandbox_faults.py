@@ -1,7 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.models import Organization
-from sandbox.services.faults import fault_config_clear, fault_config_describe, fault_config_set
+from sandbox.services.faults import (
+    FAULT_FIELDS,
+    fault_config_clear,
+    fault_config_describe,
+    fault_config_set,
+)
 
 
 class Command(BaseCommand):
@@ -27,18 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"no sandbox organization {options['org']!r}")
         if options["clear"]:
             fault_config_clear(organization=organization)
-        names = (
-            "latency_ms",
-            "jitter_ms",
-            "rate_429",
-            "retry_after_seconds",
-            "rate_5xx",
-            "slow_ms",
-            "slow_rate",
-            "malformed_rate",
-            "seed",
-        )
-        values = {name: options[name] for name in names if options[name] is not None}
+        values = {name: options[name] for name in FAULT_FIELDS if options[name] is not None}
         if values or options["revoke_key"]:
             try:
                 config = fault_config_set(

@@ -1,30 +1,13 @@
 import pytest
 
-from tests.factories import MembershipFactory, UserFactory
-from tests.triage.findings.conftest import (  # noqa: F401  (the sandbox-backed fixtures)
-    admin,
-    connection,
-    demo_org,
-    synced,
-    upstream,
-)
+from tests.triage.findings.conftest import connection, synced  # noqa: F401  (shared fixtures)
 from triage.kolega import KolegaClient
 from triage.models import Role, TeamApprovalPolicy
 
 
 @pytest.fixture
-def triager(team):
-    return MembershipFactory(team=team, role=Role.TRIAGER, user=UserFactory(username="tess")).user
-
-
-@pytest.fixture
-def approver(team):
-    return MembershipFactory(team=team, role=Role.APPROVER, user=UserFactory(username="abe")).user
-
-
-@pytest.fixture
-def second_approver(team):
-    return MembershipFactory(team=team, role=Role.APPROVER, user=UserFactory(username="bo")).user
+def second_approver(member):
+    return member(Role.APPROVER, username="bo")
 
 
 @pytest.fixture

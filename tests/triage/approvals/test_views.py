@@ -7,8 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.triage.findings.factories import FindingFactory, RepositoryFactory
-from tests.triage.scans.factories import FixFactory
+from tests.factories import FindingFactory, FixFactory, RepositoryFactory
 from triage.models import (
     AuditEvent,
     DismissalRequest,

@@ -300,7 +300,7 @@ def pending(synced, team, triager, dismissals_need_approval):
 
 
 def test_the_requester_cannot_approve_their_own_request(team, member, dismissals_need_approval):
-    from tests.triage.findings.factories import FindingFactory
+    from tests.factories import FindingFactory
 
     requester = member(Role.APPROVER)
     finding = FindingFactory(repository__team=team)
@@ -317,7 +317,7 @@ def test_the_requester_cannot_approve_their_own_request(team, member, dismissals
 def test_an_admin_approves_their_own_only_when_the_policy_allows(
     team, admin, dismissals_need_approval, django_capture_on_commit_callbacks
 ):
-    from tests.triage.findings.factories import FindingFactory
+    from tests.factories import FindingFactory
 
     finding = FindingFactory(repository__team=team)
     request = dismissal_request_create(

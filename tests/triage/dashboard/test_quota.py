@@ -5,7 +5,7 @@ import html
 import pytest
 from django.urls import reverse
 
-from tests.triage.scans.conftest import connect_and_sync
+from tests.connections import connect_and_sync
 from triage.models import Role
 
 pytestmark = pytest.mark.django_db

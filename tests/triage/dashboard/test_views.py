@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import KolegaConnectionFactory
-from tests.triage.scans.factories import (
+from tests.factories import (
     FindingFactory,
+    KolegaConnectionFactory,
     PullRequestFactory,
     RepositoryFactory,
     ScanBatchFactory,

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.triage.findings.factories import (
+from tests.factories import (
     FindingEventFactory,
     FindingFactory,
     RepositoryFactory,

@@ -1,77 +1,25 @@
 """A team connected to the sandbox's demo organization, synced, with fixes started through
 the portal's own service and run to completion on the sandbox clock."""
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.conftest import SANDBOX_BASE_URL
-from tests.factories import KolegaConnectionFactory
-from triage.kolega import KolegaClient
-from triage.models import Finding, Fix, KolegaConnection, Role
+from tests.mirror_rows import two_open_findings_of_one_file
+from triage.models import Fix, KolegaConnection
 from triage.services.fixes import fix_start
 from triage.sync import fix_track_step, sync_connection_full
 
 
 @pytest.fixture
-def demo_org(db, sandbox_clock):
-    from sandbox.services.seed import demo_organization_seed
-
-    organization, key, _ = demo_organization_seed(slug="acme-fixes", name="Acme Fixes")
-    return organization, key
-
-
-@pytest.fixture
-def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
-    organization, key = demo_org
-    created = KolegaConnectionFactory(
-        team=team,
-        name="Acme",
-        base_url=SANDBOX_BASE_URL,
-        api_key=key,
-        organization_id=str(organization.id),
-    )
-    connection = KolegaConnection.objects.get(pk=created.pk)
+def connection(connection) -> KolegaConnection:
+    """The team's connection to the demo organization, synced."""
     sync_connection_full(connection=connection)
     return connection
 
 
 @pytest.fixture
-def upstream(demo_org, sandbox_wsgi) -> Iterator[KolegaClient]:
-    with KolegaClient(
-        base_url=SANDBOX_BASE_URL, api_key=demo_org[1], transport=sandbox_wsgi
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def triager(member):
-    return member(Role.TRIAGER, username="tina")
-
-
-@pytest.fixture
-def approver(member):
-    return member(Role.APPROVER, username="alex")
-
-
-@pytest.fixture
 def open_findings(connection):
     """Two open code findings of one file of one repository."""
-    from django.db.models import Count
-
-    group = (
-        Finding.objects.filter(team=connection.team, status="open", scan_type="semgrep_scan")
-        .values("repository_id", "file_path")
-        .annotate(n=Count("id"))
-        .filter(n__gte=2)
-        .order_by("repository_id", "file_path")
-        .first()
-    )
-    return list(
-        Finding.objects.filter(
-            repository_id=group["repository_id"], status="open", file_path=group["file_path"]
-        ).order_by("pk")[:2]
-    )
+    return two_open_findings_of_one_file(connection.team)
 
 
 def run_to_completion(fix: Fix, clock) -> Fix:

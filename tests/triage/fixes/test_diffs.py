@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.fixes import big_diff
+from tests.factories import SAMPLE_DIFF
 from triage.diffs import (
     diff_between,
     highlight_file,
@@ -13,8 +14,6 @@ from triage.diffs import (
     render_unified,
     side_by_side,
 )
-
-from .factories import SAMPLE_DIFF
 
 
 def test_files_counts_and_line_numbers():

@@ -3,17 +3,16 @@
 import pytest
 from django.urls import reverse
 
+from tests.factories import FindingFactory, FixFactory, RepositoryFactory, sha
 from triage.models import FixApproval, ReviewComment, ReviewedFile, Role
 from triage.services.approvals import approval_request
-
-from .factories import FindingFactory, FixFactory, RepositoryFactory, sha
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def repository(team):
-    return RepositoryFactory(team=team)
+    return RepositoryFactory(team=team, name="app")
 
 
 @pytest.fixture
@@ -113,10 +112,7 @@ def test_heartbeat_polls_while_running_and_stops_at_a_terminal_status(
 ):
     running = FixFactory(
         repository=repository,
-        status="running",
-        diff=None,
-        diff_sha256="",
-        completed_at=None,
+        running=True,
         duration_seconds=42,
         agent_steps_completed=12,
     )
@@ -144,7 +140,7 @@ def test_heartbeat_polls_while_running_and_stops_at_a_terminal_status(
 def test_new_fix_form_proposes_a_title_and_picks_the_only_source_repo(
     repository, member, client_as
 ):
-    finding = FindingFactory(repository=repository)
+    finding = FindingFactory(repository=repository, file_path="app/db.py")
     body = (
         client_as(member(Role.TRIAGER))
         .get(url("fixes-new", repository.team), {"finding": [finding.pk]})

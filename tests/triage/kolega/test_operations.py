@@ -180,7 +180,7 @@ def test_exhausted_quota_names_the_counter_and_when_it_resets(kolega, repository
     assert not isinstance(caught.value, KolegaAuthError)
 
 
-def test_a_repository_without_source_repos_cannot_be_scanned(kolega, sandbox_org, sandbox_time):
+def test_a_repository_without_source_repos_cannot_be_scanned(kolega, sandbox_org, sandbox_clock):
     empty = repository_create(organization=sandbox_org[0], name="Empty", source_trees={})
 
     with pytest.raises(KolegaConflict) as caught:
@@ -202,7 +202,7 @@ def test_a_read_only_key_cannot_write(make_kolega, sandbox_transport, sandbox_or
     assert caught.value.error_code == "FORBIDDEN"
 
 
-def test_iter_all_walks_every_page_of_the_sandbox(kolega, sandbox_org, sandbox_time):
+def test_iter_all_walks_every_page_of_the_sandbox(kolega, sandbox_org, sandbox_clock):
     for number in range(205):
         repository_create(organization=sandbox_org[0], name=f"repo-{number:03}", source_trees={})
 

@@ -4,8 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from tests.factories import UserFactory
-from tests.triage.reports.factories import FindingFactory, RepositoryFactory
+from tests.factories import T0, FindingFactory, RepositoryFactory, UserFactory
 from triage.models import Finding, SyncRun
 from triage.reports import cache as report_cache
 from triage.selectors import reports as selectors
@@ -29,7 +28,7 @@ def scope_at(team, now, repository=None) -> ReportScope:
 
 @pytest.fixture
 def open_findings(team):
-    repository = RepositoryFactory(team=team, name="api")
+    repository = RepositoryFactory(at=T0, team=team, name="api")
     for severity, first in (
         ("critical", NOW - timedelta(days=7, minutes=-30)),  # breaches 30 minutes from now
         ("critical", NOW - timedelta(minutes=10)),  # a 7-day SLA: due soon from the start
@@ -38,8 +37,9 @@ def open_findings(team):
         ("medium", NOW - timedelta(days=200)),  # breached long ago
         ("low", NOW - timedelta(days=1)),
     ):
-        FindingFactory(repository=repository, severity=severity, first_detected_at=first)
+        FindingFactory(at=T0, repository=repository, severity=severity, first_detected_at=first)
     FindingFactory(
+        at=T0,
         repository=repository,
         severity="critical",
         status="resolved",
@@ -83,7 +83,7 @@ def test_moved_counts_follow_each_finding_across_its_deadline(team, open_finding
 
 
 def test_a_sync_that_writes_rows_or_an_audited_write_changes_the_version(team):
-    repository = RepositoryFactory(team=team)
+    repository = RepositoryFactory(at=T0, team=team)
     versions = {report_cache.mirror_version(team=team, now=NOW)}
 
     quiet = SyncRun.objects.create(

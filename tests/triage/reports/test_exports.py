@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from tests.triage.reports.factories import FindingFactory, RepositoryFactory, ScanBatchFactory
+from tests.factories import T0, FindingFactory, RepositoryFactory, ScanBatchFactory
 from triage.models import Role, ScanBatchFinding
 from triage.reports.exports import csv_cell
 
@@ -26,10 +26,11 @@ def export(client, team, name, query=""):
 
 @pytest.fixture
 def findings(team, other_team):
-    api = RepositoryFactory(team=team, name="api")
-    web = RepositoryFactory(team=team, name="web", connection=api.connection)
+    api = RepositoryFactory(at=T0, team=team, name="api")
+    web = RepositoryFactory(at=T0, team=team, name="web", connection=api.connection)
     made = {
         "api_critical": FindingFactory(
+            at=T0,
             repository=api,
             severity="critical",
             check_id="secrets.aws-key",
@@ -40,6 +41,7 @@ def findings(team, other_team):
             first_detected_at=datetime(2026, 2, 1, 9, 30, tzinfo=UTC),
         ),
         "api_low_resolved": FindingFactory(
+            at=T0,
             repository=api,
             severity="low",
             status="resolved",
@@ -48,10 +50,10 @@ def findings(team, other_team):
             first_detected_at=datetime(2026, 1, 5, tzinfo=UTC),
         ),
         "web_high": FindingFactory(
-            repository=web, severity="high", message="@SUM(A1) reaches eval", title=None
+            at=T0, repository=web, severity="high", message="@SUM(A1) reaches eval", title=None
         ),
     }
-    FindingFactory(repository=RepositoryFactory(team=other_team), severity="critical")
+    FindingFactory(at=T0, repository=RepositoryFactory(at=T0, team=other_team), severity="critical")
     return made
 
 
@@ -117,7 +119,7 @@ def test_findings_export_by_repository_and_batch(team, member, client_as, findin
     web = findings["web_high"].repository
     rows = csv_of(export(client, team, "reports-export-findings", f"repository={web.pk}"))
     assert [r["finding_id"] for r in rows] == [findings["web_high"].upstream_id]
-    batch = ScanBatchFactory(repository=findings["api_critical"].repository)
+    batch = ScanBatchFactory(at=T0, repository=findings["api_critical"].repository)
     ScanBatchFinding.objects.create(scan_batch=batch, finding=findings["api_critical"])
     rows = csv_of(export(client, team, "reports-export-findings", f"batch={batch.pk}"))
     assert [r["finding_id"] for r in rows] == [findings["api_critical"].upstream_id]

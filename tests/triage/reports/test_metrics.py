@@ -4,14 +4,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from tests.factories import UserFactory
-from tests.triage.reports.factories import (
+from tests.factories import (
+    T0,
     FindingEventFactory,
     FindingFactory,
     FixFactory,
     PullRequestFactory,
     RepositoryFactory,
     ScanBatchFactory,
+    UserFactory,
 )
 from triage.models import DailyFindingSnapshot, SlaPolicy
 from triage.models.fixes import FixApproval
@@ -37,10 +38,11 @@ def scope_of(team, first: str, last: str, now: str, repository=None) -> ReportSc
 
 
 def test_time_to_remediate_median_and_p90_per_severity(team, other_team):
-    repository = RepositoryFactory(team=team)
+    repository = RepositoryFactory(at=T0, team=team)
 
     def resolved(severity, first, resolved_at):
         FindingFactory(
+            at=T0,
             repository=repository,
             severity=severity,
             status="resolved",
@@ -55,9 +57,10 @@ def test_time_to_remediate_median_and_p90_per_severity(team, other_team):
     resolved("high", "2026-01-01T00:00", "2026-02-11T00:00")  # 41 days
     resolved("high", "2026-01-01T00:00", "2026-01-25T00:00")  # before the period
     resolved("critical", "2026-02-01T00:00", "2026-02-01T12:00")  # half a day
-    FindingFactory(repository=repository, severity="high", status="open")
-    theirs = RepositoryFactory(team=other_team)
+    FindingFactory(at=T0, repository=repository, severity="high", status="open")
+    theirs = RepositoryFactory(at=T0, team=other_team)
     FindingFactory(
+        at=T0,
         repository=theirs,
         status="resolved",
         first_detected_at=at("2026-02-01T00:00"),
@@ -79,12 +82,16 @@ def test_time_to_remediate_median_and_p90_per_severity(team, other_team):
 
 
 def test_sla_breaches_and_due_dates_follow_the_policy(team, other_team):
-    repository = RepositoryFactory(team=team, name="api")
+    repository = RepositoryFactory(at=T0, team=team, name="api")
     now = "2026-03-01T12:00"
 
     def open_finding(severity, first, status="open"):
         return FindingFactory(
-            repository=repository, severity=severity, status=status, first_detected_at=at(first)
+            at=T0,
+            repository=repository,
+            severity=severity,
+            status=status,
+            first_detected_at=at(first),
         )
 
     breached = open_finding("critical", "2026-02-20T12:00")  # deadline 27 Feb: breached
@@ -94,7 +101,8 @@ def test_sla_breaches_and_due_dates_follow_the_policy(team, other_team):
     open_finding("high", "2025-06-01T00:00", status="resolved")  # resolved: never counted
     review = open_finding("medium", "2025-11-01T00:00", status="needs_manual_review")  # breached
     FindingFactory(
-        repository=RepositoryFactory(team=other_team),
+        at=T0,
+        repository=RepositoryFactory(at=T0, team=other_team),
         severity="critical",
         first_detected_at=at("2025-01-01T00:00"),
     )
@@ -133,14 +141,18 @@ def test_sla_breaches_and_due_dates_follow_the_policy(team, other_team):
 def history(team, other_team):
     """X is detected, resolved, reopened and resolved again; Y is ignored then opened again;
     Z is detected and has fix activity (which changes nothing)."""
-    repository = RepositoryFactory(team=team, name="web")
-    x = FindingFactory(repository=repository, severity="high", status="resolved")
-    y = FindingFactory(repository=repository, severity="critical")
-    z = FindingFactory(repository=repository, severity="low")
+    repository = RepositoryFactory(at=T0, team=team, name="web")
+    x = FindingFactory(at=T0, repository=repository, severity="high", status="resolved")
+    y = FindingFactory(at=T0, repository=repository, severity="critical")
+    z = FindingFactory(at=T0, repository=repository, severity="low")
 
     def event(finding, when, event_type, new_status=None):
         FindingEventFactory(
-            finding=finding, event_timestamp=at(when), event_type=event_type, new_status=new_status
+            at=T0,
+            finding=finding,
+            event_timestamp=at(when),
+            event_type=event_type,
+            new_status=new_status,
         )
 
     event(x, "2026-03-01T10:00", "detected", "open")
@@ -153,8 +165,10 @@ def history(team, other_team):
     event(z, "2026-03-02T23:59", "detected", "open")
     event(z, "2026-03-03T10:00", "fix_started", "open")
     # Another team's history never shows in this team's trends.
-    theirs = FindingFactory(repository=RepositoryFactory(team=other_team), severity="high")
-    FindingEventFactory(finding=theirs, event_timestamp=at("2026-03-02T00:00"))
+    theirs = FindingFactory(
+        at=T0, repository=RepositoryFactory(at=T0, team=other_team), severity="high"
+    )
+    FindingEventFactory(at=T0, finding=theirs, event_timestamp=at("2026-03-02T00:00"))
     return {"repository": repository, "x": x, "y": y, "z": z}
 
 
@@ -186,6 +200,7 @@ def test_trends_are_rebuilt_from_events_including_a_reopened_finding(team, histo
 def test_past_trends_do_not_change_when_history_moves_on(team, history):
     report_snapshots_rebuild(team=team, now=at("2026-03-10T12:00"))
     FindingEventFactory(
+        at=T0,
         finding=history["z"],
         event_timestamp=at("2026-03-20T10:00"),
         event_type="resolved_manual",
@@ -206,9 +221,12 @@ def test_past_trends_do_not_change_when_history_moves_on(team, history):
 
 
 def test_trends_follow_the_repository_filter(team, history):
-    other_repository = RepositoryFactory(team=team, connection=history["repository"].connection)
+    other_repository = RepositoryFactory(
+        at=T0, team=team, connection=history["repository"].connection
+    )
     FindingEventFactory(
-        finding=FindingFactory(repository=other_repository, severity="medium"),
+        at=T0,
+        finding=FindingFactory(at=T0, repository=other_repository, severity="medium"),
         event_timestamp=at("2026-03-02T00:00"),
     )
     report_snapshots_rebuild(team=team, now=at("2026-03-10T12:00"))
@@ -223,23 +241,26 @@ def test_trends_follow_the_repository_filter(team, history):
 
 
 def test_scan_coverage_lists_repositories_not_scanned_within_the_window(team, other_team):
-    scanned = RepositoryFactory(team=team, name="scanned")
+    scanned = RepositoryFactory(at=T0, team=team, name="scanned")
     connection = scanned.connection
-    never = RepositoryFactory(team=team, name="never", connection=connection)
-    RepositoryFactory(team=team, name="archived", connection=connection, archived=True)
+    never = RepositoryFactory(at=T0, team=team, name="never", connection=connection)
+    RepositoryFactory(at=T0, team=team, name="archived", connection=connection, archived=True)
     ScanBatchFactory(
-        repository=scanned, scan_type="semgrep_scan", created_at=at("2026-02-15T00:00")
+        at=T0, repository=scanned, scan_type="semgrep_scan", created_at=at("2026-02-15T00:00")
     )
     ScanBatchFactory(
-        repository=scanned, scan_type="secrets_scan", created_at=at("2026-01-01T00:00")
+        at=T0, repository=scanned, scan_type="secrets_scan", created_at=at("2026-01-01T00:00")
     )
     ScanBatchFactory(
+        at=T0,
         repository=never,
         scan_type="semgrep_scan",
         status="failed",
         created_at=at("2026-02-28T00:00"),
     )
-    ScanBatchFactory(repository=RepositoryFactory(team=other_team), scan_type="sbom_scan")
+    ScanBatchFactory(
+        at=T0, repository=RepositoryFactory(at=T0, team=other_team), scan_type="sbom_scan"
+    )
 
     scope = scope_of(team, "2026-02-01", "2026-03-01", "2026-03-01T12:00")
     gaps = {gap.scan_type: gap for gap in selectors.scan_coverage(scope=scope, within_days=30)}
@@ -252,18 +273,18 @@ def test_scan_coverage_lists_repositories_not_scanned_within_the_window(team, ot
 
 
 def test_repository_table_weights_open_risk_and_counts_breaches(team):
-    repository = RepositoryFactory(team=team, name="risky")
-    calm = RepositoryFactory(team=team, name="calm", connection=repository.connection)
+    repository = RepositoryFactory(at=T0, team=team, name="risky")
+    calm = RepositoryFactory(at=T0, team=team, name="calm", connection=repository.connection)
     for severity, first in (
         ("critical", "2026-02-01T00:00"),  # breached (7 days)
         ("high", "2026-02-20T00:00"),
         ("high", "2026-02-21T00:00"),
         ("low", "2025-12-01T00:00"),
     ):
-        FindingFactory(repository=repository, severity=severity, first_detected_at=at(first))
-    FindingFactory(repository=calm, severity="critical", status="resolved")
+        FindingFactory(at=T0, repository=repository, severity=severity, first_detected_at=at(first))
+    FindingFactory(at=T0, repository=calm, severity="critical", status="resolved")
     ScanBatchFactory(
-        repository=repository, scan_type="sbom_scan", completed_at=at("2026-02-02T00:00")
+        at=T0, repository=repository, scan_type="sbom_scan", completed_at=at("2026-02-02T00:00")
     )
 
     scope = scope_of(team, "2026-02-01", "2026-03-01", "2026-03-01T12:00")
@@ -279,11 +300,11 @@ def test_repository_table_weights_open_risk_and_counts_breaches(team):
 
 
 def test_fix_funnel_and_approval_lead_time(team):
-    repository = RepositoryFactory(team=team)
-    approved = FixFactory(repository=repository, created_at=at("2026-02-10T00:00"))
-    FixFactory(repository=repository, created_at=at("2026-02-11T00:00"))
-    FixFactory(repository=repository, status="failed", created_at=at("2026-02-12T00:00"))
-    FixFactory(repository=repository, created_at=at("2026-01-01T00:00"))  # before the period
+    repository = RepositoryFactory(at=T0, team=team)
+    approved = FixFactory(at=T0, repository=repository, created_at=at("2026-02-10T00:00"))
+    FixFactory(at=T0, repository=repository, created_at=at("2026-02-11T00:00"))
+    FixFactory(at=T0, repository=repository, status="failed", created_at=at("2026-02-12T00:00"))
+    FixFactory(at=T0, repository=repository, created_at=at("2026-01-01T00:00"))  # before the period
     approval = FixApproval.objects.create(
         team=team,
         fix=approved,
@@ -294,8 +315,8 @@ def test_fix_funnel_and_approval_lead_time(team):
     FixApproval.objects.filter(pk=approval.pk).update(
         created_at=at("2026-02-10T08:00"), decided_at=at("2026-02-10T12:00")
     )
-    PullRequestFactory(fix=approved, merge_status="merged")
-    PullRequestFactory(fix=approved)
+    PullRequestFactory(at=T0, fix=approved, merge_status="merged")
+    PullRequestFactory(at=T0, fix=approved)
 
     funnel = selectors.fix_funnel(
         scope=scope_of(team, "2026-02-01", "2026-03-01", "2026-03-01T12:00")

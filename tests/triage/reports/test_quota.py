@@ -6,11 +6,15 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from tests.conftest import SANDBOX_BASE_URL
-from tests.factories import KolegaConnectionFactory
-from tests.triage.reports.factories import FixFactory, PullRequestFactory, RepositoryFactory
-from triage.kolega import KolegaClient, iter_all
-from triage.models import Fix, KolegaConnection, Role, SyncRun
+from tests.factories import (
+    T0,
+    FixFactory,
+    PullRequestFactory,
+    RepositoryFactory,
+)
+from tests.mirror_rows import fix_started_upstream
+from triage.kolega import KolegaClient
+from triage.models import Fix, Role, SyncRun
 from triage.selectors import reports as selectors
 from triage.sync import sync_connection_full
 
@@ -45,7 +49,7 @@ def keep(connection, details: dict, created_at: datetime) -> None:
 
 
 def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, other_team):
-    repository = RepositoryFactory(team=team)
+    repository = RepositoryFactory(at=T0, team=team)
     connection = repository.connection
     now = at("2026-03-20T12:00")
     keep(
@@ -74,12 +78,16 @@ def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, othe
         },
         at("2026-02-27T08:00"),
     )
-    in_period = FixFactory(repository=repository, created_at=at("2026-03-02T00:00"))
-    FixFactory(repository=repository, created_at=at("2026-03-20T11:59"))
-    FixFactory(repository=repository, created_at=at("2026-02-28T23:59"))  # previous period
-    PullRequestFactory(fix=in_period, created_at=at("2026-03-05T00:00"))
-    PullRequestFactory(fix=in_period, created_at=at("2026-02-20T00:00"))  # previous period
-    FixFactory(repository=RepositoryFactory(team=other_team), created_at=at("2026-03-10T00:00"))
+    in_period = FixFactory(at=T0, repository=repository, created_at=at("2026-03-02T00:00"))
+    FixFactory(at=T0, repository=repository, created_at=at("2026-03-20T11:59"))
+    FixFactory(at=T0, repository=repository, created_at=at("2026-02-28T23:59"))  # previous period
+    PullRequestFactory(at=T0, fix=in_period, created_at=at("2026-03-05T00:00"))
+    PullRequestFactory(at=T0, fix=in_period, created_at=at("2026-02-20T00:00"))  # previous period
+    FixFactory(
+        at=T0,
+        repository=RepositoryFactory(at=T0, team=other_team),
+        created_at=at("2026-03-10T00:00"),
+    )
 
     [use] = selectors.quota_use(team=team, now=now)
     assert use.connection == connection
@@ -113,7 +121,7 @@ def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, othe
 
 
 def test_a_connection_without_a_reading_says_so(team, member, client_as):
-    RepositoryFactory(team=team)
+    RepositoryFactory(at=T0, team=team)
     [use] = selectors.quota_use(team=team, now=at("2026-03-20T12:00"))
     assert use.read_at is None and use.counters == []
     body = client_as(member(Role.VIEWER)).get(reverse("reports", args=[team.slug])).content
@@ -121,30 +129,10 @@ def test_a_connection_without_a_reading_says_so(team, member, client_as):
 
 
 @pytest.fixture
-def synced(team, sandbox_transport, sandbox_wsgi):
+def synced(connection, upstream):
     """A connection to the sandbox's demo organization with one fix started, fully synced."""
-    from sandbox.services.seed import demo_organization_seed
-
-    organization, key, _ = demo_organization_seed(slug="acme-quota", name="Acme Quota")
-    created = KolegaConnectionFactory(
-        team=team,
-        name="Acme",
-        base_url=SANDBOX_BASE_URL,
-        api_key=key,
-        organization_id=str(organization.id),
-    )
-    connection = KolegaConnection.objects.get(pk=created.pk)  # the key as stored, encrypted
-    with KolegaClient(base_url=SANDBOX_BASE_URL, api_key=key, transport=sandbox_wsgi) as upstream:
-        repository = next(iter_all(upstream.list_repositories))
-        finding = next(iter_all(upstream.list_findings, repository_id=repository.id))
-        upstream.create_fix(
-            repository_id=repository.id,
-            finding_ids=[finding.id],
-            title="Fix it",
-            instructions="Please fix",
-            source_repo=repository.repositories[0].full_name,
-        )
-        balance = upstream.quota_balance()
+    fix_started_upstream(upstream)
+    balance = upstream.quota_balance()
     run = sync_connection_full(connection=connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     return connection, balance

@@ -4,7 +4,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from tests.triage.reports.factories import (
+from tests.factories import (
+    T0,
     FindingEventFactory,
     FindingFactory,
     RepositoryFactory,
@@ -21,10 +22,12 @@ def url(name, team, query=""):
 
 @pytest.fixture
 def mirrored(team):
-    repository = RepositoryFactory(team=team, name="payments")
-    finding = FindingFactory(repository=repository, severity="critical", title="=cmd|'/c calc'!A1")
-    FindingEventFactory(finding=finding, event_timestamp=finding.first_detected_at)
-    ScanBatchFactory(repository=repository)
+    repository = RepositoryFactory(at=T0, team=team, name="payments")
+    finding = FindingFactory(
+        at=T0, repository=repository, severity="critical", title="=cmd|'/c calc'!A1"
+    )
+    FindingEventFactory(at=T0, finding=finding, event_timestamp=finding.first_detected_at)
+    ScanBatchFactory(at=T0, repository=repository)
     return repository
 
 
@@ -64,7 +67,7 @@ def test_bad_filters_answer_400_with_a_form_error_and_the_default_report(
 
 
 def test_other_teams_repository_is_refused(team, other_team, member, client_as, mirrored):
-    theirs = RepositoryFactory(team=other_team, name="their-secret-repo")
+    theirs = RepositoryFactory(at=T0, team=other_team, name="their-secret-repo")
     response = client_as(member(Role.VIEWER)).get(url("reports", team, f"repository={theirs.pk}"))
     assert response.status_code == 400
     assert b"their-secret-repo" not in response.content
@@ -123,10 +126,10 @@ def test_report_page_queries_do_not_grow_with_repositories(
     client.get(url("reports", team))  # the first visit builds the snapshots
     for index in range(30):
         repository = RepositoryFactory(
-            team=team, connection=mirrored.connection, name=f"service-{index}"
+            at=T0, team=team, connection=mirrored.connection, name=f"service-{index}"
         )
-        FindingFactory(repository=repository)
-        ScanBatchFactory(repository=repository, scan_type="sbom_scan")
+        FindingFactory(at=T0, repository=repository)
+        ScanBatchFactory(at=T0, repository=repository, scan_type="sbom_scan")
     with django_assert_max_num_queries(30):
         response = client.get(url("reports", team, "period=90"))
     assert response.status_code == 200

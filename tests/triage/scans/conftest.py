@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import SANDBOX_BASE_URL
+from tests.connections import connect_and_sync
 from triage.models import KolegaConnection, Role
 
 SMALL_TREES = {
@@ -27,20 +27,6 @@ def scan_org(db, sandbox_clock):
             source_trees={full_name: files},
         )
     return organization, key
-
-
-def connect_and_sync(*, team, admin, api_key: str) -> KolegaConnection:
-    """Connect an organization to the team through the settings service, then mirror it."""
-    from triage.services.connections import connection_create
-    from triage.sync import sync_connection_full
-
-    created = connection_create(
-        team=team, actor=admin, name="Acme", base_url=SANDBOX_BASE_URL, api_key=api_key
-    )
-    # Reloaded: the stored key is read back encrypted, as every later request reads it.
-    stored = KolegaConnection.objects.get(pk=created.pk)
-    sync_connection_full(connection=stored)
-    return KolegaConnection.objects.get(pk=created.pk)
 
 
 @pytest.fixture

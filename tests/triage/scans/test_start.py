@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.urls import reverse
 
-from tests.triage.scans.factories import ScanBatchFactory
+from tests.factories import ScanBatchFactory
 from triage.kolega import KolegaClient
 from triage.models import AuditEvent, Repository, Role, ScanBatch
 from triage.services import scans as scan_services

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from triage.kolega import iter_all
+from tests.mirror_rows import fix_started_upstream
 from triage.models import SyncRun
 from triage.sync import sync_connection_full, sync_connection_incremental
 from triage.sync.quota import READING_INTERVAL
@@ -28,15 +28,7 @@ def test_a_sync_keeps_the_quota_balance_at_most_once_per_interval(connection, up
 
     # A fix started upstream draws on the prs counter; once the interval has passed, the
     # next sync reads the balance again and keeps what Kolega says now.
-    repository = next(iter_all(upstream.list_repositories))
-    finding = next(iter_all(upstream.list_findings, repository_id=repository.id, status="open"))
-    upstream.create_fix(
-        repository_id=repository.id,
-        finding_ids=[finding.id],
-        title="Fix it",
-        instructions="Please fix",
-        source_repo=repository.repositories[0].full_name,
-    )
+    fix_started_upstream(upstream, status="open")
     SyncRun.objects.filter(connection=connection).update(
         created_at=timezone.now() - READING_INTERVAL - timedelta(seconds=1)
     )
