@@ -1,15 +1,24 @@
 """Parsing and rendering unified diffs for review. Pure: no database, no Django models.
 
 A diff is untrusted text from an AI agent. Nothing in it is ever marked safe except the
-output of Pygments' HTML formatter, which escapes every character of the source; everything
-else goes through Django's autoescaping. Parsing never raises: what cannot be read is kept
-and shown as malformed.
+output of Pygments' HTML formatter, which escapes every character of the source, and
+`visible_html`, which escapes every character and shows the invisible ones; everything else
+goes through Django's autoescaping. Parsing never raises: what cannot be read is kept and
+shown as malformed.
+
+What a reviewer sees must be what ships: a line of the page is exactly one line of the diff.
+Characters that draw nothing or move the text (a bare carriage return, form feeds, NUL,
+bidirectional overrides of CVE-2021-42574, zero-width characters) are drawn as visible
+markers, and highlighting that would change the number or the text of the lines is dropped
+for plain escaped text.
 """
 
 from __future__ import annotations
 
 import difflib
+import html as html_lib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import zip_longest
@@ -25,6 +34,27 @@ HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
 GIT_HEADER = re.compile(r"^diff --git a/(.+?) b/(.+)$")
 # Long files are highlighted line by line beyond this, which keeps one file's render bounded.
 HIGHLIGHT_MAX_LINES = 3000
+
+# Characters that draw nothing, draw something else or move the text around them.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# Trojan Source (CVE-2021-42574): embeddings, overrides and isolates reorder what is drawn.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+CONTROL_NAMES = {
+    0x00: "NUL",
+    0x07: "BELL",
+    0x08: "BACKSPACE",
+    0x0B: "LINE TABULATION",
+    0x0C: "FORM FEED",
+    0x0D: "CARRIAGE RETURN",
+    0x1B: "ESCAPE",
+    0x7F: "DELETE",
+    0x85: "NEXT LINE",
+}
+# Stands in for each hidden character while Pygments lexes a line: one ordinary character
+# that no lexer turns into a line break. It is itself shown as hidden, so every occurrence in
+# the highlighted output is one of the characters it replaced, in order.
+HIGHLIGHT_PLACEHOLDER = "\ufffd"
 
 
 @dataclass
@@ -79,6 +109,12 @@ class ParsedDiff:
     files: list[DiffFile]
     state: str  # "ok", "empty", "malformed"
     problems: list[str] = field(default_factory=list)
+    # How many characters of each kind the diff hides: "bidirectional", "zero-width", "control".
+    hidden_characters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_bidirectional_controls(self) -> bool:
+        return bool(self.hidden_characters.get("bidirectional"))
 
     @property
     def additions(self) -> int:
@@ -116,12 +152,18 @@ def parse_diff(text: str | None) -> ParsedDiff:
         files.append(created)
         return created
 
+    # Lines end at a line feed only. A carriage return is content (and shown) unless every
+    # line of the diff ends with one: then the diff itself came with CRLF line endings.
+    crlf = text.count("\n") > 0 and text.count("\r\n") == text.count("\n")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if crlf:
+        lines = [line.removesuffix("\r") for line in lines]
+    hidden = hidden_characters_summary("\n".join(lines))
     i = 0
     while i < len(lines):
-        line = lines[i].rstrip("\r")
+        line = lines[i]
         i += 1
         git = GIT_HEADER.match(line)
         if git:
@@ -189,9 +231,14 @@ def parse_diff(text: str | None) -> ParsedDiff:
         if old_left <= 0 and new_left <= 0:
             in_hunk = False
     if not files:
-        return ParsedDiff(files=[], state="malformed", problems=problems or ["No file found."])
+        return ParsedDiff(
+            files=[],
+            state="malformed",
+            problems=problems or ["No file found."],
+            hidden_characters=hidden,
+        )
     state = "malformed" if problems else "ok"
-    return ParsedDiff(files=files, state=state, problems=problems[:20])
+    return ParsedDiff(files=files, state=state, problems=problems[:20], hidden_characters=hidden)
 
 
 @lru_cache(maxsize=256)
@@ -206,19 +253,129 @@ _FORMATTER = HtmlFormatter(nowrap=True)
 
 
 def highlight_file(diff_file: DiffFile) -> DiffFile:
-    """Fill each code line's `html` with Pygments token spans (escaped source text)."""
+    """Fill each code line's `html` with Pygments token spans (escaped source text).
+
+    Pygments turns a bare carriage return into a line break, so hidden characters are
+    replaced before lexing and drawn as markers after. The output is kept only when it has
+    exactly one line per source line and each line's text is the source line's text;
+    otherwise every line is shown as plain escaped text.
+    """
     code = [line for line in diff_file.lines if line.kind in ("add", "del", "ctx")]
     if not code:
         return diff_file
     lexer = _lexer_for(diff_file.path)
     if len(code) > HIGHLIGHT_MAX_LINES:
         lexer = TextLexer(stripnl=False, ensurenl=False)
+    masked = [_hidden_pattern().sub(HIGHLIGHT_PLACEHOLDER, line.text) for line in code]
     # One pass over the file's lines keeps multi-line tokens (strings, comments) mostly right.
-    source = "\n".join(line.text for line in code) + "\n"
+    source = "\n".join(masked) + "\n"
     rendered = highlight(source, lexer, _FORMATTER).split("\n")
-    for line, html in zip(code, rendered, strict=False):
-        line.html = mark_safe(html)  # noqa: S308 - Pygments escaped every character
+    if rendered and rendered[-1] == "":
+        rendered.pop()
+    if len(rendered) != len(code) or any(
+        _text_of_html(html) != text for html, text in zip(rendered, masked, strict=True)
+    ):
+        for line in code:
+            line.html = visible_html(line.text)
+        return diff_file
+    for line, html in zip(code, rendered, strict=True):
+        line.html = _unmask(html, line.text)
     return diff_file
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _text_of_html(html: str) -> str:
+    return html_lib.unescape(_TAG.sub("", html))
+
+
+def _unmask(html: str, text: str) -> SafeString:
+    """Put back, in order, a marker for each hidden character the placeholders stand for."""
+    markers = iter([_marker(match.group()) for match in _hidden_pattern().finditer(text)])
+    # Pygments escaped the source and the placeholder is no markup: every occurrence is one.
+    return mark_safe(  # noqa: S308 - escaped by Pygments; markers are built from code points
+        re.sub(HIGHLIGHT_PLACEHOLDER, lambda _: next(markers), html)
+    )
+
+
+def is_hidden_character(char: str) -> bool:
+    """A character a reader would not see as itself: controls (but the tab and the line
+    feed), format characters (bidirectional controls, zero-width ones), line and paragraph
+    separators."""
+    return _hidden_pattern().fullmatch(char) is not None
+
+
+@lru_cache(maxsize=1)
+def _hidden_pattern() -> re.Pattern[str]:
+    """One character class of every hidden character, built once from the Unicode database."""
+    ranges: list[tuple[int, int]] = []
+    # Planes 2 to 13 hold no control, format or separator character; 15 and 16 are private use.
+    for point in (*range(0x20000), *range(0xE0000, 0xF0000)):
+        char = chr(point)
+        # A tab indents and a line feed ends the line: both are seen as what they are.
+        if char in "\t\n" or (
+            char != HIGHLIGHT_PLACEHOLDER and unicodedata.category(char) not in HIDDEN_CATEGORIES
+        ):
+            continue
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1] = (ranges[-1][0], point)
+        else:
+            ranges.append((point, point))
+    members = "".join(
+        f"\\U{start:08x}" if start == end else f"\\U{start:08x}-\\U{end:08x}"
+        for start, end in ranges
+    )
+    return re.compile(f"[{members}]")
+
+
+def hidden_character_kind(char: str) -> str:
+    if char in BIDI_CONTROLS:
+        return "bidirectional"
+    if char in ZERO_WIDTH:
+        return "zero-width"
+    return "control"
+
+
+def hidden_characters_summary(text: str) -> dict[str, int]:
+    """How many hidden characters of each kind the text has (kinds absent are left out)."""
+    counts: dict[str, int] = {}
+    for match in _hidden_pattern().finditer(text):
+        kind = hidden_character_kind(match.group())
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def _character_name(char: str) -> str:
+    point = ord(char)
+    name = CONTROL_NAMES.get(point) or unicodedata.name(char, "")
+    return f"U+{point:04X} {name}".strip() if name else f"U+{point:04X} control character"
+
+
+def _marker(char: str) -> str:
+    point = ord(char)
+    if point < 0x20:
+        shown = chr(0x2400 + point)  # the Control Pictures block: ␀ … ␟
+    elif point == 0x7F:
+        shown = "\u2421"  # ␡
+    else:
+        shown = f"U+{point:04X}"
+    return (
+        f'<span class="diff-hidden-char diff-hidden-{hidden_character_kind(char)}" '
+        f'data-codepoint="{point:04X}" title="{escape(_character_name(char))}">{shown}</span>'
+    )
+
+
+def visible_html(text: str) -> SafeString:
+    """The text escaped, with every hidden character drawn as a marker naming it."""
+    out = []
+    start = 0
+    for match in _hidden_pattern().finditer(text):
+        out.append(escape(text[start : match.start()]))
+        out.append(_marker(match.group()))
+        start = match.end()
+    out.append(escape(text[start:]))
+    return mark_safe("".join(out))  # noqa: S308 - every piece is escaped or a marker
 
 
 @dataclass
@@ -262,13 +419,21 @@ def diff_between(*, old_text: str, new_text: str, old_label: str, new_label: str
     """A unified diff of two versions of a fix's diff, for reviewing what a refine changed."""
     return "".join(
         difflib.unified_diff(
-            old_text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
+            _lines_ending_at_line_feeds(old_text),
+            _lines_ending_at_line_feeds(new_text),
             fromfile=old_label,
             tofile=new_label,
             n=2,
         )
     )
+
+
+def _lines_ending_at_line_feeds(text: str) -> list[str]:
+    # Not str.splitlines: it also breaks at \r, \x0b, \x0c, U+2028 and others, which would
+    # show one line of a diff as several.
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
 
 
 # Rendering rows in Python rather than with a template loop: a file of thousands of lines
@@ -277,7 +442,7 @@ def diff_between(*, old_text: str, new_text: str, old_label: str, new_label: str
 
 
 def _code(line: DiffLine) -> str:
-    return str(line.html) if line.html else escape(line.text)
+    return str(line.html) if line.html else visible_html(line.text)
 
 
 def _line_button(line: DiffLine, file_index: int) -> str:
@@ -298,12 +463,12 @@ def render_unified(
         if line.kind == "hunk":
             out.append(
                 '<tr class="diff-hunk"><td class="diff-gutter"></td><td class="diff-gutter"></td>'
-                f'<td class="diff-code">{escape(line.text)}</td></tr>'
+                f'<td class="diff-code">{visible_html(line.text)}</td></tr>'
             )
         elif line.kind == "note":
             out.append(
                 '<tr class="diff-ctx"><td class="diff-gutter"></td><td class="diff-gutter"></td>'
-                f'<td class="muted small">{escape(line.text)}</td></tr>'
+                f'<td class="muted small">{visible_html(line.text)}</td></tr>'
             )
         else:
             old = line.old_no if line.old_no is not None else ""
@@ -328,7 +493,7 @@ def render_split(
             css = "diff-hunk" if row.kind == "hunk" else "diff-ctx"
             out.append(
                 f'<tr class="{css}"><td class="diff-gutter"></td>'
-                f'<td class="diff-code" colspan="3">{escape(row.text)}</td></tr>'
+                f'<td class="diff-code" colspan="3">{visible_html(row.text)}</td></tr>'
             )
             continue
         cells = []

@@ -22,6 +22,7 @@ from triage.models import (
     Team,
 )
 from triage.selectors import json_list_contains
+from triage.weblinks import web_url
 
 PAGE_SIZE = 50
 # Counting every match of a broad filter over a large mirror costs more than the page itself;
@@ -211,7 +212,7 @@ def source_repo_link(*, finding: Finding) -> str | None:
     A finding names no source repo of its own: a repository with one source repo (the usual
     case) is unambiguous; otherwise a finding path that starts with a repo's name picks it.
     """
-    repos = [r for r in finding.repository.source_repos if r.get("html_url")]
+    repos = [r for r in finding.repository.source_repos if web_url(r.get("html_url"))]
     if not repos:
         return None
     chosen = repos[0] if len(repos) == 1 else None

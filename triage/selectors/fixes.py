@@ -117,11 +117,11 @@ DIFF_CACHE_SECONDS = 24 * 3600
 
 
 def _outline_key(sha256: str) -> str:
-    return f"fixdiff:outline:v1:{sha256}"
+    return f"fixdiff:outline:v2:{sha256}"
 
 
 def _file_key(sha256: str, index: int) -> str:
-    return f"fixdiff:file:v1:{sha256}:{index}"
+    return f"fixdiff:file:v2:{sha256}:{index}"
 
 
 def parsed_diff(choice: DiffChoice) -> ParsedDiff:
@@ -135,6 +135,7 @@ def parsed_diff(choice: DiffChoice) -> ParsedDiff:
             files=[replace(f, lines=[]) for f in parsed.files],
             state=parsed.state,
             problems=parsed.problems,
+            hidden_characters=parsed.hidden_characters,
         )
         cache.set(_outline_key(choice.sha256), outline, DIFF_CACHE_SECONDS)
     return outline

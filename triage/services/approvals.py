@@ -31,9 +31,10 @@ from triage.models import (
 )
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
-from triage.services.fixes import REFINABLE_STATUSES, diff_version_capture
+from triage.services.fixes import REFINABLE_STATUSES, diff_sha256_of, diff_version_capture
 from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import SYSTEM, require_role
+from triage.sync.rows import fix_approvals_void_for_other_diff, fix_diff_store
 from triage.sync.tracking import fix_mirror
 
 logger = logging.getLogger("triage.approvals")
@@ -42,6 +43,9 @@ logger = logging.getLogger("triage.approvals")
 CLOCK_SKEW = timedelta(seconds=60)
 # A POST still "sending" after this long lost its worker; its outcome must be looked up.
 SENDING_STALE_AFTER = timedelta(minutes=5)
+DIFF_PENDING_MESSAGE = (
+    "A newer diff of this fix is pending; review it and ask for approval again once it is in."
+)
 
 
 def approval_policy_for(team: Team) -> TeamApprovalPolicy:
@@ -298,6 +302,8 @@ def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
             raise ServiceError(f"Pull requests need a completed fix (it is {fix.status}).")
         if fix.diff_sha256 != approval.diff_sha256:
             raise ServiceError("The diff changed after it was approved; ask for approval again.")
+        if fix.needs_diff:
+            raise ServiceError(DIFF_PENDING_MESSAGE)
         opening, created = PullRequestOpening.objects.select_for_update(of=("self",)).get_or_create(
             fix=fix,
             diff_sha256=approval.diff_sha256,
@@ -368,6 +374,11 @@ def pull_request_opening_send(*, opening_id: int) -> PullRequestOpening:
     approval = opening.approval
     try:
         with kolega_client_for(fix.connection) as client:
+            refusal = _opening_diff_check(client=client, fix=fix, approval=approval)
+            if refusal:
+                return _opening_finish(
+                    opening, fix, status=PullRequestOpening.Status.FAILED, error=refusal
+                )
             created = client.create_pull_requests(
                 repository_id=fix.repository.upstream_id,
                 fix_id=fix.upstream_id,
@@ -396,6 +407,45 @@ def pull_request_opening_send(*, opening_id: int) -> PullRequestOpening:
         fix,
         status=PullRequestOpening.Status.OPENED,
         pull_requests=[pr.model_dump(mode="json") for pr in created.pull_requests],
+    )
+
+
+def _opening_diff_check(
+    *, client: kolega.KolegaClient, fix: Fix, approval: FixApproval
+) -> str | None:
+    """Re-read the fix and its diff from Kolega just before the POST; answer why the pull
+    requests must not be opened, or None when Kolega holds exactly the approved diff.
+
+    The mirror may be behind Kolega: a refine made in Kolega's own UI or CLI is not seen
+    until a sync. A diff other than the approved one voids the approval (the new diff is
+    mirrored, which voids it); a refine still running refuses without voiding, since its
+    diff is not known yet. Kolega offers no conditional POST, so a refine that completes
+    between this read and the POST is not caught here; the next sync voids the approval.
+    """
+    repository_id = fix.repository.upstream_id
+    current = client.get_fix(repository_id=repository_id, fix_id=fix.upstream_id)
+    mirrored = fix_mirror(connection=fix.connection, fix=current)
+    if current.status.lower() in ("pending", "running"):
+        return (
+            f"{DIFF_PENDING_MESSAGE} Kolega is running the fix again (it was refined after "
+            "approval). Nothing was sent."
+        )
+    if current.status.lower() not in REFINABLE_STATUSES:
+        return f"Kolega shows the fix {current.status}, not completed. Nothing was sent."
+    diff = client.get_fix_diff(repository_id=repository_id, fix_id=fix.upstream_id)
+    digest = diff_sha256_of(diff.diff) if diff.diff is not None else ""
+    if digest == approval.diff_sha256:
+        return None
+    fix_diff_store(fix=mirrored, diff=diff)
+    approval.refresh_from_db(fields=["status"])
+    if approval.status != FixApproval.Status.VOIDED:
+        # Kolega answered the diff the mirror already had; the approval is of another.
+        fix_approvals_void_for_other_diff(fix=mirrored, diff_sha256=digest)
+    return (
+        "Kolega's diff is not the approved one: it changed after approval (approved "
+        f"{approval.diff_sha256[:12]}, Kolega has {digest[:12] or 'none'}). Nothing was "
+        "sent and the approval no longer counts; review the new diff and ask for approval "
+        "again."
     )
 
 

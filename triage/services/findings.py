@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
 from triage.filters.findings import STATUSES
 from triage.models import (
+    DismissalRequest,
     Finding,
     FindingStatusJob,
     FindingStatusJobItem,
@@ -37,6 +38,12 @@ from triage.sync.rows import findings_write
 logger = logging.getLogger("triage.findings")
 
 Outcome = FindingStatusJobItem.Outcome
+# A dismissal request whose approval this job carries out.
+DISMISSAL_APPLYING = (
+    DismissalRequest.Status.APPROVED,
+    DismissalRequest.Status.APPLIED,
+    DismissalRequest.Status.FAILED,
+)
 # One job may not outgrow what a person can review afterwards, nor hold a worker for hours.
 MAX_JOB_ITEMS = 20_000
 # A worker never blocks longer than this on one Retry-After; a longer wait fails the item,
@@ -128,10 +135,14 @@ def finding_status_job_create(
     _check_status(status)
     if not dismissal_approved:
         _refuse_unapproved_dismissal(team, status)
+    # At most one finding over the cap is ever read: the ids stay a subquery when they come
+    # from a filter, and a list of ids is read no further than the cap.
     findings = list(
-        Finding.objects.filter(team=team, pk__in=list(finding_ids)).values_list(
-            "pk", "connection_id", "upstream_id", "repository__upstream_id", "status"
-        )
+        Finding.objects.filter(team=team, pk__in=_ids_within_cap(finding_ids))
+        .order_by("pk")
+        .values_list("pk", "connection_id", "upstream_id", "repository__upstream_id", "status")[
+            : MAX_JOB_ITEMS + 1
+        ]
     )
     if not findings:
         raise ServiceError("Select at least one finding.")
@@ -175,6 +186,37 @@ def finding_status_job_create(
     return job
 
 
+def _ids_within_cap(finding_ids: Iterable[int]) -> QuerySet | list[int]:
+    """The ids as a subquery when they are a queryset; else the distinct ids, read up to one
+    more than the cap (enough to refuse), never the whole iterable."""
+    if isinstance(finding_ids, QuerySet):
+        return finding_ids
+    capped: dict[int, None] = {}
+    for finding_id in finding_ids:
+        capped[finding_id] = None
+        if len(capped) > MAX_JOB_ITEMS:
+            break
+    return list(capped)
+
+
+def _job_dismissal_refusal(job: FindingStatusJob, statuses: Iterable[str]) -> str | None:
+    """Why the job may not send ``statuses`` now, under the team's current policy.
+
+    A job records statuses when it is created; an admin may have turned on approval of
+    dismissals since. Only a job applying an approved dismissal request may dismiss then.
+    """
+    from triage.services.dismissals import status_needs_approval
+
+    if not any(status_needs_approval(job.team, status) for status in set(statuses)):
+        return None
+    if DismissalRequest.objects.filter(apply_job=job, status__in=DISMISSAL_APPLYING).exists():
+        return None
+    return (
+        "Dismissing findings now needs approval in this team (the policy changed after this "
+        "change was started): give a reason and send it for approval."
+    )
+
+
 def finding_status_job_retry_failed(*, job: FindingStatusJob, actor) -> FindingStatusJob:
     """Send the failed items of a finished job again, in the same job."""
     require_role(team=job.team, user=actor, role=Role.TRIAGER)
@@ -182,6 +224,11 @@ def finding_status_job_retry_failed(*, job: FindingStatusJob, actor) -> FindingS
         job = FindingStatusJob.objects.select_for_update().get(pk=job.pk)
         if job.state != FindingStatusJob.State.FINISHED:
             raise ServiceError("This job is still running.")
+        refusal = _job_dismissal_refusal(
+            job, job.items.filter(outcome=Outcome.FAILED).values_list("target_status", flat=True)
+        )
+        if refusal:
+            raise ServiceError(refusal)
         retried = job.items.filter(outcome=Outcome.FAILED).update(
             outcome=Outcome.PENDING, finished_at=None
         )
@@ -311,6 +358,14 @@ def finding_status_job_run(
         job.started_at = job.started_at or timezone.now()
         job.runs += 1
         job.save(update_fields=["state", "started_at", "runs"])
+        refusal = _job_dismissal_refusal(
+            job, job.items.filter(outcome=Outcome.PENDING).values_list("target_status", flat=True)
+        )
+        if refusal:
+            # Nothing is sent: every waiting item fails with the reason, the job finishes.
+            job.items.filter(outcome=Outcome.PENDING).update(
+                outcome=Outcome.FAILED, reason=refusal, finished_at=timezone.now()
+            )
     items = list(job.items.filter(outcome=Outcome.PENDING).select_related("connection", "finding"))
     connections = {item.connection_id: item.connection for item in items}
     make_client = client_factory or (lambda connection: kolega_client_for(connection))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection as db
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from triage import kolega
@@ -23,12 +23,15 @@ from triage.models import (
     Finding,
     FindingEvent,
     Fix,
+    FixApproval,
     KolegaConnection,
     PullRequest,
     Repository,
     ScanBatch,
     ScanBatchFinding,
 )
+from triage.services.audit import audit_log
+from triage.services.teams import SYSTEM
 from triage.sync import copy_upsert
 
 UNIQUE_FIELDS = ["connection", "upstream_id"]
@@ -412,7 +415,11 @@ def pull_request_upstream_id(pull_request: kolega.PullRequest) -> str:
 
 
 def fix_diff_store(*, fix: Fix, diff: kolega.FixDiff) -> bool:
-    """Keep the diff Kolega answered for the fix's current run; True when it changed."""
+    """Keep the diff Kolega answered for the fix's current run; True when it changed.
+
+    An approval of another diff stops counting here, whoever changed the diff: a refine in
+    Kolega's own UI or CLI is seen first by a sync or by tracking, never by the portal.
+    """
     text = diff.diff
     digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else ""
     changed = text != fix.diff or digest != fix.diff_sha256
@@ -420,8 +427,37 @@ def fix_diff_store(*, fix: Fix, diff: kolega.FixDiff) -> bool:
     fix.diff_sha256 = digest
     fix.diff_for_completed_at = fix.completed_at
     fix.diff_synced_at = timezone.now()
-    fix.save(update_fields=["diff", "diff_sha256", "diff_for_completed_at", "diff_synced_at"])
+    with transaction.atomic():
+        fix.save(update_fields=["diff", "diff_sha256", "diff_for_completed_at", "diff_synced_at"])
+        fix_approvals_void_for_other_diff(fix=fix, diff_sha256=digest)
     return changed
+
+
+def fix_approvals_void_for_other_diff(*, fix: Fix, diff_sha256: str) -> int:
+    """Void the fix's pending or approved requests bound to a diff other than ``diff_sha256``
+    (the diff Kolega has now); answer how many."""
+    stale = list(
+        FixApproval.objects.select_for_update()
+        .filter(fix_id=fix.pk, status__in=FixApproval.OPEN_STATUSES)
+        .exclude(diff_sha256=diff_sha256)
+    )
+    for approval in stale:
+        approval.status = FixApproval.Status.VOIDED
+        approval.decided_at = timezone.now()
+        approval.save(update_fields=["status", "decided_at"])
+        audit_log(
+            team=fix.team,
+            actor=SYSTEM,
+            action="approval.void",
+            target=fix,
+            details={
+                "approval": approval.pk,
+                "reason": "the diff changed in Kolega",
+                "approved_diff_sha256": approval.diff_sha256,
+                "kolega_diff_sha256": diff_sha256,
+            },
+        )
+    return len(stale)
 
 
 PROGRESS_BATCH_FIELDS = (

@@ -291,18 +291,36 @@ def test_a_request_lost_before_kolega_is_failed_after_reconciling_and_retried_sa
 
 
 def test_kolega_refusing_marks_the_opening_failed_with_the_reason(
-    completed_fix, triager, approver, queued, django_capture_on_commit_callbacks, upstream
+    completed_fix,
+    triager,
+    approver,
+    queued,
+    django_capture_on_commit_callbacks,
+    upstream,
+    sandbox_wsgi,
 ):
+    import httpx
+
     from sandbox.models import PullRequest as SandboxPullRequest
+    from triage.clients import override_transport
 
     _approve(completed_fix, triager, approver, django_capture_on_commit_callbacks)
-    # Refined in Kolega directly, so no longer completed there: refused, nothing opened.
-    upstream.refine_fix(
-        repository_id=completed_fix.repository.upstream_id,
-        fix_id=completed_fix.upstream_id,
-        instructions="Changed elsewhere",
-    )
-    failed = pull_request_opening_send(opening_id=queued[0])
+
+    class RefinedJustBeforeThePost(httpx.BaseTransport):
+        """Refined in Kolega directly after the portal's last look, so no longer completed
+        there when the POST arrives."""
+
+        def handle_request(self, request):
+            if request.method == "POST" and request.url.path.endswith("/pull-requests"):
+                upstream.refine_fix(
+                    repository_id=completed_fix.repository.upstream_id,
+                    fix_id=completed_fix.upstream_id,
+                    instructions="Changed elsewhere",
+                )
+            return sandbox_wsgi.handle_request(request)
+
+    with override_transport(RefinedJustBeforeThePost()):
+        failed = pull_request_opening_send(opening_id=queued[0])
     assert failed.status == PullRequestOpening.Status.FAILED
     assert failed.error_message.startswith("Kolega refused")
     assert SandboxPullRequest.objects.count() == 0
