@@ -29,10 +29,6 @@ def _manifest_kind(file_path: str) -> str | None:
     return {"package.json": "npm", "go.mod": "go", "pom.xml": "maven"}.get(name)
 
 
-def is_manifest(file_path: str) -> bool:
-    return _manifest_kind(file_path) is not None
-
-
 def _lower_bound(spec: str) -> str | None:
     # Without a lock file the lowest version a range admits is the one that may be installed.
     match = re.match(r"\s*(?:===|==|>=|~=|\^|~|=)?\s*v?(\d[\w.+-]*)", spec)

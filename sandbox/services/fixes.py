@@ -1,7 +1,5 @@
 """AI fixes: creating, refining, cancelling; their pull requests and merging them."""
 
-import re
-
 from django.db import transaction
 from django.db.models import Max
 
@@ -24,7 +22,6 @@ from sandbox.services.quotas import quota_ensure_available
 from sandbox.services.trees import source_tree, source_tree_write
 
 CANCELLABLE = ("pending", "running")
-DIFF_FILE_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
 
 
 def fix_create(
@@ -222,7 +219,3 @@ def pull_request_find(
     if pull_request is None:
         raise not_found("Pull request")
     return pull_request
-
-
-def diff_paths(diff: str) -> list[str]:
-    return [match.group(2) for match in DIFF_FILE_HEADER.finditer(diff)]

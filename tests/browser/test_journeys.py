@@ -306,7 +306,7 @@ def test_triager_scans_triages_in_bulk_fixes_and_requests_approval(
     sign_in_with_the_form(j, team, "tess")
     j.visit("new-scan", lambda: page.get_by_role("link", name="Start scans").first.click())
     page.get_by_label("payments-api").check()
-    page.get_by_label("Code (Semgrep)").check()
+    page.get_by_label("Code (SAST)").check()
     page.locator("#quota-preview").get_by_text("1 scan batch will be started").wait_for()
     j.check("new-scan-chosen")
     j.visit("scan-started", lambda: page.get_by_role("button", name="Start 1 scan").click())

@@ -65,7 +65,7 @@ def test_start_a_scan_and_watch_it_complete(
 
     page.get_by_label("payments-api").check()
     page.get_by_label("Secrets").check()
-    page.get_by_label("Code (Semgrep)").check()
+    page.get_by_label("Code (SAST)").check()
     preview = page.locator("#quota-preview")
     preview.get_by_text("2 scan batches will be started").wait_for()
     assert "SAST scans" in preview.inner_text()

@@ -8,21 +8,18 @@ from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from triage.models import Finding, Repository, ScanBatch, ScanBatchFinding, Team
+from triage.models import (
+    Finding,
+    FindingStatus,
+    Repository,
+    ScanBatch,
+    ScanBatchFinding,
+    ScanType,
+    Severity,
+    Team,
+)
 from triage.selectors import json_list_contains
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-STATUSES = ("open", "needs_manual_review", "resolved", "ignored", "false_positive")
-SCAN_TYPES = ("secrets_scan", "semgrep_scan", "deep_ai_scan", "sbom_scan")
-
-SEVERITY_CHOICES = [(value, value.title()) for value in SEVERITIES]
-STATUS_CHOICES = [(value, value.replace("_", " ").capitalize()) for value in STATUSES]
-SCAN_TYPE_CHOICES = [
-    ("secrets_scan", "Secrets"),
-    ("semgrep_scan", "Code (SAST)"),
-    ("deep_ai_scan", "Deep AI"),
-    ("sbom_scan", "Dependencies (SBOM)"),
-]
 # Parameters of the page that are not filters; a saved view keeps only the filters and sort.
 NON_FILTER_PARAMETERS = ("cursor",)
 
@@ -44,13 +41,13 @@ class FindingFilter(django_filters.FilterSet):
     )
     # Plain IN filters on the row itself: no DISTINCT (which would sort every matching row).
     severity = django_filters.MultipleChoiceFilter(
-        choices=SEVERITY_CHOICES, label="Severity", distinct=False
+        choices=Severity.choices, label="Severity", distinct=False
     )
     status = django_filters.MultipleChoiceFilter(
-        choices=STATUS_CHOICES, label="Status", distinct=False
+        choices=FindingStatus.choices, label="Status", distinct=False
     )
     scan_type = django_filters.ChoiceFilter(
-        choices=SCAN_TYPE_CHOICES, label="Scan type", empty_label="Any scan type"
+        choices=ScanType.choices, label="Scan type", empty_label="Any scan type"
     )
     check_id = django_filters.CharFilter(field_name="check_id", label="Check id")
     path = django_filters.CharFilter(field_name="file_path", lookup_expr="contains", label="File")

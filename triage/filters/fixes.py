@@ -8,7 +8,7 @@ from triage.selectors.fixes import FIX_STATUS_FILTERS
 
 class FixFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
-        choices=[(status, status.capitalize()) for status in FIX_STATUS_FILTERS],
+        choices=[(status.value, status.label) for status in FIX_STATUS_FILTERS],
         empty_label="Any",
         method="filter_status",
     )

@@ -1,7 +1,7 @@
 from django import forms
 
-from triage.filters.findings import STATUS_CHOICES
 from triage.forms.ids import pk_of
+from triage.models import FindingStatus
 
 
 class DismissalFieldsMixin(forms.Form):
@@ -23,7 +23,7 @@ class DismissalFieldsMixin(forms.Form):
 
 
 class FindingStatusForm(DismissalFieldsMixin):
-    status = forms.ChoiceField(choices=STATUS_CHOICES)
+    status = forms.ChoiceField(choices=FindingStatus.choices)
 
 
 class BulkStatusForm(DismissalFieldsMixin):
@@ -33,7 +33,7 @@ class BulkStatusForm(DismissalFieldsMixin):
     finding = forms.TypedMultipleChoiceField(coerce=pk_of, required=False, choices=())
     all_matching = forms.BooleanField(required=False)
     filter_query = forms.CharField(required=False, max_length=2000)
-    status = forms.ChoiceField(choices=[("", "Choose a status"), *STATUS_CHOICES])
+    status = forms.ChoiceField(choices=[("", "Choose a status"), *FindingStatus.choices])
     comment = forms.CharField(
         required=False,
         max_length=2000,

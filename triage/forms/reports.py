@@ -82,4 +82,4 @@ class SlaPolicyForm(forms.Form):
 
 class SlaListForm(forms.Form):
     kind = forms.ChoiceField(choices=[("breached", "breached"), ("due", "due")])
-    severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITIES], required=False)
+    severity = forms.ChoiceField(choices=[(s.value, s.label) for s in SEVERITIES], required=False)

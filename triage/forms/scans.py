@@ -2,13 +2,8 @@ import django_filters
 from django import forms
 
 from triage.forms.ids import pk_of
-from triage.models import Repository, ScanBatch, Team
-from triage.selectors.scans import (
-    BATCH_STATUSES,
-    SCAN_TYPES,
-    active_batches_filter,
-    repositories_for_team,
-)
+from triage.models import Repository, ScanBatch, ScanBatchStatus, ScanType, Team
+from triage.selectors.scans import repositories_for_team
 
 
 class RepositoryChoiceField(forms.ModelMultipleChoiceField):
@@ -41,7 +36,7 @@ class ScanStartForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     scan_types = forms.MultipleChoiceField(
-        label="Scan types", choices=SCAN_TYPES, widget=forms.CheckboxSelectMultiple
+        label="Scan types", choices=ScanType.choices, widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, *args, team: Team, **kwargs):
@@ -70,10 +65,10 @@ class ScanBatchFilter(django_filters.FilterSet):
         queryset=Repository.objects.none(), empty_label="All repositories"
     )
     scan_type = django_filters.ChoiceFilter(
-        label="Scan type", choices=SCAN_TYPES, empty_label="All types"
+        label="Scan type", choices=ScanType.choices, empty_label="All types"
     )
     status = django_filters.ChoiceFilter(
-        choices=[("active", "Active (not finished)"), *BATCH_STATUSES],
+        choices=[("active", "Active (not finished)"), *ScanBatchStatus.choices],
         empty_label="Any status",
         method="filter_status",
     )
@@ -88,5 +83,5 @@ class ScanBatchFilter(django_filters.FilterSet):
 
     def filter_status(self, queryset, name, value):
         if value == "active":
-            return queryset.filter(active_batches_filter())
+            return queryset.active()
         return queryset.filter(status=value)

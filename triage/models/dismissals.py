@@ -11,10 +11,10 @@ from django.db import models
 from django.db.models import Q
 
 from triage.models.findings import FindingStatusJob
-from triage.models.mirror import Finding
+from triage.models.mirror import FINDING_DISMISSAL_STATUSES, Finding
 from triage.models.teams import Team
 
-DISMISSAL_STATUSES = ("ignored", "false_positive")
+DISMISSAL_STATUSES = FINDING_DISMISSAL_STATUSES
 
 
 class DismissalRequest(models.Model):
@@ -27,15 +27,14 @@ class DismissalRequest(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired, findings reopened"
 
-    class Target(models.TextChoices):
-        IGNORED = "ignored", "Ignored"
-        FALSE_POSITIVE = "false_positive", "False positive"
-
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    requested_status = models.CharField(max_length=40, choices=Target.choices)
+    # A finding status that dismisses, labelled as the finding's own statuses are.
+    requested_status = models.CharField(
+        max_length=40, choices=[(status.value, status.label) for status in DISMISSAL_STATUSES]
+    )
     reason = models.TextField()
     # Only for ignored: the day the findings are reopened.
     expires_on = models.DateField(null=True, blank=True)

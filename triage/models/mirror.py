@@ -8,18 +8,125 @@ by team first and the indexes start with it.
 """
 
 from django.db import models
+from django.db.models import Q
 
 from triage.models.connections import KolegaConnection
 from triage.models.teams import Team
 
+
+class Severity(models.TextChoices):
+    """A finding's severity; Kolega documents the first four, and clients tolerate `info`."""
+
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    NEEDS_MANUAL_REVIEW = "needs_manual_review", "Needs manual review"
+    RESOLVED = "resolved", "Resolved"
+    IGNORED = "ignored", "Ignored"
+    FALSE_POSITIVE = "false_positive", "False positive"
+
+
+class ScanType(models.TextChoices):
+    SECRETS = "secrets_scan", "Secrets"
+    CODE = "semgrep_scan", "Code (SAST)"
+    DEPENDENCIES = "sbom_scan", "Dependencies (SCA)"
+    DEEP_AI = "deep_ai_scan", "Deep AI"
+
+
+class FindingEventType(models.TextChoices):
+    DETECTED = "detected", "Detected"
+    RESOLVED_AUTO = "resolved_auto", "Resolved (no longer detected)"
+    RESOLVED_MANUAL = "resolved_manual", "Resolved (manual)"
+    RESOLVED_PR_MERGED = "resolved_pr_merged", "Resolved (pull request merged)"
+    RESOLVED_PR_LINKED = "resolved_pr_linked", "Resolved (pull request linked)"
+    REOPENED = "reopened", "Reopened"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    FIX_CREATED = "fix_created", "Fix created"
+    FIX_STARTED = "fix_started", "Fix started"
+    FIX_COMPLETED = "fix_completed", "Fix completed"
+    FIX_FAILED = "fix_failed", "Fix failed"
+    FIX_CANCELLED = "fix_cancelled", "Fix cancelled"
+    FIX_PR_CREATED = "fix_pr_created", "Fix pull request opened"
+    FIX_PR_UPDATED = "fix_pr_updated", "Fix pull request updated"
+
+
+class ScanBatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    CREATING_SCANS = "creating_scans", "Creating scans"
+    SCANNING = "scanning", "Scanning"
+    ASSESSING = "assessing", "Assessing"
+    COMPLETED = "completed", "Completed"
+    PARTIAL_FAILURE = "partial_failure", "Partial failure"
+    FAILED = "failed", "Failed"
+
+
+class FixStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    PR_CREATION_FAILED = "pr_creation_failed", "Pull request creation failed"
+    PR_UPDATE_FAILED = "pr_update_failed", "Pull request update failed"
+
+
+# Kolega's official client compares statuses case-insensitively and also treats `succeeded`
+# and `cancelled` as terminal, though the documented enumerations do not list them.
 SCAN_TERMINAL_STATUSES = frozenset(
-    {"completed", "succeeded", "failed", "partial_failure", "cancelled"}
+    {
+        ScanBatchStatus.COMPLETED,
+        "succeeded",
+        ScanBatchStatus.FAILED,
+        ScanBatchStatus.PARTIAL_FAILURE,
+        "cancelled",
+    }
 )
-FIX_TERMINAL_STATUSES = frozenset({"completed", "succeeded", "failed", "cancelled"})
+# Batches whose scans ran: a partial failure still scanned most repositories.
+SCAN_SCANNED_STATUSES = (ScanBatchStatus.COMPLETED, "succeeded", ScanBatchStatus.PARTIAL_FAILURE)
+FIX_TERMINAL_STATUSES = frozenset(
+    {FixStatus.COMPLETED, "succeeded", FixStatus.FAILED, FixStatus.CANCELLED}
+)
 # A fix that failed to open or update its pull requests still has its diff and is done running.
-FIX_SETTLED_STATUSES = FIX_TERMINAL_STATUSES | {"pr_creation_failed", "pr_update_failed"}
+FIX_SETTLED_STATUSES = FIX_TERMINAL_STATUSES | {
+    FixStatus.PR_CREATION_FAILED,
+    FixStatus.PR_UPDATE_FAILED,
+}
 # Statuses in which Kolega answers a diff for the fix's last run.
-FIX_DIFF_STATUSES = ("completed", "succeeded", "pr_creation_failed", "pr_update_failed")
+FIX_DIFF_STATUSES = (
+    FixStatus.COMPLETED,
+    "succeeded",
+    FixStatus.PR_CREATION_FAILED,
+    FixStatus.PR_UPDATE_FAILED,
+)
+# Unresolved findings: a finding waiting for manual review is still an exposure.
+FINDING_UNRESOLVED_STATUSES = (FindingStatus.OPEN, FindingStatus.NEEDS_MANUAL_REVIEW)
+# Statuses that dismiss a finding, which a team's policy may put behind a second person.
+FINDING_DISMISSAL_STATUSES = (FindingStatus.IGNORED, FindingStatus.FALSE_POSITIVE)
+
+
+def label_of(choices: type[models.TextChoices], value: str | None) -> str:
+    """The label of one of `choices`' values, whatever its case; a value Kolega has added
+    since is shown as it came, made readable."""
+    if not value:
+        return ""
+    try:
+        return choices(value.lower()).label
+    except ValueError:
+        return value.replace("_", " ").capitalize()
+
+
+def status_in(statuses) -> Q:
+    """Rows whose status is one of `statuses`, in any case (Kolega's are compared so)."""
+    query = Q()
+    for status in statuses:
+        query |= Q(status__iexact=status)
+    return query
 
 
 def scan_status_is_terminal(status: str) -> bool:
@@ -28,6 +135,35 @@ def scan_status_is_terminal(status: str) -> bool:
 
 def fix_status_is_settled(status: str) -> bool:
     return status.lower() in FIX_SETTLED_STATUSES
+
+
+class ScanBatchQuerySet(models.QuerySet):
+    def active(self):
+        """Batches still running: every status that is not terminal, unknown ones included."""
+        return self.exclude(status_in(SCAN_TERMINAL_STATUSES))
+
+    def terminal(self):
+        return self.filter(status_in(SCAN_TERMINAL_STATUSES))
+
+    def scanned(self):
+        """Finished batches whose scans ran. A plain IN, so the (team, status) index answers
+        it; sync stores Kolega's statuses as it sends them, lower case."""
+        return self.filter(status__in=SCAN_SCANNED_STATUSES)
+
+
+class FixQuerySet(models.QuerySet):
+    def unsettled(self):
+        """Fixes still running or waiting to run (unknown statuses included)."""
+        return self.exclude(status_in(FIX_SETTLED_STATUSES))
+
+    def with_diff(self):
+        """Fixes whose last run ended with a diff Kolega can answer."""
+        return self.filter(status_in(FIX_DIFF_STATUSES))
+
+
+class FindingQuerySet(models.QuerySet):
+    def unresolved(self):
+        return self.filter(status__in=FINDING_UNRESOLVED_STATUSES)
 
 
 class MirrorModel(models.Model):
@@ -72,11 +208,15 @@ class Repository(MirrorModel):
 class ScanBatch(MirrorModel):
     """A scan batch (`batch_id` upstream) with the last progress seen by sync or tracking."""
 
+    Status = ScanBatchStatus
+    ScanType = ScanType
+    TERMINAL_STATUSES = SCAN_TERMINAL_STATUSES
+
     repository = models.ForeignKey(
         Repository, on_delete=models.CASCADE, related_name="scan_batches"
     )
-    scan_type = models.CharField(max_length=40)
-    status = models.CharField(max_length=40)
+    scan_type = models.CharField(max_length=40, choices=ScanType.choices)
+    status = models.CharField(max_length=40, choices=ScanBatchStatus.choices)
     total_repositories = models.IntegerField(default=0)
     scans_created = models.IntegerField(default=0)
     scans_failed = models.IntegerField(default=0)
@@ -96,6 +236,8 @@ class ScanBatch(MirrorModel):
     # Tracking chain state: the poll the current chain has scheduled next (see tasks).
     next_poll_at = models.DateTimeField(null=True, blank=True)
     polls = models.IntegerField(default=0)
+
+    objects = ScanBatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -117,17 +259,31 @@ class ScanBatch(MirrorModel):
     def is_terminal(self) -> bool:
         return scan_status_is_terminal(self.status)
 
+    @property
+    def status_label(self) -> str:
+        return label_of(ScanBatchStatus, self.status)
+
+    @property
+    def scan_type_label(self) -> str:
+        return label_of(ScanType, self.scan_type)
+
 
 class Finding(MirrorModel):
+    Severity = Severity
+    Status = FindingStatus
+    ScanType = ScanType
+    UNRESOLVED_STATUSES = FINDING_UNRESOLVED_STATUSES
+    DISMISSAL_STATUSES = FINDING_DISMISSAL_STATUSES
+
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="findings")
     check_id = models.CharField(max_length=300)
-    severity = models.CharField(max_length=20)
-    status = models.CharField(max_length=40)
+    severity = models.CharField(max_length=20, choices=Severity.choices)
+    status = models.CharField(max_length=40, choices=FindingStatus.choices)
     file_path = models.CharField(max_length=1000)
     message = models.TextField()
     title = models.CharField(max_length=500, null=True, blank=True)
     category = models.CharField(max_length=200)
-    scan_type = models.CharField(max_length=40)
+    scan_type = models.CharField(max_length=40, choices=ScanType.choices)
     cwe = models.JSONField(default=list)
     owasp = models.JSONField(default=list)
     references = models.JSONField(default=list)
@@ -146,6 +302,8 @@ class Finding(MirrorModel):
     scan_batches = models.ManyToManyField(
         ScanBatch, through="ScanBatchFinding", related_name="findings"
     )
+
+    objects = FindingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-last_detected_at", "-id"]
@@ -167,7 +325,7 @@ class Finding(MirrorModel):
             models.Index(
                 fields=["team", "severity", "first_detected_at", "id"],
                 include=["repository"],
-                condition=models.Q(status__in=["open", "needs_manual_review"]),
+                condition=models.Q(status__in=list(FINDING_UNRESOLVED_STATUSES)),
                 name="mirror_finding_open_sla",
             ),
             models.Index(
@@ -179,6 +337,18 @@ class Finding(MirrorModel):
 
     def __str__(self) -> str:
         return f"{self.check_id} {self.file_path}"
+
+    @property
+    def severity_label(self) -> str:
+        return label_of(Severity, self.severity)
+
+    @property
+    def status_label(self) -> str:
+        return label_of(FindingStatus, self.status)
+
+    @property
+    def scan_type_label(self) -> str:
+        return label_of(ScanType, self.scan_type)
 
     @staticmethod
     def search_text_of(*, title: str | None, message: str, check_id: str, file_path: str) -> str:
@@ -205,12 +375,14 @@ class ScanBatchFinding(models.Model):
 class FindingEvent(MirrorModel):
     """One entry of the organization's finding-events feed; the upstream id dedupes it."""
 
+    EventType = FindingEventType
+
     organization_id = models.CharField(max_length=64)
     repository_upstream_id = models.CharField(max_length=64)
     finding_upstream_id = models.CharField(max_length=64)
     scan_id = models.CharField(max_length=64, null=True, blank=True)
-    scan_type = models.CharField(max_length=40, null=True, blank=True)
-    event_type = models.CharField(max_length=40)
+    scan_type = models.CharField(max_length=40, null=True, blank=True, choices=ScanType.choices)
+    event_type = models.CharField(max_length=40, choices=FindingEventType.choices)
     previous_status = models.CharField(max_length=40, null=True, blank=True)
     new_status = models.CharField(max_length=40, null=True, blank=True)
     severity = models.CharField(max_length=20, null=True, blank=True)
@@ -237,14 +409,26 @@ class FindingEvent(MirrorModel):
     def __str__(self) -> str:
         return f"{self.event_type} {self.upstream_id}"
 
+    @property
+    def event_type_label(self) -> str:
+        return label_of(FindingEventType, self.event_type)
+
+    @property
+    def scan_type_label(self) -> str:
+        return label_of(ScanType, self.scan_type)
+
 
 class Fix(MirrorModel):
     """An AI fix run, its heartbeat and the latest diff fetched from Kolega."""
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="fixes")
+    Status = FixStatus
+    SETTLED_STATUSES = FIX_SETTLED_STATUSES
+    DIFF_STATUSES = FIX_DIFF_STATUSES
+
     finding_ids = models.JSONField(default=list)
     title = models.CharField(max_length=500)
-    status = models.CharField(max_length=40)
+    status = models.CharField(max_length=40, choices=FixStatus.choices)
     source_repo = models.CharField(max_length=300, null=True, blank=True)
     source_repo_provider = models.CharField(max_length=40, null=True, blank=True)
     source_scan_branch = models.CharField(max_length=300, null=True, blank=True)
@@ -267,6 +451,8 @@ class Fix(MirrorModel):
     next_poll_at = models.DateTimeField(null=True, blank=True)
     polls = models.IntegerField(default=0)
 
+    objects = FixQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "fixes"
@@ -286,6 +472,10 @@ class Fix(MirrorModel):
     @property
     def is_settled(self) -> bool:
         return fix_status_is_settled(self.status)
+
+    @property
+    def status_label(self) -> str:
+        return label_of(FixStatus, self.status)
 
     @property
     def needs_diff(self) -> bool:

@@ -8,15 +8,17 @@ Kolega's event history itself changed.
 from django.conf import settings
 from django.db import models
 
+from triage.models.mirror import Severity
 from triage.models.teams import Team
 
-SEVERITIES = ("critical", "high", "medium", "low")
+# The severities reports count and an SLA policy gives days to; `info` findings are not risk.
+SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
 class SlaPolicy(models.Model):
     """Days a finding of each severity may stay open after its first detection."""
 
-    DEFAULT_DAYS = {"critical": 7, "high": 30, "medium": 90, "low": 180}
+    DEFAULT_DAYS = {Severity.CRITICAL: 7, Severity.HIGH: 30, Severity.MEDIUM: 90, Severity.LOW: 180}
 
     team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="sla_policy")
     critical_days = models.PositiveIntegerField(default=DEFAULT_DAYS["critical"])

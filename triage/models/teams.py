@@ -1,5 +1,3 @@
-import zoneinfo
-
 from django.conf import settings
 from django.db import models
 
@@ -53,10 +51,6 @@ class Membership(models.Model):
 
     def has_role(self, role: Role | str) -> bool:
         return Role(self.role).includes(Role(role))
-
-
-def _timezone_choices():
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
 class UserPreference(models.Model):

@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import QuerySet
 
-from triage.models import FindingEvent
+from triage.models import Finding, FindingEvent, FindingEventType, FindingStatus
 
-OPEN_STATUSES = frozenset({"open", "needs_manual_review"})
+OPEN_STATUSES = frozenset(Finding.UNRESOLVED_STATUSES)
 EVENT_FIELDS = (
     "connection_id",
     "finding_upstream_id",
@@ -39,11 +39,11 @@ class DayCount:
 
 
 def status_after_event(*, event_type: str, new_status: str | None, current: str | None):
-    if event_type in ("detected", "reopened"):
-        return "open"
+    if event_type in (FindingEventType.DETECTED, FindingEventType.REOPENED):
+        return FindingStatus.OPEN
     if event_type.startswith("resolved"):
-        return "resolved"
-    if event_type == "status_changed":
+        return FindingStatus.RESOLVED
+    if event_type == FindingEventType.STATUS_CHANGED:
         return new_status or current
     return current
 
@@ -88,11 +88,11 @@ def replay(
         if next_status in OPEN_STATUSES:
             flows[next_severity][day][0] += 1
         counters = flows[next_severity][day]
-        if event_type == "detected":
+        if event_type == FindingEventType.DETECTED:
             counters[1] += 1
-        elif event_type == "reopened" and status not in OPEN_STATUSES:
+        elif event_type == FindingEventType.REOPENED and status not in OPEN_STATUSES:
             counters[2] += 1
-        elif next_status == "resolved" and status != "resolved":
+        elif next_status == FindingStatus.RESOLVED and status != FindingStatus.RESOLVED:
             counters[3] += 1
         status, severity = next_status, next_severity
     return flows

@@ -12,15 +12,18 @@ from django.utils import timezone
 
 from triage.models import (
     Finding,
+    FindingStatus,
     KolegaConnection,
     PullRequest,
     Repository,
     ScanBatch,
+    ScanType,
+    Severity,
     SyncRun,
     SyncState,
     Team,
 )
-from triage.selectors.scans import SCAN_TYPES, SEVERITIES, decorate_batch
+from triage.selectors.scans import decorate_batch
 
 # The most exposed repositories; the rest are one click away in findings triage.
 DASHBOARD_REPOSITORY_LIMIT = 25
@@ -114,14 +117,14 @@ class RepositoryRow:
         return sum(self.open_by_severity.values())
 
     def severity_cells(self) -> list[tuple[str, int]]:
-        return [(severity, self.open_by_severity.get(severity, 0)) for severity in SEVERITIES]
+        return [(severity, self.open_by_severity.get(severity, 0)) for severity in Severity.values]
 
     def scan_cells(self) -> list[tuple[str, ScanBatch | None]]:
-        return [(scan_type, self.last_scans.get(scan_type)) for scan_type, _ in SCAN_TYPES]
+        return [(scan_type, self.last_scans.get(scan_type)) for scan_type in ScanType.values]
 
     def sort_key(self):
         return (
-            *(-self.open_by_severity.get(severity, 0) for severity in SEVERITIES),
+            *(-self.open_by_severity.get(severity, 0) for severity in Severity.values),
             self.repository.name,
         )
 
@@ -136,12 +139,20 @@ class RepositoryOverview:
     def hidden(self) -> int:
         return self.total_repositories - len(self.rows)
 
+    @property
+    def severity_columns(self) -> list[str]:
+        return Severity.labels
+
+    @property
+    def scan_type_columns(self) -> list[str]:
+        return ScanType.labels
+
 
 def open_findings_counts(*, team: Team) -> list[tuple[int, str, int]]:
     """(repository pk, severity, open findings): one grouped query, answered by an index-only
     scan of the partial index on open findings (migration 0008)."""
     return list(
-        Finding.objects.filter(team=team, status="open")
+        Finding.objects.filter(team=team, status=FindingStatus.OPEN)
         .values_list("repository_id", "severity")
         .annotate(n=Count("*"))
         .order_by()
@@ -188,7 +199,7 @@ def repository_overview(
             "pk", "name"
         )
     }
-    totals = dict.fromkeys(SEVERITIES, 0)
+    totals = dict.fromkeys(Severity.values, 0)
     for repository_id, severity, count in open_findings_counts(team=team):
         totals[severity] = totals.get(severity, 0) + count
         row = repositories.get(repository_id)
@@ -208,7 +219,9 @@ def repository_overview(
         rows=shown,
         total_repositories=len(repositories),
         open_by_severity=[
-            (severity, count) for severity, count in totals.items() if count or severity != "info"
+            (severity, count)
+            for severity, count in totals.items()
+            if count or severity != Severity.INFO
         ],
     )
 

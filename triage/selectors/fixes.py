@@ -16,6 +16,7 @@ from triage.models import (
     Fix,
     FixApproval,
     FixDiffVersion,
+    FixStatus,
     PullRequest,
     PullRequestOpening,
     ReviewComment,
@@ -23,7 +24,13 @@ from triage.models import (
     Team,
 )
 
-FIX_STATUS_FILTERS = ("pending", "running", "completed", "failed", "cancelled")
+FIX_STATUS_FILTERS = (
+    FixStatus.PENDING,
+    FixStatus.RUNNING,
+    FixStatus.COMPLETED,
+    FixStatus.FAILED,
+    FixStatus.CANCELLED,
+)
 
 
 def fixes_list(*, team: Team, status: str = "") -> QuerySet[Fix]:
@@ -228,7 +235,9 @@ def fix_timeline(fix: Fix) -> list[TimelineEntry]:
         entries.append(TimelineEntry(at=fix.started_at, milestone="Kolega started running the fix"))
     if fix.completed_at:
         entries.append(
-            TimelineEntry(at=fix.completed_at, milestone=f"Kolega finished the run: {fix.status}")
+            TimelineEntry(
+                at=fix.completed_at, milestone=f"Kolega finished the run: {fix.status_label}"
+            )
         )
     return sorted(entries, key=lambda entry: entry.at)
 

@@ -4,31 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
-from triage.models import Repository, ScanBatch, ScanBatchFinding, Team
-from triage.models.mirror import SCAN_TERMINAL_STATUSES
-
-SCAN_TYPES = (
-    ("secrets_scan", "Secrets"),
-    ("semgrep_scan", "Code (Semgrep)"),
-    ("sbom_scan", "Dependencies (SBOM)"),
-    ("deep_ai_scan", "Deep AI"),
-)
-SCAN_TYPE_LABELS = dict(SCAN_TYPES)
-
-BATCH_STATUSES = (
-    ("queued", "Queued"),
-    ("creating_scans", "Creating scans"),
-    ("scanning", "Scanning"),
-    ("assessing", "Assessing"),
-    ("completed", "Completed"),
-    ("partial_failure", "Partial failure"),
-    ("failed", "Failed"),
-)
-BATCH_STATUS_LABELS = dict(BATCH_STATUSES)
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from triage.models import Repository, ScanBatch, ScanBatchFinding, Severity, Team
 
 # The design system has one pill per kind of state; Kolega's finer statuses map onto them.
 _STATE_CLASSES = {
@@ -51,15 +29,9 @@ def state_class(status: str) -> str:
     return _STATE_CLASSES.get((status or "").lower(), "running")
 
 
-def status_label(status: str) -> str:
-    return BATCH_STATUS_LABELS.get(status, (status or "").replace("_", " ").capitalize())
-
-
 def decorate_batch(batch: ScanBatch) -> ScanBatch:
-    """Attach what templates show but the model does not hold (labels and pill classes)."""
+    """Attach what templates show but the model does not hold (the pill class)."""
     batch.state_class = state_class(batch.status)
-    batch.status_label = status_label(batch.status)
-    batch.scan_type_label = SCAN_TYPE_LABELS.get(batch.scan_type, batch.scan_type)
     batch.is_settled = batch_is_settled(batch)
     return batch
 
@@ -75,32 +47,8 @@ def batch_is_settled(batch: ScanBatch) -> bool:
     )
 
 
-def active_batches_filter() -> Q:
-    return ~Q(status__in=SCAN_TERMINAL_STATUSES)
-
-
 def scan_batches_for_team(*, team: Team) -> QuerySet[ScanBatch]:
     return ScanBatch.objects.filter(team=team).select_related("repository", "connection")
-
-
-def scan_batch_list(
-    *,
-    team: Team,
-    repository_id: int | None = None,
-    scan_type: str | None = None,
-    status: str | None = None,
-) -> QuerySet[ScanBatch]:
-    """The team's batches, newest first; `status="active"` means every non-terminal one."""
-    batches = scan_batches_for_team(team=team).order_by("-created_at", "-id")
-    if repository_id:
-        batches = batches.filter(repository_id=repository_id)
-    if scan_type:
-        batches = batches.filter(scan_type=scan_type)
-    if status == "active":
-        batches = batches.filter(active_batches_filter())
-    elif status:
-        batches = batches.filter(status=status)
-    return batches
 
 
 def scan_batches_by_ids(*, team: Team, batch_ids: list[int]) -> list[ScanBatch]:
@@ -111,7 +59,7 @@ def scan_batches_by_ids(*, team: Team, batch_ids: list[int]) -> list[ScanBatch]:
 def active_scan_batches(*, team: Team, limit: int = 20) -> list[ScanBatch]:
     batches = (
         ScanBatch.objects.filter(team=team)
-        .filter(active_batches_filter())
+        .active()
         .select_related("repository")
         .order_by("-created_at")
     )
@@ -160,7 +108,7 @@ def batch_results(*, batch: ScanBatch, check_limit: int = 25) -> BatchResults:
     severity_counts = dict(
         links.values_list("finding__severity").annotate(n=Count("id")).order_by()
     )
-    ordered = [(s, severity_counts.pop(s)) for s in SEVERITIES if s in severity_counts]
+    ordered = [(s, severity_counts.pop(s)) for s in Severity.values if s in severity_counts]
     ordered += sorted(severity_counts.items())
     by_check = (
         links.values("finding__check_id", "finding__severity")
@@ -183,9 +131,9 @@ def batch_results(*, batch: ScanBatch, check_limit: int = 25) -> BatchResults:
 
 def _severity_rank(severity: str) -> int:
     try:
-        return SEVERITIES.index(severity)
+        return Severity.values.index(severity)
     except ValueError:
-        return len(SEVERITIES)
+        return len(Severity.values)
 
 
 def repositories_for_team(*, team: Team) -> QuerySet[Repository]:

@@ -25,11 +25,13 @@ from triage.models import (
     DismissalRequestItem,
     Finding,
     FindingNote,
+    FindingStatus,
     FindingStatusJob,
     FindingStatusJobItem,
     Role,
     Team,
     TeamApprovalPolicy,
+    label_of,
 )
 from triage.services.approvals import approval_policy_for, approvers_email, four_eyes_check
 from triage.services.audit import audit_log
@@ -42,7 +44,6 @@ logger = logging.getLogger("triage.dismissals")
 Status = DismissalRequest.Status
 Kind = FindingNote.Kind
 Outcome = FindingStatusJobItem.Outcome
-STATUS_LABELS = dict(DismissalRequest.Target.choices)
 
 
 def dismissals_need_approval(team: Team) -> bool:
@@ -64,7 +65,7 @@ def today() -> datetime.date:
 
 
 def _label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
+    return label_of(FindingStatus, status)
 
 
 def _notes_write(request: DismissalRequest, finding_ids: Iterable[int], kind: str, body: str):
@@ -110,7 +111,7 @@ def dismissal_request_create(
     if not reason:
         raise ServiceError("Give a reason for the approver.", field="reason")
     if expires_on is not None:
-        if status != DismissalRequest.Target.IGNORED:
+        if status != FindingStatus.IGNORED:
             raise ServiceError(
                 "Only an ignored finding can come back by itself; a false positive has no "
                 "expiry date.",
@@ -378,7 +379,7 @@ def dismissals_expire(*, on: datetime.date | None = None) -> list[DismissalReque
     due = list(
         DismissalRequest.objects.filter(
             status=Status.APPLIED,
-            requested_status=DismissalRequest.Target.IGNORED,
+            requested_status=FindingStatus.IGNORED,
             expires_on__lte=on,
         ).values_list("pk", flat=True)
     )
@@ -395,7 +396,7 @@ def dismissals_expire(*, on: datetime.date | None = None) -> list[DismissalReque
                 continue
             still_ignored = list(
                 request.items.filter(
-                    applied=True, finding__status=DismissalRequest.Target.IGNORED
+                    applied=True, finding__status=FindingStatus.IGNORED
                 ).values_list("finding_id", flat=True)
             )
             request.status = Status.EXPIRED

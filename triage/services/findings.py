@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
-from triage.filters.findings import STATUSES
 from triage.models import (
     DismissalRequest,
     Finding,
+    FindingStatus,
     FindingStatusJob,
     FindingStatusJobItem,
     KolegaConnection,
@@ -60,7 +60,7 @@ def job_concurrency() -> int:
 
 
 def _check_status(status: str) -> None:
-    if status not in STATUSES:
+    if status not in FindingStatus.values:
         raise ServiceError(f"“{status}” is not a finding status.", field="status")
 
 

@@ -19,8 +19,7 @@ from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
-from triage.models import KolegaConnection, Repository, Role, ScanBatch, Team
-from triage.selectors.scans import SCAN_TYPE_LABELS
+from triage.models import KolegaConnection, Repository, Role, ScanBatch, ScanType, Team, label_of
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.kolega_errors import QUOTA_LABELS, describe_kolega_error
@@ -31,10 +30,10 @@ from triage.tasks import track_scan_batch
 logger = logging.getLogger("triage.services.scans")
 
 COUNTER_BY_SCAN_TYPE = {
-    "secrets_scan": "sast_scans",
-    "semgrep_scan": "sast_scans",
-    "sbom_scan": "sast_scans",
-    "deep_ai_scan": "deep_ai_scans",
+    ScanType.SECRETS: "sast_scans",
+    ScanType.CODE: "sast_scans",
+    ScanType.DEPENDENCIES: "sast_scans",
+    ScanType.DEEP_AI: "deep_ai_scans",
 }
 QUOTA_CACHE_SECONDS = 30
 
@@ -218,7 +217,7 @@ class ScanStartOutcome:
 
     @property
     def scan_type_label(self) -> str:
-        return SCAN_TYPE_LABELS.get(self.scan_type, self.scan_type)
+        return label_of(ScanType, self.scan_type)
 
 
 def scan_batches_start(
@@ -330,7 +329,7 @@ def _start_one(
             actor=actor,
             action="scan.start",
             target=batch,
-            target_label=f"{SCAN_TYPE_LABELS.get(scan_type, scan_type)} of {repository.name}",
+            target_label=f"{label_of(ScanType, scan_type)} of {repository.name}",
             details={
                 "repository": repository.name,
                 "scan_type": scan_type,

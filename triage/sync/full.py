@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from triage.models import Fix, KolegaConnection, Repository, ScanBatch, SyncRun, SyncState
-from triage.models.mirror import FIX_DIFF_STATUSES, SCAN_TERMINAL_STATUSES
+from triage.models.mirror import status_in
 from triage.sync import rows
 from triage.sync.pages import event_pages_of, pages_of
 from triage.sync.runs import SyncContext, sync_run_execute
@@ -170,11 +170,7 @@ def batch_findings_sync_pending(
     )
     if repository_pk is not None:
         pending = pending.filter(repository_id=repository_pk)
-    pending = (
-        pending.filter(_status_in(SCAN_TERMINAL_STATUSES))
-        .select_related("repository")
-        .order_by("created_at", "pk")
-    )
+    pending = pending.terminal().select_related("repository").order_by("created_at", "pk")
     seen: set[str] = set()
     for batch in list(pending):
         seen |= batch_findings_sync(context, batch=batch, pks=pks)
@@ -195,7 +191,7 @@ def fixes_needing_diff(connection: KolegaConnection):
     """Fixes whose last run ended with a diff the mirror does not hold yet."""
     return (
         Fix.objects.filter(connection=connection)
-        .filter(_status_in(FIX_DIFF_STATUSES))
+        .with_diff()
         .filter(
             Q(diff_synced_at__isnull=True)
             | Q(diff_for_completed_at__isnull=True, completed_at__isnull=False)
@@ -210,8 +206,5 @@ def fix_diffs_sync_pending(context: SyncContext) -> None:
         fix_diff_sync(context, fix=fix)
 
 
-def _status_in(statuses) -> Q:
-    query = Q()
-    for status in statuses:
-        query |= Q(status__iexact=status)
-    return query
+# Kept for callers that have not moved to the querysets' `active()` and `unsettled()` yet.
+_status_in = status_in

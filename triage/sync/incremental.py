@@ -22,10 +22,8 @@ from django.conf import settings
 
 from triage import kolega
 from triage.models import Fix, KolegaConnection, ScanBatch, SyncRun, SyncState
-from triage.models.mirror import FIX_SETTLED_STATUSES, SCAN_TERMINAL_STATUSES
 from triage.sync import rows
 from triage.sync.full import (
-    _status_in,
     batch_findings_sync,
     findings_sync_repository,
     fix_diff_sync,
@@ -217,21 +215,17 @@ def _refresh_active(refresher: _Refresher) -> None:
     """Batches and fixes the mirror still holds as running: their progress leaves no event."""
     connection = refresher.connection
     active_batches = (
-        ScanBatch.objects.filter(connection=connection)
-        .exclude(_status_in(SCAN_TERMINAL_STATUSES))
-        .select_related("repository")
+        ScanBatch.objects.filter(connection=connection).active().select_related("repository")
     )
     for batch in active_batches:
         refresher.scan_batch(repository_id=batch.repository.upstream_id, scan_id=batch.upstream_id)
     unfinished_batches = ScanBatch.objects.filter(
         connection=connection, findings_synced_at__isnull=True
-    ).filter(_status_in(SCAN_TERMINAL_STATUSES))
+    ).terminal()
     for batch in unfinished_batches.select_related("repository"):
         batch_findings_sync(refresher.context, batch=batch, pks=refresher.repository_pks)
     active_fixes = (
-        Fix.objects.filter(connection=connection)
-        .exclude(_status_in(FIX_SETTLED_STATUSES))
-        .select_related("repository")
+        Fix.objects.filter(connection=connection).unsettled().select_related("repository")
     )
     for fix in active_fixes:
         refresher.fix(repository_id=fix.repository.upstream_id, fix_id=fix.upstream_id)

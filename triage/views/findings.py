@@ -12,14 +12,16 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 
-from triage.filters.findings import (
-    NON_FILTER_PARAMETERS,
-    SCAN_TYPE_CHOICES,
-    STATUS_CHOICES,
-    FindingFilter,
-)
+from triage.filters.findings import NON_FILTER_PARAMETERS, FindingFilter
 from triage.forms.findings import BulkStatusForm, FindingStatusForm, SavedViewForm
-from triage.models import DISMISSAL_STATUSES, FindingStatusJobItem, Role
+from triage.models import (
+    DISMISSAL_STATUSES,
+    FindingStatus,
+    FindingStatusJobItem,
+    Role,
+    ScanType,
+    label_of,
+)
 from triage.permissions import can, team_view
 from triage.selectors import dismissals as dismissal_selectors
 from triage.selectors import findings as selectors
@@ -45,15 +47,12 @@ STATUS_KEYS = {
     "ignored": "i",
     "false_positive": "f",
 }
-DISMISSAL_CHOICES = [
-    (value, label) for value, label in STATUS_CHOICES if value in DISMISSAL_STATUSES
-]
+DISMISSAL_CHOICES = [(status.value, status.label) for status in DISMISSAL_STATUSES]
 SORTABLE_COLUMNS = {"severity": "severity", "age": "age", "last": "last_detected", "file": "file"}
 
 
 def _status_key_list() -> list[tuple[str, str]]:
-    labels = dict(STATUS_CHOICES)
-    return [(key, labels[status]) for status, key in STATUS_KEYS.items()]
+    return [(key, FindingStatus(status).label) for status, key in STATUS_KEYS.items()]
 
 
 def _query(params: QueryDict, **changes) -> str:
@@ -84,11 +83,9 @@ def _decorate_rows(rows, *, team_slug: str) -> None:
     """Work out per-row display values once in Python: a 50-row table is rendered on every
     filter change, and per-row template tags (url, include, date) dominate its cost."""
     prefix = reverse("findings", kwargs={"team_slug": team_slug})
-    labels = dict(STATUS_CHOICES)
     now = timezone.now()
     for row in rows:
         row.url = f"{prefix}{row.pk}/"
-        row.status_label = labels.get(row.status, row.status)
         row.age_days = max(0, (now - row.first_detected_at).days)
         last_seen = timezone.localtime(row.last_detected_at)
         row.last_seen_iso = last_seen.isoformat()
@@ -165,8 +162,8 @@ def _list_context(request) -> dict:
         "first_query": filter_query,
         "count_query": request.GET.urlencode(),
         "can_triage": can(request, Role.TRIAGER),
-        "status_choices": STATUS_CHOICES,
-        "scan_type_choices": SCAN_TYPE_CHOICES,
+        "status_choices": FindingStatus.choices,
+        "scan_type_choices": ScanType.choices,
         "status_keys": STATUS_KEYS,
         "status_key_list": _status_key_list(),
         "status_keys_json": json.dumps({key: status for status, key in STATUS_KEYS.items()}),
@@ -250,7 +247,7 @@ def findings_bulk(request):
                 {
                     "will_change": will_change,
                     "already": already,
-                    "status_label": dict(STATUS_CHOICES)[status],
+                    "status_label": label_of(FindingStatus, status),
                     "previewed": True,
                 },
             )
@@ -318,7 +315,7 @@ def finding(request, finding_id: int):
             "cwe_links": selectors.cwe_links(finding=found),
             "owasp_links": selectors.owasp_links(finding=found),
             "can_triage": can(request, Role.TRIAGER),
-            "status_choices": STATUS_CHOICES,
+            "status_choices": FindingStatus.choices,
             "status_keys": STATUS_KEYS,
             "synced_at": sync_selectors.team_last_synced_at(team=team),
             "back_query": request.GET.get("back", ""),
@@ -388,7 +385,7 @@ def _finding_status_post(request, found):
             {
                 "f": found,
                 "can_triage": True,
-                "status_choices": STATUS_CHOICES,
+                "status_choices": FindingStatus.choices,
                 "row_error": error,
             },
             events=changed,
@@ -443,7 +440,7 @@ def status_job(request, job_id: int):
         "failures": failures,
         "can_triage": can(request, Role.TRIAGER),
         "undone_by": job.undone_by.first(),
-        "status_labels": dict(STATUS_CHOICES),
+        "status_labels": dict(FindingStatus.choices),
         "findings_url": reverse("findings", kwargs={"team_slug": request.team.slug}),
         "nav_active": "findings",
     }

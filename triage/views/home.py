@@ -3,7 +3,6 @@ from django.shortcuts import redirect, render
 
 from triage.forms.settings import PreferenceForm
 from triage.models import Membership, UserPreference
-from triage.permissions import team_view
 
 
 def home(request):
@@ -12,15 +11,6 @@ def home(request):
     if membership is not None:
         return redirect("dashboard", team_slug=membership.team.slug)
     return render(request, "triage/no_team.html")
-
-
-@team_view()
-def area_placeholder(request, *, area: str, title: str, description: str):
-    return render(
-        request,
-        "triage/placeholder.html",
-        {"area": area, "title": title, "description": description},
-    )
 
 
 def preferences(request):

@@ -22,20 +22,28 @@ from triage.forms.reports import (
     SlaListForm,
     SlaPolicyForm,
 )
-from triage.models import Finding, FindingEvent, ReportSnapshotState, Role
+from triage.models import (
+    Finding,
+    FindingEvent,
+    FindingEventType,
+    FindingStatus,
+    ReportSnapshotState,
+    Role,
+    ScanType,
+)
 from triage.models.reports import SEVERITIES
 from triage.permissions import can, team_view
 from triage.reports import cache as report_cache
 from triage.reports.exports import FINDING_COLUMNS, csv_response, finding_rows
 from triage.selectors import reports as report_selectors
 from triage.selectors import sync as sync_selectors
-from triage.selectors.reports import RISK_WEIGHTS, SCAN_TYPE_LABELS, SCAN_TYPES, ReportScope
+from triage.selectors.reports import RISK_WEIGHTS, ReportScope
 from triage.services import reports as report_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import render_page
 from triage.views.options import select_options
 
-SEVERITY_SERIES = [(s, s.title()) for s in SEVERITIES]
+SEVERITY_SERIES = [(s.value, s.label) for s in SEVERITIES]
 SLA_PAGE_SIZE = 50
 # The riskiest repositories fit a printed page; the CSV export carries all of them.
 REPOSITORY_ROWS_ON_PAGE = 25
@@ -158,7 +166,7 @@ def reports(request):
             scope=scope, open_now=open_now, sla=sla, trend=trend
         ),
         "risk_weights": RISK_WEIGHTS,
-        "scan_types": [(t, SCAN_TYPE_LABELS[t]) for t in SCAN_TYPES],
+        "scan_types": ScanType.choices,
         "charts": charts,
         "svgs": {
             name: chart.svg(
@@ -204,7 +212,7 @@ def _charts(*, open_now, trend) -> dict:
         "open_now": horizontal_bars(
             title="Open findings by severity now",
             description="Unresolved findings (open or waiting for manual review).",
-            bars=[(s.title(), open_now.get(s, 0), s) for s in SEVERITIES],
+            bars=[(s.label, open_now.get(s, 0), s.value) for s in SEVERITIES],
         ),
         "open_daily": stacked_columns(
             title="Open findings per day",
@@ -223,7 +231,11 @@ def _charts(*, open_now, trend) -> dict:
                 )
                 for week in trend.weeks
             ],
-            series=[("new", "New"), ("reopened", "Reopened"), ("resolved", "Resolved")],
+            series=[
+                ("new", "New"),
+                ("reopened", FindingEventType.REOPENED.label),
+                ("resolved", FindingStatus.RESOLVED.label),
+            ],
             width=760,
         ),
     }
@@ -359,7 +371,7 @@ def export_repositories(request):
             *[f"open_{s}" for s in SEVERITIES],
             "oldest_open_detected_at",
             "sla_breaches",
-            *[f"last_{t}" for t in SCAN_TYPES],
+            *[f"last_{t}" for t in ScanType.values],
         ],
         rows=(
             [
@@ -368,7 +380,7 @@ def export_repositories(request):
                 *[row.open_by_severity[s] for s in SEVERITIES],
                 row.oldest_open,
                 row.breaches,
-                *[row.last_scans.get(t) for t in SCAN_TYPES],
+                *[row.last_scans.get(t) for t in ScanType.values],
             ]
             for row in table
         ),

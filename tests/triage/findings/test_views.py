@@ -179,7 +179,7 @@ def test_repository_and_batch_filters_the_dashboard_links_use(team, repository, 
 
     assert len(_row_ids(by_repo)) == 3
     assert set(_row_ids(by_batch)) == {f.pk for f in in_batch}
-    assert "Scan batch: semgrep_scan" in by_batch.content.decode()
+    assert "Scan batch: Code (SAST)" in by_batch.content.decode()
 
 
 def test_another_teams_repository_or_batch_is_not_a_valid_filter(
@@ -355,7 +355,7 @@ def test_finding_page_shows_every_field_links_and_timeline(team, repository, vie
     assert 'href="https://owasp.org/Top10/A03_2021-Injection/"' in body
     assert "9.1" in body and "CVSS:3.1/AV:N/AC:L" in body
     assert "https://example.com/advisory" in body
-    assert "status_changed" in body and "open → ignored" in body
+    assert "Status changed" in body and "Open → Ignored" in body
     assert body.count("<li><strong>") == 1
     assert "No fix has been started" in body
 

@@ -18,6 +18,7 @@ from triage.models import DailyFindingSnapshot, SlaPolicy
 from triage.models.fixes import FixApproval
 from triage.selectors import reports as selectors
 from triage.selectors.reports import ReportScope
+from triage.selectors.reports.forecast import _forecast
 from triage.services.reports import report_snapshots_rebuild
 
 pytestmark = pytest.mark.django_db
@@ -327,13 +328,9 @@ def test_fix_funnel_and_approval_lead_time(team):
 
 def test_forecast_at_the_period_pace():
     today = date(2026, 3, 1)
-    shrinking = selectors._forecast(
-        label="x", remaining=10, resolved=20, arriving=10, days=10, today=today
-    )
+    shrinking = _forecast(label="x", remaining=10, resolved=20, arriving=10, days=10, today=today)
     assert shrinking.net_per_day == 1 and shrinking.reaches_zero_on == today + timedelta(days=10)
-    growing = selectors._forecast(
-        label="x", remaining=10, resolved=5, arriving=5, days=10, today=today
-    )
+    growing = _forecast(label="x", remaining=10, resolved=5, arriving=5, days=10, today=today)
     assert growing.growing and growing.reaches_zero_on is None
-    done = selectors._forecast(label="x", remaining=0, resolved=0, arriving=3, days=10, today=today)
+    done = _forecast(label="x", remaining=0, resolved=0, arriving=3, days=10, today=today)
     assert not done.growing and done.reaches_zero_on == today

@@ -1,0 +1,68 @@
+"""Whose findings a report covers, over which UTC days, seen from which moment; the team's
+SLA policy and repositories every section starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import QuerySet
+
+from triage.models import Finding, Repository, SlaPolicy, Team
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """Whose findings, over which UTC days, seen from which moment."""
+
+    team: Team
+    first_day: date
+    last_day: date
+    now: datetime
+    repository: Repository | None = None
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first_day, time.min, tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive end: the end of the last day, or now when the period runs until today."""
+        day_end = datetime.combine(self.last_day + timedelta(days=1), time.min, UTC)
+        return min(day_end, self.now)
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    def findings(self) -> QuerySet[Finding]:
+        findings = Finding.objects.filter(team=self.team)
+        if self.repository is not None:
+            findings = findings.filter(repository=self.repository)
+        return findings
+
+
+def utc_today(now: datetime) -> date:
+    return now.astimezone(UTC).date()
+
+
+def sla_policy_of(team: Team) -> SlaPolicy:
+    """The team's policy, or the default one (unsaved) while an admin has not set it."""
+    return SlaPolicy.objects.filter(team=team).first() or SlaPolicy(team=team)
+
+
+def team_repositories(team: Team) -> QuerySet[Repository]:
+    return Repository.objects.filter(team=team).order_by("name", "id")
+
+
+def report_repositories(
+    scope: ReportScope, *, of_team: list[Repository] | None = None
+) -> list[Repository]:
+    """The repositories a report covers, with only the columns it shows; `of_team` are all
+    of the team's, when the caller has them already."""
+    if of_team is not None:
+        return [r for r in of_team if scope.repository is None or r.pk == scope.repository.pk]
+    repositories = team_repositories(scope.team).only("id", "name", "archived")
+    if scope.repository is not None:
+        repositories = repositories.filter(pk=scope.repository.pk)
+    return list(repositories)
