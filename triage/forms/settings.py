@@ -3,6 +3,8 @@ import zoneinfo
 from django import forms
 
 from triage.models import DEFAULT_KOLEGA_BASE_URL, Role
+from triage.services.connections import connection_base_url_check
+from triage.services.errors import ServiceError
 
 
 class ConnectionForm(forms.Form):
@@ -25,9 +27,16 @@ class ConnectionForm(forms.Form):
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"].rstrip("/")
+        typed = str(self.data.get(self.add_prefix("base_url"), "")).strip()
+        if "?" in typed or "#" in typed:
+            # URL validation drops an empty query or fragment: judge what the admin typed.
+            url = typed
         if url.endswith("/api/v1"):
             url = url[: -len("/api/v1")]
-        return url
+        try:
+            return connection_base_url_check(url)
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 class MemberForm(forms.Form):
