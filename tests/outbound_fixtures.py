@@ -9,6 +9,7 @@ so a broken guard still reaches nothing outside. `local_server` runs a raw HTTP 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
@@ -30,7 +31,7 @@ REFUSED_ADDRESSES = [
     pytest.param("fd00::1", id="ula"),
     pytest.param("fe80::1", id="link-local-v6"),
     pytest.param("::ffff:10.0.0.1", id="ipv4-mapped-private"),
-    pytest.param("0.0.0.0", id="unspecified"),
+    pytest.param("0.0.0.0", id="unspecified"),  # noqa: S104
     pytest.param("::", id="unspecified-v6"),
     pytest.param("224.0.0.1", id="multicast"),
     pytest.param("240.0.0.1", id="reserved"),
@@ -72,7 +73,9 @@ def loopback_only(monkeypatch) -> NetworkAttempts:
             ipaddress.ip_address(text.split("%")[0])
         except ValueError:
             attempts.lookups.append(text)
-            raise socket.gaierror(socket.EAI_NONAME, "name lookups are blocked by the test")
+            raise socket.gaierror(
+                socket.EAI_NONAME, "name lookups are blocked by the test"
+            ) from None
         return real_getaddrinfo(host, *args, **kwargs)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
@@ -132,10 +135,8 @@ def local_server():
                             break
                         head += chunk
                     server.requests.append(head)
-                    try:
+                    with contextlib.suppress(OSError):  # the client may hang up first
                         answer(connection, stop)
-                    except OSError:
-                        pass
 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()

@@ -7,8 +7,6 @@ from tests.outbound_fixtures import (
     ResolverStub,
     drip,
     elapsed,
-    local_server,  # noqa: F401  (fixture)
-    loopback_only,  # noqa: F401  (fixture)
 )
 from tests.triage.kolega.test_pagination import ListMethod, counter
 from triage.kolega import (
@@ -26,11 +24,11 @@ LOCAL = OutboundPolicy(allow_http=True, allowed_networks=LOOPBACK_NETWORKS)
 
 
 def test_over_the_network_the_client_is_strict_by_default(loopback_only):
-    with KolegaClient(base_url="http://127.0.0.1:9", api_key="kcp_test_x") as client:
-        with pytest.raises(KolegaAddressRefused):
-            client.me()
-    with KolegaClient(base_url="https://127.0.0.1:9", api_key="kcp_test_x") as client:
-        with pytest.raises(KolegaAddressRefused):
+    for base_url in ("http://127.0.0.1:9", "https://127.0.0.1:9"):
+        with (
+            KolegaClient(base_url=base_url, api_key="kcp_test_x") as client,
+            pytest.raises(KolegaAddressRefused),
+        ):
             client.me()
 
     assert client.request_count == 0 and loopback_only.connects == []
