@@ -63,7 +63,9 @@ def describe_kolega_error(exc: KolegaError) -> str:
     if isinstance(exc, KolegaUnavailable):
         if exc.status_code is not None:
             # Kolega answered, with a server error or a rate limit: it is up but not serving.
-            return "Kolega is unavailable. Nothing was changed; try again later."
+            # The reason is the status ("HTTP 503 from Kolega"), never the answer's text.
+            return f"Kolega is unavailable ({exc.reason}). Nothing was changed; try again later."
+        # Not reached at all: whether refused, not found or late stays in the log.
         return "Kolega is unreachable. Nothing was changed; try again later."
     if isinstance(exc, KolegaAddressRefused):
         return "Kolega is unreachable: the portal may not connect to this connection's address."
