@@ -8,10 +8,12 @@ blocks any connection off loopback, so a broken guard still reaches nothing outs
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 from django.urls import reverse
 
 from tests.factories import KolegaConnectionFactory
@@ -222,7 +224,7 @@ def test_make_run_can_reach_its_sandbox_and_production_cannot(settings):
 
     development = _settings_in_a_fresh_process(DEBUG="1", SANDBOX_ENABLED="1")
     production = _settings_in_a_fresh_process(
-        SECRET_KEY="x" * 50, PORTAL_ENCRYPTION_KEYS="Yk2mlm2c0eXqg0tTk0qIuGqUBo4nB9Yb8Hj7tZk1u3I="
+        SECRET_KEY=secrets.token_hex(40), PORTAL_ENCRYPTION_KEYS=Fernet.generate_key().decode()
     )
     sandbox_url = "http://127.0.0.1:8000/sandbox"  # what bin/run-dev connects the demo team to
 
