@@ -84,6 +84,25 @@ SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 SANDBOX_TIME_SCALE = float(os.environ.get("SANDBOX_TIME_SCALE", "1.0"))
 SANDBOX_ADMIN_TOKEN = os.environ.get("SANDBOX_ADMIN_TOKEN", "")
 
+# Outbound requests (triage/outbound.py; the README's Security section): https only unless
+# allowed, public addresses only unless a range is allowed (loopback for the sandbox of a
+# development run), Kolega connections only to the listed hosts ("*": any; the sandbox's own
+# hosts while it is enabled), a byte cap and a deadline per call.
+PORTAL_OUTBOUND_ALLOW_HTTP = env_bool("PORTAL_OUTBOUND_ALLOW_HTTP", DEBUG)
+PORTAL_OUTBOUND_ALLOWED_NETWORKS = env_list(
+    "PORTAL_OUTBOUND_ALLOWED_NETWORKS",
+    ["127.0.0.0/8", "::1/128"] if DEBUG and SANDBOX_ENABLED else [],
+)
+PORTAL_KOLEGA_ALLOWED_HOSTS = env_list(
+    "PORTAL_KOLEGA_ALLOWED_HOSTS", ["api.kolega.dev", *(ALLOWED_HOSTS if SANDBOX_ENABLED else [])]
+)
+PORTAL_OUTBOUND_MAX_RESPONSE_BYTES = env_int("PORTAL_OUTBOUND_MAX_RESPONSE_BYTES", 16 * 1024 * 1024)
+PORTAL_OUTBOUND_DEADLINE_SECONDS = env_int("PORTAL_OUTBOUND_DEADLINE_SECONDS", 60)
+# Key checks (GET /me when a connection is added or re-verified) per team and minute.
+PORTAL_KEY_CHECKS_PER_MINUTE = env_int("PORTAL_KEY_CHECKS_PER_MINUTE", 10)
+# The most mirror rows one sync of a team's connection writes before it stops as failed.
+PORTAL_SYNC_MAX_ROWS = env_int("PORTAL_SYNC_MAX_ROWS", 5_000_000)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -18,6 +18,9 @@ pytest_plugins = ["tests.skipped_summary"]
 
 SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
 
+# `loopback_only` and `local_server`, for tests of outbound requests.
+pytest_plugins = ["tests.outbound_fixtures"]
+
 
 class InProcessWSGI:
     """The project's WSGI app, called in-process by httpx (and so the sandbox).

@@ -17,6 +17,9 @@ os.environ.setdefault(
     "PORTAL_ENCRYPTION_KEYS", f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"
 )
 os.environ.setdefault("SANDBOX_ENABLED", "1")
+# The sandbox answers over plain http, and tests that go over the network stay on loopback.
+os.environ.setdefault("PORTAL_OUTBOUND_ALLOW_HTTP", "1")
+os.environ.setdefault("PORTAL_OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 os.environ.setdefault("PORTAL_HTTPS", "0")
 os.environ.setdefault("PORTAL_STATIC_MANIFEST", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1,sandbox.test")

@@ -13,3 +13,6 @@ PORTAL_SYNC_ON_CONNECT = False
 # The per-account sign-in slowdown counts in the cache, which outlives each test's database:
 # tests of the slowdown set a low threshold themselves.
 PORTAL_SIGN_IN_SLOWDOWN_AFTER = 1000
+
+# Tests add and re-verify many connections of teams with the same ids within a minute.
+PORTAL_KEY_CHECKS_PER_MINUTE = 1000

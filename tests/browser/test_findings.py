@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import MembershipFactory, UserFactory
+from triage.clients import kolega_outbound_policy
 from triage.kolega import KolegaClient, iter_all
 from triage.models import Finding, KolegaConnection, Repository, Role
 from triage.services.connections import connection_create
@@ -29,7 +30,9 @@ def _connect_and_sync(team, live_server, key) -> KolegaConnection:
 
 
 def _kolega_statuses(live_server, key, repository_id) -> dict[str, str]:
-    with KolegaClient(base_url=live_server.url + "/sandbox", api_key=key) as client:
+    with KolegaClient(
+        base_url=live_server.url + "/sandbox", api_key=key, outbound_policy=kolega_outbound_policy()
+    ) as client:
         return {f.id: f.status for f in iter_all(client.list_findings, repository_id=repository_id)}
 
 
@@ -137,7 +140,9 @@ def test_triage_three_findings_with_the_keyboard_only(
     for pk, status in wanted.items():
         finding = Finding.objects.get(pk=pk)
         assert finding.status == status
-        with KolegaClient(base_url=connection.base_url, api_key=key) as client:
+        with KolegaClient(
+            base_url=connection.base_url, api_key=key, outbound_policy=kolega_outbound_policy()
+        ) as client:
             upstream = client.get_finding(
                 repository_id=finding.repository.upstream_id, finding_id=finding.upstream_id
             )

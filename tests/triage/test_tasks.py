@@ -21,6 +21,7 @@ from tests.conftest import celery_worker_argv
 from tests.factories import KolegaConnectionFactory, TeamFactory
 from tests.triage.sync.mirror_equality import mirror_differences
 from triage import tasks
+from triage.clients import kolega_outbound_policy
 from triage.kolega import KolegaClient, iter_all
 from triage.models import KolegaConnection, ScanBatch, SyncRun, SyncState
 from triage.sync import scan_batch_mirror
@@ -119,7 +120,9 @@ def live_org(transactional_db, live_server, settings):
         organization_id=str(organization.id),
     )
     connection = KolegaConnection.objects.get(pk=created.pk)
-    with KolegaClient(base_url=connection.base_url, api_key=key) as client:
+    with KolegaClient(
+        base_url=connection.base_url, api_key=key, outbound_policy=kolega_outbound_policy()
+    ) as client:
         yield organization, connection, client
 
 

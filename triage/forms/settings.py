@@ -3,11 +3,27 @@ import zoneinfo
 from django import forms
 
 from triage.models import DEFAULT_KOLEGA_BASE_URL, Role
+from triage.services.connections import connection_base_url_check
+from triage.services.errors import ServiceError
+
+
+class KolegaBaseURLField(forms.URLField):
+    """A URL field that judges a query, fragment or credentials as typed: URL validation
+    would drop an empty "?" or "#", or call "http://x/?" invalid without saying why."""
+
+    def to_python(self, value):
+        typed = value.strip() if isinstance(value, str) else value
+        if typed and any(character in typed for character in "?#@"):
+            try:
+                connection_base_url_check(typed)
+            except ServiceError as exc:
+                raise forms.ValidationError(exc.message, code="invalid") from None
+        return super().to_python(value)
 
 
 class ConnectionForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="How the team calls this organization.")
-    base_url = forms.URLField(
+    base_url = KolegaBaseURLField(
         label="Base URL",
         max_length=300,
         initial=DEFAULT_KOLEGA_BASE_URL,
@@ -27,7 +43,10 @@ class ConnectionForm(forms.Form):
         url = self.cleaned_data["base_url"].rstrip("/")
         if url.endswith("/api/v1"):
             url = url[: -len("/api/v1")]
-        return url
+        try:
+            return connection_base_url_check(url)
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 class MemberForm(forms.Form):

@@ -2,6 +2,7 @@
 
 from triage.kolega.client import OPERATIONS, ClientStats, KolegaClient
 from triage.kolega.errors import (
+    KolegaAddressRefused,
     KolegaAuthError,
     KolegaConflict,
     KolegaError,
@@ -9,6 +10,7 @@ from triage.kolega.errors import (
     KolegaNotFound,
     KolegaQuotaExceeded,
     KolegaRateLimited,
+    KolegaTooLarge,
     KolegaUnavailable,
     KolegaValidationError,
 )
@@ -34,11 +36,12 @@ from triage.kolega.models import (
     ScanProgressRepository,
     ScanResults,
 )
-from triage.kolega.pagination import iter_all, iter_pages, iter_pages_by_time
+from triage.kolega.pagination import MAX_PAGES, iter_all, iter_pages, iter_pages_by_time
 from triage.kolega.retry import RetryPolicy
 from triage.kolega.version import PORTAL_VERSION
 
 __all__ = [
+    "MAX_PAGES",
     "OPERATIONS",
     "PORTAL_VERSION",
     "ApiKeySummary",
@@ -48,6 +51,7 @@ __all__ = [
     "Fix",
     "FixDiff",
     "FixProgress",
+    "KolegaAddressRefused",
     "KolegaAuthError",
     "KolegaClient",
     "KolegaConflict",
@@ -56,6 +60,7 @@ __all__ = [
     "KolegaNotFound",
     "KolegaQuotaExceeded",
     "KolegaRateLimited",
+    "KolegaTooLarge",
     "KolegaUnavailable",
     "KolegaValidationError",
     "Me",

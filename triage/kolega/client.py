@@ -1,11 +1,12 @@
 """The Kolega public API client: the only code in the portal that speaks HTTP to Kolega.
 
-Layers, as in openai-python: `_send` owns the transport, retries and logging; one keyword-only
-method per contract operation builds the request and names the response model; errors are
-turned into the exception family of `errors.py`.
+Layers, as in openai-python: `_send` owns retries and logging, `_exchange` one request through
+the outbound guard (`triage/outbound.py`: checked and pinned addresses, a deadline, a byte cap);
+one keyword-only method per contract operation builds the request and names the response
+model; errors are turned into the exception family of `errors.py`.
 
-httpx is imported here and nowhere else in the portal, so moving to an API-compatible fork is
-a one-line change.
+httpx is imported here and in the outbound guard only, so moving to an API-compatible fork is
+a small change.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
+from triage import outbound
 from triage.kolega import pagination
 from triage.kolega.errors import (
+    KolegaAddressRefused,
     KolegaAuthError,
     KolegaConflict,
     KolegaError,
@@ -33,6 +36,7 @@ from triage.kolega.errors import (
     KolegaNotFound,
     KolegaQuotaExceeded,
     KolegaRateLimited,
+    KolegaTooLarge,
     KolegaUnavailable,
     KolegaValidationError,
 )
@@ -155,12 +159,21 @@ class ClientStats:
     by_status: Counter[int | str] = field(default_factory=Counter)
 
 
-class _OutcomeUnknown(Exception):
-    """Internal: a sent request failed in a way that leaves its effect unknown."""
+# Failures that mean the request never left: sending it again cannot do anything twice.
+NEVER_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 
-    def __init__(self, failure: KolegaUnavailable) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
+
+@dataclass(frozen=True)
+class _Retry:
+    """Where a call stands in its retries: which attempt, under which policy, until when."""
+
+    attempt: int
+    policy: RetryPolicy
+    deadline_at: float  # time.monotonic() value
+
+    @property
+    def last(self) -> bool:
+        return self.attempt == self.policy.max_attempts
 
 
 class KolegaClient:
@@ -181,11 +194,24 @@ class KolegaClient:
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        outbound_policy: outbound.OutboundPolicy | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
             raise ValueError("api_key is required")
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http(s) URL")
+        if outbound_policy is None:
+            # An injected transport decides itself where requests go (tests, an in-process
+            # sandbox), so only the URL's shape is checked; over the network the strict rules.
+            strict = transport is None
+            outbound_policy = outbound.OutboundPolicy(allow_http=not strict)
+        self._outbound = outbound_policy
+        # A refused base URL fails the first call, as a KolegaError every caller handles.
+        self._refusal: outbound.OutboundRefused | None = None
+        try:
+            outbound_policy.check_base_url(base_url)
+        except outbound.OutboundRefused as exc:
+            self._refusal = exc
         self._api_key = api_key.strip()
         if isinstance(timeout, int | float):
             timeout = httpx.Timeout(timeout)
@@ -205,8 +231,9 @@ class KolegaClient:
                 "Accept": "application/json",
             },
             timeout=self._timeout,
-            transport=transport,
+            transport=transport or outbound.GuardedTransport(outbound_policy),
             follow_redirects=False,
+            trust_env=False,  # a proxy from the environment would bypass the guard
         )
         self.base_url = str(self._http.base_url)
 
@@ -547,6 +574,8 @@ class KolegaClient:
         find_created: Callable[[datetime], Any] | None = None,
     ) -> Any:
         operation = OPERATIONS[operation_name]
+        if self._refusal is not None:
+            raise self._address_refused(operation, self._refusal)
         if type(body) is not (operation.request or type(None)):
             raise TypeError(f"{operation_name} sends {operation.request}, not {type(body)}")
         url = operation.path.format(
@@ -576,99 +605,154 @@ class KolegaClient:
         json_body: Any,
         find_created: Callable[[datetime], Any] | None,
     ) -> httpx.Response | KolegaModel:
-        policy = self._retry_policy
+        """Send one operation, retrying as its `retry` allows, all within one deadline."""
         request_started_at = datetime.now(UTC)
         full_path = API_PREFIX + url
-        for attempt in range(1, policy.max_attempts + 1):
-            last_attempt = attempt == policy.max_attempts
-            started = time.monotonic()
-            try:
-                response = self._http.request(
-                    operation.method, url, params=params or None, json=json_body
-                )
-            except httpx.UnsupportedProtocol as exc:
-                raise KolegaError(
-                    f"the base URL is not usable: {self._redact(str(exc))}",
-                    method=operation.method,
-                    path=full_path,
-                ) from exc
-            except httpx.TransportError as exc:
-                self._count(attempt, "error")
-                reason = self._transport_reason(exc)
-                never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-                never_sent = never_sent or isinstance(exc, (httpx.PoolTimeout, httpx.ProxyError))
-                self._log(
-                    operation,
-                    full_path,
-                    reason,
-                    started,
-                    attempt,
-                    level=logging.WARNING,
-                )
-                failure = KolegaUnavailable(
-                    f"Kolega is unreachable: {reason}",
-                    reason=reason,
-                    method=operation.method,
-                    path=full_path,
-                )
-                if never_sent or operation.retry == "idempotent":
-                    if last_attempt:
-                        raise failure from exc
-                    self._sleep(policy.backoff(attempt=attempt, rng=self._rng))
+        with outbound.deadline(self._outbound.deadline_seconds) as deadline_at:
+            for attempt in range(1, self._retry_policy.max_attempts + 1):
+                retry = _Retry(attempt=attempt, policy=self._retry_policy, deadline_at=deadline_at)
+                started = time.monotonic()
+                try:
+                    response = self._exchange(operation, url=url, params=params, body=json_body)
+                except httpx.TransportError as exc:
+                    failure = self._transport_failure(operation, full_path, exc, started, attempt)
+                    never_sent = isinstance(exc, NEVER_SENT_ERRORS)
+                    if never_sent or operation.retry == "idempotent":
+                        self._wait_or_raise(retry, failure, exc)
+                        continue
+                    found = self._after_unknown_outcome(
+                        operation, failure, find_created, request_started_at, attempt, exc
+                    )
+                    if found is not None:
+                        return found
+                    continue
+
+                self._count(attempt, response.status_code)
+                self._log(operation, full_path, response.status_code, started, attempt)
+                if response.is_success:
+                    return response
+                if response.status_code not in RETRYABLE_STATUS_CODES:
+                    raise self._final_error(operation, full_path, response)
+                if response.status_code == 429:
+                    # A 429 is a refusal: nothing was done, so even a POST may be sent again.
+                    self._wait_for_rate_limit(retry, operation, full_path, response)
+                    continue
+                failure = self._error_from_response(operation, full_path, response)
+                if operation.retry == "idempotent":
+                    # A 503 may say when to come back; otherwise back off.
+                    self._wait_or_raise(retry, failure, None, response=response)
                     continue
                 found = self._after_unknown_outcome(
-                    operation, failure, find_created, request_started_at, attempt, exc
+                    operation, failure, find_created, request_started_at, attempt, None
                 )
                 if found is not None:
                     return found
-                continue
-
-            self._count(attempt, response.status_code)
-            self._log(operation, full_path, response.status_code, started, attempt)
-            if response.is_success:
-                return response
-            if response.status_code not in RETRYABLE_STATUS_CODES:
-                error = self._error_from_response(operation, full_path, response)
-                if isinstance(error, KolegaUnavailable) and operation.retry != "idempotent":
-                    # A 500 may come after the work was done; say so rather than guess.
-                    error.outcome_unknown = True
-                raise error
-
-            if response.status_code == 429:
-                # A 429 is a refusal: nothing was done, so even a POST may be sent again.
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if last_attempt or (
-                    retry_after is not None and retry_after > policy.retry_after_cap
-                ):
-                    raise KolegaRateLimited(
-                        "Kolega is rate limiting this organization",
-                        reason=f"rate limited (retry after {retry_after or 0:g}s)",
-                        retry_after=retry_after,
-                        status_code=429,
-                        method=operation.method,
-                        path=full_path,
-                    )
-                if retry_after is None:
-                    retry_after = policy.backoff(attempt=attempt, rng=self._rng)
-                self._sleep(retry_after)
-                continue
-
-            failure = self._error_from_response(operation, full_path, response)
-            if operation.retry == "idempotent":
-                # A 503 may say when to come back; otherwise back off.
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if last_attempt or (retry_after or 0) > policy.retry_after_cap:
-                    raise failure
-                if retry_after is None:
-                    retry_after = policy.backoff(attempt=attempt, rng=self._rng)
-                self._sleep(retry_after)
-                continue
-            found = self._after_unknown_outcome(
-                operation, failure, find_created, request_started_at, attempt, None
-            )
-            if found is not None:
-                return found
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _exchange(
+        self, operation: Operation, *, url: str, params: dict[str, str], body: Any
+    ) -> httpx.Response:
+        """One request and its whole answer, read within the deadline and the byte cap."""
+        request = self._http.build_request(operation.method, url, params=params or None, json=body)
+        full_path = API_PREFIX + url
+        try:
+            return outbound.exchange(self._http, request, policy=self._outbound)
+        except outbound.OutboundRefused as exc:
+            raise self._address_refused(operation, exc) from exc
+        except outbound.OutboundResponseTooLarge as exc:
+            logger.warning(
+                "kolega %s %s: answer larger than %d bytes", operation.method, full_path, exc.limit
+            )
+            raise KolegaTooLarge(
+                f"the answer is larger than the {exc.limit} bytes the portal reads",
+                method=operation.method,
+                path=full_path,
+            ) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise KolegaError(
+                f"the base URL is not usable: {self._redact(str(exc))}",
+                method=operation.method,
+                path=full_path,
+            ) from exc
+
+    def _address_refused(
+        self, operation: Operation, refusal: outbound.OutboundRefused
+    ) -> KolegaAddressRefused:
+        logger.warning(
+            "kolega %s %s refused by the outbound guard: %s",
+            operation.method,
+            API_PREFIX + operation.path,
+            self._redact(refusal.detail),
+        )
+        return KolegaAddressRefused(
+            refusal.message,
+            detail=self._redact(refusal.detail),
+            method=operation.method,
+            path=API_PREFIX + operation.path,
+        )
+
+    def _transport_failure(
+        self,
+        operation: Operation,
+        full_path: str,
+        exc: httpx.TransportError,
+        started: float,
+        attempt: int,
+    ) -> KolegaUnavailable:
+        self._count(attempt, "error")
+        reason = self._transport_reason(exc)
+        self._log(operation, full_path, reason, started, attempt, level=logging.WARNING)
+        return KolegaUnavailable(
+            f"Kolega is unreachable: {reason}",
+            reason=reason,
+            method=operation.method,
+            path=full_path,
+        )
+
+    def _final_error(
+        self, operation: Operation, full_path: str, response: httpx.Response
+    ) -> KolegaError:
+        error = self._error_from_response(operation, full_path, response)
+        if isinstance(error, KolegaUnavailable) and operation.retry != "idempotent":
+            # A 500 may come after the work was done; say so rather than guess.
+            error.outcome_unknown = True
+        return error
+
+    def _wait_for_rate_limit(
+        self, retry: _Retry, operation: Operation, full_path: str, response: httpx.Response
+    ) -> None:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        limited = KolegaRateLimited(
+            "Kolega is rate limiting this organization",
+            reason=f"rate limited (retry after {retry_after or 0:g}s)",
+            retry_after=retry_after,
+            status_code=429,
+            method=operation.method,
+            path=full_path,
+        )
+        self._wait_or_raise(retry, limited, None, response=response)
+
+    def _wait_or_raise(
+        self,
+        retry: _Retry,
+        failure: KolegaError,
+        cause: BaseException | None,
+        *,
+        response: httpx.Response | None = None,
+    ) -> None:
+        """Wait before the next attempt, or raise `failure` when there is none: the last
+        attempt failed, the server asks for a longer wait than the client blocks for, or the
+        wait would end past the call's deadline."""
+        wait = None
+        if response is not None:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+        if retry.last or (wait is not None and wait > retry.policy.retry_after_cap):
+            raise failure from cause
+        if wait is None:
+            wait = retry.policy.backoff(attempt=retry.attempt, rng=self._rng)
+        if time.monotonic() + wait >= retry.deadline_at:
+            raise failure from cause
+        self._sleep(wait)
 
     def _after_unknown_outcome(
         self,
@@ -781,6 +865,8 @@ class KolegaClient:
             return None
 
     def _transport_reason(self, exc: httpx.TransportError) -> str:
+        if isinstance(exc, httpx.TimeoutException) and outbound.deadline_passed():
+            return f"no complete answer within the {self._outbound.deadline_seconds:g}s deadline"
         if isinstance(exc, httpx.ConnectTimeout):
             return f"connect timed out after {self._timeout.connect:g}s"
         if isinstance(exc, httpx.ReadTimeout):

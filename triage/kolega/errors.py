@@ -113,7 +113,22 @@ class KolegaMalformedResponse(KolegaError):
     """The response was not JSON, or was JSON that breaks the published contract."""
 
 
+class KolegaAddressRefused(KolegaError):
+    """The outbound guard refused the base URL or the address it resolves to; nothing was
+    sent. `message` is safe to show; `detail` (for logs only) says which rule refused it."""
+
+    def __init__(self, message: str, *, detail: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.detail = detail or message
+
+
+class KolegaTooLarge(KolegaError):
+    """An answer was larger than the portal reads (its body past the byte cap, or a listing
+    past the page cap): the server is not serving what the contract describes."""
+
+
 __all__ = [
+    "KolegaAddressRefused",
     "KolegaAuthError",
     "KolegaConflict",
     "KolegaError",
@@ -121,6 +136,7 @@ __all__ = [
     "KolegaNotFound",
     "KolegaQuotaExceeded",
     "KolegaRateLimited",
+    "KolegaTooLarge",
     "KolegaUnavailable",
     "KolegaValidationError",
 ]

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from triage.kolega.errors import KolegaTooLarge
 from triage.kolega.models import KolegaModel, Page
 
 logger = logging.getLogger("triage.kolega")
@@ -18,29 +19,47 @@ PAGE_SIZE = 200  # the contract's maximum `limit`: fewest requests for a full wa
 # not keep a sync running forever.
 EXTRA_PAGES_ALLOWED = 3
 
+# The most pages one walk reads, whatever `total` the server announces: a server claiming a
+# billion items must not keep a sync walking (and writing) for days. 10,000 pages of 200 is
+# two million items, more than any organization the portal serves.
+MAX_PAGES = 10_000
+
 M = TypeVar("M", bound=KolegaModel)
 
 
 def iter_pages(
-    list_method: Callable[..., Page[M]], *, page_size: int = PAGE_SIZE, **filters: Any
+    list_method: Callable[..., Page[M]],
+    *,
+    page_size: int = PAGE_SIZE,
+    max_pages: int = MAX_PAGES,
+    **filters: Any,
 ) -> Iterator[Page[M]]:
     """Yield every page of `list_method(**filters)`.
 
     Stops when the server says `has_next` is false, and also, with a warning, when a page
     comes back empty, when a page repeats the previous one (a server ignoring `skip`), or
-    after ceil(total / limit) + EXTRA_PAGES_ALLOWED pages.
+    after ceil(total / limit) + EXTRA_PAGES_ALLOWED pages. The server's `total` is not
+    trusted beyond `max_pages`: a walk that would read more raises `KolegaTooLarge`.
     """
 
     def after(page: Page[M], params: dict[str, Any]) -> dict[str, Any]:
         return {"skip": params["skip"] + len(page.items)}
 
-    return _walk(list_method, page_size=page_size, first={"skip": 0}, after=after, **filters)
+    return _walk(
+        list_method,
+        page_size=page_size,
+        max_pages=max_pages,
+        first={"skip": 0},
+        after=after,
+        **filters,
+    )
 
 
 def _walk(
     list_method: Callable[..., Page[M]],
     *,
     page_size: int,
+    max_pages: int,
     first: dict[str, Any],
     after: Callable[[Page[M], dict[str, Any]], dict[str, Any]],
     **filters: Any,
@@ -49,15 +68,20 @@ def _walk(
     `after(page, params)` those of the request that follows `page`."""
     params = first
     previous_items: list[M] | None = None
-    max_pages: int | None = None
+    expected_pages: int | None = None
     pages_read = 0
     while True:
+        if pages_read >= max_pages:
+            raise KolegaTooLarge(
+                f"the listing {_name_of(list_method)} has more than {max_pages} pages,"
+                " the most the portal reads in one walk"
+            )
         page = list_method(limit=page_size, **params, **filters)
         pages_read += 1
         skip = params["skip"]
-        if max_pages is None:
+        if expected_pages is None:
             effective_limit = max(min(page.limit, page_size), 1)
-            max_pages = math.ceil(max(page.total, 0) / effective_limit) + EXTRA_PAGES_ALLOWED
+            expected_pages = math.ceil(max(page.total, 0) / effective_limit) + EXTRA_PAGES_ALLOWED
         if not page.items:
             if page.has_next:
                 _warn(list_method, "an empty page claims more pages follow", skip)
@@ -70,8 +94,8 @@ def _walk(
         yield page
         if not page.has_next:
             return
-        if pages_read >= max_pages:
-            _warn(list_method, f"more than {max_pages} pages for {page.total} items", skip)
+        if pages_read >= expected_pages:
+            _warn(list_method, f"more than {expected_pages} pages for {page.total} items", skip)
             return
         previous_items = page.items
         params = after(page, params)
@@ -85,12 +109,13 @@ def iter_all(
         yield from page.items
 
 
+def _name_of(list_method: Callable[..., Any]) -> str:
+    return getattr(list_method, "__name__", repr(list_method))
+
+
 def _warn(list_method: Callable[..., Any], problem: str, skip: int) -> None:
     logger.warning(
-        "kolega pagination of %s stopped at skip=%d: %s",
-        getattr(list_method, "__name__", repr(list_method)),
-        skip,
-        problem,
+        "kolega pagination of %s stopped at skip=%d: %s", _name_of(list_method), skip, problem
     )
 
 
@@ -105,6 +130,7 @@ def iter_pages_by_time(
     time_of: Callable[[M], Any],
     page_size: int = PAGE_SIZE,
     window_pages: int = WINDOW_PAGES,
+    max_pages: int = MAX_PAGES,
     **filters: Any,
 ) -> Iterator[Page[M]]:
     """Yield every page of a newest-first feed that takes an inclusive `end` time.
@@ -133,4 +159,6 @@ def iter_pages_by_time(
         return {"skip": params["skip"] + len(page.items), "end": params["end"]}
 
     first = {"skip": 0, "end": filters.pop("end", None)}
-    return _walk(list_method, page_size=page_size, first=first, after=after, **filters)
+    return _walk(
+        list_method, page_size=page_size, max_pages=max_pages, first=first, after=after, **filters
+    )

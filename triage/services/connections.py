@@ -1,39 +1,64 @@
+import logging
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from triage.clients import kolega_client
-from triage.kolega import (
-    KolegaAuthError,
-    KolegaError,
-    KolegaMalformedResponse,
-    KolegaUnavailable,
-)
+from triage.clients import kolega_client, kolega_outbound_policy
+from triage.kolega import KolegaError
 from triage.models import KolegaConnection, Role, Team
+from triage.outbound import OutboundRefused
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
+from triage.services.kolega_errors import describe_key_check_failure
 from triage.services.teams import require_role
 
+logger = logging.getLogger("triage.connections")
 
-def _verify_key(*, base_url: str, api_key: str):
+
+def connection_base_url_check(base_url: str) -> str:
+    """``base_url`` as it will be stored, if the outbound guard allows it; the form and the
+    services ask this one function, so both refuse the same addresses with the same words."""
+    base_url = base_url.rstrip("/")
+    try:
+        return kolega_outbound_policy().check_base_url(base_url)
+    except OutboundRefused as exc:
+        logger.info("base URL refused: %s", exc.detail)
+        raise ServiceError(exc.message, field="base_url") from None
+
+
+def _key_check_allow(team: Team) -> None:
+    """At most PORTAL_KEY_CHECKS_PER_MINUTE key checks per team and minute: each one sends a
+    request from the portal, and a person waits on it."""
+    limit = settings.PORTAL_KEY_CHECKS_PER_MINUTE
+    key = f"triage:key-checks:{team.pk}:{int(timezone.now().timestamp() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > limit:
+        raise ServiceError(
+            f"This team checked Kolega keys {limit} times in the last minute, the most allowed."
+            " Wait a minute and try again."
+        )
+
+
+def _verify_key(*, team: Team, base_url: str, api_key: str):
     """Ask Kolega who the key belongs to; turn every failure into a message for the form."""
+    base_url = connection_base_url_check(base_url)
+    _key_check_allow(team)
     try:
         with kolega_client(base_url=base_url, api_key=api_key, interactive=True) as client:
             return client.me()
-    except KolegaAuthError:
-        raise ServiceError("Kolega rejected this key.", field="api_key") from None
-    except KolegaUnavailable as exc:
-        raise ServiceError(
-            f"Could not reach {base_url}: Kolega is unreachable ({exc.reason}). Nothing was"
-            " changed; check the address, or try again later.",
-            field="base_url",
-        ) from None
-    except KolegaMalformedResponse:
-        raise ServiceError(
-            f"The server at {base_url} did not answer like the Kolega API.", field="base_url"
-        ) from None
     except KolegaError as exc:
-        raise ServiceError(f"Kolega refused the key check: {exc.message}") from None
+        # The detail (refused, not found, timed out, the server's words) is for the log only.
+        detail = getattr(exc, "detail", "") or getattr(exc, "reason", "")
+        logger.warning("key check of team %s at %s failed: %s %s", team.pk, base_url, exc, detail)
+        message, field = describe_key_check_failure(exc)
+        raise ServiceError(message, field=field) from None
 
 
 def _apply_identity(connection: KolegaConnection, me) -> None:
@@ -52,8 +77,8 @@ def connection_create(
 ) -> KolegaConnection:
     """Verify ``api_key`` with ``GET /me`` and store the connection; nothing is saved on failure."""
     require_role(team=team, user=actor, role=Role.ADMIN)
-    base_url = base_url.rstrip("/")
-    me = _verify_key(base_url=base_url, api_key=api_key)
+    base_url = connection_base_url_check(base_url)
+    me = _verify_key(team=team, base_url=base_url, api_key=api_key)
     connection = KolegaConnection(team=team, name=name, base_url=base_url, api_key=api_key)
     _apply_identity(connection, me)
     try:
@@ -95,7 +120,11 @@ def connection_verify(*, connection: KolegaConnection, actor) -> KolegaConnectio
     """Check the stored key again; a rejected key marks the connection invalid."""
     require_role(team=connection.team, user=actor, role=Role.ADMIN)
     try:
-        me = _verify_key(base_url=connection.base_url, api_key=connection.api_key.reveal())
+        me = _verify_key(
+            team=connection.team,
+            base_url=connection.base_url,
+            api_key=connection.api_key.reveal(),
+        )
     except ServiceError as exc:
         if exc.field == "api_key":
             with transaction.atomic():

@@ -3,15 +3,25 @@
 from django.utils import timezone
 
 from triage.kolega import (
+    KolegaAddressRefused,
     KolegaAuthError,
     KolegaConflict,
     KolegaError,
     KolegaMalformedResponse,
     KolegaNotFound,
     KolegaQuotaExceeded,
+    KolegaTooLarge,
     KolegaUnavailable,
     KolegaValidationError,
 )
+from triage.outbound import UNREACHABLE_MESSAGE
+
+# What a key check tells the admin who typed the address: one sentence per family of failure,
+# never the network's own words ("connection refused", "host not found", "timed out") nor the
+# server's text, which would let the form map the network the portal runs in. The detail goes
+# to the server's log.
+KEY_REJECTED = "Kolega rejected this key."
+NOT_KOLEGA = "This address does not answer as the Kolega API."
 
 QUOTA_LABELS = {
     "sast_scans": "SAST scans",
@@ -19,6 +29,17 @@ QUOTA_LABELS = {
     "prs": "fixes and pull requests",
     "repositories": "repositories",
 }
+
+
+def describe_key_check_failure(exc: KolegaError) -> tuple[str, str]:
+    """The message of a failed key check and the form field it belongs to."""
+    if isinstance(exc, KolegaAuthError):
+        return KEY_REJECTED, "api_key"
+    if isinstance(exc, KolegaAddressRefused):
+        return exc.message, "base_url"  # the guard's words are about the URL typed, or generic
+    if isinstance(exc, KolegaUnavailable) and exc.status_code is None:
+        return f"{UNREACHABLE_MESSAGE} Check it, or try again later.", "base_url"
+    return f"{NOT_KOLEGA} Check it, or try again later.", "base_url"
 
 
 def describe_kolega_error(exc: KolegaError) -> str:
@@ -42,8 +63,14 @@ def describe_kolega_error(exc: KolegaError) -> str:
     if isinstance(exc, KolegaUnavailable):
         if exc.status_code is not None:
             # Kolega answered, with a server error or a rate limit: it is up but not serving.
+            # The reason is the status ("HTTP 503 from Kolega"), never the answer's text.
             return f"Kolega is unavailable ({exc.reason}). Nothing was changed; try again later."
-        return f"Kolega is unreachable ({exc.reason}). Nothing was changed; try again later."
+        # Not reached at all: whether refused, not found or late stays in the log.
+        return "Kolega is unreachable. Nothing was changed; try again later."
+    if isinstance(exc, KolegaAddressRefused):
+        return "Kolega is unreachable: the portal may not connect to this connection's address."
+    if isinstance(exc, KolegaTooLarge):
+        return "Kolega's answer was larger than the portal reads. Nothing was changed."
     if isinstance(exc, KolegaMalformedResponse):
         return "Kolega answered with something the portal cannot read. Nothing was changed."
     return f"Kolega refused: {exc.message}"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from triage import kolega
 from triage.clients import kolega_client_for
 from triage.models import KolegaConnection, SyncRun, SyncState
+from triage.outbound import UNREACHABLE_MESSAGE
 from triage.services.audit import audit_log
 from triage.services.teams import SYSTEM
 from triage.sync.lease import (
@@ -51,6 +52,13 @@ class SyncContext:
     def wrote(self, kind: str, count: int) -> None:
         if count:
             self.rows[kind] += count
+        cap = settings.PORTAL_SYNC_MAX_ROWS
+        if sum(self.rows.values()) > cap:
+            raise SyncRowCapReached(
+                f"This sync stopped after writing {cap:,} rows, the most one sync may write"
+                " (PORTAL_SYNC_MAX_ROWS). What it wrote is kept; the next sync stops there too"
+                " until an operator raises the limit."
+            )
 
     @contextmanager
     def page(self, phase: str) -> Iterator[None]:
@@ -71,6 +79,11 @@ class SyncContext:
 
 class SyncBodyFailed(Exception):
     """Raised by a sync body to end the run as failed with a message of its own."""
+
+
+class SyncRowCapReached(SyncBodyFailed):
+    """One sync wrote more rows than PORTAL_SYNC_MAX_ROWS allows: a server answering without
+    end must not fill the database shared by every team."""
 
 
 def interval_seconds() -> int:
@@ -133,10 +146,16 @@ def sync_run_execute(
         run.retryable_error = exc
     except kolega.KolegaMalformedResponse as exc:
         _fail(context, exc, error_kind="malformed")
+    except kolega.KolegaAddressRefused as exc:
+        _fail(context, exc, error_kind="address_refused")
+    except kolega.KolegaTooLarge as exc:
+        _fail(context, exc, error_kind="too_large")
     except kolega.KolegaError as exc:
         _fail(context, exc, error_kind="kolega")
     except LeaseLost as exc:
         _fail(context, exc, error_kind="lease_lost")
+    except SyncRowCapReached as exc:
+        _fail(context, exc, error_kind="row_cap")
     except SyncBodyFailed as exc:
         _fail(context, exc, error_kind="sync")
     except Exception as exc:
@@ -204,14 +223,38 @@ def _succeed(context: SyncContext) -> None:
     )
 
 
+# What a failed sync tells everyone who can see the team's sync status: one sentence per
+# family of failure. The network's own words and Kolega's text go to the log only.
+SYNC_FAILURE_MESSAGES: list[tuple[type[Exception], str]] = [
+    (kolega.KolegaAuthError, "Kolega rejected this connection's key."),
+    (kolega.KolegaRateLimited, "Kolega is rate limiting this organization; the sync will retry."),
+    (kolega.KolegaAddressRefused, UNREACHABLE_MESSAGE),
+    (kolega.KolegaTooLarge, "An answer from Kolega was larger than the portal reads."),
+    (kolega.KolegaMalformedResponse, "This address does not answer as the Kolega API."),
+    (kolega.KolegaError, "Kolega refused a request of this sync."),
+]
+
+
+def sync_failure_message(exc: Exception) -> str:
+    if isinstance(exc, kolega.KolegaUnavailable) and not isinstance(exc, kolega.KolegaRateLimited):
+        if exc.status_code is None:
+            return f"{UNREACHABLE_MESSAGE} The sync will retry."
+        return "Kolega answered with a server error; the sync will retry."
+    for family, message in SYNC_FAILURE_MESSAGES:
+        if isinstance(exc, family):
+            return message
+    return str(exc)
+
+
 def _fail(context: SyncContext, exc: Exception, *, error_kind: str, reason: str = "") -> None:
     run = context.run
     _finish_fields(context)
     run.status = SyncRun.Status.FAILED
     run.error_kind = error_kind
-    message = str(exc)
-    run.error = f"{reason}: {message}" if reason and reason not in message else message
-    run.error = run.error[:2000]
+    run.error = sync_failure_message(exc)[:2000]
+    detail = str(exc)
+    detail = f"{reason}: {detail}" if reason and reason not in detail else detail
+    detail = getattr(exc, "detail", "") or detail
     state = sync_state_for(context.connection)
     failures = state.consecutive_failures + 1
     with transaction.atomic():
@@ -223,12 +266,13 @@ def _fail(context: SyncContext, exc: Exception, *, error_kind: str, reason: str 
             next_attempt_at=run.finished_at + backoff_delay(failures),
         )
     log = logger.exception if error_kind == "internal" else logger.warning
-    log("%s sync of connection %s failed: %s", run.kind, context.connection.pk, run.error)
+    log("%s sync of connection %s failed: %s", run.kind, context.connection.pk, detail)
 
 
 def connection_mark_invalid(connection: KolegaConnection, exc: kolega.KolegaError) -> None:
     """Kolega rejected the key: stop the connection's syncs until an admin acts."""
-    reason = f"Kolega rejected the API key (HTTP 401): {exc.message}"[:300]
+    logger.warning("connection %s marked invalid: %s", connection.pk, exc)
+    reason = "Kolega rejected the API key (HTTP 401)."
     with transaction.atomic():
         KolegaConnection.objects.filter(pk=connection.pk).update(
             state=KolegaConnection.State.INVALID, state_reason=reason, updated_at=timezone.now()

@@ -5,6 +5,7 @@ import time
 
 from tests.factories import MembershipFactory, UserFactory
 from tests.triage.sync.mirror_equality import mirror_differences
+from triage.clients import kolega_outbound_policy
 from triage.kolega import KolegaClient, iter_all
 from triage.models import AuditEvent, Finding, FindingStatusJob, KolegaConnection, Role
 from triage.services.connections import connection_create
@@ -50,7 +51,9 @@ def test_worker_runs_a_job_with_rate_limits_and_mirror_matches_kolega(
     assert {pk for pk, item in items.items() if item.outcome == "unchanged"} == already
     # More requests than findings: some PATCHes were refused with 429 and sent again.
     assert requests_seen > 60
-    with KolegaClient(base_url=base_url, api_key=scaled.api_key) as upstream:
+    with KolegaClient(
+        base_url=base_url, api_key=scaled.api_key, outbound_policy=kolega_outbound_policy()
+    ) as upstream:
         statuses = {
             f.id
             for repository in iter_all(upstream.list_repositories)
