@@ -14,12 +14,14 @@ from triage.clients import override_transport
 from triage.kolega import KolegaClient
 from triage.models import KolegaConnection, Role
 
-pytest_plugins = ["tests.skipped_summary"]
+pytest_plugins = [
+    # `loopback_only` and `local_server`, for tests of outbound requests.
+    "tests.outbound_fixtures",
+    # One closing line naming the browser and worker tests a run skipped.
+    "tests.skipped_summary",
+]
 
 SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
-
-# `loopback_only` and `local_server`, for tests of outbound requests.
-pytest_plugins = ["tests.outbound_fixtures"]
 
 
 class InProcessWSGI:
