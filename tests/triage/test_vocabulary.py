@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from tests.triage.reports.factories import (
+from tests.factories import (
     FindingFactory,
     FixFactory,
     RepositoryFactory,
