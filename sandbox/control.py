@@ -19,14 +19,14 @@ from django.views.decorators.csrf import csrf_exempt
 from sandbox import clock, serializers
 from sandbox.api import json_response
 from sandbox.errors import ApiError
-from sandbox.models import FaultConfig, Organization
+from sandbox.models import FaultConfig, Organization, PullRequest
 from sandbox.services.faults import (
     FAULT_FIELDS,
     fault_config_clear,
     fault_config_describe,
     fault_config_set,
 )
-from sandbox.services.fixes import pull_request_find, pull_request_merge
+from sandbox.services.fixes import pull_request_close, pull_request_find, pull_request_merge
 
 PR_URL = re.compile(r"^https://[^/]+/(?P<repo>[^/]+/[^/]+)/pull/(?P<number>\d+)$")
 
@@ -82,7 +82,7 @@ def _faults(request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _merge(request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any]:
+def _pull_request(payload: dict[str, Any]) -> PullRequest:
     repo, number = payload.get("repo_full_name"), payload.get("pr_number")
     match = PR_URL.match(str(payload.get("pr_url", "")))
     if match:
@@ -90,10 +90,17 @@ def _merge(request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any]:
     if not repo or not number:
         raise ValueError("give pr_url, or repo_full_name and pr_number")
     organization = _organization(payload["organization"]) if payload.get("organization") else None
-    pull_request = pull_request_find(
-        repo_full_name=repo, pr_number=int(number), organization=organization
-    )
-    return serializers.pull_request_body(pull_request_merge(pull_request=pull_request))
+    return pull_request_find(repo_full_name=repo, pr_number=int(number), organization=organization)
+
+
+def _merge(request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any]:
+    pull_request = pull_request_merge(pull_request=_pull_request(payload))
+    return serializers.pull_request_body(pull_request)
+
+
+def _close(request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any]:
+    pull_request = pull_request_close(pull_request=_pull_request(payload))
+    return serializers.pull_request_body(pull_request)
 
 
 def _clock(request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any]:
@@ -107,4 +114,5 @@ def _clock(request: HttpRequest, payload: dict[str, Any]) -> dict[str, Any]:
 
 faults = _guarded(_faults)
 merge_pull_request = _guarded(_merge)
+close_pull_request = _guarded(_close)
 clock_move = _guarded(_clock)

@@ -47,6 +47,7 @@ urlpatterns = [
     ),
     path("control/faults", control.faults, name="control-faults"),
     path("control/pull-requests/merge", control.merge_pull_request, name="control-merge"),
+    path("control/pull-requests/close", control.close_pull_request, name="control-close"),
     path("control/clock", control.clock_move, name="control-clock"),
     re_path(r"^api/.*$", unknown_path),
 ]

@@ -1,4 +1,8 @@
-"""AI fixes: creating, refining, cancelling; their pull requests and merging them."""
+"""AI fixes: creating, refining, cancelling; their pull requests, merging and closing them."""
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Max
@@ -22,6 +26,7 @@ from sandbox.services.quotas import quota_ensure_available
 from sandbox.services.trees import source_tree, source_tree_write
 
 CANCELLABLE = ("pending", "running")
+DIFF_FILE_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
 
 
 def fix_create(
@@ -160,49 +165,124 @@ def _apply_diff(files: dict[str, str], diff: str) -> dict[str, str]:
     return scanner().apply_diff(files, diff)
 
 
-@transaction.atomic
-def pull_request_merge(*, pull_request: PullRequest) -> PullRequest:
-    """Merge: apply the diff to the source tree and resolve the findings it fixed."""
-    pull_request = (
+def _pull_request_locked(pull_request: PullRequest) -> PullRequest:
+    return (
         PullRequest.objects.select_for_update()
         .select_related("fix", "source_repo")
         .get(pk=pull_request.pk)
     )
+
+
+def _pull_request_updated_events(*, pull_request: PullRequest, at: datetime) -> None:
+    """``fix_pr_updated`` on the fix's findings: the pull request's merge status changed."""
+    fix_events_create(
+        fix=pull_request.fix,
+        event_type="fix_pr_updated",
+        at=at,
+        pr_url=pull_request.pr_url,
+        pr_number=pull_request.pr_number,
+        merge_status=pull_request.merge_status,
+    )
+
+
+def _resolve(
+    *, findings: Iterable[Finding], pull_request: PullRequest, event_type: str, at: datetime
+) -> list[FindingEvent]:
+    events = []
+    for finding in findings:
+        previous = finding.status
+        finding.status = FindingStatus.RESOLVED
+        finding.resolved_at = at
+        finding.updated_at = at
+        finding.save(update_fields=["status", "resolved_at", "updated_at"])
+        events.append(
+            finding_event_build(
+                finding=finding,
+                event_type=event_type,
+                at=at,
+                previous_status=previous,
+                new_status=FindingStatus.RESOLVED,
+                metadata={
+                    "fix_id": str(pull_request.fix_id),
+                    "pr_url": pull_request.pr_url,
+                    "pr_number": pull_request.pr_number,
+                },
+            )
+        )
+    return events
+
+
+def _findings_the_merge_also_fixed(
+    *, pull_request: PullRequest, files: dict[str, str]
+) -> list[Finding]:
+    """Open findings of the source repo outside the fix that the merged tree no longer has.
+
+    Kolega links them to the merged pull request (``resolved_pr_linked``): for instance a
+    SAST finding on the line a secrets fix rewrote.
+    """
+    candidates = list(
+        Finding.objects.select_for_update()
+        .filter(
+            source_repo=pull_request.source_repo,
+            status__in=(FindingStatus.OPEN, FindingStatus.NEEDS_MANUAL_REVIEW),
+            file_path__in=diff_paths(pull_request.diff),
+        )
+        .exclude(id__in=pull_request.fix.finding_ids)
+    )
+    still_found: set[str] = set()
+    for scan_type in sorted({finding.scan_type for finding in candidates}):
+        still_found |= {d.fingerprint for d in scanner().scan_tree(files, scan_type)}
+    return [finding for finding in candidates if finding.fingerprint not in still_found]
+
+
+@transaction.atomic
+def pull_request_merge(*, pull_request: PullRequest) -> PullRequest:
+    """Merge: apply the diff to the source tree and resolve the findings it fixed.
+
+    The fix's findings get ``fix_pr_updated`` then ``resolved_pr_merged``; open findings
+    outside the fix that the merge made disappear get ``resolved_pr_linked``.
+    """
+    pull_request = _pull_request_locked(pull_request)
     if pull_request.merge_status == "merged":
         return pull_request
     if pull_request.merge_status != "open":
         raise conflict(f"Pull request is {pull_request.merge_status}")
     source = pull_request.source_repo
-    source_tree_write(
-        source_repo=source,
-        files=_apply_diff(source_tree(source_repo=source), pull_request.diff),
-    )
+    files = _apply_diff(source_tree(source_repo=source), pull_request.diff)
+    source_tree_write(source_repo=source, files=files)
     now = clock.now()
     pull_request.merge_status = "merged"
     pull_request.merged_at = now
     pull_request.save(update_fields=["merge_status", "merged_at"])
+    _pull_request_updated_events(pull_request=pull_request, at=now)
     fixed = Finding.objects.select_for_update().filter(
         id__in=pull_request.fix.finding_ids,
         status__in=(FindingStatus.OPEN, FindingStatus.NEEDS_MANUAL_REVIEW),
     )
-    events = []
-    for finding in fixed:
-        previous = finding.status
-        finding.status = FindingStatus.RESOLVED
-        finding.resolved_at = now
-        finding.updated_at = now
-        finding.save(update_fields=["status", "resolved_at", "updated_at"])
-        events.append(
-            finding_event_build(
-                finding=finding,
-                event_type="resolved_pr_merged",
-                at=now,
-                previous_status=previous,
-                new_status=FindingStatus.RESOLVED,
-                metadata={"fix_id": str(pull_request.fix_id), "pr_url": pull_request.pr_url},
-            )
-        )
+    events = _resolve(
+        findings=fixed, pull_request=pull_request, event_type="resolved_pr_merged", at=now
+    )
+    events += _resolve(
+        findings=_findings_the_merge_also_fixed(pull_request=pull_request, files=files),
+        pull_request=pull_request,
+        event_type="resolved_pr_linked",
+        at=now,
+    )
     FindingEvent.objects.bulk_create(events)
+    return pull_request
+
+
+@transaction.atomic
+def pull_request_close(*, pull_request: PullRequest) -> PullRequest:
+    """Close without merging: the source tree and the findings stay as they are."""
+    pull_request = _pull_request_locked(pull_request)
+    if pull_request.merge_status == "closed":
+        return pull_request
+    if pull_request.merge_status != "open":
+        raise conflict(f"Pull request is {pull_request.merge_status}")
+    pull_request.merge_status = "closed"
+    pull_request.save(update_fields=["merge_status"])
+    _pull_request_updated_events(pull_request=pull_request, at=clock.now())
     return pull_request
 
 
@@ -219,3 +299,8 @@ def pull_request_find(
     if pull_request is None:
         raise not_found("Pull request")
     return pull_request
+
+
+def diff_paths(diff: str) -> list[str]:
+    """The files a diff changes (their new paths)."""
+    return [match.group(2) for match in DIFF_FILE_HEADER.finditer(diff)]

@@ -489,12 +489,19 @@ class PullRequest(MirrorModel):
     """A pull request opened by a fix. Kolega gives it no id: `<repo_full_name>#<pr_number>`
     is its upstream id."""
 
+    class MergeStatus(models.TextChoices):
+        """Kolega's merge statuses; a value it adds later is kept and shown as it comes."""
+
+        OPEN = "open", "Open"
+        MERGED = "merged", "Merged"
+        CLOSED = "closed", "Closed"
+
     fix = models.ForeignKey(Fix, on_delete=models.CASCADE, related_name="pull_requests")
     repo_full_name = models.CharField(max_length=300)
     branch_name = models.CharField(max_length=300)
     pr_number = models.IntegerField()
     pr_url = models.CharField(max_length=1000)
-    merge_status = models.CharField(max_length=20)
+    merge_status = models.CharField(max_length=20, choices=MergeStatus.choices)
     created_at = models.DateTimeField()
     merged_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,7 +5,8 @@ observes them, which can be a little after their timestamp), newest first. Event
 in the mirror are skipped: an event row is inserted in the same transaction as, or after,
 the rows it caused to be refreshed, so a stored event means its effects are stored too.
 For new events the sync fetches what they point at: the scan batch (and, once finished, the
-findings it reported), the finding itself, or the fix and its diff. The cursor moves only
+findings it reported), the finding itself, or the fix, its diff and its pull requests
+(`fix_pr_created`, `fix_pr_updated`, and the resolutions a merge causes). The cursor moves only
 after all of that is committed.
 
 A sync with nothing new costs two requests: one page of events and one of repositories (a
@@ -39,6 +40,8 @@ from triage.sync.runs import SyncContext, sync_run_execute
 # Above this many changed findings in one repository, one walk of the repository's
 # findings (200 per request) is cheaper than one request per finding.
 FINDINGS_PER_REPOSITORY_BEFORE_WALK = 25
+# Finding events that say a merged pull request of a fix (in `metadata.fix_id`) resolved it.
+PULL_REQUEST_RESOLUTIONS = ("resolved_pr_merged", "resolved_pr_linked")
 
 
 def events_overlap() -> timedelta:
@@ -167,16 +170,22 @@ class _Refresher:
             self.ensure_repository(event.repository_id)
             if event.scan_id:
                 self.scan_batch(repository_id=event.repository_id, scan_id=event.scan_id)
+            named = event.metadata.get("fix_id")
+            fix_id = named if isinstance(named, str) and named else None
             if event.event_type.startswith("fix_"):
-                fix_id = event.metadata.get("fix_id")
-                if isinstance(fix_id, str) and fix_id:
+                # fix_pr_created and fix_pr_updated too: the fix lists its pull requests.
+                if fix_id:
                     self.fix(repository_id=event.repository_id, fix_id=fix_id)
                 else:
                     self.fixes_of_finding(
                         repository_id=event.repository_id, finding_id=event.finding_id
                     )
-            else:
-                changed_findings[event.repository_id].add(event.finding_id)
+                continue
+            changed_findings[event.repository_id].add(event.finding_id)
+            if event.event_type in PULL_REQUEST_RESOLUTIONS and fix_id:
+                # The finding was resolved by a merged pull request of that fix (linked
+                # findings are not among the fix's own): its merge status changed too.
+                self.fix(repository_id=event.repository_id, fix_id=fix_id)
         self.findings(changed_findings)
 
 

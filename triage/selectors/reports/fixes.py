@@ -19,6 +19,8 @@ class FixFunnel:
     pull_requests_opened: int
     merged: int
     approval_lead_time_hours: float | None
+    # Pull requests closed without merging: a dead end, not a step.
+    closed: int = 0
 
     @property
     def steps(self) -> list[tuple[str, int]]:
@@ -53,7 +55,9 @@ def fix_funnel(*, scope: ReportScope) -> FixFunnel:
     lead_hours.sort()
     approved = len(approved_fixes)
     prs = PullRequest.objects.filter(team=scope.team, fix__in=fixes).aggregate(
-        opened=Count("id"), merged=Count("id", filter=Q(merge_status="merged"))
+        opened=Count("id"),
+        merged=Count("id", filter=Q(merge_status=PullRequest.MergeStatus.MERGED)),
+        closed=Count("id", filter=Q(merge_status=PullRequest.MergeStatus.CLOSED)),
     )
     return FixFunnel(
         started=counts["started"],
@@ -61,5 +65,6 @@ def fix_funnel(*, scope: ReportScope) -> FixFunnel:
         approved=approved,
         pull_requests_opened=prs["opened"],
         merged=prs["merged"],
+        closed=prs["closed"],
         approval_lead_time_hours=statistics.median(lead_hours) if lead_hours else None,
     )
