@@ -123,6 +123,7 @@ def broker_app(own_redis):
     """The test process's Celery app publishing to the test's own Redis."""
     from portal.celery import app
 
+    app.set_current()  # shared tasks resolve in the current app; another test may have made one
     previous = app.conf.broker_url, app.conf.broker_transport_options
     _drop_connections(app)
     app.conf.broker_url = own_redis.url
