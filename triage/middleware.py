@@ -4,6 +4,7 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.core.signals import got_request_exception
 from django.http import HttpResponse
 from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
@@ -70,3 +71,54 @@ class UserTimezoneMiddleware:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             timezone.deactivate()
         return self.get_response(request)
+
+
+DATABASE_UNAVAILABLE_RETRY_AFTER = "10"
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 with a plain "database unavailable" page while the database cannot be reached,
+    instead of a 500 traceback from whichever layer met the failure first.
+
+    Django turns an exception raised in any middleware or view into a response where it is
+    raised, so this outermost middleware cannot catch it; `got_request_exception` (sent for
+    every such exception) marks the request, and the marked request's response is replaced.
+    The page is rendered without the request: no context processor, session or user, so it
+    needs no database. `/healthz` keeps its JSON shape and names the database.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(request, "_portal_database_unavailable", False):
+            return database_unavailable_response(request)
+        return response
+
+
+def database_unavailable_response(request) -> HttpResponse:
+    from django.http import JsonResponse
+    from django.template.loader import render_to_string
+
+    if request.path == resolve_url("healthz"):
+        body = {"status": "unavailable", "database": "down", "down": ["database"]}
+        response = JsonResponse(body, status=503)
+    else:
+        response = HttpResponse(render_to_string("503_database.html"), status=503)
+    response["Retry-After"] = DATABASE_UNAVAILABLE_RETRY_AFTER
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _database_error_mark(sender, request=None, **kwargs):
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+
+    error = sys.exc_info()[1]
+    if request is not None and isinstance(error, OperationalError | InterfaceError):
+        request._portal_database_unavailable = True
+
+
+got_request_exception.connect(_database_error_mark, dispatch_uid="portal-database-unavailable")

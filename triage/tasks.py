@@ -30,6 +30,7 @@ from triage.sync import (
     sync_connection_reconcile,
 )
 from triage.sync.full import _status_in
+from triage.sync.runs import sync_runs_fail_lost
 
 logger = logging.getLogger("triage.tasks")
 
@@ -82,7 +83,8 @@ def sync_connection(
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def sync_due_connections() -> int:
     """Beat, every PORTAL_SYNC_INTERVAL_SECONDS: an incremental sync per active connection
-    not backing off after failures."""
+    not backing off after failures. Runs whose task died are marked failed first."""
+    sync_runs_fail_lost()
     now = timezone.now()
     due = KolegaConnection.objects.filter(state=KolegaConnection.State.ACTIVE).exclude(
         pk__in=SyncState.objects.filter(next_attempt_at__gt=now).values("connection_id")

@@ -86,6 +86,36 @@ class SyncRowCapReached(SyncBodyFailed):
     end must not fill the database shared by every team."""
 
 
+WORKER_LOST_REASON = "The sync stopped unexpectedly (worker lost); it will be retried."
+
+
+def sync_runs_fail_lost() -> int:
+    """Mark failed every run still "running" whose lease is gone or lapsed: its task died
+    (worker killed, or the database went away before the run could record how it ended).
+
+    A live run renews its lease after every page, so a lapsed lease means nobody is running
+    it. The next scheduled sync of the connection retries. Answers how many were marked.
+    """
+    now = timezone.now()
+    live_owners = set(
+        SyncState.objects.filter(lease_expires_at__gte=now).values_list("lease_owner", flat=True)
+    )
+    running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).values_list("pk", flat=True)
+    lost = [pk for pk in running if f"run-{pk}" not in live_owners]
+    if not lost:
+        return 0
+    marked = SyncRun.objects.filter(pk__in=lost, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED,
+        error_kind="worker_lost",
+        error=WORKER_LOST_REASON,
+        phase="",
+        finished_at=now,
+    )
+    if marked:
+        logger.warning("%d sync run(s) lost their worker and were marked failed", marked)
+    return marked
+
+
 def interval_seconds() -> int:
     return int(getattr(settings, "PORTAL_SYNC_INTERVAL_SECONDS", 60))
 
@@ -127,7 +157,7 @@ def sync_run_execute(
     ).update(
         status=SyncRun.Status.FAILED,
         error_kind="worker_lost",
-        error="The worker running this sync stopped before it finished.",
+        error=WORKER_LOST_REASON,
         finished_at=timezone.now(),
     )
     run.status = SyncRun.Status.RUNNING
