@@ -13,10 +13,29 @@ Two built-in checks are narrowed, none is dropped:
   flaw is an extra query parameter is not required to fail; every other negative case still is.
 """
 
+import ast
+import sys
+import threading
+
 import schemathesis
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 ENVELOPED_STATUSES = {400, 401, 403, 404, 409}
+
+# CPython before 3.11.8 kept the AST constructor's recursion depth in global state, so two
+# threads parsing at once fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). Schemathesis's workers are threads, and Hypothesis parses source to
+# describe the lambdas of its strategies: with two workers the run itself, not the sandbox,
+# fails at random. Parsing one at a time avoids the race.
+if sys.version_info < (3, 11, 8):
+    _parse = ast.parse
+    _parse_lock = threading.Lock()
+
+    def _parse_one_at_a_time(*args, **kwargs):
+        with _parse_lock:
+            return _parse(*args, **kwargs)
+
+    ast.parse = _parse_one_at_a_time
 
 
 @schemathesis.check
