@@ -149,8 +149,9 @@ class RepositoryFactory(factory.django.DjangoModelFactory):
     updated_at = stamped()
 
 
-class RepositoryRowFactory(factory.django.DjangoModelFactory):
-    """A mirror row of one repository, in that repository's team and connection."""
+def row_of(parent: str, parent_factory) -> type[factory.django.DjangoModelFactory]:
+    """The abstract factory of a mirror row that belongs to a ``parent`` row (made by
+    ``parent_factory`` at the same ``at``), in that row's team and connection."""
 
     class Meta:
         abstract = True
@@ -158,11 +159,21 @@ class RepositoryRowFactory(factory.django.DjangoModelFactory):
     class Params:
         at = None
 
-    repository = factory.SubFactory(RepositoryFactory, at=factory.SelfAttribute("..at"))
-    team = factory.SelfAttribute("repository.team")
-    connection = factory.SelfAttribute("repository.connection")
-    synced_at = stamped()
-    created_at = stamped()
+    declarations = {
+        "Meta": Meta,
+        "Params": Params,
+        parent: factory.SubFactory(parent_factory, at=factory.SelfAttribute("..at")),
+        "team": factory.SelfAttribute(f"{parent}.team"),
+        "connection": factory.SelfAttribute(f"{parent}.connection"),
+        "synced_at": stamped(),
+        "created_at": stamped(),
+    }
+    name = f"{parent.title()}RowFactory"
+    return type(name, (factory.django.DjangoModelFactory,), declarations)
+
+
+# A mirror row of one repository, in that repository's team and connection.
+RepositoryRowFactory = row_of("repository", RepositoryFactory)
 
 
 class ScanBatchFactory(RepositoryRowFactory):
@@ -265,16 +276,12 @@ class FixFactory(RepositoryRowFactory):
     diff_synced_at = stamped()
 
 
-class PullRequestFactory(factory.django.DjangoModelFactory):
+class PullRequestFactory(row_of("fix", FixFactory)):
+    """An open pull request of a fix, in the fix's source repository."""
+
     class Meta:
         model = PullRequest
 
-    class Params:
-        at = None
-
-    fix = factory.SubFactory(FixFactory, at=factory.SelfAttribute("..at"))
-    team = factory.SelfAttribute("fix.team")
-    connection = factory.SelfAttribute("fix.connection")
     repo_full_name = factory.SelfAttribute("fix.source_repo")
     pr_number = factory.Sequence(lambda n: 100 + n)
     upstream_id = factory.LazyAttribute(lambda p: f"{p.repo_full_name}#{p.pr_number}")
@@ -283,5 +290,3 @@ class PullRequestFactory(factory.django.DjangoModelFactory):
         lambda p: f"https://github.com/{p.repo_full_name}/pull/{p.pr_number}"
     )
     merge_status = "open"
-    created_at = stamped()
-    synced_at = stamped()

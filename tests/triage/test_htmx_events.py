@@ -30,22 +30,12 @@ def _events(response) -> set[str]:
 
 
 @pytest.fixture
-def requester(member):
-    return member(Role.TRIAGER, username="tess")
-
-
-@pytest.fixture
-def approver(member):
-    return member(Role.APPROVER, username="abe")
-
-
-@pytest.fixture
-def dismissal(team, requester):
+def dismissal(team, triager):
     repository = RepositoryFactory(team=team)
     findings = [FindingFactory(repository=repository) for _ in range(2)]
     return dismissal_request_create(
         team=team,
-        actor=requester,
+        actor=triager,
         finding_ids=[f.pk for f in findings],
         status="ignored",
         reason="Test fixture, never deployed",
@@ -128,11 +118,11 @@ def test_a_plain_decision_is_still_redirected_to_the_page(team, dismissal, appro
 
 
 def test_a_refused_htmx_decision_changes_nothing_and_sends_no_event(
-    team, dismissal, requester, member, client_as
+    team, dismissal, triager, member, client_as
 ):
-    # The requester is no approver: the role check refuses before the view runs.
+    # The requester, a triager, is no approver: the role check refuses before the view runs.
     assert (
-        client_as(requester)
+        client_as(triager)
         .post(
             _url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk),
             {"decision": "approve"},
@@ -153,9 +143,9 @@ def test_a_refused_htmx_decision_changes_nothing_and_sends_no_event(
 
 
 def test_an_htmx_cancel_answers_the_card_and_says_approvals_changed(
-    team, dismissal, requester, client_as
+    team, dismissal, triager, client_as
 ):
-    response = client_as(requester).post(
+    response = client_as(triager).post(
         _url("approvals-dismissal-cancel", team, dismissal_id=dismissal.pk), **HTMX
     )
 

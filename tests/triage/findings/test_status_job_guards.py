@@ -5,9 +5,7 @@ import pytest
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import MembershipFactory, UserFactory
-from triage.kolega import KolegaClient
-from triage.models import Finding, FindingStatusJob, Role
+from triage.models import Finding, FindingStatusJob
 from triage.services import findings as findings_services
 from triage.services.approvals import approval_policy_set
 from triage.services.errors import ServiceError
@@ -20,24 +18,6 @@ from triage.services.findings import (
 pytestmark = pytest.mark.django_db
 
 Outcome = FindingStatusJob.items.rel.related_model.Outcome
-
-
-@pytest.fixture
-def triager(team):
-    return MembershipFactory(team=team, role=Role.TRIAGER, user=UserFactory(username="tess")).user
-
-
-@pytest.fixture
-def client_factory(sandbox_wsgi):
-    def make(connection):
-        return KolegaClient(
-            base_url=connection.base_url,
-            api_key=connection.api_key.reveal(),
-            transport=sandbox_wsgi,
-            sleep=lambda seconds: None,
-        )
-
-    return make
 
 
 def _require_approval_of_dismissals(team, admin):

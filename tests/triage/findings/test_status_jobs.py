@@ -4,9 +4,7 @@ request at a time, so the sandbox's seeded faults fall on the same requests ever
 
 import pytest
 
-from tests.factories import MembershipFactory, UserFactory
 from tests.triage.sync.mirror_equality import mirror_differences
-from triage.kolega import KolegaClient
 from triage.models import AuditEvent, Finding, FindingStatusJob, Role
 from triage.services.errors import RoleRequired, ServiceError
 from triage.services.findings import (
@@ -20,35 +18,6 @@ from triage.services.findings import (
 pytestmark = pytest.mark.django_db
 
 Outcome = FindingStatusJob.items.rel.related_model.Outcome
-
-
-@pytest.fixture
-def triager(team):
-    return MembershipFactory(team=team, role=Role.TRIAGER, user=UserFactory(username="tess")).user
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def client_factory(sandbox_wsgi, sleeps):
-    """Clients like the task's, whose waits are recorded instead of slept."""
-    clients = []
-
-    def make(connection):
-        client = KolegaClient(
-            base_url=connection.base_url,
-            api_key=connection.api_key.reveal(),
-            transport=sandbox_wsgi,
-            sleep=sleeps.append,
-        )
-        clients.append(client)
-        return client
-
-    make.clients = clients
-    return make
 
 
 def _findings_differences(connection, upstream) -> list[str]:

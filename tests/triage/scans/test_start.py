@@ -33,11 +33,6 @@ def set_sast_plan(organization, plan):
     organization.save(update_fields=["sast_scans_plan"])
 
 
-@pytest.fixture
-def triager(member):
-    return member(Role.TRIAGER, username="tess")
-
-
 def test_start_creates_one_tracked_batch_per_repository_and_type(
     team, connection, scan_org, triager, django_capture_on_commit_callbacks
 ):
