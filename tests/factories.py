@@ -32,6 +32,12 @@ TEST_PASSWORD = "correct-horse-battery-staple"
 # The instant report tests stamp their rows with (``at=T0``).
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
+
+def at(text: str) -> datetime:
+    """The UTC instant of ``text``, ISO 8601 without a zone: ``at("2026-03-20T12:00")``."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 SAMPLE_DIFF = """diff --git a/app/db.py b/app/db.py
 --- a/app/db.py
 +++ b/app/db.py

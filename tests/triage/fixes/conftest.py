@@ -55,3 +55,13 @@ def completed_fix(start_fix) -> Fix:
     fix = start_fix()
     assert fix.status == "completed" and fix.diff
     return fix
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    """Opening ids queued for the worker (the tests run the task's service themselves)."""
+    from triage import tasks_fixes
+
+    ids: list[int] = []
+    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", ids.append)
+    return ids

@@ -26,16 +26,6 @@ from .conftest import run_to_completion
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def queued(monkeypatch):
-    """Opening ids queued for the worker (the tests run the task's service themselves)."""
-    from triage import tasks_fixes
-
-    ids: list[int] = []
-    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", ids.append)
-    return ids
-
-
 def _approve(fix, triager, approver, capture, **kwargs):
     with capture(execute=True):
         approval = approval_request(fix=fix, actor=triager, note="Looks right", **kwargs)

@@ -1,7 +1,7 @@
 """Quota use beside the fix funnel: the readings syncs keep, and the fixes and pull requests
 of the quota period counted from the mirror."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from django.urls import reverse
@@ -11,6 +11,7 @@ from tests.factories import (
     FixFactory,
     PullRequestFactory,
     RepositoryFactory,
+    at,
 )
 from tests.mirror_rows import fix_started_upstream
 from triage.kolega import KolegaClient
@@ -19,10 +20,6 @@ from triage.selectors import reports as selectors
 from triage.sync import sync_connection_full
 
 pytestmark = pytest.mark.django_db
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def reading(*, read_at, start, end, prs_used, prs_plan=100) -> dict:
