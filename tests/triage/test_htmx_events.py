@@ -7,6 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from tests.dismissals import dismissal_requested
 from tests.factories import FindingFactory, RepositoryFactory
 from tests.triage.approvals.conftest import (  # noqa: F401  (the sandbox-backed fixtures)
     connection,
@@ -14,7 +15,6 @@ from tests.triage.approvals.conftest import (  # noqa: F401  (the sandbox-backed
     synced,
 )
 from triage.models import DismissalRequest, Finding, FindingStatusJob, Role
-from triage.services.dismissals import dismissal_request_create
 
 pytestmark = pytest.mark.django_db
 
@@ -33,12 +33,8 @@ def _events(response) -> set[str]:
 def dismissal(team, triager):
     repository = RepositoryFactory(team=team)
     findings = [FindingFactory(repository=repository) for _ in range(2)]
-    return dismissal_request_create(
-        team=team,
-        actor=triager,
-        finding_ids=[f.pk for f in findings],
-        status="ignored",
-        reason="Test fixture, never deployed",
+    return dismissal_requested(
+        team, triager, findings, status="ignored", reason="Test fixture, never deployed"
     )
 
 

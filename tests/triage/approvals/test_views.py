@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.dismissals import dismissal_requested
 from tests.factories import FindingFactory, FixFactory, RepositoryFactory
 from triage.models import (
     AuditEvent,
@@ -16,7 +17,6 @@ from triage.models import (
     Role,
     TeamApprovalPolicy,
 )
-from triage.services.dismissals import dismissal_request_create
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +36,10 @@ def requester(member):
 @pytest.fixture
 def dismissal(team, repository, requester):
     findings = [FindingFactory(repository=repository) for _ in range(2)]
-    request = dismissal_request_create(
-        team=team,
-        actor=requester,
-        finding_ids=[f.pk for f in findings],
+    request = dismissal_requested(
+        team,
+        requester,
+        findings,
         status="ignored",
         reason="Sandbox-only service, never exposed",
         expires_on=timezone.now().date() + datetime.timedelta(days=30),
@@ -102,10 +102,10 @@ def test_inbox_queries_do_not_grow_with_its_rows(team, repository, requester, me
             FixApproval.objects.create(
                 team=team, fix=fix, requested_by=requester, diff_sha256=f"{n:064x}"
             )
-            dismissal_request_create(
-                team=team,
-                actor=requester,
-                finding_ids=[FindingFactory(repository=repository).pk],
+            dismissal_requested(
+                team,
+                requester,
+                [FindingFactory(repository=repository)],
                 status="false_positive",
                 reason=f"reason {n}",
             )
@@ -219,12 +219,8 @@ def test_an_approver_cannot_approve_their_own_dismissal_through_the_view(
     team, repository, member, client_as
 ):
     approver = member(Role.APPROVER)
-    request = dismissal_request_create(
-        team=team,
-        actor=approver,
-        finding_ids=[FindingFactory(repository=repository).pk],
-        status="ignored",
-        reason="mine",
+    request = dismissal_requested(
+        team, approver, [FindingFactory(repository=repository)], status="ignored", reason="mine"
     )
     client = client_as(approver)
 

@@ -43,3 +43,26 @@ def client_factory(sandbox_wsgi, sleeps):
 
     make.clients = clients
     return make
+
+
+class OrganizationFaults:
+    """The faults the sandbox injects into one organization's answers, set and cleared."""
+
+    def __init__(self, organization):
+        self.organization = organization
+
+    def set(self, **config) -> None:
+        from sandbox.services.faults import fault_config_set
+
+        fault_config_set(organization=self.organization, **config)
+
+    def clear(self) -> None:
+        from sandbox.services.faults import fault_config_clear
+
+        fault_config_clear(organization=self.organization)
+
+
+@pytest.fixture
+def demo_faults(demo_org) -> OrganizationFaults:
+    """The faults of ``demo_org``, none until set."""
+    return OrganizationFaults(demo_org[0])
