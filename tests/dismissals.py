@@ -28,3 +28,20 @@ def dismissals_need_approval_set(team, admin):
         admins_may_self_approve=False,
         dismissals_require_approval=True,
     )
+
+
+def false_positive_requests(actor, repository, count: int, *, reason: str) -> list:
+    """``count`` requests by ``actor``, each to call one new finding of ``repository`` a false
+    positive, for ``reason`` and the request's number."""
+    from tests.factories import FindingFactory
+
+    return [
+        dismissal_requested(
+            repository.team,
+            actor,
+            [FindingFactory(repository=repository)],
+            status="false_positive",
+            reason=f"{reason} {n}",
+        )
+        for n in range(count)
+    ]

@@ -189,13 +189,14 @@ class ScanBatchFactory(RepositoryRowFactory):
         model = ScanBatch
 
     upstream_id = factory.Sequence(lambda n: f"batch-{n}")
-    scan_type = "semgrep_scan"
+    # Finished (made ``at=``: at the instant it was created), every scan of it completed.
+    completed_at = factory.Maybe("at", factory.SelfAttribute("created_at"))
     status = "completed"
+    percent_complete = 100.0
     total_repositories = 1
     scans_created = 1
     scans_completed = 1
-    percent_complete = 100.0
-    completed_at = factory.Maybe("at", factory.SelfAttribute("created_at"))
+    scan_type = "semgrep_scan"
 
 
 class FindingFactory(RepositoryRowFactory):

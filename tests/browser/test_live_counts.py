@@ -6,8 +6,8 @@ import re
 from django.urls import reverse
 
 from tests.browser.test_findings import _connect_and_sync, demo  # noqa: F401  (fixture)
-from tests.dismissals import dismissal_requested
-from tests.factories import FindingFactory, RepositoryFactory
+from tests.dismissals import false_positive_requests
+from tests.factories import RepositoryFactory
 from triage.models import DismissalRequest
 
 
@@ -23,18 +23,8 @@ def _not_reloaded(page) -> bool:
 def test_the_approvals_badge_follows_a_decision_without_a_reload(
     browser_page, live_server, team, triager, approver, sign_in, shot
 ):
-    requester = triager
     repository = RepositoryFactory(team=team)
-    requests = [
-        dismissal_requested(
-            team,
-            requester,
-            [FindingFactory(repository=repository)],
-            status="false_positive",
-            reason=f"Test fixture {n}",
-        )
-        for n in range(2)
-    ]
+    requests = false_positive_requests(triager, repository, 2, reason="Test fixture")
     page = browser_page
     sign_in(page, approver)
     page.goto(

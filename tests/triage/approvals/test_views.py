@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.dismissals import dismissal_requested
+from tests.dismissals import dismissal_requested, false_positive_requests
 from tests.factories import FindingFactory, FixFactory, RepositoryFactory
-from tests.pages import team_url
+from tests.pages import HTMX, team_url
 from triage.models import (
     AuditEvent,
     DismissalRequest,
@@ -99,13 +99,7 @@ def test_inbox_queries_do_not_grow_with_its_rows(team, repository, requester, me
             FixApproval.objects.create(
                 team=team, fix=fix, requested_by=requester, diff_sha256=f"{n:064x}"
             )
-            dismissal_requested(
-                team,
-                requester,
-                [FindingFactory(repository=repository)],
-                status="false_positive",
-                reason=f"reason {n}",
-            )
+        false_positive_requests(requester, repository, count, reason="reason")
 
     counts, requests = [], 0
     for count in (2, 8):
@@ -123,9 +117,7 @@ def test_inbox_tab_is_a_fragment_for_htmx(team, dismissal, member, client_as):
     DismissalRequest.objects.filter(pk=dismissal.pk).update(status=Status.REJECTED)
 
     full = client.get(team_url("approvals", team), {"status": "rejected"})
-    fragment = client.get(
-        team_url("approvals", team), {"status": "rejected"}, HTTP_HX_REQUEST="true"
-    )
+    fragment = client.get(team_url("approvals", team), {"status": "rejected"}, **HTMX)
 
     assert "<html" in full.content.decode()
     body = fragment.content.decode()
