@@ -1,11 +1,13 @@
 """Asking for findings to be dismissed, through the portal's own service."""
 
+from tests.factories import FindingFactory
+from triage.services.approvals import approval_policy_set
+from triage.services.dismissals import dismissal_request_create
+
 
 def dismissal_requested(team, actor, findings, *, status: str, reason: str, **options):
     """Ask, as ``actor`` of ``team``, that ``findings`` get ``status`` for ``reason``;
     ``options`` as the service takes them (``expires_on``). The request, or the refusal raised."""
-    from triage.services.dismissals import dismissal_request_create
-
     return dismissal_request_create(
         team=team,
         actor=actor,
@@ -19,8 +21,6 @@ def dismissal_requested(team, actor, findings, *, status: str, reason: str, **op
 def dismissals_need_approval_set(team, admin):
     """Turn approval of dismissals on for ``team``, as its ``admin`` does on the settings page
     (one approval, admins may not approve their own); the policy."""
-    from triage.services.approvals import approval_policy_set
-
     return approval_policy_set(
         team=team,
         actor=admin,
@@ -33,8 +33,6 @@ def dismissals_need_approval_set(team, admin):
 def false_positive_requests(actor, repository, count: int, *, reason: str) -> list:
     """``count`` requests by ``actor``, each to call one new finding of ``repository`` a false
     positive, for ``reason`` and the request's number."""
-    from tests.factories import FindingFactory
-
     return [
         dismissal_requested(
             repository.team,
