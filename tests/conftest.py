@@ -125,10 +125,9 @@ def demo_org(db, sandbox_clock):
     return organization, key
 
 
-@pytest.fixture
-def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
-    """The team's connection to ``demo_org``, stored without a key check and not yet synced."""
-    organization, key = demo_org
+def sandbox_connection(team, organization, key: str) -> KolegaConnection:
+    """The team's connection to the sandbox ``organization`` with its ``key``, stored without a
+    key check and not yet synced."""
     created = KolegaConnectionFactory(
         team=team,
         name="Acme",
@@ -138,6 +137,12 @@ def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
     )
     # Read back: the stored key is the encrypted field, as every other caller sees it.
     return KolegaConnection.objects.get(pk=created.pk)
+
+
+@pytest.fixture
+def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
+    """The team's connection to ``demo_org``, stored without a key check and not yet synced."""
+    return sandbox_connection(team, *demo_org)
 
 
 @pytest.fixture
