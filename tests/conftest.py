@@ -1,6 +1,8 @@
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +24,9 @@ pytest_plugins = [
 ]
 
 SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
+
+# The repository's root, where ``manage.py`` is.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class InProcessWSGI:
@@ -120,10 +125,9 @@ def demo_org(db, sandbox_clock):
     return organization, key
 
 
-@pytest.fixture
-def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
-    """The team's connection to ``demo_org``, stored without a key check and not yet synced."""
-    organization, key = demo_org
+def sandbox_connection(team, organization, key: str) -> KolegaConnection:
+    """The team's connection to the sandbox ``organization`` with its ``key``, stored without a
+    key check and not yet synced."""
     created = KolegaConnectionFactory(
         team=team,
         name="Acme",
@@ -133,6 +137,12 @@ def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
     )
     # Read back: the stored key is the encrypted field, as every other caller sees it.
     return KolegaConnection.objects.get(pk=created.pk)
+
+
+@pytest.fixture
+def connection(team, demo_org, sandbox_transport) -> KolegaConnection:
+    """The team's connection to ``demo_org``, stored without a key check and not yet synced."""
+    return sandbox_connection(team, *demo_org)
 
 
 @pytest.fixture
@@ -156,21 +166,16 @@ def client_as():
     return make
 
 
+def celery_argv(*options: str) -> list[str]:
+    """The command of a Celery worker of the portal with ``options``."""
+    return [sys.executable, "-m", "celery", "-A", "portal", "worker", *options]
+
+
 def celery_worker_argv(*options: str) -> list[str]:
     """The command of one Celery worker of the portal, one task at a time, in the foreground."""
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "portal",
-        "worker",
-        "--pool=solo",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=INFO",
-        *options,
-    ]
+    return celery_argv(
+        "--pool=solo", "--without-gossip", "--without-mingle", "--loglevel=INFO", *options
+    )
 
 
 def _database_url_for_test_db() -> str:
@@ -183,13 +188,12 @@ def _database_url_for_test_db() -> str:
     return f"postgres://{user}@{host}:{port}/{params['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db):
-    """A real Celery worker in its own process, on Redis, using the test database.
-
-    Needs PostgreSQL and REDIS_URL (CI has both); skipped elsewhere. Tests using it see their
-    rows committed (transactional_db) so the worker reads what the test wrote.
-    """
+@contextmanager
+def celery_worker_running(*options: str, hostname: str, stdout=None) -> Iterator:
+    """A Celery worker of the portal in its own process, on Redis and the test database,
+    named ``hostname``, for the ``with`` block: it answers a ping before the block starts, and
+    is stopped after it. Needs PostgreSQL and REDIS_URL (CI has both): the test is skipped
+    elsewhere. ``stdout``: a file for the worker's log."""
     import os
     import subprocess
     import time
@@ -208,21 +212,22 @@ def celery_worker_process(transactional_db):
         "DATABASE_CONN_MAX_AGE": "0",
     }
     process = subprocess.Popen(
-        celery_worker_argv("--concurrency", "1", "--hostname", f"test-worker-{os.getpid()}@%h"),
+        celery_worker_argv("--concurrency", "1", "--hostname", f"{hostname}@%h", *options),
         env=env,
-        cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent),
+        cwd=ROOT,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stdout else None,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the Celery worker exited at start")
-        replies = app.control.ping(timeout=0.5)
-        if any(name.startswith(f"test-worker-{os.getpid()}@") for r in replies for name in r):
-            break
-    else:
-        process.kill()
-        raise RuntimeError("the Celery worker did not start within 30 s")
     try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the Celery worker exited at start")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start within 30 s")
+            replies = app.control.ping(timeout=0.5)
+            if any(name.startswith(f"{hostname}@") for r in replies for name in r):
+                break
         yield process
     finally:
         if process.poll() is None:
@@ -232,6 +237,19 @@ def celery_worker_process(transactional_db):
             except subprocess.TimeoutExpired:
                 process.kill()
         app.control.purge()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker in its own process, on Redis, using the test database.
+
+    Needs PostgreSQL and REDIS_URL (CI has both); skipped elsewhere. Tests using it see their
+    rows committed (transactional_db) so the worker reads what the test wrote.
+    """
+    import os
+
+    with celery_worker_running(hostname=f"test-worker-{os.getpid()}") as process:
+        yield process
 
 
 @pytest.fixture

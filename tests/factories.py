@@ -32,6 +32,12 @@ TEST_PASSWORD = "correct-horse-battery-staple"
 # The instant report tests stamp their rows with (``at=T0``).
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
+
+def at(text: str) -> datetime:
+    """The UTC instant of ``text``, ISO 8601 without a zone: ``at("2026-03-20T12:00")``."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 SAMPLE_DIFF = """diff --git a/app/db.py b/app/db.py
 --- a/app/db.py
 +++ b/app/db.py
@@ -149,8 +155,9 @@ class RepositoryFactory(factory.django.DjangoModelFactory):
     updated_at = stamped()
 
 
-class RepositoryRowFactory(factory.django.DjangoModelFactory):
-    """A mirror row of one repository, in that repository's team and connection."""
+def row_of(parent: str, parent_factory) -> type[factory.django.DjangoModelFactory]:
+    """The abstract factory of a mirror row that belongs to a ``parent`` row (made by
+    ``parent_factory`` at the same ``at``), in that row's team and connection."""
 
     class Meta:
         abstract = True
@@ -158,11 +165,21 @@ class RepositoryRowFactory(factory.django.DjangoModelFactory):
     class Params:
         at = None
 
-    repository = factory.SubFactory(RepositoryFactory, at=factory.SelfAttribute("..at"))
-    team = factory.SelfAttribute("repository.team")
-    connection = factory.SelfAttribute("repository.connection")
-    synced_at = stamped()
-    created_at = stamped()
+    declarations = {
+        "Meta": Meta,
+        "Params": Params,
+        parent: factory.SubFactory(parent_factory, at=factory.SelfAttribute("..at")),
+        "team": factory.SelfAttribute(f"{parent}.team"),
+        "connection": factory.SelfAttribute(f"{parent}.connection"),
+        "synced_at": stamped(),
+        "created_at": stamped(),
+    }
+    name = f"{parent.title()}RowFactory"
+    return type(name, (factory.django.DjangoModelFactory,), declarations)
+
+
+# A mirror row of one repository, in that repository's team and connection.
+RepositoryRowFactory = row_of("repository", RepositoryFactory)
 
 
 class ScanBatchFactory(RepositoryRowFactory):
@@ -172,13 +189,14 @@ class ScanBatchFactory(RepositoryRowFactory):
         model = ScanBatch
 
     upstream_id = factory.Sequence(lambda n: f"batch-{n}")
-    scan_type = "semgrep_scan"
+    # Finished (made ``at=``: at the instant it was created), every scan of it completed.
+    completed_at = factory.Maybe("at", factory.SelfAttribute("created_at"))
     status = "completed"
+    percent_complete = 100.0
     total_repositories = 1
     scans_created = 1
     scans_completed = 1
-    percent_complete = 100.0
-    completed_at = factory.Maybe("at", factory.SelfAttribute("created_at"))
+    scan_type = "semgrep_scan"
 
 
 class FindingFactory(RepositoryRowFactory):
@@ -265,16 +283,12 @@ class FixFactory(RepositoryRowFactory):
     diff_synced_at = stamped()
 
 
-class PullRequestFactory(factory.django.DjangoModelFactory):
+class PullRequestFactory(row_of("fix", FixFactory)):
+    """An open pull request of a fix, in the fix's source repository."""
+
     class Meta:
         model = PullRequest
 
-    class Params:
-        at = None
-
-    fix = factory.SubFactory(FixFactory, at=factory.SelfAttribute("..at"))
-    team = factory.SelfAttribute("fix.team")
-    connection = factory.SelfAttribute("fix.connection")
     repo_full_name = factory.SelfAttribute("fix.source_repo")
     pr_number = factory.Sequence(lambda n: 100 + n)
     upstream_id = factory.LazyAttribute(lambda p: f"{p.repo_full_name}#{p.pr_number}")
@@ -283,5 +297,3 @@ class PullRequestFactory(factory.django.DjangoModelFactory):
         lambda p: f"https://github.com/{p.repo_full_name}/pull/{p.pr_number}"
     )
     merge_status = "open"
-    created_at = stamped()
-    synced_at = stamped()

@@ -23,14 +23,20 @@ def two_open_findings_of_one_file(team) -> list[Finding]:
     )
 
 
-def fix_started_upstream(upstream: KolegaClient, **finding_filters) -> None:
-    """Start a fix of the first repository's first finding straight on Kolega."""
-    repository = next(iter_all(upstream.list_repositories))
-    finding = next(iter_all(upstream.list_findings, repository_id=repository.id, **finding_filters))
-    upstream.create_fix(
+def fix_created_upstream(upstream: KolegaClient, repository, finding_ids: list[str]):
+    """Start a fix of ``finding_ids`` of ``repository`` (Kolega's) straight on Kolega."""
+    return upstream.create_fix(
         repository_id=repository.id,
-        finding_ids=[finding.id],
+        finding_ids=finding_ids,
         title="Fix it",
         instructions="Please fix",
         source_repo=repository.repositories[0].full_name,
     )
+
+
+def fix_started_upstream(upstream: KolegaClient, **finding_filters):
+    """Start a fix of the first repository's first finding straight on Kolega; the fix and
+    its repository."""
+    repository = next(iter_all(upstream.list_repositories))
+    finding = next(iter_all(upstream.list_findings, repository_id=repository.id, **finding_filters))
+    return fix_created_upstream(upstream, repository, [finding.id]), repository

@@ -5,7 +5,7 @@ the pull request; the sandbox is served by the live server on a fast clock."""
 import pytest
 from django.urls import reverse
 
-from triage.models import Finding, KolegaConnection, PullRequestOpening, Role
+from triage.models import Finding, KolegaConnection, PullRequestOpening
 
 
 @pytest.fixture
@@ -21,7 +21,9 @@ def test_fix_review_approve_and_open_pull_request(
     browser_page,
     live_server,
     team,
-    member,
+    admin,
+    triager,
+    approver,
     sign_in,
     shot,
 ):
@@ -29,9 +31,6 @@ def test_fix_review_approve_and_open_pull_request(
     from triage.services.connections import connection_create
     from triage.sync import sync_connection_full
 
-    admin = member(Role.ADMIN)
-    triager = member(Role.TRIAGER, username="tina")
-    approver = member(Role.APPROVER, username="alex")
     _, key, _ = demo_organization_seed(slug="acme-browser", name="Acme Browser")
     connection = connection_create(
         team=team, actor=admin, name="Acme", base_url=live_server.url + "/sandbox", api_key=key

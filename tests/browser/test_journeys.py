@@ -30,6 +30,7 @@ from django.urls import reverse
 from tests.browser.journey import Journey
 from tests.browser.test_reports import make_history
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.fixes_started import fix_started
 from triage.models import (
     AuditEvent,
     Finding,
@@ -405,7 +406,6 @@ def test_approver_approves_a_fix_and_sees_its_pull_request(
     journey, background, live_server, team, member
 ):
     from triage.services.approvals import approval_request
-    from triage.services.fixes import fix_start
 
     connection = connect_demo_organization(team, live_server, slug="acme-approver")
     triager = member(Role.TRIAGER, username="tina")
@@ -421,13 +421,11 @@ def test_approver_approves_a_fix_and_sees_its_pull_request(
         .order_by("pk")
         .first()
     )
-    fix = fix_start(
-        team=team,
-        actor=triager,
-        finding_ids=[finding.pk],
+    fix = fix_started(
+        triager,
+        [finding],
         title="Parameterize the payments query",
         instructions="Fix it and add a test.",
-        source_repo=finding.repository.source_repos[0]["full_name"],
     )
     j = journey(background)
     j.wait_until(

@@ -6,9 +6,9 @@ import re
 from django.urls import reverse
 
 from tests.browser.test_findings import _connect_and_sync, demo  # noqa: F401  (fixture)
-from tests.factories import FindingFactory, RepositoryFactory
-from triage.models import DismissalRequest, Role
-from triage.services.dismissals import dismissal_request_create
+from tests.dismissals import false_positive_requests
+from tests.factories import RepositoryFactory
+from triage.models import DismissalRequest
 
 
 def _mark_the_document(page):
@@ -21,21 +21,10 @@ def _not_reloaded(page) -> bool:
 
 
 def test_the_approvals_badge_follows_a_decision_without_a_reload(
-    browser_page, live_server, team, member, sign_in, shot
+    browser_page, live_server, team, triager, approver, sign_in, shot
 ):
-    requester = member(Role.TRIAGER, username="tess")
-    approver = member(Role.APPROVER, username="abe")
     repository = RepositoryFactory(team=team)
-    requests = [
-        dismissal_request_create(
-            team=team,
-            actor=requester,
-            finding_ids=[FindingFactory(repository=repository).pk],
-            status="false_positive",
-            reason=f"Test fixture {n}",
-        )
-        for n in range(2)
-    ]
+    requests = false_positive_requests(triager, repository, 2, reason="Test fixture")
     page = browser_page
     sign_in(page, approver)
     page.goto(
@@ -66,7 +55,7 @@ def test_the_findings_count_follows_a_status_set_from_the_table(
     browser_page,
     live_server,
     team,
-    member,
+    triager,
     sign_in,
     shot,
     demo,  # noqa: F811
@@ -74,7 +63,7 @@ def test_the_findings_count_follows_a_status_set_from_the_table(
     _, key = demo
     _connect_and_sync(team, live_server, key)
     page = browser_page
-    sign_in(page, member(Role.TRIAGER, username="kim"))
+    sign_in(page, triager)
     page.goto(
         live_server.url
         + reverse("findings", kwargs={"team_slug": team.slug})

@@ -4,15 +4,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import (
-    T0,
-    FindingEventFactory,
-    FindingFactory,
-    FixFactory,
-    PullRequestFactory,
-    RepositoryFactory,
-    ScanBatchFactory,
-)
+from tests import factories
+from tests.factories import T0
 from triage.models import Role, SyncRun
 
 SEVERITY_WEIGHTS = {"critical": 1, "high": 3, "medium": 4, "low": 3}
@@ -22,14 +15,14 @@ def make_history(team, *, findings=160, days=95, seed=7):
     """A team with a few repositories and three months of detections and resolutions."""
     rng = random.Random(seed)
     now = timezone.now()
-    first = RepositoryFactory(at=T0, team=team, name="payments-api")
+    first = factories.RepositoryFactory(at=T0, team=team, name="payments-api")
     repositories = [first] + [
-        RepositoryFactory(at=T0, team=team, name=name, connection=first.connection)
+        factories.RepositoryFactory(at=T0, team=team, name=name, connection=first.connection)
         for name in ("web-storefront", "mobile-backend", "infra-terraform", "auth-service")
     ]
     for repository in repositories[:4]:
         for scan_type, age in (("semgrep_scan", 3), ("secrets_scan", 12), ("sbom_scan", 45)):
-            ScanBatchFactory(
+            factories.ScanBatchFactory(
                 at=T0,
                 repository=repository,
                 scan_type=scan_type,
@@ -46,7 +39,7 @@ def make_history(team, *, findings=160, days=95, seed=7):
             resolved = detected + timedelta(days=rng.expovariate(1 / 12))
             if resolved >= now:
                 resolved = None
-        finding = FindingFactory(
+        finding = factories.FindingFactory(
             at=T0,
             repository=repository,
             severity=severity,
@@ -54,9 +47,9 @@ def make_history(team, *, findings=160, days=95, seed=7):
             first_detected_at=detected,
             resolved_at=resolved,
         )
-        FindingEventFactory(at=T0, finding=finding, event_timestamp=detected)
+        factories.FindingEventFactory(at=T0, finding=finding, event_timestamp=detected)
         if resolved:
-            FindingEventFactory(
+            factories.FindingEventFactory(
                 at=T0,
                 finding=finding,
                 event_type="resolved_auto",
@@ -64,14 +57,16 @@ def make_history(team, *, findings=160, days=95, seed=7):
                 event_timestamp=resolved,
             )
     for index in range(6):
-        fix = FixFactory(
+        fix = factories.FixFactory(
             at=T0,
             repository=repositories[index % 3],
             created_at=now - timedelta(days=index * 4 + 1),
             status="completed" if index < 5 else "failed",
         )
         if index < 3:
-            PullRequestFactory(at=T0, fix=fix, merge_status="merged" if index < 2 else "open")
+            factories.PullRequestFactory(
+                at=T0, fix=fix, merge_status="merged" if index < 2 else "open"
+            )
     return repositories
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import celery_argv
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "embedded-demo-password-2026"
 DEMO_KEY = "kcp_test_embedded0000000000000000000000000"
@@ -128,18 +130,7 @@ def embedded_portal(tmp_path_factory) -> EmbeddedPortal:
             start_new_session=True,
         ),
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-            ],
+            celery_argv("--concurrency", "2", "--loglevel", "INFO"),
             cwd=ROOT,
             env=env,
             stdout=(logs / "worker.log").open("w"),

@@ -112,42 +112,48 @@ def cli_scans_and_fixes(portal, ledger, deadline, repositories, fixable, source_
                     ledger.fixes_cancelled.append((repository, fix))
 
 
+def _write(browser, ledger, label, url, data, *, made: list[int], location: str) -> None:
+    """POST ``data`` (with the CSRF token) and note the answer in the ledger; the id of what
+    it made, read from a redirect to ``location``, goes to ``made``."""
+    answer = browser.post(url, data={**data, "csrfmiddlewaretoken": browser.cookies["csrftoken"]})
+    ledger.answered(label, answer, write=True)
+    match = re.search(location, answer.headers.get("location", ""))
+    if answer.status_code == 302 and match:
+        with ledger.lock:
+            made.append(int(match[1]))
+
+
 def portal_triager(portal, ledger, deadline, finding_ids):
     with portal.signed_in("demo-triager") as browser:
         for n in zip(_until(deadline), range(10_000), strict=False):
             ledger.answered("findings page", browser.get("/t/demo/findings/"), write=False)
-            answer = browser.post(
+            _write(
+                browser,
+                ledger,
+                "bulk change",
                 "/t/demo/findings/bulk/",
-                data={
+                {
                     "finding": finding_ids[n[1] % len(finding_ids) :][:3] or finding_ids[:3],
                     "status": STATUSES[n[1] % 2],
                     "comment": "concurrency",
-                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
                 },
+                made=ledger.jobs,
+                location=r"/findings/jobs/(\d+)/",
             )
-            ledger.answered("bulk change", answer, write=True)
-            match = re.search(r"/findings/jobs/(\d+)/", answer.headers.get("location", ""))
-            if answer.status_code == 302 and match:
-                with ledger.lock:
-                    ledger.jobs.append(int(match[1]))
 
 
 def portal_admin(portal, ledger, deadline, connection_id):
     with portal.signed_in("demo-admin") as browser:
         for _ in _until(deadline):
-            answer = browser.post(
+            _write(
+                browser,
+                ledger,
+                "sync now",
                 "/t/demo/settings/sync/",
-                data={
-                    "connection": connection_id,
-                    "kind": "incremental",
-                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-                },
+                {"connection": connection_id, "kind": "incremental"},
+                made=ledger.sync_runs,
+                location=r"/settings/sync/(\d+)/",
             )
-            ledger.answered("sync now", answer, write=True)
-            match = re.search(r"/settings/sync/(\d+)/", answer.headers.get("location", ""))
-            if answer.status_code == 302 and match:
-                with ledger.lock:
-                    ledger.sync_runs.append(int(match[1]))
             ledger.answered("sync page", browser.get("/t/demo/settings/sync/"), write=False)
             time.sleep(1)
 

@@ -19,6 +19,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.fixes_started import fix_started
 from tests.security.urlmap import VictimWorld, all_urls, url_of
 from tests.triage.sync.mirror_equality import mirror_snapshot
 from triage.clients import override_transport
@@ -39,7 +40,6 @@ from triage.models import (
 )
 from triage.services.approvals import approval_decide, approval_request
 from triage.services.findings import finding_status_job_create
-from triage.services.fixes import fix_start
 from triage.sync import sync_connection_full, sync_connection_incremental
 
 pytestmark = pytest.mark.django_db
@@ -108,14 +108,8 @@ def _fix_findings(team, count: int) -> list[list[Finding]]:
 
 
 def _start(team, actor, findings) -> Fix:
-    return fix_start(
-        team=team,
-        actor=actor,
-        finding_ids=[f.pk for f in findings],
-        title=f"Fix {findings[0].file_path}",
-        instructions="Use parameterized queries.",
-        source_repo=findings[0].repository.source_repos[0]["full_name"],
-    )
+    assert all(f.team == team for f in findings)
+    return fix_started(actor, findings, title=f"Fix {findings[0].file_path}")
 
 
 @pytest.fixture
@@ -276,6 +270,14 @@ def test_with_kolega_down_every_write_says_it_is_unreachable_and_changes_nothing
                 return actor.get(url or response["Location"]).content.decode()
             return response.content.decode()
 
+        def write_drained(what, actor, url, data, read=None):
+            """POST ``data`` as ``actor``, let the worker run what it queued, and note what
+            the person reads then (``read``: the page to read after a redirect)."""
+            response = actor.post(url, data)
+            worker.drain()
+            said[what] = page_after(actor, response, read)
+            return response
+
         response = triager.post(
             _url(team, "scan-new"),
             {"repositories": [finding.repository_id], "scan_types": ["semgrep_scan"]},
@@ -294,16 +296,14 @@ def test_with_kolega_down_every_write_says_it_is_unreachable_and_changes_nothing
         )
         said["status change (table row)"] = page_after(triager, response)
 
-        response = triager.post(
+        response = write_drained(
+            "bulk status job",
+            triager,
             _url(team, "findings-bulk"),
             {"finding": [finding.pk], "status": "resolved", "action": "submit"},
         )
         job_url = response["Location"]
-        worker.drain()
-        said["bulk status job"] = page_after(triager, response, job_url)
-        response = triager.post(job_url, {"action": "retry"})
-        worker.drain()
-        said["bulk status job, retried"] = page_after(triager, response, job_url)
+        write_drained("bulk status job, retried", triager, job_url, {"action": "retry"}, job_url)
 
         response = triager.post(
             _url(team, "fixes-new"),
@@ -330,15 +330,16 @@ def test_with_kolega_down_every_write_says_it_is_unreachable_and_changes_nothing
         said["refine fix"] = page_after(triager, response)
 
         fix_url = _url(team, "fixes-detail", fix_id=world.approvable.pk)
-        response = approver.post(
+        write_drained(
+            "approve (opens pull requests)",
+            approver,
             _url(team, "approvals-decide", approval_id=world.pending_approval.pk),
             {"decision": "approve", "comment": "ok"},
+            fix_url,
         )
-        worker.drain()
-        said["approve (opens pull requests)"] = page_after(approver, response, fix_url)
-        response = triager.post(fix_url, {"action": "open_pull_requests"})
-        worker.drain()
-        said["open pull requests"] = page_after(triager, response, fix_url)
+        write_drained(
+            "open pull requests", triager, fix_url, {"action": "open_pull_requests"}, fix_url
+        )
 
         response = admin.post(
             _url(team, "settings-sync"), {"connection": connection.pk, "kind": "incremental"}

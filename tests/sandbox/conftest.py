@@ -9,6 +9,7 @@ import pytest
 from sandbox import clock
 from sandbox.models import Organization
 from sandbox.services.organizations import organization_create
+from tests.sandbox_rows import payments_repository
 
 BASE_URL = "http://testserver/sandbox/api/v1"
 
@@ -74,11 +75,4 @@ TINY_TREES = {
 
 @pytest.fixture
 def tiny_repository(org_and_key, fake_scanner):
-    from sandbox.services.repositories import repository_create
-
-    return repository_create(
-        organization=org_and_key[0],
-        name="Payments",
-        description="Payments service",
-        source_trees={name: dict(files) for name, files in TINY_TREES.items()},
-    )
+    return payments_repository(org_and_key[0], TINY_TREES)

@@ -10,6 +10,7 @@ from sandbox import clock, scanning
 from sandbox.materialize import detection_of
 from sandbox.models import Finding, Organization, Repository, SourceRepo
 from sandbox.services.trees import source_tree
+from tests.sandbox.fix_requests import fix_post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -90,14 +91,13 @@ def test_fix_diff_applies_with_git_to_the_seeded_tree(demo, tmp_path, full_name)
     )
     chosen = [str(f.id) for f in open_findings[:3]]
     assert chosen
-    fix = api.post(
-        f"/repositories/{repository.id}/fixes",
-        json={
-            "finding_ids": chosen,
-            "title": "Fix the first findings",
-            "instructions": "Keep behaviour, remove the vulnerability",
-            "source_repo": full_name,
-        },
+    fix = fix_post(
+        api,
+        repository.id,
+        chosen,
+        title="Fix the first findings",
+        instructions="Keep behaviour, remove the vulnerability",
+        source_repo=full_name,
     ).json()
     clock.advance(60)
     diff = api.get(f"/repositories/{repository.id}/fixes/{fix['id']}/diff").json()
@@ -127,14 +127,13 @@ def test_merge_then_rescan_shows_the_whole_life_of_a_finding(demo):
     repository = Repository.objects.get(source_repos=source)
     finding = _mechanically_fixable(source)
     base = f"/repositories/{repository.id}"
-    fix = api.post(
-        f"{base}/fixes",
-        json={
-            "finding_ids": [str(finding.id)],
-            "title": "Fix it",
-            "instructions": "Fix it",
-            "source_repo": "acme/payments-api",
-        },
+    fix = fix_post(
+        api,
+        repository.id,
+        [str(finding.id)],
+        title="Fix it",
+        instructions="Fix it",
+        source_repo="acme/payments-api",
     ).json()
     clock.advance(60)
     pr = api.post(f"{base}/fixes/{fix['id']}/pull-requests", json={}).json()["pull_requests"][0]

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from sandbox import clock
 from sandbox.models import SourceRepo
 from sandbox.services.trees import source_tree
+from tests.sandbox.fix_requests import fix_post
 
 pytestmark = pytest.mark.django_db
 
@@ -21,14 +22,13 @@ def scanned(api, tiny_repository, frozen_clock):
 
 def _create_fix(api, repository, findings, source_repo="acme/api"):
     ids = [f["id"] for f in findings if f["file_path"].startswith("app/")]
-    response = api.post(
-        f"/repositories/{repository.id}/fixes",
-        json={
-            "finding_ids": ids,
-            "title": "Read passwords from the environment",
-            "instructions": "Use os.environ",
-            "source_repo": source_repo,
-        },
+    response = fix_post(
+        api,
+        repository.id,
+        ids,
+        title="Read passwords from the environment",
+        instructions="Use os.environ",
+        source_repo=source_repo,
     )
     assert response.status_code == 201, response.text
     return response.json()

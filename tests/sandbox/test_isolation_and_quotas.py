@@ -7,6 +7,7 @@ from sandbox.models import Organization
 from sandbox.services.organizations import api_key_create, organization_create
 from sandbox.services.repositories import repository_create
 from tests.sandbox.conftest import TINY_TREES
+from tests.sandbox.fix_requests import fix_post
 
 pytestmark = pytest.mark.django_db
 
@@ -20,15 +21,7 @@ def scanned_fix(api, tiny_repository, frozen_clock):
         for f in api.get(f"/repositories/{tiny_repository.id}/findings").json()["items"]
         if f["file_path"].startswith("app/")
     )
-    fix = api.post(
-        f"/repositories/{tiny_repository.id}/fixes",
-        json={
-            "finding_ids": [finding["id"]],
-            "title": "t",
-            "instructions": "i",
-            "source_repo": "acme/api",
-        },
-    ).json()
+    fix = fix_post(api, tiny_repository.id, [finding["id"]]).json()
     return tiny_repository, finding, fix
 
 
@@ -118,15 +111,7 @@ def test_prs_quota_exhaustion(api, scanned_fix):
     repository, finding, _ = scanned_fix
     assert api.get("/quotas/balance").json()["prs"]["used"] == 1
     Organization.objects.update(prs_plan=1)
-    refused = api.post(
-        f"/repositories/{repository.id}/fixes",
-        json={
-            "finding_ids": [finding["id"]],
-            "title": "again",
-            "instructions": "i",
-            "source_repo": "acme/api",
-        },
-    )
+    refused = fix_post(api, repository.id, [finding["id"]], title="again")
     assert refused.status_code == 403
     assert refused.json()["detail"]["quota_type"] == "prs"
     assert api.get("/quotas/balance").json()["prs"]["remaining"] == 0

@@ -6,6 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import SANDBOX_BASE_URL
+from tests.fixes_started import fix_started
 from triage.models import Finding, Fix, KolegaConnection, Repository, Role, ScanBatch
 
 EVIL_PATH = "app/<img src=x onerror=alert(1003)>.py"
@@ -61,7 +62,6 @@ def test_hostile_upstream_data_is_rendered_inert(
     from sandbox.services.organizations import organization_create
     from sandbox.services.repositories import repository_create
     from triage.services.connections import connection_create
-    from triage.services.fixes import fix_start
     from triage.services.scans import scan_batches_start
     from triage.sync import fix_track_step, scan_batch_track_step, sync_connection_full
 
@@ -104,10 +104,9 @@ def test_hostile_upstream_data_is_rendered_inert(
     assert finding.title == EVIL_TITLE and finding.message == EVIL_MESSAGE
 
     with django_capture_on_commit_callbacks(execute=False):
-        fix = fix_start(
-            team=team,
-            actor=admin,
-            finding_ids=[finding.pk],
+        fix = fix_started(
+            admin,
+            [finding],
             title="Fix <script>alert(1001)</script>",
             instructions="Read the password from the environment.",
             source_repo="acme/payments",

@@ -16,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.urls import reverse
 
+from tests.addresses import INTERNAL_URLS
 from tests.factories import KolegaConnectionFactory
 from tests.outbound_fixtures import (
     PUBLIC_ADDRESS,
@@ -68,15 +69,7 @@ def test_a_name_resolving_inside_is_refused_at_save_time(address, admin_client, 
 
 @pytest.mark.parametrize(
     "base_url",
-    [
-        "http://169.254.169.254/latest/meta-data",
-        "http://10.0.0.5:9200",
-        "http://100.64.0.1",
-        "http://[fd00::1]",
-        "http://[fe80::1]",
-        "http://[::ffff:10.0.0.1]",
-        "http://0.0.0.0",
-    ],
+    [*INTERNAL_URLS, "http://0.0.0.0"],
 )
 def test_a_literal_internal_address_is_refused_by_the_form(base_url, admin_client, team, network):
     response = _add(admin_client, team, base_url)

@@ -99,6 +99,13 @@ def _leaks(keys: dict[str, str], where: list[tuple[str, str]]) -> list[tuple[str
     ]
 
 
+def _track_to_the_end(step, **row) -> None:
+    """Take tracking ``step``s of the row until it says the work is over (five at the most)."""
+    for _ in range(5):
+        if step(**row):
+            break
+
+
 def _journey(*, team, admin, triager, keys, recorder, sandbox_clock):
     from triage.services.findings import finding_status_job_run
     from triage.sync import fix_track_step, scan_batch_track_step, sync_connection_full
@@ -151,9 +158,7 @@ def _journey(*, team, admin, triager, keys, recorder, sandbox_clock):
     assert started.status_code == 302, started.content[:3000]
     sandbox_clock.advance(3600)
     for batch in ScanBatch.objects.filter(team=team):
-        for _ in range(5):
-            if scan_batch_track_step(batch=batch):
-                break
+        _track_to_the_end(scan_batch_track_step, batch=batch)
         recorder.get(
             triager_client,
             reverse("scan-batch", kwargs={"team_slug": slug, "batch_id": batch.pk}),
@@ -204,9 +209,7 @@ def _journey(*, team, admin, triager, keys, recorder, sandbox_clock):
     assert started_fix.status_code == 302, started_fix.content[:3000]
     sandbox_clock.advance(900)
     for fix in Fix.objects.filter(team=team):
-        for _ in range(5):
-            if fix_track_step(fix=fix):
-                break
+        _track_to_the_end(fix_track_step, fix=fix)
         recorder.get(
             triager_client, reverse("fixes-detail", kwargs={"team_slug": slug, "fix_id": fix.pk})
         )

@@ -5,24 +5,18 @@ Each view is asked both as a full page and as an htmx fragment."""
 import json
 
 import pytest
-from django.urls import reverse
 
+from tests.dismissals import dismissal_requested
 from tests.factories import FindingFactory, RepositoryFactory
+from tests.pages import HTMX, team_url
 from tests.triage.approvals.conftest import (  # noqa: F401  (the sandbox-backed fixtures)
     connection,
     dismissals_need_approval,
     synced,
 )
 from triage.models import DismissalRequest, Finding, FindingStatusJob, Role
-from triage.services.dismissals import dismissal_request_create
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def _url(name, team, **kwargs):
-    return reverse(name, kwargs={"team_slug": team.slug, **kwargs})
 
 
 def _events(response) -> set[str]:
@@ -30,25 +24,11 @@ def _events(response) -> set[str]:
 
 
 @pytest.fixture
-def requester(member):
-    return member(Role.TRIAGER, username="tess")
-
-
-@pytest.fixture
-def approver(member):
-    return member(Role.APPROVER, username="abe")
-
-
-@pytest.fixture
-def dismissal(team, requester):
+def dismissal(team, triager):
     repository = RepositoryFactory(team=team)
     findings = [FindingFactory(repository=repository) for _ in range(2)]
-    return dismissal_request_create(
-        team=team,
-        actor=requester,
-        finding_ids=[f.pk for f in findings],
-        status="ignored",
-        reason="Test fixture, never deployed",
+    return dismissal_requested(
+        team, triager, findings, status="ignored", reason="Test fixture, never deployed"
     )
 
 
@@ -58,11 +38,11 @@ def dismissal(team, requester):
 def test_every_page_carries_the_badge_listening_for_approval_changes(
     team, dismissal, approver, client_as
 ):
-    body = client_as(approver).get(_url("findings", team)).content.decode()
+    body = client_as(approver).get(team_url("findings", team)).content.decode()
 
     assert 'id="approvals-badge"' in body
     assert 'hx-trigger="approvalsChanged from:body"' in body
-    assert f'hx-get="{_url("approvals-badge", team)}"' in body
+    assert f'hx-get="{team_url("approvals-badge", team)}"' in body
     assert 'aria-label="1 waiting">1</span>' in body
 
 
@@ -70,11 +50,11 @@ def test_the_badge_fragment_counts_what_waits_now(team, dismissal, approver, cli
     client = client_as(approver)
     assert (
         'aria-label="1 waiting"'
-        in client.get(_url("approvals-badge", team), **HTMX).content.decode()
+        in client.get(team_url("approvals-badge", team), **HTMX).content.decode()
     )
 
     DismissalRequest.objects.filter(pk=dismissal.pk).update(status=DismissalRequest.Status.REJECTED)
-    fragment = client.get(_url("approvals-badge", team), **HTMX)
+    fragment = client.get(team_url("approvals-badge", team), **HTMX)
 
     body = fragment.content.decode()
     assert fragment.status_code == 200 and "<html" not in body
@@ -83,16 +63,16 @@ def test_the_badge_fragment_counts_what_waits_now(team, dismissal, approver, cli
 
 
 def test_the_badge_url_opened_as_a_page_leads_to_the_inbox(team, approver, client_as):
-    response = client_as(approver).get(_url("approvals-badge", team))
+    response = client_as(approver).get(team_url("approvals-badge", team))
 
-    assert response.status_code == 302 and response["Location"] == _url("approvals", team)
+    assert response.status_code == 302 and response["Location"] == team_url("approvals", team)
 
 
 def test_people_who_cannot_approve_have_no_badge(team, dismissal, member, client_as):
     viewer = client_as(member(Role.VIEWER))
 
-    assert 'id="approvals-badge"' not in viewer.get(_url("findings", team)).content.decode()
-    assert viewer.get(_url("approvals-badge", team), **HTMX).content.strip() == b""
+    assert 'id="approvals-badge"' not in viewer.get(team_url("findings", team)).content.decode()
+    assert viewer.get(team_url("approvals-badge", team), **HTMX).content.strip() == b""
 
 
 # Deciding or cancelling a dismissal
@@ -102,7 +82,7 @@ def test_an_htmx_decision_answers_the_card_and_says_approvals_changed(
     team, dismissal, approver, client_as
 ):
     response = client_as(approver).post(
-        _url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk),
+        team_url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk),
         {"decision": "reject", "comment": "Fix it instead"},
         **HTMX,
     )
@@ -118,23 +98,23 @@ def test_an_htmx_decision_answers_the_card_and_says_approvals_changed(
 
 def test_a_plain_decision_is_still_redirected_to_the_page(team, dismissal, approver, client_as):
     response = client_as(approver).post(
-        _url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk),
+        team_url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk),
         {"decision": "reject", "comment": "No"},
     )
 
     assert response.status_code == 302
-    assert response["Location"] == _url("approvals-dismissal", team, dismissal_id=dismissal.pk)
+    assert response["Location"] == team_url("approvals-dismissal", team, dismissal_id=dismissal.pk)
     assert "HX-Trigger" not in response
 
 
 def test_a_refused_htmx_decision_changes_nothing_and_sends_no_event(
-    team, dismissal, requester, member, client_as
+    team, dismissal, triager, member, client_as
 ):
-    # The requester is no approver: the role check refuses before the view runs.
+    # The requester, a triager, is no approver: the role check refuses before the view runs.
     assert (
-        client_as(requester)
+        client_as(triager)
         .post(
-            _url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk),
+            team_url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk),
             {"decision": "approve"},
             **HTMX,
         )
@@ -143,7 +123,7 @@ def test_a_refused_htmx_decision_changes_nothing_and_sends_no_event(
     )
     # An approver who sends no decision is told so, in the card's toasts.
     response = client_as(member(Role.APPROVER)).post(
-        _url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk), {}, **HTMX
+        team_url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk), {}, **HTMX
     )
 
     assert "Choose approve or reject." in response.content.decode()
@@ -153,10 +133,10 @@ def test_a_refused_htmx_decision_changes_nothing_and_sends_no_event(
 
 
 def test_an_htmx_cancel_answers_the_card_and_says_approvals_changed(
-    team, dismissal, requester, client_as
+    team, dismissal, triager, client_as
 ):
-    response = client_as(requester).post(
-        _url("approvals-dismissal-cancel", team, dismissal_id=dismissal.pk), **HTMX
+    response = client_as(triager).post(
+        team_url("approvals-dismissal-cancel", team, dismissal_id=dismissal.pk), **HTMX
     )
 
     assert 'id="dismissal-request"' in response.content.decode()
@@ -170,11 +150,11 @@ def test_the_dismissal_page_offers_htmx_decisions_and_a_progress_that_listens(
 ):
     body = (
         client_as(approver)
-        .get(_url("approvals-dismissal", team, dismissal_id=dismissal.pk))
+        .get(team_url("approvals-dismissal", team, dismissal_id=dismissal.pk))
         .content.decode()
     )
 
-    decide = _url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk)
+    decide = team_url("approvals-dismissal-decide", team, dismissal_id=dismissal.pk)
     assert f'hx-post="{decide}" hx-target="#dismissal-request"' in body
     # Waiting for a decision, the progress card fetches itself when one is made.
     assert 'id="dismissal-progress"' in body and "approvalsChanged from:body" in body
@@ -189,10 +169,10 @@ def test_the_findings_count_listens_with_the_pages_own_filters(team, member, cli
     FindingFactory(repository=repository, severity="low")
     client = client_as(member(Role.VIEWER))
 
-    page = client.get(_url("findings", team), {"severity": "high"}).content.decode()
-    fragment = client.get(_url("findings", team), {"severity": "high"}, **HTMX).content.decode()
+    page = client.get(team_url("findings", team), {"severity": "high"}).content.decode()
+    fragment = client.get(team_url("findings", team), {"severity": "high"}, **HTMX).content.decode()
 
-    count_url = f"{_url('findings-count', team)}?severity=high"
+    count_url = f"{team_url('findings-count', team)}?severity=high"
     for body in (page, fragment):
         assert f'hx-get="{count_url}" hx-trigger="findingsChanged from:body"' in body
         assert "3 findings" in body
@@ -204,7 +184,7 @@ def test_the_findings_count_fragment_counts_the_filters_now(team, member, client
     client = client_as(member(Role.VIEWER))
     Finding.objects.filter(pk=findings[0].pk).update(status="resolved")
 
-    response = client.get(_url("findings-count", team), {"status": "open"}, **HTMX)
+    response = client.get(team_url("findings-count", team), {"status": "open"}, **HTMX)
 
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body
@@ -213,18 +193,20 @@ def test_the_findings_count_fragment_counts_the_filters_now(team, member, client
 
 
 def test_the_findings_count_opened_as_a_page_leads_to_the_findings(team, member, client_as):
-    response = client_as(member(Role.VIEWER)).get(_url("findings-count", team), {"status": "open"})
+    response = client_as(member(Role.VIEWER)).get(
+        team_url("findings-count", team), {"status": "open"}
+    )
 
     assert response.status_code == 302
-    assert response["Location"] == _url("findings", team) + "?status=open"
+    assert response["Location"] == team_url("findings", team) + "?status=open"
 
 
 def test_the_findings_count_is_the_teams_only(team, other_team, member, client_as):
     FindingFactory.create_batch(2, repository=RepositoryFactory(team=other_team))
     client = client_as(member(Role.VIEWER))
 
-    assert "0 findings" in client.get(_url("findings-count", team), **HTMX).content.decode()
-    assert client.get(_url("findings-count", other_team), **HTMX).status_code == 404
+    assert "0 findings" in client.get(team_url("findings-count", team), **HTMX).content.decode()
+    assert client.get(team_url("findings-count", other_team), **HTMX).status_code == 404
 
 
 def test_a_status_set_from_the_table_says_findings_changed(
@@ -236,7 +218,7 @@ def test_a_status_set_from_the_table_says_findings_changed(
     finding = Finding.objects.filter(connection=synced, status="open").first()
 
     response = client_as(member(Role.TRIAGER)).post(
-        _url("finding", team, finding_id=finding.pk), {"status": "resolved"}, **HTMX
+        team_url("finding", team, finding_id=finding.pk), {"status": "resolved"}, **HTMX
     )
 
     assert 'id="finding-row-' in response.content.decode()
@@ -255,13 +237,13 @@ def test_a_dismissal_sent_for_approval_from_the_table_says_approvals_changed(
 
     # From the table there is no reason to give: the row says so and nothing changes.
     refused = client_as(member(Role.TRIAGER)).post(
-        _url("finding", team, finding_id=finding.pk), {"status": "ignored"}, **HTMX
+        team_url("finding", team, finding_id=finding.pk), {"status": "ignored"}, **HTMX
     )
     assert "Dismissing needs approval" in refused.content.decode()
     assert _events(refused) == set()
 
     response = client_as(member(Role.TRIAGER)).post(
-        _url("finding", team, finding_id=finding.pk),
+        team_url("finding", team, finding_id=finding.pk),
         {"status": "ignored", "reason": "Test data"},
         **HTMX,
     )
@@ -287,7 +269,7 @@ def test_a_status_jobs_progress_says_findings_changed_once_it_ends(
         team=team, created_by=user, target_status="resolved", state=state, total=1
     )
     client = client_as(user)
-    url = _url("findings-job", team, job_id=job.pk)
+    url = team_url("findings-job", team, job_id=job.pk)
 
     fragment = client.get(url, **HTMX)
     page = client.get(url)

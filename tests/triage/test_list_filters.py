@@ -2,18 +2,12 @@
 the table's partial; the filter form is the FilterSet's own, every filter in the URL."""
 
 import pytest
-from django.urls import reverse
 
 from tests.factories import FixFactory, RepositoryFactory
+from tests.pages import HTMX, team_url
 from triage.models import AuditEvent, Role
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def _url(name, team, **kwargs):
-    return reverse(name, kwargs={"team_slug": team.slug, **kwargs})
 
 
 def test_fixes_filter_by_status_as_a_page_and_as_the_tables_fragment(team, member, client_as):
@@ -22,8 +16,8 @@ def test_fixes_filter_by_status_as_a_page_and_as_the_tables_fragment(team, membe
     FixFactory(repository=repository, title="Running one", status="running")
     client = client_as(member(Role.VIEWER))
 
-    page = client.get(_url("fixes", team), {"status": "completed"}).content.decode()
-    fragment = client.get(_url("fixes", team), {"status": "completed"}, **HTMX)
+    page = client.get(team_url("fixes", team), {"status": "completed"}).content.decode()
+    fragment = client.get(team_url("fixes", team), {"status": "completed"}, **HTMX)
 
     assert "<html" in page and 'id="fix-status"' in page  # the form, from the FilterSet
     assert '<option value="completed" selected>Completed</option>' in page
@@ -37,7 +31,7 @@ def test_an_unknown_fix_status_lists_every_fix(team, member, client_as):
     repository = RepositoryFactory(team=team)
     FixFactory(repository=repository, title="Completed one", status="completed")
 
-    body = client_as(member(Role.VIEWER)).get(_url("fixes", team), {"status": "x"}).content
+    body = client_as(member(Role.VIEWER)).get(team_url("fixes", team), {"status": "x"}).content
     assert b"Completed one" in body
 
 
@@ -55,8 +49,8 @@ def test_audit_log_filters_as_a_page_and_as_the_tables_fragment(team, member, cl
     _event(team, admin, "connection.create")
     client = client_as(admin)
 
-    page = client.get(_url("settings-audit", team), {"action": "member."}).content.decode()
-    fragment = client.get(_url("settings-audit", team), {"actor": "ada"}, **HTMX)
+    page = client.get(team_url("settings-audit", team), {"action": "member."}).content.decode()
+    fragment = client.get(team_url("settings-audit", team), {"actor": "ada"}, **HTMX)
 
     assert "<html" in page and 'id="audit-actor"' in page and 'id="audit-action"' in page
     assert '<option value="connection.create">' in page  # the menus offer the team's log
@@ -72,6 +66,6 @@ def test_filter_forms_submit_on_change_through_htmx(team, member, client_as):
     client = client_as(member(Role.ADMIN))
 
     for name in ("fixes", "scans", "settings-audit"):
-        body = client.get(_url(name, team)).content.decode()
+        body = client.get(team_url(name, team)).content.decode()
         assert 'hx-trigger="change, submit"' in body, name
         assert "data-autosubmit" not in body, name

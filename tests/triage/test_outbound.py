@@ -7,6 +7,7 @@ and a name given to the system's resolver fails, so a broken guard still reaches
 import httpx
 import pytest
 
+from tests.addresses import INTERNAL_URLS
 from tests.outbound_fixtures import (
     PUBLIC_ADDRESS,
     REFUSED_ADDRESSES,
@@ -57,17 +58,7 @@ def test_a_name_with_one_public_and_one_private_address_is_refused(loopback_only
 
 @pytest.mark.parametrize(
     "url",
-    [
-        "http://169.254.169.254/latest/meta-data",
-        "http://10.0.0.5:9200",
-        "http://100.64.0.1",
-        "http://[fd00::1]",
-        "http://[fe80::1]",
-        "http://[::ffff:10.0.0.1]",
-        "http://0.0.0.0:8000",
-        "http://127.0.0.1:8000",
-        "http://[::1]:8000",
-    ],
+    [*INTERNAL_URLS, "http://0.0.0.0:8000", "http://127.0.0.1:8000", "http://[::1]:8000"],
 )
 def test_a_literal_refused_address_is_refused_before_any_lookup(url, loopback_only):
     policy = _policy(ResolverStub([PUBLIC_ADDRESS]))

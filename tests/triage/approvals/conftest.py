@@ -1,7 +1,11 @@
 import pytest
 
-from tests.triage.findings.conftest import connection, synced  # noqa: F401  (shared fixtures)
-from triage.kolega import KolegaClient
+from tests.triage.findings.conftest import (  # noqa: F401  (shared fixtures)
+    client_factory,
+    connection,
+    sleeps,
+    synced,
+)
 from triage.models import Role, TeamApprovalPolicy
 
 
@@ -13,18 +17,3 @@ def second_approver(member):
 @pytest.fixture
 def dismissals_need_approval(team):
     return TeamApprovalPolicy.objects.create(team=team, dismissals_require_approval=True)
-
-
-@pytest.fixture
-def client_factory(sandbox_wsgi):
-    """Clients like the status job's own, on the sandbox, whose waits are not slept."""
-
-    def make(kolega_connection):
-        return KolegaClient(
-            base_url=kolega_connection.base_url,
-            api_key=kolega_connection.api_key.reveal(),
-            transport=sandbox_wsgi,
-            sleep=lambda seconds: None,
-        )
-
-    return make

@@ -7,7 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.dismissals import dismissal_requested, false_positive_requests
 from tests.factories import FindingFactory, FixFactory, RepositoryFactory
+from tests.pages import HTMX, team_url
 from triage.models import (
     AuditEvent,
     DismissalRequest,
@@ -16,7 +18,6 @@ from triage.models import (
     Role,
     TeamApprovalPolicy,
 )
-from triage.services.dismissals import dismissal_request_create
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +37,10 @@ def requester(member):
 @pytest.fixture
 def dismissal(team, repository, requester):
     findings = [FindingFactory(repository=repository) for _ in range(2)]
-    request = dismissal_request_create(
-        team=team,
-        actor=requester,
-        finding_ids=[f.pk for f in findings],
+    request = dismissal_requested(
+        team,
+        requester,
+        findings,
         status="ignored",
         reason="Sandbox-only service, never exposed",
         expires_on=timezone.now().date() + datetime.timedelta(days=30),
@@ -59,12 +60,8 @@ def fix_approval(team, repository, requester):
     )
 
 
-def _url(name, team, **kwargs):
-    return reverse(name, kwargs={"team_slug": team.slug, **kwargs})
-
-
 def _dismissal_url(name, team, dismissal):
-    return _url(name, team, dismissal_id=dismissal.pk)
+    return team_url(name, team, dismissal_id=dismissal.pk)
 
 
 # The inbox
@@ -73,7 +70,7 @@ def _dismissal_url(name, team, dismissal):
 def test_inbox_lists_both_kinds_with_age_and_deadline(
     team, dismissal, fix_approval, member, client_as
 ):
-    response = client_as(member(Role.VIEWER)).get(_url("approvals", team))
+    response = client_as(member(Role.VIEWER)).get(team_url("approvals", team))
 
     body = response.content.decode()
     assert response.status_code == 200 and "<html" in body
@@ -93,7 +90,7 @@ def test_inbox_queries_do_not_grow_with_its_rows(team, repository, requester, me
     from django.test.utils import CaptureQueriesContext
 
     client = client_as(member(Role.APPROVER))
-    url = _url("approvals", team)
+    url = team_url("approvals", team)
     client.get(url)  # the first view after sign-in also slides the session
 
     def add_requests(count: int) -> None:
@@ -102,13 +99,7 @@ def test_inbox_queries_do_not_grow_with_its_rows(team, repository, requester, me
             FixApproval.objects.create(
                 team=team, fix=fix, requested_by=requester, diff_sha256=f"{n:064x}"
             )
-            dismissal_request_create(
-                team=team,
-                actor=requester,
-                finding_ids=[FindingFactory(repository=repository).pk],
-                status="false_positive",
-                reason=f"reason {n}",
-            )
+        false_positive_requests(requester, repository, count, reason="reason")
 
     counts, requests = [], 0
     for count in (2, 8):
@@ -125,22 +116,22 @@ def test_inbox_tab_is_a_fragment_for_htmx(team, dismissal, member, client_as):
     client = client_as(member(Role.VIEWER))
     DismissalRequest.objects.filter(pk=dismissal.pk).update(status=Status.REJECTED)
 
-    full = client.get(_url("approvals", team), {"status": "rejected"})
-    fragment = client.get(_url("approvals", team), {"status": "rejected"}, HTTP_HX_REQUEST="true")
+    full = client.get(team_url("approvals", team), {"status": "rejected"})
+    fragment = client.get(team_url("approvals", team), {"status": "rejected"}, **HTMX)
 
     assert "<html" in full.content.decode()
     body = fragment.content.decode()
     assert body.lstrip().startswith('<div id="approvals-inbox"') and "<html" not in body
     assert "Set 2 findings to Ignored" in body and "Rejected" in body
     assert "HX-Request" in fragment["Vary"]
-    waiting = client.get(_url("approvals", team), HTTP_HX_REQUEST="true").content.decode()
+    waiting = client.get(team_url("approvals", team), HTTP_HX_REQUEST="true").content.decode()
     assert "Nothing is waiting for approval" in waiting
 
 
 def test_nav_count_includes_waiting_dismissals(team, dismissal, fix_approval, member, client_as):
-    body = client_as(member(Role.APPROVER)).get(_url("approvals", team)).content.decode()
+    body = client_as(member(Role.APPROVER)).get(team_url("approvals", team)).content.decode()
     assert 'aria-label="2 waiting"' in body
-    viewer_body = client_as(member(Role.VIEWER)).get(_url("approvals", team)).content.decode()
+    viewer_body = client_as(member(Role.VIEWER)).get(team_url("approvals", team)).content.decode()
     assert "waiting</span>" not in viewer_body and 'aria-label="2 waiting"' not in viewer_body
 
 
@@ -219,12 +210,8 @@ def test_an_approver_cannot_approve_their_own_dismissal_through_the_view(
     team, repository, member, client_as
 ):
     approver = member(Role.APPROVER)
-    request = dismissal_request_create(
-        team=team,
-        actor=approver,
-        finding_ids=[FindingFactory(repository=repository).pk],
-        status="ignored",
-        reason="mine",
+    request = dismissal_requested(
+        team, approver, [FindingFactory(repository=repository)], status="ignored", reason="mine"
     )
     client = client_as(approver)
 
@@ -309,7 +296,7 @@ def test_another_teams_dismissals_are_not_in_the_inbox(
 
 def test_admin_switches_dismissal_approval_on_and_it_is_audited(team, member, client_as):
     admin = member(Role.ADMIN)
-    url = _url("approvals-policy", team)
+    url = team_url("approvals-policy", team)
 
     response = client_as(admin).post(
         url, {"required_approvals": 1, "dismissals_require_approval": "on"}

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.dismissals import dismissal_requested, dismissals_need_approval_set
 from tests.triage.sync.mirror_equality import mirror_differences
 from triage.models import (
     AuditEvent,
@@ -21,7 +22,6 @@ from triage.services.approvals import approval_policy_set
 from triage.services.dismissals import (
     dismissal_cancel,
     dismissal_decide,
-    dismissal_request_create,
     dismissals_expire,
 )
 from triage.services.errors import RoleRequired, ServiceError
@@ -238,28 +238,22 @@ def test_findings_already_waiting_are_left_out_of_a_second_request(
     synced, team, triager, dismissals_need_approval
 ):
     findings = _open_findings(synced, 3)
-    dismissal_request_create(
-        team=team, actor=triager, finding_ids=[findings[0].pk], status="ignored", reason="a"
-    )
+    dismissal_requested(team, triager, [findings[0]], status="ignored", reason="a")
 
-    second = dismissal_request_create(
-        team=team, actor=triager, finding_ids=[f.pk for f in findings], status="ignored", reason="b"
-    )
+    second = dismissal_requested(team, triager, findings, status="ignored", reason="b")
 
     assert second.total == 2 and second.skipped == 1
     with pytest.raises(ServiceError, match="already waiting"):
-        dismissal_request_create(
-            team=team, actor=triager, finding_ids=[findings[0].pk], status="ignored", reason="c"
-        )
+        dismissal_requested(team, triager, [findings[0]], status="ignored", reason="c")
 
 
 def test_false_positive_has_no_expiry(synced, team, triager, dismissals_need_approval):
     finding = _open_findings(synced, 1)[0]
     with pytest.raises(ServiceError, match="no expiry date"):
-        dismissal_request_create(
-            team=team,
-            actor=triager,
-            finding_ids=[finding.pk],
+        dismissal_requested(
+            team,
+            triager,
+            [finding],
             status="false_positive",
             reason="x",
             expires_on=TODAY() + datetime.timedelta(days=3),
@@ -267,13 +261,7 @@ def test_false_positive_has_no_expiry(synced, team, triager, dismissals_need_app
 
 
 def test_admin_turns_the_setting_on_and_off_audited(team, admin):
-    approval_policy_set(
-        team=team,
-        actor=admin,
-        required_approvals=1,
-        admins_may_self_approve=False,
-        dismissals_require_approval=True,
-    )
+    dismissals_need_approval_set(team, admin)
     # A caller that does not know the setting keeps it.
     policy = approval_policy_set(
         team=team, actor=admin, required_approvals=2, admins_may_self_approve=False
@@ -290,12 +278,8 @@ def test_admin_turns_the_setting_on_and_off_audited(team, admin):
 @pytest.fixture
 def pending(synced, team, triager, dismissals_need_approval):
     findings = _open_findings(synced, 2)
-    return dismissal_request_create(
-        team=team,
-        actor=triager,
-        finding_ids=[f.pk for f in findings],
-        status="ignored",
-        reason="Vendored library, patched upstream",
+    return dismissal_requested(
+        team, triager, findings, status="ignored", reason="Vendored library, patched upstream"
     )
 
 
@@ -304,9 +288,7 @@ def test_the_requester_cannot_approve_their_own_request(team, member, dismissals
 
     requester = member(Role.APPROVER)
     finding = FindingFactory(repository__team=team)
-    request = dismissal_request_create(
-        team=team, actor=requester, finding_ids=[finding.pk], status="ignored", reason="x"
-    )
+    request = dismissal_requested(team, requester, [finding], status="ignored", reason="x")
 
     with pytest.raises(ServiceError, match="A second person must decide"):
         dismissal_decide(request=request, actor=requester, approve=True)
@@ -320,9 +302,7 @@ def test_an_admin_approves_their_own_only_when_the_policy_allows(
     from tests.factories import FindingFactory
 
     finding = FindingFactory(repository__team=team)
-    request = dismissal_request_create(
-        team=team, actor=admin, finding_ids=[finding.pk], status="ignored", reason="x"
-    )
+    request = dismissal_requested(team, admin, [finding], status="ignored", reason="x")
     with pytest.raises(ServiceError, match="A second person must decide"):
         dismissal_decide(request=request, actor=admin, approve=True)
 
@@ -466,10 +446,10 @@ def applied_until_tomorrow(
     django_capture_on_commit_callbacks,
 ):
     findings = _open_findings(synced, 2)
-    request = dismissal_request_create(
-        team=team,
-        actor=triager,
-        finding_ids=[f.pk for f in findings],
+    request = dismissal_requested(
+        team,
+        triager,
+        findings,
         status="ignored",
         reason="Accepted risk until the migration",
         expires_on=TODAY() + datetime.timedelta(days=1),
@@ -585,12 +565,8 @@ def test_approvers_get_an_email_about_a_dismissal_request(
     finding = _open_findings(synced, 1)[0]
 
     with django_capture_on_commit_callbacks(execute=True):
-        dismissal_request_create(
-            team=team,
-            actor=triager,
-            finding_ids=[finding.pk],
-            status="false_positive",
-            reason="The value is a test fixture.",
+        dismissal_requested(
+            team, triager, [finding], status="false_positive", reason="The value is a test fixture."
         )
 
     assert len(mail.outbox) == 1

@@ -5,11 +5,10 @@ import pytest
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import MembershipFactory, UserFactory
-from triage.kolega import KolegaClient
-from triage.models import Finding, FindingStatusJob, Role
+from tests.dismissals import dismissals_need_approval_set
+from tests.triage.findings.status_jobs import Outcome, status_job_queued, status_job_ran
+from triage.models import Finding, FindingStatusJob
 from triage.services import findings as findings_services
-from triage.services.approvals import approval_policy_set
 from triage.services.errors import ServiceError
 from triage.services.findings import (
     finding_status_job_create,
@@ -18,36 +17,6 @@ from triage.services.findings import (
 )
 
 pytestmark = pytest.mark.django_db
-
-Outcome = FindingStatusJob.items.rel.related_model.Outcome
-
-
-@pytest.fixture
-def triager(team):
-    return MembershipFactory(team=team, role=Role.TRIAGER, user=UserFactory(username="tess")).user
-
-
-@pytest.fixture
-def client_factory(sandbox_wsgi):
-    def make(connection):
-        return KolegaClient(
-            base_url=connection.base_url,
-            api_key=connection.api_key.reveal(),
-            transport=sandbox_wsgi,
-            sleep=lambda seconds: None,
-        )
-
-    return make
-
-
-def _require_approval_of_dismissals(team, admin):
-    approval_policy_set(
-        team=team,
-        actor=admin,
-        required_approvals=1,
-        admins_may_self_approve=False,
-        dismissals_require_approval=True,
-    )
 
 
 def _upstream_statuses(upstream, findings) -> set[str]:
@@ -64,26 +33,21 @@ def test_retry_failed_is_refused_once_dismissals_need_approval(
     team,
     admin,
     triager,
-    demo_org,
+    demo_faults,
     upstream,
     client_factory,
     django_capture_on_commit_callbacks,
 ):
-    from sandbox.services.faults import fault_config_clear, fault_config_set
 
-    organization, _ = demo_org
     targets = list(Finding.objects.filter(connection=synced, status="open")[:3])
-    with django_capture_on_commit_callbacks(execute=False):
-        job = finding_status_job_create(
-            team=team, actor=triager, finding_ids=[f.pk for f in targets], status="ignored"
-        )
-    fault_config_set(organization=organization, rate_5xx=1.0, retry_after_seconds=0, seed=3)
+    job = status_job_queued(team, triager, targets, "ignored", django_capture_on_commit_callbacks)
+    demo_faults.set(rate_5xx=1.0, retry_after_seconds=0, seed=3)
     finding_status_job_run(job_id=job.pk, client_factory=client_factory, concurrency=1)
-    fault_config_clear(organization=organization)
+    demo_faults.clear()
     job.refresh_from_db()
     assert job.failed == 3
     # An admin turns approval of dismissals on while the failures wait for a retry.
-    _require_approval_of_dismissals(team, admin)
+    dismissals_need_approval_set(team, admin)
     with pytest.raises(ServiceError, match="needs approval"):
         finding_status_job_retry_failed(job=job, actor=triager)
     job.refresh_from_db()
@@ -96,13 +60,11 @@ def test_a_queued_job_does_not_dismiss_once_dismissals_need_approval(
     synced, team, admin, triager, upstream, client_factory, django_capture_on_commit_callbacks
 ):
     targets = list(Finding.objects.filter(connection=synced, status="open")[:3])
-    with django_capture_on_commit_callbacks(execute=False):
-        job = finding_status_job_create(
-            team=team, actor=triager, finding_ids=[f.pk for f in targets], status="false_positive"
-        )
-    _require_approval_of_dismissals(team, admin)  # before the worker picks the job up
-    finding_status_job_run(job_id=job.pk, client_factory=client_factory, concurrency=1)
-    job.refresh_from_db()
+    job = status_job_queued(
+        team, triager, targets, "false_positive", django_capture_on_commit_callbacks
+    )
+    dismissals_need_approval_set(team, admin)  # before the worker picks the job up
+    job = status_job_ran(job, client_factory)
     assert (job.state, job.failed, job.changed) == ("finished", 3, 0)
     reasons = set(job.items.values_list("reason", flat=True))
     assert len(reasons) == 1 and "needs approval" in reasons.pop()
@@ -113,13 +75,9 @@ def test_a_job_that_does_not_dismiss_still_runs(
     synced, team, admin, triager, upstream, client_factory, django_capture_on_commit_callbacks
 ):
     targets = list(Finding.objects.filter(connection=synced, status="open")[:2])
-    with django_capture_on_commit_callbacks(execute=False):
-        job = finding_status_job_create(
-            team=team, actor=triager, finding_ids=[f.pk for f in targets], status="resolved"
-        )
-    _require_approval_of_dismissals(team, admin)
-    finding_status_job_run(job_id=job.pk, client_factory=client_factory, concurrency=1)
-    job.refresh_from_db()
+    job = status_job_queued(team, triager, targets, "resolved", django_capture_on_commit_callbacks)
+    dismissals_need_approval_set(team, admin)
+    job = status_job_ran(job, client_factory)
     assert (job.changed, job.failed) == (2, 0)
 
 

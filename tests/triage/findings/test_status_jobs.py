@@ -4,51 +4,18 @@ request at a time, so the sandbox's seeded faults fall on the same requests ever
 
 import pytest
 
-from tests.factories import MembershipFactory, UserFactory
+from tests.triage.findings.status_jobs import Outcome, status_job_queued, status_job_ran
 from tests.triage.sync.mirror_equality import mirror_differences
-from triage.kolega import KolegaClient
 from triage.models import AuditEvent, Finding, FindingStatusJob, Role
 from triage.services.errors import RoleRequired, ServiceError
 from triage.services.findings import (
     finding_status_job_create,
     finding_status_job_retry_failed,
-    finding_status_job_run,
     finding_status_job_undo,
     finding_status_set,
 )
 
 pytestmark = pytest.mark.django_db
-
-Outcome = FindingStatusJob.items.rel.related_model.Outcome
-
-
-@pytest.fixture
-def triager(team):
-    return MembershipFactory(team=team, role=Role.TRIAGER, user=UserFactory(username="tess")).user
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def client_factory(sandbox_wsgi, sleeps):
-    """Clients like the task's, whose waits are recorded instead of slept."""
-    clients = []
-
-    def make(connection):
-        client = KolegaClient(
-            base_url=connection.base_url,
-            api_key=connection.api_key.reveal(),
-            transport=sandbox_wsgi,
-            sleep=sleeps.append,
-        )
-        clients.append(client)
-        return client
-
-    make.clients = clients
-    return make
 
 
 def _findings_differences(connection, upstream) -> list[str]:
@@ -66,29 +33,18 @@ def _upstream_status(upstream, finding: Finding) -> str:
     ).status
 
 
-def _create(team, actor, findings, status, capture, **kwargs) -> FindingStatusJob:
-    with capture(execute=False) as callbacks:
-        job = finding_status_job_create(
-            team=team, actor=actor, finding_ids=[f.pk for f in findings], status=status, **kwargs
-        )
-    assert len(callbacks) == 1  # the task is queued once the job is committed
-    return job
-
-
 def test_exact_outcomes_with_rate_limits_and_a_finding_kolega_lost(
     synced,
     team,
     triager,
-    demo_org,
+    demo_faults,
     upstream,
     client_factory,
     sleeps,
     django_capture_on_commit_callbacks,
 ):
     from sandbox.models import Finding as SandboxFinding
-    from sandbox.services.faults import fault_config_clear, fault_config_set
 
-    organization, _ = demo_org
     open_findings = list(Finding.objects.filter(connection=synced, status="open")[:8])
     already = open_findings[:2]
     for finding in already:
@@ -96,9 +52,9 @@ def test_exact_outcomes_with_rate_limits_and_a_finding_kolega_lost(
     lost = open_findings[2]
     SandboxFinding.objects.filter(id=lost.upstream_id).delete()
     to_change = open_findings[3:]
-    fault_config_set(organization=organization, rate_429=0.5, retry_after_seconds=1, seed=7)
+    demo_faults.set(rate_429=0.5, retry_after_seconds=1, seed=7)
 
-    job = _create(
+    job = status_job_queued(
         team,
         triager,
         open_findings,
@@ -106,8 +62,8 @@ def test_exact_outcomes_with_rate_limits_and_a_finding_kolega_lost(
         django_capture_on_commit_callbacks,
         comment="Test fixtures, not production code",
     )
-    finding_status_job_run(job_id=job.pk, client_factory=client_factory, concurrency=1)
-    fault_config_clear(organization=organization)
+    status_job_ran(job, client_factory)
+    demo_faults.clear()
 
     job.refresh_from_db()
     outcomes = {item.finding_id: item for item in job.items.all()}
@@ -133,18 +89,14 @@ def test_exact_outcomes_with_rate_limits_and_a_finding_kolega_lost(
 
 
 def test_failures_are_recorded_then_retried_in_the_same_job(
-    synced, team, triager, demo_org, upstream, client_factory, django_capture_on_commit_callbacks
+    synced, team, triager, demo_faults, upstream, client_factory, django_capture_on_commit_callbacks
 ):
-    from sandbox.services.faults import fault_config_clear, fault_config_set
 
-    organization, _ = demo_org
     targets = list(Finding.objects.filter(connection=synced, status="open")[:4])
-    fault_config_set(organization=organization, rate_5xx=1.0, retry_after_seconds=0, seed=3)
-    job = _create(team, triager, targets, "ignored", django_capture_on_commit_callbacks)
+    demo_faults.set(rate_5xx=1.0, retry_after_seconds=0, seed=3)
+    job = status_job_queued(team, triager, targets, "ignored", django_capture_on_commit_callbacks)
 
-    finding_status_job_run(job_id=job.pk, client_factory=client_factory, concurrency=1)
-
-    job.refresh_from_db()
+    job = status_job_ran(job, client_factory)
     assert (job.changed, job.unchanged, job.failed) == (0, 0, 4)
     for item in job.items.all():
         assert item.outcome == Outcome.FAILED
@@ -155,13 +107,11 @@ def test_failures_are_recorded_then_retried_in_the_same_job(
     ) == {"open"}
     assert not AuditEvent.objects.filter(action="finding.status_change").exists()
 
-    fault_config_clear(organization=organization)
+    demo_faults.clear()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         finding_status_job_retry_failed(job=job, actor=triager)
     assert len(callbacks) == 1
-    finding_status_job_run(job_id=job.pk, client_factory=client_factory, concurrency=1)
-
-    job.refresh_from_db()
+    job = status_job_ran(job, client_factory)
     assert (job.state, job.changed, job.failed, job.runs) == ("finished", 4, 0, 2)
     assert all(item.attempts >= 2 for item in job.items.all())
     for finding in targets:
@@ -172,14 +122,12 @@ def test_failures_are_recorded_then_retried_in_the_same_job(
 
 
 def test_partial_server_errors_leave_mirror_and_kolega_agreeing_item_by_item(
-    synced, team, triager, demo_org, upstream, client_factory, django_capture_on_commit_callbacks
+    synced, team, triager, demo_faults, upstream, client_factory, django_capture_on_commit_callbacks
 ):
-    from sandbox.services.faults import fault_config_set
 
-    organization, _ = demo_org
     targets = list(Finding.objects.filter(connection=synced, status="open")[:12])
     # Fewer attempts than faults in a row: some items fail, the others go through.
-    fault_config_set(organization=organization, rate_5xx=0.6, retry_after_seconds=0, seed=11)
+    demo_faults.set(rate_5xx=0.6, retry_after_seconds=0, seed=11)
 
     def few_attempts(connection):
         from triage.kolega import RetryPolicy
@@ -188,12 +136,12 @@ def test_partial_server_errors_leave_mirror_and_kolega_agreeing_item_by_item(
         client._retry_policy = RetryPolicy(max_attempts=2)
         return client
 
-    job = _create(team, triager, targets, "needs_manual_review", django_capture_on_commit_callbacks)
-    finding_status_job_run(job_id=job.pk, client_factory=few_attempts, concurrency=1)
+    job = status_job_queued(
+        team, triager, targets, "needs_manual_review", django_capture_on_commit_callbacks
+    )
+    status_job_ran(job, few_attempts)
 
-    from sandbox.services.faults import fault_config_clear
-
-    fault_config_clear(organization=organization)
+    demo_faults.clear()
     job.refresh_from_db()
     assert job.changed > 0 and job.failed > 0, (job.changed, job.failed)
     for item in job.items.select_related("finding", "finding__repository"):
@@ -218,14 +166,12 @@ def test_undo_sets_each_changed_finding_back_to_its_previous_status(
     already = Finding.objects.filter(connection=synced, status="open")[3]
     finding_status_set(team=team, actor=triager, finding=already, status="resolved")
     targets = [open_one, open_two, review, already]
-    job = _create(team, triager, targets, "resolved", django_capture_on_commit_callbacks)
-    finding_status_job_run(job_id=job.pk, client_factory=client_factory, concurrency=1)
+    job = status_job_queued(team, triager, targets, "resolved", django_capture_on_commit_callbacks)
+    status_job_ran(job, client_factory)
 
     with django_capture_on_commit_callbacks(execute=False):
         undo = finding_status_job_undo(job=job, actor=triager)
-    finding_status_job_run(job_id=undo.pk, client_factory=client_factory, concurrency=1)
-
-    undo.refresh_from_db()
+    undo = status_job_ran(undo, client_factory)
     assert undo.undo_of == job
     assert (undo.total, undo.changed, undo.failed) == (3, 3, 0)
     expected = {open_one.pk: "open", open_two.pk: "open", review.pk: "needs_manual_review"}
@@ -240,17 +186,15 @@ def test_undo_sets_each_changed_finding_back_to_its_previous_status(
 
 
 def test_a_revoked_key_fails_every_item_and_changes_nothing_locally(
-    synced, team, triager, demo_org, client_factory, django_capture_on_commit_callbacks
+    synced, team, triager, demo_faults, client_factory, django_capture_on_commit_callbacks
 ):
-    from sandbox.services.faults import fault_config_set
 
-    organization, _ = demo_org
     targets = list(Finding.objects.filter(connection=synced, status="open")[:3])
     before = {f.pk: (f.status, f.updated_at) for f in targets}
-    fault_config_set(organization=organization, revoke_key_prefix=synced.key_prefix)
-    job = _create(team, triager, targets, "resolved", django_capture_on_commit_callbacks)
+    demo_faults.set(revoke_key_prefix=synced.key_prefix)
+    job = status_job_queued(team, triager, targets, "resolved", django_capture_on_commit_callbacks)
 
-    finding_status_job_run(job_id=job.pk, client_factory=client_factory, concurrency=1)
+    status_job_ran(job, client_factory)
 
     assert {item.reason for item in job.items.all()} == {
         "Kolega rejected this connection's key. An admin must replace it in Settings."

@@ -3,9 +3,9 @@ the portal's own service and run to completion on the sandbox clock."""
 
 import pytest
 
+from tests.fixes_started import fix_started
 from tests.mirror_rows import two_open_findings_of_one_file
 from triage.models import Fix, KolegaConnection
-from triage.services.fixes import fix_start
 from triage.sync import fix_track_step, sync_connection_full
 
 
@@ -36,15 +36,7 @@ def start_fix(
     connection, triager, open_findings, sandbox_clock, django_capture_on_commit_callbacks
 ):
     def start(*, complete: bool = True) -> Fix:
-        repository = open_findings[0].repository
-        fix = fix_start(
-            team=connection.team,
-            actor=triager,
-            finding_ids=[f.pk for f in open_findings],
-            title="Fix the findings",
-            instructions="Use parameterized queries.",
-            source_repo=repository.source_repos[0]["full_name"],
-        )
+        fix = fix_started(triager, open_findings)
         return run_to_completion(fix, sandbox_clock) if complete else fix
 
     return start
@@ -55,3 +47,13 @@ def completed_fix(start_fix) -> Fix:
     fix = start_fix()
     assert fix.status == "completed" and fix.diff
     return fix
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    """Opening ids queued for the worker (the tests run the task's service themselves)."""
+    from triage import tasks_fixes
+
+    ids: list[int] = []
+    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", ids.append)
+    return ids

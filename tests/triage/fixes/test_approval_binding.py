@@ -19,15 +19,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    from triage import tasks_fixes
-
-    ids: list[int] = []
-    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", ids.append)
-    return ids
-
-
-@pytest.fixture
 def approved(completed_fix, triager, approver, queued, django_capture_on_commit_callbacks):
     """The completed fix approved for its current diff, its opening queued but not sent."""
     with django_capture_on_commit_callbacks(execute=True):

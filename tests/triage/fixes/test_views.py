@@ -1,9 +1,9 @@
 """Fix and approval pages: full page and fragment, roles, team isolation, inert diffs."""
 
 import pytest
-from django.urls import reverse
 
 from tests.factories import FindingFactory, FixFactory, RepositoryFactory, sha
+from tests.pages import team_url
 from triage.models import FixApproval, ReviewComment, ReviewedFile, Role
 from triage.services.approvals import approval_request
 
@@ -20,10 +20,6 @@ def fix(repository):
     return FixFactory(repository=repository)
 
 
-def url(name, team, **kwargs):
-    return reverse(name, kwargs={"team_slug": team.slug, **kwargs})
-
-
 def test_fixes_list_page_and_fragment_with_bounded_queries(
     team, repository, member, client_as, django_assert_max_num_queries
 ):
@@ -31,11 +27,11 @@ def test_fixes_list_page_and_fragment_with_bounded_queries(
         FixFactory(repository=repository)
     client = client_as(member(Role.VIEWER))
     with django_assert_max_num_queries(15):  # incl. the staleness banner
-        page = client.get(url("fixes", team))
+        page = client.get(team_url("fixes", team))
     assert page.status_code == 200
     assert page.content.decode().count("Fix SQL injection") == 30
     assert "<html" in page.content.decode()
-    fragment = client.get(url("fixes", team), {"status": "completed"}, HTTP_HX_REQUEST="true")
+    fragment = client.get(team_url("fixes", team), {"status": "completed"}, HTTP_HX_REQUEST="true")
     assert fragment.status_code == 200
     assert "<html" not in fragment.content.decode()
     assert 'id="fixes-table"' in fragment.content.decode()
@@ -43,20 +39,20 @@ def test_fixes_list_page_and_fragment_with_bounded_queries(
 
 
 def test_empty_fixes_list_says_what_to_do(team, member, client_as):
-    body = client_as(member(Role.VIEWER)).get(url("fixes", team)).content.decode()
+    body = client_as(member(Role.VIEWER)).get(team_url("fixes", team)).content.decode()
     assert "No fixes" in body and "Findings page" in body
 
 
 def test_another_teams_fix_is_not_found(fix, other_team, member, client_as):
     outsider = client_as(member(Role.ADMIN, of=other_team))
-    assert outsider.get(url("fixes-detail", other_team, fix_id=fix.pk)).status_code == 404
-    assert outsider.get(url("fixes-detail", fix.team, fix_id=fix.pk)).status_code == 404
+    assert outsider.get(team_url("fixes-detail", other_team, fix_id=fix.pk)).status_code == 404
+    assert outsider.get(team_url("fixes-detail", fix.team, fix_id=fix.pk)).status_code == 404
 
 
 def test_fix_page_lists_files_and_loads_bodies_lazily(fix, member, client_as):
     body = (
         client_as(member(Role.VIEWER))
-        .get(url("fixes-detail", fix.team, fix_id=fix.pk))
+        .get(team_url("fixes-detail", fix.team, fix_id=fix.pk))
         .content.decode()
     )
     assert "app/db.py" in body and "app/views.py" in body
@@ -68,7 +64,7 @@ def test_fix_page_lists_files_and_loads_bodies_lazily(fix, member, client_as):
 def test_file_body_is_highlighted_and_inert(fix, member, client_as):
     client = client_as(member(Role.VIEWER))
     response = client.get(
-        url("fixes-file", fix.team, fix_id=fix.pk, file_index=1), HTTP_HX_REQUEST="true"
+        team_url("fixes-file", fix.team, fix_id=fix.pk, file_index=1), HTTP_HX_REQUEST="true"
     )
     body = response.content.decode()
     assert response.status_code == 200
@@ -77,14 +73,16 @@ def test_file_body_is_highlighted_and_inert(fix, member, client_as):
     assert 'class="diff-add"' in body and 'class="diff-del"' in body
     assert '<span class="' in body  # Pygments tokens
     split = client.get(
-        url("fixes-file", fix.team, fix_id=fix.pk, file_index=1), {"view": "split"}
+        team_url("fixes-file", fix.team, fix_id=fix.pk, file_index=1), {"view": "split"}
     ).content.decode()
     assert "diff-split" in split and "<script>" not in split
 
 
 def test_a_missing_file_index_is_not_found(fix, member, client_as):
     client = client_as(member(Role.VIEWER))
-    assert client.get(url("fixes-file", fix.team, fix_id=fix.pk, file_index=9)).status_code == 404
+    assert (
+        client.get(team_url("fixes-file", fix.team, fix_id=fix.pk, file_index=9)).status_code == 404
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,7 +98,7 @@ def test_a_missing_file_index_is_not_found(fix, member, client_as):
 )
 def test_empty_and_malformed_diffs_are_shown_as_such(repository, member, client_as, diff, expected):
     fix = FixFactory(repository=repository, diff=diff, diff_sha256=sha(diff))
-    response = client_as(member(Role.VIEWER)).get(url("fixes-detail", fix.team, fix_id=fix.pk))
+    response = client_as(member(Role.VIEWER)).get(team_url("fixes-detail", fix.team, fix_id=fix.pk))
     body = response.content.decode()
     assert response.status_code == 200
     assert expected in body
@@ -117,11 +115,11 @@ def test_heartbeat_polls_while_running_and_stops_at_a_terminal_status(
         agent_steps_completed=12,
     )
     client = client_as(member(Role.VIEWER))
-    page = client.get(url("fixes-detail", running.team, fix_id=running.pk)).content.decode()
+    page = client.get(team_url("fixes-detail", running.team, fix_id=running.pk)).content.decode()
     assert 'hx-trigger="every 2s"' in page
     assert "42 s · 12 steps" in page
     fragment = client.get(
-        url("fixes-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
+        team_url("fixes-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
     )
     assert fragment.status_code == 200 and 'id="heartbeat"' in fragment.content.decode()
     assert "<html" not in fragment.content.decode()
@@ -129,10 +127,10 @@ def test_heartbeat_polls_while_running_and_stops_at_a_terminal_status(
     running.error_message = "Tests failed after the change"
     running.save()
     stopped = client.get(
-        url("fixes-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
+        team_url("fixes-heartbeat", running.team, fix_id=running.pk), HTTP_HX_REQUEST="true"
     )
     assert stopped.status_code == 286
-    page = client.get(url("fixes-detail", running.team, fix_id=running.pk)).content.decode()
+    page = client.get(team_url("fixes-detail", running.team, fix_id=running.pk)).content.decode()
     assert "Tests failed after the change" in page
     assert 'hx-trigger="every 2s"' not in page
 
@@ -143,7 +141,7 @@ def test_new_fix_form_proposes_a_title_and_picks_the_only_source_repo(
     finding = FindingFactory(repository=repository, file_path="app/db.py")
     body = (
         client_as(member(Role.TRIAGER))
-        .get(url("fixes-new", repository.team), {"finding": [finding.pk]})
+        .get(team_url("fixes-new", repository.team), {"finding": [finding.pk]})
         .content.decode()
     )
     assert "Fix SQL injection in app/db.py" in body
@@ -158,7 +156,7 @@ def test_the_findings_page_selection_opens_the_form_without_starting_a_fix(
 
     findings = [FindingFactory(repository=repository) for _ in range(2)]
     response = client_as(member(Role.TRIAGER)).post(
-        url("fixes-new", repository.team),
+        team_url("fixes-new", repository.team),
         {"finding": [f.pk for f in findings], "status": "", "comment": ""},
     )
     assert response.status_code == 200
@@ -179,7 +177,7 @@ def test_all_findings_matching_the_filters_open_the_form_for_them(
     client = client_as(member(Role.TRIAGER))
 
     response = client.post(
-        url("fixes-new", repository.team),
+        team_url("fixes-new", repository.team),
         {"all_matching": "1", "filter_query": "severity=high", "finding": [high[0].pk]},
     )
     assert response.status_code == 200
@@ -187,7 +185,8 @@ def test_all_findings_matching_the_filters_open_the_form_for_them(
 
     monkeypatch.setattr(fix_views, "MAX_FIX_FINDINGS", 2)
     too_many = client.post(
-        url("fixes-new", repository.team), {"all_matching": "1", "filter_query": "severity=high"}
+        team_url("fixes-new", repository.team),
+        {"all_matching": "1", "filter_query": "severity=high"},
     )
     assert "at most 2 findings" in too_many.content.decode()
     assert 'name="title"' not in too_many.content.decode()  # no form to start it
@@ -196,7 +195,7 @@ def test_all_findings_matching_the_filters_open_the_form_for_them(
 def test_a_finding_value_that_is_no_key_opens_no_form(repository, member, client_as):
     finding = FindingFactory(repository=repository)
     response = client_as(member(Role.TRIAGER)).post(
-        url("fixes-new", repository.team),
+        team_url("fixes-new", repository.team),
         {"finding": [str(2**70), str(finding.pk)], "status": "", "comment": ""},
     )
     assert response.status_code == 200
@@ -207,7 +206,7 @@ def test_new_fix_refuses_findings_of_two_repositories(team, member, client_as):
     a = FindingFactory(repository=RepositoryFactory(team=team))
     b = FindingFactory(repository=RepositoryFactory(team=team))
     response = client_as(member(Role.TRIAGER)).get(
-        url("fixes-new", team), {"finding": [a.pk, b.pk]}
+        team_url("fixes-new", team), {"finding": [a.pk, b.pk]}
     )
     assert "one repository" in response.content.decode()
 
@@ -224,27 +223,29 @@ def test_comments_are_threaded_anchored_and_escaped(fix, member, client_as):
         "body": "Is <b>this</b> safe?",
     }
     response = client.post(
-        url("fixes-detail", fix.team, fix_id=fix.pk), post, HTTP_HX_REQUEST="true"
+        team_url("fixes-detail", fix.team, fix_id=fix.pk), post, HTTP_HX_REQUEST="true"
     )
     assert response.status_code == 200
     root = ReviewComment.objects.get()
     client.post(
-        url("fixes-detail", fix.team, fix_id=fix.pk),
+        team_url("fixes-detail", fix.team, fix_id=fix.pk),
         {**post, "parent": root.pk, "body": "Yes", "line": "99"},
         HTTP_HX_REQUEST="true",
     )
     reply = ReviewComment.objects.exclude(pk=root.pk).get()
     assert reply.parent_id == root.pk and reply.line == 2
-    body = client.get(url("fixes-file", fix.team, fix_id=fix.pk, file_index=0)).content.decode()
+    body = client.get(
+        team_url("fixes-file", fix.team, fix_id=fix.pk, file_index=0)
+    ).content.decode()
     assert "Is &lt;b&gt;this&lt;/b&gt; safe?" in body and "Yes" in body
     viewer = client_as(member(Role.VIEWER))
-    assert viewer.post(url("fixes-detail", fix.team, fix_id=fix.pk), post).status_code == 403
+    assert viewer.post(team_url("fixes-detail", fix.team, fix_id=fix.pk), post).status_code == 403
 
 
 def test_viewed_mark_per_file(fix, member, client_as):
     user = member(Role.VIEWER)
     client = client_as(user)
-    file_url = url("fixes-file", fix.team, fix_id=fix.pk, file_index=0)
+    file_url = team_url("fixes-file", fix.team, fix_id=fix.pk, file_index=0)
     assert client.post(file_url, {"viewed": "on"}, HTTP_HX_REQUEST="true").status_code == 204
     assert ReviewedFile.objects.filter(user=user, file_path="app/db.py").exists()
     client.post(file_url, {}, HTTP_HX_REQUEST="true")
@@ -257,7 +258,7 @@ def test_request_and_decide_through_the_pages(fix, member, client_as, monkeypatc
     monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", lambda *a: None)
     triager, approver = member(Role.TRIAGER), member(Role.APPROVER)
     response = client_as(triager).post(
-        url("fixes-detail", fix.team, fix_id=fix.pk),
+        team_url("fixes-detail", fix.team, fix_id=fix.pk),
         {"action": "request_approval", "note": "Reviewed both files", "pr_title": ""},
     )
     assert response.status_code == 302
@@ -265,24 +266,26 @@ def test_request_and_decide_through_the_pages(fix, member, client_as, monkeypatc
     # The requester sees no decision form; the approver does, and the queue lists it.
     assert (
         "decide-form"
-        not in client_as(triager).get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
+        not in client_as(triager)
+        .get(team_url("fixes-detail", fix.team, fix_id=fix.pk))
+        .content.decode()
     )
     approver_client = client_as(approver)
-    queue = approver_client.get(url("approvals", fix.team))
+    queue = approver_client.get(team_url("approvals", fix.team))
     assert "Reviewed both files" in queue.content.decode()
     assert queue.context["approvals_pending_count"] == 1
     assert 'aria-label="1 waiting">1</span>' in queue.content.decode()  # the navigation badge
     assert (
         "decide-form"
-        in approver_client.get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
+        in approver_client.get(team_url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
     )
     # A triager cannot decide, even by posting directly.
-    decide = url("approvals-decide", fix.team, approval_id=approval.pk)
+    decide = team_url("approvals-decide", fix.team, approval_id=approval.pk)
     assert client_as(triager).post(decide, {"decision": "approve"}).status_code == 403
     approver_client.post(decide, {"decision": "approve", "comment": "Good"})
     approval.refresh_from_db()
     assert approval.status == FixApproval.Status.APPROVED
-    page = approver_client.get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
+    page = approver_client.get(team_url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
     assert "Good" in page and "approved" in page
 
 
@@ -290,16 +293,21 @@ def test_self_approval_through_the_page_is_refused(fix, member, client_as):
     approver = member(Role.APPROVER)
     approval = approval_request(fix=fix, actor=approver)
     client = client_as(approver)
-    client.post(url("approvals-decide", fix.team, approval_id=approval.pk), {"decision": "approve"})
+    client.post(
+        team_url("approvals-decide", fix.team, approval_id=approval.pk), {"decision": "approve"}
+    )
     approval.refresh_from_db()
     assert approval.status == FixApproval.Status.PENDING
 
 
 def test_approval_policy_page_is_for_admins(team, member, client_as):
     admin = client_as(member(Role.ADMIN))
-    assert client_as(member(Role.APPROVER)).get(url("approvals-policy", team)).status_code == 403
+    assert (
+        client_as(member(Role.APPROVER)).get(team_url("approvals-policy", team)).status_code == 403
+    )
     response = admin.post(
-        url("approvals-policy", team), {"required_approvals": "2", "admins_may_self_approve": "on"}
+        team_url("approvals-policy", team),
+        {"required_approvals": "2", "admins_may_self_approve": "on"},
     )
     assert response.status_code == 302
     assert team.approval_policy.required_approvals == 2
@@ -313,7 +321,7 @@ def test_compare_versions_shows_what_a_refine_changed(fix, member, client_as):
     )
     body = (
         client_as(member(Role.VIEWER))
-        .get(url("fixes-compare", fix.team, fix_id=fix.pk), {"a": 1, "b": 2})
+        .get(team_url("fixes-compare", fix.team, fix_id=fix.pk), {"a": 1, "b": 2})
         .content.decode()
     )
     assert "version 1 → version 2" in body
@@ -347,14 +355,14 @@ def test_approval_card_polls_while_pull_requests_are_being_opened(fix, member, c
         team=fix.team, fix=fix, approval=approval, diff_sha256=fix.diff_sha256, status="sending"
     )
     client = client_as(approver)
-    page = client.get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
-    assert url("fixes-approval", fix.team, fix_id=fix.pk) in page
-    card = client.get(url("fixes-approval", fix.team, fix_id=fix.pk), HTTP_HX_REQUEST="true")
+    page = client.get(team_url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
+    assert team_url("fixes-approval", fix.team, fix_id=fix.pk) in page
+    card = client.get(team_url("fixes-approval", fix.team, fix_id=fix.pk), HTTP_HX_REQUEST="true")
     assert card.status_code == 200 and 'id="approval"' in card.content.decode()
     opening.status = "failed"
     opening.error_message = "Kolega is unreachable"
     opening.save()
-    card = client.get(url("fixes-approval", fix.team, fix_id=fix.pk), HTTP_HX_REQUEST="true")
+    card = client.get(team_url("fixes-approval", fix.team, fix_id=fix.pk), HTTP_HX_REQUEST="true")
     assert card.status_code == 286
     body = card.content.decode()
     assert "Kolega is unreachable" in body and "Retry opening pull requests" in body
@@ -379,7 +387,9 @@ def test_approvers_get_an_email_when_email_is_configured(
 def test_timeline_shows_portal_steps_and_kolega_milestones_in_order(fix, member, client_as):
     triager = member(Role.TRIAGER)
     approval_request(fix=fix, actor=triager, note="Reviewed")
-    body = client_as(triager).get(url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
+    body = (
+        client_as(triager).get(team_url("fixes-detail", fix.team, fix_id=fix.pk)).content.decode()
+    )
     timeline = body[body.index('id="timeline"') :]
     assert "requested approval: “Reviewed”" in timeline
     assert timeline.index("Kolega finished the run") < timeline.index("requested approval")

@@ -26,14 +26,13 @@ from .conftest import run_to_completion
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def queued(monkeypatch):
-    """Opening ids queued for the worker (the tests run the task's service themselves)."""
-    from triage import tasks_fixes
-
-    ids: list[int] = []
-    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", ids.append)
-    return ids
+def _approval_refused(approval, actor, *, match: str) -> FixApproval:
+    """Approving as ``actor`` is refused with an error matching ``match``; the request, read
+    back."""
+    with pytest.raises(ServiceError, match=match):
+        approval_decide(approval=approval, actor=actor, approve=True)
+    approval.refresh_from_db()
+    return approval
 
 
 def _approve(fix, triager, approver, capture, **kwargs):
@@ -129,10 +128,8 @@ def test_a_viewer_cannot_request_and_a_triager_cannot_decide(completed_fix, tria
 def test_four_eyes_the_requester_cannot_approve_their_own_request(completed_fix, member):
     approver = member(Role.APPROVER)
     approval = approval_request(fix=completed_fix, actor=approver)
-    with pytest.raises(ServiceError, match="second person"):
-        approval_decide(approval=approval, actor=approver, approve=True)
-    approval.refresh_from_db()
-    assert approval.status == FixApproval.Status.PENDING
+    refused = _approval_refused(approval, approver, match="second person")
+    assert refused.status == FixApproval.Status.PENDING
 
 
 def test_an_admin_approves_their_own_request_only_when_the_team_allows(
@@ -206,10 +203,8 @@ def test_a_diff_changed_while_pending_voids_the_request_on_decision(
 ):
     approval = approval_request(fix=completed_fix, actor=triager)
     type(completed_fix).objects.filter(pk=completed_fix.pk).update(diff_sha256="0" * 64)
-    with pytest.raises(ServiceError, match="diff changed"):
-        approval_decide(approval=approval, actor=approver, approve=True)
-    approval.refresh_from_db()
-    assert approval.status == FixApproval.Status.VOIDED
+    refused = _approval_refused(approval, approver, match="diff changed")
+    assert refused.status == FixApproval.Status.VOIDED
 
 
 def test_opening_sends_once_and_mirrors_the_pull_requests(

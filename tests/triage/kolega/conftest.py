@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import SANDBOX_BASE_URL
+from tests.sandbox_rows import payments_repository
 from tests.triage.kolega.sandbox_data import SOURCE_TREES
 from tests.triage.kolega.transports import RecordingTransport
 from triage.kolega import KolegaClient
@@ -63,11 +64,4 @@ def kolega(make_kolega, sandbox_org, sandbox_transport) -> KolegaClient:
 @pytest.fixture
 def repository(sandbox_org, sandbox_clock):
     """A sandbox repository with one source repo holding planted secrets."""
-    from sandbox.services.repositories import repository_create
-
-    return repository_create(
-        organization=sandbox_org[0],
-        name="Payments",
-        description="Payments service",
-        source_trees={name: dict(files) for name, files in SOURCE_TREES.items()},
-    )
+    return payments_repository(sandbox_org[0], SOURCE_TREES)

@@ -19,6 +19,17 @@ def posts(transport):
     return [request for request in transport.requests if request.method == "POST"]
 
 
+def _faults_until_first_answer(sandbox_org, sandbox_transport, **faults) -> RecordingTransport:
+    """Set ``faults`` on the organization and clear them once the first answer is in; the
+    transport records every status."""
+    fault_config_set(organization=sandbox_org[0], **faults)
+    transport = RecordingTransport(sandbox_transport)
+    transport.after_response = lambda request, response: fault_config_clear(
+        organization=sandbox_org[0]
+    )
+    return transport
+
+
 @pytest.fixture
 def make_losing_client(make_kolega, sandbox_org, sandbox_transport):
     def make(**options):
@@ -34,15 +45,20 @@ def finding(kolega, repository):
     return kolega.list_findings(repository_id=str(repository.id), limit=1).items[0]
 
 
-@pytest.fixture
-def completed_fix(kolega, repository, finding):
-    fix = kolega.create_fix(
+def _secrets_fix(client, repository, finding):
+    """Ask ``client`` for a fix of ``finding`` (a leaked secret) of ``repository``."""
+    return client.create_fix(
         repository_id=str(repository.id),
         finding_ids=[finding.id],
         title="Secrets out of the code",
         instructions="Read them from the environment",
         source_repo="acme/api",
     )
+
+
+@pytest.fixture
+def completed_fix(kolega, repository, finding):
+    fix = _secrets_fix(kolega, repository, finding)
     clock.advance(FIX_SECONDS)
     return kolega.get_fix(repository_id=str(repository.id), fix_id=fix.id)
 
@@ -88,13 +104,7 @@ def test_a_fix_whose_answer_was_lost_is_found_not_created_twice(
 ):
     client, transport = make_losing_client()
 
-    fix = client.create_fix(
-        repository_id=str(repository.id),
-        finding_ids=[finding.id],
-        title="Secrets out of the code",
-        instructions="Read them from the environment",
-        source_repo="acme/api",
-    )
+    fix = _secrets_fix(client, repository, finding)
 
     stored = SandboxFix.objects.get(repository=repository)
     assert fix.id == str(stored.id)
@@ -121,13 +131,7 @@ def test_a_lost_cancel_is_recognised_by_the_fix_being_cancelled(
     client, transport = make_losing_client(
         matches=lambda request: request.url.path.endswith("/cancel")
     )
-    fix = client.create_fix(
-        repository_id=str(repository.id),
-        finding_ids=[finding.id],
-        title="Secrets out of the code",
-        instructions="Read them from the environment",
-        source_repo="acme/api",
-    )
+    fix = _secrets_fix(client, repository, finding)
 
     cancelled = client.cancel_fix(repository_id=str(repository.id), fix_id=fix.id)
 
@@ -168,11 +172,7 @@ def test_a_status_change_is_retried_through_server_errors(
     make_kolega, repository, finding, sandbox_org, sandbox_transport
 ):
     # Seed 3 answers 502 to every request until the faults are cleared.
-    fault_config_set(organization=sandbox_org[0], rate_5xx=1.0, seed=3)
-    transport = RecordingTransport(sandbox_transport)
-    transport.after_response = lambda request, response: fault_config_clear(
-        organization=sandbox_org[0]
-    )
+    transport = _faults_until_first_answer(sandbox_org, sandbox_transport, rate_5xx=1.0, seed=3)
     client = make_kolega(api_key=sandbox_org[1], transport=transport)
 
     updated = client.update_finding_status(
@@ -187,10 +187,8 @@ def test_a_rate_limited_post_is_sent_again(
     make_kolega, repository, sandbox_org, sandbox_transport, sleeps
 ):
     # A 429 is a refusal: the scan was not started, so sending it again is safe.
-    fault_config_set(organization=sandbox_org[0], rate_429=1.0, retry_after_seconds=1)
-    transport = RecordingTransport(sandbox_transport)
-    transport.after_response = lambda request, response: fault_config_clear(
-        organization=sandbox_org[0]
+    transport = _faults_until_first_answer(
+        sandbox_org, sandbox_transport, rate_429=1.0, retry_after_seconds=1
     )
     client = make_kolega(
         api_key=sandbox_org[1], transport=transport, retry_policy=RetryPolicy(max_attempts=2)

@@ -1,6 +1,6 @@
 """Report figures against small hand-computed fixtures, with the clock passed in as `now`."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -13,6 +13,7 @@ from tests.factories import (
     RepositoryFactory,
     ScanBatchFactory,
     UserFactory,
+    at,
 )
 from triage.models import DailyFindingSnapshot, SlaPolicy
 from triage.models.fixes import FixApproval
@@ -22,10 +23,6 @@ from triage.selectors.reports.forecast import _forecast
 from triage.services.reports import report_snapshots_rebuild
 
 pytestmark = pytest.mark.django_db
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def scope_of(team, first: str, last: str, now: str, repository=None) -> ReportScope:

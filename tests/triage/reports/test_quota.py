@@ -1,7 +1,7 @@
 """Quota use beside the fix funnel: the readings syncs keep, and the fixes and pull requests
 of the quota period counted from the mirror."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from django.urls import reverse
@@ -11,6 +11,7 @@ from tests.factories import (
     FixFactory,
     PullRequestFactory,
     RepositoryFactory,
+    at,
 )
 from tests.mirror_rows import fix_started_upstream
 from triage.kolega import KolegaClient
@@ -21,8 +22,9 @@ from triage.sync import sync_connection_full
 pytestmark = pytest.mark.django_db
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+# Quota periods, as Kolega's balance gives them (start, end).
+FEBRUARY = ("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z")
+MARCH = ("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z")
 
 
 def reading(*, read_at, start, end, prs_used, prs_plan=100) -> dict:
@@ -48,35 +50,30 @@ def keep(connection, details: dict, created_at: datetime) -> None:
     SyncRun.objects.filter(pk=run.pk).update(created_at=created_at, status="succeeded")
 
 
+def keep_reading(connection, read_at: str, *, period: tuple[str, str], prs_used: int) -> None:
+    """A sync run at ``read_at`` that kept a reading of the quota ``period`` (start, end)."""
+    start, end = period
+    details = {"quota": reading(read_at=read_at, start=start, end=end, prs_used=prs_used)}
+    keep(connection, details, datetime.fromisoformat(read_at))
+
+
 def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, other_team):
     repository = RepositoryFactory(at=T0, team=team)
     connection = repository.connection
     now = at("2026-03-20T12:00")
-    keep(
+    keep_reading(
         connection,
-        {
-            "quota": reading(
-                read_at="2026-03-19T08:00:00+00:00",
-                start="2026-03-01T00:00:00Z",
-                end="2026-04-01T00:00:00Z",
-                prs_used=7,
-            )
-        },
-        at("2026-03-19T08:00"),
+        "2026-03-19T08:00:00+00:00",
+        period=MARCH,
+        prs_used=7,
     )
     keep(connection, {"rows": {"findings": 3}}, at("2026-03-20T11:00"))  # no reading kept
     # An older reading of the previous period is not the last one.
-    keep(
+    keep_reading(
         connection,
-        {
-            "quota": reading(
-                read_at="2026-02-27T08:00:00+00:00",
-                start="2026-02-01T00:00:00Z",
-                end="2026-03-01T00:00:00Z",
-                prs_used=99,
-            )
-        },
-        at("2026-02-27T08:00"),
+        "2026-02-27T08:00:00+00:00",
+        period=FEBRUARY,
+        prs_used=99,
     )
     in_period = FixFactory(at=T0, repository=repository, created_at=at("2026-03-02T00:00"))
     FixFactory(at=T0, repository=repository, created_at=at("2026-03-20T11:59"))
@@ -100,17 +97,11 @@ def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, othe
     assert (use.fixes_started, use.pull_requests_opened) == (2, 1)
 
     # Past the period's end the reading is shown as ended, not as the current period.
-    keep(
+    keep_reading(
         connection,
-        {
-            "quota": reading(
-                read_at="2026-03-31T23:00:00+00:00",
-                start="2026-03-01T00:00:00Z",
-                end="2026-04-01T00:00:00Z",
-                prs_used=9,
-            )
-        },
-        at("2026-03-31T23:00"),
+        "2026-03-31T23:00:00+00:00",
+        period=MARCH,
+        prs_used=9,
     )
     [ended] = selectors.quota_use(team=team, now=at("2026-04-01T00:30"))
     assert not ended.current and ended.elapsed_percent == 100

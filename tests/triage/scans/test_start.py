@@ -6,20 +6,15 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from django.urls import reverse
 
 from tests.factories import ScanBatchFactory
+from tests.pages import HTMX, team_url
 from triage.kolega import KolegaClient
 from triage.models import AuditEvent, Repository, Role, ScanBatch
 from triage.services import scans as scan_services
 from triage.services.errors import RoleRequired, ServiceError
 
 pytestmark = pytest.mark.django_db
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-def url(name, team, **kwargs):
-    return reverse(name, kwargs={"team_slug": team.slug, **kwargs})
 
 
 def upstream_batches(organization):
@@ -31,11 +26,6 @@ def upstream_batches(organization):
 def set_sast_plan(organization, plan):
     organization.sast_scans_plan = plan
     organization.save(update_fields=["sast_scans_plan"])
-
-
-@pytest.fixture
-def triager(member):
-    return member(Role.TRIAGER, username="tess")
 
 
 def test_start_creates_one_tracked_batch_per_repository_and_type(
@@ -173,12 +163,13 @@ def test_form_page_renders_without_asking_kolega(team, connection, triager, clie
         raise AssertionError("the page must not wait for Kolega")
 
     monkeypatch.setattr(scan_services, "quota_balance_get", no_call)
-    response = client_as(triager).get(url("scan-new", team))
+    response = client_as(triager).get(team_url("scan-new", team))
 
     body = response.content.decode()
     assert response.status_code == 200 and "<html" in body
     assert (
-        url("scan-new-quota", team) in body and 'hx-trigger="load, change from:#scan-form"' in body
+        team_url("scan-new-quota", team) in body
+        and 'hx-trigger="load, change from:#scan-form"' in body
     )
     for repository in Repository.objects.filter(team=team):
         assert repository.name in body
@@ -192,9 +183,9 @@ def test_quota_fragment_shows_what_the_choice_takes_and_what_remains(
     client = client_as(triager)
 
     response = client.get(
-        url("scan-new-quota", team),
+        team_url("scan-new-quota", team),
         {"repositories": repository_ids, "scan_types": ["secrets_scan", "deep_ai_scan"]},
-        **HX,
+        **HTMX,
     )
 
     body = response.content.decode()
@@ -216,9 +207,9 @@ def test_quota_fragment_says_which_counter_is_exhausted_and_disables_submit(
     repository_ids = list(Repository.objects.filter(team=team).values_list("pk", flat=True))
 
     response = client_as(triager).get(
-        url("scan-new-quota", team),
+        team_url("scan-new-quota", team),
         {"repositories": repository_ids, "scan_types": ["semgrep_scan"]},
-        **HX,
+        **HTMX,
     )
 
     body = response.content.decode()
@@ -228,13 +219,13 @@ def test_quota_fragment_says_which_counter_is_exhausted_and_disables_submit(
 
 def test_quota_balance_is_cached_briefly(team, connection, scan_org, triager, client_as):
     client = client_as(triager)
-    client.get(url("scan-new-quota", team), **HX)
+    client.get(team_url("scan-new-quota", team), **HTMX)
     set_sast_plan(scan_org[0], 1)  # changed upstream; the cached balance still answers
-    body = client.get(url("scan-new-quota", team), **HX).content.decode()
+    body = client.get(team_url("scan-new-quota", team), **HTMX).content.decode()
     assert "500 of 500 left" in body
 
     scan_services.quota_balance_forget(connection=connection)
-    body = client.get(url("scan-new-quota", team), **HX).content.decode()
+    body = client.get(team_url("scan-new-quota", team), **HTMX).content.decode()
     assert "1 of 1 left" in body
 
 
@@ -242,13 +233,13 @@ def test_quota_fragment_reports_kolega_down(team, connection, scan_org, triager,
     from sandbox.services.faults import fault_config_set
 
     fault_config_set(organization=scan_org[0], rate_5xx=1.0)
-    body = client_as(triager).get(url("scan-new-quota", team), **HX).content.decode()
+    body = client_as(triager).get(team_url("scan-new-quota", team), **HTMX).content.decode()
     assert "Cannot check the quota" in body and "Kolega is unavailable" in body
 
 
 def test_quota_fragment_without_htmx_leads_to_the_form(team, connection, triager, client_as):
-    response = client_as(triager).get(url("scan-new-quota", team))
-    assert response.status_code == 302 and response["Location"] == url("scan-new", team)
+    response = client_as(triager).get(team_url("scan-new-quota", team))
+    assert response.status_code == 302 and response["Location"] == team_url("scan-new", team)
 
 
 def test_submitting_the_form_starts_batches_and_shows_them_progressing(
@@ -256,12 +247,12 @@ def test_submitting_the_form_starts_batches_and_shows_them_progressing(
 ):
     client = client_as(triager)
     response = client.post(
-        url("scan-new", team), {"all_repositories": "on", "scan_types": ["secrets_scan"]}
+        team_url("scan-new", team), {"all_repositories": "on", "scan_types": ["secrets_scan"]}
     )
 
     assert response.status_code == 302
     location = urlparse(response["Location"])
-    assert location.path == url("scan-started", team)
+    assert location.path == team_url("scan-started", team)
     ids = sorted(int(v) for v in parse_qs(location.query)["batch"])
     assert ids == sorted(ScanBatch.objects.filter(team=team).values_list("pk", flat=True))
     assert len(ids) == 3
@@ -276,7 +267,7 @@ def test_refused_submission_shows_why_and_starts_nothing(
 ):
     set_sast_plan(scan_org[0], 0)
     response = client_as(triager).post(
-        url("scan-new", team), {"all_repositories": "on", "scan_types": ["semgrep_scan"]}
+        team_url("scan-new", team), {"all_repositories": "on", "scan_types": ["semgrep_scan"]}
     )
 
     body = response.content.decode()
@@ -287,12 +278,12 @@ def test_refused_submission_shows_why_and_starts_nothing(
 
 def test_viewers_get_no_form_and_their_posts_are_refused(team, connection, member, client_as):
     viewer = client_as(member(Role.VIEWER))
-    assert viewer.get(url("scan-new", team)).status_code == 403
+    assert viewer.get(team_url("scan-new", team)).status_code == 403
     response = viewer.post(
-        url("scan-new", team), {"all_repositories": "on", "scan_types": ["secrets_scan"]}
+        team_url("scan-new", team), {"all_repositories": "on", "scan_types": ["secrets_scan"]}
     )
     assert response.status_code == 403
-    assert viewer.get(url("scan-new-quota", team), **HX).status_code == 403
+    assert viewer.get(team_url("scan-new-quota", team), **HTMX).status_code == 403
     assert not ScanBatch.objects.filter(team=team).exists()
 
 
@@ -310,7 +301,7 @@ def test_partial_failure_is_reported_per_pair_on_the_progress_page(
     monkeypatch.setattr(scan_services, "quota_balance_get", lambda **kwargs: seen)
 
     response = client_as(triager).post(
-        url("scan-new", team),
+        team_url("scan-new", team),
         {"all_repositories": "on", "scan_types": ["secrets_scan"]},
         follow=True,
     )
@@ -327,7 +318,7 @@ def test_a_repository_value_that_is_no_key_is_a_form_error(
     team, connection, member, client_as, value
 ):
     response = client_as(member(Role.TRIAGER)).post(
-        url("scan-new", team), {"repositories": [value], "scan_types": ["secrets_scan"]}
+        team_url("scan-new", team), {"repositories": [value], "scan_types": ["secrets_scan"]}
     )
 
     assert response.status_code == 400

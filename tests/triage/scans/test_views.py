@@ -4,7 +4,6 @@ team isolation, roles, polling that stops at a terminal status."""
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import (
@@ -14,14 +13,10 @@ from tests.factories import (
     ScanBatchFactory,
     link,
 )
+from tests.pages import HTMX, team_url
 from triage.models import Role
 
 pytestmark = pytest.mark.django_db
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-def url(name, team, **kwargs):
-    return reverse(name, kwargs={"team_slug": team.slug, **kwargs})
 
 
 @pytest.fixture
@@ -45,16 +40,16 @@ def test_list_shows_the_teams_batches_newest_first(team, other_team, repository,
     new = ScanBatchFactory(repository=repository, scan_type="sbom_scan", status="scanning")
     foreign = ScanBatchFactory(repository=RepositoryFactory(team=other_team, name="red-secret"))
 
-    response = viewer_client.get(url("scans", team))
+    response = viewer_client.get(team_url("scans", team))
 
     body = response.content.decode()
     assert response.status_code == 200
     assert "<html" in body and 'id="scan-table"' in body
-    assert body.index(url("scan-batch", team, batch_id=new.pk)) < body.index(
-        url("scan-batch", team, batch_id=old.pk)
+    assert body.index(team_url("scan-batch", team, batch_id=new.pk)) < body.index(
+        team_url("scan-batch", team, batch_id=old.pk)
     )
     assert "red-secret" not in body
-    assert url("scan-batch", team, batch_id=foreign.pk) not in body
+    assert team_url("scan-batch", team, batch_id=foreign.pk) not in body
     assert response["Vary"] and "HX-Request" in response["Vary"]
 
 
@@ -66,16 +61,16 @@ def test_list_fragment_filters_by_repository_type_and_status(team, repository, v
     ScanBatchFactory(repository=other, scan_type="semgrep_scan", status="scanning")
 
     response = viewer_client.get(
-        url("scans", team),
+        team_url("scans", team),
         {"repository": repository.pk, "scan_type": "semgrep_scan", "status": "active"},
-        **HX,
+        **HTMX,
     )
 
     body = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in body and body.strip().startswith('<section class="card" id="scan-table"')
     assert body.count('href="/t/blue/scans/') == 1
-    assert url("scan-batch", team, batch_id=wanted.pk) in body
+    assert team_url("scan-batch", team, batch_id=wanted.pk) in body
 
 
 def test_list_is_paginated_with_bounded_queries(
@@ -85,22 +80,22 @@ def test_list_is_paginated_with_bounded_queries(
         ScanBatchFactory(repository=repository)
 
     with django_assert_max_num_queries(15):  # incl. the staleness banner
-        first = viewer_client.get(url("scans", team))
-    second = viewer_client.get(url("scans", team), {"page": 2})
+        first = viewer_client.get(team_url("scans", team))
+    second = viewer_client.get(team_url("scans", team), {"page": 2})
 
     assert "1–25 of 30" in first.content.decode()
     assert "26–30 of 30" in second.content.decode()
 
 
 def test_list_offers_start_only_to_triagers(team, repository, member, client_as):
-    start = url("scan-new", team)
-    assert start not in client_as(member(Role.VIEWER)).get(url("scans", team)).content.decode()
-    assert start in client_as(member(Role.TRIAGER)).get(url("scans", team)).content.decode()
+    start = team_url("scan-new", team)
+    assert start not in client_as(member(Role.VIEWER)).get(team_url("scans", team)).content.decode()
+    assert start in client_as(member(Role.TRIAGER)).get(team_url("scans", team)).content.decode()
 
 
 def test_list_empty_state_says_what_to_do(team, member, client_as):
-    body = client_as(member(Role.TRIAGER)).get(url("scans", team)).content.decode()
-    assert "No scan batch yet" in body and url("scan-new", team) in body
+    body = client_as(member(Role.TRIAGER)).get(team_url("scans", team)).content.decode()
+    assert "No scan batch yet" in body and team_url("scan-new", team) in body
 
 
 # One batch
@@ -132,8 +127,8 @@ def test_batch_page_shows_progress_and_source_repos_while_polling(team, reposito
         ],
     )
 
-    page = viewer_client.get(url("scan-batch", team, batch_id=batch.pk))
-    fragment = viewer_client.get(url("scan-batch", team, batch_id=batch.pk), **HX)
+    page = viewer_client.get(team_url("scan-batch", team, batch_id=batch.pk))
+    fragment = viewer_client.get(team_url("scan-batch", team, batch_id=batch.pk), **HTMX)
 
     body = page.content.decode()
     assert page.status_code == 200 and "<html" in body
@@ -159,14 +154,14 @@ def test_terminal_batch_stops_polling_and_shows_results(team, repository, viewer
     link(batch, *findings)
     FindingFactory(repository=repository, severity="low", check_id="not.in.batch")
 
-    fragment = viewer_client.get(url("scan-batch", team, batch_id=batch.pk), **HX)
-    page = viewer_client.get(url("scan-batch", team, batch_id=batch.pk))
+    fragment = viewer_client.get(team_url("scan-batch", team, batch_id=batch.pk), **HTMX)
+    page = viewer_client.get(team_url("scan-batch", team, batch_id=batch.pk))
 
     assert fragment.status_code == 286
     body = fragment.content.decode()
     assert 'hx-trigger="every' not in body
     assert "Triage these 3 findings" in body
-    assert f"{url('findings', team)}?batch={batch.pk}" in body
+    assert f"{team_url('findings', team)}?batch={batch.pk}" in body
     assert "py.sqli" in body and "secrets.aws" in body and "not.in.batch" not in body
     assert page.status_code == 200 and 'hx-trigger="every' not in page.content.decode()
 
@@ -176,7 +171,7 @@ def test_terminal_batch_keeps_polling_until_its_findings_are_mirrored(
 ):
     batch = ScanBatchFactory(repository=repository, status="completed", next_poll_at=timezone.now())
 
-    fragment = viewer_client.get(url("scan-batch", team, batch_id=batch.pk), **HX)
+    fragment = viewer_client.get(team_url("scan-batch", team, batch_id=batch.pk), **HTMX)
 
     assert fragment.status_code == 200
     assert 'hx-trigger="every 2s"' in fragment.content.decode()
@@ -184,15 +179,18 @@ def test_terminal_batch_keeps_polling_until_its_findings_are_mirrored(
 
 def test_batch_of_another_team_is_404(team, other_team, viewer_client):
     foreign = ScanBatchFactory(repository=RepositoryFactory(team=other_team))
-    assert viewer_client.get(url("scan-batch", team, batch_id=foreign.pk)).status_code == 404
-    assert viewer_client.get(url("scan-batch", team, batch_id=foreign.pk), **HX).status_code == 404
+    assert viewer_client.get(team_url("scan-batch", team, batch_id=foreign.pk)).status_code == 404
+    assert (
+        viewer_client.get(team_url("scan-batch", team, batch_id=foreign.pk), **HTMX).status_code
+        == 404
+    )
 
 
 def test_read_only_pages_refuse_posts(team, repository, member, client_as):
     batch = ScanBatchFactory(repository=repository)
     client = client_as(member(Role.ADMIN))
-    assert client.post(url("scans", team)).status_code == 405
-    assert client.post(url("scan-batch", team, batch_id=batch.pk)).status_code == 405
+    assert client.post(team_url("scans", team)).status_code == 405
+    assert client.post(team_url("scan-batch", team, batch_id=batch.pk)).status_code == 405
 
 
 # Started batches
@@ -202,10 +200,10 @@ def test_started_page_leaves_out_values_that_are_no_key(team, repository, viewer
     batch = ScanBatchFactory(repository=repository, status="scanning", percent_complete=10)
     query = f"?batch={2**70}&batch=-{2**70}&batch={batch.pk}"
 
-    response = viewer_client.get(url("scan-started", team) + query)
+    response = viewer_client.get(team_url("scan-started", team) + query)
 
     assert response.status_code == 200
-    assert url("scan-batch", team, batch_id=batch.pk) in response.content.decode()
+    assert team_url("scan-batch", team, batch_id=batch.pk) in response.content.decode()
 
 
 def test_started_page_polls_until_every_batch_settles(team, other_team, repository, viewer_client):
@@ -216,13 +214,13 @@ def test_started_page_polls_until_every_batch_settles(team, other_team, reposito
     foreign = ScanBatchFactory(repository=RepositoryFactory(team=other_team, name="red-repo"))
     query = f"?batch={running.pk}&batch={done.pk}&batch={foreign.pk}"
 
-    page = viewer_client.get(url("scan-started", team) + query)
-    fragment = viewer_client.get(url("scan-started", team) + query, **HX)
+    page = viewer_client.get(team_url("scan-started", team) + query)
+    fragment = viewer_client.get(team_url("scan-started", team) + query, **HTMX)
 
     body = page.content.decode()
     assert page.status_code == 200 and "<html" in body
-    assert url("scan-batch", team, batch_id=running.pk) in body
-    assert url("scan-batch", team, batch_id=done.pk) in body
+    assert team_url("scan-batch", team, batch_id=running.pk) in body
+    assert team_url("scan-batch", team, batch_id=done.pk) in body
     assert "red-repo" not in body
     assert 'hx-trigger="every 2s"' in body
     assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
@@ -230,6 +228,6 @@ def test_started_page_polls_until_every_batch_settles(team, other_team, reposito
     running.status = "completed"
     running.findings_synced_at = timezone.now()
     running.save()
-    final = viewer_client.get(url("scan-started", team) + query, **HX)
+    final = viewer_client.get(team_url("scan-started", team) + query, **HTMX)
     assert final.status_code == 286
     assert "Every batch has finished" in final.content.decode()

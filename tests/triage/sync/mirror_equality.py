@@ -1,5 +1,7 @@
 """Comparing the mirror with what Kolega answers, field by field, through the client."""
 
+from operator import attrgetter
+
 from triage.kolega import KolegaClient, iter_all
 from triage.models import (
     Finding,
@@ -19,6 +21,8 @@ from triage.sync.rows import (
     pull_request_upstream_id,
 )
 
+SETTLED_SCAN_STATUSES = ("completed", "partial_failure", "failed")
+
 EVENT_FIELDS = [
     "organization_id",
     "scan_id",
@@ -36,12 +40,26 @@ EVENT_FIELDS = [
 ]
 
 
-def _differences(kind: str, upstream_id: str, mirrored: dict, upstream: dict) -> list[str]:
+def _differences(kind: str, label: str, row, item, names, also=None) -> list[str]:
+    """The fields ``names`` on which the mirror's ``row`` and Kolega's ``item`` differ, one
+    line each; ``also`` maps more names to (a dotted attribute of the row, Kolega's value)."""
+    mirrored = {n: getattr(row, n) for n in names}
+    upstream = {n: getattr(item, n) for n in names}
+    for name, (path, value) in (also or {}).items():
+        mirrored[name] = attrgetter(path)(row)
+        upstream[name] = value
     return [
-        f"{kind} {upstream_id}.{name}: mirror {mirrored[name]!r} != kolega {upstream[name]!r}"
+        f"{kind} {label}.{name}: mirror {mirrored[name]!r} != kolega {upstream[name]!r}"
         for name in upstream
         if mirrored[name] != upstream[name]
     ]
+
+
+REPOSITORY_NAMES = ["name", "description", "archived", "created_at", "updated_at"]
+SCAN_BATCH_NAMES = [n for n in SCAN_BATCH_FIELDS if n != "repository"]
+FINDING_NAMES = [n for n in FINDING_FIELDS if n not in ("repository", "search_text")]
+FIX_NAMES = [n for n in FIX_FIELDS if n != "repository"]
+PULL_REQUEST_NAMES = [n for n in PULL_REQUEST_FIELDS if n != "fix"]
 
 
 def mirror_differences(connection: KolegaConnection, kolega: KolegaClient) -> list[str]:
@@ -56,52 +74,38 @@ def mirror_differences(connection: KolegaConnection, kolega: KolegaClient) -> li
         problems.append("repositories in the mirror that Kolega does not list")
     if listed_repositories - set(mirrored_repositories):
         problems.append("repositories missing")
-    batch_ids, finding_ids, fix_ids, pr_ids = set(), set(), set(), set()
+    seen: dict[type, set[str]] = {ScanBatch: set(), Finding: set(), Fix: set(), PullRequest: set()}
+
+    def compare(model, kind, upstream_id, item, names, *, label=None, also=None):
+        """Compare Kolega's ``item`` with the mirror's row of ``upstream_id``, noted as seen;
+        the row, or None (and a problem) if it is missing."""
+        seen[model].add(upstream_id)
+        row = model.objects.filter(connection=connection, upstream_id=upstream_id).first()
+        if row is None:
+            problems.append(f"{kind} {label or upstream_id} missing")
+        else:
+            problems.extend(_differences(kind, label or upstream_id, row, item, names, also))
+        return row
+
     for repository in repositories:
         row = mirrored_repositories.get(repository.id)
         if row is None:
             continue
+        refs = [ref.model_dump(mode="json") for ref in repository.repositories]
         problems += _differences(
             "repository",
             repository.id,
-            {
-                "name": row.name,
-                "description": row.description,
-                "archived": row.archived,
-                "repositories": row.source_repos,
-                "created_at": row.created_at,
-                "updated_at": row.updated_at,
-            },
-            {
-                "name": repository.name,
-                "description": repository.description,
-                "archived": repository.archived,
-                "repositories": [ref.model_dump(mode="json") for ref in repository.repositories],
-                "created_at": repository.created_at,
-                "updated_at": repository.updated_at,
-            },
+            row,
+            repository,
+            REPOSITORY_NAMES,
+            also={"repositories": ("source_repos", refs)},
         )
         for batch in iter_all(kolega.list_scans, repository_id=repository.id):
-            batch_ids.add(batch.batch_id)
-            mirrored = ScanBatch.objects.filter(
-                connection=connection, upstream_id=batch.batch_id
-            ).first()
-            if mirrored is None:
-                problems.append(f"scan batch {batch.batch_id} missing")
-                continue
-            problems += _differences(
-                "scan batch",
-                batch.batch_id,
-                {
-                    name: getattr(mirrored, name)
-                    for name in SCAN_BATCH_FIELDS
-                    if name != "repository"
-                }
-                | {"repository_id": mirrored.repository.upstream_id},
-                {name: getattr(batch, name) for name in SCAN_BATCH_FIELDS if name != "repository"}
-                | {"repository_id": batch.repository_id},
+            in_repository = {"repository_id": ("repository.upstream_id", batch.repository_id)}
+            mirrored = compare(
+                ScanBatch, "scan batch", batch.batch_id, batch, SCAN_BATCH_NAMES, also=in_repository
             )
-            if batch.status.lower() in ("completed", "partial_failure", "failed"):
+            if mirrored is not None and batch.status.lower() in SETTLED_SCAN_STATUSES:
                 listed = {
                     f.id
                     for f in iter_all(
@@ -121,60 +125,33 @@ def mirror_differences(connection: KolegaConnection, kolega: KolegaClient) -> li
                         f" {len(listed)} listed"
                     )
         for finding in iter_all(kolega.list_findings, repository_id=repository.id):
-            finding_ids.add(finding.id)
-            mirrored = Finding.objects.filter(connection=connection, upstream_id=finding.id).first()
-            if mirrored is None:
-                problems.append(f"finding {finding.id} missing")
-                continue
-            names = [n for n in FINDING_FIELDS if n not in ("repository", "search_text")]
-            problems += _differences(
-                "finding",
-                finding.id,
-                {n: getattr(mirrored, n) for n in names}
-                | {"repository_id": mirrored.repository.upstream_id},
-                {n: getattr(finding, n) for n in names} | {"repository_id": finding.repository_id},
-            )
+            in_repository = {"repository_id": ("repository.upstream_id", finding.repository_id)}
+            compare(Finding, "finding", finding.id, finding, FINDING_NAMES, also=in_repository)
         for fix in iter_all(kolega.list_fixes, repository_id=repository.id):
-            fix_ids.add(fix.id)
-            mirrored = Fix.objects.filter(connection=connection, upstream_id=fix.id).first()
-            if mirrored is None:
-                problems.append(f"fix {fix.id} missing")
-                continue
-            names = [n for n in FIX_FIELDS if n != "repository"]
-            problems += _differences(
-                "fix",
-                fix.id,
-                {n: getattr(mirrored, n) for n in names},
-                {n: getattr(fix, n) for n in names},
-            )
-            if fix.status == "completed":
+            mirrored = compare(Fix, "fix", fix.id, fix, FIX_NAMES)
+            if mirrored is not None and fix.status == "completed":
                 diff = kolega.get_fix_diff(repository_id=repository.id, fix_id=fix.id).diff
                 if mirrored.diff != diff:
                     problems.append(f"fix {fix.id} diff differs")
             for pr in fix.pull_requests:
-                pr_ids.add(pull_request_upstream_id(pr))
-                row = PullRequest.objects.filter(
-                    connection=connection, upstream_id=pull_request_upstream_id(pr)
-                ).first()
-                if row is None:
-                    problems.append(f"pull request {pr.pr_url} missing")
-                    continue
-                names = [n for n in PULL_REQUEST_FIELDS if n != "fix"]
-                problems += _differences(
+                compare(
+                    PullRequest,
                     "pull request",
-                    pr.pr_url,
-                    {n: getattr(row, n) for n in names} | {"fix": row.fix.upstream_id},
-                    {n: getattr(pr, n) for n in names} | {"fix": fix.id},
+                    pull_request_upstream_id(pr),
+                    pr,
+                    PULL_REQUEST_NAMES,
+                    label=pr.pr_url,
+                    also={"fix": ("fix.upstream_id", fix.id)},
                 )
-    for model, ids, kind in (
-        (ScanBatch, batch_ids, "scan batches"),
-        (Finding, finding_ids, "findings"),
-        (Fix, fix_ids, "fixes"),
-        (PullRequest, pr_ids, "pull requests"),
+    for model, kind in (
+        (ScanBatch, "scan batches"),
+        (Finding, "findings"),
+        (Fix, "fixes"),
+        (PullRequest, "pull requests"),
     ):
         extra = (
             set(model.objects.filter(connection=connection).values_list("upstream_id", flat=True))
-            - ids
+            - seen[model]
         )
         if extra:
             problems.append(f"{len(extra)} {kind} in the mirror that Kolega does not list")
@@ -189,10 +166,13 @@ def mirror_differences(connection: KolegaConnection, kolega: KolegaClient) -> li
         problems += _differences(
             "event",
             event.id,
-            {n: getattr(row, n) for n in EVENT_FIELDS}
-            | {"finding_id": row.finding_upstream_id, "repository_id": row.repository_upstream_id},
-            {n: getattr(event, n) for n in EVENT_FIELDS}
-            | {"finding_id": event.finding_id, "repository_id": event.repository_id},
+            row,
+            event,
+            EVENT_FIELDS,
+            also={
+                "finding_id": ("finding_upstream_id", event.finding_id),
+                "repository_id": ("repository_upstream_id", event.repository_id),
+            },
         )
     return problems
 

@@ -1,5 +1,6 @@
 import pytest
 
+from tests.mirror_rows import fix_created_upstream
 from tests.triage.sync.mirror_equality import mirror_differences, mirror_snapshot
 from triage.kolega import iter_all
 from triage.models import Fix, ScanBatch, SyncRun, SyncState
@@ -61,13 +62,7 @@ def test_status_changes_a_new_scan_and_a_new_fix_are_caught_by_one_incremental_s
     batch = upstream.create_scan(repository_id=second.id, scan_type="secrets_scan")
     # A fix run to completion, with a pull request.
     target = findings[2]
-    fix = upstream.create_fix(
-        repository_id=first.id,
-        finding_ids=[target.id],
-        title="Fix it",
-        instructions="Please fix",
-        source_repo=first.repositories[0].full_name,
-    )
+    fix = fix_created_upstream(upstream, first, [target.id])
     sandbox_clock.advance(600)
     upstream.create_pull_requests(repository_id=first.id, fix_id=fix.id)
     assert upstream.get_scan(repository_id=second.id, scan_id=batch.batch_id).status == "completed"

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from django.urls import reverse
 
-from tests.conftest import SANDBOX_BASE_URL
-from tests.factories import KolegaConnectionFactory
+from tests.conftest import SANDBOX_BASE_URL, sandbox_connection
 from tests.sandbox.conftest import TINY_TREES
 from tests.sandbox.fake_scanner import as_module
+from tests.sandbox_rows import payments_repository
 from tests.triage.sync.mirror_equality import mirror_differences
 from triage.kolega import KolegaClient, iter_all
 from triage.models import Finding, FindingEvent, Fix, KolegaConnection, PullRequest, Role, SyncRun
@@ -26,18 +26,12 @@ TOKEN = "admin-token"
 def tiny_org(db, monkeypatch, sandbox_clock):
     """An organization whose secrets and SAST scans both flag each hard-coded password."""
     from sandbox.services.organizations import organization_create
-    from sandbox.services.repositories import repository_create
 
     monkeypatch.setitem(sys.modules, "sandbox.scanning", as_module())
     # Everything below happens within the last hour, not ahead of the reports' "now".
     sandbox_clock.freeze(datetime.now(UTC) - timedelta(hours=1))
     organization, key = organization_create(name="Acme PRs", slug="acme-prs")
-    repository = repository_create(
-        organization=organization,
-        name="Payments",
-        description="Payments service",
-        source_trees={name: dict(files) for name, files in TINY_TREES.items()},
-    )
+    repository = payments_repository(organization, TINY_TREES)
     return organization, key, repository
 
 
@@ -52,14 +46,7 @@ def upstream(tiny_org, sandbox_wsgi):
 @pytest.fixture
 def connection(team, tiny_org, sandbox_transport) -> KolegaConnection:
     organization, key, _ = tiny_org
-    created = KolegaConnectionFactory(
-        team=team,
-        name="Acme",
-        base_url=SANDBOX_BASE_URL,
-        api_key=key,
-        organization_id=str(organization.id),
-    )
-    return KolegaConnection.objects.get(pk=created.pk)
+    return sandbox_connection(team, organization, key)
 
 
 def _control(sandbox_wsgi, settings, action: str, pr_url: str) -> dict:

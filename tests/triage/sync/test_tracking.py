@@ -1,5 +1,6 @@
 import pytest
 
+from tests.mirror_rows import fix_started_upstream
 from triage.kolega import iter_all
 from triage.models import Fix, KolegaConnection
 from triage.sync import (
@@ -14,14 +15,19 @@ from triage.sync import (
 pytestmark = pytest.mark.django_db
 
 
+def _scan_started(connection, upstream):
+    """Sync, then start a scan of the first repository as the portal does: mirror Kolega's
+    answer, to track it. The repository, Kolega's answer and the mirrored batch."""
+    sync_connection_full(connection=connection)
+    repository = next(iter_all(upstream.list_repositories))
+    started = upstream.create_scan(repository_id=repository.id, scan_type="semgrep_scan")
+    return repository, started, scan_batch_mirror(connection=connection, batch=started)
+
+
 def test_tracking_a_scan_batch_stores_progress_then_its_findings(
     connection, upstream, sandbox_clock
 ):
-    sync_connection_full(connection=connection)
-    repository = next(iter_all(upstream.list_repositories))
-    # As the portal does when it starts a scan: mirror Kolega's answer, then track it.
-    started = upstream.create_scan(repository_id=repository.id, scan_type="semgrep_scan")
-    batch = scan_batch_mirror(connection=connection, batch=started)
+    repository, started, batch = _scan_started(connection, upstream)
     assert not batch.is_terminal
 
     sandbox_clock.advance(5)
@@ -48,15 +54,7 @@ def test_tracking_a_scan_batch_stores_progress_then_its_findings(
 
 def test_tracking_a_fix_stores_its_heartbeat_then_its_diff(connection, upstream, sandbox_clock):
     sync_connection_full(connection=connection)
-    repository = next(iter_all(upstream.list_repositories))
-    finding = next(iter_all(upstream.list_findings, repository_id=repository.id, status="open"))
-    created = upstream.create_fix(
-        repository_id=repository.id,
-        finding_ids=[finding.id],
-        title="Fix it",
-        instructions="Please",
-        source_repo=repository.repositories[0].full_name,
-    )
+    created, repository = fix_started_upstream(upstream, status="open")
     sync_connection_incremental(connection=connection)
     fix = Fix.objects.get(connection=connection, upstream_id=created.id)
 
@@ -79,10 +77,7 @@ def test_a_rejected_key_stops_tracking_and_marks_the_connection_invalid(
 ):
     from sandbox.services.organizations import api_key_revoke
 
-    sync_connection_full(connection=connection)
-    repository = next(iter_all(upstream.list_repositories))
-    started = upstream.create_scan(repository_id=repository.id, scan_type="semgrep_scan")
-    batch = scan_batch_mirror(connection=connection, batch=started)
+    _, _, batch = _scan_started(connection, upstream)
     api_key_revoke(organization=demo_org[0], key_prefix="kcp_")
 
     with pytest.raises(TrackingStopped):
