@@ -196,7 +196,6 @@ def celery_worker_running(*options: str, hostname: str, stdout=None) -> Iterator
     elsewhere. ``stdout``: a file for the worker's log."""
     import os
     import subprocess
-    import time
 
     from django.db import connection
 
@@ -219,24 +218,40 @@ def celery_worker_running(*options: str, hostname: str, stdout=None) -> Iterator
         stderr=subprocess.STDOUT if stdout else None,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the Celery worker exited at start")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start within 30 s")
-            replies = app.control.ping(timeout=0.5)
-            if any(name.startswith(f"{hostname}@") for r in replies for name in r):
-                break
+        worker_answering(process, app=app, hostname=hostname)
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        worker_stopped(process)
         app.control.purge()
+
+
+def worker_answering(process, *, app, hostname: str, log_path=None, seconds: float = 30) -> None:
+    """Waits until the worker ``hostname`` answers a ping of ``app``'s broker; raises (with its
+    log, when it has one) if it exits or stays silent."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = log_path.read_text() if log_path else ""
+            raise RuntimeError(f"the Celery worker exited at start\n{log}")
+        replies = app.control.ping(timeout=0.5)
+        if any(name.startswith(f"{hostname}@") for r in replies for name in r):
+            return
+    process.kill()
+    raise RuntimeError(f"the Celery worker did not start within {seconds:.0f} s")
+
+
+def worker_stopped(process) -> None:
+    """Stops a worker process: politely, then for good after ten seconds."""
+    import subprocess
+
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture

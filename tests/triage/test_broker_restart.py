@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.db import connection as db_connection
 
-from tests.conftest import _database_url_for_test_db
+from tests.conftest import _database_url_for_test_db, worker_answering, worker_stopped
 from tests.factories import MembershipFactory, UserFactory
 from triage.models import (
     AuditEvent,
@@ -159,26 +159,12 @@ def worker_on_own_redis(transactional_db, own_redis, broker_app, tmp_path):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the worker exited at start:\n" + log_path.read_text())
-        replies = broker_app.control.ping(timeout=0.5)
-        if any(name.startswith(f"{hostname}@") for r in replies for name in r):
-            break
-    else:
-        process.kill()
-        raise RuntimeError("the worker did not start within 30 s")
+    worker_answering(process, app=broker_app, hostname=hostname, log_path=log_path)
     process.log_path = log_path
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        worker_stopped(process)
 
 
 def _wait_for(predicate, *, seconds: float, what: str) -> None:
