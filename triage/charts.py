@@ -127,6 +127,23 @@ def _axes(chart: Chart, ticks: list[float], plot_height: float) -> None:
         chart.texts.append(Text(MARGIN_LEFT - 6, y + 4, _fmt(tick), "end", "chart-tick"))
 
 
+def _column_chart(
+    title: str, description: str, series: Sequence[tuple[str, str]], width: int
+) -> tuple[Chart, float, float]:
+    """An empty column chart with a legend entry per series, and its plot's width and height."""
+    chart = Chart(
+        title,
+        description,
+        width=width,
+        legend=[(f"chart-{key}", label) for key, label in series],
+    )
+    return (
+        chart,
+        chart.width - MARGIN_LEFT - MARGIN_RIGHT,
+        chart.height - MARGIN_TOP - MARGIN_BOTTOM,
+    )
+
+
 def stacked_columns(
     *,
     title: str,
@@ -137,14 +154,7 @@ def stacked_columns(
     width: int = WIDTH,
 ) -> Chart:
     """One column per day, its segments stacked in `series` order ((key, label) pairs)."""
-    chart = Chart(
-        title,
-        description,
-        width=width,
-        legend=[(f"chart-{key}", label) for key, label in series],
-    )
-    plot_width = chart.width - MARGIN_LEFT - MARGIN_RIGHT
-    plot_height = chart.height - MARGIN_TOP - MARGIN_BOTTOM
+    chart, plot_width, plot_height = _column_chart(title, description, series, width)
     totals = [sum(values.get(key, 0) for key, _ in series) for _, values in columns]
     ticks = nice_ticks(max(totals, default=0))
     _axes(chart, ticks, plot_height)
@@ -188,14 +198,7 @@ def grouped_columns(
     width: int = WIDTH,
 ) -> Chart:
     """Side-by-side columns per group (for example new and resolved per week)."""
-    chart = Chart(
-        title,
-        description,
-        width=width,
-        legend=[(f"chart-{key}", label) for key, label in series],
-    )
-    plot_width = chart.width - MARGIN_LEFT - MARGIN_RIGHT
-    plot_height = chart.height - MARGIN_TOP - MARGIN_BOTTOM
+    chart, plot_width, plot_height = _column_chart(title, description, series, width)
     ticks = nice_ticks(max((v.get(k, 0) for _, v in groups for k, _ in series), default=0))
     _axes(chart, ticks, plot_height)
     if not groups:

@@ -5,6 +5,7 @@ encrypts, every key decrypts, so a new key can be put in front and old rows re-e
 ``manage.py rotate_encryption_keys`` before the old key is retired.
 """
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -35,23 +36,23 @@ def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
-def decrypt(token: str) -> str:
+def _with_keys(operation: Callable[[MultiFernet, bytes], bytes], token: str) -> str:
+    """Run a decrypting operation on a stored token; no configured key opens it: an error."""
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        return operation(_fernet(), token.encode()).decode()
     except InvalidToken:
         raise DecryptionError(
             "stored secret cannot be decrypted with the configured keys"
         ) from None
+
+
+def decrypt(token: str) -> str:
+    return _with_keys(MultiFernet.decrypt, token)
 
 
 def rotate(token: str) -> str:
     """Re-encrypt a token under the first (newest) key."""
-    try:
-        return _fernet().rotate(token.encode()).decode()
-    except InvalidToken:
-        raise DecryptionError(
-            "stored secret cannot be decrypted with the configured keys"
-        ) from None
+    return _with_keys(MultiFernet.rotate, token)
 
 
 class EncryptedSecret:

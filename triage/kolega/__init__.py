@@ -1,19 +1,8 @@
 """Client of the Kolega DevSec public API; free of Django so it can be used anywhere."""
 
+from triage.kolega import errors
 from triage.kolega.client import OPERATIONS, ClientStats, KolegaClient
-from triage.kolega.errors import (
-    KolegaAddressRefused,
-    KolegaAuthError,
-    KolegaConflict,
-    KolegaError,
-    KolegaMalformedResponse,
-    KolegaNotFound,
-    KolegaQuotaExceeded,
-    KolegaRateLimited,
-    KolegaTooLarge,
-    KolegaUnavailable,
-    KolegaValidationError,
-)
+from triage.kolega.errors import *  # noqa: F403 (the exception family: errors.__all__)
 from triage.kolega.models import (
     ApiKeySummary,
     Finding,
@@ -51,18 +40,7 @@ __all__ = [
     "Fix",
     "FixDiff",
     "FixProgress",
-    "KolegaAddressRefused",
-    "KolegaAuthError",
     "KolegaClient",
-    "KolegaConflict",
-    "KolegaError",
-    "KolegaMalformedResponse",
-    "KolegaNotFound",
-    "KolegaQuotaExceeded",
-    "KolegaRateLimited",
-    "KolegaTooLarge",
-    "KolegaUnavailable",
-    "KolegaValidationError",
     "Me",
     "Page",
     "PullRequest",
@@ -81,4 +59,5 @@ __all__ = [
     "iter_all",
     "iter_pages",
     "iter_pages_by_time",
+    *errors.__all__,
 ]

@@ -26,20 +26,7 @@ import httpx
 import pydantic
 
 from triage import outbound
-from triage.kolega import pagination
-from triage.kolega.errors import (
-    KolegaAddressRefused,
-    KolegaAuthError,
-    KolegaConflict,
-    KolegaError,
-    KolegaMalformedResponse,
-    KolegaNotFound,
-    KolegaQuotaExceeded,
-    KolegaRateLimited,
-    KolegaTooLarge,
-    KolegaUnavailable,
-    KolegaValidationError,
-)
+from triage.kolega import errors, pagination
 from triage.kolega.models import (
     CreatePullRequestsRequest,
     Finding,
@@ -663,13 +650,13 @@ class KolegaClient:
             logger.warning(
                 "kolega %s %s: answer larger than %d bytes", operation.method, full_path, exc.limit
             )
-            raise KolegaTooLarge(
+            raise errors.KolegaTooLarge(
                 f"the answer is larger than the {exc.limit} bytes the portal reads",
                 method=operation.method,
                 path=full_path,
             ) from exc
         except httpx.UnsupportedProtocol as exc:
-            raise KolegaError(
+            raise errors.KolegaError(
                 f"the base URL is not usable: {self._redact(str(exc))}",
                 method=operation.method,
                 path=full_path,
@@ -677,14 +664,14 @@ class KolegaClient:
 
     def _address_refused(
         self, operation: Operation, refusal: outbound.OutboundRefused
-    ) -> KolegaAddressRefused:
+    ) -> errors.KolegaAddressRefused:
         logger.warning(
             "kolega %s %s refused by the outbound guard: %s",
             operation.method,
             API_PREFIX + operation.path,
             self._redact(refusal.detail),
         )
-        return KolegaAddressRefused(
+        return errors.KolegaAddressRefused(
             refusal.message,
             detail=self._redact(refusal.detail),
             method=operation.method,
@@ -698,11 +685,11 @@ class KolegaClient:
         exc: httpx.TransportError,
         started: float,
         attempt: int,
-    ) -> KolegaUnavailable:
+    ) -> errors.KolegaUnavailable:
         self._count(attempt, "error")
         reason = self._transport_reason(exc)
         self._log(operation, full_path, reason, started, attempt, level=logging.WARNING)
-        return KolegaUnavailable(
+        return errors.KolegaUnavailable(
             f"Kolega is unreachable: {reason}",
             reason=reason,
             method=operation.method,
@@ -711,9 +698,9 @@ class KolegaClient:
 
     def _final_error(
         self, operation: Operation, full_path: str, response: httpx.Response
-    ) -> KolegaError:
+    ) -> errors.KolegaError:
         error = self._error_from_response(operation, full_path, response)
-        if isinstance(error, KolegaUnavailable) and operation.retry != "idempotent":
+        if isinstance(error, errors.KolegaUnavailable) and operation.retry != "idempotent":
             # A 500 may come after the work was done; say so rather than guess.
             error.outcome_unknown = True
         return error
@@ -722,7 +709,7 @@ class KolegaClient:
         self, retry: _Retry, operation: Operation, full_path: str, response: httpx.Response
     ) -> None:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        limited = KolegaRateLimited(
+        limited = errors.KolegaRateLimited(
             "Kolega is rate limiting this organization",
             reason=f"rate limited (retry after {retry_after or 0:g}s)",
             retry_after=retry_after,
@@ -735,7 +722,7 @@ class KolegaClient:
     def _wait_or_raise(
         self,
         retry: _Retry,
-        failure: KolegaError,
+        failure: errors.KolegaError,
         cause: BaseException | None,
         *,
         response: httpx.Response | None = None,
@@ -757,7 +744,7 @@ class KolegaClient:
     def _after_unknown_outcome(
         self,
         operation: Operation,
-        failure: KolegaError,
+        failure: errors.KolegaError,
         find_created: Callable[[datetime], Any] | None,
         request_started_at: datetime,
         attempt: int,
@@ -765,7 +752,7 @@ class KolegaClient:
     ) -> KolegaModel | None:
         """A sent POST failed without telling whether it took effect. Return what it created
         if that can be found, None to send it again; raise when neither is allowed."""
-        unknown = KolegaUnavailable(
+        unknown = errors.KolegaUnavailable(
             f"{failure.message}; the request may or may not have taken effect",
             reason=getattr(failure, "reason", failure.message),
             outcome_unknown=True,
@@ -781,7 +768,7 @@ class KolegaClient:
         self._sleep(self._retry_policy.backoff(attempt=attempt, rng=self._rng))
         try:
             found = find_created(request_started_at - CLOCK_SKEW_ALLOWANCE)
-        except KolegaError as exc:
+        except errors.KolegaError as exc:
             raise unknown from exc
         if found is not None:
             logger.info(
@@ -799,7 +786,7 @@ class KolegaClient:
         try:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise KolegaMalformedResponse(
+            raise errors.KolegaMalformedResponse(
                 f"response is not JSON ({response.headers.get('content-type', 'no content type')},"
                 f" {len(response.content)} bytes)",
                 status_code=response.status_code,
@@ -813,7 +800,7 @@ class KolegaClient:
                 f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
                 for error in exc.errors(include_input=False, include_url=False)[:5]
             )
-            raise KolegaMalformedResponse(
+            raise errors.KolegaMalformedResponse(
                 f"response breaks the contract: {self._redact(problems)}",
                 status_code=response.status_code,
                 method=operation.method,
@@ -822,7 +809,7 @@ class KolegaClient:
 
     def _error_from_response(
         self, operation: Operation, path: str, response: httpx.Response
-    ) -> KolegaError:
+    ) -> errors.KolegaError:
         status = response.status_code
         message, error_code, quota_type, period_end, details = _read_error_body(response)
         message = self._redact(message or response.reason_phrase or f"HTTP {status}")
@@ -833,35 +820,35 @@ class KolegaClient:
         }
         common["path"] = path
         if status == 401:
-            return KolegaAuthError(message, **common)
+            return errors.KolegaAuthError(message, **common)
         if status == 403 and quota_type:
             if period_end is None and operation.name != "quota_balance":
                 period_end = self._quota_period_end()
-            return KolegaQuotaExceeded(
+            return errors.KolegaQuotaExceeded(
                 message, quota_type=quota_type, period_end=period_end, **common
             )
         if status == 403:
-            return KolegaAuthError(message, **common)
+            return errors.KolegaAuthError(message, **common)
         if status == 404:
-            return KolegaNotFound(message, **common)
+            return errors.KolegaNotFound(message, **common)
         if status == 422:
-            return KolegaValidationError(message, details=details, **common)
+            return errors.KolegaValidationError(message, details=details, **common)
         if status in (400, 409):
-            return KolegaConflict(message, **common)
+            return errors.KolegaConflict(message, **common)
         if status >= 500:
-            return KolegaUnavailable(
+            return errors.KolegaUnavailable(
                 f"Kolega answered with a server error: {message}",
                 reason=f"HTTP {status} from Kolega",
                 **common,
             )
-        return KolegaError(message, **common)
+        return errors.KolegaError(message, **common)
 
     def _quota_period_end(self) -> datetime | None:
         """The quota error does not say when the counter resets; the balance does. Best
         effort: a failure here must not hide the quota error itself."""
         try:
             return self.quota_balance().period_end
-        except KolegaError:
+        except errors.KolegaError:
             return None
 
     def _transport_reason(self, exc: httpx.TransportError) -> str:

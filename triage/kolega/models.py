@@ -73,7 +73,9 @@ class Repository(KolegaModel):
 # Scans
 
 
-class ScanBatch(KolegaModel):
+class ScanBatchCounts(KolegaModel):
+    """The fields a scan batch and its progress share: its identity and per-scan counts."""
+
     batch_id: str
     repository_id: str
     scan_type: str
@@ -83,6 +85,9 @@ class ScanBatch(KolegaModel):
     scans_failed: int
     scans_completed: int
     scans_assessed: int
+
+
+class ScanBatch(ScanBatchCounts):
     error_message: str | None = None
     created_at: datetime
     started_at: datetime | None = None
@@ -99,16 +104,7 @@ class ScanProgressRepository(KolegaModel):
     completed_at: datetime | None = None
 
 
-class ScanProgress(KolegaModel):
-    batch_id: str
-    repository_id: str
-    scan_type: str
-    status: str
-    total_repositories: int
-    scans_created: int
-    scans_failed: int
-    scans_completed: int
-    scans_assessed: int
+class ScanProgress(ScanBatchCounts):
     percent_complete: float
     started_at: datetime | None = None
     completed_at: datetime | None = None

@@ -180,6 +180,30 @@ class MirrorModel(models.Model):
         abstract = True
 
 
+class TrackedMirrorModel(MirrorModel):
+    """A mirror row whose progress a tracking chain polls until it settles (see tasks)."""
+
+    # Tracking chain state: the poll the current chain has scheduled next.
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    polls = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+def upstream_unique(name: str) -> models.UniqueConstraint:
+    """The constraint every mirror model has: one row per upstream id and connection."""
+    return models.UniqueConstraint(fields=["connection", "upstream_id"], name=name)
+
+
+def team_status_and_created_indexes(prefix: str) -> list[models.Index]:
+    """The indexes of a tracked model's team lists: by status, and newest first."""
+    return [
+        models.Index(fields=["team", "status"], name=f"{prefix}_team_status"),
+        models.Index(fields=["team", "-created_at"], name=f"{prefix}_team_created"),
+    ]
+
+
 class Repository(MirrorModel):
     """A Kolega repository: a named group of source repos scanned together."""
 
@@ -194,18 +218,14 @@ class Repository(MirrorModel):
     class Meta:
         ordering = ["name", "id"]
         verbose_name_plural = "repositories"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["connection", "upstream_id"], name="mirror_repository_upstream"
-            )
-        ]
+        constraints = [upstream_unique("mirror_repository_upstream")]
         indexes = [models.Index(fields=["team", "name"], name="mirror_repository_team_name")]
 
     def __str__(self) -> str:
         return self.name
 
 
-class ScanBatch(MirrorModel):
+class ScanBatch(TrackedMirrorModel):
     """A scan batch (`batch_id` upstream) with the last progress seen by sync or tracking."""
 
     Status = ScanBatchStatus
@@ -233,24 +253,14 @@ class ScanBatch(MirrorModel):
     # From `/results` once terminal, and when the batch's findings were last listed.
     results_findings_count = models.IntegerField(null=True, blank=True)
     findings_synced_at = models.DateTimeField(null=True, blank=True)
-    # Tracking chain state: the poll the current chain has scheduled next (see tasks).
-    next_poll_at = models.DateTimeField(null=True, blank=True)
-    polls = models.IntegerField(default=0)
 
     objects = ScanBatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "scan batches"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["connection", "upstream_id"], name="mirror_scan_batch_upstream"
-            )
-        ]
-        indexes = [
-            models.Index(fields=["team", "status"], name="mirror_batch_team_status"),
-            models.Index(fields=["team", "-created_at"], name="mirror_batch_team_created"),
-        ]
+        constraints = [upstream_unique("mirror_scan_batch_upstream")]
+        indexes = team_status_and_created_indexes("mirror_batch")
 
     def __str__(self) -> str:
         return f"{self.scan_type} {self.upstream_id}"
@@ -307,11 +317,7 @@ class Finding(MirrorModel):
 
     class Meta:
         ordering = ["-last_detected_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["connection", "upstream_id"], name="mirror_finding_upstream"
-            )
-        ]
+        constraints = [upstream_unique("mirror_finding_upstream")]
         indexes = [
             models.Index(
                 fields=["team", "status", "severity"], name="mirror_finding_team_status_sev"
@@ -395,11 +401,7 @@ class FindingEvent(MirrorModel):
 
     class Meta:
         ordering = ["-event_timestamp", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["connection", "upstream_id"], name="mirror_finding_event_upstream"
-            )
-        ]
+        constraints = [upstream_unique("mirror_finding_event_upstream")]
         indexes = [
             models.Index(fields=["team", "-event_timestamp"], name="mirror_event_team_time"),
             models.Index(fields=["connection", "finding_upstream_id"], name="mirror_event_finding"),
@@ -418,7 +420,7 @@ class FindingEvent(MirrorModel):
         return label_of(ScanType, self.scan_type)
 
 
-class Fix(MirrorModel):
+class Fix(TrackedMirrorModel):
     """An AI fix run, its heartbeat and the latest diff fetched from Kolega."""
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="fixes")
@@ -448,23 +450,14 @@ class Fix(MirrorModel):
     diff_sha256 = models.CharField(max_length=64, blank=True)
     diff_for_completed_at = models.DateTimeField(null=True, blank=True)
     diff_synced_at = models.DateTimeField(null=True, blank=True)
-    next_poll_at = models.DateTimeField(null=True, blank=True)
-    polls = models.IntegerField(default=0)
 
     objects = FixQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "fixes"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["connection", "upstream_id"], name="mirror_fix_upstream"
-            )
-        ]
-        indexes = [
-            models.Index(fields=["team", "status"], name="mirror_fix_team_status"),
-            models.Index(fields=["team", "-created_at"], name="mirror_fix_team_created"),
-        ]
+        constraints = [upstream_unique("mirror_fix_upstream")]
+        indexes = team_status_and_created_indexes("mirror_fix")
 
     def __str__(self) -> str:
         return self.title
@@ -507,11 +500,7 @@ class PullRequest(MirrorModel):
 
     class Meta:
         ordering = ["created_at", "pr_number"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["connection", "upstream_id"], name="mirror_pull_request_upstream"
-            )
-        ]
+        constraints = [upstream_unique("mirror_pull_request_upstream")]
         indexes = [models.Index(fields=["team", "merge_status"], name="mirror_pr_team_status")]
 
     def __str__(self) -> str:

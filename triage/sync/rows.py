@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection as db
 from django.db import models, transaction
@@ -36,9 +37,11 @@ from triage.sync import copy_upsert
 
 UNIQUE_FIELDS = ["connection", "upstream_id"]
 
-REPOSITORY_FIELDS = ["name", "description", "source_repos", "archived", "created_at", "updated_at"]
-SCAN_BATCH_FIELDS = [
-    "repository",
+# The fields of each mirror model that take the contract model's field of the same name as it
+# comes; the `*_FIELDS` lists are every field a sync writes (and compares before writing).
+REPOSITORY_COPIED = ("name", "description", "archived", "created_at", "updated_at")
+REPOSITORY_FIELDS = [*REPOSITORY_COPIED, "source_repos"]
+SCAN_BATCH_COPIED = (
     "scan_type",
     "status",
     "total_repositories",
@@ -50,9 +53,9 @@ SCAN_BATCH_FIELDS = [
     "created_at",
     "started_at",
     "completed_at",
-]
-FINDING_FIELDS = [
-    "repository",
+)
+SCAN_BATCH_FIELDS = ["repository", *SCAN_BATCH_COPIED]
+FINDING_COPIED = (
     "check_id",
     "severity",
     "status",
@@ -61,9 +64,6 @@ FINDING_FIELDS = [
     "title",
     "category",
     "scan_type",
-    "cwe",
-    "owasp",
-    "references",
     "source_url",
     "cvss_base_score",
     "cvss_severity",
@@ -73,11 +73,23 @@ FINDING_FIELDS = [
     "resolved_at",
     "created_at",
     "updated_at",
-    "search_text",
-]
-FIX_FIELDS = [
-    "repository",
-    "finding_ids",
+)
+FINDING_FIELDS = ["repository", *FINDING_COPIED, "cwe", "owasp", "references", "search_text"]
+FINDING_EVENT_COPIED = (
+    "organization_id",
+    "scan_id",
+    "scan_type",
+    "event_type",
+    "previous_status",
+    "new_status",
+    "severity",
+    "check_id",
+    "file_path",
+    "actor_user_id",
+    "event_timestamp",
+    "created_at",
+)
+FIX_COPIED = (
     "title",
     "status",
     "source_repo",
@@ -88,9 +100,9 @@ FIX_FIELDS = [
     "created_at",
     "started_at",
     "completed_at",
-]
-PULL_REQUEST_FIELDS = [
-    "fix",
+)
+FIX_FIELDS = ["repository", "finding_ids", *FIX_COPIED]
+PULL_REQUEST_COPIED = (
     "repo_full_name",
     "branch_name",
     "pr_number",
@@ -98,7 +110,13 @@ PULL_REQUEST_FIELDS = [
     "merge_status",
     "created_at",
     "merged_at",
-]
+)
+PULL_REQUEST_FIELDS = ["fix", *PULL_REQUEST_COPIED]
+
+
+def _copied(source: object, names: Iterable[str]) -> dict[str, Any]:
+    """The named fields of a contract model, for the mirror fields of the same names."""
+    return {name: getattr(source, name) for name in names}
 
 
 @dataclass
@@ -205,12 +223,8 @@ def repositories_write(
             Repository,
             connection,
             repository.id,
-            name=repository.name,
-            description=repository.description,
             source_repos=[ref.model_dump(mode="json") for ref in repository.repositories],
-            archived=repository.archived,
-            created_at=repository.created_at,
-            updated_at=repository.updated_at,
+            **_copied(repository, REPOSITORY_COPIED),
         )
         for repository in repositories
     ]
@@ -229,17 +243,7 @@ def scan_batches_write(
             connection,
             batch.batch_id,
             repository_id=repository_pks[batch.repository_id],
-            scan_type=batch.scan_type,
-            status=batch.status,
-            total_repositories=batch.total_repositories,
-            scans_created=batch.scans_created,
-            scans_failed=batch.scans_failed,
-            scans_completed=batch.scans_completed,
-            scans_assessed=batch.scans_assessed,
-            error_message=batch.error_message,
-            created_at=batch.created_at,
-            started_at=batch.started_at,
-            completed_at=batch.completed_at,
+            **_copied(batch, SCAN_BATCH_COPIED),
         )
         for batch in batches
     ]
@@ -258,32 +262,16 @@ def findings_write(
             connection,
             finding.id,
             repository_id=repository_pks[finding.repository_id],
-            check_id=finding.check_id,
-            severity=finding.severity,
-            status=finding.status,
-            file_path=finding.file_path,
-            message=finding.message,
-            title=finding.title,
-            category=finding.category,
-            scan_type=finding.scan_type,
             cwe=list(finding.cwe),
             owasp=list(finding.owasp),
             references=list(finding.references),
-            source_url=finding.source_url,
-            cvss_base_score=finding.cvss_base_score,
-            cvss_severity=finding.cvss_severity,
-            cvss_vector=finding.cvss_vector,
-            first_detected_at=finding.first_detected_at,
-            last_detected_at=finding.last_detected_at,
-            resolved_at=finding.resolved_at,
-            created_at=finding.created_at,
-            updated_at=finding.updated_at,
             search_text=Finding.search_text_of(
                 title=finding.title,
                 message=finding.message,
                 check_id=finding.check_id,
                 file_path=finding.file_path,
             ),
+            **_copied(finding, FINDING_COPIED),
         )
         for finding in findings
     ]
@@ -314,21 +302,10 @@ def _finding_event_row(connection: KolegaConnection, event: kolega.FindingEvent)
         FindingEvent,
         connection,
         event.id,
-        organization_id=event.organization_id,
         repository_upstream_id=event.repository_id,
         finding_upstream_id=event.finding_id,
-        scan_id=event.scan_id,
-        scan_type=event.scan_type,
-        event_type=event.event_type,
-        previous_status=event.previous_status,
-        new_status=event.new_status,
-        severity=event.severity,
-        check_id=event.check_id,
-        file_path=event.file_path,
-        actor_user_id=event.actor_user_id,
         metadata=dict(event.metadata),
-        event_timestamp=event.event_timestamp,
-        created_at=event.created_at,
+        **_copied(event, FINDING_EVENT_COPIED),
     )
 
 
@@ -375,16 +352,7 @@ def fixes_write(
             fix.id,
             repository_id=repository_pks[fix.repository_id],
             finding_ids=list(fix.finding_ids),
-            title=fix.title,
-            status=fix.status,
-            source_repo=fix.source_repo,
-            source_repo_provider=fix.source_repo_provider,
-            source_scan_branch=fix.source_scan_branch,
-            source_base_commit_sha=fix.source_base_commit_sha,
-            error_message=fix.error_message,
-            created_at=fix.created_at,
-            started_at=fix.started_at,
-            completed_at=fix.completed_at,
+            **_copied(fix, FIX_COPIED),
         )
         for fix in fixes
     ]
@@ -395,13 +363,7 @@ def fixes_write(
             connection,
             pull_request_upstream_id(pr),
             fix_id=written.pks[fix.id],
-            repo_full_name=pr.repo_full_name,
-            branch_name=pr.branch_name,
-            pr_number=pr.pr_number,
-            pr_url=pr.pr_url,
-            merge_status=pr.merge_status,
-            created_at=pr.created_at,
-            merged_at=pr.merged_at,
+            **_copied(pr, PULL_REQUEST_COPIED),
         )
         for fix in fixes
         for pr in fix.pull_requests
@@ -490,27 +452,22 @@ def scan_progress_store(*, batch: ScanBatch, progress: kolega.ScanProgress) -> N
     )
 
 
+PROGRESS_FIX_FIELDS = (
+    "status",
+    "started_at",
+    "completed_at",
+    "error_message",
+    "duration_seconds",
+    "agent_steps_completed",
+    "latest_activity_at",
+)
+
+
 def fix_progress_store(*, fix: Fix, progress: kolega.FixProgress) -> None:
-    fix.status = progress.status
-    fix.started_at = progress.started_at
-    fix.completed_at = progress.completed_at
-    fix.error_message = progress.error_message
-    fix.duration_seconds = progress.duration_seconds
-    fix.agent_steps_completed = progress.agent_steps_completed
-    fix.latest_activity_at = progress.latest_activity_at
+    for name in PROGRESS_FIX_FIELDS:
+        setattr(fix, name, getattr(progress, name))
     fix.progress_synced_at = timezone.now()
-    fix.save(
-        update_fields=[
-            "status",
-            "started_at",
-            "completed_at",
-            "error_message",
-            "duration_seconds",
-            "agent_steps_completed",
-            "latest_activity_at",
-            "progress_synced_at",
-        ]
-    )
+    fix.save(update_fields=[*PROGRESS_FIX_FIELDS, "progress_synced_at"])
 
 
 def statistics_refresh() -> None:

@@ -11,28 +11,20 @@ from django.db.models.functions import Coalesce
 
 from triage.models import Repository, ScanBatch, ScanType, Severity, SlaPolicy, Team
 from triage.models.reports import SEVERITIES
-from triage.selectors.reports.scope import ReportScope, report_repositories
+from triage.selectors.reports.scope import OpenBySeverity, ReportScope, report_repositories
 from triage.selectors.reports.sla import OpenStats, open_finding_stats
 
 RISK_WEIGHTS = {Severity.CRITICAL: 10, Severity.HIGH: 5, Severity.MEDIUM: 2, Severity.LOW: 1}
 
 
 @dataclass
-class RepositoryRow:
+class RepositoryRow(OpenBySeverity):
     repository: Repository
     open_by_severity: dict[str, int]
     risk: int
     oldest_open: datetime | None
     breaches: int
     last_scans: dict[str, datetime | None] = field(default_factory=dict)
-
-    @property
-    def open_total(self) -> int:
-        return sum(self.open_by_severity.values())
-
-    @property
-    def open_counts(self) -> list[int]:
-        return [self.open_by_severity.get(s, 0) for s in SEVERITIES]
 
     @property
     def last_scan_list(self) -> list[datetime | None]:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import QuerySet
 
 from triage.models import Finding, Repository, SlaPolicy, Team
+from triage.models.reports import SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,18 @@ def report_repositories(
     if scope.repository is not None:
         repositories = repositories.filter(pk=scope.repository.pk)
     return list(repositories)
+
+
+class OpenBySeverity:
+    """For report rows holding `open_by_severity`: the total open and the counts per severity,
+    most severe first."""
+
+    open_by_severity: dict[str, int]
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open_by_severity.values())
+
+    @property
+    def open_counts(self) -> list[int]:
+        return [self.open_by_severity.get(s, 0) for s in SEVERITIES]

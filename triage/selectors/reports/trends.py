@@ -9,21 +9,15 @@ from datetime import date, timedelta
 from triage.models import DailyFindingSnapshot, Finding, FindingEvent
 from triage.models.reports import SEVERITIES
 from triage.reports.replay import DayCount, day_counts, ordered_events, replay
-from triage.selectors.reports.scope import ReportScope
+from triage.selectors.reports.scope import OpenBySeverity, ReportScope
 
 
 @dataclass(frozen=True)
-class DayPoint:
+class DayPoint(OpenBySeverity):
     day: date
     open_by_severity: dict[str, int]
 
-    @property
-    def open_total(self) -> int:
-        return sum(self.open_by_severity.values())
-
-    @property
-    def counts(self) -> list[int]:
-        return [self.open_by_severity.get(s, 0) for s in SEVERITIES]
+    counts = OpenBySeverity.open_counts
 
 
 @dataclass(frozen=True)
