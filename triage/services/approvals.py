@@ -36,6 +36,7 @@ from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import SYSTEM, require_role
 from triage.sync.rows import fix_approvals_void_for_other_diff, fix_diff_store
 from triage.sync.tracking import fix_mirror
+from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.approvals")
 
@@ -331,13 +332,7 @@ def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
                 details={"opening": opening.pk, "diff_sha256": opening.diff_sha256},
             )
             opening_pk = opening.pk
-
-            def enqueue():
-                from triage.tasks_fixes import open_pull_requests
-
-                open_pull_requests.delay(opening_pk)
-
-            transaction.on_commit(enqueue)
+            transaction.on_commit(lambda: task_send(TaskName.OPEN_PULL_REQUESTS, opening_pk))
     return opening
 
 

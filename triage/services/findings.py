@@ -34,6 +34,7 @@ from triage.services.errors import ServiceError
 from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import SYSTEM, require_role
 from triage.sync.rows import findings_write
+from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.findings")
 
@@ -299,9 +300,7 @@ def finding_status_job_undo(*, job: FindingStatusJob, actor) -> FindingStatusJob
 
 
 def _queue(job: FindingStatusJob) -> None:
-    from triage.tasks_findings import run_finding_status_job
-
-    transaction.on_commit(lambda: run_finding_status_job.delay(job.pk))
+    transaction.on_commit(lambda: task_send(TaskName.RUN_FINDING_STATUS_JOB, job.pk))
 
 
 @dataclass

@@ -25,7 +25,7 @@ from triage.services.errors import ServiceError
 from triage.services.kolega_errors import QUOTA_LABELS, describe_kolega_error
 from triage.services.teams import require_role
 from triage.sync import scan_batch_mirror
-from triage.tasks import track_scan_batch
+from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.services.scans")
 
@@ -337,5 +337,5 @@ def _start_one(
                 "connection": connection.name,
             },
         )
-        transaction.on_commit(lambda pk=batch.pk: track_scan_batch.delay(pk))
+        transaction.on_commit(lambda pk=batch.pk: task_send(TaskName.TRACK_SCAN_BATCH, pk))
     return ScanStartOutcome(repository, scan_type, batch=batch)
