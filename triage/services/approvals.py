@@ -12,26 +12,32 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
 from triage.models import (
-    ApprovalDecision,
     Fix,
     FixApproval,
-    Membership,
     PullRequestOpening,
     Role,
-    Team,
-    TeamApprovalPolicy,
 )
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.fixes import REFINABLE_STATUSES, diff_sha256_of, diff_version_capture
+from triage.services.four_eyes import (
+    approval_policy_for,
+    approvers_email,
+    decision_record,
+    four_eyes_check,
+    request_still_pending,
+)
+
+# The policy and the two-person rule are shared with dismissals; pages and tests still find
+# them here.
+from triage.services.four_eyes import approval_policy_set as approval_policy_set
+from triage.services.four_eyes import four_eyes_allows as four_eyes_allows
 from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import SYSTEM, require_role
 from triage.sync.rows import fix_approvals_void_for_other_diff, fix_diff_store
@@ -47,48 +53,6 @@ SENDING_STALE_AFTER = timedelta(minutes=5)
 DIFF_PENDING_MESSAGE = (
     "A newer diff of this fix is pending; review it and ask for approval again once it is in."
 )
-
-
-def approval_policy_for(team: Team) -> TeamApprovalPolicy:
-    policy = TeamApprovalPolicy.objects.filter(team=team).first()
-    return policy or TeamApprovalPolicy(team=team)
-
-
-def approval_policy_set(
-    *,
-    team: Team,
-    actor,
-    required_approvals: int,
-    admins_may_self_approve: bool,
-    dismissals_require_approval: bool | None = None,
-) -> TeamApprovalPolicy:
-    """Save the team's policy; ``dismissals_require_approval`` None keeps it as it is."""
-    require_role(team=team, user=actor, role=Role.ADMIN)
-    if required_approvals not in (1, 2):
-        raise ServiceError("A pull request needs one or two approvals.")
-    with transaction.atomic():
-        policy, _ = TeamApprovalPolicy.objects.select_for_update(of=("self",)).get_or_create(
-            team=team
-        )
-        policy.required_approvals = required_approvals
-        policy.admins_may_self_approve = admins_may_self_approve
-        previous_dismissals = policy.dismissals_require_approval
-        if dismissals_require_approval is not None:
-            policy.dismissals_require_approval = dismissals_require_approval
-        policy.save()
-        audit_log(
-            team=team,
-            actor=actor,
-            action="approval_policy.update",
-            target=policy,
-            details={
-                "required_approvals": required_approvals,
-                "admins_may_self_approve": admins_may_self_approve,
-                "dismissals_require_approval": policy.dismissals_require_approval,
-                "dismissals_require_approval_before": previous_dismissals,
-            },
-        )
-    return policy
 
 
 def _fix_ready_for_review(fix: Fix) -> None:
@@ -156,115 +120,26 @@ def _notify_approvers(approval_id: int) -> None:
     )
 
 
-def approvers_email(*, team: Team, requested_by_id: int, subject: str, message: str) -> None:
-    """Tell the team's approvers (but the requester) that a request waits, when email is
-    configured; a mail server that fails is logged, never raised."""
-    if not getattr(settings, "EMAIL_HOST", "") and "locmem" not in settings.EMAIL_BACKEND:
-        return
-    recipients = [
-        m.user.email
-        for m in Membership.objects.filter(
-            team=team, role__in=[Role.APPROVER, Role.ADMIN]
-        ).select_related("user")
-        if m.user.email and m.user_id != requested_by_id
-    ]
-    if not recipients:
-        return
-    try:
-        send_mail(
-            subject=f"[{team.name}] {subject}",
-            message=message,
-            from_email=None,
-            recipient_list=recipients,
-        )
-    except OSError:
-        logger.warning("could not email the approvers of team %s", team.pk, exc_info=True)
-
-
-def four_eyes_allows(*, team: Team, requested_by_id: int | None, actor, membership) -> bool:
-    """Whether the actor may decide on a request: anyone but its requester, and the
-    requester only as an admin of a team whose policy lets admins approve their own."""
-    if requested_by_id != actor.pk:
-        return True
-    return (
-        membership is not None
-        and membership.role == Role.ADMIN
-        and approval_policy_for(team).admins_may_self_approve
-    )
-
-
-def four_eyes_check(
-    *, team: Team, requested_by_id: int | None, actor, membership: Membership | None, what: str
-) -> None:
-    """Refuse a decision `four_eyes_allows` does not allow (every request needing a second
-    person)."""
-    if not four_eyes_allows(
-        team=team, requested_by_id=requested_by_id, actor=actor, membership=membership
-    ):
-        raise ServiceError(f"A second person must decide: you asked for this {what}.")
-
-
 def approval_decide(
     *, approval: FixApproval, actor, approve: bool, comment: str = ""
 ) -> FixApproval:
     """Approve or reject; the last approval needed opens the pull requests."""
     membership = require_role(team=approval.team, user=actor, role=Role.APPROVER)
-    with transaction.atomic():
-        approval = (
-            FixApproval.objects.select_for_update(of=("self",))
-            .select_related("fix", "team")
-            .get(pk=approval.pk)
-        )
-        fix = approval.fix
-        if approval.status != FixApproval.Status.PENDING:
-            raise ServiceError(f"This request is already {approval.get_status_display().lower()}.")
-        four_eyes_check(
-            team=approval.team,
-            requested_by_id=approval.requested_by_id,
-            actor=actor,
-            membership=membership,
-            what="approval",
-        )
-        if fix.diff_sha256 != approval.diff_sha256:
-            approval.status = FixApproval.Status.VOIDED
-            approval.decided_at = timezone.now()
-            approval.save(update_fields=["status", "decided_at"])
-            audit_log(
-                team=approval.team,
-                actor=actor,
-                action="approval.void",
-                target=fix,
-                details={"approval": approval.pk, "reason": "diff changed"},
-            )
-    if approval.status == FixApproval.Status.VOIDED:
-        raise ServiceError("The diff changed since approval was requested; ask again.")
+    fix = _approval_void_if_diff_changed(approval=approval, actor=actor, membership=membership)
     with transaction.atomic():
         approval = (
             FixApproval.objects.select_for_update(of=("self",))
             .select_related("team")
             .get(pk=approval.pk)
         )
-        if approval.status != FixApproval.Status.PENDING:
-            raise ServiceError(f"This request is already {approval.get_status_display().lower()}.")
-        if approval.decisions.filter(approver=actor).exists():
-            raise ServiceError("You have already decided on this request.")
-        ApprovalDecision.objects.create(
-            approval=approval,
-            approver=actor,
-            decision=ApprovalDecision.Decision.APPROVE
-            if approve
-            else ApprovalDecision.Decision.REJECT,
-            comment=comment.strip(),
+        request_still_pending(approval)
+        approvals = decision_record(
+            request=approval,
+            actor=actor,
+            approve=approve,
+            comment=comment,
             diff_sha256=approval.diff_sha256,
         )
-        approvals = approval.decisions.filter(decision=ApprovalDecision.Decision.APPROVE).count()
-        if not approve:
-            approval.status = FixApproval.Status.REJECTED
-        elif approvals >= approval.required_approvals:
-            approval.status = FixApproval.Status.APPROVED
-        if approval.status != FixApproval.Status.PENDING:
-            approval.decided_at = timezone.now()
-        approval.save(update_fields=["status", "decided_at"])
         audit_log(
             team=approval.team,
             actor=actor,
@@ -281,6 +156,39 @@ def approval_decide(
     if approval.status == FixApproval.Status.APPROVED:
         pull_requests_open(fix=fix, actor=actor)
     return approval
+
+
+def _approval_void_if_diff_changed(*, approval: FixApproval, actor, membership) -> Fix:
+    """Check the actor may decide on the pending approval; void it (and refuse) when the fix
+    was refined since it was asked for. Answers the fix."""
+    with transaction.atomic():
+        approval = (
+            FixApproval.objects.select_for_update(of=("self",))
+            .select_related("fix", "team")
+            .get(pk=approval.pk)
+        )
+        fix = approval.fix
+        request_still_pending(approval)
+        four_eyes_check(
+            team=approval.team,
+            requested_by_id=approval.requested_by_id,
+            actor=actor,
+            membership=membership,
+            what="approval",
+        )
+        if fix.diff_sha256 == approval.diff_sha256:
+            return fix
+        approval.status = FixApproval.Status.VOIDED
+        approval.decided_at = timezone.now()
+        approval.save(update_fields=["status", "decided_at"])
+        audit_log(
+            team=approval.team,
+            actor=actor,
+            action="approval.void",
+            target=fix,
+            details={"approval": approval.pk, "reason": "diff changed"},
+        )
+    raise ServiceError("The diff changed since approval was requested; ask again.")
 
 
 def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:

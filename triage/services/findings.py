@@ -30,7 +30,9 @@ from triage.models import (
     Team,
 )
 from triage.services.audit import audit_log
+from triage.services.dismissal_notes import dismissal_status_job_finished
 from triage.services.errors import ServiceError
+from triage.services.four_eyes import status_needs_approval
 from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import SYSTEM, require_role
 from triage.sync.rows import findings_write
@@ -67,8 +69,6 @@ def _check_status(status: str) -> None:
 
 def _refuse_unapproved_dismissal(team: Team, status: str) -> None:
     """While the team's policy asks for it, dismissing goes through a `DismissalRequest`."""
-    from triage.services.dismissals import status_needs_approval
-
     if status_needs_approval(team, status):
         raise ServiceError(
             "Dismissing findings needs approval in this team: give a reason and send it for "
@@ -403,8 +403,6 @@ def finding_status_job_run(
             target=job,
             details={"changed": job.changed, "unchanged": job.unchanged, "failed": job.failed},
         )
-        from triage.services.dismissals import dismissal_status_job_finished
-
         dismissal_status_job_finished(job=job)
     return job
 
