@@ -10,6 +10,7 @@ Only the worker that moves a row from pending to sending, under a row lock, send
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -20,6 +21,7 @@ from triage.clients import kolega_client_for
 from triage.models import (
     Fix,
     FixApproval,
+    Membership,
     PullRequestOpening,
     Role,
 )
@@ -29,8 +31,9 @@ from triage.services.fixes import REFINABLE_STATUSES, diff_sha256_of, diff_versi
 from triage.services.four_eyes import (
     approval_policy_for,
     approvers_email,
+    decision_check,
     decision_record,
-    four_eyes_check,
+    may_decide,
     request_still_pending,
 )
 
@@ -55,11 +58,78 @@ DIFF_PENDING_MESSAGE = (
 )
 
 
-def _fix_ready_for_review(fix: Fix) -> None:
+@dataclass(frozen=True)
+class FixActions:
+    """What a person may do with a fix now: the fix page offers exactly these, and the
+    services refuse the rest by the same rules."""
+
+    request_approval: bool
+    decide: bool
+    refine: bool
+    open_pull_requests: bool
+
+
+def fix_actions(
+    *,
+    fix: Fix,
+    approval: FixApproval | None,
+    opening: PullRequestOpening | None,
+    actor,
+    membership: Membership | None,
+) -> FixActions:
+    """`approval` and `opening` are the fix's latest (the page shows them)."""
+    triager = membership is not None and membership.has_role(Role.TRIAGER)
+    open_approval = (
+        approval if approval is not None and approval.status in FixApproval.OPEN_STATUSES else None
+    )
+    return FixActions(
+        request_approval=triager
+        and approval_request_refusal(fix=fix, open_approval=open_approval) is None,
+        decide=approval is not None
+        and may_decide(request=approval, actor=actor, membership=membership),
+        refine=triager and fix.status.lower() in REFINABLE_STATUSES,
+        open_pull_requests=triager
+        and pull_requests_open_refusal(fix=fix, approval=approval) is None
+        and opening_needs_sending(opening),
+    )
+
+
+def approval_request_refusal(*, fix: Fix, open_approval: FixApproval | None) -> str | None:
+    """Why approval cannot be asked for the fix's diff now, or None."""
     if fix.status.lower() not in REFINABLE_STATUSES:
-        raise ServiceError(f"Only a completed fix can be approved (it is {fix.status}).")
-    if fix.needs_diff or not fix.diff or not fix.diff_sha256:
-        raise ServiceError("The fix's diff has not been fetched yet; wait a moment.")
+        return f"Only a completed fix can be approved (it is {fix.status})."
+    if fix.needs_diff or not fix.diff_sha256:
+        return "The fix's diff has not been fetched yet; wait a moment."
+    if open_approval is not None:
+        return "This fix already has an approval request."
+    return None
+
+
+def pull_requests_open_refusal(*, fix: Fix, approval: FixApproval | None) -> str | None:
+    """Why the fix's pull requests cannot be opened now, or None."""
+    if approval is None or approval.status != FixApproval.Status.APPROVED:
+        return "Pull requests need an approved request first."
+    if fix.status.lower() not in REFINABLE_STATUSES:
+        return f"Pull requests need a completed fix (it is {fix.status})."
+    if fix.diff_sha256 != approval.diff_sha256:
+        return "The diff changed after it was approved; ask for approval again."
+    if fix.needs_diff:
+        return DIFF_PENDING_MESSAGE
+    return None
+
+
+def opening_needs_sending(opening: PullRequestOpening | None) -> bool:
+    """Whether asking to open pull requests would queue a send (or a reconcile): none asked
+    yet, failed, of unknown outcome, or sending for so long its worker must have died."""
+    if opening is None:
+        return True
+    if opening.status in (PullRequestOpening.Status.FAILED, PullRequestOpening.Status.UNKNOWN):
+        return True
+    return (
+        opening.status == PullRequestOpening.Status.SENDING
+        and opening.sent_at is not None
+        and opening.sent_at < timezone.now() - SENDING_STALE_AFTER
+    )
 
 
 def approval_request(
@@ -75,9 +145,16 @@ def approval_request(
     require_role(team=fix.team, user=actor, role=Role.TRIAGER)
     with transaction.atomic():
         fix = Fix.objects.select_for_update(of=("self",)).get(pk=fix.pk)
-        _fix_ready_for_review(fix)
-        if FixApproval.objects.filter(fix=fix, status__in=FixApproval.OPEN_STATUSES).exists():
-            raise ServiceError("This fix already has an approval request.")
+        refusal = approval_request_refusal(
+            fix=fix,
+            open_approval=FixApproval.objects.filter(
+                fix=fix, status__in=FixApproval.OPEN_STATUSES
+            ).first(),
+        )
+        if refusal is None and not fix.diff:  # the text itself, which pages do not load
+            refusal = "The fix's diff has not been fetched yet; wait a moment."
+        if refusal is not None:
+            raise ServiceError(refusal)
         diff_version_capture(fix=fix)
         policy = approval_policy_for(fix.team)
         try:
@@ -168,14 +245,7 @@ def _approval_void_if_diff_changed(*, approval: FixApproval, actor, membership) 
             .get(pk=approval.pk)
         )
         fix = approval.fix
-        request_still_pending(approval)
-        four_eyes_check(
-            team=approval.team,
-            requested_by_id=approval.requested_by_id,
-            actor=actor,
-            membership=membership,
-            what="approval",
-        )
+        decision_check(request=approval, actor=actor, membership=membership, what="approval")
         if fix.diff_sha256 == approval.diff_sha256:
             return fix
         approval.status = FixApproval.Status.VOIDED
@@ -204,33 +274,22 @@ def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
             .filter(fix_id=fix.pk, status=FixApproval.Status.APPROVED)
             .first()
         )
-        if approval is None:
-            raise ServiceError("Pull requests need an approved request first.")
         fix = Fix.objects.get(pk=fix.pk)
-        if fix.status.lower() not in REFINABLE_STATUSES:
-            raise ServiceError(f"Pull requests need a completed fix (it is {fix.status}).")
-        if fix.diff_sha256 != approval.diff_sha256:
-            raise ServiceError("The diff changed after it was approved; ask for approval again.")
-        if fix.needs_diff:
-            raise ServiceError(DIFF_PENDING_MESSAGE)
+        refusal = pull_requests_open_refusal(fix=fix, approval=approval)
+        if refusal is not None:
+            raise ServiceError(refusal)
         opening, created = PullRequestOpening.objects.select_for_update(of=("self",)).get_or_create(
             fix=fix,
             diff_sha256=approval.diff_sha256,
             defaults={"team_id": fix.team_id, "approval": approval},
         )
-        queue = created
+        # A failed opening is sent again; one of unknown outcome, or stuck sending, is looked
+        # up by the task first (reconciled): it never sends blindly.
+        queue = created or opening_needs_sending(opening)
         if opening.status == PullRequestOpening.Status.FAILED:
             opening.status = PullRequestOpening.Status.PENDING
             opening.error_message = ""
             opening.save(update_fields=["status", "error_message", "updated_at"])
-            queue = True
-        elif opening.status == PullRequestOpening.Status.UNKNOWN or (
-            opening.status == PullRequestOpening.Status.SENDING
-            and opening.sent_at is not None
-            and opening.sent_at < timezone.now() - SENDING_STALE_AFTER
-        ):
-            # The task looks at the fix first (reconciles); it never sends blindly.
-            queue = True
         if queue:
             audit_log(
                 team=fix.team,

@@ -39,10 +39,9 @@ from triage.services.findings import MAX_JOB_ITEMS, finding_status_job_create
 from triage.services.four_eyes import (
     approval_policy_for,
     approvers_email,
+    decision_check,
     decision_record,
-    four_eyes_check,
     is_dismissal,
-    request_still_pending,
 )
 
 # Pages find the dismissal rule here, where the workflow is.
@@ -197,14 +196,7 @@ def dismissal_decide(
             .select_related("team")
             .get(pk=request.pk)
         )
-        request_still_pending(request)
-        four_eyes_check(
-            team=request.team,
-            requested_by_id=request.requested_by_id,
-            actor=actor,
-            membership=membership,
-            what="dismissal",
-        )
+        decision_check(request=request, actor=actor, membership=membership, what="dismissal")
         if approve and request.expires_on is not None and request.expires_on <= today():
             raise ServiceError("Its expiry date has passed; reject it and ask again.")
         approvals = decision_record(request=request, actor=actor, approve=approve, comment=comment)
@@ -252,14 +244,26 @@ def _apply_start(request: DismissalRequest, *, actor) -> None:
     request.save(update_fields=["apply_job"])
 
 
+def dismissal_cancel_refusal(*, request: DismissalRequest, actor, membership) -> str | None:
+    """Why the actor may not withdraw the request, or None: the page offers "Cancel the
+    request" by it."""
+    if request.status != Status.PENDING:
+        return f"This request is already {request.get_status_display().lower()}."
+    if membership is None or not membership.has_role(Role.TRIAGER):
+        return "Withdrawing a request needs the Triager role."
+    if request.requested_by_id != actor.pk and not membership.has_role(Role.ADMIN):
+        return "Only the person who asked, or an admin, can cancel it."
+    return None
+
+
 def dismissal_cancel(*, request: DismissalRequest, actor) -> DismissalRequest:
     """The requester (or an admin) withdraws a request nobody has decided yet."""
     membership = require_role(team=request.team, user=actor, role=Role.TRIAGER)
     with transaction.atomic():
         request = DismissalRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
-        request_still_pending(request)
-        if request.requested_by_id != actor.pk and membership.role != Role.ADMIN:
-            raise ServiceError("Only the person who asked, or an admin, can cancel it.")
+        refusal = dismissal_cancel_refusal(request=request, actor=actor, membership=membership)
+        if refusal is not None:
+            raise ServiceError(refusal)
         request.status = Status.CANCELLED
         request.decided_at = timezone.now()
         request.save(update_fields=["status", "decided_at"])

@@ -131,6 +131,35 @@ def four_eyes_check(
         raise ServiceError(f"A second person must decide: you asked for this {what}.")
 
 
+def decision_refusal(*, request: models.Model, actor, membership: Membership | None, what: str):
+    """Why the actor may not decide on the request now, or None when they may. Pages offer
+    the decision form by it and the services refuse by it (`decision_check`)."""
+    if request.status != PENDING:
+        return f"This request is already {request.get_status_display().lower()}."
+    if membership is None or not membership.has_role(Role.APPROVER):
+        return "Deciding needs the Approver role."
+    if request.requested_by_id == actor.pk and not four_eyes_allows(
+        team=request.team,
+        requested_by_id=request.requested_by_id,
+        actor=actor,
+        membership=membership,
+    ):
+        return f"A second person must decide: you asked for this {what}."
+    if any(decision.approver_id == actor.pk for decision in request.decisions.all()):
+        return "You have already decided on this request."
+    return None
+
+
+def may_decide(*, request: models.Model, actor, membership: Membership | None) -> bool:
+    return decision_refusal(request=request, actor=actor, membership=membership, what="") is None
+
+
+def decision_check(*, request: models.Model, actor, membership: Membership | None, what: str):
+    refusal = decision_refusal(request=request, actor=actor, membership=membership, what=what)
+    if refusal is not None:
+        raise ServiceError(refusal)
+
+
 def request_still_pending(request: models.Model) -> None:
     """Refuse to act on a request somebody already decided (or withdrew)."""
     if request.status != PENDING:

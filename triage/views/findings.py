@@ -28,6 +28,7 @@ from triage.selectors import findings as selectors
 from triage.selectors import sync as sync_selectors
 from triage.services import dismissals as dismissal_services
 from triage.services import findings as services
+from triage.services import status_changes
 from triage.services.errors import ServiceError
 from triage.views.htmx import (
     Event,
@@ -251,31 +252,24 @@ def findings_bulk(request):
                     "previewed": True,
                 },
             )
-        status = form.cleaned_data["status"]
-        if dismissal_services.status_needs_approval(request.team, status):
-            dismissal = dismissal_services.dismissal_request_create(
-                team=request.team,
-                actor=request.user,
-                finding_ids=queryset.values_list("pk", flat=True),
-                status=status,
-                reason=form.cleaned_data["reason"] or form.cleaned_data["comment"],
-                expires_on=form.cleaned_data["expires_on"],
-                filter_query=form.cleaned_data["filter_query"],
-            )
+        change = status_changes.findings_status_change(
+            team=request.team,
+            actor=request.user,
+            finding_ids=queryset.values_list("pk", flat=True),
+            status=form.cleaned_data["status"],
+            comment=form.cleaned_data["comment"],
+            reason=form.cleaned_data["reason"],
+            expires_on=form.cleaned_data["expires_on"],
+            filter_query=form.cleaned_data["filter_query"],
+        )
+        dismissal, job = change.dismissal, change.job
+        if dismissal is not None:
             messages.success(request, _sent_for_approval(dismissal))
             dismissal_url = reverse(
                 "approvals-dismissal",
                 kwargs={"team_slug": request.team.slug, "dismissal_id": dismissal.pk},
             )
             return redirect_after_post(request, dismissal_url)
-        job = services.finding_status_job_create(
-            team=request.team,
-            actor=request.user,
-            finding_ids=queryset.values_list("pk", flat=True),
-            status=status,
-            comment=form.cleaned_data["comment"],
-            filter_query=form.cleaned_data["filter_query"],
-        )
     except ServiceError as exc:
         if is_fragment(request):
             return render_fragment(
@@ -354,21 +348,16 @@ def _finding_status_post(request, found):
     if not form.is_valid():
         error = "Choose a valid status." if "status" in form.errors else "Check the expiry date."
     else:
-        status = form.cleaned_data["status"]
         try:
-            if dismissal_services.status_needs_approval(request.team, status):
-                sent = dismissal_services.dismissal_request_create(
-                    team=request.team,
-                    actor=request.user,
-                    finding_ids=[found.pk],
-                    status=status,
-                    reason=form.cleaned_data["reason"],
-                    expires_on=form.cleaned_data["expires_on"],
-                )
-            else:
-                found = services.finding_status_set(
-                    team=request.team, actor=request.user, finding=found, status=status
-                )
+            change = status_changes.finding_status_change(
+                team=request.team,
+                actor=request.user,
+                finding=found,
+                status=form.cleaned_data["status"],
+                reason=form.cleaned_data["reason"],
+                expires_on=form.cleaned_data["expires_on"],
+            )
+            sent, found = change.dismissal, change.finding or found
         except ServiceError as exc:
             error = exc.message
             if exc.field == "reason" and is_fragment(request):
