@@ -239,19 +239,7 @@ def findings_bulk(request):
     try:
         queryset = _selected_queryset(request, form)
         if action == "preview":
-            status = form.cleaned_data["status"]
-            will_change, already = selectors.status_counts_for(queryset=queryset, status=status)
-            return render_fragment(
-                request,
-                "triage/findings/list.html",
-                "bulk-preview",
-                {
-                    "will_change": will_change,
-                    "already": already,
-                    "status_label": label_of(FindingStatus, status),
-                    "previewed": True,
-                },
-            )
+            return _bulk_preview(request, queryset=queryset, status=form.cleaned_data["status"])
         change = status_changes.findings_status_change(
             team=request.team,
             actor=request.user,
@@ -262,14 +250,6 @@ def findings_bulk(request):
             expires_on=form.cleaned_data["expires_on"],
             filter_query=form.cleaned_data["filter_query"],
         )
-        dismissal, job = change.dismissal, change.job
-        if dismissal is not None:
-            messages.success(request, _sent_for_approval(dismissal))
-            dismissal_url = reverse(
-                "approvals-dismissal",
-                kwargs={"team_slug": request.team.slug, "dismissal_id": dismissal.pk},
-            )
-            return redirect_after_post(request, dismissal_url)
     except ServiceError as exc:
         if is_fragment(request):
             return render_fragment(
@@ -280,8 +260,38 @@ def findings_bulk(request):
             )
         messages.error(request, exc.message)
         return redirect_after_post(request, back)
-    job_url = reverse("findings-job", kwargs={"team_slug": request.team.slug, "job_id": job.pk})
-    return redirect_after_post(request, job_url)
+    return _bulk_started(request, change)
+
+
+def _bulk_preview(request, *, queryset, status: str):
+    """How many of the selection the change would change, and how many have it already."""
+    will_change, already = selectors.status_counts_for(queryset=queryset, status=status)
+    return render_fragment(
+        request,
+        "triage/findings/list.html",
+        "bulk-preview",
+        {
+            "will_change": will_change,
+            "already": already,
+            "status_label": label_of(FindingStatus, status),
+            "previewed": True,
+        },
+    )
+
+
+def _bulk_started(request, change: status_changes.StatusChange):
+    """On to the dismissal request that now waits for a decision, or to the status job."""
+    if change.dismissal is not None:
+        messages.success(request, _sent_for_approval(change.dismissal))
+        url = reverse(
+            "approvals-dismissal",
+            kwargs={"team_slug": request.team.slug, "dismissal_id": change.dismissal.pk},
+        )
+    else:
+        url = reverse(
+            "findings-job", kwargs={"team_slug": request.team.slug, "job_id": change.job.pk}
+        )
+    return redirect_after_post(request, url)
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
