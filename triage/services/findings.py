@@ -206,8 +206,6 @@ def _job_dismissal_refusal(job: FindingStatusJob, statuses: Iterable[str]) -> st
     A job records statuses when it is created; an admin may have turned on approval of
     dismissals since. Only a job applying an approved dismissal request may dismiss then.
     """
-    from triage.services.dismissals import status_needs_approval
-
     if not any(status_needs_approval(job.team, status) for status in set(statuses)):
         return None
     if DismissalRequest.objects.filter(apply_job=job, status__in=DISMISSAL_APPLYING).exists():
