@@ -25,13 +25,11 @@ from triage import kolega
 from triage.clients import kolega_client_for
 from triage.models import Fix, KolegaConnection, ScanBatch
 from triage.models.mirror import (
-    FIX_SETTLED_STATUSES,
-    SCAN_TERMINAL_STATUSES,
     fix_status_is_settled,
     scan_status_is_terminal,
 )
 from triage.sync import rows
-from triage.sync.full import _status_in, repository_pks_for
+from triage.sync.full import repository_pks_for
 from triage.sync.runs import connection_mark_invalid
 
 logger = logging.getLogger("triage.sync.tracking")
@@ -168,20 +166,12 @@ def _untracked() -> Q:
 
 def scan_batches_untracked(*, connection_id: int) -> QuerySet[ScanBatch]:
     """Active batches with no tracker alive (never started, or its chain died with a worker)."""
-    return (
-        ScanBatch.objects.filter(connection_id=connection_id)
-        .exclude(_status_in(SCAN_TERMINAL_STATUSES))
-        .filter(_untracked())
-    )
+    return ScanBatch.objects.active().filter(connection_id=connection_id).filter(_untracked())
 
 
 def fixes_untracked(*, connection_id: int) -> QuerySet[Fix]:
     """Unsettled fixes with no tracker alive."""
-    return (
-        Fix.objects.filter(connection_id=connection_id)
-        .exclude(_status_in(FIX_SETTLED_STATUSES))
-        .filter(_untracked())
-    )
+    return Fix.objects.unsettled().filter(connection_id=connection_id).filter(_untracked())
 
 
 def tracking_chain_step(
