@@ -12,6 +12,7 @@ import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue as KombuQueue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -364,13 +365,25 @@ CELERY_TIMEZONE = "UTC"
 PORTAL_STATUS_JOB_CONCURRENCY = env_int("PORTAL_STATUS_JOB_CONCURRENCY", 8)
 # A new connection is synced at once rather than at the next scheduled sync.
 PORTAL_SYNC_ON_CONNECT = env_bool("PORTAL_SYNC_ON_CONNECT", True)
-# Task modules beyond triage/tasks.py (found by autodiscovery): one per area of the portal.
-CELERY_IMPORTS = [
-    "triage.tasks_scans",
-    "triage.tasks_findings",
-    "triage.tasks_fixes",
-    "triage.tasks_reports",
-]
+# Every task lives in triage/tasks.py (found by autodiscovery) and runs on the queue of its
+# area, so an operator can give slow work its own workers (`celery worker -Q bulk`). A worker
+# started without -Q consumes every queue declared here, as the default worker does.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# "mail" is for outgoing notifications; approvers' emails are still sent by the request.
+PORTAL_TASK_QUEUES = ("celery", "sync", "tracking", "bulk", "reports", "mail")
+CELERY_TASK_QUEUES = [KombuQueue(name, routing_key=name) for name in PORTAL_TASK_QUEUES]
+CELERY_TASK_ROUTES = {
+    "triage.tasks.sync_connection": {"queue": "sync"},
+    "triage.tasks.sync_due_connections": {"queue": "sync"},
+    "triage.tasks.reconcile_connections": {"queue": "sync"},
+    "triage.tasks.track_scan_batch": {"queue": "tracking"},
+    "triage.tasks.track_fix": {"queue": "tracking"},
+    "triage.tasks_findings.run_finding_status_job": {"queue": "bulk"},
+    "triage.tasks_findings.expire_dismissals": {"queue": "bulk"},
+    # Opening pull requests is a person waiting on one quick write: the default queue.
+    "triage.tasks_reports.report_snapshots_refresh": {"queue": "reports"},
+    "triage.tasks_reports.report_snapshots_refresh_all": {"queue": "reports"},
+}
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,38 +1,65 @@
-"""Celery tasks: thin wrappers that load rows by id and call `triage.sync`.
+"""Celery tasks: thin wrappers that take ids, load rows and call one sync or service.
 
 Every task is safe to run twice: syncs upsert on upstream ids under a per-connection lease,
-tracking steps store what Kolega says. Tasks are acknowledged late and re-queued when their
-worker dies. Only `KolegaUnavailable` (Kolega down, 5xx, timeouts, 429 beyond what the client
-waits) is retried, with exponential backoff; auth, not-found and validation errors are final.
-No countdown comes near the broker's visibility timeout: tracking polls every few seconds
-and keeps its state (`next_poll_at`, `polls`) in the database, not in a long-delayed message.
+tracking steps store what Kolega says, status jobs skip items already decided, a pull-request
+opening is sent only by the task that moves it from pending to sending.
+
+One policy for all (`TASK_POLICY`): acknowledged late and re-queued when their worker dies;
+only `KolegaUnavailable` (Kolega down, 5xx, timeouts, 429 beyond what the client waits) is
+retried, with exponential backoff; auth, not-found and validation errors are final, and the
+service that met them records why. Each task runs on the queue its route in settings names
+(`CELERY_TASK_ROUTES`), so an operator can give slow work its own workers.
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timedelta
-
 from celery import shared_task
-from django.conf import settings
-from django.db.models import Q
+from django.core.cache import cache
 from django.utils import timezone
 
 from triage.kolega import KolegaUnavailable
-from triage.models import Fix, KolegaConnection, ScanBatch, SyncRun, SyncState
-from triage.models.mirror import FIX_SETTLED_STATUSES, SCAN_TERMINAL_STATUSES
+from triage.models import (
+    Fix,
+    KolegaConnection,
+    PullRequestOpening,
+    ScanBatch,
+    SyncRun,
+    SyncState,
+    Team,
+)
+from triage.services.approvals import pull_request_opening_send
+from triage.services.dismissals import dismissals_expire
+from triage.services.findings import finding_status_job_run
+from triage.services.reports import report_snapshots_rebuild
 from triage.sync import (
-    TrackingStopped,
     fix_track_step,
     scan_batch_track_step,
     sync_connection_full,
     sync_connection_incremental,
     sync_connection_reconcile,
 )
-from triage.sync.full import _status_in
 from triage.sync.runs import sync_runs_fail_lost
+from triage.sync.tracking import (
+    CHAIN_ENDS,
+    fixes_untracked,
+    scan_batches_untracked,
+    track_poll_seconds,
+    tracking_chain_step,
+)
+from triage.task_queue import TaskName
 
-logger = logging.getLogger("triage.tasks")
+TASK_POLICY = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (KolegaUnavailable,),
+    "retry_backoff": 15,
+    # Below the broker's visibility timeout: a retry never waits long enough to be redelivered.
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 6,
+    "time_limit": 30 * 60,
+    "soft_time_limit": 25 * 60,
+}
 
 SYNC_FUNCTIONS = {
     SyncRun.Kind.FULL: sync_connection_full,
@@ -40,27 +67,13 @@ SYNC_FUNCTIONS = {
     SyncRun.Kind.RECONCILE: sync_connection_reconcile,
 }
 
-RETRY_POLICY = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (KolegaUnavailable,),
-    "retry_backoff": 15,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-    "max_retries": 6,
-}
+# One rebuild per team at a time is enough: the reports page asks for one on every stale visit.
+REFRESH_LOCK_SECONDS = 300
+
+# Sync
 
 
-def track_poll_seconds() -> int:
-    return int(getattr(settings, "PORTAL_TRACK_POLL_SECONDS", 5))
-
-
-def track_max_polls() -> int:
-    """A day of polling; a batch or fix still active after that is left to the syncs."""
-    return max(1, 24 * 3600 // track_poll_seconds())
-
-
-@shared_task(**RETRY_POLICY)
+@shared_task(name=TaskName.SYNC_CONNECTION, **TASK_POLICY)
 def sync_connection(
     connection_id: int, kind: str = SyncRun.Kind.INCREMENTAL, run_id: int | None = None
 ) -> str:
@@ -80,14 +93,13 @@ def sync_connection(
     return run.status
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=TaskName.SYNC_DUE_CONNECTIONS, **TASK_POLICY)
 def sync_due_connections() -> int:
     """Beat, every PORTAL_SYNC_INTERVAL_SECONDS: an incremental sync per active connection
     not backing off after failures. Runs whose task died are marked failed first."""
     sync_runs_fail_lost()
-    now = timezone.now()
     due = KolegaConnection.objects.filter(state=KolegaConnection.State.ACTIVE).exclude(
-        pk__in=SyncState.objects.filter(next_attempt_at__gt=now).values("connection_id")
+        pk__in=SyncState.objects.filter(next_attempt_at__gt=timezone.now()).values("connection_id")
     )
     count = 0
     for connection_id in due.values_list("pk", flat=True):
@@ -96,7 +108,7 @@ def sync_due_connections() -> int:
     return count
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=TaskName.RECONCILE_CONNECTIONS, **TASK_POLICY)
 def reconcile_connections() -> int:
     """Beat, nightly: a reconciliation per active connection."""
     count = 0
@@ -107,68 +119,90 @@ def reconcile_connections() -> int:
     return count
 
 
+# Tracking
+
+
 def tracking_resume(*, connection_id: int) -> None:
-    """Start a tracker for every active batch or fix with none alive (never started, or its
-    chain died with a worker)."""
-    stale = timezone.now() - timedelta(seconds=track_poll_seconds() * 6)
-    untracked = Q(next_poll_at__isnull=True) | Q(next_poll_at__lt=stale)
-    batches = (
-        ScanBatch.objects.filter(connection_id=connection_id)
-        .exclude(_status_in(SCAN_TERMINAL_STATUSES))
-        .filter(untracked)
-    )
-    for pk in batches.values_list("pk", flat=True):
+    """Start a tracker for every active batch or fix with none alive."""
+    for pk in scan_batches_untracked(connection_id=connection_id).values_list("pk", flat=True):
         track_scan_batch.delay(pk)
-    fixes = (
-        Fix.objects.filter(connection_id=connection_id)
-        .exclude(_status_in(FIX_SETTLED_STATUSES))
-        .filter(untracked)
-    )
-    for pk in fixes.values_list("pk", flat=True):
+    for pk in fixes_untracked(connection_id=connection_id).values_list("pk", flat=True):
         track_fix.delay(pk)
 
 
-def _chain_step(model, pk: int, poll_due: str | None, step) -> str:
-    """Run one tracking step and schedule the next, unless another chain owns the row.
-
-    A chain owns the row while `next_poll_at` equals the time it scheduled; a tracker started
-    afresh (no `poll_due`) takes the row over and the older chain ends at its next step.
-    """
-    row = model.objects.select_related("connection", "repository").filter(pk=pk).first()
-    if row is None:
-        return "gone"
-    if poll_due is not None and (
-        row.next_poll_at is None or row.next_poll_at != datetime.fromisoformat(poll_due)
-    ):
-        return "superseded"
-    try:
-        finished = step(row)
-    except TrackingStopped as exc:
-        logger.info("stopped tracking %s %s: %s", model.__name__, pk, exc)
-        finished = True
-    if finished or row.polls + 1 >= track_max_polls():
-        model.objects.filter(pk=pk).update(next_poll_at=None)
-        return "finished" if finished else "gave up"
-    due = timezone.now() + timedelta(seconds=track_poll_seconds())
-    model.objects.filter(pk=pk).update(next_poll_at=due, polls=row.polls + 1)
-    return due.isoformat()
-
-
-@shared_task(**RETRY_POLICY)
+@shared_task(name=TaskName.TRACK_SCAN_BATCH, **TASK_POLICY)
 def track_scan_batch(batch_pk: int, poll_due: str | None = None) -> str:
     """Poll an active scan batch until it is terminal, then mirror its results and findings."""
-    outcome = _chain_step(
+    outcome = tracking_chain_step(
         ScanBatch, batch_pk, poll_due, lambda batch: scan_batch_track_step(batch=batch)
     )
-    if outcome not in ("gone", "superseded", "finished", "gave up"):
+    if outcome not in CHAIN_ENDS:
         track_scan_batch.apply_async((batch_pk, outcome), countdown=track_poll_seconds())
     return outcome
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(name=TaskName.TRACK_FIX, **TASK_POLICY)
 def track_fix(fix_pk: int, poll_due: str | None = None) -> str:
     """Poll an active fix's heartbeat until it settles, then mirror the fix and its diff."""
-    outcome = _chain_step(Fix, fix_pk, poll_due, lambda fix: fix_track_step(fix=fix))
-    if outcome not in ("gone", "superseded", "finished", "gave up"):
+    outcome = tracking_chain_step(Fix, fix_pk, poll_due, lambda fix: fix_track_step(fix=fix))
+    if outcome not in CHAIN_ENDS:
         track_fix.apply_async((fix_pk, outcome), countdown=track_poll_seconds())
     return outcome
+
+
+# Bulk status changes and dismissals
+
+
+@shared_task(name=TaskName.RUN_FINDING_STATUS_JOB, **TASK_POLICY)
+def run_finding_status_job(job_id: int) -> None:
+    # Each item's Kolega failure is recorded as its outcome, not raised: a redelivery or
+    # retry continues with the items still pending.
+    finding_status_job_run(job_id=job_id)
+
+
+@shared_task(name=TaskName.EXPIRE_DISMISSALS, **TASK_POLICY)
+def expire_dismissals() -> int:
+    # Each expired dismissal's findings are reopened by a status job of its own; a second
+    # run finds the requests already expired and queues nothing.
+    return len(dismissals_expire())
+
+
+# Pull requests
+
+
+@shared_task(name=TaskName.OPEN_PULL_REQUESTS, **TASK_POLICY)
+def open_pull_requests(opening_id: int) -> str:
+    # Only reconciling an unknown outcome is retried: the POST itself is sent at most once
+    # (the opening leaves `pending` before it is sent), so a retry can never send it again.
+    if not PullRequestOpening.objects.filter(pk=opening_id).exists():
+        return "gone"
+    return pull_request_opening_send(opening_id=opening_id).status
+
+
+# Reports
+
+
+@shared_task(name=TaskName.REPORT_SNAPSHOTS_REFRESH, **TASK_POLICY)
+def report_snapshots_refresh(team_id: int) -> int:
+    """Rebuild a team's daily snapshots from its finding events. Idempotent: a rebuild
+    replaces all of the team's rows with what the events say."""
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        return 0
+    lock = f"reports:snapshots-refresh:{team_id}"
+    if not cache.add(lock, "1", REFRESH_LOCK_SECONDS):
+        return 0
+    try:
+        return report_snapshots_rebuild(team=team)
+    finally:
+        cache.delete(lock)
+
+
+@shared_task(name=TaskName.REPORT_SNAPSHOTS_REFRESH_ALL, **TASK_POLICY)
+def report_snapshots_refresh_all() -> int:
+    """Beat, nightly: rebuild every team's snapshots so a new day's row exists before anyone
+    opens the reports."""
+    team_ids = list(Team.objects.values_list("pk", flat=True))
+    for team_id in team_ids:
+        report_snapshots_refresh.delay(team_id)
+    return len(team_ids)

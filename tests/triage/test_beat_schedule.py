@@ -10,10 +10,10 @@ def test_every_scheduled_task_exists():
 
 
 def test_nightly_snapshot_refresh_fans_out_per_team(db, team, other_team, monkeypatch):
-    from triage import tasks_reports
+    from triage import tasks
 
     queued = []
-    monkeypatch.setattr(tasks_reports.report_snapshots_refresh, "delay", queued.append)
+    monkeypatch.setattr(tasks.report_snapshots_refresh, "delay", queued.append)
 
-    assert tasks_reports.report_snapshots_refresh_all() == 2
+    assert tasks.report_snapshots_refresh_all() == 2
     assert sorted(queued) == sorted([team.pk, other_team.pk])

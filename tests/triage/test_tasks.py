@@ -24,7 +24,7 @@ from triage import tasks
 from triage.clients import kolega_outbound_policy
 from triage.kolega import KolegaClient, iter_all
 from triage.models import KolegaConnection, ScanBatch, SyncRun, SyncState
-from triage.sync import scan_batch_mirror
+from triage.sync import scan_batch_mirror, tracking
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("PORTAL_TEST_WORKER_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -245,4 +245,4 @@ def test_tasks_retry_only_transient_failures_and_never_wait_past_the_visibility_
         assert task.retry_backoff_max < settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(
             "visibility_timeout", 3600
         )
-    assert tasks.track_poll_seconds() < 60
+    assert tracking.track_poll_seconds() < 60

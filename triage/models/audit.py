@@ -1,3 +1,11 @@
+"""The audit trail, and the one function that writes to it.
+
+Writing an entry is a primitive below every layer that writes (services, and the syncs that
+invalidate a connection), so none of them imports another to record what it did.
+"""
+
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -31,3 +39,38 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.target_label}"
+
+
+class SystemActor:
+    """The actor of writes made by the portal itself or by an operator's management command."""
+
+    is_authenticated = False
+
+    def get_username(self) -> str:
+        return "system"
+
+
+SYSTEM = SystemActor()
+
+
+def audit_log(
+    *,
+    team: Team | None,
+    actor,
+    action: str,
+    target: models.Model | None = None,
+    target_label: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record one write. Call it inside the transaction of the write it records."""
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        team=team,
+        actor=actor_obj,
+        actor_label=actor_obj.get_username() if actor_obj else "system",
+        action=action,
+        target_type=target._meta.model_name if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=target_label or (str(target) if target is not None else ""),
+        details=details or {},
+    )

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from triage.models.findings import FindingStatusJob
+from triage.models.fixes import ApproverDecision
 from triage.models.mirror import FINDING_DISMISSAL_STATUSES, Finding
 from triage.models.teams import Team
 
@@ -101,26 +102,14 @@ class DismissalRequestItem(models.Model):
         return f"{self.finding_id} in dismissal {self.request_id}"
 
 
-class DismissalDecision(models.Model):
-    """An approver's approve or reject of a dismissal (fix approvals are bound to a diff and
-    keep their own decisions)."""
-
-    class Decision(models.TextChoices):
-        APPROVE = "approve", "Approved"
-        REJECT = "reject", "Rejected"
+class DismissalDecision(ApproverDecision):
+    """An approver's approve or reject of a dismissal."""
 
     request = models.ForeignKey(
         DismissalRequest, on_delete=models.CASCADE, related_name="decisions"
     )
-    approver = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    decision = models.CharField(max_length=16, choices=Decision.choices)
-    comment = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(ApproverDecision.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["request", "approver"], name="dismissal_decision_once_per_approver"

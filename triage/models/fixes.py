@@ -92,22 +92,32 @@ class FixApproval(models.Model):
         return f"approval {self.pk} of fix {self.fix_id} ({self.status})"
 
 
-class ApprovalDecision(models.Model):
+class ApproverDecision(models.Model):
+    """One approver's approve or reject of a request; each workflow's decisions (fix approvals
+    here, dismissals in `triage.models.dismissals`) add the request they belong to."""
+
     class Decision(models.TextChoices):
         APPROVE = "approve", "Approved"
         REJECT = "reject", "Rejected"
 
-    approval = models.ForeignKey(FixApproval, on_delete=models.CASCADE, related_name="decisions")
     approver = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     decision = models.CharField(max_length=16, choices=Decision.choices)
     comment = models.TextField(blank=True)
-    diff_sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["created_at", "id"]
+
+
+class ApprovalDecision(ApproverDecision):
+    approval = models.ForeignKey(FixApproval, on_delete=models.CASCADE, related_name="decisions")
+    # The diff the approver saw: an approval counts only for that diff.
+    diff_sha256 = models.CharField(max_length=64)
+
+    class Meta(ApproverDecision.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["approval", "approver"], name="approval_decision_once_per_approver"

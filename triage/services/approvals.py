@@ -10,32 +10,42 @@ Only the worker that moves a row from pending to sending, under a row lock, send
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
 from triage.models import (
-    ApprovalDecision,
     Fix,
     FixApproval,
     Membership,
     PullRequestOpening,
     Role,
-    Team,
-    TeamApprovalPolicy,
 )
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.fixes import REFINABLE_STATUSES, diff_sha256_of, diff_version_capture
+from triage.services.four_eyes import (
+    approval_policy_for,
+    approvers_email,
+    decision_check,
+    decision_record,
+    may_decide,
+    request_still_pending,
+)
+
+# The policy and the two-person rule are shared with dismissals; pages and tests still find
+# them here.
+from triage.services.four_eyes import approval_policy_set as approval_policy_set
+from triage.services.four_eyes import four_eyes_allows as four_eyes_allows
 from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import SYSTEM, require_role
 from triage.sync.rows import fix_approvals_void_for_other_diff, fix_diff_store
 from triage.sync.tracking import fix_mirror
+from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.approvals")
 
@@ -48,53 +58,78 @@ DIFF_PENDING_MESSAGE = (
 )
 
 
-def approval_policy_for(team: Team) -> TeamApprovalPolicy:
-    policy = TeamApprovalPolicy.objects.filter(team=team).first()
-    return policy or TeamApprovalPolicy(team=team)
+@dataclass(frozen=True)
+class FixActions:
+    """What a person may do with a fix now: the fix page offers exactly these, and the
+    services refuse the rest by the same rules."""
+
+    request_approval: bool
+    decide: bool
+    refine: bool
+    open_pull_requests: bool
 
 
-def approval_policy_set(
+def fix_actions(
     *,
-    team: Team,
+    fix: Fix,
+    approval: FixApproval | None,
+    opening: PullRequestOpening | None,
     actor,
-    required_approvals: int,
-    admins_may_self_approve: bool,
-    dismissals_require_approval: bool | None = None,
-) -> TeamApprovalPolicy:
-    """Save the team's policy; ``dismissals_require_approval`` None keeps it as it is."""
-    require_role(team=team, user=actor, role=Role.ADMIN)
-    if required_approvals not in (1, 2):
-        raise ServiceError("A pull request needs one or two approvals.")
-    with transaction.atomic():
-        policy, _ = TeamApprovalPolicy.objects.select_for_update(of=("self",)).get_or_create(
-            team=team
-        )
-        policy.required_approvals = required_approvals
-        policy.admins_may_self_approve = admins_may_self_approve
-        previous_dismissals = policy.dismissals_require_approval
-        if dismissals_require_approval is not None:
-            policy.dismissals_require_approval = dismissals_require_approval
-        policy.save()
-        audit_log(
-            team=team,
-            actor=actor,
-            action="approval_policy.update",
-            target=policy,
-            details={
-                "required_approvals": required_approvals,
-                "admins_may_self_approve": admins_may_self_approve,
-                "dismissals_require_approval": policy.dismissals_require_approval,
-                "dismissals_require_approval_before": previous_dismissals,
-            },
-        )
-    return policy
+    membership: Membership | None,
+) -> FixActions:
+    """`approval` and `opening` are the fix's latest (the page shows them)."""
+    triager = membership is not None and membership.has_role(Role.TRIAGER)
+    open_approval = (
+        approval if approval is not None and approval.status in FixApproval.OPEN_STATUSES else None
+    )
+    return FixActions(
+        request_approval=triager
+        and approval_request_refusal(fix=fix, open_approval=open_approval) is None,
+        decide=approval is not None
+        and may_decide(request=approval, actor=actor, membership=membership),
+        refine=triager and fix.status.lower() in REFINABLE_STATUSES,
+        open_pull_requests=triager
+        and pull_requests_open_refusal(fix=fix, approval=approval) is None
+        and opening_needs_sending(opening),
+    )
 
 
-def _fix_ready_for_review(fix: Fix) -> None:
+def approval_request_refusal(*, fix: Fix, open_approval: FixApproval | None) -> str | None:
+    """Why approval cannot be asked for the fix's diff now, or None."""
     if fix.status.lower() not in REFINABLE_STATUSES:
-        raise ServiceError(f"Only a completed fix can be approved (it is {fix.status}).")
-    if fix.needs_diff or not fix.diff or not fix.diff_sha256:
-        raise ServiceError("The fix's diff has not been fetched yet; wait a moment.")
+        return f"Only a completed fix can be approved (it is {fix.status})."
+    if fix.needs_diff or not fix.diff_sha256:
+        return "The fix's diff has not been fetched yet; wait a moment."
+    if open_approval is not None:
+        return "This fix already has an approval request."
+    return None
+
+
+def pull_requests_open_refusal(*, fix: Fix, approval: FixApproval | None) -> str | None:
+    """Why the fix's pull requests cannot be opened now, or None."""
+    if approval is None or approval.status != FixApproval.Status.APPROVED:
+        return "Pull requests need an approved request first."
+    if fix.status.lower() not in REFINABLE_STATUSES:
+        return f"Pull requests need a completed fix (it is {fix.status})."
+    if fix.diff_sha256 != approval.diff_sha256:
+        return "The diff changed after it was approved; ask for approval again."
+    if fix.needs_diff:
+        return DIFF_PENDING_MESSAGE
+    return None
+
+
+def opening_needs_sending(opening: PullRequestOpening | None) -> bool:
+    """Whether asking to open pull requests would queue a send (or a reconcile): none asked
+    yet, failed, of unknown outcome, or sending for so long its worker must have died."""
+    if opening is None:
+        return True
+    if opening.status in (PullRequestOpening.Status.FAILED, PullRequestOpening.Status.UNKNOWN):
+        return True
+    return (
+        opening.status == PullRequestOpening.Status.SENDING
+        and opening.sent_at is not None
+        and opening.sent_at < timezone.now() - SENDING_STALE_AFTER
+    )
 
 
 def approval_request(
@@ -110,9 +145,16 @@ def approval_request(
     require_role(team=fix.team, user=actor, role=Role.TRIAGER)
     with transaction.atomic():
         fix = Fix.objects.select_for_update(of=("self",)).get(pk=fix.pk)
-        _fix_ready_for_review(fix)
-        if FixApproval.objects.filter(fix=fix, status__in=FixApproval.OPEN_STATUSES).exists():
-            raise ServiceError("This fix already has an approval request.")
+        refusal = approval_request_refusal(
+            fix=fix,
+            open_approval=FixApproval.objects.filter(
+                fix=fix, status__in=FixApproval.OPEN_STATUSES
+            ).first(),
+        )
+        if refusal is None and not fix.diff:  # the text itself, which pages do not load
+            refusal = "The fix's diff has not been fetched yet; wait a moment."
+        if refusal is not None:
+            raise ServiceError(refusal)
         diff_version_capture(fix=fix)
         policy = approval_policy_for(fix.team)
         try:
@@ -155,115 +197,26 @@ def _notify_approvers(approval_id: int) -> None:
     )
 
 
-def approvers_email(*, team: Team, requested_by_id: int, subject: str, message: str) -> None:
-    """Tell the team's approvers (but the requester) that a request waits, when email is
-    configured; a mail server that fails is logged, never raised."""
-    if not getattr(settings, "EMAIL_HOST", "") and "locmem" not in settings.EMAIL_BACKEND:
-        return
-    recipients = [
-        m.user.email
-        for m in Membership.objects.filter(
-            team=team, role__in=[Role.APPROVER, Role.ADMIN]
-        ).select_related("user")
-        if m.user.email and m.user_id != requested_by_id
-    ]
-    if not recipients:
-        return
-    try:
-        send_mail(
-            subject=f"[{team.name}] {subject}",
-            message=message,
-            from_email=None,
-            recipient_list=recipients,
-        )
-    except OSError:
-        logger.warning("could not email the approvers of team %s", team.pk, exc_info=True)
-
-
-def four_eyes_allows(*, team: Team, requested_by_id: int | None, actor, membership) -> bool:
-    """Whether the actor may decide on a request: anyone but its requester, and the
-    requester only as an admin of a team whose policy lets admins approve their own."""
-    if requested_by_id != actor.pk:
-        return True
-    return (
-        membership is not None
-        and membership.role == Role.ADMIN
-        and approval_policy_for(team).admins_may_self_approve
-    )
-
-
-def four_eyes_check(
-    *, team: Team, requested_by_id: int | None, actor, membership: Membership | None, what: str
-) -> None:
-    """Refuse a decision `four_eyes_allows` does not allow (every request needing a second
-    person)."""
-    if not four_eyes_allows(
-        team=team, requested_by_id=requested_by_id, actor=actor, membership=membership
-    ):
-        raise ServiceError(f"A second person must decide: you asked for this {what}.")
-
-
 def approval_decide(
     *, approval: FixApproval, actor, approve: bool, comment: str = ""
 ) -> FixApproval:
     """Approve or reject; the last approval needed opens the pull requests."""
     membership = require_role(team=approval.team, user=actor, role=Role.APPROVER)
-    with transaction.atomic():
-        approval = (
-            FixApproval.objects.select_for_update(of=("self",))
-            .select_related("fix", "team")
-            .get(pk=approval.pk)
-        )
-        fix = approval.fix
-        if approval.status != FixApproval.Status.PENDING:
-            raise ServiceError(f"This request is already {approval.get_status_display().lower()}.")
-        four_eyes_check(
-            team=approval.team,
-            requested_by_id=approval.requested_by_id,
-            actor=actor,
-            membership=membership,
-            what="approval",
-        )
-        if fix.diff_sha256 != approval.diff_sha256:
-            approval.status = FixApproval.Status.VOIDED
-            approval.decided_at = timezone.now()
-            approval.save(update_fields=["status", "decided_at"])
-            audit_log(
-                team=approval.team,
-                actor=actor,
-                action="approval.void",
-                target=fix,
-                details={"approval": approval.pk, "reason": "diff changed"},
-            )
-    if approval.status == FixApproval.Status.VOIDED:
-        raise ServiceError("The diff changed since approval was requested; ask again.")
+    fix = _approval_void_if_diff_changed(approval=approval, actor=actor, membership=membership)
     with transaction.atomic():
         approval = (
             FixApproval.objects.select_for_update(of=("self",))
             .select_related("team")
             .get(pk=approval.pk)
         )
-        if approval.status != FixApproval.Status.PENDING:
-            raise ServiceError(f"This request is already {approval.get_status_display().lower()}.")
-        if approval.decisions.filter(approver=actor).exists():
-            raise ServiceError("You have already decided on this request.")
-        ApprovalDecision.objects.create(
-            approval=approval,
-            approver=actor,
-            decision=ApprovalDecision.Decision.APPROVE
-            if approve
-            else ApprovalDecision.Decision.REJECT,
-            comment=comment.strip(),
+        request_still_pending(approval)
+        approvals = decision_record(
+            request=approval,
+            actor=actor,
+            approve=approve,
+            comment=comment,
             diff_sha256=approval.diff_sha256,
         )
-        approvals = approval.decisions.filter(decision=ApprovalDecision.Decision.APPROVE).count()
-        if not approve:
-            approval.status = FixApproval.Status.REJECTED
-        elif approvals >= approval.required_approvals:
-            approval.status = FixApproval.Status.APPROVED
-        if approval.status != FixApproval.Status.PENDING:
-            approval.decided_at = timezone.now()
-        approval.save(update_fields=["status", "decided_at"])
         audit_log(
             team=approval.team,
             actor=actor,
@@ -282,6 +235,32 @@ def approval_decide(
     return approval
 
 
+def _approval_void_if_diff_changed(*, approval: FixApproval, actor, membership) -> Fix:
+    """Check the actor may decide on the pending approval; void it (and refuse) when the fix
+    was refined since it was asked for. Answers the fix."""
+    with transaction.atomic():
+        approval = (
+            FixApproval.objects.select_for_update(of=("self",))
+            .select_related("fix", "team")
+            .get(pk=approval.pk)
+        )
+        fix = approval.fix
+        decision_check(request=approval, actor=actor, membership=membership, what="approval")
+        if fix.diff_sha256 == approval.diff_sha256:
+            return fix
+        approval.status = FixApproval.Status.VOIDED
+        approval.decided_at = timezone.now()
+        approval.save(update_fields=["status", "decided_at"])
+        audit_log(
+            team=approval.team,
+            actor=actor,
+            action="approval.void",
+            target=fix,
+            details={"approval": approval.pk, "reason": "diff changed"},
+        )
+    raise ServiceError("The diff changed since approval was requested; ask again.")
+
+
 def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
     """Ask for the approved diff's pull requests to be opened (queued; idempotent).
 
@@ -295,33 +274,22 @@ def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
             .filter(fix_id=fix.pk, status=FixApproval.Status.APPROVED)
             .first()
         )
-        if approval is None:
-            raise ServiceError("Pull requests need an approved request first.")
         fix = Fix.objects.get(pk=fix.pk)
-        if fix.status.lower() not in REFINABLE_STATUSES:
-            raise ServiceError(f"Pull requests need a completed fix (it is {fix.status}).")
-        if fix.diff_sha256 != approval.diff_sha256:
-            raise ServiceError("The diff changed after it was approved; ask for approval again.")
-        if fix.needs_diff:
-            raise ServiceError(DIFF_PENDING_MESSAGE)
+        refusal = pull_requests_open_refusal(fix=fix, approval=approval)
+        if refusal is not None:
+            raise ServiceError(refusal)
         opening, created = PullRequestOpening.objects.select_for_update(of=("self",)).get_or_create(
             fix=fix,
             diff_sha256=approval.diff_sha256,
             defaults={"team_id": fix.team_id, "approval": approval},
         )
-        queue = created
+        # A failed opening is sent again; one of unknown outcome, or stuck sending, is looked
+        # up by the task first (reconciled): it never sends blindly.
+        queue = created or opening_needs_sending(opening)
         if opening.status == PullRequestOpening.Status.FAILED:
             opening.status = PullRequestOpening.Status.PENDING
             opening.error_message = ""
             opening.save(update_fields=["status", "error_message", "updated_at"])
-            queue = True
-        elif opening.status == PullRequestOpening.Status.UNKNOWN or (
-            opening.status == PullRequestOpening.Status.SENDING
-            and opening.sent_at is not None
-            and opening.sent_at < timezone.now() - SENDING_STALE_AFTER
-        ):
-            # The task looks at the fix first (reconciles); it never sends blindly.
-            queue = True
         if queue:
             audit_log(
                 team=fix.team,
@@ -331,13 +299,7 @@ def pull_requests_open(*, fix: Fix, actor) -> PullRequestOpening:
                 details={"opening": opening.pk, "diff_sha256": opening.diff_sha256},
             )
             opening_pk = opening.pk
-
-            def enqueue():
-                from triage.tasks_fixes import open_pull_requests
-
-                open_pull_requests.delay(opening_pk)
-
-            transaction.on_commit(enqueue)
+            transaction.on_commit(lambda: task_send(TaskName.OPEN_PULL_REQUESTS, opening_pk))
     return opening
 
 

@@ -7,12 +7,13 @@ from django.utils import timezone
 
 from triage.clients import kolega_client, kolega_outbound_policy
 from triage.kolega import KolegaError
-from triage.models import KolegaConnection, Role, Team
+from triage.models import KolegaConnection, Role, SyncRun, Team
 from triage.outbound import OutboundRefused
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.kolega_errors import describe_key_check_failure
 from triage.services.teams import require_role
+from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.connections")
 
@@ -108,11 +109,8 @@ def _queue_first_sync(connection: KolegaConnection) -> None:
     """Mirror the organization right away instead of waiting for the next scheduled sync."""
     if not settings.PORTAL_SYNC_ON_CONNECT:
         return
-    from triage.models import SyncRun
-    from triage.tasks import sync_connection
-
     transaction.on_commit(
-        lambda: sync_connection.delay(connection.pk, SyncRun.Kind.FULL), robust=True
+        lambda: task_send(TaskName.SYNC_CONNECTION, connection.pk, SyncRun.Kind.FULL), robust=True
     )
 
 

@@ -15,78 +15,41 @@ import logging
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from triage.models import (
-    DISMISSAL_STATUSES,
-    DismissalDecision,
     DismissalRequest,
     DismissalRequestItem,
     Finding,
-    FindingNote,
     FindingStatus,
-    FindingStatusJob,
-    FindingStatusJobItem,
     Role,
     Team,
     TeamApprovalPolicy,
-    label_of,
 )
-from triage.services.approvals import approval_policy_for, approvers_email, four_eyes_check
 from triage.services.audit import audit_log
+from triage.services.dismissal_notes import (
+    Kind,
+    Status,
+    notes_write,
+    status_label,
+    today,
+)
 from triage.services.errors import ServiceError
 from triage.services.findings import MAX_JOB_ITEMS, finding_status_job_create
+from triage.services.four_eyes import (
+    approval_policy_for,
+    approvers_email,
+    decision_check,
+    decision_record,
+    is_dismissal,
+)
+
+# Pages find the dismissal rule here, where the workflow is.
+from triage.services.four_eyes import dismissals_need_approval as dismissals_need_approval
+from triage.services.four_eyes import status_needs_approval as status_needs_approval
 from triage.services.teams import SYSTEM, require_role
 
 logger = logging.getLogger("triage.dismissals")
-
-Status = DismissalRequest.Status
-Kind = FindingNote.Kind
-Outcome = FindingStatusJobItem.Outcome
-
-
-def dismissals_need_approval(team: Team) -> bool:
-    return approval_policy_for(team).dismissals_require_approval
-
-
-def is_dismissal(status: str) -> bool:
-    return status in DISMISSAL_STATUSES
-
-
-def status_needs_approval(team: Team, status: str) -> bool:
-    """Whether setting `status` in this team must go through a `DismissalRequest`."""
-    return is_dismissal(status) and dismissals_need_approval(team)
-
-
-def today() -> datetime.date:
-    """Expiry dates are days of the portal's clock (UTC)."""
-    return timezone.now().date()
-
-
-def _label(status: str) -> str:
-    return label_of(FindingStatus, status)
-
-
-def _notes_write(request: DismissalRequest, finding_ids: Iterable[int], kind: str, body: str):
-    """One note per finding; a second write of the same note of the same request is a no-op."""
-    finding_ids = list(finding_ids)
-    existing = set(
-        FindingNote.objects.filter(
-            dismissal=request, kind=kind, finding_id__in=finding_ids
-        ).values_list("finding_id", flat=True)
-    )
-    FindingNote.objects.bulk_create(
-        [
-            FindingNote(
-                team_id=request.team_id, finding_id=pk, dismissal=request, kind=kind, body=body
-            )
-            for pk in finding_ids
-            if pk not in existing
-        ],
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
 
 
 def dismissal_request_create(
@@ -105,42 +68,16 @@ def dismissal_request_create(
     the mirror until the request is approved.
     """
     require_role(team=team, user=actor, role=Role.TRIAGER)
-    if not is_dismissal(status):
-        raise ServiceError("Only ignored and false positive need approval.", field="status")
     reason = (reason or "").strip()
-    if not reason:
-        raise ServiceError("Give a reason for the approver.", field="reason")
-    if expires_on is not None:
-        if status != FindingStatus.IGNORED:
-            raise ServiceError(
-                "Only an ignored finding can come back by itself; a false positive has no "
-                "expiry date.",
-                field="expires_on",
-            )
-        if expires_on <= today():
-            raise ServiceError("The expiry date must be in the future.", field="expires_on")
-    findings = list(
-        Finding.objects.filter(team=team, pk__in=list(finding_ids)).values_list("pk", "status")
-    )
-    if not findings:
-        raise ServiceError("Select at least one finding.")
-    if len(findings) > MAX_JOB_ITEMS:
-        raise ServiceError(
-            f"One request may cover at most {MAX_JOB_ITEMS:,} findings; narrow the filters."
-        )
+    _request_check(status=status, reason=reason, expires_on=expires_on)
+    findings = _findings_to_dismiss(team=team, finding_ids=finding_ids)
     policy = approval_policy_for(team)
     with transaction.atomic():
         # One pending request per finding: concurrent requests for the same findings queue
         # behind this lock on the team's policy row.
         if policy.pk:
             TeamApprovalPolicy.objects.select_for_update().filter(pk=policy.pk).first()
-        waiting = set(
-            DismissalRequestItem.objects.filter(
-                request__status=Status.PENDING,
-                request__team=team,
-                finding_id__in=[pk for pk, _ in findings],
-            ).values_list("finding_id", flat=True)
-        )
+        waiting = _findings_waiting(team=team, finding_pks=[pk for pk, _ in findings])
         findings = [(pk, previous) for pk, previous in findings if pk not in waiting]
         if not findings:
             raise ServiceError("These findings are already waiting for a dismissal decision.")
@@ -161,40 +98,91 @@ def dismissal_request_create(
             ],
             batch_size=1000,
         )
-        until = f" until {expires_on:%d %b %Y}" if expires_on else ""
-        _notes_write(
-            request,
-            [pk for pk, _ in findings],
-            Kind.DISMISSAL_REQUESTED,
-            f"{actor.get_username()} asked to set {_label(status)}{until}: {reason}",
-        )
-        audit_log(
-            team=team,
-            actor=actor,
-            action="dismissal.request",
-            target=request,
-            details={
-                "status": status,
-                "findings": len(findings),
-                "skipped_waiting": len(waiting),
-                "reason": reason,
-                "expires_on": expires_on.isoformat() if expires_on else None,
-            },
-        )
-        transaction.on_commit(
-            lambda: approvers_email(
-                team=team,
-                requested_by_id=actor.pk,
-                subject=f"Dismissal requested: {len(findings)} finding(s) to {_label(status)}",
-                message=(
-                    f"{actor.get_username()} asks to set {len(findings)} finding(s) to "
-                    f"{_label(status)}{until}.\n\nReason: {reason}\n\n"
-                    "Decide in the portal's Approvals queue."
-                ),
-            )
-        )
+        _request_record(request, actor=actor, skipped=len(waiting))
     request.skipped = len(waiting)
     return request
+
+
+def _request_check(*, status: str, reason: str, expires_on: datetime.date | None) -> None:
+    if not is_dismissal(status):
+        raise ServiceError("Only ignored and false positive need approval.", field="status")
+    if not reason:
+        raise ServiceError("Give a reason for the approver.", field="reason")
+    if expires_on is not None:
+        if status != FindingStatus.IGNORED:
+            raise ServiceError(
+                "Only an ignored finding can come back by itself; a false positive has no "
+                "expiry date.",
+                field="expires_on",
+            )
+        if expires_on <= today():
+            raise ServiceError("The expiry date must be in the future.", field="expires_on")
+
+
+def _findings_to_dismiss(*, team: Team, finding_ids: Iterable[int]) -> list[tuple[int, str]]:
+    """(key, current status) of the team's findings among `finding_ids`."""
+    findings = list(
+        Finding.objects.filter(team=team, pk__in=list(finding_ids)).values_list("pk", "status")
+    )
+    if not findings:
+        raise ServiceError("Select at least one finding.")
+    if len(findings) > MAX_JOB_ITEMS:
+        raise ServiceError(
+            f"One request may cover at most {MAX_JOB_ITEMS:,} findings; narrow the filters."
+        )
+    return findings
+
+
+def _findings_waiting(*, team: Team, finding_pks: list[int]) -> set[int]:
+    """The findings among `finding_pks` already in a pending request."""
+    return set(
+        DismissalRequestItem.objects.filter(
+            request__status=Status.PENDING, request__team=team, finding_id__in=finding_pks
+        ).values_list("finding_id", flat=True)
+    )
+
+
+def _request_record(request: DismissalRequest, *, actor, skipped: int) -> None:
+    """The new request's notes on its findings, its audit entry, and (once committed) the
+    approvers' email."""
+    status, reason, expires_on, count = (
+        request.requested_status,
+        request.reason,
+        request.expires_on,
+        request.total,
+    )
+    until = f" until {expires_on:%d %b %Y}" if expires_on else ""
+    notes_write(
+        request,
+        request.items.values_list("finding_id", flat=True),
+        Kind.DISMISSAL_REQUESTED,
+        f"{actor.get_username()} asked to set {status_label(status)}{until}: {reason}",
+    )
+    audit_log(
+        team=request.team,
+        actor=actor,
+        action="dismissal.request",
+        target=request,
+        details={
+            "status": status,
+            "findings": count,
+            "skipped_waiting": skipped,
+            "reason": reason,
+            "expires_on": expires_on.isoformat() if expires_on else None,
+        },
+    )
+    transaction.on_commit(
+        lambda: approvers_email(
+            team=request.team,
+            requested_by_id=actor.pk,
+            subject=f"Dismissal requested: {count} finding(s) to {status_label(status)}",
+            message=(
+                f"{actor.get_username()} asks to set {count} finding(s) to "
+                f"{status_label(status)}{until}.\n\nReason: {reason}\n\n"
+                "Decide in the portal's Approvals queue."
+            ),
+        )
+    )
 
 
 def dismissal_decide(
@@ -208,35 +196,10 @@ def dismissal_decide(
             .select_related("team")
             .get(pk=request.pk)
         )
-        if request.status != Status.PENDING:
-            raise ServiceError(f"This request is already {request.get_status_display().lower()}.")
-        four_eyes_check(
-            team=request.team,
-            requested_by_id=request.requested_by_id,
-            actor=actor,
-            membership=membership,
-            what="dismissal",
-        )
+        decision_check(request=request, actor=actor, membership=membership, what="dismissal")
         if approve and request.expires_on is not None and request.expires_on <= today():
             raise ServiceError("Its expiry date has passed; reject it and ask again.")
-        if request.decisions.filter(approver=actor).exists():
-            raise ServiceError("You have already decided on this request.")
-        DismissalDecision.objects.create(
-            request=request,
-            approver=actor,
-            decision=DismissalDecision.Decision.APPROVE
-            if approve
-            else DismissalDecision.Decision.REJECT,
-            comment=comment.strip(),
-        )
-        approvals = request.decisions.filter(decision=DismissalDecision.Decision.APPROVE).count()
-        if not approve:
-            request.status = Status.REJECTED
-        elif approvals >= request.required_approvals:
-            request.status = Status.APPROVED
-        if request.status != Status.PENDING:
-            request.decided_at = timezone.now()
-        request.save(update_fields=["status", "decided_at"])
+        approvals = decision_record(request=request, actor=actor, approve=approve, comment=comment)
         audit_log(
             team=request.team,
             actor=actor,
@@ -248,31 +211,49 @@ def dismissal_decide(
                 "required": request.required_approvals,
             },
         )
-        finding_ids = list(request.items.values_list("finding_id", flat=True))
         if request.status == Status.REJECTED:
-            suffix = f": {comment.strip()}" if comment.strip() else ""
-            _notes_write(
-                request,
-                finding_ids,
-                Kind.DISMISSAL_REJECTED,
-                f"{actor.get_username()} rejected the dismissal to "
-                f"{_label(request.requested_status)}{suffix}",
-            )
+            _rejected_note(request, actor=actor, comment=comment)
         elif request.status == Status.APPROVED:
-            # The approver's own role (approver includes triager) sends the status; each
-            # finding's outcome, rate limits and audit are the status job's.
-            job = finding_status_job_create(
-                team=request.team,
-                actor=actor,
-                finding_ids=finding_ids,
-                status=request.requested_status,
-                comment=f"Dismissal request {request.pk}: {request.reason}",
-                filter_query=request.filter_query,
-                dismissal_approved=True,
-            )
-            request.apply_job = job
-            request.save(update_fields=["apply_job"])
+            _apply_start(request, actor=actor)
     return request
+
+
+def _rejected_note(request: DismissalRequest, *, actor, comment: str) -> None:
+    suffix = f": {comment.strip()}" if comment.strip() else ""
+    notes_write(
+        request,
+        request.items.values_list("finding_id", flat=True),
+        Kind.DISMISSAL_REJECTED,
+        f"{actor.get_username()} rejected the dismissal to "
+        f"{status_label(request.requested_status)}{suffix}",
+    )
+
+
+def _apply_start(request: DismissalRequest, *, actor) -> None:
+    """Send the approved status through a status job: the approver's own role (approver
+    includes triager) sends it; each finding's outcome, rate limits and audit are the job's."""
+    request.apply_job = finding_status_job_create(
+        team=request.team,
+        actor=actor,
+        finding_ids=list(request.items.values_list("finding_id", flat=True)),
+        status=request.requested_status,
+        comment=f"Dismissal request {request.pk}: {request.reason}",
+        filter_query=request.filter_query,
+        dismissal_approved=True,
+    )
+    request.save(update_fields=["apply_job"])
+
+
+def dismissal_cancel_refusal(*, request: DismissalRequest, actor, membership) -> str | None:
+    """Why the actor may not withdraw the request, or None: the page offers "Cancel the
+    request" by it."""
+    if request.status != Status.PENDING:
+        return f"This request is already {request.get_status_display().lower()}."
+    if membership is None or not membership.has_role(Role.TRIAGER):
+        return "Withdrawing a request needs the Triager role."
+    if request.requested_by_id != actor.pk and not membership.has_role(Role.ADMIN):
+        return "Only the person who asked, or an admin, can cancel it."
+    return None
 
 
 def dismissal_cancel(*, request: DismissalRequest, actor) -> DismissalRequest:
@@ -280,92 +261,21 @@ def dismissal_cancel(*, request: DismissalRequest, actor) -> DismissalRequest:
     membership = require_role(team=request.team, user=actor, role=Role.TRIAGER)
     with transaction.atomic():
         request = DismissalRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
-        if request.status != Status.PENDING:
-            raise ServiceError(f"This request is already {request.get_status_display().lower()}.")
-        if request.requested_by_id != actor.pk and membership.role != Role.ADMIN:
-            raise ServiceError("Only the person who asked, or an admin, can cancel it.")
+        refusal = dismissal_cancel_refusal(request=request, actor=actor, membership=membership)
+        if refusal is not None:
+            raise ServiceError(refusal)
         request.status = Status.CANCELLED
         request.decided_at = timezone.now()
         request.save(update_fields=["status", "decided_at"])
-        _notes_write(
+        notes_write(
             request,
             request.items.values_list("finding_id", flat=True),
             Kind.DISMISSAL_CANCELLED,
-            f"{actor.get_username()} withdrew the dismissal to {_label(request.requested_status)}",
+            f"{actor.get_username()} withdrew the dismissal to "
+            f"{status_label(request.requested_status)}",
         )
         audit_log(team=request.team, actor=actor, action="dismissal.cancel", target=request)
     return request
-
-
-def dismissal_status_job_finished(*, job: FindingStatusJob) -> None:
-    """Follow a finished status job that applied or reopened a dismissal.
-
-    Called inside the transaction that finishes the job, and again after a retry of its
-    failed items: applied flags and notes are only ever added.
-    """
-    request = (
-        DismissalRequest.objects.select_for_update(of=("self",))
-        .filter(Q(apply_job=job) | Q(reopen_job=job))
-        .first()
-    )
-    if request is None:
-        return
-    accepted = list(
-        job.items.filter(outcome__in=[Outcome.CHANGED, Outcome.UNCHANGED])
-        .exclude(finding=None)
-        .values_list("finding_id", flat=True)
-    )
-    if request.apply_job_id == job.pk:
-        _applied(request, job, accepted)
-    else:
-        expired_on = request.expires_on or today()
-        _notes_write(
-            request,
-            accepted,
-            Kind.DISMISSAL_EXPIRED,
-            f"Dismissal expired on {expired_on:%d %b %Y}; reopened",
-        )
-        audit_log(
-            team=request.team,
-            actor=SYSTEM,
-            action="dismissal.reopened",
-            target=request,
-            details={"job": job.pk, "reopened": len(accepted), "failed": job.failed},
-        )
-
-
-def _applied(request: DismissalRequest, job: FindingStatusJob, accepted: list[int]) -> None:
-    DismissalRequestItem.objects.filter(request=request, finding_id__in=accepted).update(
-        applied=True
-    )
-    if request.status not in (Status.APPROVED, Status.FAILED):
-        return
-    approvers = ", ".join(
-        d.approver.get_username()
-        for d in request.decisions.filter(decision=DismissalDecision.Decision.APPROVE)
-        .select_related("approver")
-        .order_by("created_at")
-    )
-    until = f" until {request.expires_on:%d %b %Y}" if request.expires_on else ""
-    _notes_write(
-        request,
-        accepted,
-        Kind.DISMISSAL_APPLIED,
-        f"Set to {_label(request.requested_status)}{until}, approved by {approvers}: "
-        f"{request.reason}",
-    )
-    status = Status.APPLIED if accepted else Status.FAILED
-    if status != request.status:
-        request.status = status
-        request.applied_at = timezone.now() if accepted else None
-        request.save(update_fields=["status", "applied_at"])
-        audit_log(
-            team=request.team,
-            actor=SYSTEM,
-            action=f"dismissal.{status}",
-            target=request,
-            details={"job": job.pk, "applied": len(accepted), "failed": job.failed},
-        )
 
 
 def dismissals_expire(*, on: datetime.date | None = None) -> list[DismissalRequest]:

@@ -30,10 +30,13 @@ from triage.models import (
     Team,
 )
 from triage.services.audit import audit_log
+from triage.services.dismissal_notes import dismissal_status_job_finished
 from triage.services.errors import ServiceError
+from triage.services.four_eyes import status_needs_approval
 from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import SYSTEM, require_role
 from triage.sync.rows import findings_write
+from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.findings")
 
@@ -66,8 +69,6 @@ def _check_status(status: str) -> None:
 
 def _refuse_unapproved_dismissal(team: Team, status: str) -> None:
     """While the team's policy asks for it, dismissing goes through a `DismissalRequest`."""
-    from triage.services.dismissals import status_needs_approval
-
     if status_needs_approval(team, status):
         raise ServiceError(
             "Dismissing findings needs approval in this team: give a reason and send it for "
@@ -205,8 +206,6 @@ def _job_dismissal_refusal(job: FindingStatusJob, statuses: Iterable[str]) -> st
     A job records statuses when it is created; an admin may have turned on approval of
     dismissals since. Only a job applying an approved dismissal request may dismiss then.
     """
-    from triage.services.dismissals import status_needs_approval
-
     if not any(status_needs_approval(job.team, status) for status in set(statuses)):
         return None
     if DismissalRequest.objects.filter(apply_job=job, status__in=DISMISSAL_APPLYING).exists():
@@ -299,9 +298,7 @@ def finding_status_job_undo(*, job: FindingStatusJob, actor) -> FindingStatusJob
 
 
 def _queue(job: FindingStatusJob) -> None:
-    from triage.tasks_findings import run_finding_status_job
-
-    transaction.on_commit(lambda: run_finding_status_job.delay(job.pk))
+    transaction.on_commit(lambda: task_send(TaskName.RUN_FINDING_STATUS_JOB, job.pk))
 
 
 @dataclass
@@ -404,8 +401,6 @@ def finding_status_job_run(
             target=job,
             details={"changed": job.changed, "unchanged": job.unchanged, "failed": job.failed},
         )
-        from triage.services.dismissals import dismissal_status_job_finished
-
         dismissal_status_job_finished(job=job)
     return job
 

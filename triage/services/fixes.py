@@ -30,6 +30,7 @@ from triage.services.errors import ServiceError
 from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import require_role
 from triage.sync.tracking import fix_mirror
+from triage.task_queue import TaskName, task_send
 
 CANCELLABLE_STATUSES = ("pending", "running")
 REFINABLE_STATUSES = ("completed", "succeeded")
@@ -40,9 +41,7 @@ def diff_sha256_of(text: str) -> str:
 
 
 def _queue_tracking(fix_pk: int) -> None:
-    from triage.tasks import track_fix
-
-    transaction.on_commit(lambda: track_fix.delay(fix_pk))
+    transaction.on_commit(lambda: task_send(TaskName.TRACK_FIX, fix_pk))
 
 
 def fix_title_proposed(*, findings: list[Finding]) -> str:

@@ -15,6 +15,7 @@ from triage.kolega import (
     KolegaValidationError,
 )
 from triage.outbound import UNREACHABLE_MESSAGE
+from triage.sync.quota import QUOTA_LABELS
 
 # What a key check tells the admin who typed the address: one sentence per family of failure,
 # never the network's own words ("connection refused", "host not found", "timed out") nor the
@@ -22,13 +23,6 @@ from triage.outbound import UNREACHABLE_MESSAGE
 # to the server's log.
 KEY_REJECTED = "Kolega rejected this key."
 NOT_KOLEGA = "This address does not answer as the Kolega API."
-
-QUOTA_LABELS = {
-    "sast_scans": "SAST scans",
-    "deep_ai_scans": "deep AI scans",
-    "prs": "fixes and pull requests",
-    "repositories": "repositories",
-}
 
 
 def describe_key_check_failure(exc: KolegaError) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time as monotonic_time
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -23,8 +24,14 @@ from triage.selectors.sync import team_last_synced_at
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.teams import require_role
+from triage.task_queue import TaskName, task_send
 
 SNAPSHOT_BATCH_SIZE = 5000
+# A first visit replays this many events while the person waits (well under a second);
+# a bigger history is replayed by a task and the page says the trends are on their way.
+INLINE_REBUILD_MAX_EVENTS = 20_000
+# A stale report queues one rebuild per team in this window, however many people look.
+REFRESH_QUEUE_SECONDS = 60
 
 
 def sla_policy_update(*, team: Team, actor, days: dict[str, int]) -> SlaPolicy:
@@ -120,3 +127,23 @@ def report_snapshots_stale(
     if last_sync is None:
         last_sync = team_last_synced_at(team=team)
     return last_sync is not None and last_sync > state.rebuilt_at
+
+
+def report_snapshots_ensure(
+    *, team: Team, now: datetime, last_sync: datetime | None
+) -> ReportSnapshotState | None:
+    """Snapshots for the report's trends: built at once on a small team's first visit,
+    otherwise rebuilt by a task whenever a sync or a new UTC day made them stale. Answers the
+    state the page shows (None while a first rebuild is on its way)."""
+    state = ReportSnapshotState.objects.filter(team=team).first()
+    if (
+        state is None
+        and not FindingEvent.objects.filter(team=team)[: INLINE_REBUILD_MAX_EVENTS + 1].count()
+        > INLINE_REBUILD_MAX_EVENTS
+    ):
+        report_snapshots_rebuild(team=team, now=now)
+        return ReportSnapshotState.objects.filter(team=team).first()
+    stale = report_snapshots_stale(team=team, now=now, state=state, last_sync=last_sync)
+    if stale and cache.add(f"reports:snapshots-queued:{team.pk}", "1", REFRESH_QUEUE_SECONDS):
+        transaction.on_commit(lambda: task_send(TaskName.REPORT_SNAPSHOTS_REFRESH, team.pk))
+    return state

@@ -25,7 +25,7 @@ from triage.services.errors import ServiceError
 from triage.services.kolega_errors import QUOTA_LABELS, describe_kolega_error
 from triage.services.teams import require_role
 from triage.sync import scan_batch_mirror
-from triage.tasks import track_scan_batch
+from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.services.scans")
 
@@ -232,38 +232,11 @@ def scan_batches_start(
     of its connection; batches already started are kept.
     """
     require_role(team=team, user=actor, role=Role.TRIAGER)
-    unknown_types = sorted(set(scan_types) - set(COUNTER_BY_SCAN_TYPE))
-    if unknown_types or not scan_types:
-        raise ServiceError("Choose at least one known scan type.", field="scan_types")
-    repositories = list(
-        Repository.objects.filter(team=team, archived=False, pk__in=repository_ids)
-        .select_related("connection")
-        .order_by("name", "id")
+    repositories = _repositories_to_scan(
+        team=team, repository_ids=repository_ids, scan_types=scan_types
     )
-    if not repositories or len(repositories) != len(set(repository_ids)):
-        raise ServiceError("Choose repositories of this team.", field="repositories")
-
     connections = {repository.connection_id: repository.connection for repository in repositories}
-    for connection in connections.values():
-        if not connection.is_active:
-            raise ServiceError(
-                f"{connection.name} is {connection.get_state_display().lower()}; "
-                "nothing was started."
-            )
-        if not connection.can_write:
-            raise ServiceError(
-                f"The key of {connection.name} may only read; nothing was started. "
-                "An admin can connect a key with the write scope."
-            )
-    demand = scan_demand(repositories=repositories, scan_types=scan_types)
-    for quota in quota_check(connections=connections.values(), demand=demand, fresh=True):
-        if quota.error:
-            raise ServiceError(f"{quota.connection.name}: {quota.error}")
-        if quota.exhausted:
-            raise ServiceError(
-                " ".join(d.refusal(quota.connection.name) for d in quota.exhausted)
-                + " Nothing was started."
-            )
+    _scan_start_check(connections=connections, repositories=repositories, scan_types=scan_types)
 
     outcomes: list[ScanStartOutcome] = []
     # Once Kolega refuses a connection for a reason that will not change in the next second
@@ -294,6 +267,52 @@ def scan_batches_start(
                     )
         quota_balance_forget(connection=connection)
     return outcomes
+
+
+def _repositories_to_scan(
+    *, team: Team, repository_ids: Sequence[int], scan_types: Sequence[str]
+) -> list[Repository]:
+    unknown_types = sorted(set(scan_types) - set(COUNTER_BY_SCAN_TYPE))
+    if unknown_types or not scan_types:
+        raise ServiceError("Choose at least one known scan type.", field="scan_types")
+    repositories = list(
+        Repository.objects.filter(team=team, archived=False, pk__in=repository_ids)
+        .select_related("connection")
+        .order_by("name", "id")
+    )
+    if not repositories or len(repositories) != len(set(repository_ids)):
+        raise ServiceError("Choose repositories of this team.", field="repositories")
+    return repositories
+
+
+def _scan_start_check(
+    *,
+    connections: dict[int, KolegaConnection],
+    repositories: list[Repository],
+    scan_types: Sequence[str],
+) -> None:
+    """Refuse the whole start, before anything is sent, when a connection cannot write or a
+    quota counter would run out."""
+    for connection in connections.values():
+        if not connection.is_active:
+            raise ServiceError(
+                f"{connection.name} is {connection.get_state_display().lower()}; "
+                "nothing was started."
+            )
+        if not connection.can_write:
+            raise ServiceError(
+                f"The key of {connection.name} may only read; nothing was started. "
+                "An admin can connect a key with the write scope."
+            )
+    demand = scan_demand(repositories=repositories, scan_types=scan_types)
+    for quota in quota_check(connections=connections.values(), demand=demand, fresh=True):
+        if quota.error:
+            raise ServiceError(f"{quota.connection.name}: {quota.error}")
+        if quota.exhausted:
+            raise ServiceError(
+                " ".join(d.refusal(quota.connection.name) for d in quota.exhausted)
+                + " Nothing was started."
+            )
 
 
 def _start_one(
@@ -337,5 +356,5 @@ def _start_one(
                 "connection": connection.name,
             },
         )
-        transaction.on_commit(lambda pk=batch.pk: track_scan_batch.delay(pk))
+        transaction.on_commit(lambda pk=batch.pk: task_send(TaskName.TRACK_SCAN_BATCH, pk))
     return ScanStartOutcome(repository, scan_type, batch=batch)

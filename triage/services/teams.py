@@ -3,22 +3,10 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from triage.models import Membership, Role, Team
-from triage.services.audit import audit_log
+from triage.models.audit import SYSTEM, audit_log
 from triage.services.errors import RoleRequired, ServiceError
 
 UNKNOWN_USER_MESSAGE = "No user can be added with that name."
-
-
-class SystemActor:
-    """The actor of writes made by the portal itself or by an operator's management command."""
-
-    is_authenticated = False
-
-    def get_username(self) -> str:
-        return "system"
-
-
-SYSTEM = SystemActor()
 
 
 def require_role(*, team: Team, user, role: Role) -> Membership | None:

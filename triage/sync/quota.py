@@ -19,6 +19,14 @@ from triage.models import KolegaConnection, SyncRun
 
 logger = logging.getLogger("triage.sync")
 
+# What each of Kolega's quota counters is called on a page.
+QUOTA_LABELS = {
+    "sast_scans": "SAST scans",
+    "deep_ai_scans": "deep AI scans",
+    "prs": "fixes and pull requests",
+    "repositories": "repositories",
+}
+
 READING_INTERVAL = timedelta(minutes=5)
 DETAILS_KEY = "quota"
 

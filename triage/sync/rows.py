@@ -31,8 +31,7 @@ from triage.models import (
     ScanBatch,
     ScanBatchFinding,
 )
-from triage.services.audit import audit_log
-from triage.services.teams import SYSTEM
+from triage.models.audit import SYSTEM, audit_log
 from triage.sync import copy_upsert
 
 UNIQUE_FIELDS = ["connection", "upstream_id"]

@@ -22,9 +22,8 @@ from django.utils import timezone
 from triage import kolega
 from triage.clients import kolega_client_for
 from triage.models import KolegaConnection, SyncRun, SyncState
+from triage.models.audit import SYSTEM, audit_log
 from triage.outbound import UNREACHABLE_MESSAGE
-from triage.services.audit import audit_log
-from triage.services.teams import SYSTEM
 from triage.sync.lease import (
     LeaseLost,
     lease_acquire,

@@ -3,21 +3,40 @@
 A step stores the progress on the mirror row, so pages show it without calling Kolega. Once
 the batch or fix is terminal the step fetches what it produced: the batch's results and
 findings, or the fix itself (with its pull requests) and its diff. Steps are idempotent;
-the tasks in `triage/tasks.py` chain them.
+`tracking_chain_step` runs one and says when the next is due, and the `track_scan_batch` and
+`track_fix` tasks in `triage/tasks.py` chain them.
+
+No countdown comes near the broker's visibility timeout: tracking polls every few seconds and
+keeps its state (`next_poll_at`, `polls`) in the database, not in a long-delayed message.
 """
 
 from __future__ import annotations
 
-from django.db import transaction
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
 from triage.models import Fix, KolegaConnection, ScanBatch
-from triage.models.mirror import fix_status_is_settled, scan_status_is_terminal
+from triage.models.mirror import (
+    fix_status_is_settled,
+    scan_status_is_terminal,
+)
 from triage.sync import rows
 from triage.sync.full import repository_pks_for
 from triage.sync.runs import connection_mark_invalid
+
+logger = logging.getLogger("triage.sync.tracking")
+
+# What `tracking_chain_step` answers when no further step is due; any other answer is the
+# ISO time of the next step's `poll_due`.
+CHAIN_ENDS = ("gone", "superseded", "finished", "gave up")
 
 
 class TrackingStopped(Exception):
@@ -129,3 +148,56 @@ def fix_mirror(*, connection: KolegaConnection, fix: kolega.Fix) -> Fix:
             connection=connection, fixes=[fix], repository_pks=repository_pks_for(connection)
         )
     return Fix.objects.select_related("repository", "connection").get(pk=written.pks[fix.id])
+
+
+def track_poll_seconds() -> int:
+    return int(getattr(settings, "PORTAL_TRACK_POLL_SECONDS", 5))
+
+
+def track_max_polls() -> int:
+    """A day of polling; a batch or fix still active after that is left to the syncs."""
+    return max(1, 24 * 3600 // track_poll_seconds())
+
+
+def _untracked() -> Q:
+    stale = timezone.now() - timedelta(seconds=track_poll_seconds() * 6)
+    return Q(next_poll_at__isnull=True) | Q(next_poll_at__lt=stale)
+
+
+def scan_batches_untracked(*, connection_id: int) -> QuerySet[ScanBatch]:
+    """Active batches with no tracker alive (never started, or its chain died with a worker)."""
+    return ScanBatch.objects.active().filter(connection_id=connection_id).filter(_untracked())
+
+
+def fixes_untracked(*, connection_id: int) -> QuerySet[Fix]:
+    """Unsettled fixes with no tracker alive."""
+    return Fix.objects.unsettled().filter(connection_id=connection_id).filter(_untracked())
+
+
+def tracking_chain_step(
+    model: type[models.Model], pk: int, poll_due: str | None, step: Callable[..., bool]
+) -> str:
+    """Run one tracking step and say when the next is due, unless another chain owns the row.
+
+    A chain owns the row while `next_poll_at` equals the time it scheduled; a tracker started
+    afresh (no `poll_due`) takes the row over and the older chain ends at its next step.
+    Answers one of `CHAIN_ENDS`, or the ISO time the next step is due.
+    """
+    row = model.objects.select_related("connection", "repository").filter(pk=pk).first()
+    if row is None:
+        return "gone"
+    if poll_due is not None and (
+        row.next_poll_at is None or row.next_poll_at != datetime.fromisoformat(poll_due)
+    ):
+        return "superseded"
+    try:
+        finished = step(row)
+    except TrackingStopped as exc:
+        logger.info("stopped tracking %s %s: %s", model.__name__, pk, exc)
+        finished = True
+    if finished or row.polls + 1 >= track_max_polls():
+        model.objects.filter(pk=pk).update(next_poll_at=None)
+        return "finished" if finished else "gave up"
+    due = timezone.now() + timedelta(seconds=track_poll_seconds())
+    model.objects.filter(pk=pk).update(next_poll_at=due, polls=row.polls + 1)
+    return due.isoformat()

@@ -23,6 +23,7 @@ from triage.selectors import fixes as selectors
 from triage.selectors import sync as sync_selectors
 from triage.services import approvals as approval_services
 from triage.services import dismissals as dismissal_services
+from triage.services import four_eyes
 from triage.services.errors import ServiceError
 from triage.views.htmx import (
     Event,
@@ -220,20 +221,6 @@ def _dismissal_or_404(request, dismissal_id: int) -> DismissalRequest:
     return found
 
 
-def _may_decide_dismissal(request, dismissal: DismissalRequest) -> bool:
-    """Whether to offer the decision form; the service enforces the same rules."""
-    if dismissal.status != Dismissal.PENDING or not can(request, Role.APPROVER):
-        return False
-    if any(d.approver_id == request.user.pk for d in dismissal.decisions.all()):
-        return False
-    return approval_services.four_eyes_allows(
-        team=request.team,
-        requested_by_id=dismissal.requested_by_id,
-        actor=request.user,
-        membership=request.membership,
-    )
-
-
 @team_view(read=Role.VIEWER, write=Role.APPROVER)
 def dismissal(request, dismissal_id: int):
     """One dismissal request: the reason, the findings, the decisions and how it was applied.
@@ -271,10 +258,13 @@ def _dismissal_context(request, found: DismissalRequest) -> dict:
             if job
             else []
         ),
-        "may_decide": _may_decide_dismissal(request, found),
-        "may_cancel": found.status == Dismissal.PENDING
-        and can(request, Role.TRIAGER)
-        and (found.requested_by_id == request.user.pk or can(request, Role.ADMIN)),
+        "may_decide": four_eyes.may_decide(
+            request=found, actor=request.user, membership=request.membership
+        ),
+        "may_cancel": dismissal_services.dismissal_cancel_refusal(
+            request=found, actor=request.user, membership=request.membership
+        )
+        is None,
         "decision_form": DecisionForm(),
         "nav_active": "approvals",
     }

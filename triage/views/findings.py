@@ -28,6 +28,7 @@ from triage.selectors import findings as selectors
 from triage.selectors import sync as sync_selectors
 from triage.services import dismissals as dismissal_services
 from triage.services import findings as services
+from triage.services import status_changes
 from triage.services.errors import ServiceError
 from triage.views.htmx import (
     Event,
@@ -238,42 +239,15 @@ def findings_bulk(request):
     try:
         queryset = _selected_queryset(request, form)
         if action == "preview":
-            status = form.cleaned_data["status"]
-            will_change, already = selectors.status_counts_for(queryset=queryset, status=status)
-            return render_fragment(
-                request,
-                "triage/findings/list.html",
-                "bulk-preview",
-                {
-                    "will_change": will_change,
-                    "already": already,
-                    "status_label": label_of(FindingStatus, status),
-                    "previewed": True,
-                },
-            )
-        status = form.cleaned_data["status"]
-        if dismissal_services.status_needs_approval(request.team, status):
-            dismissal = dismissal_services.dismissal_request_create(
-                team=request.team,
-                actor=request.user,
-                finding_ids=queryset.values_list("pk", flat=True),
-                status=status,
-                reason=form.cleaned_data["reason"] or form.cleaned_data["comment"],
-                expires_on=form.cleaned_data["expires_on"],
-                filter_query=form.cleaned_data["filter_query"],
-            )
-            messages.success(request, _sent_for_approval(dismissal))
-            dismissal_url = reverse(
-                "approvals-dismissal",
-                kwargs={"team_slug": request.team.slug, "dismissal_id": dismissal.pk},
-            )
-            return redirect_after_post(request, dismissal_url)
-        job = services.finding_status_job_create(
+            return _bulk_preview(request, queryset=queryset, status=form.cleaned_data["status"])
+        change = status_changes.findings_status_change(
             team=request.team,
             actor=request.user,
             finding_ids=queryset.values_list("pk", flat=True),
-            status=status,
+            status=form.cleaned_data["status"],
             comment=form.cleaned_data["comment"],
+            reason=form.cleaned_data["reason"],
+            expires_on=form.cleaned_data["expires_on"],
             filter_query=form.cleaned_data["filter_query"],
         )
     except ServiceError as exc:
@@ -286,8 +260,38 @@ def findings_bulk(request):
             )
         messages.error(request, exc.message)
         return redirect_after_post(request, back)
-    job_url = reverse("findings-job", kwargs={"team_slug": request.team.slug, "job_id": job.pk})
-    return redirect_after_post(request, job_url)
+    return _bulk_started(request, change)
+
+
+def _bulk_preview(request, *, queryset, status: str):
+    """How many of the selection the change would change, and how many have it already."""
+    will_change, already = selectors.status_counts_for(queryset=queryset, status=status)
+    return render_fragment(
+        request,
+        "triage/findings/list.html",
+        "bulk-preview",
+        {
+            "will_change": will_change,
+            "already": already,
+            "status_label": label_of(FindingStatus, status),
+            "previewed": True,
+        },
+    )
+
+
+def _bulk_started(request, change: status_changes.StatusChange):
+    """On to the dismissal request that now waits for a decision, or to the status job."""
+    if change.dismissal is not None:
+        messages.success(request, _sent_for_approval(change.dismissal))
+        url = reverse(
+            "approvals-dismissal",
+            kwargs={"team_slug": request.team.slug, "dismissal_id": change.dismissal.pk},
+        )
+    else:
+        url = reverse(
+            "findings-job", kwargs={"team_slug": request.team.slug, "job_id": change.job.pk}
+        )
+    return redirect_after_post(request, url)
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
@@ -354,21 +358,16 @@ def _finding_status_post(request, found):
     if not form.is_valid():
         error = "Choose a valid status." if "status" in form.errors else "Check the expiry date."
     else:
-        status = form.cleaned_data["status"]
         try:
-            if dismissal_services.status_needs_approval(request.team, status):
-                sent = dismissal_services.dismissal_request_create(
-                    team=request.team,
-                    actor=request.user,
-                    finding_ids=[found.pk],
-                    status=status,
-                    reason=form.cleaned_data["reason"],
-                    expires_on=form.cleaned_data["expires_on"],
-                )
-            else:
-                found = services.finding_status_set(
-                    team=request.team, actor=request.user, finding=found, status=status
-                )
+            change = status_changes.finding_status_change(
+                team=request.team,
+                actor=request.user,
+                finding=found,
+                status=form.cleaned_data["status"],
+                reason=form.cleaned_data["reason"],
+                expires_on=form.cleaned_data["expires_on"],
+            )
+            sent, found = change.dismissal, change.finding or found
         except ServiceError as exc:
             error = exc.message
             if exc.field == "reason" and is_fragment(request):

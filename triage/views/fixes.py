@@ -18,7 +18,7 @@ from triage.forms.fixes import (
     FixStartForm,
     RefineForm,
 )
-from triage.forms.ids import pks_of
+from triage.forms.ids import pk_of, pks_of
 from triage.models import Finding, FixApproval, PullRequestOpening, Role
 from triage.permissions import can, team_view
 from triage.selectors import fixes as selectors
@@ -196,21 +196,10 @@ def _fix_page_context(request, fix, **forms):
     view = "split" if request.GET.get("view") == "split" else "unified"
     approval = selectors.current_approval(fix)
     user = request.user
-    may_decide = (
-        approval is not None
-        and approval.status == FixApproval.Status.PENDING
-        and can(request, Role.APPROVER)
-        and not any(d.approver_id == user.pk for d in approval.decisions.all())
-        and approval_services.four_eyes_allows(
-            team=request.team,
-            requested_by_id=approval.requested_by_id,
-            actor=user,
-            membership=request.membership,
-        )
-    )
-    can_triage = can(request, Role.TRIAGER)
-    completed = fix.status.lower() in fix_services.REFINABLE_STATUSES
     opening = selectors.current_opening(fix)
+    actions = approval_services.fix_actions(
+        fix=fix, approval=approval, opening=opening, actor=user, membership=request.membership
+    )
     return {
         **_heartbeat_context(request, fix),
         "findings": selectors.fix_findings(fix),
@@ -228,26 +217,14 @@ def _fix_page_context(request, fix, **forms):
         "approval_voided_by_diff": approval is not None
         and approval.status in FixApproval.OPEN_STATUSES
         and approval.diff_sha256 != fix.diff_sha256,
-        "may_decide": may_decide,
-        "may_request_approval": can_triage
-        and completed
-        and not fix.needs_diff
-        and bool(fix.diff_sha256)
-        and (approval is None or approval.status not in FixApproval.OPEN_STATUSES),
-        "may_refine": can_triage and completed,
+        "may_decide": actions.decide,
+        "may_request_approval": actions.request_approval,
+        "may_refine": actions.refine,
         "opening": opening,
         "opening_in_flight": opening is not None
         and opening.status
         in (PullRequestOpening.Status.PENDING, PullRequestOpening.Status.SENDING),
-        "may_open": can_triage
-        and approval is not None
-        and approval.status == FixApproval.Status.APPROVED
-        and approval.diff_sha256 == fix.diff_sha256
-        and (
-            opening is None
-            or opening.status
-            in (PullRequestOpening.Status.FAILED, PullRequestOpening.Status.UNKNOWN)
-        ),
+        "may_open": actions.open_pull_requests,
         "pull_requests": selectors.fix_pull_requests(fix),
         "timeline": selectors.fix_timeline(fix),
         "refine_form": forms.get("refine_form") or RefineForm(),
@@ -425,8 +402,8 @@ def fix_compare(request, fix_id: int):
     versions = {v.number: v for v in fix.diff_versions.all()}
     current_number = next((n for n, v in versions.items() if v.sha256 == fix.diff_sha256), None)
     try:
-        a = int(request.GET.get("a", "0"))
-        b = int(request.GET.get("b", "0"))
+        a = pk_of(request.GET.get("a", "0"))
+        b = pk_of(request.GET.get("b", "0"))
     except ValueError:
         a = b = 0
     old = versions.get(a)

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -24,10 +22,8 @@ from triage.forms.reports import (
 )
 from triage.models import (
     Finding,
-    FindingEvent,
     FindingEventType,
     FindingStatus,
-    ReportSnapshotState,
     Role,
     ScanType,
 )
@@ -47,11 +43,6 @@ SEVERITY_SERIES = [(s.value, s.label) for s in SEVERITIES]
 SLA_PAGE_SIZE = 50
 # The riskiest repositories fit a printed page; the CSV export carries all of them.
 REPOSITORY_ROWS_ON_PAGE = 25
-# A first visit replays this many events while the person waits (well under a second);
-# a bigger history is replayed by a task and the page says the trends are on their way.
-INLINE_REBUILD_MAX_EVENTS = 20_000
-# A stale report queues one rebuild per team in this window, however many people look.
-REFRESH_QUEUE_SECONDS = 60
 
 
 def _now() -> datetime:
@@ -73,29 +64,6 @@ def _scope_from(request, now: datetime) -> tuple[ReportScope, ReportFilterForm, 
     return scope, form, values
 
 
-def _ensure_snapshots(
-    team, now: datetime, last_sync: datetime | None
-) -> ReportSnapshotState | None:
-    """Snapshots for the trends: built at once on a small team's first visit, otherwise
-    rebuilt in the background whenever a sync or a new UTC day made them stale."""
-    from triage.tasks_reports import report_snapshots_refresh
-
-    state = ReportSnapshotState.objects.filter(team=team).first()
-    if (
-        state is None
-        and not FindingEvent.objects.filter(team=team)[: INLINE_REBUILD_MAX_EVENTS + 1].count()
-        > INLINE_REBUILD_MAX_EVENTS
-    ):
-        report_services.report_snapshots_rebuild(team=team, now=now)
-        return ReportSnapshotState.objects.filter(team=team).first()
-    stale = report_services.report_snapshots_stale(
-        team=team, now=now, state=state, last_sync=last_sync
-    )
-    if stale and cache.add(f"reports:snapshots-queued:{team.pk}", "1", REFRESH_QUEUE_SECONDS):
-        transaction.on_commit(lambda: report_snapshots_refresh.delay(team.pk))
-    return state
-
-
 def _query_without(request, *names: str) -> str:
     query = request.GET.copy()
     for name in names:
@@ -109,7 +77,9 @@ def reports(request):
     scope, form, values = _scope_from(request, now)
     team = request.team
     last_sync = sync_selectors.team_last_synced_at(team=team)
-    snapshot_state = _ensure_snapshots(team, now, last_sync)
+    snapshot_state = report_services.report_snapshots_ensure(
+        team=team, now=now, last_sync=last_sync
+    )
     policy = report_selectors.sla_policy_of(team)
     version = report_cache.mirror_version(team=team, now=now)
     stats = report_cache.open_finding_stats(scope=scope, policy=policy, version=version)

@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
 from triage.filters.audit import AuditEventFilter
+from triage.forms.ids import pk_of
 from triage.forms.settings import ConnectionForm, MemberForm, MemberRoleForm
 from triage.models import AuditEvent, KolegaConnection, Membership, Role
 from triage.permissions import can, team_view
@@ -155,6 +156,6 @@ def _int_or_404(value) -> int:
     from django.http import Http404
 
     try:
-        return int(value)
+        return pk_of(value)
     except (TypeError, ValueError):
         raise Http404("No such member") from None

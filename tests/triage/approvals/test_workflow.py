@@ -31,7 +31,7 @@ from triage.services.findings import (
     finding_status_job_undo,
     finding_status_set,
 )
-from triage.tasks_findings import expire_dismissals
+from triage.tasks import expire_dismissals
 
 pytestmark = pytest.mark.django_db
 

@@ -52,8 +52,8 @@ def completed_fix(start_fix) -> Fix:
 @pytest.fixture
 def queued(monkeypatch) -> list[int]:
     """Opening ids queued for the worker (the tests run the task's service themselves)."""
-    from triage import tasks_fixes
+    from triage import tasks
 
     ids: list[int] = []
-    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", ids.append)
+    monkeypatch.setattr(tasks.open_pull_requests, "delay", ids.append)
     return ids

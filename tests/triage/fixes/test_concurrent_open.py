@@ -25,12 +25,12 @@ def test_ten_concurrent_opens_make_exactly_one_post(
     completed_fix, triager, approver, sandbox_wsgi, monkeypatch
 ):
     from sandbox.models import PullRequest as SandboxPullRequest
-    from triage import tasks_fixes
+    from triage import tasks
 
     if db_connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
     queued: list[int] = []
-    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", queued.append)
+    monkeypatch.setattr(tasks.open_pull_requests, "delay", queued.append)
     approval = approval_request(fix=completed_fix, actor=triager)
     approval_decide(approval=approval, actor=approver, approve=True)
     assert len(queued) == 1  # the approval itself asked for the opening once

@@ -253,9 +253,9 @@ def test_viewed_mark_per_file(fix, member, client_as):
 
 
 def test_request_and_decide_through_the_pages(fix, member, client_as, monkeypatch):
-    from triage import tasks_fixes
+    from triage import tasks
 
-    monkeypatch.setattr(tasks_fixes.open_pull_requests, "delay", lambda *a: None)
+    monkeypatch.setattr(tasks.open_pull_requests, "delay", lambda *a: None)
     triager, approver = member(Role.TRIAGER), member(Role.APPROVER)
     response = client_as(triager).post(
         team_url("fixes-detail", fix.team, fix_id=fix.pk),

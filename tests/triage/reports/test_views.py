@@ -145,10 +145,10 @@ def test_a_large_history_is_replayed_by_the_task_not_the_request(
     team, member, client_as, mirrored, monkeypatch, django_capture_on_commit_callbacks
 ):
     from triage.models import DailyFindingSnapshot, ReportSnapshotState
-    from triage.tasks_reports import report_snapshots_refresh
-    from triage.views import reports as report_views
+    from triage.services import reports as report_services
+    from triage.tasks import report_snapshots_refresh
 
-    monkeypatch.setattr(report_views, "INLINE_REBUILD_MAX_EVENTS", 0)
+    monkeypatch.setattr(report_services, "INLINE_REBUILD_MAX_EVENTS", 0)
     queued = []
     monkeypatch.setattr(report_snapshots_refresh, "delay", queued.append)
     client = client_as(member(Role.VIEWER))

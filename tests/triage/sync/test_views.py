@@ -39,14 +39,17 @@ def test_an_invalid_connection_shows_a_banner_saying_what_to_do(connection, memb
 
 
 def test_sync_now_queues_a_run_and_its_fragment_polls_until_done(
-    connection, member, client_as, queued
+    connection, member, client_as, queued, django_capture_on_commit_callbacks
 ):
     admin = client_as(member(Role.ADMIN))
     url = f"/t/{connection.team.slug}/settings/sync/"
 
-    response = admin.post(
-        url, {"connection": connection.pk, "kind": "incremental"}, HTTP_HX_REQUEST="true"
-    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = admin.post(
+            url, {"connection": connection.pk, "kind": "incremental"}, HTTP_HX_REQUEST="true"
+        )
+
+    assert len(callbacks) == 1  # the task is queued only once the run is committed
 
     run = SyncRun.objects.get(connection=connection)
     assert run.status == SyncRun.Status.QUEUED and run.trigger == SyncRun.Trigger.MANUAL

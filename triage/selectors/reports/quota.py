@@ -9,8 +9,8 @@ from django.db.models import Count, Q
 
 from triage.kolega import QuotaBalance
 from triage.models import Fix, KolegaConnection, PullRequest, SyncRun, Team
-from triage.services.kolega_errors import QUOTA_LABELS
 from triage.sync.quota import DETAILS_KEY as QUOTA_DETAILS_KEY
+from triage.sync.quota import QUOTA_LABELS
 
 QUOTA_COUNTERS = ("prs", "sast_scans", "deep_ai_scans")
 # Syncs keep a reading every few minutes; one older than this is not shown as the balance,

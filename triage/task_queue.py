@@ -1,0 +1,38 @@
+"""Queueing the portal's Celery tasks by name, from the code the tasks call.
+
+Tasks (`triage/tasks.py`) are thin wrappers over services and syncs, and services queue tasks
+(tracking after a start, a status job, opening pull requests). So that the import goes one way
+only (tasks → services), services name the task they queue instead of importing it; the name
+is resolved through Celery's registry, which is the very task object `triage.tasks` defines.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from celery import current_app
+
+
+class TaskName(StrEnum):
+    """The names the tasks are registered under. Names of tasks that once lived in per-area
+    modules are kept, since queued messages and beat schedules carry them."""
+
+    SYNC_CONNECTION = "triage.tasks.sync_connection"
+    SYNC_DUE_CONNECTIONS = "triage.tasks.sync_due_connections"
+    RECONCILE_CONNECTIONS = "triage.tasks.reconcile_connections"
+    TRACK_SCAN_BATCH = "triage.tasks.track_scan_batch"
+    TRACK_FIX = "triage.tasks.track_fix"
+    RUN_FINDING_STATUS_JOB = "triage.tasks_findings.run_finding_status_job"
+    EXPIRE_DISMISSALS = "triage.tasks_findings.expire_dismissals"
+    OPEN_PULL_REQUESTS = "triage.tasks_fixes.open_pull_requests"
+    REPORT_SNAPSHOTS_REFRESH = "triage.tasks_reports.report_snapshots_refresh"
+    REPORT_SNAPSHOTS_REFRESH_ALL = "triage.tasks_reports.report_snapshots_refresh_all"
+
+
+def task_send(name: TaskName, *args) -> None:
+    """Queue the task `name` with `args` (ids), on the queue its route in settings names."""
+    app = current_app
+    if name not in app.tasks:
+        # A web process imports the task modules only when it first queues a task.
+        app.loader.import_default_modules()
+    app.tasks[name].delay(*args)

@@ -1,1 +1,0 @@
-"""Celery tasks of the scans area (thin wrappers over services)."""
