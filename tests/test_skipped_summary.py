@@ -11,17 +11,28 @@ from tests.skipped_summary import skipped_by_kind, skipped_line
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def report(*keywords):
-    return SimpleNamespace(keywords=dict.fromkeys(keywords, 1))
+def report(*keywords, reason="Skipped: needs PostgreSQL and Redis"):
+    return SimpleNamespace(keywords=dict.fromkeys(keywords, 1), longrepr=("t.py", 1, reason))
 
 
-def test_skipped_browser_and_worker_tests_are_counted_and_explained():
+def test_skipped_tests_are_counted_by_what_they_lacked_and_explained():
+    no_chromium = "Skipped: Chromium not found at /usr/bin/chromium"
     counts = skipped_by_kind(
-        [report("browser"), report("browser"), report("worker"), report("slow")]
+        [
+            report("browser", reason=no_chromium),
+            report("browser", reason=no_chromium),
+            # A browser test that also needs a worker lacked PostgreSQL, not Chromium.
+            report("browser"),
+            report("worker"),
+            report("slow"),
+        ]
     )
-    assert counts == {"browser": 2, "worker": 1}
+    assert counts == {"browser": 2, "worker": 2}
     line = skipped_line(counts)
-    assert line.startswith("Skipped 2 browser tests and 1 worker test:")
+    assert line.startswith(
+        "Skipped 4 browser and worker tests (2 for want of Chromium, "
+        "2 for want of PostgreSQL and Redis):"
+    )
     assert "apt-get install chromium" in line and "REDIS_URL=" in line
 
 
@@ -49,5 +60,5 @@ def test_the_line_ends_a_real_run(tmp_path):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     last_lines = run.stdout.strip().splitlines()[-2:]
-    assert last_lines[-1].startswith("Skipped 1 browser test: ")
+    assert last_lines[-1].startswith("Skipped 1 browser and worker test (1 for want of Chromium)")
     assert "apt-get install chromium" in last_lines[-1]
