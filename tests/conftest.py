@@ -25,6 +25,15 @@ pytest_plugins = [
 
 SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
 
+
+def pytest_collection_modifyitems(items):
+    # A test that runs a real worker is a worker test, whether or not its module says so:
+    # `make test-quick` leaves it out, and a run that skips it says so at the end.
+    for item in items:
+        if "celery_worker_process" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.worker)
+
+
 # The repository's root, where ``manage.py`` is.
 ROOT = Path(__file__).resolve().parent.parent
 
