@@ -31,8 +31,4 @@ class TaskName(StrEnum):
 
 def task_send(name: TaskName, *args) -> None:
     """Queue the task `name` with `args` (ids), on the queue its route in settings names."""
-    app = current_app
-    if name not in app.tasks:
-        # A web process imports the task modules only when it first queues a task.
-        app.loader.import_default_modules()
-    app.tasks[name].delay(*args)
+    current_app.tasks[name].delay(*args)
