@@ -472,7 +472,8 @@ def test_job_page_polls_while_running_and_stops_with_286(team, repository, triag
     assert b"<html" in page.content
     assert running.status_code == 200 and b"<html" not in running.content
     assert b'hx-trigger="every 2s"' in running.content
-    assert b'value="1"' in running.content and b"1 / 3" in running.content
+    assert b'class="job-bar-succeeded" width="1"' in running.content
+    assert b"1 / 3" in running.content
 
     FindingStatusJob.objects.filter(pk=job.pk).update(state="finished")
     finished = triager_client.get(url, **HTMX)
