@@ -95,6 +95,8 @@ def _status(value: str | None) -> str:
 
 
 def _change(previous: str | None, new: str | None) -> str:
+    if not previous:
+        return f"as {_status(new)}"
     return f"{_status(previous)} → {_status(new)}"
 
 
@@ -302,7 +304,8 @@ def _kolega_entries(
 ) -> list[TimelineEntry]:
     entries = []
     for event in finding_events(finding=finding)[:TIMELINE_LIMIT]:
-        fix_id = str((event.metadata or {}).get("fix_id") or "")
+        metadata = event.metadata if isinstance(event.metadata, dict) else {}
+        fix_id = str(metadata.get("fix_id") or "")
         fix = fixes.get(fix_id)
         if fix is not None and event.event_type in KOLEGA_FIX_EVENTS_TOLD_BY_ROWS:
             continue

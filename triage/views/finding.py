@@ -6,7 +6,7 @@ from django.http import Http404
 from django.urls import path, reverse
 
 from triage.forms.findings import FindingCommentForm, FindingStatusForm
-from triage.models import FindingStatus, Role
+from triage.models import FindingComment, FindingStatus, Role
 from triage.permissions import can, team_view
 from triage.selectors import dismissals as dismissal_selectors
 from triage.selectors import finding_page as page_selectors
@@ -46,7 +46,7 @@ def _comments_context(request, found, form: FindingCommentForm | None = None) ->
         "finding": found,
         "comments": page_selectors.finding_comments(finding=found),
         "comment_form": form or FindingCommentForm(),
-        "comment_max_length": FindingCommentForm.base_fields["body"].widget.attrs["maxlength"],
+        "comment_max_length": f"{FindingComment.MAX_LENGTH:,}",
         "can_comment": can(request, Role.TRIAGER),
     }
 
