@@ -112,7 +112,8 @@ def finding_status_set(
                 actor=actor,
                 action="finding.status_change",
                 target=finding,
-                details={"from": previous, "to": answer.status, "comment": comment.strip()},
+                details={"from": previous, "to": answer.status}
+                | ({"comment": comment.strip()} if comment.strip() else {}),
             )
     finding.refresh_from_db()
     return finding
