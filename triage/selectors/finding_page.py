@@ -57,7 +57,7 @@ KOLEGA_ACTOR = "Kolega"
 @dataclass(frozen=True)
 class TimelineEntry:
     when: datetime
-    # What happened, as a person reads it ("Status changed", "Dismissal requested").
+    # What happened, as a person reads it (a label of the event or of the note).
     what: str
     # Where "portal" entries were written by the portal, "kolega" ones mirrored from Kolega.
     source: str
@@ -161,7 +161,7 @@ def _portal_status_changes(finding: Finding) -> list[TimelineEntry]:
     return [
         TimelineEntry(
             when=event.created_at,
-            what="Status changed",
+            what=FindingEventType.STATUS_CHANGED.label,
             source="portal",
             actor=_actor(event.actor_label),
             change=_change(event.details.get("from"), event.details.get("to")),
@@ -196,7 +196,7 @@ def _dismissal_entries(finding: Finding) -> list[TimelineEntry]:
         entries.append(
             TimelineEntry(
                 when=request.created_at,
-                what="Dismissal requested",
+                what=FindingNote.Kind.DISMISSAL_REQUESTED.label,
                 source="portal",
                 actor=request.requested_by.get_username(),
                 change=f"To {wanted}{until}",
@@ -208,7 +208,11 @@ def _dismissal_entries(finding: Finding) -> list[TimelineEntry]:
             entries.append(
                 TimelineEntry(
                     when=decision.created_at,
-                    what=f"Dismissal {decision.get_decision_display().lower()}",
+                    what=(
+                        FindingNote.Kind.DISMISSAL_REJECTED.label
+                        if decision.decision == DismissalDecision.Decision.REJECT
+                        else "Dismissal approved"
+                    ),
                     source="portal",
                     actor=decision.approver.get_username(),
                     change=f"To {wanted}{until}",
@@ -220,7 +224,7 @@ def _dismissal_entries(finding: Finding) -> list[TimelineEntry]:
             entries.append(
                 TimelineEntry(
                     when=request.decided_at,
-                    what="Dismissal cancelled",
+                    what=FindingNote.Kind.DISMISSAL_CANCELLED.label,
                     source="portal",
                     actor=_actor(cancelled_by.get(str(request.pk), "")),
                     change=f"To {wanted}{until}",
@@ -264,7 +268,7 @@ def _fix_entries(finding: Finding, fixes: list[Fix]) -> list[TimelineEntry]:
         entries.append(
             TimelineEntry(
                 when=fix.created_at,
-                what="Fix started",
+                what=FindingEventType.FIX_STARTED.label,
                 source="portal" if str(fix.pk) in started_by else "kolega",
                 actor=started_by.get(str(fix.pk)) or KOLEGA_ACTOR,
                 change=f"Now {fix.status_label}",
