@@ -251,3 +251,15 @@ def test_the_timeline_is_read_in_a_bounded_number_of_queries(
     with django_assert_max_num_queries(12):
         entries = finding_timeline(finding=finding)
     assert len(entries) == 5 + 5 + 5
+
+
+def test_a_reason_too_long_is_refused_in_words_and_changes_nothing(team, member, client_as):
+    finding = FindingFactory(repository=RepositoryFactory(team=team))
+    client = client_as(member(Role.TRIAGER))
+    response = client.post(
+        _url(finding), {"status": "resolved", "comment": "x" * 2001}, follow=True
+    )
+    assert "Keep the comment under 2,000 characters." in response.content.decode()
+    finding.refresh_from_db()
+    assert finding.status == "open"
+    assert not [e for e in _entries(response) if e.startswith("Status changed")]
