@@ -11,11 +11,15 @@ from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.teams import require_role
 
+# Who may write in a finding's thread; everyone in the team reads it. The page offers the
+# form by this same role.
+COMMENT_ROLE = Role.TRIAGER
+
 
 def finding_comment_add(*, team: Team, actor, finding: Finding, body: str) -> FindingComment:
     """Add ``body`` to the finding's thread; names after "@" that are members of the team
     are stored as mentions, any other name stays plain text."""
-    require_role(team=team, user=actor, role=Role.TRIAGER)
+    require_role(team=team, user=actor, role=COMMENT_ROLE)
     if finding.team_id != team.pk:
         raise ServiceError("No such finding.")
     # Browsers send line breaks as CRLF; a limit counts what a person typed.

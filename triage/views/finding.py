@@ -15,7 +15,7 @@ from triage.selectors import sync as sync_selectors
 from triage.services import dismissals as dismissal_services
 from triage.services import status_changes
 from triage.services.errors import ServiceError
-from triage.services.finding_comments import finding_comment_add
+from triage.services.finding_comments import COMMENT_ROLE, finding_comment_add
 from triage.views.findings import (
     DISMISSAL_CHOICES,
     STATUS_KEYS,
@@ -47,7 +47,7 @@ def _comments_context(request, found, form: FindingCommentForm | None = None) ->
         "comments": page_selectors.finding_comments(finding=found),
         "comment_form": form or FindingCommentForm(),
         "comment_max_length": f"{FindingComment.MAX_LENGTH:,}",
-        "can_comment": can(request, Role.TRIAGER),
+        "can_comment": can(request, COMMENT_ROLE),
     }
 
 
@@ -91,7 +91,7 @@ def finding(request, finding_id: int):
     return render_page(request, TEMPLATE, _page_context(request, found))
 
 
-@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+@team_view(read=Role.VIEWER, write=COMMENT_ROLE)
 def finding_comments(request, finding_id: int):
     """The finding's thread (htmx) and adding a comment to it.
 
