@@ -65,13 +65,15 @@ class DiffLine:
     new_no: int | None = None
     html: SafeString | str = ""
 
-    @property
-    def anchor_side(self) -> str:
-        return "old" if self.kind == "del" else "new"
-
-    @property
-    def anchor_line(self) -> int | None:
-        return self.old_no if self.kind == "del" else self.new_no
+    def anchors(self) -> list[tuple[str, int]]:
+        """Where a comment on this line can sit: (side, number) on each side it is on. A
+        context line is on both sides, with the old file's number on the old side."""
+        found = []
+        if self.old_no is not None:
+            found.append(("old", self.old_no))
+        if self.new_no is not None:
+            found.append(("new", self.new_no))
+        return found
 
 
 @dataclass
@@ -445,19 +447,48 @@ def _code(line: DiffLine) -> str:
     return str(line.html) if line.html else visible_html(line.text)
 
 
-def _line_button(line: DiffLine, file_index: int) -> str:
-    number = line.anchor_line
+def _line_button(*, side: str, number: int, file_index: int) -> str:
+    where = "old file" if side == "old" else "new file"
     return (
-        f'<button type="button" class="diff-line-no" data-comment-side="{line.anchor_side}" '
+        f'<button type="button" class="diff-line-no" data-comment-side="{side}" '
         f'data-comment-line="{number}" data-comment-file="{file_index}" '
-        f'aria-label="Comment on line {number}">{number}</button>'
+        f'aria-label="Comment on line {number} of the {where}">{number}</button>'
     )
+
+
+def _gutter(line: DiffLine | None, side: str, file_index: int) -> str:
+    """The line-number cell of one side: the line's number in that side's file, or empty
+    when the line is not in that file (an added line has no old number)."""
+    number = None
+    if line is not None:
+        number = line.old_no if side == "old" else line.new_no
+    if number is None:
+        return '<td class="diff-gutter"></td>'
+    button = _line_button(side=side, number=number, file_index=file_index)
+    return f'<td class="diff-gutter">{button}</td>'
+
+
+def _threads_of(lines, threads: dict[tuple[str, int], str]) -> list[str]:
+    """The comment threads anchored on these lines, each once, old side first."""
+    out = []
+    seen = set()
+    for line in lines:
+        if line is None:
+            continue
+        for key in line.anchors():
+            if key in threads and key not in seen:
+                seen.add(key)
+                out.append(threads[key])
+    return out
 
 
 def render_unified(
     diff_file: DiffFile, *, file_index: int, threads: dict[tuple[str, int], str]
 ) -> SafeString:
-    """Table rows of the unified view; `threads` maps (side, line) to rendered comments."""
+    """Table rows of the unified view; `threads` maps (side, line) to rendered comments.
+
+    The first gutter carries the old file's line numbers, the second the new file's: a
+    removed line has only an old number, an added line only a new one."""
     out = []
     for line in diff_file.lines:
         if line.kind == "hunk":
@@ -471,14 +502,12 @@ def render_unified(
                 f'<td class="muted small">{visible_html(line.text)}</td></tr>'
             )
         else:
-            old = line.old_no if line.old_no is not None else ""
             out.append(
-                f'<tr class="diff-{line.kind}"><td class="diff-gutter">{old}</td>'
-                f'<td class="diff-gutter">{_line_button(line, file_index)}</td>'
+                f'<tr class="diff-{line.kind}">{_gutter(line, "old", file_index)}'
+                f"{_gutter(line, 'new', file_index)}"
                 f'<td class="diff-code">{_code(line)}</td></tr>'
             )
-            thread = threads.get((line.anchor_side, line.anchor_line))
-            if thread:
+            for thread in _threads_of([line], threads):
                 out.append(f'<tr class="diff-comments"><td colspan="3">{thread}</td></tr>')
     return mark_safe("".join(out))  # noqa: S308 - built from escaped parts only
 
@@ -486,7 +515,8 @@ def render_unified(
 def render_split(
     diff_file: DiffFile, *, file_index: int, threads: dict[tuple[str, int], str]
 ) -> SafeString:
-    """Table rows of the side-by-side view."""
+    """Table rows of the side-by-side view: the old file on the left with its own line
+    numbers, the new file on the right with its own."""
     out = []
     for row in side_by_side(diff_file):
         if row.kind in ("hunk", "note"):
@@ -497,22 +527,16 @@ def render_split(
             )
             continue
         cells = []
-        for line, changed in ((row.left, "del"), (row.right, "add")):
+        for line, changed, side in ((row.left, "del", "old"), (row.right, "add", "new")):
             if line is None:
                 cells.append('<td class="diff-gutter"></td><td></td>')
                 continue
             css = f"diff-{changed}" if line.kind == changed else "diff-ctx"
             cells.append(
-                f'<td class="diff-gutter">{_line_button(line, file_index)}</td>'
+                f"{_gutter(line, side, file_index)}"
                 f'<td class="{css}"><span class="diff-code">{_code(line)}</span></td>'
             )
         out.append(f"<tr>{''.join(cells)}</tr>")
-        seen = set()
-        for line in (row.left, row.right):
-            if line is None or (line.kind == "ctx" and line is row.left):
-                continue
-            key = (line.anchor_side, line.anchor_line)
-            if key in threads and key not in seen:
-                seen.add(key)
-                out.append(f'<tr class="diff-comments"><td colspan="4">{threads[key]}</td></tr>')
+        for thread in _threads_of([row.left, row.right], threads):
+            out.append(f'<tr class="diff-comments"><td colspan="4">{thread}</td></tr>')
     return mark_safe("".join(out))  # noqa: S308 - built from escaped parts only
