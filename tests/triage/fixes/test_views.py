@@ -41,6 +41,8 @@ def test_fixes_list_page_and_fragment_with_bounded_queries(
 def test_empty_fixes_list_says_what_to_do(team, member, client_as):
     body = client_as(member(Role.VIEWER)).get(team_url("fixes", team)).content.decode()
     assert "No fixes" in body and "Findings page" in body
+    # The empty state names the button the Findings page shows.
+    assert "“Start a fix…”" in body and "Fix with AI" not in body
 
 
 def test_another_teams_fix_is_not_found(fix, other_team, member, client_as):
@@ -337,12 +339,12 @@ def test_finding_include_lists_its_fixes_and_pull_requests(fix, repository):
     from triage.models import Role as Roles
 
     html = render_to_string("triage/fixes/_for_finding.html", {"finding": finding})
-    assert fix.title in html and "Fix with AI" not in html
+    assert fix.title in html and "Start a fix…" not in html
     html = render_to_string(
         "triage/fixes/_for_finding.html",
         {"finding": finding, "current_role": Roles.TRIAGER, "Role": Roles},
     )
-    assert "Fix with AI" in html
+    assert "Start a fix…" in html and "Fix with AI" not in html
 
 
 def test_approval_card_polls_while_pull_requests_are_being_opened(fix, member, client_as):
