@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 
-from triage.diffs import diff_between, parse_diff, render_split, render_unified
+from triage.diffs import render_split, render_unified, versions_compared
 from triage.filters.fixes import FixFilter
 from triage.forms.fixes import (
     INSTRUCTION_TEMPLATES,
@@ -184,6 +184,7 @@ def fix_detail(request, fix_id: int):
 
 def _fix_page_context(request, fix, **forms):
     versions = selectors.diff_versions(fix)
+    _, current_number = _version_numbers(fix, versions)
     choice = selectors.diff_choice(fix=fix, sha256=request.GET.get("v", ""), versions=versions)
     if choice is None:
         raise Http404("No such version of the diff")
@@ -206,7 +207,9 @@ def _fix_page_context(request, fix, **forms):
         "choice": choice,
         "parsed": parsed,
         "view": view,
-        "versions": versions,
+        # The current diff is listed once, under its number; these are the others.
+        "earlier_versions": [v for v in versions if v.sha256 != fix.diff_sha256],
+        "current_number": current_number,
         "reviewed": selectors.reviewed_paths(fix=fix, user=user, sha256=choice.sha256),
         "file_url_prefix": reverse(
             "fixes-file",
@@ -395,44 +398,49 @@ def fix_diff_file(request, fix_id: int, file_index: int):
     return _file_response(request, fix, sha256=sha256, index=file_index)
 
 
+def _version_numbers(fix, versions) -> tuple[dict[int, str], int | None]:
+    """The sha of each numbered version of the diff, and the current diff's number: its kept
+    version's, or the next one while it is not kept yet."""
+    shas = {v.number: v.sha256 for v in versions}
+    if not fix.diff_sha256:
+        return shas, None
+    current = next((n for n, sha in shas.items() if sha == fix.diff_sha256), None)
+    if current is None:
+        current = max(shas, default=0) + 1
+        shas[current] = fix.diff_sha256
+    return shas, current
+
+
 @team_view(read=Role.VIEWER, write=Role.VIEWER)
 def fix_compare(request, fix_id: int):
-    """What changed between two kept versions of the diff (a diff of the diffs)."""
+    """What changed in the files between two versions of the diff: by default the two latest."""
     fix = _fix_or_404(request, fix_id)
-    versions = {v.number: v for v in fix.diff_versions.all()}
-    current_number = next((n for n, v in versions.items() if v.sha256 == fix.diff_sha256), None)
+    versions = list(fix.diff_versions.all())
+    shas, current_number = _version_numbers(fix, versions)
+    numbers = sorted(shas)
     try:
         a = pk_of(request.GET.get("a", "0"))
         b = pk_of(request.GET.get("b", "0"))
     except ValueError:
         a = b = 0
-    old = versions.get(a)
-    new = versions.get(b)
-    if fix.diff and current_number is None:
-        current_number = max(versions, default=0) + 1
-    texts = {n: v.diff for n, v in versions.items()}
-    if fix.diff:
-        texts[current_number] = fix.diff
-    old_text, new_text = texts.get(a), texts.get(b)
-    interdiff = None
-    if old_text is not None and new_text is not None:
-        text = diff_between(
-            old_text=old_text, new_text=new_text, old_label=f"version {a}", new_label=f"version {b}"
-        )
-        interdiff = parse_diff(text)
-        for diff_file in interdiff.files:
-            diff_file.new_path = diff_file.old_path = f"version {a} → version {b}"
-    del old, new
+    if a not in shas or b not in shas:
+        a, b = (numbers[-2], numbers[-1]) if len(numbers) > 1 else (0, 0)
+    texts = {v.number: v.diff for v in versions}
+    if current_number is not None and current_number not in texts:
+        texts[current_number] = fix.diff or ""
+    comparison = None
+    if a and b and a != b:
+        comparison = versions_compared(old_text=texts[a], new_text=texts[b])
     return render_page(
         request,
         "triage/fixes/compare.html",
         {
             "fix": fix,
-            "numbers": sorted(texts),
+            "numbers": numbers,
             "a": a,
             "b": b,
             "current_number": current_number,
-            "interdiff": interdiff,
+            "comparison": comparison,
         },
     )
 
