@@ -1,6 +1,8 @@
 """Fixes: start one from findings, follow its heartbeat, review its diff, refine, ask for
 approval and open pull requests. Every page reads the mirror; writes go through services."""
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
@@ -15,6 +17,7 @@ from triage.forms.fixes import (
     ApprovalRequestForm,
     CommentForm,
     DecisionForm,
+    FixRepositoryForm,
     FixStartForm,
     RefineForm,
 )
@@ -83,76 +86,135 @@ def _matching_finding_ids(request, filter_query: str) -> tuple[list[int], str]:
     return ids, ""
 
 
+@dataclass
+class _PlanForm:
+    """One repository's part of the start form, and what happened when it was started."""
+
+    plan: fix_services.FixPlan
+    form: FixRepositoryForm
+    error: str = ""
+
+
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)
 def fix_new(request):
-    """Start a fix for findings chosen in triage (`?finding=<id>&finding=<id>`).
+    """Start fixes for findings chosen in triage (`?finding=<id>&finding=<id>`): one fix per
+    repository of the findings.
 
     The Findings page's "Start a fix…" posts its selection here (a POST keeps its CSRF token
     out of the URL): without this form's own fields it only shows the form for the selection.
     """
     source = request.POST if request.method == "POST" else request.GET
-    starting = request.method == "POST" and "title" in request.POST
+    starting = request.method == "POST" and (
+        "instructions" in request.POST or "title" in request.POST
+    )
     problem = ""
     if not starting and source.get("all_matching"):
         # "All N findings matching these filters" on the Findings page: the filter's rows.
         values, problem = _matching_finding_ids(request, source.get("filter_query", ""))
     else:
         values = source.getlist("finding")
-    findings = _selected_findings(request, values)
-    repositories = {finding.repository_id for finding in findings}
-    if problem:
-        findings = []
-    elif not findings:
+    findings = [] if problem else _selected_findings(request, values)
+    plans: list[fix_services.FixPlan] = []
+    if not problem:
+        try:
+            plans = fix_services.fix_plans(findings=findings)
+        except ServiceError as exc:
+            problem = exc.message
+    if not problem and not findings:
         problem = "Choose findings to fix from the Findings page first."
-    elif len(repositories) > 1:
-        problem = "A fix covers findings of one repository: choose findings of one repository."
-    repository = findings[0].repository if findings else None
-    source_repos = [r.get("full_name") for r in (repository.source_repos if repository else [])]
-    default_branch = next(
-        (r.get("default_branch") for r in (repository.source_repos if repository else [])), ""
-    )
-    initial = {
-        "finding": [f.pk for f in findings],
-        "title": fix_services.fix_title_proposed(findings=findings),
-        "instructions": INSTRUCTION_TEMPLATES["minimal"][1],
-        "source_repo": source_repos[0] if len(source_repos) == 1 else "",
-        "branch": default_branch or "",
-    }
+    if problem:
+        findings, plans = [], []
+    # Several repositories: each one's fields carry its prefix. Kept once chosen, so the form
+    # shown again for the repositories that failed reads the same fields.
+    per_repository = len(plans) > 1 or bool(source.get("per_repository"))
     form = FixStartForm(
         request.POST if starting else None,
-        initial=initial,
+        initial={
+            "finding": [f.pk for f in findings],
+            "instructions": INSTRUCTION_TEMPLATES["minimal"][1],
+        },
         finding_choices=[(f.pk, str(f)) for f in findings],
-        source_repos=source_repos,
     )
-    if starting and not problem and form.is_valid():
-        data = form.cleaned_data
-        try:
-            fix = fix_services.fix_start(
-                team=request.team,
-                actor=request.user,
-                finding_ids=data["finding"],
-                title=data["title"],
-                instructions=data["instructions"],
-                source_repo=data["source_repo"],
-                branch=data["branch"] or None,
+    plan_forms = [
+        _PlanForm(
+            plan=plan,
+            form=FixRepositoryForm(
+                request.POST if starting else None,
+                prefix=f"repo-{plan.repository.pk}" if per_repository else None,
+                initial={
+                    "title": plan.title,
+                    "source_repo": plan.source_repo_proposed,
+                    "branch": plan.default_branch,
+                },
+                source_repos=plan.source_repos,
+            ),
+        )
+        for plan in plans
+    ]
+    started: list = []
+    if starting and not problem and form.is_valid() and all(p.form.is_valid() for p in plan_forms):
+        outcomes = fix_services.fixes_start(
+            team=request.team,
+            actor=request.user,
+            instructions=form.cleaned_data["instructions"],
+            requests=[
+                fix_services.FixStartRequest(
+                    finding_ids=[f.pk for f in p.plan.findings],
+                    title=p.form.cleaned_data["title"],
+                    source_repo=p.form.cleaned_data["source_repo"],
+                    branch=p.form.cleaned_data["branch"] or None,
+                )
+                for p in plan_forms
+            ],
+        )
+        started = [o.fix for o in outcomes if o.started]
+        failed = []
+        for plan_form, outcome in zip(plan_forms, outcomes, strict=True):
+            if outcome.started:
+                continue
+            field = outcome.error_field
+            if field in plan_form.form.fields:
+                plan_form.form.add_error(field, outcome.error)
+            else:
+                plan_form.error = outcome.error
+            failed.append(plan_form)
+        if not failed:
+            if len(started) == 1:
+                messages.success(request, "Fix started. Its progress shows below.")
+                return redirect("fixes-detail", team_slug=request.team.slug, fix_id=started[0].pk)
+            messages.success(
+                request,
+                f"{len(started)} fixes started, one per repository. Their progress shows here.",
             )
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "Fix started. Its progress shows below.")
-            return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
+            return redirect("fixes", team_slug=request.team.slug)
+        # Show the form again for the repositories whose fix did not start; only their
+        # findings stay chosen, so starting again cannot start a fix twice.
+        plan_forms = failed
+        findings = [f for p in failed for f in p.plan.findings]
+        data = request.POST.copy()
+        data.setlist("finding", [str(f.pk) for f in findings])
+        form = FixStartForm(data, finding_choices=[(f.pk, str(f)) for f in findings])
+        form.is_valid()
+    repositories = [p.plan.repository for p in plan_forms]
     return render(
         request,
         "triage/fixes/new.html",
         {
             "form": form,
+            "plan_forms": plan_forms,
             "findings": findings,
-            "repository": repository,
+            "repositories": repositories,
+            "per_repository": per_repository,
+            "started": started,
             "problem": problem,
             "templates": INSTRUCTION_TEMPLATES,
-            "single_source_repo": len(source_repos) == 1,
         },
-        status=400 if (starting and (form.errors or problem)) else 200,
+        status=400
+        if (
+            starting
+            and (problem or form.errors or any(p.form.errors or p.error for p in plan_forms))
+        )
+        else 200,
     )
 
 

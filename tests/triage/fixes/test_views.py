@@ -204,13 +204,15 @@ def test_a_finding_value_that_is_no_key_opens_no_form(repository, member, client
     assert "1 finding in" in response.content.decode()
 
 
-def test_new_fix_refuses_findings_of_two_repositories(team, member, client_as):
+def test_new_fix_offers_one_fix_per_repository(team, member, client_as):
     a = FindingFactory(repository=RepositoryFactory(team=team))
     b = FindingFactory(repository=RepositoryFactory(team=team))
     response = client_as(member(Role.TRIAGER)).get(
         team_url("fixes-new", team), {"finding": [a.pk, b.pk]}
     )
-    assert "one repository" in response.content.decode()
+    body = response.content.decode()
+    assert "2 findings in 2 repositories: one fix per repository" in body
+    assert "Start 2 fixes" in body
 
 
 def test_comments_are_threaded_anchored_and_escaped(fix, member, client_as):
