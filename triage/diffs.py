@@ -554,6 +554,7 @@ def _compare_tokens(diff_file: DiffFile, before: list, after: list) -> None:
     old_numbers, new_numbers = _numbers(before), _numbers(after)
     matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
     for group in matcher.get_grouped_opcodes(3):
+        group = _without_unseen_edges(group, before)
         old_start, old_size = _span(old_numbers, before, group[0][1], group[-1][2])
         new_start, new_size = _span(new_numbers, after, group[0][3], group[-1][4])
         diff_file.lines.append(
@@ -584,6 +585,23 @@ def _compare_tokens(diff_file: DiffFile, before: list, after: list) -> None:
             for j in range(j1, j2):
                 diff_file.lines.append(_changed("add", after[j], new_no=new_numbers[j]))
                 diff_file.additions += not isinstance(after[j], _Unseen)
+
+
+def _without_unseen_edges(group: list[tuple], before: list) -> list[tuple]:
+    """A hunk starts and ends at lines a reader can see: unseen source lines at its edges
+    are context that says nothing."""
+    group = list(group)
+    tag, i1, i2, j1, j2 = group[0]
+    if tag == "equal":
+        while i1 < i2 and isinstance(before[i1], _Unseen):
+            i1, j1 = i1 + 1, j1 + 1
+        group[0] = (tag, i1, i2, j1, j2)
+    tag, i1, i2, j1, j2 = group[-1]
+    if tag == "equal":
+        while i2 > i1 and isinstance(before[i2 - 1], _Unseen):
+            i2, j2 = i2 - 1, j2 - 1
+        group[-1] = (tag, i1, i2, j1, j2)
+    return group
 
 
 def _changed(kind: str, token, **numbers) -> DiffLine:

@@ -117,6 +117,11 @@ def test_the_comparison_is_the_change_between_the_versions_files(diffs):
     db = next(f for f in compared.files if f.path == "app/db.py")
     # A change both versions make is no change between them, wherever it sits.
     assert not any("joined" in line.text for line in db.lines if line.kind in ("add", "del"))
+    # Hunks start and end at lines a reader sees, not at lines neither diff shows.
+    for at, line in enumerate(db.lines):
+        if line.kind == "hunk":
+            assert db.lines[at + 1].kind != "note" and db.lines[at - 1].kind != "note"
+    assert db.lines[-1].kind != "note"
     # The lines read as code, not as lines of a diff.
     assert not any(line.text.startswith(("+", "-")) for line in db.lines)
 
