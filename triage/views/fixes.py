@@ -152,21 +152,28 @@ def fix_new(request):
         for plan in plans
     ]
     started: list = []
-    if starting and not problem and form.is_valid() and all(p.form.is_valid() for p in plan_forms):
-        outcomes = fix_services.fixes_start(
-            team=request.team,
-            actor=request.user,
-            instructions=form.cleaned_data["instructions"],
-            requests=[
-                fix_services.FixStartRequest(
-                    finding_ids=[f.pk for f in p.plan.findings],
-                    title=p.form.cleaned_data["title"],
-                    source_repo=p.form.cleaned_data["source_repo"],
-                    branch=p.form.cleaned_data["branch"] or None,
-                )
-                for p in plan_forms
-            ],
-        )
+    # Every repository's form is checked, so each shows its own errors at once.
+    plans_valid = [p.form.is_valid() for p in plan_forms]
+    valid = form.is_valid() and all(plans_valid)
+    if starting and not problem and valid:
+        try:
+            outcomes = fix_services.fixes_start(
+                team=request.team,
+                actor=request.user,
+                instructions=form.cleaned_data["instructions"],
+                requests=[
+                    fix_services.FixStartRequest(
+                        finding_ids=[f.pk for f in p.plan.findings],
+                        title=p.form.cleaned_data["title"],
+                        source_repo=p.form.cleaned_data["source_repo"],
+                        branch=p.form.cleaned_data["branch"] or None,
+                    )
+                    for p in plan_forms
+                ],
+            )
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+            outcomes = []
         started = [o.fix for o in outcomes if o.started]
         failed = []
         for plan_form, outcome in zip(plan_forms, outcomes, strict=True):
@@ -178,7 +185,7 @@ def fix_new(request):
             else:
                 plan_form.error = outcome.error
             failed.append(plan_form)
-        if not failed:
+        if started and not failed:
             if len(started) == 1:
                 messages.success(request, "Fix started. Its progress shows below.")
                 return redirect("fixes-detail", team_slug=request.team.slug, fix_id=started[0].pk)
@@ -189,12 +196,13 @@ def fix_new(request):
             return redirect("fixes", team_slug=request.team.slug)
         # Show the form again for the repositories whose fix did not start; only their
         # findings stay chosen, so starting again cannot start a fix twice.
-        plan_forms = failed
-        findings = [f for p in failed for f in p.plan.findings]
-        data = request.POST.copy()
-        data.setlist("finding", [str(f.pk) for f in findings])
-        form = FixStartForm(data, finding_choices=[(f.pk, str(f)) for f in findings])
-        form.is_valid()
+        if started:
+            plan_forms = failed
+            findings = [f for p in failed for f in p.plan.findings]
+            data = request.POST.copy()
+            data.setlist("finding", [str(f.pk) for f in findings])
+            form = FixStartForm(data, finding_choices=[(f.pk, str(f)) for f in findings])
+            form.is_valid()
     repositories = [p.plan.repository for p in plan_forms]
     return render(
         request,
