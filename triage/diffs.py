@@ -15,6 +15,7 @@ for plain escaped text.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import html as html_lib
 import re
@@ -65,13 +66,15 @@ class DiffLine:
     new_no: int | None = None
     html: SafeString | str = ""
 
-    @property
-    def anchor_side(self) -> str:
-        return "old" if self.kind == "del" else "new"
-
-    @property
-    def anchor_line(self) -> int | None:
-        return self.old_no if self.kind == "del" else self.new_no
+    def anchors(self) -> list[tuple[str, int]]:
+        """Where a comment on this line can sit: (side, number) on each side it is on. A
+        context line is on both sides, with the old file's number on the old side."""
+        found = []
+        if self.old_no is not None:
+            found.append(("old", self.old_no))
+        if self.new_no is not None:
+            found.append(("new", self.new_no))
+        return found
 
 
 @dataclass
@@ -415,25 +418,196 @@ def side_by_side(diff_file: DiffFile) -> list[SideBySideRow]:
     return rows
 
 
-def diff_between(*, old_text: str, new_text: str, old_label: str, new_label: str) -> str:
-    """A unified diff of two versions of a fix's diff, for reviewing what a refine changed."""
-    return "".join(
-        difflib.unified_diff(
-            _lines_ending_at_line_feeds(old_text),
-            _lines_ending_at_line_feeds(new_text),
-            fromfile=old_label,
-            tofile=new_label,
-            n=2,
+# Lines of the source file that neither version's diff shows: both versions keep them as they
+# are, so they stand as one token in each and always compare equal.
+@dataclass(frozen=True)
+class _Unseen:
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+
+def _hunks_of(diff_file: DiffFile) -> list[tuple[int, int, list[DiffLine]]]:
+    """(old start, old count, changed and context lines) of each hunk of a file."""
+    hunks: list[tuple[int, int, list[DiffLine]]] = []
+    for line in diff_file.lines:
+        if line.kind == "hunk":
+            header = HUNK_HEADER.match(line.text)
+            if header is None:
+                continue
+            count = int(header.group(2)) if header.group(2) is not None else 1
+            hunks.append((int(header.group(1)), count, []))
+        elif line.kind in ("add", "del", "ctx") and hunks:
+            hunks[-1][2].append(line)
+    return hunks
+
+
+def _file_after(diff_file: DiffFile | None, *, source: dict[int, str], in_source: bool):
+    """The file as a version of the fix leaves it: its diff's new side put into what is known
+    of the source file. None when the version has no such file."""
+    if diff_file is None:
+        hunks = []
+        if not in_source:
+            return None
+    elif diff_file.change == "deleted":
+        return None
+    else:
+        hunks = _hunks_of(diff_file)
+    tokens: list = []
+    position = 1
+
+    known = sorted(source)
+
+    def keep_source(upto: int) -> None:
+        nonlocal position
+        while position <= upto:
+            if position in source:
+                tokens.append(source[position])
+                position += 1
+                continue
+            # Jump over the unseen run at once: hunk headers are untrusted and may name
+            # line numbers in the billions.
+            following = bisect.bisect_right(known, position)
+            end = min(upto, known[following] - 1) if following < len(known) else upto
+            tokens.append(_Unseen(position, end))
+            position = end + 1
+
+    for old_start, old_count, lines in hunks:
+        # A hunk that removes nothing (`-5,0`) inserts after its old start line.
+        keep_source(old_start - 1 if old_count else old_start)
+        tokens.extend(line.text for line in lines if line.kind in ("ctx", "add"))
+        position = old_start + old_count if old_count else old_start + 1
+    keep_source(max(source, default=0))
+    return tokens
+
+
+def _numbers(tokens: list) -> list[int]:
+    """The line number, in its version of the file, at which each token starts."""
+    numbers, at = [], 1
+    for token in tokens:
+        numbers.append(at)
+        at += token.size if isinstance(token, _Unseen) else 1
+    return numbers
+
+
+def _size(tokens: list) -> int:
+    return sum(token.size if isinstance(token, _Unseen) else 1 for token in tokens)
+
+
+def _span(numbers: list[int], tokens: list, first: int, last: int) -> tuple[int, int]:
+    """Start and length of a hunk on one side, as git writes them: an empty side names the
+    line before it."""
+    size = _size(tokens[first:last])
+    if size:
+        return numbers[first], size
+    return (numbers[first] - 1 if first < len(numbers) else _size(tokens)), 0
+
+
+def versions_compared(*, old_text: str, new_text: str) -> ParsedDiff:
+    """What changed in the files between two versions of a fix's diff.
+
+    Both diffs change the same source files. Each version's files are rebuilt from its
+    diff's new side and the source lines either diff shows, then compared file by file:
+    the result reads like a diff of the files from one version to the other (no diff of
+    diffs), numbered by each version's file. Source lines neither diff shows stand as one
+    unchanged note.
+    """
+    old_parsed, new_parsed = parse_diff(old_text), parse_diff(new_text)
+    old_files = {f.path: f for f in old_parsed.files}
+    new_files = {f.path: f for f in new_parsed.files}
+    problems: list[str] = []
+    files: list[DiffFile] = []
+    for path in [*old_files, *(p for p in new_files if p not in old_files)]:
+        versions = (old_files.get(path), new_files.get(path))
+        source: dict[int, str] = {}
+        in_source = False
+        for diff_file in versions:
+            if diff_file is None or diff_file.change == "added":
+                continue
+            in_source = True
+            shown = [line for line in diff_file.lines if line.kind in ("ctx", "del")]
+            disagree = [
+                line for line in shown if source.setdefault(line.old_no, line.text) != line.text
+            ]
+            if disagree:
+                problems.append(f"{path}: the two versions start from different files.")
+        before = _file_after(versions[0], source=source, in_source=in_source)
+        after = _file_after(versions[1], source=source, in_source=in_source)
+        if before == after:
+            continue
+        compared = DiffFile(
+            index=len(files),
+            old_path=path if before is not None else "/dev/null",
+            new_path=path if after is not None else "/dev/null",
         )
-    )
+        _compare_tokens(compared, before or [], after or [])
+        files.append(compared)
+    if not files:
+        return ParsedDiff(files=[], state="empty")
+    return ParsedDiff(files=files, state="malformed" if problems else "ok", problems=problems[:20])
 
 
-def _lines_ending_at_line_feeds(text: str) -> list[str]:
-    # Not str.splitlines: it also breaks at \r, \x0b, \x0c, U+2028 and others, which would
-    # show one line of a diff as several.
-    lines = [line + "\n" for line in text.split("\n")]
-    lines[-1] = lines[-1][:-1]
-    return lines if lines[-1] else lines[:-1]
+def _compare_tokens(diff_file: DiffFile, before: list, after: list) -> None:
+    old_numbers, new_numbers = _numbers(before), _numbers(after)
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for group in matcher.get_grouped_opcodes(3):
+        group = _without_unseen_edges(group, before)
+        old_start, old_size = _span(old_numbers, before, group[0][1], group[-1][2])
+        new_start, new_size = _span(new_numbers, after, group[0][3], group[-1][4])
+        diff_file.lines.append(
+            DiffLine(kind="hunk", text=f"@@ -{old_start},{old_size} +{new_start},{new_size} @@")
+        )
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                    token = before[i]
+                    if isinstance(token, _Unseen):
+                        diff_file.lines.append(
+                            DiffLine(
+                                kind="note",
+                                text=f"{token.size} line{'s' if token.size != 1 else ''} "
+                                "that neither version changes",
+                            )
+                        )
+                    else:
+                        diff_file.lines.append(
+                            DiffLine(
+                                kind="ctx", text=token, old_no=old_numbers[i], new_no=new_numbers[j]
+                            )
+                        )
+                continue
+            for i in range(i1, i2):
+                diff_file.lines.append(_changed("del", before[i], old_no=old_numbers[i]))
+                diff_file.deletions += not isinstance(before[i], _Unseen)
+            for j in range(j1, j2):
+                diff_file.lines.append(_changed("add", after[j], new_no=new_numbers[j]))
+                diff_file.additions += not isinstance(after[j], _Unseen)
+
+
+def _without_unseen_edges(group: list[tuple], before: list) -> list[tuple]:
+    """A hunk starts and ends at lines a reader can see: unseen source lines at its edges
+    are context that says nothing."""
+    group = list(group)
+    tag, i1, i2, j1, j2 = group[0]
+    if tag == "equal":
+        while i1 < i2 and isinstance(before[i1], _Unseen):
+            i1, j1 = i1 + 1, j1 + 1
+        group[0] = (tag, i1, i2, j1, j2)
+    tag, i1, i2, j1, j2 = group[-1]
+    if tag == "equal":
+        while i2 > i1 and isinstance(before[i2 - 1], _Unseen):
+            i2, j2 = i2 - 1, j2 - 1
+        group[-1] = (tag, i1, i2, j1, j2)
+    return group
+
+
+def _changed(kind: str, token, **numbers) -> DiffLine:
+    if isinstance(token, _Unseen):  # never seen in practice: both versions keep them
+        return DiffLine(kind="note", text=f"{token.size} lines not shown by either diff")
+    return DiffLine(kind=kind, text=token, **numbers)
 
 
 # Rendering rows in Python rather than with a template loop: a file of thousands of lines
@@ -445,19 +619,48 @@ def _code(line: DiffLine) -> str:
     return str(line.html) if line.html else visible_html(line.text)
 
 
-def _line_button(line: DiffLine, file_index: int) -> str:
-    number = line.anchor_line
+def _line_button(*, side: str, number: int, file_index: int) -> str:
+    where = "old file" if side == "old" else "new file"
     return (
-        f'<button type="button" class="diff-line-no" data-comment-side="{line.anchor_side}" '
+        f'<button type="button" class="diff-line-no" data-comment-side="{side}" '
         f'data-comment-line="{number}" data-comment-file="{file_index}" '
-        f'aria-label="Comment on line {number}">{number}</button>'
+        f'aria-label="Comment on line {number} of the {where}">{number}</button>'
     )
+
+
+def _gutter(line: DiffLine | None, side: str, file_index: int) -> str:
+    """The line-number cell of one side: the line's number in that side's file, or empty
+    when the line is not in that file (an added line has no old number)."""
+    number = None
+    if line is not None:
+        number = line.old_no if side == "old" else line.new_no
+    if number is None:
+        return '<td class="diff-gutter"></td>'
+    button = _line_button(side=side, number=number, file_index=file_index)
+    return f'<td class="diff-gutter">{button}</td>'
+
+
+def _threads_of(lines, threads: dict[tuple[str, int], str]) -> list[str]:
+    """The comment threads anchored on these lines, each once, old side first."""
+    out = []
+    seen = set()
+    for line in lines:
+        if line is None:
+            continue
+        for key in line.anchors():
+            if key in threads and key not in seen:
+                seen.add(key)
+                out.append(threads[key])
+    return out
 
 
 def render_unified(
     diff_file: DiffFile, *, file_index: int, threads: dict[tuple[str, int], str]
 ) -> SafeString:
-    """Table rows of the unified view; `threads` maps (side, line) to rendered comments."""
+    """Table rows of the unified view; `threads` maps (side, line) to rendered comments.
+
+    The first gutter carries the old file's line numbers, the second the new file's: a
+    removed line has only an old number, an added line only a new one."""
     out = []
     for line in diff_file.lines:
         if line.kind == "hunk":
@@ -471,14 +674,12 @@ def render_unified(
                 f'<td class="muted small">{visible_html(line.text)}</td></tr>'
             )
         else:
-            old = line.old_no if line.old_no is not None else ""
             out.append(
-                f'<tr class="diff-{line.kind}"><td class="diff-gutter">{old}</td>'
-                f'<td class="diff-gutter">{_line_button(line, file_index)}</td>'
+                f'<tr class="diff-{line.kind}">{_gutter(line, "old", file_index)}'
+                f"{_gutter(line, 'new', file_index)}"
                 f'<td class="diff-code">{_code(line)}</td></tr>'
             )
-            thread = threads.get((line.anchor_side, line.anchor_line))
-            if thread:
+            for thread in _threads_of([line], threads):
                 out.append(f'<tr class="diff-comments"><td colspan="3">{thread}</td></tr>')
     return mark_safe("".join(out))  # noqa: S308 - built from escaped parts only
 
@@ -486,7 +687,8 @@ def render_unified(
 def render_split(
     diff_file: DiffFile, *, file_index: int, threads: dict[tuple[str, int], str]
 ) -> SafeString:
-    """Table rows of the side-by-side view."""
+    """Table rows of the side-by-side view: the old file on the left with its own line
+    numbers, the new file on the right with its own."""
     out = []
     for row in side_by_side(diff_file):
         if row.kind in ("hunk", "note"):
@@ -497,22 +699,16 @@ def render_split(
             )
             continue
         cells = []
-        for line, changed in ((row.left, "del"), (row.right, "add")):
+        for line, changed, side in ((row.left, "del", "old"), (row.right, "add", "new")):
             if line is None:
                 cells.append('<td class="diff-gutter"></td><td></td>')
                 continue
             css = f"diff-{changed}" if line.kind == changed else "diff-ctx"
             cells.append(
-                f'<td class="diff-gutter">{_line_button(line, file_index)}</td>'
+                f"{_gutter(line, side, file_index)}"
                 f'<td class="{css}"><span class="diff-code">{_code(line)}</span></td>'
             )
         out.append(f"<tr>{''.join(cells)}</tr>")
-        seen = set()
-        for line in (row.left, row.right):
-            if line is None or (line.kind == "ctx" and line is row.left):
-                continue
-            key = (line.anchor_side, line.anchor_line)
-            if key in threads and key not in seen:
-                seen.add(key)
-                out.append(f'<tr class="diff-comments"><td colspan="4">{threads[key]}</td></tr>')
+        for thread in _threads_of([row.left, row.right], threads):
+            out.append(f'<tr class="diff-comments"><td colspan="4">{thread}</td></tr>')
     return mark_safe("".join(out))  # noqa: S308 - built from escaped parts only

@@ -260,7 +260,7 @@ def test_viewer_reads_reports_and_exports_csv_without_write_controls(
     j.visit("finding", lambda: page.locator("tr[data-finding-row] a").first.click())
     page.wait_for_url(re.compile(r"/findings/\d+/$"))
     assert page.get_by_role("button", name="Resolved").count() == 0
-    assert page.get_by_role("link", name="Fix with AI…").count() == 0
+    assert page.get_by_role("link", name="Start a fix…").count() == 0
 
     j.visit("reports", lambda: nav(j, "Reports").click())
     page.get_by_role("heading", name="Security report").wait_for()

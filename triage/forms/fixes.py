@@ -23,15 +23,26 @@ INSTRUCTION_TEMPLATES = {
 
 
 class FixStartForm(forms.Form):
+    """The findings chosen and the instructions every fix of the start gets."""
+
     finding = forms.TypedMultipleChoiceField(coerce=pk_of, widget=forms.MultipleHiddenInput)
-    title = forms.CharField(max_length=200)
     instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=8000)
+
+    def __init__(self, *args, finding_choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["finding"].choices = finding_choices
+
+
+class FixRepositoryForm(forms.Form):
+    """What one repository's fix is called and where Kolega works on it. With findings of
+    several repositories, each repository's form has its own prefix."""
+
+    title = forms.CharField(max_length=200)
     source_repo = forms.ChoiceField(label="Source repository")
     branch = forms.CharField(max_length=200, required=False, help_text="Empty: the default.")
 
-    def __init__(self, *args, finding_choices, source_repos, **kwargs):
+    def __init__(self, *args, source_repos, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["finding"].choices = finding_choices
         self.fields["source_repo"].choices = [(r, r) for r in source_repos]
 
 

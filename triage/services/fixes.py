@@ -8,6 +8,7 @@ committed.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -33,6 +34,9 @@ from triage.sync.tracking import fix_mirror
 from triage.task_queue import TaskName, task_send
 
 CANCELLABLE_STATUSES = ("pending", "running")
+# The most repositories one start covers: each is a fix and a quota unit, started while the
+# person waits.
+MAX_REPOSITORIES_PER_START = 10
 REFINABLE_STATUSES = ("completed", "succeeded")
 
 
@@ -55,6 +59,103 @@ def fix_title_proposed(*, findings: list[Finding]) -> str:
     files = sorted({finding.file_path for finding in findings})
     what = check_ids[0] if len(check_ids) == 1 else f"{len(check_ids)} kinds of issue"
     return f"Fix {len(findings)} findings ({what}) in {len(files)} file(s)"[:200]
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    """The findings of one repository that one fix covers, and what its form proposes."""
+
+    repository: Repository
+    findings: list[Finding]
+    title: str
+    source_repos: list[str]
+    default_branch: str
+
+    @property
+    def source_repo_proposed(self) -> str:
+        return self.source_repos[0] if len(self.source_repos) == 1 else ""
+
+
+def fix_plans(*, findings: list[Finding]) -> list[FixPlan]:
+    """One fix per repository: a fix covers findings of one repository, so findings chosen
+    across repositories start one fix for each (repositories in name order). Refuses a
+    selection that spans more repositories than one start may cover."""
+    by_repository: dict[int, list[Finding]] = {}
+    for finding in findings:
+        by_repository.setdefault(finding.repository_id, []).append(finding)
+    if len(by_repository) > MAX_REPOSITORIES_PER_START:
+        raise ServiceError(
+            f"These findings are in {len(by_repository)} repositories; one start covers at "
+            f"most {MAX_REPOSITORIES_PER_START} (one fix each). Choose findings of fewer "
+            "repositories."
+        )
+    plans = []
+    for group in by_repository.values():
+        repository = group[0].repository
+        plans.append(
+            FixPlan(
+                repository=repository,
+                findings=group,
+                title=fix_title_proposed(findings=group),
+                source_repos=[r.get("full_name") for r in repository.source_repos],
+                default_branch=next(
+                    (r.get("default_branch") or "" for r in repository.source_repos), ""
+                ),
+            )
+        )
+    return sorted(plans, key=lambda plan: (plan.repository.name, plan.repository.pk))
+
+
+@dataclass(frozen=True)
+class FixStartRequest:
+    """What the start form says for one repository's fix."""
+
+    finding_ids: list[int]
+    title: str
+    source_repo: str
+    branch: str | None = None
+
+
+@dataclass(frozen=True)
+class FixStartOutcome:
+    request: FixStartRequest
+    fix: Fix | None = None
+    error: str = ""
+    error_field: str | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.fix is not None
+
+
+def fixes_start(
+    *, team: Team, actor, instructions: str, requests: list[FixStartRequest]
+) -> list[FixStartOutcome]:
+    """Start one fix per request (one per repository), each through Kolega on its own: a
+    refusal of one (quota, validation, Kolega down) leaves the others started and is told
+    for its repository."""
+    require_role(team=team, user=actor, role=Role.TRIAGER)
+    if len(requests) > MAX_REPOSITORIES_PER_START:
+        raise ServiceError(f"One start covers at most {MAX_REPOSITORIES_PER_START} repositories.")
+    outcomes = []
+    for request in requests:
+        try:
+            fix = fix_start(
+                team=team,
+                actor=actor,
+                finding_ids=request.finding_ids,
+                title=request.title,
+                instructions=instructions,
+                source_repo=request.source_repo,
+                branch=request.branch,
+            )
+        except ServiceError as exc:
+            outcomes.append(
+                FixStartOutcome(request=request, error=exc.message, error_field=exc.field)
+            )
+        else:
+            outcomes.append(FixStartOutcome(request=request, fix=fix))
+    return outcomes
 
 
 def fix_start(

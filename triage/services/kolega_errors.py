@@ -27,8 +27,10 @@ NOT_KOLEGA = "This address does not answer as the Kolega API."
 
 def describe_key_check_failure(exc: KolegaError) -> tuple[str, str]:
     """The message of a failed key check and the form field it belongs to."""
-    if isinstance(exc, KolegaAuthError):
+    if isinstance(exc, KolegaAuthError) and exc.error_code:
         return KEY_REJECTED, "api_key"
+    # A 401 or 403 without Kolega's error envelope (a login page, a proxy asking for its own
+    # credentials) comes from something else at that address: the key was never judged.
     if isinstance(exc, KolegaAddressRefused):
         return exc.message, "base_url"  # the guard's words are about the URL typed, or generic
     if isinstance(exc, KolegaUnavailable) and exc.status_code is None:

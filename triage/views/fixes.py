@@ -1,6 +1,8 @@
 """Fixes: start one from findings, follow its heartbeat, review its diff, refine, ask for
 approval and open pull requests. Every page reads the mirror; writes go through services."""
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
@@ -8,13 +10,14 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 
-from triage.diffs import diff_between, parse_diff, render_split, render_unified
+from triage.diffs import render_split, render_unified, versions_compared
 from triage.filters.fixes import FixFilter
 from triage.forms.fixes import (
     INSTRUCTION_TEMPLATES,
     ApprovalRequestForm,
     CommentForm,
     DecisionForm,
+    FixRepositoryForm,
     FixStartForm,
     RefineForm,
 )
@@ -83,76 +86,143 @@ def _matching_finding_ids(request, filter_query: str) -> tuple[list[int], str]:
     return ids, ""
 
 
+@dataclass
+class _PlanForm:
+    """One repository's part of the start form, and what happened when it was started."""
+
+    plan: fix_services.FixPlan
+    form: FixRepositoryForm
+    error: str = ""
+
+
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)
 def fix_new(request):
-    """Start a fix for findings chosen in triage (`?finding=<id>&finding=<id>`).
+    """Start fixes for findings chosen in triage (`?finding=<id>&finding=<id>`): one fix per
+    repository of the findings.
 
     The Findings page's "Start a fix…" posts its selection here (a POST keeps its CSRF token
     out of the URL): without this form's own fields it only shows the form for the selection.
     """
     source = request.POST if request.method == "POST" else request.GET
-    starting = request.method == "POST" and "title" in request.POST
+    starting = request.method == "POST" and (
+        "instructions" in request.POST or "title" in request.POST
+    )
     problem = ""
     if not starting and source.get("all_matching"):
         # "All N findings matching these filters" on the Findings page: the filter's rows.
         values, problem = _matching_finding_ids(request, source.get("filter_query", ""))
     else:
         values = source.getlist("finding")
-    findings = _selected_findings(request, values)
-    repositories = {finding.repository_id for finding in findings}
-    if problem:
-        findings = []
-    elif not findings:
+    findings = [] if problem else _selected_findings(request, values)
+    plans: list[fix_services.FixPlan] = []
+    if not problem:
+        try:
+            plans = fix_services.fix_plans(findings=findings)
+        except ServiceError as exc:
+            problem = exc.message
+    if not problem and not findings:
         problem = "Choose findings to fix from the Findings page first."
-    elif len(repositories) > 1:
-        problem = "A fix covers findings of one repository: choose findings of one repository."
-    repository = findings[0].repository if findings else None
-    source_repos = [r.get("full_name") for r in (repository.source_repos if repository else [])]
-    default_branch = next(
-        (r.get("default_branch") for r in (repository.source_repos if repository else [])), ""
-    )
-    initial = {
-        "finding": [f.pk for f in findings],
-        "title": fix_services.fix_title_proposed(findings=findings),
-        "instructions": INSTRUCTION_TEMPLATES["minimal"][1],
-        "source_repo": source_repos[0] if len(source_repos) == 1 else "",
-        "branch": default_branch or "",
-    }
+    if problem:
+        findings, plans = [], []
+    # Several repositories: each one's fields carry its prefix. Kept once chosen, so the form
+    # shown again for the repositories that failed reads the same fields.
+    per_repository = len(plans) > 1 or bool(source.get("per_repository"))
     form = FixStartForm(
         request.POST if starting else None,
-        initial=initial,
+        initial={
+            "finding": [f.pk for f in findings],
+            "instructions": INSTRUCTION_TEMPLATES["minimal"][1],
+        },
         finding_choices=[(f.pk, str(f)) for f in findings],
-        source_repos=source_repos,
     )
-    if starting and not problem and form.is_valid():
-        data = form.cleaned_data
+    plan_forms = [
+        _PlanForm(
+            plan=plan,
+            form=FixRepositoryForm(
+                request.POST if starting else None,
+                prefix=f"repo-{plan.repository.pk}" if per_repository else None,
+                initial={
+                    "title": plan.title,
+                    "source_repo": plan.source_repo_proposed,
+                    "branch": plan.default_branch,
+                },
+                source_repos=plan.source_repos,
+            ),
+        )
+        for plan in plans
+    ]
+    started: list = []
+    # Every repository's form is checked, so each shows its own errors at once.
+    plans_valid = [p.form.is_valid() for p in plan_forms]
+    valid = form.is_valid() and all(plans_valid)
+    if starting and not problem and valid:
         try:
-            fix = fix_services.fix_start(
+            outcomes = fix_services.fixes_start(
                 team=request.team,
                 actor=request.user,
-                finding_ids=data["finding"],
-                title=data["title"],
-                instructions=data["instructions"],
-                source_repo=data["source_repo"],
-                branch=data["branch"] or None,
+                instructions=form.cleaned_data["instructions"],
+                requests=[
+                    fix_services.FixStartRequest(
+                        finding_ids=[f.pk for f in p.plan.findings],
+                        title=p.form.cleaned_data["title"],
+                        source_repo=p.form.cleaned_data["source_repo"],
+                        branch=p.form.cleaned_data["branch"] or None,
+                    )
+                    for p in plan_forms
+                ],
             )
         except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "Fix started. Its progress shows below.")
-            return redirect("fixes-detail", team_slug=request.team.slug, fix_id=fix.pk)
+            form.add_error(None, exc.message)
+            outcomes = []
+        started = [o.fix for o in outcomes if o.started]
+        failed = []
+        for plan_form, outcome in zip(plan_forms, outcomes, strict=True):
+            if outcome.started:
+                continue
+            field = outcome.error_field
+            if field in plan_form.form.fields:
+                plan_form.form.add_error(field, outcome.error)
+            else:
+                plan_form.error = outcome.error
+            failed.append(plan_form)
+        if started and not failed:
+            if len(started) == 1:
+                messages.success(request, "Fix started. Its progress shows below.")
+                return redirect("fixes-detail", team_slug=request.team.slug, fix_id=started[0].pk)
+            messages.success(
+                request,
+                f"{len(started)} fixes started, one per repository. Their progress shows here.",
+            )
+            return redirect("fixes", team_slug=request.team.slug)
+        # Show the form again for the repositories whose fix did not start; only their
+        # findings stay chosen, so starting again cannot start a fix twice.
+        if started:
+            plan_forms = failed
+            findings = [f for p in failed for f in p.plan.findings]
+            data = request.POST.copy()
+            data.setlist("finding", [str(f.pk) for f in findings])
+            form = FixStartForm(data, finding_choices=[(f.pk, str(f)) for f in findings])
+            form.is_valid()
+    repositories = [p.plan.repository for p in plan_forms]
     return render(
         request,
         "triage/fixes/new.html",
         {
             "form": form,
+            "plan_forms": plan_forms,
             "findings": findings,
-            "repository": repository,
+            "repositories": repositories,
+            "per_repository": per_repository,
+            "started": started,
             "problem": problem,
             "templates": INSTRUCTION_TEMPLATES,
-            "single_source_repo": len(source_repos) == 1,
         },
-        status=400 if (starting and (form.errors or problem)) else 200,
+        status=400
+        if (
+            starting
+            and (problem or form.errors or any(p.form.errors or p.error for p in plan_forms))
+        )
+        else 200,
     )
 
 
@@ -184,6 +254,7 @@ def fix_detail(request, fix_id: int):
 
 def _fix_page_context(request, fix, **forms):
     versions = selectors.diff_versions(fix)
+    _, current_number = _version_numbers(fix, versions)
     choice = selectors.diff_choice(fix=fix, sha256=request.GET.get("v", ""), versions=versions)
     if choice is None:
         raise Http404("No such version of the diff")
@@ -206,7 +277,9 @@ def _fix_page_context(request, fix, **forms):
         "choice": choice,
         "parsed": parsed,
         "view": view,
-        "versions": versions,
+        # The current diff is listed once, under its number; these are the others.
+        "earlier_versions": [v for v in versions if v.sha256 != fix.diff_sha256],
+        "current_number": current_number,
         "reviewed": selectors.reviewed_paths(fix=fix, user=user, sha256=choice.sha256),
         "file_url_prefix": reverse(
             "fixes-file",
@@ -395,44 +468,49 @@ def fix_diff_file(request, fix_id: int, file_index: int):
     return _file_response(request, fix, sha256=sha256, index=file_index)
 
 
+def _version_numbers(fix, versions) -> tuple[dict[int, str], int | None]:
+    """The sha of each numbered version of the diff, and the current diff's number: its kept
+    version's, or the next one while it is not kept yet."""
+    shas = {v.number: v.sha256 for v in versions}
+    if not fix.diff_sha256:
+        return shas, None
+    current = next((n for n, sha in shas.items() if sha == fix.diff_sha256), None)
+    if current is None:
+        current = max(shas, default=0) + 1
+        shas[current] = fix.diff_sha256
+    return shas, current
+
+
 @team_view(read=Role.VIEWER, write=Role.VIEWER)
 def fix_compare(request, fix_id: int):
-    """What changed between two kept versions of the diff (a diff of the diffs)."""
+    """What changed in the files between two versions of the diff: by default the two latest."""
     fix = _fix_or_404(request, fix_id)
-    versions = {v.number: v for v in fix.diff_versions.all()}
-    current_number = next((n for n, v in versions.items() if v.sha256 == fix.diff_sha256), None)
+    versions = list(fix.diff_versions.all())
+    shas, current_number = _version_numbers(fix, versions)
+    numbers = sorted(shas)
     try:
         a = pk_of(request.GET.get("a", "0"))
         b = pk_of(request.GET.get("b", "0"))
     except ValueError:
         a = b = 0
-    old = versions.get(a)
-    new = versions.get(b)
-    if fix.diff and current_number is None:
-        current_number = max(versions, default=0) + 1
-    texts = {n: v.diff for n, v in versions.items()}
-    if fix.diff:
-        texts[current_number] = fix.diff
-    old_text, new_text = texts.get(a), texts.get(b)
-    interdiff = None
-    if old_text is not None and new_text is not None:
-        text = diff_between(
-            old_text=old_text, new_text=new_text, old_label=f"version {a}", new_label=f"version {b}"
-        )
-        interdiff = parse_diff(text)
-        for diff_file in interdiff.files:
-            diff_file.new_path = diff_file.old_path = f"version {a} → version {b}"
-    del old, new
+    if a not in shas or b not in shas:
+        a, b = (numbers[-2], numbers[-1]) if len(numbers) > 1 else (0, 0)
+    texts = {v.number: v.diff for v in versions}
+    if current_number is not None and current_number not in texts:
+        texts[current_number] = fix.diff or ""
+    comparison = None
+    if a and b and a != b:
+        comparison = versions_compared(old_text=texts[a], new_text=texts[b])
     return render_page(
         request,
         "triage/fixes/compare.html",
         {
             "fix": fix,
-            "numbers": sorted(texts),
+            "numbers": numbers,
             "a": a,
             "b": b,
             "current_number": current_number,
-            "interdiff": interdiff,
+            "comparison": comparison,
         },
     )
 

@@ -5,7 +5,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from triage.diffs import diff_between, highlight_file, parse_diff, render_split, render_unified
+from triage.diffs import (
+    highlight_file,
+    parse_diff,
+    render_split,
+    render_unified,
+    versions_compared,
+)
 
 # One sample per class of character that draws nothing or moves the text around it.
 HIDDEN = {
@@ -154,12 +160,15 @@ def test_a_diff_with_crlf_line_endings_is_read_without_markers():
 def test_comparing_versions_keeps_one_line_per_line(char):
     old, _ = _diff_with("")
     new, _ = _diff_with(char)
-    between = parse_diff(diff_between(old_text=old, new_text=new, old_label="1", new_label="2"))
+    # Both versions change the same source line; they differ in what they add.
+    new = new.replace(f"-x = 1{char}# was here", "-x = 1# was here")
+    between = versions_compared(old_text=old, new_text=new)
+    assert between.state == "ok"
     changed = [line for line in between.files[0].lines if line.kind in ("add", "del")]
-    # Four lines of the diff changed: each shows once, removed and added, not broken apart.
-    assert len(changed) == 8
+    # Three lines of the files differ: each shows once, removed and added, not broken apart.
+    assert len(changed) == 6
     added = [line.text for line in changed if line.kind == "add"]
-    assert added == [line for line in new.split("\n") if char in line]
+    assert added == [line[1:] for line in new.split("\n") if char in line]
 
 
 # The fix page

@@ -7,12 +7,12 @@ from hypothesis import strategies as st
 from bench.fixes import big_diff
 from tests.factories import SAMPLE_DIFF
 from triage.diffs import (
-    diff_between,
     highlight_file,
     parse_diff,
     render_split,
     render_unified,
     side_by_side,
+    versions_compared,
 )
 
 
@@ -72,10 +72,10 @@ def test_unhighlighted_lines_are_escaped_too():
     assert "<img" not in html and "&lt;img" in html
 
 
-def test_diff_between_versions():
+def test_versions_compared():
     old = SAMPLE_DIFF
     new = SAMPLE_DIFF.replace("(name,)", "[name]")
-    between = parse_diff(diff_between(old_text=old, new_text=new, old_label="v1", new_label="v2"))
+    between = versions_compared(old_text=old, new_text=new)
     assert between.state == "ok"
     assert between.files[0].additions == 1 and between.files[0].deletions == 1
 
@@ -96,3 +96,21 @@ def test_parsing_never_raises(text):
     for diff_file in parsed.files:
         render_unified(diff_file, file_index=0, threads={})
         render_split(diff_file, file_index=0, threads={})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("+- @\n\\abc,0123456789-/diff--gita/b/")), max_size=300)
+)
+def test_comparing_versions_never_raises(text):
+    compared = versions_compared(old_text=SAMPLE_DIFF, new_text=text)
+    assert compared.state in ("ok", "empty", "malformed")
+    versions_compared(old_text=text, new_text=SAMPLE_DIFF)
+
+
+def test_comparing_versions_with_far_line_numbers_is_quick():
+    far = "--- a/x.py\n+++ b/x.py\n@@ -999999990,2 +999999990,2 @@\n a\n-b\n+c\n"
+    other = "--- a/x.py\n+++ b/x.py\n@@ -1,1 +1,1 @@\n-z\n+y\n"
+    compared = versions_compared(old_text=far, new_text=other)
+    assert compared.state == "ok"
+    assert sum(f.changed for f in compared.files) == 4

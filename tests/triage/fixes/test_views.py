@@ -41,6 +41,8 @@ def test_fixes_list_page_and_fragment_with_bounded_queries(
 def test_empty_fixes_list_says_what_to_do(team, member, client_as):
     body = client_as(member(Role.VIEWER)).get(team_url("fixes", team)).content.decode()
     assert "No fixes" in body and "Findings page" in body
+    # The empty state names the button the Findings page shows.
+    assert "“Start a fix…”" in body and "Fix with AI" not in body
 
 
 def test_another_teams_fix_is_not_found(fix, other_team, member, client_as):
@@ -202,13 +204,15 @@ def test_a_finding_value_that_is_no_key_opens_no_form(repository, member, client
     assert "1 finding in" in response.content.decode()
 
 
-def test_new_fix_refuses_findings_of_two_repositories(team, member, client_as):
+def test_new_fix_offers_one_fix_per_repository(team, member, client_as):
     a = FindingFactory(repository=RepositoryFactory(team=team))
     b = FindingFactory(repository=RepositoryFactory(team=team))
     response = client_as(member(Role.TRIAGER)).get(
         team_url("fixes-new", team), {"finding": [a.pk, b.pk]}
     )
-    assert "one repository" in response.content.decode()
+    body = response.content.decode()
+    assert "2 findings in 2 repositories: one fix per repository" in body
+    assert "Start 2 fixes" in body
 
 
 def test_comments_are_threaded_anchored_and_escaped(fix, member, client_as):
@@ -324,7 +328,8 @@ def test_compare_versions_shows_what_a_refine_changed(fix, member, client_as):
         .get(team_url("fixes-compare", fix.team, fix_id=fix.pk), {"a": 1, "b": 2})
         .content.decode()
     )
-    assert "version 1 → version 2" in body
+    assert '<option value="1" selected>Version 1<' in body
+    assert '<option value="2" selected>Version 2 (current)<' in body
     assert "diff-add" in body and "diff-del" in body
 
 
@@ -337,12 +342,12 @@ def test_finding_include_lists_its_fixes_and_pull_requests(fix, repository):
     from triage.models import Role as Roles
 
     html = render_to_string("triage/fixes/_for_finding.html", {"finding": finding})
-    assert fix.title in html and "Fix with AI" not in html
+    assert fix.title in html and "Start a fix…" not in html
     html = render_to_string(
         "triage/fixes/_for_finding.html",
         {"finding": finding, "current_role": Roles.TRIAGER, "Role": Roles},
     )
-    assert "Fix with AI" in html
+    assert "Start a fix…" in html and "Fix with AI" not in html
 
 
 def test_approval_card_polls_while_pull_requests_are_being_opened(fix, member, client_as):

@@ -362,11 +362,12 @@ def test_refine_keeps_every_completed_diff_and_compares_them(
     assert fix.diff != first
     versions = FixDiffVersion.objects.filter(fix=fix)
     assert [(v.number, v.diff) for v in versions] == [(1, first)]
+    # Without a choice the comparison is of the two latest versions: 1 and the current 2.
     compare = client.get(
-        reverse("fixes-compare", kwargs={"team_slug": fix.team.slug, "fix_id": fix.pk}),
-        {"a": 1, "b": 2},
+        reverse("fixes-compare", kwargs={"team_slug": fix.team.slug, "fix_id": fix.pk})
     ).content.decode()
-    assert "version 1 → version 2" in compare
+    assert '<option value="1" selected>Version 1<' in compare
+    assert '<option value="2" selected>Version 2 (current)<' in compare
     assert "diff-add" in compare or "diff-del" in compare
     # The first version is still viewable on the fix page.
     old_page = client.get(page, {"v": versions[0].sha256}).content.decode()
