@@ -10,6 +10,7 @@ from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils import timezone
 
+from triage.filters.approvals import ApprovalInboxFilter
 from triage.forms.fixes import ApprovalPolicyForm, DecisionForm
 from triage.models import (
     DismissalRequest,
@@ -33,6 +34,7 @@ from triage.views.htmx import (
     render_fragment,
     render_page,
 )
+from triage.views.list_filters import ignored_filters
 
 Dismissal = DismissalRequest.Status
 # Each tab of the inbox: the fix approval statuses and the dismissal statuses it lists.
@@ -123,15 +125,19 @@ def approvals(request):
     """Every request waiting for a second person: fix approvals and dismissals, oldest first."""
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
-    status = request.GET.get("status", "pending")
-    if status not in STATUS_TABS:
-        status = "pending"
+    tab_filter = ApprovalInboxFilter(
+        request.GET or None,
+        queryset=FixApproval.objects.none(),
+        tabs=[(key, tab[0]) for key, tab in STATUS_TABS.items()],
+    )
+    status = tab_filter.tab
     return render_page(
         request,
         "triage/approvals/list.html",
         {
             "rows": _inbox_rows(request, status),
             "status": status,
+            "ignored_filters": ignored_filters(tab_filter),
             "tabs": [(key, tab[0]) for key, tab in STATUS_TABS.items()],
             "can_approve": can(request, Role.APPROVER),
             "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
