@@ -16,6 +16,7 @@ from triage.models import (
     DismissalRequest,
     FindingStatusJobItem,
     FixApproval,
+    Repository,
     Role,
 )
 from triage.permissions import can, team_view
@@ -59,7 +60,7 @@ class InboxRow:
     kind: str
     title: str
     url: str
-    context: str
+    repository: Repository | None
     requested_by: str
     created_at: datetime
     deadline: date | None
@@ -85,7 +86,7 @@ def _inbox_rows(request, tab: str) -> list[InboxRow]:
                     title=a.fix.title,
                     url=reverse("fixes-detail", kwargs={"team_slug": slug, "fix_id": a.fix_id})
                     + "#approval",
-                    context=a.fix.repository.name,
+                    repository=a.fix.repository,
                     requested_by=a.requested_by.get_username(),
                     created_at=a.created_at,
                     deadline=None,
@@ -106,7 +107,7 @@ def _inbox_rows(request, tab: str) -> list[InboxRow]:
                 url=reverse(
                     "approvals-dismissal", kwargs={"team_slug": slug, "dismissal_id": d.pk}
                 ),
-                context="",
+                repository=None,
                 requested_by=d.requested_by.get_username(),
                 created_at=d.created_at,
                 deadline=d.expires_on,
