@@ -145,7 +145,7 @@ def test_the_list_sorts_by_open_findings(team, viewer):
 
 
 def test_the_list_reads_in_a_bounded_number_of_queries(team, viewer, django_assert_max_num_queries):
-    for n in range(20):
+    for _ in range(20):
         repository = RepositoryFactory(team=team)
         FindingFactory(repository=repository)
         ScanBatchFactory(repository=repository)
