@@ -107,6 +107,11 @@ def test_filter_forms_submit_on_change_through_htmx(team, member, client_as):
         ),
         (
             "settings-audit",
+            {"action": "nope"},
+            "Ignored the filter Action: “nope” is not one of the choices.",
+        ),
+        (
+            "settings-audit",
             {"actor": "x" * 151},
             "Ignored the filter Actor: “" + "x" * 59 + "…” is longer than 150 characters.",
         ),
@@ -145,3 +150,13 @@ def test_an_unknown_approvals_tab_shows_the_waiting_requests(team, member, clien
     body = client_as(member(Role.VIEWER)).get(team_url("approvals", team), {"status": "nope"})
 
     assert 'aria-current="page">Waiting</a>' in body.content.decode()
+
+
+def test_an_unknown_audit_actor_lists_every_event(team, member, client_as):
+    admin = member(Role.ADMIN, username="ada")
+    _event(team, admin, "member.add")
+
+    body = client_as(admin).get(team_url("settings-audit", team), {"actor": "nobody"}).content
+
+    assert "Ignored the filter Actor: “nobody” is not one of the choices.".encode() in body
+    assert b"member.add</code>" in body

@@ -77,12 +77,13 @@ def ignored_filters(filterset: FilterSet) -> list[str]:
                 for error in errors
             )
             continue
+        # One sentence per filter: its first reason is enough to correct it.
+        error = errors[0]
         label = _label(form, name)
-        for error in errors:
-            reason = _reason(form.fields[name], error)
-            given = _given(form, name, error)
-            if given:
-                sentences.append(f"Ignored the filter {label}: {_shown(given)} {reason}")
-            else:
-                sentences.append(f"Ignored the filter {label}: {reason}")
+        reason = _reason(form.fields[name], error)
+        given = _given(form, name, error)
+        if given:
+            sentences.append(f"Ignored the filter {label}: {_shown(given)} {reason}")
+        else:
+            sentences.append(f"Ignored the filter {label}: {reason}")
     return sentences
