@@ -160,3 +160,21 @@ def test_an_unknown_audit_actor_lists_every_event(team, member, client_as):
 
     assert "Ignored the filter Actor: “nobody” is not one of the choices.".encode() in body
     assert b"member.add</code>" in body
+
+
+def test_each_ignored_filter_gets_one_sentence_naming_its_label(team):
+    from triage.filters.pull_requests import PullRequestFilter
+    from triage.models import PullRequest
+    from triage.views.list_filters import ignored_filters
+
+    data = {"repository": "abc", "opened_after": "2026-02-31", "merge_status": "open"}
+    bound = PullRequestFilter(data, queryset=PullRequest.objects.none(), team=team)
+
+    assert ignored_filters(bound) == [
+        "Ignored the filter Repository: “abc” is not one of the choices.",
+        "Ignored the filter Opened from: “2026-02-31” is not a date.",
+    ]
+    assert (
+        ignored_filters(PullRequestFilter(None, queryset=PullRequest.objects.none(), team=team))
+        == []
+    )
