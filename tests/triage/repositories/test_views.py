@@ -126,7 +126,7 @@ def test_the_list_counts_each_repository_and_filters_by_name(team, viewer):
 
     assert "payments-api" in page and "web-frontend" in page
     assert f'href="/t/{team.slug}/repositories/{payments.pk}/"' in page
-    assert "Open (with manual review)" in page
+    assert "Open findings are those open or needing manual review" in page
     body = fragment.content.decode()
     assert "<html" not in body and 'id="repositories-table"' in body
     assert "payments-api" in body and "web-frontend" not in body
