@@ -67,7 +67,7 @@ def test_the_sla_uses_the_teams_policy(team, viewer):
 
     sla = body.split('id="repository-sla"')[1].split("</section>")[0]
     assert '<td class="num">5</td><td class="num">2</td><td class="num"><a href=' in sla
-    assert f"?kind=breached&amp;severity=high&amp;repository={repository.pk}\"><strong>1<" in sla
+    assert f'?kind=breached&amp;severity=high&amp;repository={repository.pk}"><strong>1<' in sla
     assert f"/findings/{late.pk}/" in sla and "In time" not in sla
     assert "default days" not in sla
 
