@@ -4,6 +4,7 @@ from django.urls import include, path
 from triage.views import (
     approvals,
     dashboard,
+    finding,
     findings,
     fixes,
     home,
@@ -20,6 +21,7 @@ team_patterns = [
     path("", include(dashboard.urlpatterns)),
     path("scans/", include(scans.urlpatterns)),
     path("findings/", include(findings.urlpatterns)),
+    path("findings/", include(finding.urlpatterns)),
     path("fixes/", include(fixes.urlpatterns)),
     path("approvals/", include(approvals.urlpatterns)),
     path("reports/", include(reports.urlpatterns)),

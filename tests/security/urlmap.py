@@ -36,6 +36,7 @@ VICTIM_MARKERS = {
     "sync_error": "Victim sync error gecko3",
     "diff": "victim_diff_marker_ibex0",
     "dismissal_reason": "Victim dismissal reason jerboa5",
+    "finding_comment": "Victim finding comment ferret7",
 }
 
 
@@ -134,7 +135,7 @@ class VictimWorld:
     @cached_property
     def finding(self):
         from tests.factories import FindingFactory
-        from triage.models import Finding
+        from triage.models import Finding, FindingComment
 
         values = {
             "title": VICTIM_MARKERS["finding_title"],
@@ -142,9 +143,19 @@ class VictimWorld:
             "check_id": "python.lang.security.sql-injection",
             "file_path": VICTIM_MARKERS["finding_path"],
         }
-        return FindingFactory(
+        finding = FindingFactory(
             repository=self.repository, search_text=Finding.search_text_of(**values), **values
         )
+        # The finding's comment thread, shown on its page and answered by its thread URL.
+        FindingComment.objects.create(
+            team=self.team,
+            connection=finding.connection,
+            finding_upstream_id=finding.upstream_id,
+            author=self.owner,
+            author_label=self.owner.get_username(),
+            body=VICTIM_MARKERS["finding_comment"],
+        )
+        return finding
 
     @cached_property
     def batch(self):

@@ -1,7 +1,7 @@
 from django import forms
 
 from triage.forms.ids import pk_of
-from triage.models import FindingStatus
+from triage.models import FindingComment, FindingStatus
 
 
 class DismissalFieldsMixin(forms.Form):
@@ -24,6 +24,29 @@ class DismissalFieldsMixin(forms.Form):
 
 class FindingStatusForm(DismissalFieldsMixin):
     status = forms.ChoiceField(choices=FindingStatus.choices)
+    comment = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Why (optional)",
+        help_text="Shown with the change in the finding's timeline.",
+    )
+
+
+class FindingCommentForm(forms.Form):
+    """A comment in a finding's thread; the service says what a comment may hold."""
+
+    body = forms.CharField(
+        required=False,
+        strip=False,
+        label="Comment",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "maxlength": FindingComment.MAX_LENGTH,
+                "aria-describedby": "comment-help",
+            }
+        ),
+    )
 
 
 class BulkStatusForm(DismissalFieldsMixin):

@@ -1,4 +1,5 @@
 from triage.models.audit import AuditEvent
+from triage.models.comments import FindingComment
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
 from triage.models.dismissals import (
     DISMISSAL_STATUSES,
@@ -47,6 +48,7 @@ __all__ = [
     "DismissalRequest",
     "DismissalRequestItem",
     "Finding",
+    "FindingComment",
     "FindingEvent",
     "FindingEventType",
     "FindingNote",

@@ -17,7 +17,7 @@ the request's moment by reading only the findings whose deadline passed in betwe
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Q
@@ -30,7 +30,7 @@ KEEP_SECONDS = 3600
 # Sync runs are looked up this far back; older writes are older than any kept entry.
 VERSION_WINDOW = timedelta(days=1)
 # Bumped when the shape of a kept value changes.
-FORMAT = 1
+FORMAT = 2
 
 
 def mirror_version(*, team: Team, now: datetime) -> str:
@@ -91,12 +91,27 @@ def time_to_remediate(*, scope: ReportScope, version: str) -> list[RemediationTi
     return kept
 
 
-def trends(*, scope: ReportScope, version: str, snapshots_rebuilt_at: datetime | None) -> Trends:
-    """`report_selectors.trends`, kept per data version, period and snapshot rebuild (the
-    team's trends are read from the snapshots; one repository's are replayed from events)."""
-    key = _key("trends", scope, version, snapshots_rebuilt_at, scope.first_day, scope.last_day)
+def trends(
+    *,
+    scope: ReportScope,
+    version: str,
+    snapshots_rebuilt_at: datetime | None,
+    mirror_from: date | None = None,
+) -> Trends:
+    """`report_selectors.trends`, kept per data version, period, snapshot rebuild and the day
+    from which the flows are read from the mirror (the team's trends are read from the
+    snapshots; one repository's are replayed from events)."""
+    key = _key(
+        "trends",
+        scope,
+        version,
+        snapshots_rebuilt_at,
+        scope.first_day,
+        scope.last_day,
+        mirror_from,
+    )
     kept = cache.get(key)
     if kept is None:
-        kept = report_selectors.trends(scope=scope)
+        kept = report_selectors.trends(scope=scope, mirror_from=mirror_from)
         cache.set(key, kept, KEEP_SECONDS)
     return kept

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from triage.models import (
     Finding,
-    FindingStatus,
     KolegaConnection,
     PullRequest,
     Repository,
@@ -150,9 +149,11 @@ class RepositoryOverview:
 
 def open_findings_counts(*, team: Team) -> list[tuple[int, str, int]]:
     """(repository pk, severity, open findings): one grouped query, answered by an index-only
-    scan of the partial index on open findings (migration 0008)."""
+    scan of the partial index on unresolved findings (migration 0014). "Open" is what the
+    reports count too: every finding that still needs work (`Finding.objects.unresolved`)."""
     return list(
-        Finding.objects.filter(team=team, status=FindingStatus.OPEN)
+        Finding.objects.unresolved()
+        .filter(team=team)
         .values_list("repository_id", "severity")
         .annotate(n=Count("*"))
         .order_by()

@@ -80,8 +80,11 @@ def _refuse_unapproved_dismissal(team: Team, status: str) -> None:
 # One finding
 
 
-def finding_status_set(*, team: Team, actor, finding: Finding, status: str) -> Finding:
-    """Set one finding's status while the user waits; a refusal changes nothing locally."""
+def finding_status_set(
+    *, team: Team, actor, finding: Finding, status: str, comment: str = ""
+) -> Finding:
+    """Set one finding's status while the user waits; a refusal changes nothing locally.
+    ``comment`` (why) is kept with the change in the audit log and the finding's timeline."""
     require_role(team=team, user=actor, role=Role.TRIAGER)
     _check_status(status)
     if finding.team_id != team.pk:
@@ -109,7 +112,8 @@ def finding_status_set(*, team: Team, actor, finding: Finding, status: str) -> F
                 actor=actor,
                 action="finding.status_change",
                 target=finding,
-                details={"from": previous, "to": answer.status},
+                details={"from": previous, "to": answer.status}
+                | ({"comment": comment.strip()} if comment.strip() else {}),
             )
     finding.refresh_from_db()
     return finding

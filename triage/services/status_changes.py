@@ -36,8 +36,10 @@ def finding_status_change(
     status: str,
     reason: str = "",
     expires_on: datetime.date | None = None,
+    comment: str = "",
 ) -> StatusChange:
-    """Set one finding's status, or ask for it to be dismissed."""
+    """Set one finding's status (``comment`` says why), or ask for it to be dismissed (the
+    reason given, else the comment, is the approver's reason)."""
     if status_needs_approval(team, status):
         return StatusChange(
             dismissal=dismissal_request_create(
@@ -45,12 +47,14 @@ def finding_status_change(
                 actor=actor,
                 finding_ids=[finding.pk],
                 status=status,
-                reason=reason,
+                reason=reason or comment,
                 expires_on=expires_on,
             )
         )
     return StatusChange(
-        finding=finding_status_set(team=team, actor=actor, finding=finding, status=status)
+        finding=finding_status_set(
+            team=team, actor=actor, finding=finding, status=status, comment=comment
+        )
     )
 
 

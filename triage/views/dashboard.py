@@ -5,9 +5,10 @@ loaded after the page; active batches and a first sync in progress poll their ow
 """
 
 from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
-from triage.models import KolegaConnection, Role
+from triage.models import Finding, KolegaConnection, Role
 from triage.permissions import can, team_view
 from triage.selectors import dashboard as dashboard_selectors
 from triage.selectors.scans import active_scan_batches
@@ -36,6 +37,8 @@ def dashboard(request):
             # Built once: the table links every cell, and reversing per cell adds up.
             "findings_base": reverse("findings", kwargs={"team_slug": team.slug}),
             "scans_base": reverse("scans", kwargs={"team_slug": team.slug}),
+            # The findings the open counts count, as the findings page's filter.
+            "open_query": urlencode([("status", status) for status in Finding.UNRESOLVED_STATUSES]),
         }
     return render_page(request, TEMPLATE, context)
 

@@ -1,4 +1,5 @@
-"""Findings triage: the filtered table, a finding's page, bulk status jobs and saved views.
+"""Findings triage: the filtered table, bulk status jobs and saved views (a finding's page is
+in `triage.views.finding`).
 
 List pages answer the whole page, or (for htmx) the ``findings-page`` partial that holds the
 filters and the table; every state lives in the query string, pushed with ``hx-push-url``.
@@ -13,7 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from triage.filters.findings import NON_FILTER_PARAMETERS, FindingFilter
-from triage.forms.findings import BulkStatusForm, FindingStatusForm, SavedViewForm
+from triage.forms.findings import BulkStatusForm, SavedViewForm
 from triage.models import (
     DISMISSAL_STATUSES,
     FindingStatus,
@@ -23,7 +24,6 @@ from triage.models import (
     label_of,
 )
 from triage.permissions import can, team_view
-from triage.selectors import dismissals as dismissal_selectors
 from triage.selectors import findings as selectors
 from triage.selectors import sync as sync_selectors
 from triage.services import dismissals as dismissal_services
@@ -296,54 +296,6 @@ def _bulk_started(request, change: status_changes.StatusChange):
     return redirect_after_post(request, url)
 
 
-@team_view(read=Role.VIEWER, write=Role.TRIAGER)
-def finding(request, finding_id: int):
-    """A finding's page; POST sets its status (htmx: answers the table row, for the keys)."""
-    team = request.team
-    found = selectors.finding_detail(team=team, finding_id=finding_id)
-    if found is None:
-        raise Http404("No such finding")
-    if request.method == "POST":
-        return _finding_status_post(request, found)
-    dismissals_need_approval = dismissal_services.dismissals_need_approval(team)
-    return render_page(
-        request,
-        "triage/findings/detail.html",
-        {
-            "finding": found,
-            "timeline": _timeline(found),
-            "dismissals_need_approval": dismissals_need_approval,
-            "dismissal_statuses": DISMISSAL_CHOICES,
-            "dismiss_form": FindingStatusForm() if dismissals_need_approval else None,
-            "pending_dismissal": dismissal_selectors.pending_dismissal_for(finding=found),
-            "fixes": selectors.finding_fixes(finding=found),
-            "source_link": selectors.source_repo_link(finding=found),
-            "cwe_links": selectors.cwe_links(finding=found),
-            "owasp_links": selectors.owasp_links(finding=found),
-            "can_triage": can(request, Role.TRIAGER),
-            "status_choices": FindingStatus.choices,
-            "status_keys": STATUS_KEYS,
-            "synced_at": sync_selectors.team_last_synced_at(team=team),
-            "back_query": request.GET.get("back", ""),
-            "nav_active": "findings",
-        },
-    )
-
-
-def _timeline(found) -> list[dict]:
-    """Kolega's mirrored events and the portal's own notes, newest first."""
-    entries = [
-        {"when": e.event_timestamp, "event": e}
-        for e in selectors.finding_events(finding=found)[:200]
-    ]
-    entries += [
-        {"when": n.created_at, "note": n}
-        for n in dismissal_selectors.finding_notes(finding=found)[:200]
-    ]
-    entries.sort(key=lambda entry: entry["when"], reverse=True)
-    return entries
-
-
 def _sent_for_approval(dismissal) -> str:
     label = dismissal.get_requested_status_display()
     count = f"{dismissal.total} finding{'s' if dismissal.total != 1 else ''}"
@@ -351,53 +303,6 @@ def _sent_for_approval(dismissal) -> str:
     if getattr(dismissal, "skipped", 0):
         message += f" {dismissal.skipped} already waiting for a decision were left out."
     return message
-
-
-def _finding_status_post(request, found):
-    form = FindingStatusForm(request.POST)
-    error = None
-    sent = None
-    if not form.is_valid():
-        error = "Choose a valid status." if "status" in form.errors else "Check the expiry date."
-    else:
-        try:
-            change = status_changes.finding_status_change(
-                team=request.team,
-                actor=request.user,
-                finding=found,
-                status=form.cleaned_data["status"],
-                reason=form.cleaned_data["reason"],
-                expires_on=form.cleaned_data["expires_on"],
-            )
-            sent, found = change.dismissal, change.finding or found
-        except ServiceError as exc:
-            error = exc.message
-            if exc.field == "reason" and is_fragment(request):
-                error = "Dismissing needs approval: open the finding to give a reason."
-    if is_fragment(request):
-        _decorate_rows([found], team_slug=request.team.slug)
-        changed = () if error else (Event.FINDINGS_CHANGED,)
-        if sent is not None:
-            changed = (Event.APPROVALS_CHANGED,)
-        return render_fragment(
-            request,
-            "triage/findings/list.html",
-            "finding-row",
-            {
-                "f": found,
-                "can_triage": True,
-                "status_choices": FindingStatus.choices,
-                "row_error": error,
-            },
-            events=changed,
-        )
-    if error:
-        messages.error(request, error)
-    elif sent is not None:
-        messages.success(request, _sent_for_approval(sent))
-    else:
-        messages.success(request, "Kolega accepted the new status.")
-    return redirect_after_post(request, "finding", team_slug=request.team.slug, finding_id=found.pk)
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
@@ -504,5 +409,4 @@ urlpatterns = [
     path("jobs/<int:job_id>/", status_job, name="findings-job"),
     path("views/", saved_views, name="findings-views"),
     path("views/<int:view_id>/", saved_view, name="findings-view"),
-    path("<int:finding_id>/", finding, name="finding"),
 ]

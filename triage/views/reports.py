@@ -85,11 +85,7 @@ def reports(request):
     stats = report_cache.open_finding_stats(scope=scope, policy=policy, version=version)
     sla = report_selectors.sla_summary(scope=scope, policy=policy, stats=stats)
     open_now = {row.severity: row.open for row in sla}
-    trend = report_cache.trends(
-        scope=scope,
-        version=version,
-        snapshots_rebuilt_at=snapshot_state.rebuilt_at if snapshot_state else None,
-    )
+    trend = _trends(scope=scope, version=version, snapshot_state=snapshot_state, open_now=open_now)
     team_repositories = list(
         report_selectors.team_repositories(team).only("id", "name", "archived")
     )
@@ -158,6 +154,22 @@ def reports(request):
         partial="report",
         status=400 if form.errors else 200,
     )
+
+
+def _trends(*, scope: ReportScope, version: str, snapshot_state, open_now: dict[str, int]):
+    """The period's trends, in agreement with the page's other figures whatever the state of
+    the snapshot rebuild: the flows since the day of the last rebuild (all of them while a
+    first rebuild is on its way) come from the mirror, as time to remediate does, and
+    today's open counts are the ones the page shows as open now."""
+    rebuilt_at = snapshot_state.rebuilt_at if snapshot_state else None
+    mirror_from = report_selectors.utc_today(rebuilt_at) if rebuilt_at else scope.first_day
+    trend = report_cache.trends(
+        scope=scope, version=version, snapshots_rebuilt_at=rebuilt_at, mirror_from=mirror_from
+    )
+    today = report_selectors.utc_today(scope.now)
+    if scope.first_day <= today <= scope.last_day:
+        trend = trend.with_open_on(today, open_now)
+    return trend
 
 
 def _daily_rows(trend) -> str:

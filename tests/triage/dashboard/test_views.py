@@ -104,7 +104,10 @@ def test_open_findings_per_repository_and_severity(team, other_team, connection,
     }
     assert [row.repository.name for row in overview.rows] == ["payments-api", "web-frontend"]
     assert dict(overview.open_by_severity) == {"critical": 2, "high": 3, "medium": 4, "low": 1}
-    assert f"?repository={payments.pk}&amp;status=open&amp;severity=critical" in body
+    assert (
+        f"?repository={payments.pk}&amp;status=open&amp;status=needs_manual_review"
+        "&amp;severity=critical" in body
+    )
     assert "Data as of" in body
 
 

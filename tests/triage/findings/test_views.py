@@ -354,13 +354,17 @@ def test_finding_page_shows_every_field_links_and_timeline(team, repository, vie
 
     body = viewer_client.get(_url(team, "finding", finding_id=finding.pk)).content.decode()
 
-    assert 'href="https://github.com/acme/payments-api/blob/main/app/db.py"' in body
+    location = body[body.index('id="finding-location"') :]
+    assert location.startswith(
+        'id="finding-location"><a href="https://github.com/acme/payments-api/blob/main/app/db.py#L3"'
+    )
+    assert ">app/db.py:3</a>" in location
     assert 'href="https://cwe.mitre.org/data/definitions/89.html"' in body
     assert 'href="https://owasp.org/Top10/A03_2021-Injection/"' in body
     assert "9.1" in body and "CVSS:3.1/AV:N/AC:L" in body
     assert "https://example.com/advisory" in body
     assert "Status changed" in body and "Open → Ignored" in body
-    assert body.count("<li><strong>") == 1
+    assert body.count('class="timeline-entry"') == 1
     assert "No fix has been started" in body
 
 
@@ -476,7 +480,8 @@ def test_job_page_polls_while_running_and_stops_with_286(team, repository, triag
     assert b"<html" in page.content
     assert running.status_code == 200 and b"<html" not in running.content
     assert b'hx-trigger="every 2s"' in running.content
-    assert b'value="1"' in running.content and b"1 / 3" in running.content
+    assert b'class="job-bar-succeeded" width="1"' in running.content
+    assert b"1 / 3" in running.content
 
     FindingStatusJob.objects.filter(pk=job.pk).update(state="finished")
     finished = triager_client.get(url, **HTMX)

@@ -1,12 +1,23 @@
-"""Trends: open findings per day and flows per week, from the daily snapshots."""
+"""Trends: open findings per day and flows per week, from the daily snapshots, with the days
+since the last rebuild read from the mirror."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from triage.models import DailyFindingSnapshot, Finding, FindingEvent
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Lower, TruncDate
+
+from triage.models import (
+    DailyFindingSnapshot,
+    Finding,
+    FindingEvent,
+    FindingEventType,
+    FindingStatus,
+)
 from triage.models.reports import SEVERITIES
 from triage.reports.replay import DayCount, day_counts, ordered_events, replay
 from triage.selectors.reports.scope import OpenBySeverity, ReportScope
@@ -48,6 +59,14 @@ class Trends:
     def resolved(self) -> int:
         return sum(self.resolved_by_severity.values())
 
+    def with_open_on(self, day: date, open_by_severity: dict[str, int]) -> Trends:
+        """These trends with `day`'s open counts replaced (today's, by the mirror's now)."""
+        days = [
+            DayPoint(point.day, dict(open_by_severity)) if point.day == day else point
+            for point in self.days
+        ]
+        return dataclasses.replace(self, days=days)
+
     def severity_rows(self, open_now: dict[str, int]) -> list[tuple[str, int, int, int, int]]:
         return [
             (
@@ -81,13 +100,87 @@ def _team_day_counts(scope: ReportScope) -> list[DayCount]:
     return [DayCount(*row) for row in rows]
 
 
-def trends(*, scope: ReportScope) -> Trends:
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _mirror_day_counts(scope: ReportScope, *, first_day: date) -> list[DayCount]:
+    """New, reopened and resolved per UTC day and severity from `first_day` on, read from the
+    mirror: findings first detected, and findings resolved (as time to remediate counts
+    them), on each day; reopenings from the events synced so far. Open counts are left at 0:
+    the caller keeps those of the snapshots."""
+    since = _day_start(first_day)
+    findings = scope.findings()
+    counts: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    # A finding first detected since then was last detected since then too: the redundant
+    # condition lets the (team, last detected) index find the few recent rows.
+    new = (
+        findings.filter(
+            first_detected_at__gte=since,
+            first_detected_at__lt=scope.end,
+            last_detected_at__gte=since,
+        )
+        .annotate(day=TruncDate("first_detected_at", tzinfo=UTC))
+        .values_list("day", "severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    resolved = (
+        findings.filter(
+            status=FindingStatus.RESOLVED, resolved_at__gte=since, resolved_at__lt=scope.end
+        )
+        .annotate(day=TruncDate("resolved_at", tzinfo=UTC))
+        .values_list("day", "severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    reopened = FindingEvent.objects.filter(
+        team=scope.team,
+        event_type=FindingEventType.REOPENED,
+        event_timestamp__gte=since,
+        event_timestamp__lt=scope.end,
+    )
+    if scope.repository is not None:
+        reopened = reopened.filter(
+            connection_id=scope.repository.connection_id,
+            repository_upstream_id=scope.repository.upstream_id,
+        )
+    finding_severity = Finding.objects.filter(
+        connection_id=OuterRef("connection_id"), upstream_id=OuterRef("finding_upstream_id")
+    ).values("severity")[:1]
+    reopened = (
+        reopened.annotate(
+            day=TruncDate("event_timestamp", tzinfo=UTC),
+            # Events may carry no severity; the finding's own stands in then, as in a rebuild.
+            level=Coalesce(Lower("severity"), Subquery(finding_severity)),
+        )
+        .values_list("day", "level")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for index, rows in ((0, new), (1, reopened), (2, resolved)):
+        for day, severity, n in rows:
+            counts[(day, severity or "unknown")][index] += n
+    return [DayCount(day, severity, 0, *flows) for (day, severity), flows in counts.items()]
+
+
+def trends(*, scope: ReportScope, mirror_from: date | None = None) -> Trends:
     """Open findings per day and severity, new/reopened/resolved per week (weeks start Monday).
 
     The team's figures come from the daily snapshots; one repository's are replayed from its
-    events with the same rules, so both agree by construction.
+    events with the same rules, so both agree by construction. From `mirror_from` on (the
+    day of the last rebuild), the flows are read from the mirror instead, as time to
+    remediate and the open counts are: a change made since the rebuild, or whose events the
+    next sync has yet to bring, shows in every figure of the page at once.
     """
     rows = _repository_day_counts(scope) if scope.repository else _team_day_counts(scope)
+    if mirror_from is not None and mirror_from <= scope.last_day:
+        mirror_from = max(mirror_from, scope.first_day)
+        rows = [
+            row if row.day < mirror_from else DayCount(row.day, row.severity, row.open, 0, 0, 0)
+            for row in rows
+        ]
+        rows += _mirror_day_counts(scope, first_day=mirror_from)
     open_by_day: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SEVERITIES, 0))
     flows_by_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
     totals = {key: dict.fromkeys(SEVERITIES, 0) for key in ("new", "reopened", "resolved")}

@@ -1,0 +1,67 @@
+"""The progress bar of a half-failed bulk status change, drawn in the browser: a succeeded
+and a failed part of equal length, without any CSP violation."""
+
+from django.urls import reverse
+
+from tests.factories import FindingFactory, RepositoryFactory
+from triage.models import FindingStatusJob, FindingStatusJobItem, Role
+
+CSP_LISTENER = """() => {
+  window.cspViolations = [];
+  document.addEventListener("securitypolicyviolation", (e) =>
+    window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));
+}"""
+
+
+def _half_failed_job(team):
+    repository = RepositoryFactory(team=team)
+    job = FindingStatusJob.objects.create(
+        team=team, target_status="resolved", state="finished", total=4
+    )
+    for outcome in ("changed", "unchanged", "failed", "failed"):
+        finding = FindingFactory(repository=repository)
+        FindingStatusJobItem.objects.create(
+            job=job,
+            finding=finding,
+            connection=repository.connection,
+            finding_upstream_id=finding.upstream_id,
+            repository_upstream_id=repository.upstream_id,
+            previous_status="open",
+            target_status="resolved",
+            outcome=outcome,
+            reason="Kolega is unreachable (HTTP 503)." if outcome == "failed" else "",
+        )
+    from triage.services.findings import _recount
+
+    _recount(job)
+    return job
+
+
+def test_half_failed_job_bar_in_the_browser(
+    browser_page, live_server, team, member, sign_in, shot, transactional_db
+):
+    job = _half_failed_job(team)
+    page = browser_page
+    page.add_init_script(f"({CSP_LISTENER})()")
+    sign_in(page, member(Role.VIEWER, username="viewer"))
+    page.goto(
+        live_server.url + reverse("findings-job", kwargs={"team_slug": team.slug, "job_id": job.pk})
+    )
+
+    bar = page.get_by_role("img", name="2 of 4 findings succeeded, 2 failed")
+    bar.wait_for()
+    whole = bar.bounding_box()
+    succeeded = page.locator(".job-bar-succeeded").bounding_box()
+    failed = page.locator(".job-bar-failed").bounding_box()
+    assert whole["width"] > 100
+    assert abs(succeeded["width"] - whole["width"] / 2) < 2
+    assert abs(failed["width"] - whole["width"] / 2) < 2
+    assert abs(failed["x"] - (succeeded["x"] + succeeded["width"])) < 2
+    colours = page.evaluate(
+        """() => [".job-bar-succeeded", ".job-bar-failed"].map(
+            (s) => getComputedStyle(document.querySelector(s)).fill)"""
+    )
+    assert colours[0] != colours[1]
+    shot(page, "job-half-failed")
+    assert page.evaluate("window.cspViolations") == []
+    assert page.console_errors == []
