@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0013_pull_request_merge_status_choices"),
+        ("triage", "0014_reports_unresolved_counts_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
