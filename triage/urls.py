@@ -8,7 +8,9 @@ from triage.views import (
     findings,
     fixes,
     home,
+    pull_requests,
     reports,
+    repositories,
     scans,
     settings,
     sync,
@@ -23,6 +25,8 @@ team_patterns = [
     path("fixes/", include(fixes.urlpatterns)),
     path("approvals/", include(approvals.urlpatterns)),
     path("reports/", include(reports.urlpatterns)),
+    path("repositories/", include(repositories.urlpatterns)),
+    path("pull-requests/", include(pull_requests.urlpatterns)),
     path("settings/", settings.connections, name="settings"),
     path("settings/connections/", settings.connections, name="settings-connections"),
     path(

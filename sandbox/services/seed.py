@@ -5,9 +5,15 @@ from datetime import timedelta
 from django.db import transaction
 
 from sandbox import clock
-from sandbox.materialize import batch_materialize
+from sandbox.materialize import batch_materialize, fix_materialize
 from sandbox.models import ApiKey, Finding, FindingStatus, Organization, ScanBatch, ScanRun
 from sandbox.services.findings import finding_status_set
+from sandbox.services.fixes import (
+    fix_create,
+    pull_request_close,
+    pull_request_merge,
+    pull_requests_create,
+)
 from sandbox.services.organizations import api_key_create, hash_key, organization_create
 from sandbox.services.repositories import repository_create
 
@@ -68,6 +74,43 @@ def _triage_a_few(organization: Organization) -> None:
         )
 
 
+# What happens to the demo's pull requests, in order: one merged, one closed, the rest open.
+DEMO_PULL_REQUEST_OUTCOMES = ("merged", "closed", "open")
+# Findings tried per repository before giving up on a fix for it.
+FIX_ATTEMPTS = 3
+
+
+def _fixes_with_pull_requests(organization: Organization) -> None:
+    """A fix with a pull request in a few repositories, as if started a day ago and approved."""
+    started = clock.now() - timedelta(days=1)
+    outcomes = iter(DEMO_PULL_REQUEST_OUTCOMES)
+    for repository in organization.repositories.order_by("name"):
+        findings = Finding.objects.filter(
+            repository=repository, status=FindingStatus.OPEN
+        ).select_related("source_repo")
+        for finding in findings.order_by("severity", "file_path")[:FIX_ATTEMPTS]:
+            fix = fix_create(
+                organization=organization,
+                repository_id=str(repository.id),
+                finding_ids=[str(finding.id)],
+                title=f"Fix {finding.title or finding.check_id}"[:200],
+                instructions="Make the smallest change that removes the finding.",
+                source_repo=finding.source_repo.full_name,
+            )
+            fix.created_at = fix.run_requested_at = started
+            fix.save(update_fields=["created_at", "run_requested_at"])
+            fix = fix_materialize(fix_id=fix.pk)
+            if fix.final_status != "completed":
+                continue
+            _, (pull_request,) = pull_requests_create(repository=repository, fix_id=str(fix.id))
+            outcome = next(outcomes, "open")
+            if outcome == "merged":
+                pull_request_merge(pull_request=pull_request)
+            elif outcome == "closed":
+                pull_request_close(pull_request=pull_request)
+            break
+
+
 @transaction.atomic
 def demo_organization_seed(
     *,
@@ -75,10 +118,13 @@ def demo_organization_seed(
     slug: str = "acme",
     plaintext_key: str | None = None,
     reset: bool = False,
+    pull_requests: bool = False,
 ) -> tuple[Organization, str | None, bool]:
     """Create the demo organization (or find it); answer it, a usable key and whether new.
 
-    The key is only known when created here or given as ``plaintext_key``.
+    The key is only known when created here or given as ``plaintext_key``. With
+    ``pull_requests``, a few repositories also get a fix whose pull request is open, merged
+    or closed (this spends some of the organization's fix quota).
     """
     from sandbox import demo_trees
 
@@ -106,4 +152,6 @@ def demo_organization_seed(
         )
     _history(organization)
     _triage_a_few(organization)
+    if pull_requests:
+        _fixes_with_pull_requests(organization)
     return organization, key, True

@@ -149,3 +149,14 @@ def test_merge_then_rescan_shows_the_whole_life_of_a_finding(demo):
         assert expected in kinds
     assert kinds[-1] == "resolved_pr_merged"
     assert "reopened" not in kinds
+
+
+def test_the_demo_has_pull_requests_open_merged_and_closed(demo):
+    from sandbox.models import PullRequest
+
+    api, _ = demo
+    statuses = sorted(PullRequest.objects.values_list("merge_status", flat=True))
+    assert statuses == ["closed", "merged", "open", "open"]
+    merged = PullRequest.objects.get(merge_status="merged")
+    fix = api.get(f"/repositories/{merged.fix.repository_id}/fixes/{merged.fix_id}").json()
+    assert fix["status"] == "completed"

@@ -171,6 +171,8 @@ FILTERED_PAGES = {
     "fixes": ["status", "page"],
     "fixes-new": ["finding"],
     "approvals": ["status", "page"],
+    "repositories": ["name", "sort", "page"],
+    "pull-requests": ["repository", "merge_status", "opened_after", "opened_before", "page"],
 }
 OBJECT_PAGES = {
     "finding": ("finding_id", "finding", ["back"]),

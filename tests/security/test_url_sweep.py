@@ -218,6 +218,7 @@ ID_PARAMETERS = [
     ("reports-sla", "get", {"repository": "repository", "kind": None}),
     ("reports-export-findings", "get", {"repository": "repository", "batch": "batch"}),
     ("fixes-new", "get", {"finding": "finding"}),
+    ("pull-requests", "get", {"repository": "repository"}),
     ("fixes-new", "post", {"finding": "finding"}),
     ("findings-bulk", "post", {"finding": "finding"}),
     ("settings-sync", "post", {"connection": "connection"}),
@@ -282,3 +283,26 @@ def test_the_write_detector_sees_forms_htmx_and_formaction(team, member, client_
     body = client_as(member(Role.VIEWER)).get(url).content.decode()
     targets = [t.url for t in write_targets(body, url)]
     assert reverse("logout") in targets
+
+
+# Own-team list pages that gather a team's objects: another team's never appear on them.
+TEAM_LISTS = [
+    ("repositories", {}),
+    ("repositories", {"name": "victim", "sort": "open"}),
+    ("pull-requests", {}),
+    ("pull-requests", {"merge_status": "open", "opened_after": "2000-01-01"}),
+]
+
+
+@pytest.mark.parametrize("name,params", TEAM_LISTS, ids=[f"{n}-{len(p)}" for n, p in TEAM_LISTS])
+def test_another_teams_objects_never_appear_on_team_lists(
+    name, params, victim_world, other_team, member, client_as
+):
+    # The victim's finding, scan batch, fix and its pull request.
+    assert victim_world.pull_request.team_id == victim_world.batch.team_id
+    attacker = client_as(member(Role.ADMIN, of=other_team))
+    url = reverse(name, kwargs={"team_slug": other_team.slug})
+    for headers in ({}, {"HX-Request": "true"}):
+        response = attacker.get(url, params, headers=headers)
+        assert response.status_code == 200, (url, response.status_code)
+        _assert_no_victim_data(response, f"{url} {params}")

@@ -3,7 +3,7 @@ the table's partial; the filter form is the FilterSet's own, every filter in the
 
 import pytest
 
-from tests.factories import FixFactory, RepositoryFactory
+from tests.factories import FindingFactory, FixFactory, RepositoryFactory
 from tests.pages import HTMX, team_url
 from triage.models import AuditEvent, Role
 
@@ -69,3 +69,112 @@ def test_filter_forms_submit_on_change_through_htmx(team, member, client_as):
         body = client.get(team_url(name, team)).content.decode()
         assert 'hx-trigger="change, submit"' in body, name
         assert "data-autosubmit" not in body, name
+
+
+# Defect 9: a filter value the form refuses is named, in the words of the form, on every list.
+@pytest.mark.parametrize(
+    "page,params,sentence",
+    [
+        (
+            "scans",
+            {"status": "nope"},
+            "Ignored the filter Status: “nope” is not one of the choices.",
+        ),
+        (
+            "fixes",
+            {"status": "nope"},
+            "Ignored the filter Status: “nope” is not one of the choices.",
+        ),
+        (
+            "approvals",
+            {"status": "nope"},
+            "Ignored the filter Status: “nope” is not one of the choices.",
+        ),
+        (
+            "findings",
+            {"age_min_days": "soon"},
+            "Ignored the filter Age at least (days): “soon” is not a whole number.",
+        ),
+        (
+            "findings",
+            {"status": "nope"},
+            "Ignored the filter Status: “nope” is not one of the choices.",
+        ),
+        (
+            "findings",
+            {"first_detected_after": "yesterday"},
+            "Ignored the filter First seen from: “yesterday” is not a date.",
+        ),
+        (
+            "settings-audit",
+            {"action": "nope"},
+            "Ignored the filter Action: “nope” is not one of the choices.",
+        ),
+        (
+            "settings-audit",
+            {"actor": "x" * 151},
+            "Ignored the filter Actor: “" + "x" * 59 + "…” is longer than 150 characters.",
+        ),
+    ],
+)
+def test_an_unknown_filter_value_is_named_in_the_words_of_the_form(
+    page, params, sentence, team, member, client_as
+):
+    client = client_as(member(Role.ADMIN))
+
+    full = client.get(team_url(page, team), params)
+    fragment = client.get(team_url(page, team), params, **HTMX)
+
+    assert full.status_code == 200 and fragment.status_code == 200
+    assert sentence in full.content.decode()
+    assert sentence in fragment.content.decode()  # the table's update says it too
+    assert "data-ignored-filters" not in client.get(team_url(page, team)).content.decode()
+
+
+def test_the_other_filters_still_apply_when_one_is_ignored(team, member, client_as):
+    repository = RepositoryFactory(team=team)
+    FixFactory(repository=repository, title="Completed one", status="completed")
+    FindingFactory(repository=repository, title="Critical one", severity="critical")
+    FindingFactory(repository=repository, title="Low one", severity="low")
+    client = client_as(member(Role.VIEWER))
+
+    body = client.get(
+        team_url("findings", team), {"severity": "critical", "age_min_days": "soon"}
+    ).content.decode()
+
+    assert "Critical one" in body and "Low one" not in body
+    assert "Ignored the filter Age at least (days)" in body
+
+
+def test_an_unknown_approvals_tab_shows_the_waiting_requests(team, member, client_as):
+    body = client_as(member(Role.VIEWER)).get(team_url("approvals", team), {"status": "nope"})
+
+    assert 'aria-current="page">Waiting</a>' in body.content.decode()
+
+
+def test_an_unknown_audit_actor_lists_every_event(team, member, client_as):
+    admin = member(Role.ADMIN, username="ada")
+    _event(team, admin, "member.add")
+
+    body = client_as(admin).get(team_url("settings-audit", team), {"actor": "nobody"}).content
+
+    assert "Ignored the filter Actor: “nobody” is not one of the choices.".encode() in body
+    assert b"member.add</code>" in body
+
+
+def test_each_ignored_filter_gets_one_sentence_naming_its_label(team):
+    from triage.filters.pull_requests import PullRequestFilter
+    from triage.models import PullRequest
+    from triage.views.list_filters import ignored_filters
+
+    data = {"repository": "abc", "opened_after": "2026-02-31", "merge_status": "open"}
+    bound = PullRequestFilter(data, queryset=PullRequest.objects.none(), team=team)
+
+    assert ignored_filters(bound) == [
+        "Ignored the filter Repository: “abc” is not one of the choices.",
+        "Ignored the filter Opened from: “2026-02-31” is not a date.",
+    ]
+    assert (
+        ignored_filters(PullRequestFilter(None, queryset=PullRequest.objects.none(), team=team))
+        == []
+    )

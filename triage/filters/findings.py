@@ -50,7 +50,9 @@ class FindingFilter(django_filters.FilterSet):
         choices=ScanType.choices, label="Scan type", empty_label="Any scan type"
     )
     check_id = django_filters.CharFilter(field_name="check_id", label="Check id")
-    path = django_filters.CharFilter(field_name="file_path", lookup_expr="contains", label="File")
+    path = django_filters.CharFilter(
+        field_name="file_path", lookup_expr="contains", label="File path contains"
+    )
     cwe = django_filters.CharFilter(method="filter_cwe", label="CWE")
     first_detected_after = django_filters.DateFilter(
         method="filter_on_or_after", field_name="first_detected_at", label="First seen from"
@@ -114,9 +116,11 @@ class FindingFilter(django_filters.FilterSet):
 
     @property
     def active_filters(self) -> dict[str, object]:
-        """Filters that narrow the list, by name, with their cleaned values."""
-        if not self.is_bound or not self.is_valid():
+        """Filters that narrow the list, by name, with their cleaned values (a filter whose
+        value the form refused narrows nothing)."""
+        if not self.is_bound:
             return {}
+        self.is_valid()
         return {
             name: value
             for name, value in self.form.cleaned_data.items()

@@ -10,11 +10,13 @@ from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils import timezone
 
+from triage.filters.approvals import ApprovalInboxFilter
 from triage.forms.fixes import ApprovalPolicyForm, DecisionForm
 from triage.models import (
     DismissalRequest,
     FindingStatusJobItem,
     FixApproval,
+    Repository,
     Role,
 )
 from triage.permissions import can, team_view
@@ -33,6 +35,7 @@ from triage.views.htmx import (
     render_fragment,
     render_page,
 )
+from triage.views.list_filters import ignored_filters
 
 Dismissal = DismissalRequest.Status
 # Each tab of the inbox: the fix approval statuses and the dismissal statuses it lists.
@@ -57,7 +60,7 @@ class InboxRow:
     kind: str
     title: str
     url: str
-    context: str
+    repository: Repository | None
     requested_by: str
     created_at: datetime
     deadline: date | None
@@ -83,7 +86,7 @@ def _inbox_rows(request, tab: str) -> list[InboxRow]:
                     title=a.fix.title,
                     url=reverse("fixes-detail", kwargs={"team_slug": slug, "fix_id": a.fix_id})
                     + "#approval",
-                    context=a.fix.repository.name,
+                    repository=a.fix.repository,
                     requested_by=a.requested_by.get_username(),
                     created_at=a.created_at,
                     deadline=None,
@@ -104,7 +107,7 @@ def _inbox_rows(request, tab: str) -> list[InboxRow]:
                 url=reverse(
                     "approvals-dismissal", kwargs={"team_slug": slug, "dismissal_id": d.pk}
                 ),
-                context="",
+                repository=None,
                 requested_by=d.requested_by.get_username(),
                 created_at=d.created_at,
                 deadline=d.expires_on,
@@ -123,15 +126,19 @@ def approvals(request):
     """Every request waiting for a second person: fix approvals and dismissals, oldest first."""
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
-    status = request.GET.get("status", "pending")
-    if status not in STATUS_TABS:
-        status = "pending"
+    tab_filter = ApprovalInboxFilter(
+        request.GET or None,
+        queryset=FixApproval.objects.none(),
+        tabs=[(key, tab[0]) for key, tab in STATUS_TABS.items()],
+    )
+    status = tab_filter.tab
     return render_page(
         request,
         "triage/approvals/list.html",
         {
             "rows": _inbox_rows(request, status),
             "status": status,
+            "ignored_filters": ignored_filters(tab_filter),
             "tabs": [(key, tab[0]) for key, tab in STATUS_TABS.items()],
             "can_approve": can(request, Role.APPROVER),
             "data_as_of": sync_selectors.team_last_synced_at(team=request.team),

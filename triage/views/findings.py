@@ -38,6 +38,7 @@ from triage.views.htmx import (
     render_fragment,
     render_page,
 )
+from triage.views.list_filters import ignored_filters
 from triage.views.options import select_options
 
 # Keyboard keys of the table, by status; the help dialog and findings.js read the same map.
@@ -115,7 +116,8 @@ def _page_of(request) -> tuple[selectors.FindingsPage, FindingFilter]:
     """The page of findings the URL's filters, sort and cursor point at."""
     params = _filter_params(request.GET)
     filterset = _filtered(request, params)
-    queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    # A filter whose value the form refused is left out (the page says which).
+    queryset = filterset.qs
     page = selectors.findings_page(
         queryset=queryset,
         sort_key=selectors.sort_of(params.get("sort")),
@@ -128,7 +130,7 @@ def _page_of(request) -> tuple[selectors.FindingsPage, FindingFilter]:
 def _list_context(request) -> dict:
     params = _filter_params(request.GET)
     page, filterset = _page_of(request)
-    valid = filterset.is_valid()
+    ignored = ignored_filters(filterset)
     sort_key = selectors.sort_of(params.get("sort"))
     _decorate_rows(page.rows, team_slug=request.team.slug)
     sort_links = {}
@@ -141,20 +143,20 @@ def _list_context(request) -> dict:
             direction = "descending" if descending else "ascending"
         sort_links[column] = {"query": _query(params, sort=next_key), "aria_sort": direction}
     filter_query = params.urlencode()
-    batch = filterset.form.cleaned_data.get("batch") if valid else None
+    batch = filterset.form.cleaned_data.get("batch")
     return {
         "filter": filterset,
         "values": _form_values(params),
-        "filter_valid": valid,
+        "ignored_filters": ignored,
         "page": page,
         "sort_key": sort_key,
         "sorts": selectors.SORTS,
         "sort_links": sort_links,
         "filter_query": filter_query,
-        "is_filtered": bool(filterset.active_filters),
+        "is_filtered": bool(filterset.active_filters or ignored),
         "batch": batch,
         "repository_options": _repository_options(
-            filterset, filterset.form.cleaned_data.get("repository") if valid else None
+            filterset, filterset.form.cleaned_data.get("repository")
         ),
         "next_query": _query(request.GET, cursor=page.next_cursor) if page.next_cursor else "",
         "previous_query": (

@@ -39,6 +39,7 @@ from triage.views.htmx import (
     render_page,
     stop_polling_and_refresh,
 )
+from triage.views.list_filters import ignored_filters
 
 PAGE_SIZE = 50
 # The most findings one fix is started for from the portal.
@@ -58,6 +59,7 @@ def fixes(request):
     query.pop("page", None)
     context = {
         "filter": fix_filter,
+        "ignored_filters": ignored_filters(fix_filter),
         "page": page,
         "query": query.urlencode(),
         "is_filtered": bool(fix_filter.is_bound and fix_filter.form.is_valid())

@@ -18,6 +18,7 @@ from triage.selectors.dashboard import mirror_freshness
 from triage.services import scans as scan_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import fragment_only, render_fragment, render_page
+from triage.views.list_filters import ignored_filters
 
 BATCHES_PER_PAGE = 25
 # Batches shown together after starting them (a request may start many).
@@ -42,6 +43,7 @@ def scans(request):
     query.pop("page", None)
     context = {
         "filter": batch_filter,
+        "ignored_filters": ignored_filters(batch_filter),
         "page": page,
         "query": query.urlencode(),
         "can_start": can(request, Role.TRIAGER),

@@ -12,6 +12,7 @@ from triage.services import connections as connection_services
 from triage.services import teams as team_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import redirect_after_post, render_page
+from triage.views.list_filters import ignored_filters
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
@@ -147,7 +148,12 @@ def audit_log(request):
     return render_page(
         request,
         "triage/settings/audit.html",
-        {"filter": event_filter, "page": page, "query": query.urlencode()},
+        {
+            "filter": event_filter,
+            "ignored_filters": ignored_filters(event_filter),
+            "page": page,
+            "query": query.urlencode(),
+        },
         partial="audit-table",
     )
 

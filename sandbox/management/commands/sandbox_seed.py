@@ -13,6 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="delete and recreate it")
         parser.add_argument("--key", help="plaintext API key to create (kcp_test_...)")
         parser.add_argument("--slug", default="acme")
+        parser.add_argument(
+            "--no-pull-requests",
+            action="store_true",
+            help="seed no fixes and pull requests (they spend some of the fix quota)",
+        )
         parser.add_argument("--name", default="Acme Corp")
         parser.add_argument(
             "--base-url",
@@ -26,6 +31,7 @@ class Command(BaseCommand):
             slug=options["slug"],
             plaintext_key=options["key"],
             reset=options["reset"],
+            pull_requests=not options["no_pull_requests"],
         )
         repositories = Repository.objects.filter(organization=organization).count()
         findings = Finding.objects.filter(organization=organization).count()

@@ -1,0 +1,89 @@
+"""What a list page says about filters it could not apply.
+
+A FilterSet filters by the fields its form cleaned and leaves out the others, so an unknown
+value (``?status=nope``) lists as if that filter were not there. The page must say so, in the
+words of the form: ``Ignored the filter Status: “nope” is not one of the choices.``
+"""
+
+from django import forms
+from django.forms.utils import pretty_name
+from django_filters import FilterSet
+
+# Errors whose reason reads as a sentence after the value the person gave.
+REASONS = {
+    "invalid_choice": "is not one of the choices.",
+    "invalid_pk_value": "is not one of the choices.",
+    "invalid_list": "is not one of the choices.",
+    "invalid_date": "is not a date.",
+    "max_value": "is more than the largest value allowed ({limit_value}).",
+    "min_value": "is less than the smallest value allowed ({limit_value}).",
+    "max_length": "is longer than {limit_value} characters.",
+}
+# The reason of a plain "invalid" depends on what the field reads.
+INVALID_REASONS = (
+    (forms.DateTimeField, "is not a date and time."),
+    (forms.DateField, "is not a date."),
+    (forms.IntegerField, "is not a whole number."),
+    (forms.DecimalField, "is not a number."),
+    (forms.FloatField, "is not a number."),
+)
+# Longer values are cut short in the message; a URL can carry anything.
+SHOWN_VALUE_LENGTH = 60
+
+
+def _label(form: forms.Form, name: str) -> str:
+    field = form.fields.get(name)
+    return str(field.label) if field is not None and field.label else pretty_name(name)
+
+
+def _given(form: forms.Form, name: str, error) -> str:
+    params = error.params or {}
+    for key in ("value", "pk"):
+        if key in params:
+            return str(params[key])
+    field = form.fields[name]
+    value = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
+    if isinstance(value, list | tuple):
+        value = ", ".join(str(v) for v in value if v not in (None, ""))
+    return "" if value is None else str(value)
+
+
+def _reason(field: forms.Field, error) -> str:
+    template = REASONS.get(error.code or "")
+    if template is None and error.code == "invalid":
+        template = next((text for kind, text in INVALID_REASONS if isinstance(field, kind)), None)
+    if template is None:
+        return " ".join(str(message) for message in error.messages)
+    return template.format(**(error.params or {}))
+
+
+def _shown(value: str) -> str:
+    if len(value) > SHOWN_VALUE_LENGTH:
+        value = value[: SHOWN_VALUE_LENGTH - 1] + "…"
+    return f"“{value}”"
+
+
+def ignored_filters(filterset: FilterSet) -> list[str]:
+    """One sentence per filter the FilterSet left out of its query, naming the filter by its
+    label and saying why; nothing for an unbound or valid FilterSet."""
+    if not filterset.is_bound or filterset.is_valid():
+        return []
+    form = filterset.form
+    sentences = []
+    for name, errors in form.errors.as_data().items():
+        if name not in form.fields:
+            sentences.extend(
+                f"Ignored the filters: {' '.join(str(m) for m in error.messages)}"
+                for error in errors
+            )
+            continue
+        # One sentence per filter: its first reason is enough to correct it.
+        error = errors[0]
+        label = _label(form, name)
+        reason = _reason(form.fields[name], error)
+        given = _given(form, name, error)
+        if given:
+            sentences.append(f"Ignored the filter {label}: {_shown(given)} {reason}")
+        else:
+            sentences.append(f"Ignored the filter {label}: {reason}")
+    return sentences
