@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from triage.forms.dates import BoundedDateField
 from triage.models import (
     Finding,
     FindingStatus,
@@ -26,6 +27,13 @@ NON_FILTER_PARAMETERS = ("cursor",)
 
 def _start_of_day(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class BoundedDateFilter(django_filters.DateFilter):
+    """A date filter that refuses dates the day arithmetic cannot reach (see
+    `triage.forms.dates`)."""
+
+    field_class = BoundedDateField
 
 
 class FindingFilter(django_filters.FilterSet):
@@ -52,16 +60,16 @@ class FindingFilter(django_filters.FilterSet):
     check_id = django_filters.CharFilter(field_name="check_id", label="Check id")
     path = django_filters.CharFilter(field_name="file_path", lookup_expr="contains", label="File")
     cwe = django_filters.CharFilter(method="filter_cwe", label="CWE")
-    first_detected_after = django_filters.DateFilter(
+    first_detected_after = BoundedDateFilter(
         method="filter_on_or_after", field_name="first_detected_at", label="First seen from"
     )
-    first_detected_before = django_filters.DateFilter(
+    first_detected_before = BoundedDateFilter(
         method="filter_before_end_of", field_name="first_detected_at", label="First seen until"
     )
-    last_detected_after = django_filters.DateFilter(
+    last_detected_after = BoundedDateFilter(
         method="filter_on_or_after", field_name="last_detected_at", label="Last seen from"
     )
-    last_detected_before = django_filters.DateFilter(
+    last_detected_before = BoundedDateFilter(
         method="filter_before_end_of", field_name="last_detected_at", label="Last seen until"
     )
     age_min_days = django_filters.NumberFilter(
