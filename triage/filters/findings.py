@@ -8,7 +8,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from triage.forms.dates import BoundedDateField
+from triage.filters.dates import BoundedDateFilter
 from triage.models import (
     Finding,
     FindingStatus,
@@ -27,13 +27,6 @@ NON_FILTER_PARAMETERS = ("cursor",)
 
 def _start_of_day(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
-
-
-class BoundedDateFilter(django_filters.DateFilter):
-    """A date filter that refuses dates the day arithmetic cannot reach (see
-    `triage.forms.dates`)."""
-
-    field_class = BoundedDateField
 
 
 class FindingFilter(django_filters.FilterSet):
