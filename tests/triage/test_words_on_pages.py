@@ -197,3 +197,18 @@ def test_messages_name_statuses_by_their_labels(world, client_as):
     assert "Only a pending or running fix can be cancelled" in text
     assert "Pull request creation failed" in text
     assert raw_values_in(text) == set()
+
+
+def test_names_of_objects_are_words(world):
+    """An object's name is what the audit log shows as the target of a write (it once read
+    "semgrep_scan fcc1…" and "dismissal 3 to false_positive (pending)")."""
+    named = [
+        world.made["batch"],
+        world.dismissal,
+        world.approval,
+        world.sync_run,
+        world.status_job.items.first(),
+    ]
+    assert {str(obj): raw_values_in(str(obj)) for obj in named} == {
+        str(obj): set() for obj in named
+    }
