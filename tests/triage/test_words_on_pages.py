@@ -181,7 +181,10 @@ def test_pages_show_no_raw_values(world, client_as):
     for name, url in _pages(world).items():
         response = client.get(url)
         assert response.status_code == 200, (name, response.status_code)
-        raw = raw_values_in(visible_text(response.content.decode()))
+        text = visible_text(response.content.decode())
+        raw = raw_values_in(text)
+        # One label per scan type: Kolega's tool name is not one of them.
+        raw |= {"Semgrep"} if "Semgrep" in text else set()
         if raw:
             shown[name] = sorted(raw)
     assert shown == {}
