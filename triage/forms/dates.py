@@ -11,7 +11,10 @@ from django import forms
 
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2999, 12, 31)
-OUT_OF_RANGE = f"Enter a date between {EARLIEST_DATE:%-d %b %Y} and {LATEST_DATE:%-d %b %Y}."
+OUT_OF_RANGE = (
+    f"Enter a date between {EARLIEST_DATE.day} {EARLIEST_DATE:%b %Y}"
+    f" and {LATEST_DATE.day} {LATEST_DATE:%b %Y}."
+)
 
 
 class BoundedDateField(forms.DateField):
@@ -22,6 +25,6 @@ class BoundedDateField(forms.DateField):
 
     def widget_attrs(self, widget):
         attrs = super().widget_attrs(widget)
-        if widget.input_type == "date":
+        if getattr(widget, "input_type", None) == "date":
             attrs.update(min=EARLIEST_DATE.isoformat(), max=LATEST_DATE.isoformat())
         return attrs
