@@ -125,3 +125,30 @@ def test_every_page_without_console_errors_or_csp_violations(
     page.go_back()
     settle(page)
     assert page.console_errors == []
+
+
+def test_every_page_of_the_url_map_without_console_errors_or_csp_violations(
+    browser_page, live_server, world, sign_in
+):
+    """Every portal URL that answers a whole HTML page, read from the resolver: a page added
+    later is visited without a change here."""
+    from tests.security.urlmap import all_urls, url_of
+
+    page = browser_page
+    sign_in(page, world.owner)
+    visited = []
+    for entry in all_urls():
+        if entry.category not in ("team", "account") or entry.name in ("logout", "login"):
+            continue
+        url = live_server.url + url_of(entry, world)
+        answer = page.request.get(url, max_redirects=0)
+        is_page = answer.status == 200 and answer.headers.get("content-type", "").startswith(
+            "text/html"
+        )
+        if not is_page or "<html" not in answer.text()[:500]:
+            continue
+        page.goto(url)
+        settle(page)
+        visited.append(entry.url_id)
+        assert page.console_errors == [], entry.url_id
+    assert len(visited) >= 20, visited
