@@ -3,12 +3,17 @@
  * j / k move the cursor row, x selects it, o or Enter opens it, / focuses the search, and
  * each status key (listed in the table's data-status-keys) sets the cursor row's status
  * through the portal (htmx POST; the server answers the new row). Keys never fire while
- * typing in a field or with a modifier held; "?" is handled by portal.js.
+ * typing in a field or with a modifier held; "?" is handled by portal.js. A row whose status
+ * changes stays selected, and the selection summary says what a bulk change will touch: the
+ * ticked rows, or all findings matching the filters.
  */
 (function () {
   "use strict";
 
   let cursorId = null;
+  // Rows being replaced by the server after a status key whose checkbox was ticked: the new
+  // row comes back unticked, and the selection would silently lose it.
+  const keepSelected = new Set();
 
   function isTyping(target) {
     return (
@@ -66,6 +71,8 @@
   function setStatus(row, status) {
     if (!row || row.dataset.status === status || typeof htmx === "undefined") return;
     row.setAttribute("aria-busy", "true");
+    const box = row.querySelector('input[type="checkbox"][name="finding"]');
+    if (box && box.checked) keepSelected.add(row.id);
     htmx.ajax("POST", row.dataset.openUrl, {
       source: row,
       target: row,
@@ -112,11 +119,40 @@
 
   // After a row comes back from the server, keep the cursor on it; after the whole table
   // is replaced (new filters or page), start again from the top.
-  document.addEventListener("htmx:afterSettle", () => {
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const settled = event.target;
+    if (settled && settled.id && keepSelected.has(settled.id)) {
+      keepSelected.delete(settled.id);
+      const box = settled.querySelector('input[type="checkbox"][name="finding"]');
+      if (box && !box.checked) {
+        box.checked = true;
+        box.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    }
     const row = cursorRow();
     if (row) setCursor(row);
     else cursorId = null;
+    refreshSelectionSummary();
   });
+
+  // "All N matching" replaces the ticked rows as what a bulk change touches; the summary
+  // says so instead of counting rows.
+  function refreshSelectionSummary() {
+    const rowsSummary = document.getElementById("selection-rows");
+    const allSummary = document.getElementById("selection-all");
+    if (!rowsSummary || !allSummary) return;
+    const allMatching = document.getElementById("all-matching");
+    const everything = Boolean(allMatching && allMatching.checked);
+    rowsSummary.hidden = everything;
+    allSummary.hidden = !everything;
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target && event.target.id === "all-matching") refreshSelectionSummary();
+  });
+  document.addEventListener("DOMContentLoaded", refreshSelectionSummary);
+  // The browser restores ticked boxes when the page is reached with the back button.
+  window.addEventListener("pageshow", refreshSelectionSummary);
 
   // Leave empty filters out of the URL so shared links stay short and readable.
   document.addEventListener("htmx:configRequest", (event) => {

@@ -2,6 +2,9 @@
 
 Every test marked ``browser`` gets a ``browser_page`` and can save screenshots with
 ``shot(page, "name")`` under test-output/<test name>/.
+
+A browser test fails on any console error, uncaught script error or Content-Security-Policy
+violation on any page it visited: ``browser_page`` checks them when the test ends.
 """
 
 import os
@@ -63,23 +66,49 @@ def shot(output_dir):
     def take(page, name: str) -> Path:
         counter["n"] += 1
         target = output_dir / f"{counter['n']:02d}-{name}.png"
-        page.screenshot(path=str(target), full_page=True)
+        # The default caret="hide" injects a <style> element, which the CSP refuses.
+        page.screenshot(path=str(target), full_page=True, caret="initial")
         return target
 
     return take
 
 
+# Runs in every document before its own scripts: each CSP violation is reported on the console
+# (Chromium reports most, not all, by itself) with what was refused and where.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(
+    "CSP violation: " + event.violatedDirective + " refused " + (event.blockedURI || "inline")
+    + " at " + (event.sourceFile || event.documentURI) + ":" + event.lineNumber
+    + (event.sample ? " (" + event.sample + ")" : "")
+  );
+});
+"""
+
+
 @pytest.fixture
 def browser_page(chromium, live_server):
-    """A fresh browser context; ``page.portal_url(path)`` builds live-server URLs."""
+    """A fresh browser context. ``page.console_errors`` collects console errors, uncaught
+    script errors and CSP violations; the test fails if any is left at its end (a test that
+    provokes one on purpose removes it from the list after asserting it)."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    def on_console(message):
+        if message.type == "error":
+            location = message.location or {}
+            errors.append(f"{message.text} [{location.get('url', '')}]")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"Uncaught: {error}"))
     page.console_errors = errors
     yield page
     context.close()
+    if errors:
+        pytest.fail("Console errors or CSP violations in the browser:\n" + "\n".join(errors))
 
 
 @pytest.fixture

@@ -148,3 +148,43 @@ def test_triage_three_findings_with_the_keyboard_only(
             )
         assert upstream.status == status
     assert page.console_errors == []
+
+
+def test_the_selection_counter_says_what_the_bulk_change_will_touch(
+    browser_page, live_server, team, member, sign_in, shot, demo
+):
+    """A status key on a selected row keeps it selected (the count once fell from 2 to 1),
+    and with "All N matching" ticked the counter says all N (it once said "0 selected")."""
+    _, key = demo
+    _connect_and_sync(team, live_server, key)
+    page = browser_page
+    sign_in(page, member(Role.TRIAGER, username="kim"))
+    page.goto(
+        live_server.url + reverse("findings", kwargs={"team_slug": team.slug}) + "?status=open"
+    )
+    summary = page.locator("#findings-selection strong").first
+    rows = page.locator("tr[data-finding-row]")
+    first, second = rows.nth(0).get_attribute("id"), rows.nth(1).get_attribute("id")
+    matching = page.locator("#findings-count").inner_text().split()[0]
+
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    assert summary.inner_text() == "2 selected"
+
+    page.keyboard.press("m")
+    page.locator(f"#{second}[data-status='needs_manual_review']").wait_for()
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+    assert page.locator(f"#{second} input[name=finding]").is_checked()
+    assert page.locator(f"#{first} input[name=finding]").is_checked()
+    assert summary.inner_text() == "2 selected"
+    shot(page, "status-key-keeps-the-selection")
+
+    page.locator("#all-matching").check()
+    assert summary.inner_text() == f"All {matching} matching selected"
+    shot(page, "all-matching")
+    page.locator("#all-matching").uncheck()
+    assert summary.inner_text() == "2 selected"

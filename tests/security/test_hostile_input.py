@@ -304,6 +304,12 @@ def test_script_payload_in_search_is_escaped_in_the_findings_page(world, admin_c
         ("findings", {"age_min_days": "1e309"}),
         ("scan-started", {"batch": "¹"}),
         ("scan-new", {"repository": "¹"}),
+        ("findings", {"first_detected_before": "9999-12-31"}),
+        ("findings", {"last_detected_before": "9999-12-31"}),
+        ("findings", {"first_detected_after": "0001-01-01"}),
+        ("reports-export-findings", {"last_detected_before": "9999-12-31"}),
+        ("reports", {"start": "0001-01-01", "end": "9999-12-31", "period": "custom"}),
+        ("reports", {"start": "0001-01-01", "end": "0001-01-01", "period": "custom"}),
     ],
 )
 def test_inputs_that_once_raised_a_server_error(name, params, world, admin_client):

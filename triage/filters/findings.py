@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from triage.filters.dates import BoundedDateFilter
 from triage.models import (
     Finding,
     FindingStatus,
@@ -54,16 +55,16 @@ class FindingFilter(django_filters.FilterSet):
         field_name="file_path", lookup_expr="contains", label="File path contains"
     )
     cwe = django_filters.CharFilter(method="filter_cwe", label="CWE")
-    first_detected_after = django_filters.DateFilter(
+    first_detected_after = BoundedDateFilter(
         method="filter_on_or_after", field_name="first_detected_at", label="First seen from"
     )
-    first_detected_before = django_filters.DateFilter(
+    first_detected_before = BoundedDateFilter(
         method="filter_before_end_of", field_name="first_detected_at", label="First seen until"
     )
-    last_detected_after = django_filters.DateFilter(
+    last_detected_after = BoundedDateFilter(
         method="filter_on_or_after", field_name="last_detected_at", label="Last seen from"
     )
-    last_detected_before = django_filters.DateFilter(
+    last_detected_before = BoundedDateFilter(
         method="filter_before_end_of", field_name="last_detected_at", label="Last seen until"
     )
     age_min_days = django_filters.NumberFilter(

@@ -1,5 +1,6 @@
 from django import forms
 
+from triage.forms.dates import BoundedDateField
 from triage.forms.ids import pk_of
 from triage.models import FindingComment, FindingStatus
 
@@ -14,7 +15,7 @@ class DismissalFieldsMixin(forms.Form):
         label="Reason for the approver",
         help_text="Needed to set Ignored or False positive: a second person approves it.",
     )
-    expires_on = forms.DateField(
+    expires_on = BoundedDateField(
         required=False,
         label="Ignore until",
         widget=forms.DateInput(attrs={"type": "date"}),

@@ -2,6 +2,9 @@ from django import forms
 
 from triage.forms.ids import pk_of
 
+# The largest value a 32-bit integer column holds on every database.
+MAX_STORED_INTEGER = 2**31 - 1
+
 INSTRUCTION_TEMPLATES = {
     "minimal": (
         "Minimal change",
@@ -79,8 +82,11 @@ class CommentForm(forms.Form):
     diff_sha256 = forms.CharField(max_length=64, widget=forms.HiddenInput)
     file_path = forms.CharField(max_length=1000, widget=forms.HiddenInput)
     side = forms.ChoiceField(choices=[("new", "new"), ("old", "old")])
-    line = forms.IntegerField(min_value=1)
-    parent = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # Both are stored in (or looked up by) integer columns: bounded to fit them.
+    line = forms.IntegerField(min_value=1, max_value=MAX_STORED_INTEGER)
+    parent = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_STORED_INTEGER, widget=forms.HiddenInput
+    )
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
 
 

@@ -2,6 +2,7 @@ from datetime import date, timedelta
 
 from django import forms
 
+from triage.forms.dates import BoundedDateField
 from triage.models import Repository, Team
 from triage.models.reports import SEVERITIES
 
@@ -16,8 +17,8 @@ class ReportFilterForm(forms.Form):
     """The reports page's URL: period, optional repository, coverage window."""
 
     period = forms.ChoiceField(choices=PERIOD_CHOICES_WITH_CUSTOM, required=False)
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = BoundedDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = BoundedDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     repository = forms.ModelChoiceField(
         queryset=Repository.objects.none(), required=False, empty_label="All repositories"
     )

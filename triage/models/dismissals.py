@@ -77,7 +77,10 @@ class DismissalRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"dismissal {self.pk} to {self.requested_status} ({self.status})"
+        return (
+            f"Dismissal #{self.pk} to {self.get_requested_status_display()}"
+            f" ({self.get_status_display()})"
+        )
 
 
 class DismissalRequestItem(models.Model):
@@ -153,4 +156,4 @@ class FindingNote(models.Model):
         indexes = [models.Index(fields=["finding", "-created_at"], name="finding_note_finding")]
 
     def __str__(self) -> str:
-        return f"{self.kind} on {self.finding_id}"
+        return f"{self.get_kind_display()} on {self.finding_id}"

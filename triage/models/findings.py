@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from triage.models.connections import KolegaConnection
-from triage.models.mirror import Finding
+from triage.models.mirror import Finding, FindingStatus, label_of
 from triage.models.teams import Team
 
 
@@ -102,4 +102,4 @@ class FindingStatusJobItem(models.Model):
         indexes = [models.Index(fields=["job", "outcome"], name="findings_job_item_outcome")]
 
     def __str__(self) -> str:
-        return f"{self.finding_upstream_id} → {self.target_status}"
+        return f"{self.finding_upstream_id} → {label_of(FindingStatus, self.target_status)}"

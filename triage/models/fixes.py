@@ -89,7 +89,7 @@ class FixApproval(models.Model):
         indexes = [models.Index(fields=["team", "status"], name="fix_approval_team_status")]
 
     def __str__(self) -> str:
-        return f"approval {self.pk} of fix {self.fix_id} ({self.status})"
+        return f"Approval #{self.pk} of fix {self.fix_id} ({self.get_status_display()})"
 
 
 class ApproverDecision(models.Model):
@@ -163,7 +163,7 @@ class PullRequestOpening(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"opening {self.pk} of fix {self.fix_id} ({self.status})"
+        return f"Opening #{self.pk} of fix {self.fix_id} ({self.get_status_display()})"
 
 
 class ReviewComment(models.Model):

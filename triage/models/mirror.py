@@ -263,7 +263,7 @@ class ScanBatch(TrackedMirrorModel):
         indexes = team_status_and_created_indexes("mirror_batch")
 
     def __str__(self) -> str:
-        return f"{self.scan_type} {self.upstream_id}"
+        return f"{self.scan_type_label} {self.upstream_id}"
 
     @property
     def is_terminal(self) -> bool:

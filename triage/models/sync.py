@@ -89,7 +89,9 @@ class SyncRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} sync of {self.connection_id}: {self.status}"
+        return (
+            f"{self.get_kind_display()} sync of {self.connection_id}: {self.get_status_display()}"
+        )
 
     @property
     def is_active(self) -> bool:

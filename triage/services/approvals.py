@@ -21,9 +21,11 @@ from triage.clients import kolega_client_for
 from triage.models import (
     Fix,
     FixApproval,
+    FixStatus,
     Membership,
     PullRequestOpening,
     Role,
+    label_of,
 )
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
@@ -97,7 +99,7 @@ def fix_actions(
 def approval_request_refusal(*, fix: Fix, open_approval: FixApproval | None) -> str | None:
     """Why approval cannot be asked for the fix's diff now, or None."""
     if fix.status.lower() not in REFINABLE_STATUSES:
-        return f"Only a completed fix can be approved (it is {fix.status})."
+        return f"Only a completed fix can be approved (it is {fix.status_label})."
     if fix.needs_diff or not fix.diff_sha256:
         return "The fix's diff has not been fetched yet; wait a moment."
     if open_approval is not None:
@@ -110,7 +112,7 @@ def pull_requests_open_refusal(*, fix: Fix, approval: FixApproval | None) -> str
     if approval is None or approval.status != FixApproval.Status.APPROVED:
         return "Pull requests need an approved request first."
     if fix.status.lower() not in REFINABLE_STATUSES:
-        return f"Pull requests need a completed fix (it is {fix.status})."
+        return f"Pull requests need a completed fix (it is {fix.status_label})."
     if fix.diff_sha256 != approval.diff_sha256:
         return "The diff changed after it was approved; ask for approval again."
     if fix.needs_diff:
@@ -393,7 +395,10 @@ def _opening_diff_check(
             "approval). Nothing was sent."
         )
     if current.status.lower() not in REFINABLE_STATUSES:
-        return f"Kolega shows the fix {current.status}, not completed. Nothing was sent."
+        return (
+            f"Kolega shows the fix {label_of(FixStatus, current.status)}, not completed."
+            " Nothing was sent."
+        )
     diff = client.get_fix_diff(repository_id=repository_id, fix_id=fix.upstream_id)
     digest = diff_sha256_of(diff.diff) if diff.diff is not None else ""
     if digest == approval.diff_sha256:

@@ -28,6 +28,7 @@ from triage.models import (
     Role,
     SavedView,
     Team,
+    label_of,
 )
 from triage.services.audit import audit_log
 from triage.services.dismissal_notes import dismissal_status_job_finished
@@ -436,7 +437,9 @@ def _record(job, answers: list[_Answer], connections, repository_pks) -> None:
             continue
         if answer.finding.status != item.target_status:
             item.outcome = Outcome.FAILED
-            item.reason = f"Kolega kept the status “{answer.finding.status}”."
+            item.reason = (
+                f"Kolega kept the status “{label_of(FindingStatus, answer.finding.status)}”."
+            )
         else:
             item.reason = ""
             item.outcome = (

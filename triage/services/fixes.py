@@ -230,7 +230,9 @@ def fix_start(
 def fix_cancel(*, fix: Fix, actor) -> Fix:
     require_role(team=fix.team, user=actor, role=Role.TRIAGER)
     if fix.status.lower() not in CANCELLABLE_STATUSES:
-        raise ServiceError(f"Only a pending or running fix can be cancelled (it is {fix.status}).")
+        raise ServiceError(
+            f"Only a pending or running fix can be cancelled (it is {fix.status_label})."
+        )
     try:
         with kolega_client_for(fix.connection, interactive=True) as client:
             answered = client.cancel_fix(
@@ -273,7 +275,7 @@ def fix_refine(*, fix: Fix, actor, instructions: str) -> Fix:
     if not instructions:
         raise ServiceError("Say what should change.", field="instructions")
     if fix.status.lower() not in REFINABLE_STATUSES:
-        raise ServiceError(f"Only a completed fix can be refined (it is {fix.status}).")
+        raise ServiceError(f"Only a completed fix can be refined (it is {fix.status_label}).")
     try:
         with kolega_client_for(fix.connection, interactive=True) as client:
             answered = client.refine_fix(
