@@ -75,6 +75,15 @@ PAGES: dict[str, list[Page]] = {
     "triage.forms.fixes.FixStartForm": [
         Page("fixes-new", "post", data={"finding": "finding", "title": "Boundary fix"})
     ],
+    "triage.forms.fixes.FixRepositoryForm": [
+        Page("fixes-new", "post", data={"finding": "finding", "title": "Boundary fix"})
+    ],
+    "triage.forms.findings.FindingCommentForm": [
+        Page("finding-comments", "post", FINDING, {"body": "A boundary comment"})
+    ],
+    "triage.filters.approvals.ApprovalInboxFilter": [Page("approvals")],
+    "triage.filters.pull_requests.PullRequestFilter": [Page("pull-requests")],
+    "triage.filters.repositories.RepositoryFilter": [Page("repositories")],
     "triage.forms.fixes.RefineForm": [Page("fixes-detail", "post", FIX, {"action": "refine"})],
     "triage.forms.fixes.ApprovalRequestForm": [
         Page("fixes-detail", "post", FIX, {"action": "request_approval"})
