@@ -30,6 +30,7 @@ team_patterns = [
     ),
     path("settings/members/", settings.members, name="settings-members"),
     path("settings/audit/", settings.audit_log, name="settings-audit"),
+    path("settings/audit/export.csv", settings.audit_export, name="settings-audit-export"),
     path("settings/sync/", sync.sync_status, name="settings-sync"),
     path("settings/sync/<int:run_id>/", sync.sync_run_detail, name="settings-sync-run"),
 ]

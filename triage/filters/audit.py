@@ -1,9 +1,11 @@
-"""Filters of the audit log: who did it, and what (an action or its prefix, e.g. ``member.``)."""
+"""Filters of the audit log: who did it, what (an action or its prefix, e.g. ``member.``), and
+between which days (inclusive, in the reader's time zone)."""
 
 import django_filters
 from django import forms
 
 from triage.models import AuditEvent
+from triage.selectors.audit import action_label
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -13,10 +15,22 @@ class AuditEventFilter(django_filters.FilterSet):
     action = django_filters.CharFilter(
         lookup_expr="startswith", label="Action", max_length=64, widget=forms.Select
     )
+    date_from = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     class Meta:
         model = AuditEvent
-        fields = ["actor", "action"]
+        fields = ["actor", "action", "date_from", "date_to"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -25,5 +39,34 @@ class AuditEventFilter(django_filters.FilterSet):
         actors = events.order_by("actor_label").values_list("actor_label", flat=True).distinct()
         actions = events.order_by("action").values_list("action", flat=True).distinct()
         self.form.fields["actor"].widget.choices = [("", "Anyone"), *((a, a) for a in actors)]
-        self.form.fields["action"].widget.choices = [("", "Any"), *((a, a) for a in actions)]
+        self.form.fields["action"].widget.choices = [
+            ("", "Any"),
+            *sorted(((a, action_label(a)) for a in actions), key=lambda choice: choice[1]),
+        ]
+        self.form.fields["date_from"].error_messages["invalid"] = (
+            "“From” must be a date, such as 2026-01-31."
+        )
+        self.form.fields["date_to"].error_messages["invalid"] = (
+            "“To” must be a date, such as 2026-01-31."
+        )
         self.form.auto_id = "audit-%s"
+        self.form.clean = self._clean_range
+
+    def _clean_range(self):
+        data = self.form.cleaned_data
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.form.add_error("date_to", "“To” must not be before “From”.")
+        return data
+
+    def ignored(self) -> list[str]:
+        """What the page says about filters it could not apply, in the words of the form."""
+        if not self.is_bound:
+            return []
+        self.is_valid()
+        return [
+            f"{self.form.fields[name].label}: {error}"
+            for name, errors in self.form.errors.items()
+            if name in self.form.fields
+            for error in errors
+        ]

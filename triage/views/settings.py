@@ -1,13 +1,17 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 
 from triage.filters.audit import AuditEventFilter
 from triage.forms.ids import pk_of
 from triage.forms.settings import ConnectionForm, MemberForm, MemberRoleForm
-from triage.models import AuditEvent, KolegaConnection, Membership, Role
+from triage.models import KolegaConnection, Membership, Role
 from triage.permissions import can, team_view
+from triage.reports.exports import csv_response
+from triage.selectors import audit as audit_selectors
+from triage.services import audit as audit_services
 from triage.services import connections as connection_services
 from triage.services import teams as team_services
 from triage.services.errors import ServiceError
@@ -137,19 +141,59 @@ def members(request):
 
 @team_view(read=Role.ADMIN)
 def audit_log(request):
-    event_filter = AuditEventFilter(
-        request.GET or None,
-        queryset=AuditEvent.objects.filter(team=request.team).select_related("actor"),
-    )
+    event_filter = _audit_filter(request)
     page = Paginator(event_filter.qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render_page(
         request,
         "triage/settings/audit.html",
-        {"filter": event_filter, "page": page, "query": query.urlencode()},
+        {
+            "filter": event_filter,
+            "page": page,
+            "entries": audit_selectors.audit_entries(team=request.team, events=page),
+            "ignored": event_filter.ignored(),
+            "query": query.urlencode(),
+        },
         partial="audit-table",
     )
+
+
+@team_view(read=Role.ADMIN)
+def audit_export(request):
+    """The filtered log as CSV, streamed; the export itself is recorded in the log."""
+    event_filter = _audit_filter(request, bound=True)
+    if not event_filter.is_valid():
+        return render(
+            request,
+            "triage/settings/audit_export_error.html",
+            {"ignored": event_filter.ignored()},
+            status=400,
+        )
+    # The rows are read before the export's own entry is written, so it is not in the file.
+    events = event_filter.qs
+    events = events.filter(pk__lte=_last_id(events))
+    audit_services.audit_export_record(
+        team=request.team,
+        actor=request.user,
+        filters={name: request.GET.get(name, "") for name in event_filter.filters},
+    )
+    return csv_response(
+        filename=audit_selectors.export_filename(request.team, timezone.localdate()),
+        header=audit_selectors.EXPORT_HEADER,
+        rows=audit_selectors.audit_export_rows(events),
+    )
+
+
+def _audit_filter(request, *, bound: bool = False) -> AuditEventFilter:
+    return AuditEventFilter(
+        request.GET if bound else request.GET or None,
+        queryset=audit_selectors.team_audit_events(team=request.team),
+    )
+
+
+def _last_id(events) -> int:
+    return events.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 def _int_or_404(value) -> int:
