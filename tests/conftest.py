@@ -110,6 +110,16 @@ def member(team):
 
 
 @pytest.fixture
+def pull_requests_open_on_approval(team):
+    """The team's policy opens pull requests as soon as a fix is approved (off by default)."""
+    from triage.models import TeamApprovalPolicy
+
+    TeamApprovalPolicy.objects.update_or_create(
+        team=team, defaults={"open_pull_requests_on_approval": True}
+    )
+
+
+@pytest.fixture
 def admin(member):
     return member(Role.ADMIN, username="ada")
 

@@ -175,7 +175,10 @@ def approval_decide(request, approval_id: int):
         messages.error(request, exc.message)
     else:
         if decided.status == FixApproval.Status.APPROVED:
-            messages.success(request, "Approved. The pull requests are being opened.")
+            if approval_services.approval_policy_for(request.team).open_pull_requests_on_approval:
+                messages.success(request, "Approved. The pull requests are being opened.")
+            else:
+                messages.success(request, "Approved. Open the pull requests when you are ready.")
         elif decided.status == FixApproval.Status.REJECTED:
             messages.success(request, "Rejected. The requester sees your comment.")
         else:
