@@ -29,6 +29,7 @@ team_patterns = [
         name="settings-connection",
     ),
     path("settings/members/", settings.members, name="settings-members"),
+    path("settings/policies/", settings.policies, name="settings-policies"),
     path("settings/audit/", settings.audit_log, name="settings-audit"),
     path("settings/audit/export.csv", settings.audit_export, name="settings-audit-export"),
     path("settings/sync/", sync.sync_status, name="settings-sync"),

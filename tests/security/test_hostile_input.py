@@ -223,7 +223,10 @@ FORMS = {
     "settings-members": ({}, ["action", "username", "role", "membership"]),
     "settings-connection": ({"connection_id": "connection"}, ["action"]),
     "settings-sync": ({}, ["connection", "kind"]),
-    "reports-sla-policy": ({}, ["critical_days", "high_days", "medium_days", "low_days"]),
+    "settings-policies": (
+        {},
+        ["action", "critical_days", "high_days", "medium_days", "low_days", "required_approvals"],
+    ),
     "findings-views": ({}, ["name", "query"]),
     "findings-bulk": (
         {},
@@ -251,7 +254,6 @@ FORMS = {
             "viewed",
         ],
     ),
-    "approvals-policy": ({}, ["required_approvals", "admins_may_self_approve"]),
     "approvals-decide": ({"approval_id": "approval"}, ["decision", "comment"]),
     "preferences": (None, ["timezone"]),
 }

@@ -357,11 +357,11 @@ _TARGETS: dict[str, tuple[QuerySet | type, Callable[[str, int], str]]] = {
     "membership": (Membership, lambda slug, pk: reverse("settings-members", args=[slug])),
 }
 _FIX_APPROVAL = "fixapproval"
-_POLICIES = {"teamapprovalpolicy": "approvals-policy", "slapolicy": "reports-sla-policy"}
+_POLICIES = {"teamapprovalpolicy", "slapolicy"}
 
 
 def _policies_url(slug: str, target_type: str) -> str:
-    return reverse(_POLICIES[target_type], args=[slug])
+    return reverse("settings-policies", args=[slug])
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from datetime import date, datetime
 
 from django.contrib import messages
 from django.http import Http404, HttpResponseNotAllowed
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils import timezone
 
-from triage.forms.fixes import ApprovalPolicyForm, DecisionForm
+from triage.forms.fixes import DecisionForm
 from triage.models import (
     DismissalRequest,
     FindingStatusJobItem,
@@ -33,6 +33,7 @@ from triage.views.htmx import (
     render_fragment,
     render_page,
 )
+from triage.views.settings import policies_redirect
 
 Dismissal = DismissalRequest.Status
 # Each tab of the inbox: the fix approval statuses and the dismissal statuses it lists.
@@ -190,31 +191,9 @@ def approval_decide(request, approval_id: int):
 
 @team_view(read=Role.ADMIN, write=Role.ADMIN)
 def approval_policy(request):
-    policy = approval_services.approval_policy_for(request.team)
-    form = ApprovalPolicyForm(
-        request.POST or None,
-        initial={
-            "required_approvals": policy.required_approvals,
-            "admins_may_self_approve": policy.admins_may_self_approve,
-            "dismissals_require_approval": policy.dismissals_require_approval,
-        },
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            approval_services.approval_policy_set(
-                team=request.team, actor=request.user, **form.cleaned_data
-            )
-        except ServiceError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, "Approval policy saved.")
-            return redirect("approvals-policy", team_slug=request.team.slug)
-    return render(
-        request,
-        "triage/approvals/policy.html",
-        {"form": form, "policy": policy},
-        status=400 if form.errors else 200,
-    )
+    """The approval policy moved to Settings → Policies; a form still posted here keeps its
+    method and body (307), so nothing typed is lost."""
+    return policies_redirect(request)
 
 
 def _dismissal_or_404(request, dismissal_id: int) -> DismissalRequest:

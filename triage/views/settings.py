@@ -1,18 +1,29 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 
 from triage.filters.audit import AuditEventFilter
 from triage.forms.ids import pk_of
-from triage.forms.settings import ConnectionForm, MemberForm, MemberRoleForm
+from triage.forms.settings import (
+    ConnectionForm,
+    MemberForm,
+    MemberRoleForm,
+    TeamApprovalPolicyForm,
+    TeamSlaForm,
+)
 from triage.models import KolegaConnection, Membership, Role
 from triage.permissions import can, team_view
 from triage.reports.exports import csv_response
 from triage.selectors import audit as audit_selectors
+from triage.selectors import reports as report_selectors
 from triage.services import audit as audit_services
 from triage.services import connections as connection_services
+from triage.services import four_eyes
+from triage.services import reports as report_services
 from triage.services import teams as team_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import redirect_after_post, render_page
@@ -137,6 +148,89 @@ def members(request):
         },
         status=400 if form.errors else 200,
     )
+
+
+POLICY_FORMS = {"approvals", "sla"}
+
+
+@team_view(read=Role.VIEWER, write=Role.ADMIN)
+def policies(request):
+    """The team's policies in one place: approvals before pull requests and dismissals,
+    whether approving opens the pull requests, and the SLA. Members read, admins change."""
+    team = request.team
+    approval_policy = four_eyes.approval_policy_for(team)
+    sla_policy = report_selectors.sla_policy_of(team)
+    forms = {
+        "approvals": TeamApprovalPolicyForm(
+            initial={
+                "required_approvals": approval_policy.required_approvals,
+                "admins_may_self_approve": approval_policy.admins_may_self_approve,
+                "dismissals_require_approval": approval_policy.dismissals_require_approval,
+                "open_pull_requests_on_approval": approval_policy.open_pull_requests_on_approval,
+            },
+        ),
+        "sla": TeamSlaForm(
+            initial={f"{severity}_days": days for severity, days in sla_policy.days.items()}
+        ),
+    }
+    if request.method == "POST":
+        section = _policy_section(request.POST)
+        if section is None:
+            messages.error(request, "Unknown action.")
+            return redirect("settings-policies", team_slug=team.slug)
+        form = forms[section] = type(forms[section])(request.POST)
+        if form.is_valid():
+            try:
+                if section == "approvals":
+                    four_eyes.approval_policy_set(
+                        team=team, actor=request.user, **form.cleaned_data
+                    )
+                    messages.success(request, "Approval policy saved.")
+                else:
+                    report_services.sla_policy_update(
+                        team=team, actor=request.user, days=form.days()
+                    )
+                    messages.success(request, "SLA policy saved.")
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                return redirect("settings-policies", team_slug=team.slug)
+    return render(
+        request,
+        "triage/settings/policies.html",
+        {
+            "approval_form": forms["approvals"],
+            "sla_form": forms["sla"],
+            "approval_policy": approval_policy,
+            "sla_policy": sla_policy,
+            "can_admin": can(request, Role.ADMIN),
+        },
+        status=400 if any(form.errors for form in forms.values()) else 200,
+    )
+
+
+def policies_redirect(request):
+    """Where the old policy pages send their visitors: GET for good (301), a POST with its
+    method and body kept (307)."""
+    url = reverse("settings-policies", kwargs={"team_slug": request.team.slug})
+    if request.method in ("GET", "HEAD"):
+        return HttpResponsePermanentRedirect(url)
+    response = HttpResponseRedirect(url)
+    response.status_code = 307
+    return response
+
+
+def _policy_section(data) -> str | None:
+    """Which of the page's forms was sent. A form of the old policy pages, sent before they
+    moved here, has no ``action``: its fields say which it is."""
+    action = data.get("action")
+    if action is not None:
+        return action if action in POLICY_FORMS else None
+    if "critical_days" in data:
+        return "sla"
+    if "required_approvals" in data:
+        return "approvals"
+    return None
 
 
 @team_view(read=Role.ADMIN)
