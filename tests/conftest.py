@@ -19,6 +19,8 @@ from triage.models import KolegaConnection, Role
 pytest_plugins = [
     # `loopback_only` and `local_server`, for tests of outbound requests.
     "tests.outbound_fixtures",
+    # `smtp_server`: a real SMTP server (aiosmtpd) that keeps what it is sent.
+    "tests.smtp_fixtures",
     # One closing line naming the browser and worker tests a run skipped.
     "tests.skipped_summary",
 ]

@@ -7,6 +7,7 @@ from triage.views import (
     findings,
     fixes,
     home,
+    invitations,
     reports,
     scans,
     settings,
@@ -55,5 +56,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("account/preferences/", home.preferences, name="preferences"),
+    path("invitations/<str:token>/", invitations.invitation, name="invitation"),
     path("t/<slug:team_slug>/", include(team_patterns)),
 ]

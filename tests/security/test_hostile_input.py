@@ -220,7 +220,10 @@ def test_wrong_typed_path_ids_are_not_found(value, world, admin_client):
 # Form URL name → (kwargs from the world, its fields).
 FORMS = {
     "settings-connections": ({}, ["name", "base_url", "api_key"]),
-    "settings-members": ({}, ["action", "username", "role", "membership"]),
+    "settings-members": (
+        {},
+        ["action", "username", "role", "membership", "invite-email", "invite-role", "invitation"],
+    ),
     "settings-connection": ({"connection_id": "connection"}, ["action"]),
     "settings-sync": ({}, ["connection", "kind"]),
     "settings-policies": (

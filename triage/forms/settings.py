@@ -58,6 +58,27 @@ class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        error_messages={
+            "required": "Enter the email address to invite.",
+            "invalid": "Enter an email address, such as ana@example.com.",
+        },
+        help_text="They get a link that works once and expires after a week.",
+    )
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        initial=Role.VIEWER,
+        error_messages={"invalid_choice": "Choose one of the roles."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "invite")
+        super().__init__(*args, **kwargs)
+
+
 class PreferenceForm(forms.Form):
     timezone = forms.ChoiceField(
         choices=lambda: [(n, n) for n in sorted(zoneinfo.available_timezones())],

@@ -22,6 +22,7 @@ from triage.models import (
     FindingStatusJob,
     Fix,
     FixApproval,
+    Invitation,
     KolegaConnection,
     Membership,
     Role,
@@ -39,6 +40,7 @@ ACTION_LABELS = {
     "member.remove": "Member removed",
     "member.invite": "Member invited",
     "member.invite_revoke": "Invitation revoked",
+    "member.invite_resend": "Invitation sent again",
     "member.invite_accept": "Invitation accepted",
     "connection.create": "Connection added",
     "connection.verify": "Connection key checked",
@@ -56,8 +58,8 @@ ACTION_LABELS = {
     "finding_status_job.undo": "Bulk status change undone",
     "saved_view.create": "View saved",
     "saved_view.delete": "View deleted",
-    "fix.create": "Fix started",
-    "fix.cancel": "Fix cancelled",
+    "fix.create": "Started a fix",
+    "fix.cancel": "Cancelled a fix",
     "fix.refine": "Fix refined",
     "fix.comment": "Review comment",
     "approval.request": "Approval asked for",
@@ -256,6 +258,7 @@ SENTENCES: dict[str, Callable[[dict], str]] = {
     "member.role_change": _role_change,
     "member.remove": lambda d: f"Removed from the team (was {_role(d.get('role'))})",
     "member.invite": _invite,
+    "member.invite_resend": lambda d: f"Sent the invitation to {d.get('email', 'someone')} again",
     "member.invite_revoke": lambda d: f"Revoked the invitation of {d.get('email', 'someone')}",
     "member.invite_accept": lambda d: (
         f"Joined as {_role(d.get('role'))} by the invitation sent to {d.get('email', '')}"
@@ -355,6 +358,7 @@ _TARGETS: dict[str, tuple[QuerySet | type, Callable[[str, int], str]]] = {
         lambda slug, pk: reverse("settings-connections", args=[slug]),
     ),
     "membership": (Membership, lambda slug, pk: reverse("settings-members", args=[slug])),
+    "invitation": (Invitation, lambda slug, pk: reverse("settings-members", args=[slug])),
 }
 _FIX_APPROVAL = "fixapproval"
 _POLICIES = {"teamapprovalpolicy", "slapolicy"}

@@ -10,6 +10,7 @@ from triage.filters.audit import AuditEventFilter
 from triage.forms.ids import pk_of
 from triage.forms.settings import (
     ConnectionForm,
+    InvitationForm,
     MemberForm,
     MemberRoleForm,
     TeamApprovalPolicyForm,
@@ -19,10 +20,12 @@ from triage.models import KolegaConnection, Membership, Role
 from triage.permissions import can, team_view
 from triage.reports.exports import csv_response
 from triage.selectors import audit as audit_selectors
+from triage.selectors import invitations as invitation_selectors
 from triage.selectors import reports as report_selectors
 from triage.services import audit as audit_services
 from triage.services import connections as connection_services
 from triage.services import four_eyes
+from triage.services import invitations as invitation_services
 from triage.services import reports as report_services
 from triage.services import teams as team_services
 from triage.services.errors import ServiceError
@@ -90,12 +93,20 @@ def connection_action(request, connection_id: int):
     return redirect_after_post(request, "settings-connections", team_slug=request.team.slug)
 
 
+INVITATION_ACTIONS = {"invite", "revoke_invitation", "resend_invitation"}
+
+
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
 def members(request):
     team = request.team
-    form = MemberForm(request.POST or None)
-    if request.method == "POST":
-        action = request.POST.get("action", "add")
+    action = request.POST.get("action", "add") if request.method == "POST" else None
+    form = MemberForm(request.POST if action == "add" else None)
+    invite_form = InvitationForm(request.POST if action == "invite" else None)
+    if action in INVITATION_ACTIONS:
+        answer = _invitation_action(request, action, invite_form)
+        if answer is not None:
+            return answer
+    elif request.method == "POST":
         try:
             if action == "add":
                 if form.is_valid():
@@ -137,17 +148,54 @@ def members(request):
             else:
                 messages.error(request, exc.message)
                 return redirect_after_post(request, "settings-members", team_slug=team.slug)
+    can_admin = can(request, Role.ADMIN)
     return render(
         request,
         "triage/settings/members.html",
         {
             "memberships": Membership.objects.filter(team=team).select_related("user"),
             "form": form,
+            "invite_form": invite_form,
+            "invitations": invitation_selectors.team_invitations(team=team) if can_admin else [],
             "roles": Role.choices,
-            "can_admin": can(request, Role.ADMIN),
+            "can_admin": can_admin,
         },
-        status=400 if form.errors else 200,
+        status=400 if form.errors or invite_form.errors else 200,
     )
+
+
+def _invitation_action(request, action: str, invite_form: InvitationForm):
+    """Invite, revoke or send again; None when the page must show the invitation form's errors."""
+    team = request.team
+    try:
+        if action == "invite":
+            if not invite_form.is_valid():
+                return None
+            invitation = invitation_services.invitation_create(
+                team=team,
+                actor=request.user,
+                email=invite_form.cleaned_data["email"],
+                role=Role(invite_form.cleaned_data["role"]),
+            )
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("settings-members", team_slug=team.slug)
+        invitation_id = _int_or_404(request.POST.get("invitation"))
+        if action == "revoke_invitation":
+            invitation = invitation_services.invitation_revoke(
+                team=team, actor=request.user, invitation_id=invitation_id
+            )
+            messages.success(request, f"The invitation of {invitation.email} is revoked.")
+        else:
+            invitation = invitation_services.invitation_resend(
+                team=team, actor=request.user, invitation_id=invitation_id
+            )
+            messages.success(request, f"Invitation sent to {invitation.email} again.")
+    except ServiceError as exc:
+        if action == "invite" and exc.field in invite_form.fields:
+            invite_form.add_error(exc.field, exc.message)
+            return None
+        messages.error(request, exc.message)
+    return redirect_after_post(request, "settings-members", team_slug=team.slug)
 
 
 POLICY_FORMS = {"approvals", "sla"}
