@@ -64,7 +64,7 @@ def test_audit_log_filters_by_action_and_date_range(
     since = (timezone.localdate() - timedelta(days=5)).isoformat()
     page.fill("#audit-date_from", since)
     expect(rows).to_have_count(1)
-    assert "Added as Triager" in page.locator("#audit-table").inner_text()
+    assert "Added to the team as Triager" in page.locator("#audit-table").inner_text()
     assert f"date_from={since}" in page.url
     export = page.locator("#audit-export")
     assert "action=member.add" in export.get_attribute("href")

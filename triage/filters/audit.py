@@ -38,10 +38,14 @@ class AuditEventFilter(django_filters.FilterSet):
         events = self.queryset.order_by()
         actors = events.order_by("actor_label").values_list("actor_label", flat=True).distinct()
         actions = events.order_by("action").values_list("action", flat=True).distinct()
-        self.form.fields["actor"].widget.choices = [("", "Anyone"), *((a, a) for a in actors)]
+        self._actors, self._actions = list(actors), list(actions)
+        self.form.fields["actor"].widget.choices = [
+            ("", "Anyone"),
+            *((a, a) for a in self._actors),
+        ]
         self.form.fields["action"].widget.choices = [
             ("", "Any"),
-            *sorted(((a, action_label(a)) for a in actions), key=lambda choice: choice[1]),
+            *sorted(((a, action_label(a)) for a in self._actions), key=lambda choice: choice[1]),
         ]
         self.form.fields["date_from"].error_messages["invalid"] = (
             "“From” must be a date, such as 2026-01-31."
@@ -54,6 +58,13 @@ class AuditEventFilter(django_filters.FilterSet):
 
     def _clean_range(self):
         data = self.form.cleaned_data
+        # A value that matches nothing the log holds is a mistake (an old link, a typo): say so
+        # rather than show an empty page that looks like a quiet log.
+        actor, action = data.get("actor"), data.get("action")
+        if actor and actor not in self._actors:
+            self.form.add_error("actor", f"Nobody called “{actor}” appears in this log.")
+        if action and not any(known.startswith(action) for known in self._actions):
+            self.form.add_error("action", f"No event of the kind “{action}” is in this log.")
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.form.add_error("date_to", "“To” must not be before “From”.")

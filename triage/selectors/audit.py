@@ -254,9 +254,13 @@ def _role_change(d: dict) -> str:
 
 SENTENCES: dict[str, Callable[[dict], str]] = {
     "team.create": lambda d: "Created the team",
-    "member.add": lambda d: f"Added as {_role(d.get('role'))}",
+    "member.add": lambda d: (
+        "Added to the team" + (f" as {_role(d['role'])}" if d.get("role") else "")
+    ),
     "member.role_change": _role_change,
-    "member.remove": lambda d: f"Removed from the team (was {_role(d.get('role'))})",
+    "member.remove": lambda d: (
+        "Removed from the team" + (f" (was {_role(d['role'])})" if d.get("role") else "")
+    ),
     "member.invite": _invite,
     "member.invite_resend": lambda d: f"Sent the invitation to {d.get('email', 'someone')} again",
     "member.invite_revoke": lambda d: f"Revoked the invitation of {d.get('email', 'someone')}",

@@ -131,3 +131,15 @@ def test_kolega_refusing_the_opening_keeps_the_approval_and_says_why(
     page = _fix_page(client_as(triager), completed_fix)
     assert failed.error_message in page.replace("&#x27;", "'").replace("&quot;", '"')
     assert SandboxPullRequest.objects.count() == 0
+
+
+def test_the_approver_is_told_before_deciding_whether_approving_opens_them(
+    completed_fix, triager, approver, client_as, team
+):
+    from triage.models import TeamApprovalPolicy
+
+    approval_request(fix=completed_fix, actor=triager)
+    client = client_as(approver)
+    assert "Approving does not open pull requests" in _fix_page(client, completed_fix)
+    TeamApprovalPolicy.objects.create(team=team, open_pull_requests_on_approval=True)
+    assert "opens the pull requests at once" in _fix_page(client, completed_fix)

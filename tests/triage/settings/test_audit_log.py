@@ -132,7 +132,7 @@ def test_the_table_answers_htmx_with_its_fragment(team, admin, client_as):
     response = client_as(admin).get(_url(team), {"action": "member."}, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert body.lstrip().startswith('<section class="card" id="audit-table">')
-    assert "Added as Viewer" in body
+    assert "Added to the team as Viewer" in body
 
 
 def _csv(response):
@@ -163,7 +163,7 @@ def test_csv_export_streams_the_filtered_log_and_is_audited(team, admin, client_
     by_code = {row[3]: row for row in rows[1:]}
     assert set(by_code) == {"member.add", "fix.cancel", "finding_status_job.create"}
     assert by_code["member.add"][2] == "Member added"
-    assert by_code["member.add"][6] == "Added as Viewer"
+    assert by_code["member.add"][6] == "Added to the team as Viewer"
     assert by_code["fix.cancel"][4] == '\'=HYPERLINK("http://evil")'
     assert by_code["finding_status_job.create"][4] == "'-2+3"
     export = AuditEvent.objects.get(team=team, action="audit.export")
@@ -196,3 +196,16 @@ def test_another_teams_export_is_not_found(team, other_team, member, client_as):
     _event(other_team, "member.add", target_label="secret-victim")
     admin = member(Role.ADMIN)
     assert client_as(admin).get(_url(other_team, "settings-audit-export")).status_code == 404
+
+
+def test_unknown_actor_and_action_are_reported_not_silently_ignored(team, admin, client_as):
+    _event(team, "member.add")
+    response = client_as(admin).get(_url(team), {"action": "nope", "actor": "ghost"})
+    body = response.content.decode()
+    assert "These filters were ignored" in body
+    assert "Action: No event of the kind “nope” is in this log." in body
+    assert "Actor: Nobody called “ghost” appears in this log." in body
+    assert len(response.context["entries"]) == 1
+    # A prefix of a real action is a filter, not a mistake.
+    prefixed = client_as(admin).get(_url(team), {"action": "member."})
+    assert "These filters were ignored" not in prefixed.content.decode()
