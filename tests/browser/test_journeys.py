@@ -447,6 +447,12 @@ def test_approver_approves_a_fix_and_sees_its_pull_request(
     assert "Reviewed, tests pass." in page.locator("main").inner_text()
     page.get_by_label("Comment").first.fill("Looks right.")
     j.visit("approved", lambda: page.get_by_role("button", name="Approve").click())
+    # By default approving leaves the fix approved; opening the pull requests is a step.
+    assert not PullRequestOpening.objects.exists()
+    j.visit(
+        "open-pull-requests",
+        lambda: page.get_by_role("button", name="Open pull requests").click(),
+    )
 
     # The approval card polls while the pull request is opened; its link appears.
     link = page.locator("#pull-requests a").first
