@@ -173,6 +173,12 @@ def invitation_email_send(*, invitation_id: int) -> str:
         return "gone"
     if invitation.state(timezone.now()) != "pending":
         return invitation.state(timezone.now())
+    # The link is derived with the current secret key; after a key rotation the stored hash
+    # follows it, so a resent link works (one sent before the rotation no longer does).
+    current_hash = token_hash(invitation_token(invitation))
+    if current_hash != invitation.token_hash:
+        invitation.token_hash = current_hash
+        invitation.save(update_fields=["token_hash"])
     inviter = invitation.invited_by.get_username() if invitation.invited_by else "A team admin"
     team = invitation.team
     body = (

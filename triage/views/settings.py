@@ -230,9 +230,11 @@ def policies(request):
         if form.is_valid():
             try:
                 if section == "approvals":
-                    four_eyes.approval_policy_set(
-                        team=team, actor=request.user, **form.cleaned_data
-                    )
+                    settings_sent = dict(form.cleaned_data)
+                    if "action" not in request.POST:
+                        # The old page's form has no such box: keep the setting as it is.
+                        settings_sent["open_pull_requests_on_approval"] = None
+                    four_eyes.approval_policy_set(team=team, actor=request.user, **settings_sent)
                     messages.success(request, "Approval policy saved.")
                 else:
                     report_services.sla_policy_update(

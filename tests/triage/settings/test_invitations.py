@@ -257,3 +257,17 @@ def test_another_teams_invitation_cannot_be_revoked(team, other_team, member, cl
 
 def test_invitation_days_come_from_settings():
     assert django_settings.PORTAL_INVITATION_DAYS == 7
+
+
+def test_a_link_mailed_after_a_secret_key_rotation_still_works(
+    team, admin, client_as, sent, settings, smtp_server, django_capture_on_commit_callbacks
+):
+    _invite(client_as(admin), team, django_capture_on_commit_callbacks)
+    settings.SECRET_KEY = "another secret key, rotated since the invitation was made"
+
+    assert tasks.send_invitation_email(sent[0]) == "sent"
+
+    path = "/" + _link_of(smtp_server.wait_for(1)[0]).split("/", 3)[3]
+    joined = client_as(UserFactory()).post(path)
+    assert joined.status_code == 302
+    assert Invitation.objects.get().accepted_at is not None

@@ -136,3 +136,10 @@ def test_a_form_posted_to_an_old_page_keeps_its_values(team, admin, client_as):
 def test_the_settings_tabs_link_to_policies(team, admin, client_as):
     body = client_as(admin).get(_url(team, "settings-members")).content.decode()
     assert f'href="{_url(team)}"' in body
+
+
+def test_an_old_approval_form_keeps_the_opening_setting(team, admin, client_as):
+    TeamApprovalPolicy.objects.create(team=team, open_pull_requests_on_approval=True)
+    client_as(admin).post(_url(team, "approvals-policy"), {"required_approvals": "2"}, follow=True)
+    policy = TeamApprovalPolicy.objects.get(team=team)
+    assert policy.required_approvals == 2 and policy.open_pull_requests_on_approval
