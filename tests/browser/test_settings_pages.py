@@ -37,7 +37,7 @@ def test_policies_and_invitations_in_the_browser(
 
     page.get_by_role("link", name="Members").click()
     page.get_by_label("Email address").fill("nora@example.com")
-    page.get_by_label("Role", exact=True).last.select_option(label="Triager")
+    page.get_by_label("Role when they join").select_option(label="Triager")
     page.get_by_role("button", name="Send invitation").click()
     page.wait_for_load_state()
     assert "Invitation sent to nora@example.com." in page.locator("body").inner_text()

@@ -69,6 +69,7 @@ class InvitationForm(forms.Form):
         help_text="They get a link that works once and expires after a week.",
     )
     role = forms.ChoiceField(
+        label="Role when they join",
         choices=Role.choices,
         initial=Role.VIEWER,
         error_messages={"invalid_choice": "Choose one of the roles."},
