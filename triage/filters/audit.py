@@ -47,12 +47,9 @@ class AuditEventFilter(django_filters.FilterSet):
             ("", "Any"),
             *sorted(((a, action_label(a)) for a in self._actions), key=lambda choice: choice[1]),
         ]
-        self.form.fields["date_from"].error_messages["invalid"] = (
-            "“From” must be a date, such as 2026-01-31."
-        )
-        self.form.fields["date_to"].error_messages["invalid"] = (
-            "“To” must be a date, such as 2026-01-31."
-        )
+        # The page shows each error after its field's label ("To: …").
+        for name in ("date_from", "date_to"):
+            self.form.fields[name].error_messages["invalid"] = "not a date; write it as 2026-01-31."
         self.form.auto_id = "audit-%s"
         self.form.clean = self._clean_range
 
@@ -62,12 +59,12 @@ class AuditEventFilter(django_filters.FilterSet):
         # rather than show an empty page that looks like a quiet log.
         actor, action = data.get("actor"), data.get("action")
         if actor and actor not in self._actors:
-            self.form.add_error("actor", f"Nobody called “{actor}” appears in this log.")
+            self.form.add_error("actor", f"nobody called “{actor}” appears in this log.")
         if action and not any(known.startswith(action) for known in self._actions):
-            self.form.add_error("action", f"No event of the kind “{action}” is in this log.")
+            self.form.add_error("action", f"no event of the kind “{action}” is in this log.")
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
-            self.form.add_error("date_to", "“To” must not be before “From”.")
+            self.form.add_error("date_to", "earlier than “From”, so no day could match.")
         return data
 
     def ignored(self) -> list[str]:

@@ -107,11 +107,14 @@ def test_date_range_filters_inclusively(team, admin, client_as):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"date_from": "yesterday"}, "“From” must be a date"),
-        ({"date_to": "2026-02-31"}, "“To” must be a date"),
-        ({"date_from": "2026-03-01", "date_to": "2026-02-01"}, "“To” must not be before"),
+        ({"date_from": "yesterday"}, "From: not a date; write it as 2026-01-31."),
+        ({"date_to": "2026-02-31"}, "To: not a date; write it as 2026-01-31."),
+        (
+            {"date_from": "2026-03-01", "date_to": "2026-02-01"},
+            "To: earlier than “From”, so no day could match.",
+        ),
         ({"date_to": "9999-12-31", "date_from": "0001-01-01"}, None),
-        ({"date_from": "x" * 5000}, "“From” must be a date"),
+        ({"date_from": "x" * 5000}, "From: not a date; write it as 2026-01-31."),
     ],
 )
 def test_bad_dates_are_reported_not_a_500(team, admin, client_as, params, message):
@@ -181,7 +184,7 @@ def test_csv_cells_that_start_a_formula_are_neutralised(team, admin, client_as):
 def test_csv_export_refuses_bad_filters_and_records_nothing(team, admin, client_as):
     response = client_as(admin).get(_url(team, "settings-audit-export"), {"date_to": "soon"})
     assert response.status_code == 400
-    assert "“To” must be a date" in response.content.decode()
+    assert "To: not a date; write it as 2026-01-31." in response.content.decode()
     assert not AuditEvent.objects.filter(action="audit.export").exists()
 
 
@@ -203,8 +206,8 @@ def test_unknown_actor_and_action_are_reported_not_silently_ignored(team, admin,
     response = client_as(admin).get(_url(team), {"action": "nope", "actor": "ghost"})
     body = response.content.decode()
     assert "These filters were ignored" in body
-    assert "Action: No event of the kind “nope” is in this log." in body
-    assert "Actor: Nobody called “ghost” appears in this log." in body
+    assert "Action: no event of the kind “nope” is in this log." in body
+    assert "Actor: nobody called “ghost” appears in this log." in body
     assert len(response.context["entries"]) == 1
     # A prefix of a real action is a filter, not a mistake.
     prefixed = client_as(admin).get(_url(team), {"action": "member."})
