@@ -47,3 +47,42 @@ def test_policies_and_invitations_in_the_browser(
 
     assert page.console_errors == []
     assert page.evaluate("window.__cspViolations") == []
+
+
+def test_an_invited_person_follows_the_emailed_link_in_the_browser(
+    browser_page, live_server, team, member, smtp_server, settings, shot, transactional_db
+):
+    """The link of a real email: sign in when asked, come back, join; no console error."""
+    import re
+
+    from tests.factories import TEST_PASSWORD, UserFactory
+    from triage import tasks
+    from triage.models import Membership
+    from triage.services.invitations import invitation_create
+
+    settings.PORTAL_BASE_URL = live_server.url
+    admin = member(Role.ADMIN, username="ada")
+    invitation = invitation_create(
+        team=team, actor=admin, email="nora@example.com", role=Role.APPROVER
+    )
+    assert tasks.send_invitation_email(invitation.pk) == "sent"
+    [message] = smtp_server.wait_for(1)
+    link = re.search(r"http://\S+/invitations/\S+/", message.get_content()).group(0)
+    nora = UserFactory(username="nora", email="nora@example.com")
+    page = browser_page
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+
+    page.goto(link)
+    page.get_by_label("Username").fill("nora")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(link)
+    assert "ada invited nora@example.com to join as Approver" in page.locator("main").inner_text()
+    shot(page, "invitation")
+    page.get_by_role("button", name="Join Blue Team as Approver").click()
+    page.wait_for_url(f"**/t/{team.slug}/")
+
+    assert Membership.objects.get(team=team, user=nora).role == Role.APPROVER
+    assert "Welcome to Blue Team" in page.locator("body").inner_text()
+    assert page.console_errors == []
+    assert page.evaluate("window.__cspViolations") == []
