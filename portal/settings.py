@@ -301,6 +301,11 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "triage-portal@localhost")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+
+# The address people reach the portal at, for links in emails (invitations).
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7)
 
 # Celery: Redis when REDIS_URL is set, otherwise a broker kept in files so that the worker
 # and beat still run as separate processes with no server to install.
@@ -383,6 +388,7 @@ CELERY_TASK_ROUTES = {
     # Opening pull requests is a person waiting on one quick write: the default queue.
     "triage.tasks_reports.report_snapshots_refresh": {"queue": "reports"},
     "triage.tasks_reports.report_snapshots_refresh_all": {"queue": "reports"},
+    "triage.tasks.send_invitation_email": {"queue": "mail"},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

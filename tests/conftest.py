@@ -19,6 +19,8 @@ from triage.models import KolegaConnection, Role
 pytest_plugins = [
     # `loopback_only` and `local_server`, for tests of outbound requests.
     "tests.outbound_fixtures",
+    # `smtp_server`: a real SMTP server (aiosmtpd) that keeps what it is sent.
+    "tests.smtp_fixtures",
     # One closing line naming the browser and worker tests a run skipped.
     "tests.skipped_summary",
 ]
@@ -107,6 +109,16 @@ def member(team):
         return MembershipFactory(team=of or team, role=role, user=UserFactory(**kwargs)).user
 
     return make
+
+
+@pytest.fixture
+def pull_requests_open_on_approval(team):
+    """The team's policy opens pull requests as soon as a fix is approved (off by default)."""
+    from triage.models import TeamApprovalPolicy
+
+    TeamApprovalPolicy.objects.update_or_create(
+        team=team, defaults={"open_pull_requests_on_approval": True}
+    )
 
 
 @pytest.fixture

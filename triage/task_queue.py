@@ -27,6 +27,7 @@ class TaskName(StrEnum):
     OPEN_PULL_REQUESTS = "triage.tasks_fixes.open_pull_requests"
     REPORT_SNAPSHOTS_REFRESH = "triage.tasks_reports.report_snapshots_refresh"
     REPORT_SNAPSHOTS_REFRESH_ALL = "triage.tasks_reports.report_snapshots_refresh_all"
+    SEND_INVITATION_EMAIL = "triage.tasks.send_invitation_email"
 
 
 def task_send(name: TaskName, *args) -> None:

@@ -30,6 +30,7 @@ from triage.models import (
 from triage.services.approvals import pull_request_opening_send
 from triage.services.dismissals import dismissals_expire
 from triage.services.findings import finding_status_job_run
+from triage.services.invitations import invitation_email_send
 from triage.services.reports import report_snapshots_rebuild
 from triage.sync import (
     fix_track_step,
@@ -206,3 +207,13 @@ def report_snapshots_refresh_all() -> int:
     for team_id in team_ids:
         report_snapshots_refresh.delay(team_id)
     return len(team_ids)
+
+
+# Mail
+
+
+@shared_task(name=TaskName.SEND_INVITATION_EMAIL, **TASK_POLICY)
+def send_invitation_email(invitation_id: int) -> str:
+    """Mail an invitation's link. A refusal of the mail server is recorded on the invitation,
+    which the members page shows with a button to send it again."""
+    return invitation_email_send(invitation_id=invitation_id)

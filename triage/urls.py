@@ -8,6 +8,7 @@ from triage.views import (
     findings,
     fixes,
     home,
+    invitations,
     pull_requests,
     reports,
     repositories,
@@ -35,7 +36,9 @@ team_patterns = [
         name="settings-connection",
     ),
     path("settings/members/", settings.members, name="settings-members"),
+    path("settings/policies/", settings.policies, name="settings-policies"),
     path("settings/audit/", settings.audit_log, name="settings-audit"),
+    path("settings/audit/export.csv", settings.audit_export, name="settings-audit-export"),
     path("settings/sync/", sync.sync_status, name="settings-sync"),
     path("settings/sync/<int:run_id>/", sync.sync_run_detail, name="settings-sync-run"),
 ]
@@ -59,5 +62,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("account/preferences/", home.preferences, name="preferences"),
+    path("invitations/<str:token>/", invitations.invitation, name="invitation"),
     path("t/<slug:team_slug>/", include(team_patterns)),
 ]

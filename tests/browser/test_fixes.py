@@ -83,6 +83,11 @@ def test_fix_review_approve_and_open_pull_request(
     page.get_by_label("Comment").first.fill("Looks right.")
     page.get_by_role("button", name="Approve").click()
     page.wait_for_load_state()
+    # By default approving leaves the fix approved; opening the pull requests is a step.
+    assert page.url.split("?")[0] == fix_url
+    assert not PullRequestOpening.objects.exists()
+    page.get_by_role("button", name="Open pull requests").click()
+    page.wait_for_load_state()
 
     # The approval card polls while the worker opens the pull request; the link appears.
     assert page.url.split("?")[0] == fix_url

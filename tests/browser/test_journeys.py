@@ -226,8 +226,9 @@ def test_admin_connects_a_key_and_adds_members(
     log = page.locator("main").inner_text()
     for username in ("tess", "alex", "vic"):
         assert username in log
-    assert "connection.create" in log
-    assert "member.role_change" in log
+    # Actions and their details read as words, not as internal keys.
+    assert "Connection added" in log and "connection.create" not in log
+    assert "Member's role changed" in log and "member.role_change" not in log
     j.narrow(
         lambda: page.get_by_label("Action").select_option("member.add"),
         re.compile(r"action=member.add"),
@@ -447,6 +448,12 @@ def test_approver_approves_a_fix_and_sees_its_pull_request(
     assert "Reviewed, tests pass." in page.locator("main").inner_text()
     page.get_by_label("Comment").first.fill("Looks right.")
     j.visit("approved", lambda: page.get_by_role("button", name="Approve").click())
+    # By default approving leaves the fix approved; opening the pull requests is a step.
+    assert not PullRequestOpening.objects.exists()
+    j.visit(
+        "open-pull-requests",
+        lambda: page.get_by_role("button", name="Open pull requests").click(),
+    )
 
     # The approval card polls while the pull request is opened; its link appears.
     link = page.locator("#pull-requests a").first

@@ -160,7 +160,8 @@ def test_a_day_of_work_under_faults_ends_with_the_mirror_equal_to_kolega(
     )
     assert response.status_code == 302, _page_errors(response)[:2000]
     approval = FixApproval.objects.get(fix=fix, status=FixApproval.Status.PENDING)
-    # Pull requests: the approval queues them; a double click and a redelivered task too.
+    # Pull requests: approved, then opened with the button; a double click and a redelivered
+    # task too.
     day.worker.deliver_twice.add("open_pull_requests")
     response = day.approver.post(
         _url(team, "approvals-decide", approval_id=approval.pk),

@@ -38,7 +38,7 @@ from triage.models import (
     SyncRun,
     SyncState,
 )
-from triage.services.approvals import approval_decide, approval_request
+from triage.services.approvals import approval_decide, approval_request, pull_requests_open
 from triage.services.findings import finding_status_job_create
 from triage.sync import sync_connection_full, sync_connection_incremental
 
@@ -128,6 +128,7 @@ def mirrored(team, connection, people, worker, django_capture_on_commit_callback
     with django_capture_on_commit_callbacks(execute=True):
         approval = approval_request(fix=opened, actor=people.triager, note="Please")
         approval_decide(approval=approval, actor=people.approver, approve=True)
+        pull_requests_open(fix=opened, actor=people.triager)
     worker.drain()
     assert PullRequest.objects.filter(fix=opened).exists()
     with django_capture_on_commit_callbacks(execute=True):
@@ -254,8 +255,9 @@ def test_a_mirror_not_synced_for_a_while_is_flagged_on_every_page(
 
 
 def test_with_kolega_down_every_write_says_it_is_unreachable_and_changes_nothing(
-    team, connection, mirrored, people, act, worker, client_as
+    team, connection, mirrored, people, act, worker, client_as, pull_requests_open_on_approval
 ):
+    # The team's policy opens pull requests on approval, so approving writes to Kolega too.
     world = mirrored
     finding = Finding.objects.filter(team=team, status="open").order_by("pk").first()
     admin, triager, approver = act(people.admin), act(people.triager), act(people.approver)

@@ -106,20 +106,10 @@ PAGES: dict[str, list[Page]] = {
     "triage.forms.fixes.DecisionForm": [
         Page("approvals-decide", "post", {"approval_id": "approval"}, {"decision": "reject"})
     ],
-    "triage.forms.fixes.ApprovalPolicyForm": [
-        Page("approvals-policy", "post", data={"required_approvals": "1"})
-    ],
     "triage.forms.reports.ReportFilterForm": [
         Page("reports", data={"period": "custom", "start": "2026-01-01", "end": "2026-01-31"}),
         Page("reports-export-sla"),
         Page("reports-export-repositories"),
-    ],
-    "triage.forms.reports.SlaPolicyForm": [
-        Page(
-            "reports-sla-policy",
-            "post",
-            data={"critical_days": "7", "high_days": "30", "medium_days": "90", "low_days": "180"},
-        )
     ],
     "triage.forms.reports.SlaListForm": [Page("reports-sla", data={"kind": "breached"})],
     "triage.forms.settings.ConnectionForm": [
@@ -137,6 +127,29 @@ PAGES: dict[str, list[Page]] = {
             "settings-members",
             "post",
             data={"action": "role", "membership": "membership", "role": "viewer"},
+        )
+    ],
+    "triage.forms.settings.InvitationForm": [
+        Page(
+            "settings-members",
+            "post",
+            data={"action": "invite", "invite-email": "new@example.com", "invite-role": "viewer"},
+        )
+    ],
+    "triage.forms.settings.TeamApprovalPolicyForm": [
+        Page("settings-policies", "post", data={"action": "approvals", "required_approvals": "1"})
+    ],
+    "triage.forms.settings.TeamSlaForm": [
+        Page(
+            "settings-policies",
+            "post",
+            data={
+                "action": "sla",
+                "critical_days": "7",
+                "high_days": "30",
+                "medium_days": "90",
+                "low_days": "180",
+            },
         )
     ],
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
@@ -293,4 +306,7 @@ def test_a_far_date_is_refused_in_the_words_of_the_form(name, world, client_as):
     url = reverse("findings", kwargs={"team_slug": world.team.slug})
     response = client_as(world.owner).get(url, {name: "9999-12-31"})
     assert response.status_code == 200
-    assert "Enter a date between 1 Jan 1900 and 31 Dec 2999." in response.content.decode()
+    assert (
+        "“9999-12-31” is outside the dates the portal reads (1 Jan 1900 to 31 Dec 2999)."
+        in response.content.decode()
+    )

@@ -222,10 +222,16 @@ def test_wrong_typed_path_ids_are_not_found(value, world, admin_client):
 # Form URL name → (kwargs from the world, its fields).
 FORMS = {
     "settings-connections": ({}, ["name", "base_url", "api_key"]),
-    "settings-members": ({}, ["action", "username", "role", "membership"]),
+    "settings-members": (
+        {},
+        ["action", "username", "role", "membership", "invite-email", "invite-role", "invitation"],
+    ),
     "settings-connection": ({"connection_id": "connection"}, ["action"]),
     "settings-sync": ({}, ["connection", "kind"]),
-    "reports-sla-policy": ({}, ["critical_days", "high_days", "medium_days", "low_days"]),
+    "settings-policies": (
+        {},
+        ["action", "critical_days", "high_days", "medium_days", "low_days", "required_approvals"],
+    ),
     "findings-views": ({}, ["name", "query"]),
     "findings-bulk": (
         {},
@@ -254,7 +260,6 @@ FORMS = {
             "viewed",
         ],
     ),
-    "approvals-policy": ({}, ["required_approvals", "admins_may_self_approve"]),
     "approvals-decide": ({"approval_id": "approval"}, ["decision", "comment"]),
     "preferences": (None, ["timezone"]),
 }

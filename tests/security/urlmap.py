@@ -296,6 +296,17 @@ class VictimWorld:
         )
 
 
+def _invitation_token(world: VictimWorld) -> str:
+    from triage.models import Role
+    from triage.services.invitations import invitation_create, invitation_token
+
+    if "invitation" not in world.made:
+        world.made["invitation"] = invitation_create(
+            team=world.team, actor=world.owner, email="victim@example.com", role=Role.ADMIN
+        )
+    return invitation_token(world.made["invitation"])
+
+
 def _pk(attribute: str):
     return lambda world: getattr(world, attribute).pk
 
@@ -318,6 +329,8 @@ KWARG_FACTORIES = {
     "job_id": _pk("status_job"),
     "view_id": _pk("saved_view"),
     "run_id": _pk("sync_run"),
+    # The link of a waiting invitation to the victim team (as admin).
+    "token": _invitation_token,
     # The first file of the fix's diff (the victim fix has one).
     "file_index": lambda world: 0,
     "sha256": lambda world: world.diff_version.sha256,

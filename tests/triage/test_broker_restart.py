@@ -30,7 +30,7 @@ from triage.models import (
     PullRequestOpening,
     Role,
 )
-from triage.services.approvals import approval_decide, approval_request
+from triage.services.approvals import approval_decide, approval_request, pull_requests_open
 from triage.services.connections import connection_create
 from triage.services.findings import finding_status_job_create
 from triage.services.fixes import fix_start
@@ -236,6 +236,7 @@ def test_worker_survives_a_redis_restart_and_queued_work_finishes_once(
     # Queued behind the running job (the worker runs one task at a time).
     approval = approval_request(fix=fix, actor=triager)
     approval_decide(approval=approval, actor=approver, approve=True)
+    pull_requests_open(fix=fix, actor=triager)
     opening = PullRequestOpening.objects.get(fix=fix)
 
     own_redis.stop()

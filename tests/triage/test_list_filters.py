@@ -55,11 +55,13 @@ def test_audit_log_filters_as_a_page_and_as_the_tables_fragment(team, member, cl
     assert "<html" in page and 'id="audit-actor"' in page and 'id="audit-action"' in page
     assert '<option value="connection.create">' in page  # the menus offer the team's log
     assert (
-        "member.add" in page and "member.remove" in page and "connection.create</code>" not in page
+        "Member added</td>" in page
+        and "Member removed</td>" in page
+        and "Connection added</td>" not in page
     )
     body = fragment.content.decode()
     assert "<html" not in body and 'id="audit-table"' in body
-    assert "member.add" in body and "member.remove" not in body
+    assert "Member added</td>" in body and "Member removed</td>" not in body
 
 
 def test_filter_forms_submit_on_change_through_htmx(team, member, client_as):
@@ -159,7 +161,7 @@ def test_an_unknown_audit_actor_lists_every_event(team, member, client_as):
     body = client_as(admin).get(team_url("settings-audit", team), {"actor": "nobody"}).content
 
     assert "Ignored the filter Actor: “nobody” is not one of the choices.".encode() in body
-    assert b"member.add</code>" in body
+    assert b"Member added" in body
 
 
 def test_each_ignored_filter_gets_one_sentence_naming_its_label(team):

@@ -22,7 +22,7 @@ def test_admin_adds_changes_and_removes_members_with_an_audit_trail(team, member
         AuditEvent.objects.filter(team=team).order_by("id").values_list("action", flat=True)
     ) == ["member.add", "member.role_change", "member.remove"]
     audit_page = client.get(reverse("settings-audit", kwargs={"team_slug": team.slug}))
-    assert "member.role_change" in audit_page.content.decode()
+    assert "Changed the role from Triager to Approver" in audit_page.content.decode()
 
 
 def test_unknown_user_and_bad_role_are_clear_errors(team, member, client_as):

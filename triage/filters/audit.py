@@ -1,33 +1,12 @@
-"""Filters of the audit log: who did it, and what (an action or its prefix, e.g. ``member.``)."""
+"""Filters of the audit log: who did it, what (an action or its prefix, e.g. ``member.``), and
+between which days (inclusive, in the reader's time zone)."""
 
 import django_filters
 from django import forms
 
+from triage.filters.dates import BoundedDateFilter
 from triage.models import AuditEvent
-
-
-def _refused(value: str) -> forms.ValidationError:
-    return forms.ValidationError(
-        "Not one of the choices.", code="invalid_choice", params={"value": value}
-    )
-
-
-def _one_of(values: list[str]):
-    def validate(value: str) -> None:
-        if value not in values:
-            raise _refused(value)
-
-    return validate
-
-
-def _prefix_of(values: list[str]):
-    """An action, or the start of some (``member.`` for every member action)."""
-
-    def validate(value: str) -> None:
-        if not any(action.startswith(value) for action in values):
-            raise _refused(value)
-
-    return validate
+from triage.selectors.audit import action_label
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -37,22 +16,61 @@ class AuditEventFilter(django_filters.FilterSet):
     action = django_filters.CharFilter(
         lookup_expr="startswith", label="Action", max_length=64, widget=forms.Select
     )
+    date_from = BoundedDateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = BoundedDateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     class Meta:
         model = AuditEvent
-        fields = ["actor", "action"]
+        fields = ["actor", "action", "date_from", "date_to"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The menus offer what the team's log holds (the queryset is the team's events).
         events = self.queryset.order_by()
-        actors = list(
-            events.order_by("actor_label").values_list("actor_label", flat=True).distinct()
-        )
-        actions = list(events.order_by("action").values_list("action", flat=True).distinct())
-        self.form.fields["actor"].widget.choices = [("", "Anyone"), *((a, a) for a in actors)]
-        self.form.fields["action"].widget.choices = [("", "Any"), *((a, a) for a in actions)]
-        # A value the log does not hold is refused, so the page says the filter was ignored.
-        self.form.fields["actor"].validators.append(_one_of(actors))
-        self.form.fields["action"].validators.append(_prefix_of(actions))
+        actors = events.order_by("actor_label").values_list("actor_label", flat=True).distinct()
+        actions = events.order_by("action").values_list("action", flat=True).distinct()
+        self._actors, self._actions = list(actors), list(actions)
+        self.form.fields["actor"].widget.choices = [
+            ("", "Anyone"),
+            *((a, a) for a in self._actors),
+        ]
+        self.form.fields["action"].widget.choices = [
+            ("", "Any"),
+            *sorted(((a, action_label(a)) for a in self._actions), key=lambda choice: choice[1]),
+        ]
         self.form.auto_id = "audit-%s"
+        self.form.clean = self._clean_range
+
+    def _clean_range(self):
+        data = self.form.cleaned_data
+        # A value that matches nothing the log holds is a mistake (an old link, a typo): say so
+        # rather than show an empty page that looks like a quiet log.
+        actor, action = data.get("actor"), data.get("action")
+        if actor and actor not in self._actors:
+            self.form.add_error(
+                "actor", forms.ValidationError("is nobody in this log.", code="invalid_choice")
+            )
+        if action and not any(known.startswith(action) for known in self._actions):
+            self.form.add_error(
+                "action",
+                forms.ValidationError("is no kind of event in this log.", code="invalid_choice"),
+            )
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.form.add_error(
+                "date_to",
+                forms.ValidationError(
+                    "is earlier than From, so no day could match.", code="before_start"
+                ),
+            )
+        return data

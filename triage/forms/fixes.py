@@ -88,18 +88,3 @@ class CommentForm(forms.Form):
         required=False, min_value=1, max_value=MAX_STORED_INTEGER, widget=forms.HiddenInput
     )
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
-
-
-class ApprovalPolicyForm(forms.Form):
-    required_approvals = forms.TypedChoiceField(
-        coerce=int, choices=[(1, "One approver"), (2, "Two approvers")]
-    )
-    admins_may_self_approve = forms.BooleanField(
-        required=False, label="Admins may approve their own requests"
-    )
-    dismissals_require_approval = forms.BooleanField(
-        required=False,
-        label="Dismissals need approval",
-        help_text="Setting findings to Ignored or False positive becomes a request with a "
-        "reason that an approver decides.",
-    )

@@ -71,16 +71,6 @@ class ReportFilterForm(forms.Form):
         }
 
 
-class SlaPolicyForm(forms.Form):
-    critical_days = forms.IntegerField(min_value=1, max_value=3650, label="Critical (days)")
-    high_days = forms.IntegerField(min_value=1, max_value=3650, label="High (days)")
-    medium_days = forms.IntegerField(min_value=1, max_value=3650, label="Medium (days)")
-    low_days = forms.IntegerField(min_value=1, max_value=3650, label="Low (days)")
-
-    def days(self) -> dict[str, int]:
-        return {severity: self.cleaned_data[f"{severity}_days"] for severity in SEVERITIES}
-
-
 class SlaListForm(forms.Form):
     kind = forms.ChoiceField(choices=[("breached", "breached"), ("due", "due")])
     severity = forms.ChoiceField(choices=[(s.value, s.label) for s in SEVERITIES], required=False)

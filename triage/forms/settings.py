@@ -58,8 +58,107 @@ class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        error_messages={
+            "required": "Enter the email address to invite.",
+            "invalid": "Enter an email address, such as ana@example.com.",
+        },
+        help_text="They get a link that works once and expires after a week.",
+    )
+    role = forms.ChoiceField(
+        label="Role when they join",
+        choices=Role.choices,
+        initial=Role.VIEWER,
+        error_messages={"invalid_choice": "Choose one of the roles."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "invite")
+        super().__init__(*args, **kwargs)
+
+
 class PreferenceForm(forms.Form):
     timezone = forms.ChoiceField(
         choices=lambda: [(n, n) for n in sorted(zoneinfo.available_timezones())],
         help_text="Times are shown in this time zone.",
     )
+
+
+class TeamApprovalPolicyForm(forms.Form):
+    """Who must agree before pull requests are opened or findings dismissed, and whether the
+    last approval opens the pull requests."""
+
+    required_approvals = forms.TypedChoiceField(
+        label="Approvals a fix needs",
+        coerce=int,
+        choices=[(1, "One approver"), (2, "Two approvers")],
+        error_messages={"invalid_choice": "Choose one or two approvers."},
+    )
+    admins_may_self_approve = forms.BooleanField(
+        required=False, label="Admins may approve their own requests"
+    )
+    dismissals_require_approval = forms.BooleanField(
+        required=False,
+        label="Dismissals need approval",
+        help_text="Setting findings to Ignored or False positive becomes a request with a "
+        "reason that an approver decides.",
+    )
+    open_pull_requests_on_approval = forms.BooleanField(
+        required=False,
+        label="Approving opens the pull requests",
+        help_text="On: the last approval needed opens the pull requests at once. Off: the fix "
+        "stays approved, and a triager or approver opens them with “Open pull requests”.",
+    )
+
+
+class TeamSlaForm(forms.Form):
+    """Days a finding of each severity may stay open; errors name the field as the form does."""
+
+    critical_days = forms.IntegerField(label="Critical (days)", min_value=1, max_value=3650)
+    high_days = forms.IntegerField(label="High (days)", min_value=1, max_value=3650)
+    medium_days = forms.IntegerField(label="Medium (days)", min_value=1, max_value=3650)
+    low_days = forms.IntegerField(label="Low (days)", min_value=1, max_value=3650)
+
+    MIN_DAYS, MAX_DAYS = 1, 3650
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.update(min=self.MIN_DAYS, max=self.MAX_DAYS)
+            field.error_messages.update(
+                required=f"Give {field.label[:-7].lower()} findings a number of days.",
+                invalid=f"{field.label} must be a whole number of days.",
+                min_value=f"{field.label} must be between {self.MIN_DAYS} and {self.MAX_DAYS}.",
+                max_value=f"{field.label} must be between {self.MIN_DAYS} and {self.MAX_DAYS}.",
+            )
+
+    def _clean_days(self, name: str) -> int:
+        value = self.cleaned_data[name]
+        if not self.MIN_DAYS <= value <= self.MAX_DAYS:
+            raise forms.ValidationError(
+                f"{self.fields[name].label} must be between {self.MIN_DAYS} and {self.MAX_DAYS}.",
+                code="range",
+            )
+        return value
+
+    def clean_critical_days(self):
+        return self._clean_days("critical_days")
+
+    def clean_high_days(self):
+        return self._clean_days("high_days")
+
+    def clean_medium_days(self):
+        return self._clean_days("medium_days")
+
+    def clean_low_days(self):
+        return self._clean_days("low_days")
+
+    def days(self) -> dict[str, int]:
+        return {
+            name.removesuffix("_days"): value
+            for name, value in self.cleaned_data.items()
+            if name.endswith("_days")
+        }

@@ -36,7 +36,7 @@ from triage.models.mirror import (
 )
 from triage.models.reports import DailyFindingSnapshot, ReportSnapshotState, SlaPolicy
 from triage.models.sync import SyncRun, SyncState
-from triage.models.teams import Membership, Role, Team, UserPreference
+from triage.models.teams import Invitation, Membership, Role, Team, UserPreference
 
 __all__ = [
     "DEFAULT_KOLEGA_BASE_URL",
@@ -59,6 +59,7 @@ __all__ = [
     "FixApproval",
     "FixDiffVersion",
     "FixStatus",
+    "Invitation",
     "KolegaConnection",
     "Membership",
     "PullRequest",

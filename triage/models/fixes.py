@@ -14,8 +14,9 @@ from triage.models.teams import Team
 
 
 class TeamApprovalPolicy(models.Model):
-    """How many approvers a request needs, whether an admin may approve their own, and whether
-    dismissing findings (ignored, false positive) needs a second person too."""
+    """How many approvers a request needs, whether an admin may approve their own, whether
+    dismissing findings (ignored, false positive) needs a second person too, and whether the
+    last approval opens the pull requests or someone opens them as a step of its own."""
 
     team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="approval_policy")
     required_approvals = models.PositiveSmallIntegerField(
@@ -23,6 +24,15 @@ class TeamApprovalPolicy(models.Model):
     )
     admins_may_self_approve = models.BooleanField(default=False)
     dismissals_require_approval = models.BooleanField(default=False)
+    # Off by default: an approver is never surprised by pull requests appearing at once.
+    open_pull_requests_on_approval = models.BooleanField(
+        default=False,
+        verbose_name="Approving opens the pull requests",
+        help_text=(
+            "On: the last approval needed opens the pull requests at once. Off: the fix stays "
+            "approved with an “Open pull requests” button."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

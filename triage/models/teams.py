@@ -63,3 +63,54 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.timezone}"
+
+
+class Invitation(models.Model):
+    """An admin's invitation to join a team with a role, sent by email as a link.
+
+    Only a hash of the link's token is stored; the token itself is derived from the row's
+    ``salt`` and the portal's secret key (see ``services.teams.invitation_token``), so the mail
+    task, which takes the id, can write the link while the table alone opens nothing.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    salt = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.CharField(max_length=300, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "email"], name="invitation_team_email")]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.team}"
+
+    def state(self, now) -> str:
+        """One of pending, accepted, revoked, expired."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"
+
+    STATE_LABELS = {
+        "pending": "Waiting",
+        "accepted": "Accepted",
+        "revoked": "Revoked",
+        "expired": "Expired",
+    }

@@ -202,7 +202,9 @@ def _notify_approvers(approval_id: int) -> None:
 def approval_decide(
     *, approval: FixApproval, actor, approve: bool, comment: str = ""
 ) -> FixApproval:
-    """Approve or reject; the last approval needed opens the pull requests."""
+    """Approve or reject. The last approval needed opens the pull requests when the team's
+    policy says so; otherwise the fix stays approved until someone opens them
+    (`pull_requests_open`). A failure to open leaves the approval as it is."""
     membership = require_role(team=approval.team, user=actor, role=Role.APPROVER)
     fix = _approval_void_if_diff_changed(approval=approval, actor=actor, membership=membership)
     with transaction.atomic():
@@ -232,7 +234,10 @@ def approval_decide(
                 "required": approval.required_approvals,
             },
         )
-    if approval.status == FixApproval.Status.APPROVED:
+    if (
+        approval.status == FixApproval.Status.APPROVED
+        and approval_policy_for(approval.team).open_pull_requests_on_approval
+    ):
         pull_requests_open(fix=fix, actor=actor)
     return approval
 

@@ -40,8 +40,9 @@ def approval_policy_set(
     required_approvals: int,
     admins_may_self_approve: bool,
     dismissals_require_approval: bool | None = None,
+    open_pull_requests_on_approval: bool | None = None,
 ) -> TeamApprovalPolicy:
-    """Save the team's policy; ``dismissals_require_approval`` None keeps it as it is."""
+    """Save the team's policy; an optional setting given as None keeps what it is."""
     require_role(team=team, user=actor, role=Role.ADMIN)
     if required_approvals not in (1, 2):
         raise ServiceError("A pull request needs one or two approvals.")
@@ -52,8 +53,11 @@ def approval_policy_set(
         policy.required_approvals = required_approvals
         policy.admins_may_self_approve = admins_may_self_approve
         previous_dismissals = policy.dismissals_require_approval
+        previous_opening = policy.open_pull_requests_on_approval
         if dismissals_require_approval is not None:
             policy.dismissals_require_approval = dismissals_require_approval
+        if open_pull_requests_on_approval is not None:
+            policy.open_pull_requests_on_approval = open_pull_requests_on_approval
         policy.save()
         audit_log(
             team=team,
@@ -65,6 +69,8 @@ def approval_policy_set(
                 "admins_may_self_approve": admins_may_self_approve,
                 "dismissals_require_approval": policy.dismissals_require_approval,
                 "dismissals_require_approval_before": previous_dismissals,
+                "open_pull_requests_on_approval": policy.open_pull_requests_on_approval,
+                "open_pull_requests_on_approval_before": previous_opening,
             },
         )
     return policy

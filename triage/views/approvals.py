@@ -5,13 +5,13 @@ from datetime import date, datetime
 
 from django.contrib import messages
 from django.http import Http404, HttpResponseNotAllowed
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils import timezone
 
 from triage.filters.approvals import ApprovalInboxFilter
-from triage.forms.fixes import ApprovalPolicyForm, DecisionForm
+from triage.forms.fixes import DecisionForm
 from triage.models import (
     DismissalRequest,
     FindingStatusJobItem,
@@ -36,6 +36,7 @@ from triage.views.htmx import (
     render_page,
 )
 from triage.views.list_filters import ignored_filters
+from triage.views.settings import policies_redirect
 
 Dismissal = DismissalRequest.Status
 # Each tab of the inbox: the fix approval statuses and the dismissal statuses it lists.
@@ -182,7 +183,10 @@ def approval_decide(request, approval_id: int):
         messages.error(request, exc.message)
     else:
         if decided.status == FixApproval.Status.APPROVED:
-            messages.success(request, "Approved. The pull requests are being opened.")
+            if approval_services.approval_policy_for(request.team).open_pull_requests_on_approval:
+                messages.success(request, "Approved. The pull requests are being opened.")
+            else:
+                messages.success(request, "Approved. Open the pull requests when you are ready.")
         elif decided.status == FixApproval.Status.REJECTED:
             messages.success(request, "Rejected. The requester sees your comment.")
         else:
@@ -194,31 +198,9 @@ def approval_decide(request, approval_id: int):
 
 @team_view(read=Role.ADMIN, write=Role.ADMIN)
 def approval_policy(request):
-    policy = approval_services.approval_policy_for(request.team)
-    form = ApprovalPolicyForm(
-        request.POST or None,
-        initial={
-            "required_approvals": policy.required_approvals,
-            "admins_may_self_approve": policy.admins_may_self_approve,
-            "dismissals_require_approval": policy.dismissals_require_approval,
-        },
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            approval_services.approval_policy_set(
-                team=request.team, actor=request.user, **form.cleaned_data
-            )
-        except ServiceError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, "Approval policy saved.")
-            return redirect("approvals-policy", team_slug=request.team.slug)
-    return render(
-        request,
-        "triage/approvals/policy.html",
-        {"form": form, "policy": policy},
-        status=400 if form.errors else 200,
-    )
+    """The approval policy moved to Settings → Policies; a form still posted here keeps its
+    method and body (307), so nothing typed is lost."""
+    return policies_redirect(request)
 
 
 def _dismissal_or_404(request, dismissal_id: int) -> DismissalRequest:

@@ -18,6 +18,7 @@ REASONS = {
     "max_value": "is more than the largest value allowed ({limit_value}).",
     "min_value": "is less than the smallest value allowed ({limit_value}).",
     "max_length": "is longer than {limit_value} characters.",
+    "out_of_range": "is outside the dates the portal reads (1 Jan 1900 to 31 Dec 2999).",
 }
 # The reason of a plain "invalid" depends on what the field reads.
 INVALID_REASONS = (

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html_join
@@ -18,7 +17,6 @@ from triage.forms.reports import (
     PERIOD_CHOICES,
     ReportFilterForm,
     SlaListForm,
-    SlaPolicyForm,
 )
 from triage.models import (
     Finding,
@@ -35,9 +33,9 @@ from triage.selectors import reports as report_selectors
 from triage.selectors import sync as sync_selectors
 from triage.selectors.reports import RISK_WEIGHTS, ReportScope
 from triage.services import reports as report_services
-from triage.services.errors import ServiceError
 from triage.views.htmx import render_page
 from triage.views.options import select_options
+from triage.views.settings import policies_redirect
 
 SEVERITY_SERIES = [(s.value, s.label) for s in SEVERITIES]
 SLA_PAGE_SIZE = 50
@@ -261,24 +259,8 @@ def sla_list(request):
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
 def sla_policy(request):
-    team = request.team
-    policy = report_selectors.sla_policy_of(team)
-    initial = {f"{severity}_days": days for severity, days in policy.days.items()}
-    form = SlaPolicyForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            report_services.sla_policy_update(team=team, actor=request.user, days=form.days())
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "SLA policy saved.")
-            return redirect("reports-sla-policy", team_slug=team.slug)
-    return render(
-        request,
-        "triage/reports/sla_policy.html",
-        {"form": form, "policy": policy, "can_admin": can(request, Role.ADMIN)},
-        status=400 if form.errors else 200,
-    )
+    """The SLA policy moved to Settings → Policies."""
+    return policies_redirect(request)
 
 
 @team_view(read=Role.VIEWER)

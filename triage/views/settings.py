@@ -1,14 +1,32 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 
 from triage.filters.audit import AuditEventFilter
 from triage.forms.ids import pk_of
-from triage.forms.settings import ConnectionForm, MemberForm, MemberRoleForm
-from triage.models import AuditEvent, KolegaConnection, Membership, Role
+from triage.forms.settings import (
+    ConnectionForm,
+    InvitationForm,
+    MemberForm,
+    MemberRoleForm,
+    TeamApprovalPolicyForm,
+    TeamSlaForm,
+)
+from triage.models import KolegaConnection, Membership, Role
 from triage.permissions import can, team_view
+from triage.reports.exports import csv_response
+from triage.selectors import audit as audit_selectors
+from triage.selectors import invitations as invitation_selectors
+from triage.selectors import reports as report_selectors
+from triage.services import audit as audit_services
 from triage.services import connections as connection_services
+from triage.services import four_eyes
+from triage.services import invitations as invitation_services
+from triage.services import reports as report_services
 from triage.services import teams as team_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import redirect_after_post, render_page
@@ -76,12 +94,20 @@ def connection_action(request, connection_id: int):
     return redirect_after_post(request, "settings-connections", team_slug=request.team.slug)
 
 
+INVITATION_ACTIONS = {"invite", "revoke_invitation", "resend_invitation"}
+
+
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
 def members(request):
     team = request.team
-    form = MemberForm(request.POST or None)
-    if request.method == "POST":
-        action = request.POST.get("action", "add")
+    action = request.POST.get("action", "add") if request.method == "POST" else None
+    form = MemberForm(request.POST if action == "add" else None)
+    invite_form = InvitationForm(request.POST if action == "invite" else None)
+    if action in INVITATION_ACTIONS:
+        answer = _invitation_action(request, action, invite_form)
+        if answer is not None:
+            return answer
+    elif request.method == "POST":
         try:
             if action == "add":
                 if form.is_valid():
@@ -123,25 +149,144 @@ def members(request):
             else:
                 messages.error(request, exc.message)
                 return redirect_after_post(request, "settings-members", team_slug=team.slug)
+    can_admin = can(request, Role.ADMIN)
     return render(
         request,
         "triage/settings/members.html",
         {
             "memberships": Membership.objects.filter(team=team).select_related("user"),
             "form": form,
+            "invite_form": invite_form,
+            "invitations": invitation_selectors.team_invitations(team=team) if can_admin else [],
             "roles": Role.choices,
+            "can_admin": can_admin,
+        },
+        status=400 if form.errors or invite_form.errors else 200,
+    )
+
+
+def _invitation_action(request, action: str, invite_form: InvitationForm):
+    """Invite, revoke or send again; None when the page must show the invitation form's errors."""
+    team = request.team
+    try:
+        if action == "invite":
+            if not invite_form.is_valid():
+                return None
+            invitation = invitation_services.invitation_create(
+                team=team,
+                actor=request.user,
+                email=invite_form.cleaned_data["email"],
+                role=Role(invite_form.cleaned_data["role"]),
+            )
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("settings-members", team_slug=team.slug)
+        invitation_id = _int_or_404(request.POST.get("invitation"))
+        if action == "revoke_invitation":
+            invitation = invitation_services.invitation_revoke(
+                team=team, actor=request.user, invitation_id=invitation_id
+            )
+            messages.success(request, f"The invitation of {invitation.email} is revoked.")
+        else:
+            invitation = invitation_services.invitation_resend(
+                team=team, actor=request.user, invitation_id=invitation_id
+            )
+            messages.success(request, f"Invitation sent to {invitation.email} again.")
+    except ServiceError as exc:
+        if action == "invite" and exc.field in invite_form.fields:
+            invite_form.add_error(exc.field, exc.message)
+            return None
+        messages.error(request, exc.message)
+    return redirect_after_post(request, "settings-members", team_slug=team.slug)
+
+
+POLICY_FORMS = {"approvals", "sla"}
+
+
+@team_view(read=Role.VIEWER, write=Role.ADMIN)
+def policies(request):
+    """The team's policies in one place: approvals before pull requests and dismissals,
+    whether approving opens the pull requests, and the SLA. Members read, admins change."""
+    team = request.team
+    approval_policy = four_eyes.approval_policy_for(team)
+    sla_policy = report_selectors.sla_policy_of(team)
+    forms = {
+        "approvals": TeamApprovalPolicyForm(
+            initial={
+                "required_approvals": approval_policy.required_approvals,
+                "admins_may_self_approve": approval_policy.admins_may_self_approve,
+                "dismissals_require_approval": approval_policy.dismissals_require_approval,
+                "open_pull_requests_on_approval": approval_policy.open_pull_requests_on_approval,
+            },
+        ),
+        "sla": TeamSlaForm(
+            initial={f"{severity}_days": days for severity, days in sla_policy.days.items()}
+        ),
+    }
+    if request.method == "POST":
+        section = _policy_section(request.POST)
+        if section is None:
+            messages.error(request, "Unknown action.")
+            return redirect("settings-policies", team_slug=team.slug)
+        form = forms[section] = type(forms[section])(request.POST)
+        if form.is_valid():
+            try:
+                if section == "approvals":
+                    settings_sent = dict(form.cleaned_data)
+                    if "action" not in request.POST:
+                        # The old page's form has no such box: keep the setting as it is.
+                        settings_sent["open_pull_requests_on_approval"] = None
+                    four_eyes.approval_policy_set(team=team, actor=request.user, **settings_sent)
+                    messages.success(request, "Approval policy saved.")
+                else:
+                    report_services.sla_policy_update(
+                        team=team, actor=request.user, days=form.days()
+                    )
+                    messages.success(request, "SLA policy saved.")
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                return redirect("settings-policies", team_slug=team.slug)
+    return render(
+        request,
+        "triage/settings/policies.html",
+        {
+            "approval_form": forms["approvals"],
+            "sla_form": forms["sla"],
+            "approval_policy": approval_policy,
+            "sla_policy": sla_policy,
             "can_admin": can(request, Role.ADMIN),
         },
-        status=400 if form.errors else 200,
+        status=400 if any(form.errors for form in forms.values()) else 200,
     )
+
+
+def policies_redirect(request):
+    """Where the old policy pages send their visitors: GET for good (301), a POST with its
+    method and body kept (307)."""
+    url = reverse("settings-policies", kwargs={"team_slug": request.team.slug})
+    if request.method in ("GET", "HEAD"):
+        return HttpResponsePermanentRedirect(url)
+    response = HttpResponseRedirect(url)
+    response.status_code = 307
+    return response
+
+
+def _policy_section(data) -> str | None:
+    """Which of the page's forms was sent. A form of the old policy pages, sent before they
+    moved here, has no ``action``: its fields say which it is."""
+    action = data.get("action")
+    if action is not None:
+        return action if action in POLICY_FORMS else None
+    if "critical_days" in data:
+        return "sla"
+    if "required_approvals" in data:
+        return "approvals"
+    return None
 
 
 @team_view(read=Role.ADMIN)
 def audit_log(request):
-    event_filter = AuditEventFilter(
-        request.GET or None,
-        queryset=AuditEvent.objects.filter(team=request.team).select_related("actor"),
-    )
+    event_filter = _audit_filter(request)
     page = Paginator(event_filter.qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -150,12 +295,50 @@ def audit_log(request):
         "triage/settings/audit.html",
         {
             "filter": event_filter,
-            "ignored_filters": ignored_filters(event_filter),
             "page": page,
+            "entries": audit_selectors.audit_entries(team=request.team, events=page),
+            "ignored_filters": ignored_filters(event_filter),
             "query": query.urlencode(),
         },
         partial="audit-table",
     )
+
+
+@team_view(read=Role.ADMIN)
+def audit_export(request):
+    """The filtered log as CSV, streamed; the export itself is recorded in the log."""
+    event_filter = _audit_filter(request, bound=True)
+    if not event_filter.is_valid():
+        return render(
+            request,
+            "triage/settings/audit_export_error.html",
+            {"ignored_filters": ignored_filters(event_filter)},
+            status=400,
+        )
+    # The rows are read before the export's own entry is written, so it is not in the file.
+    events = event_filter.qs
+    events = events.filter(pk__lte=_last_id(events))
+    audit_services.audit_export_record(
+        team=request.team,
+        actor=request.user,
+        filters={name: request.GET.get(name, "") for name in event_filter.filters},
+    )
+    return csv_response(
+        filename=audit_selectors.export_filename(request.team, timezone.localdate()),
+        header=audit_selectors.EXPORT_HEADER,
+        rows=audit_selectors.audit_export_rows(events),
+    )
+
+
+def _audit_filter(request, *, bound: bool = False) -> AuditEventFilter:
+    return AuditEventFilter(
+        request.GET if bound else request.GET or None,
+        queryset=audit_selectors.team_audit_events(team=request.team),
+    )
+
+
+def _last_id(events) -> int:
+    return events.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 def _int_or_404(value) -> int:

@@ -296,7 +296,7 @@ def test_another_teams_dismissals_are_not_in_the_inbox(
 
 def test_admin_switches_dismissal_approval_on_and_it_is_audited(team, member, client_as):
     admin = member(Role.ADMIN)
-    url = team_url("approvals-policy", team)
+    url = team_url("settings-policies", team)
 
     response = client_as(admin).post(
         url, {"required_approvals": 1, "dismissals_require_approval": "on"}

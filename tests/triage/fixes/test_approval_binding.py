@@ -15,7 +15,8 @@ from triage.services.approvals import (
 from triage.services.errors import ServiceError
 from triage.sync import sync_connection_full
 
-pytestmark = pytest.mark.django_db
+# These tests are about opening pull requests: the team's policy opens them on approval.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pull_requests_open_on_approval")]
 
 
 @pytest.fixture

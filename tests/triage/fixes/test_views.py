@@ -306,13 +306,10 @@ def test_self_approval_through_the_page_is_refused(fix, member, client_as):
 
 def test_approval_policy_page_is_for_admins(team, member, client_as):
     admin = client_as(member(Role.ADMIN))
-    assert (
-        client_as(member(Role.APPROVER)).get(team_url("approvals-policy", team)).status_code == 403
-    )
-    response = admin.post(
-        team_url("approvals-policy", team),
-        {"required_approvals": "2", "admins_may_self_approve": "on"},
-    )
+    data = {"required_approvals": "2", "admins_may_self_approve": "on"}
+    url = team_url("settings-policies", team)
+    assert client_as(member(Role.APPROVER)).post(url, data).status_code == 403
+    response = admin.post(url, data)
     assert response.status_code == 302
     assert team.approval_policy.required_approvals == 2
 

@@ -23,7 +23,8 @@ from triage.services.fixes import fix_cancel, fix_refine, fix_title_proposed
 
 from .conftest import run_to_completion
 
-pytestmark = pytest.mark.django_db
+# These tests are about opening pull requests: the team's policy opens them on approval.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pull_requests_open_on_approval")]
 
 
 def _approval_refused(approval, actor, *, match: str) -> FixApproval:

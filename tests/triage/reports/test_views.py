@@ -90,11 +90,11 @@ def test_findings_csv_neutralises_formulas(team, member, client_as, mirrored):
 
 def test_sla_policy_is_edited_by_admins_only_and_audited(team, member, client_as):
     viewer = client_as(member(Role.VIEWER))
-    assert viewer.get(url("reports-sla-policy", team)).status_code == 200
+    assert viewer.get(url("settings-policies", team)).status_code == 200
     data = {"critical_days": 3, "high_days": 14, "medium_days": 60, "low_days": 120}
-    assert viewer.post(url("reports-sla-policy", team), data).status_code == 403
+    assert viewer.post(url("settings-policies", team), data).status_code == 403
     admin = member(Role.ADMIN)
-    response = client_as(admin).post(url("reports-sla-policy", team), data)
+    response = client_as(admin).post(url("settings-policies", team), data)
     assert response.status_code == 302
     assert SlaPolicy.objects.get(team=team).days == {
         "critical": 3,
@@ -104,7 +104,7 @@ def test_sla_policy_is_edited_by_admins_only_and_audited(team, member, client_as
     }
     event = AuditEvent.objects.get(team=team, action="reports.sla_policy.update")
     assert event.details["before"]["critical"] == 7 and event.details["after"]["critical"] == 3
-    bad = client_as(admin).post(url("reports-sla-policy", team), {**data, "high_days": 0})
+    bad = client_as(admin).post(url("settings-policies", team), {**data, "high_days": 0})
     assert bad.status_code == 400
     assert SlaPolicy.objects.get(team=team).high_days == 14
 
