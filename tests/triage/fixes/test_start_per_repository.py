@@ -193,6 +193,8 @@ def test_one_repository_keeps_the_plain_form(connection, open_findings, triager,
         .get(team_url("fixes-new", team), {"finding": [f.pk for f in open_findings]})
         .content.decode()
     )
-    assert f"2 findings in {open_findings[0].repository.name}" in body
+    scope = re.search(r'id="fix-start-scope">(.*?)</p>', body, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", scope) == f"2 findings in {open_findings[0].repository.name}"
+    assert "/repositories/" in scope  # the name links to the repository's page
     assert 'name="title"' in body and "per_repository" not in body
     assert "Start fix" in body
