@@ -427,22 +427,30 @@ def fix_approvals_void_for_other_diff(*, fix: Fix, diff_sha256: str) -> int:
         .exclude(diff_sha256=diff_sha256)
     )
     for approval in stale:
-        approval.status = FixApproval.Status.VOIDED
-        approval.decided_at = timezone.now()
-        approval.save(update_fields=["status", "decided_at"])
-        audit_log(
-            team=fix.team,
+        fix_approval_void(
+            approval,
+            fix=fix,
             actor=SYSTEM,
-            action="approval.void",
-            target=fix,
-            details={
-                "approval": approval.pk,
-                "reason": "the diff changed in Kolega",
-                "approved_diff_sha256": approval.diff_sha256,
-                "kolega_diff_sha256": diff_sha256,
-            },
+            reason="the diff changed in Kolega",
+            approved_diff_sha256=approval.diff_sha256,
+            kolega_diff_sha256=diff_sha256,
         )
     return len(stale)
+
+
+def fix_approval_void(approval: FixApproval, *, fix: Fix, actor, **details) -> None:
+    """An approval request stops counting (its diff is not the fix's any more); the audit entry
+    on the fix says why in ``details``."""
+    approval.status = FixApproval.Status.VOIDED
+    approval.decided_at = timezone.now()
+    approval.save(update_fields=["status", "decided_at"])
+    audit_log(
+        team=fix.team,
+        actor=actor,
+        action="approval.void",
+        target=fix,
+        details={"approval": approval.pk, **details},
+    )
 
 
 # `/progress` repeats every batch field a list answers except the scan type and creation time.
