@@ -130,11 +130,12 @@ def _waiting_invitation(invitations, *, team: Team, invitation_id: int, refusal:
     return invitation
 
 
-def _invitation_audit(*, team: Team, actor, invitation: Invitation, action: str) -> None:
+def _invitation_audit(*, team: Team, actor, invitation: Invitation, change: str) -> None:
+    """The audit entry ``member.invite_<change>`` of a waiting invitation, named by its address."""
     audit_log(
         team=team,
         actor=actor,
-        action=action,
+        action=f"member.invite_{change}",
         target=invitation,
         target_label=invitation.email,
         details={"email": invitation.email},
@@ -151,9 +152,7 @@ def invitation_resend(*, team: Team, actor, invitation_id: int) -> Invitation:
         refusal="Only a waiting invitation can be sent again.",
     )
     with transaction.atomic():
-        _invitation_audit(
-            team=team, actor=actor, invitation=invitation, action="member.invite_resend"
-        )
+        _invitation_audit(team=team, actor=actor, invitation=invitation, change="resend")
         transaction.on_commit(lambda: task_send(TaskName.SEND_INVITATION_EMAIL, invitation.pk))
     return invitation
 
@@ -169,9 +168,7 @@ def invitation_revoke(*, team: Team, actor, invitation_id: int) -> Invitation:
         )
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
-        _invitation_audit(
-            team=team, actor=actor, invitation=invitation, action="member.invite_revoke"
-        )
+        _invitation_audit(team=team, actor=actor, invitation=invitation, change="revoke")
     return invitation
 
 
