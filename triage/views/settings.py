@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +29,7 @@ from triage.services import reports as report_services
 from triage.services import teams as team_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import redirect_after_post, render_page
-from triage.views.list_filters import ignored_filters
+from triage.views.list_filters import ignored_filters, list_context
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
@@ -284,24 +283,15 @@ def _policy_section(data) -> str | None:
     return None
 
 
+AUDIT_PAGE_SIZE = 50
+
+
 @team_view(read=Role.ADMIN)
 def audit_log(request):
     event_filter = _audit_filter(request)
-    page = Paginator(event_filter.qs, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render_page(
-        request,
-        "triage/settings/audit.html",
-        {
-            "filter": event_filter,
-            "page": page,
-            "entries": audit_selectors.audit_entries(team=request.team, events=page),
-            "ignored_filters": ignored_filters(event_filter),
-            "query": query.urlencode(),
-        },
-        partial="audit-table",
-    )
+    context = list_context(request, event_filter, per_page=AUDIT_PAGE_SIZE)
+    context["entries"] = audit_selectors.audit_entries(team=request.team, events=context["page"])
+    return render_page(request, "triage/settings/audit.html", context, partial="audit-table")
 
 
 @team_view(read=Role.ADMIN)
