@@ -7,6 +7,7 @@ stored as Kolega gave them. `team` is denormalized onto every row because every 
 by team first and the indexes start with it.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -309,6 +310,25 @@ class Finding(MirrorModel):
     # Lower-cased title, message, check id and file path: one column for text search, with
     # a trigram index on PostgreSQL (migration 0003) and a plain LIKE scan on SQLite.
     search_text = models.TextField(default="", editable=False)
+    # Portal state beside the mirror (see models/ownership.py): never written by a sync.
+    owner_member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    owner_squad = models.ForeignKey(
+        "triage.Squad",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    # True when a person assigned the finding: the rules leave it alone.
+    owner_explicit = models.BooleanField(default=False)
     scan_batches = models.ManyToManyField(
         ScanBatch, through="ScanBatchFinding", related_name="findings"
     )
@@ -339,6 +359,8 @@ class Finding(MirrorModel):
                 condition=models.Q(resolved_at__isnull=False),
                 name="mirror_finding_team_resolved",
             ),
+            models.Index(fields=["team", "owner_member"], name="mirror_finding_team_owner"),
+            models.Index(fields=["team", "owner_squad"], name="mirror_finding_team_squad"),
         ]
 
     def __str__(self) -> str:

@@ -82,6 +82,16 @@ ACTION_LABELS = {
     "reports.sla_policy.update": "SLA policy changed",
     "team_policies.update": "Team policies changed",
     "audit.export": "Audit log exported",
+    "squad.create": "Squad created",
+    "squad.delete": "Squad deleted",
+    "squad.member_add": "Member added to a squad",
+    "squad.member_remove": "Member removed from a squad",
+    "ownership_rule.create": "Ownership rule added",
+    "ownership_rule.delete": "Ownership rule deleted",
+    "ownership_rule.import": "CODEOWNERS imported",
+    "ownership.evaluate": "Ownership rules applied",
+    "finding.assign": "Finding assigned",
+    "finding.unassign": "Finding unassigned",
 }
 
 
