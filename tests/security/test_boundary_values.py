@@ -153,6 +153,21 @@ PAGES: dict[str, list[Page]] = {
         )
     ],
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
+    "triage.forms.ownership.SquadForm": [
+        Page("settings-ownership", "post", data={"action": "squad_create"})
+    ],
+    "triage.forms.ownership.SquadMemberForm": [
+        Page("settings-ownership", "post", data={"action": "squad_member_add", "squad": "1"})
+    ],
+    "triage.forms.ownership.RuleForm": [
+        Page("settings-ownership", "post", data={"action": "rule_create", "kind": "path"})
+    ],
+    "triage.forms.ownership.CodeownersImportForm": [
+        Page("settings-ownership", "post", data={"action": "import", "text": "* @owner-admin"})
+    ],
+    "triage.forms.ownership.AssignForm": [
+        Page("finding-owner", "post", FINDING, {"action": "assign"})
+    ],
     "triage.admin.ConnectionAdminForm": [
         Page("admin:triage_kolegaconnection_add", "post", team=False, superuser=True)
     ],
