@@ -153,18 +153,15 @@ PAGES: dict[str, list[Page]] = {
         )
     ],
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
-    "triage.forms.ownership.SquadForm": [
-        Page("settings-ownership", "post", data={"action": "squad_create"})
-    ],
-    "triage.forms.ownership.SquadMemberForm": [
-        Page("settings-ownership", "post", data={"action": "squad_member_add", "squad": "1"})
-    ],
-    "triage.forms.ownership.RuleForm": [
-        Page("settings-ownership", "post", data={"action": "rule_create", "kind": "path"})
-    ],
-    "triage.forms.ownership.CodeownersImportForm": [
-        Page("settings-ownership", "post", data={"action": "import", "text": "* @owner-admin"})
-    ],
+    **{
+        f"triage.forms.ownership.{name}": [Page("settings-ownership", "post", data=data)]
+        for name, data in {
+            "SquadForm": {"action": "squad_create"},
+            "SquadMemberForm": {"action": "squad_member_add", "squad": "1"},
+            "RuleForm": {"action": "rule_create", "kind": "path"},
+            "CodeownersImportForm": {"action": "import", "text": "* @owner-admin"},
+        }.items()
+    },
     "triage.forms.ownership.AssignForm": [
         Page("finding-owner", "post", FINDING, {"action": "assign"})
     ],

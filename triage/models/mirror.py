@@ -279,6 +279,13 @@ class ScanBatch(TrackedMirrorModel):
         return label_of(ScanType, self.scan_type)
 
 
+def owner_key(to: str) -> models.ForeignKey:
+    """A finding's owner column: emptied when its owner goes; indexed with the team."""
+    return models.ForeignKey(
+        to, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+
+
 class Finding(MirrorModel):
     Severity = Severity
     Status = FindingStatus
@@ -311,22 +318,8 @@ class Finding(MirrorModel):
     # a trigram index on PostgreSQL (migration 0003) and a plain LIKE scan on SQLite.
     search_text = models.TextField(default="", editable=False)
     # Portal state beside the mirror (see models/ownership.py): never written by a sync.
-    owner_member = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    owner_squad = models.ForeignKey(
-        "triage.Squad",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
+    owner_member = owner_key(settings.AUTH_USER_MODEL)
+    owner_squad = owner_key("triage.Squad")
     # True when a person assigned the finding: the rules leave it alone.
     owner_explicit = models.BooleanField(default=False)
     scan_batches = models.ManyToManyField(

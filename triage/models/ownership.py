@@ -18,6 +18,15 @@ from triage.models.teams import Membership, Team
 SQUAD_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 
+def owner_label(*, squad: Squad | None, user) -> str:
+    """An owner as CODEOWNERS writes it (@squad or @username), or "No owner"."""
+    if squad is not None:
+        return f"@{squad.name}"
+    if user is not None:
+        return f"@{user.get_username()}"
+    return "No owner"
+
+
 class Squad(models.Model):
     """A named group of the team's members that can own findings."""
 
@@ -78,15 +87,13 @@ class OwnershipRule(models.Model):
 
     @property
     def owner_label(self) -> str:
-        if self.squad_id is not None:
-            return f"@{self.squad.name}"
-        if self.member_id is not None:
-            return f"@{self.member.get_username()}"
-        return "No owner"
+        return owner_label(squad=self.squad, user=self.member)
 
 
 class OwnershipEvaluation(models.Model):
     """One pass of the rules over every finding of the team, with its progress."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -94,9 +101,6 @@ class OwnershipEvaluation(models.Model):
         FINISHED = "finished", "Finished"
         FAILED = "failed", "Failed"
 
-    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
@@ -107,9 +111,10 @@ class OwnershipEvaluation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        # The team's latest pass first: the page shows it.
         indexes = [models.Index(fields=["team", "-created_at"], name="ownership_eval_team")]
 
     def __str__(self) -> str:

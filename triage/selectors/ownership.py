@@ -64,11 +64,7 @@ def repository_choices(*, team: Team) -> list[tuple[str, str]]:
 
 
 def latest_evaluation(*, team: Team) -> OwnershipEvaluation | None:
-    return OwnershipEvaluation.objects.filter(team=team).first()
-
-
-def evaluation_of_team(*, team: Team, evaluation_id: int) -> OwnershipEvaluation | None:
-    return OwnershipEvaluation.objects.filter(team=team, pk=evaluation_id).first()
+    return OwnershipEvaluation.objects.filter(team=team).order_by("-created_at", "-id").first()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from triage.models import (
     Team,
 )
 from triage.models.audit import SYSTEM
+from triage.models.ownership import owner_label
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.teams import require_role
@@ -57,11 +58,13 @@ class RuleOwner:
 
     @property
     def label(self) -> str:
-        if self.squad is not None:
-            return f"@{self.squad.name}"
-        if self.member is not None:
-            return f"@{self.member.user.get_username()}"
-        return "No owner"
+        return owner_label(squad=self.squad, user=self.member.user if self.member else None)
+
+
+def _audit(team: Team, actor, action: str, target=None, label: str = "", **details) -> None:
+    audit_log(
+        team=team, actor=actor, action=action, target=target, target_label=label, details=details
+    )
 
 
 # -- squads -----------------------------------------------------------------------------
@@ -75,7 +78,7 @@ def squad_create(*, team: Team, actor, name: str) -> Squad:
     try:
         with transaction.atomic():
             squad = Squad.objects.create(team=team, name=name)
-            audit_log(team=team, actor=actor, action="squad.create", target=squad)
+            _audit(team, actor, "squad.create", squad)
     except IntegrityError as exc:
         raise ServiceError(f"{team.name} already has a squad named {name}.", field="name") from exc
     return squad
@@ -91,7 +94,7 @@ def squad_delete(*, team: Team, actor, squad_id: int) -> Squad:
             f"{'them' if used != 1 else 'it'} first."
         )
     with transaction.atomic():
-        audit_log(team=team, actor=actor, action="squad.delete", target=squad)
+        _audit(team, actor, "squad.delete", squad)
         # Findings the squad owned lose it here (SET NULL), and the rules run again.
         squad.delete()
         ownership_evaluation_start(team=team, actor=actor)
@@ -102,36 +105,28 @@ def squad_member_add(*, team: Team, actor, squad_id: int, membership_id: int) ->
     require_role(team=team, user=actor, role=MANAGE_ROLE)
     squad = _squad_of(team, squad_id)
     membership = Membership.objects.filter(team=team, pk=membership_id).select_related("user")
-    membership = membership.first()
-    if membership is None:
-        raise ServiceError("Choose a member of the team.", field="membership")
-    with transaction.atomic():
-        squad.members.add(membership)
-        audit_log(
-            team=team,
-            actor=actor,
-            action="squad.member_add",
-            target=squad,
-            details={"member": membership.user.get_username()},
-        )
-    return membership
+    return _squad_member_change(team, actor, squad, membership.first(), add=True)
 
 
 def squad_member_remove(*, team: Team, actor, squad_id: int, membership_id: int) -> Membership:
     require_role(team=team, user=actor, role=MANAGE_ROLE)
     squad = _squad_of(team, squad_id)
     membership = squad.members.filter(pk=membership_id).select_related("user").first()
+    return _squad_member_change(team, actor, squad, membership, add=False)
+
+
+def _squad_member_change(
+    team: Team, actor, squad: Squad, membership: Membership | None, *, add: bool
+) -> Membership:
     if membership is None:
-        raise ServiceError("That member is not in the squad.")
-    with transaction.atomic():
-        squad.members.remove(membership)
-        audit_log(
-            team=team,
-            actor=actor,
-            action="squad.member_remove",
-            target=squad,
-            details={"member": membership.user.get_username()},
+        raise ServiceError(
+            "Choose a member of the team." if add else "That member is not in the squad.",
+            field="membership" if add else None,
         )
+    with transaction.atomic():
+        (squad.members.add if add else squad.members.remove)(membership)
+        action = "squad.member_add" if add else "squad.member_remove"
+        _audit(team, actor, action, squad, member=membership.user.get_username())
     return membership
 
 
@@ -196,13 +191,7 @@ def rule_create(
             member=owner.member.user if owner.member else None,
             position=_next_position(team),
         )
-        audit_log(
-            team=team,
-            actor=actor,
-            action="ownership_rule.create",
-            target=rule,
-            details=_rule_details(rule, owner.label),
-        )
+        _audit(team, actor, "ownership_rule.create", rule, **_rule_details(rule, owner.label))
         ownership_evaluation_start(team=team, actor=actor)
     return rule
 
@@ -217,13 +206,7 @@ def rule_delete(*, team: Team, actor, rule_id: int) -> OwnershipRule:
     if rule is None:
         raise ServiceError("No such rule.")
     with transaction.atomic():
-        audit_log(
-            team=team,
-            actor=actor,
-            action="ownership_rule.delete",
-            target=rule,
-            details=_rule_details(rule, rule.owner_label),
-        )
+        _audit(team, actor, "ownership_rule.delete", rule, **_rule_details(rule, rule.owner_label))
         rule.delete()
         ownership_evaluation_start(team=team, actor=actor)
     return rule
@@ -292,12 +275,14 @@ def codeowners_import(
             )
             for index, (line, owner) in enumerate(zip(lines, owners, strict=True))
         )
-        audit_log(
-            team=team,
-            actor=actor,
-            action="ownership_rule.import",
-            target_label="CODEOWNERS",
-            details={"rules": len(rules), "replaced": replaced, "repository": repository_name},
+        _audit(
+            team,
+            actor,
+            "ownership_rule.import",
+            label="CODEOWNERS",
+            rules=len(rules),
+            replaced=replaced,
+            repository=repository_name,
         )
         ownership_evaluation_start(team=team, actor=actor)
     return rules
@@ -391,12 +376,13 @@ def ownership_evaluation_run(*, evaluation_id: int) -> OwnershipEvaluation | Non
             changed=changed,
             finished_at=timezone.now(),
         )
-        audit_log(
-            team=evaluation.team,
-            actor=SYSTEM,
-            action="ownership.evaluate",
-            target_label="Ownership rules",
-            details={"findings": evaluation.total, "changed": changed},
+        _audit(
+            evaluation.team,
+            SYSTEM,
+            "ownership.evaluate",
+            label="Ownership rules",
+            findings=evaluation.total,
+            changed=changed,
         )
     evaluation.refresh_from_db()
     return evaluation
@@ -423,21 +409,12 @@ def finding_assign(*, team: Team, actor, finding: Finding, assignee_id: int) -> 
         locked = (
             Finding.objects.select_for_update().select_related("owner_member").get(pk=finding.pk)
         )
-        previous = locked.owner_member.get_username() if locked.owner_member else ""
+        previous = {"from": locked.owner_member.get_username() if locked.owner_member else ""}
         locked.owner_member = membership.user
         locked.owner_explicit = True
         locked.save(update_fields=["owner_member", "owner_explicit"])
-        audit_log(
-            team=team,
-            actor=actor,
-            action="finding.assign",
-            target=locked,
-            details={
-                "finding": locked.upstream_id,
-                "from": previous,
-                "to": membership.user.get_username(),
-            },
-        )
+        to = membership.user.get_username()
+        _audit(team, actor, "finding.assign", locked, finding=locked.upstream_id, to=to, **previous)
     return locked
 
 
@@ -452,19 +429,13 @@ def finding_unassign(*, team: Team, actor, finding: Finding) -> Finding:
         )
         if not locked.owner_explicit:
             raise ServiceError("Nobody was assigned to this finding by hand.")
-        previous = locked.owner_member.get_username() if locked.owner_member else ""
+        previous = {"from": locked.owner_member.get_username() if locked.owner_member else ""}
         locked.owner_member = None
         locked.owner_explicit = False
         locked.save(update_fields=["owner_member", "owner_explicit"])
         owners_evaluate(team_id=team.pk, finding_pks=[locked.pk])
         locked.refresh_from_db()
-        audit_log(
-            team=team,
-            actor=actor,
-            action="finding.unassign",
-            target=locked,
-            details={"finding": locked.upstream_id, "from": previous},
-        )
+        _audit(team, actor, "finding.unassign", locked, finding=locked.upstream_id, **previous)
     return locked
 
 
