@@ -334,6 +334,21 @@ SENTENCES: dict[str, Callable[[dict], str]] = {
         "Exported the audit log as CSV"
         + (f" ({key_value_sentence(d['filters'])})" if d.get("filters") else "")
     ),
+    "finding.assign": lambda d: (
+        f"Assigned to {d['to']}" + (f" (was {d['from']})" if d.get("from") else "")
+    ),
+    "finding.unassign": lambda d: (
+        f"Took the assignment to {d.get('from') or 'someone'} back: the rules decide the owner"
+    ),
+    "squad.member_add": lambda d: f"Added {d['member']} to the squad",
+    "squad.member_remove": lambda d: f"Removed {d['member']} from the squad",
+    "ownership_rule.create": lambda d: f"{d['pattern'] or d['repository']} → {d['owner']}",
+    "ownership_rule.delete": lambda d: f"{d['pattern'] or d['repository']} → {d['owner']}",
+    "ownership_rule.import": lambda d: f"Imported {_plural(d.get('rules'), 'rule')}",
+    "ownership.evaluate": lambda d: (
+        f"Applied the rules to {_plural(d.get('findings'), 'finding')}: "
+        f"{d.get('changed', 0)} changed owner"
+    ),
 }
 
 

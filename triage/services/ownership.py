@@ -7,6 +7,7 @@ Squads and rules are the team admin's; assigning is a triager's. Every write is 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -35,6 +36,7 @@ MANAGE_ROLE = Role.ADMIN
 ASSIGN_ROLE = Role.TRIAGER
 OWNER_ROLE = Role.TRIAGER
 MAX_CODEOWNERS_LINES = 5000
+QUEUED_PASS_WAITS = timedelta(minutes=10)
 
 
 class CodeownersInvalid(ServiceError):
@@ -329,8 +331,11 @@ def ownership_evaluation_start(*, team: Team, actor) -> OwnershipEvaluation:
 
     One queued pass is enough: a change made while one waits is seen when it runs.
     """
+    # A pass queued long ago whose message was lost does not hold the next one back.
     waiting = OwnershipEvaluation.objects.filter(
-        team=team, state=OwnershipEvaluation.State.QUEUED
+        team=team,
+        state=OwnershipEvaluation.State.QUEUED,
+        created_at__gte=timezone.now() - QUEUED_PASS_WAITS,
     ).first()
     if waiting is not None:
         return waiting

@@ -182,3 +182,43 @@ def test_another_teams_finding_answers_404(other_team, triager, client_as):
 
     assert client.post(url, {"action": "claim"}).status_code == 404
     assert Finding.objects.get(pk=theirs.pk).owner_member is None
+
+
+def test_the_audit_log_tells_assignments_and_rule_changes_in_words(
+    team, admin, triager, finding, client_as
+):
+    services.squad_create(team=team, actor=admin, name="backend")
+    services.codeowners_import(team=team, actor=admin, text="*.py @backend\n")
+    client_as(triager).post(_owner_url(finding), {"action": "claim"})
+
+    body = client_as(admin).get(reverse("settings-audit", kwargs={"team_slug": team.slug}))
+    text = body.content.decode()
+
+    for words in ("Finding assigned", "Assigned to tess", "CODEOWNERS imported", "Imported 1 rule"):
+        assert words in text
+
+
+def test_the_settings_page_reads_in_a_bounded_number_of_queries(
+    team, admin, member, page, client_as, django_assert_max_num_queries
+):
+    client = client_as(admin)
+
+    def grow(count):
+        for n in range(count):
+            user = member(Role.TRIAGER)
+            squad = services.squad_create(team=team, actor=admin, name=f"squad-{n}-{user.pk}")
+            services.squad_member_add(
+                team=team,
+                actor=admin,
+                squad_id=squad.pk,
+                membership_id=user.memberships.get(team=team).pk,
+            )
+            services.codeowners_import(team=team, actor=admin, text=f"/s{n}/ @{squad.name}\n")
+            services.codeowners_import(team=team, actor=admin, text=f"/u{n}/ @{user.username}\n")
+
+    grow(2)
+    with django_assert_max_num_queries(20) as few:
+        assert client.get(page).status_code == 200
+    grow(8)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(page).status_code == 200
