@@ -38,7 +38,9 @@ class SquadMemberForm(forms.Form):
 
 
 class RuleForm(forms.Form):
-    kind = forms.ChoiceField(label="Kind", choices=OwnershipRule.Kind.choices)
+    kind = forms.ChoiceField(
+        label="Kind", choices=OwnershipRule.Kind.choices, initial=OwnershipRule.Kind.PATH
+    )
     pattern = forms.CharField(
         label="Path pattern",
         max_length=500,

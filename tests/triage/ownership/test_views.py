@@ -45,7 +45,7 @@ def test_an_admin_creates_a_squad_adds_a_member_and_imports_codeowners(
     assert list(squad.members.all()) == [membership]
     assert [r.owner_label for r in OwnershipRule.objects.all()] == ["@backend", "@tess"]
     body = client.get(page).content.decode()
-    assert "@backend" in body and "Applying the rules" in body
+    assert "@backend" in body and "Waiting to start applying the rules" in body
 
 
 def test_a_bad_import_shows_each_line_keeps_the_text_and_saves_nothing(admin, page, client_as):
