@@ -184,3 +184,17 @@ def test_unassigning_gives_the_finding_back_to_its_rule(team, admin, triager, ap
         .order_by("id")
         .values_list("action", "details__from")
     ) == [("finding.assign", ""), ("finding.unassign", "abe")]
+
+
+def test_replacing_on_import_drops_only_the_path_rules_of_the_same_scope(team, admin, squads):
+    services.codeowners_import(team=team, actor=admin, text="*.py @backend\n")
+    services.codeowners_import(
+        team=team, actor=admin, text="*.js @frontend\n", repository_name="shop"
+    )
+
+    services.codeowners_import(team=team, actor=admin, text="/api/ @backend\n", replace=True)
+
+    assert list(
+        OwnershipRule.objects.order_by("position").values_list("pattern", "repository_name")
+    ) == [("*.js", "shop"), ("/api/", "")]
+    assert AuditEvent.objects.filter(action="ownership_rule.import", details__replaced=1).exists()

@@ -158,6 +158,9 @@ def test_assigning_an_outsider_or_a_viewer_is_refused_with_a_message(
         _owner_url(finding), {"action": "assign", "assignee": "2" * 30}, follow=True
     )
 
+    offered = to_viewer.content.decode().split('id="assignee"')[1].split("</select>")[0]
+    assert f'value="{triager.pk}"' in offered
+    assert f'value="{outsider.pk}"' not in offered and f'value="{viewer.pk}"' not in offered
     assert "an owner must be at least a Triager" in to_viewer.content.decode()
     assert "Only a member of Blue Team can own a finding" in to_outsider.content.decode()
     assert "Choose whom to assign the finding to." in forged.content.decode()
