@@ -12,7 +12,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from triage.models.teams import Membership, Team
+from triage.models.teams import Membership, Role, Team
+
+# The least role that may own findings, and the roles that include it.
+OWNER_ROLE = Role.TRIAGER
+OWNER_ROLES = [role.value for role in Role if role.includes(OWNER_ROLE)]
 
 # A squad is named in CODEOWNERS as @name: letters, digits, dots, dashes and underscores.
 SQUAD_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"

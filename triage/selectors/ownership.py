@@ -17,8 +17,7 @@ from triage.models import (
     Squad,
     Team,
 )
-
-OWNER_ROLES = [role.value for role in Role if role.includes(Role.TRIAGER)]
+from triage.models.ownership import OWNER_ROLES
 
 
 def team_squads(*, team: Team) -> list[Squad]:

@@ -24,17 +24,16 @@ from triage.models import (
     Team,
 )
 from triage.models.audit import SYSTEM
-from triage.models.ownership import owner_label
+from triage.models.ownership import OWNER_ROLE, owner_label
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.teams import require_role
 from triage.sync.ownership import owners_evaluate
 from triage.task_queue import TaskName, task_send
 
-# Who manages squads and rules, who assigns findings, and the least role an owner holds.
+# Who manages squads and rules, and who assigns findings.
 MANAGE_ROLE = Role.ADMIN
 ASSIGN_ROLE = Role.TRIAGER
-OWNER_ROLE = Role.TRIAGER
 MAX_CODEOWNERS_LINES = 5000
 QUEUED_PASS_WAITS = timedelta(minutes=10)
 

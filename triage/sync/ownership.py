@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from triage.codeowners import pattern_regex
-from triage.models import Finding, OwnershipRule
+from triage.models import Finding, Membership, OwnershipRule
+from triage.models.ownership import OWNER_ROLES
 
 CHUNK = 2000
 
@@ -54,8 +55,15 @@ def normalized_path(file_path: str) -> str:
 
 def team_rules(*, team_id: int) -> TeamRules:
     rules = TeamRules()
+    # A rule naming someone who can no longer own findings (removed, or now below triager)
+    # still matches, and gives no owner.
+    may_own = set(
+        Membership.objects.filter(team_id=team_id, role__in=OWNER_ROLES).values_list(
+            "user_id", flat=True
+        )
+    )
     for rule in OwnershipRule.objects.filter(team_id=team_id).order_by("position", "id"):
-        owner = (rule.member_id, rule.squad_id)
+        owner = (rule.member_id if rule.member_id in may_own else None, rule.squad_id)
         if rule.kind == OwnershipRule.Kind.REPOSITORY:
             rules.repositories[rule.repository_name] = owner
         else:
@@ -78,22 +86,8 @@ def owners_evaluate(
     """Give the findings (all of the team's when ``finding_pks`` is None) the owner their
     rules say; answer how many changed. ``progress(done, changed)`` is called per chunk."""
     rules = team_rules(team_id=team_id) if rules is None else rules
-    base = Finding.objects.filter(team_id=team_id, owner_explicit=False)
-    if finding_pks is not None:
-        base = base.filter(pk__in=list(finding_pks))
     done = changed = 0
-    last_pk = 0
-    while True:
-        chunk = list(
-            base.filter(pk__gt=last_pk)
-            .order_by("pk")
-            .values_list(
-                "pk", "repository__name", "file_path", "owner_member_id", "owner_squad_id"
-            )[:CHUNK]
-        )
-        if not chunk:
-            break
-        last_pk = chunk[-1][0]
+    for chunk in _chunks(team_id=team_id, finding_pks=finding_pks):
         moves: dict[Owner, list[int]] = defaultdict(list)
         for pk, repository_name, file_path, member_id, squad_id in chunk:
             owner = rules.owner_of(repository_name=repository_name, file_path=file_path)
@@ -108,6 +102,42 @@ def owners_evaluate(
         if progress is not None:
             progress(done, changed)
     return changed
+
+
+def _chunks(*, team_id: int, finding_pks: Iterable[int] | None):
+    """The findings the rules decide, a chunk at a time, in key order."""
+    base = Finding.objects.filter(team_id=team_id, owner_explicit=False).order_by("pk")
+    columns = ("pk", "repository__name", "file_path", "owner_member_id", "owner_squad_id")
+    if finding_pks is not None:
+        # In chunks of keys too: SQLite caps the number of parameters of one statement.
+        pks = sorted(set(finding_pks))
+        for start in range(0, len(pks), CHUNK):
+            chunk = list(base.filter(pk__in=pks[start : start + CHUNK]).values_list(*columns))
+            if chunk:
+                yield chunk
+        return
+    last_pk = 0
+    while chunk := list(base.filter(pk__gt=last_pk).values_list(*columns)[:CHUNK]):
+        last_pk = chunk[-1][0]
+        yield chunk
+
+
+def owners_release(*, team_id: int, user_id: int) -> int:
+    """Someone who can no longer own findings (removed from the team, or now below triager)
+    owns none: their assignments are undone and the rules decide again. Answers how many
+    findings they owned."""
+    pks = list(
+        Finding.objects.filter(team_id=team_id, owner_member_id=user_id).values_list(
+            "pk", flat=True
+        )
+    )
+    for start in range(0, len(pks), CHUNK):
+        Finding.objects.filter(pk__in=pks[start : start + CHUNK]).update(
+            owner_member=None, owner_explicit=False
+        )
+    if pks:
+        owners_evaluate(team_id=team_id, finding_pks=pks)
+    return len(pks)
 
 
 def owners_evaluate_written(*, team_id: int, finding_pks: Iterable[int]) -> int:

@@ -198,3 +198,30 @@ def test_replacing_on_import_drops_only_the_path_rules_of_the_same_scope(team, a
         OwnershipRule.objects.order_by("position").values_list("pattern", "repository_name")
     ) == [("*.js", "shop"), ("/api/", "")]
     assert AuditEvent.objects.filter(action="ownership_rule.import", details__replaced=1).exists()
+
+
+def test_a_member_removed_or_made_viewer_owns_nothing_any_more(team, admin, triager, squads):
+    from triage.services.teams import member_remove, member_set
+
+    approver = MembershipFactory(team=team, role=Role.APPROVER, user=UserFactory()).user
+    repository = RepositoryFactory(team=team)
+    by_rule = FindingFactory(repository=repository, file_path="docs/readme.md")
+    by_hand = FindingFactory(repository=repository, file_path="src/app.py")
+    kept = FindingFactory(repository=repository, file_path="src/kept.py")
+    services.codeowners_import(team=team, actor=admin, text="*.py @backend\n*.md @tess\n")
+    services.ownership_evaluation_run(evaluation_id=OwnershipEvaluation.objects.get().pk)
+    services.finding_assign(team=team, actor=admin, finding=by_hand, assignee_id=triager.pk)
+    services.finding_assign(team=team, actor=admin, finding=kept, assignee_id=approver.pk)
+    # An assignment by hand keeps the squad the rules gave.
+    assert _owners(by_rule, by_hand) == [("tess", None), ("tess", "backend")]
+
+    member_set(team=team, actor=admin, username="tess", role=Role.VIEWER)
+
+    # The hand-made assignment is undone, and the rule naming tess gives no owner now.
+    assert _owners(by_rule, by_hand, kept) == [
+        (None, None),
+        (None, "backend"),
+        (approver.username, "backend"),
+    ]
+    member_remove(team=team, actor=admin, membership_id=approver.memberships.get(team=team).pk)
+    assert _owners(kept) == [(None, "backend")]
