@@ -6,6 +6,7 @@ Squads and rules are the team admin's; assigning is a triager's. Every write is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,7 +25,7 @@ from triage.models import (
     Team,
 )
 from triage.models.audit import SYSTEM
-from triage.models.ownership import OWNER_ROLE, owner_label
+from triage.models.ownership import OWNER_ROLE, SQUAD_NAME_PATTERN, owner_label
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.teams import require_role
@@ -36,6 +37,7 @@ MANAGE_ROLE = Role.ADMIN
 ASSIGN_ROLE = Role.TRIAGER
 MAX_CODEOWNERS_LINES = 5000
 QUEUED_PASS_WAITS = timedelta(minutes=10)
+SQUAD_NAME_MAX_LENGTH = Squad._meta.get_field("name").max_length
 
 
 class CodeownersInvalid(ServiceError):
@@ -74,6 +76,12 @@ def _audit(team: Team, actor, action: str, target=None, label: str = "", **detai
 def squad_create(*, team: Team, actor, name: str) -> Squad:
     require_role(team=team, user=actor, role=MANAGE_ROLE)
     name = name.strip()
+    if not re.fullmatch(SQUAD_NAME_PATTERN, name) or len(name) > SQUAD_NAME_MAX_LENGTH:
+        raise ServiceError(
+            "A squad's name is letters, digits, dots, dashes and underscores (up to "
+            f"{SQUAD_NAME_MAX_LENGTH}), as CODEOWNERS writes @name.",
+            field="name",
+        )
     if Squad.objects.filter(team=team, name__iexact=name).exists():
         raise ServiceError(f"{team.name} already has a squad named {name}.", field="name")
     try:

@@ -225,3 +225,15 @@ def test_a_member_removed_or_made_viewer_owns_nothing_any_more(team, admin, tria
     ]
     member_remove(team=team, actor=admin, membership_id=approver.memberships.get(team=team).pk)
     assert _owners(kept) == [(None, "backend")]
+
+
+@pytest.mark.parametrize("name", ["", "two words", "@backend", "-dash", "x" * 101])
+def test_a_squad_name_must_be_one_codeowners_can_write(team, admin, name):
+    with pytest.raises(ServiceError, match="letters, digits"):
+        services.squad_create(team=team, actor=admin, name=name)
+    assert not Squad.objects.exists()
+
+
+def test_squad_names_are_unique_in_a_team_whatever_their_case(team, admin, squads):
+    with pytest.raises(ServiceError, match="already has a squad named Backend"):
+        services.squad_create(team=team, actor=admin, name="Backend")
