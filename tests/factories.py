@@ -297,3 +297,31 @@ class PullRequestFactory(row_of("fix", FixFactory)):
         lambda p: f"https://github.com/{p.repo_full_name}/pull/{p.pr_number}"
     )
     merge_status = "open"
+
+
+def finding_status_job(team, *, state: str, outcomes, repository=None):
+    """A bulk change to "resolved" with one item per outcome (``"changed"``, ``"failed"``,
+    ``"pending"`` …), each for a new finding of ``repository`` (a new repository of ``team``
+    when not given), its counts worked out as the worker works them out."""
+    from triage.models import FindingStatusJob, FindingStatusJobItem
+    from triage.services.findings import _recount
+
+    repository = repository or RepositoryFactory(team=team)
+    job = FindingStatusJob.objects.create(
+        team=team, target_status="resolved", state=state, total=len(outcomes)
+    )
+    for outcome in outcomes:
+        finding = FindingFactory(repository=repository)
+        FindingStatusJobItem.objects.create(
+            job=job,
+            finding=finding,
+            connection=repository.connection,
+            finding_upstream_id=finding.upstream_id,
+            repository_upstream_id=repository.upstream_id,
+            previous_status="open",
+            target_status="resolved",
+            outcome=outcome,
+            reason="Kolega is unreachable (HTTP 503)." if outcome == "failed" else "",
+        )
+    _recount(job)
+    return job

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tests.factories import UserFactory
+from triage.models import KolegaConnection, Membership, Role
+
 AXE_FILE = "vendor/axe-core/axe-4.14.1.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 BLOCKING_IMPACTS = {"serious", "critical"}
@@ -23,6 +26,27 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 # that issued a request with `htmx-request` until its swap settles).
 SETTLED = """() => document.readyState === 'complete'
     && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"""
+
+
+def connect_demo_organization(
+    team, live_server, *, slug: str, name: str = "Acme Journeys"
+) -> KolegaConnection:
+    """The team connected to a freshly seeded sandbox demo organization (by an admin made for
+    it), fully synced over HTTP."""
+    from sandbox.services.seed import demo_organization_seed
+    from triage.services.connections import connection_create
+    from triage.sync import sync_connection_full
+
+    admin = UserFactory(username=f"{slug}-admin")
+    Membership.objects.create(team=team, user=admin, role=Role.ADMIN)
+    _, key, _ = demo_organization_seed(slug=slug, name=name)
+    created = connection_create(
+        team=team, actor=admin, name="Acme", base_url=live_server.url + "/sandbox", api_key=key
+    )
+    connection = KolegaConnection.objects.get(pk=created.pk)
+    run = sync_connection_full(connection=connection)
+    assert run.status == "succeeded", run.error
+    return connection
 
 
 class AccessibilityViolations(AssertionError):

@@ -7,11 +7,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.browser.journey import Journey
-from tests.factories import MembershipFactory, UserFactory
+from tests.browser.journey import Journey, connect_demo_organization
 from triage.models import Finding, FindingComment, KolegaConnection, Role
-from triage.services.connections import connection_create
-from triage.sync import sync_connection_full
 
 # Every CSP violation is reported as a console error the test collects (Chromium logs some
 # itself, not all: a blocked inline style attribute set by a script is silent otherwise).
@@ -25,17 +22,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 @pytest.fixture
 def connection(team, live_server, transactional_db) -> KolegaConnection:
-    from sandbox.services.seed import demo_organization_seed
-
-    _, key, _ = demo_organization_seed(slug="acme-finding-page", name="Acme Finding Page")
-    admin = MembershipFactory(team=team, role=Role.ADMIN, user=UserFactory()).user
-    created = connection_create(
-        team=team, actor=admin, name="Acme", base_url=live_server.url + "/sandbox", api_key=key
+    return connect_demo_organization(
+        team, live_server, slug="acme-finding-page", name="Acme Finding Page"
     )
-    connection = KolegaConnection.objects.get(pk=created.pk)
-    run = sync_connection_full(connection=connection)
-    assert run.status == "succeeded", run.error
-    return connection
 
 
 @pytest.fixture

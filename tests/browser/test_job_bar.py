@@ -3,8 +3,8 @@ and a failed part of equal length, without any CSP violation."""
 
 from django.urls import reverse
 
-from tests.factories import FindingFactory, RepositoryFactory
-from triage.models import FindingStatusJob, FindingStatusJobItem, Role
+from tests.factories import finding_status_job
+from triage.models import Role
 
 CSP_LISTENER = """() => {
   window.cspViolations = [];
@@ -13,34 +13,12 @@ CSP_LISTENER = """() => {
 }"""
 
 
-def _half_failed_job(team):
-    repository = RepositoryFactory(team=team)
-    job = FindingStatusJob.objects.create(
-        team=team, target_status="resolved", state="finished", total=4
-    )
-    for outcome in ("changed", "unchanged", "failed", "failed"):
-        finding = FindingFactory(repository=repository)
-        FindingStatusJobItem.objects.create(
-            job=job,
-            finding=finding,
-            connection=repository.connection,
-            finding_upstream_id=finding.upstream_id,
-            repository_upstream_id=repository.upstream_id,
-            previous_status="open",
-            target_status="resolved",
-            outcome=outcome,
-            reason="Kolega is unreachable (HTTP 503)." if outcome == "failed" else "",
-        )
-    from triage.services.findings import _recount
-
-    _recount(job)
-    return job
-
-
 def test_half_failed_job_bar_in_the_browser(
     browser_page, live_server, team, member, sign_in, shot, transactional_db
 ):
-    job = _half_failed_job(team)
+    job = finding_status_job(
+        team, state="finished", outcomes=["changed", "unchanged", "failed", "failed"]
+    )
     page = browser_page
     page.add_init_script(f"({CSP_LISTENER})()")
     sign_in(page, member(Role.VIEWER, username="viewer"))

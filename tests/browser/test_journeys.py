@@ -27,7 +27,7 @@ import pytest
 from django.db import connection as db_connection
 from django.urls import reverse
 
-from tests.browser.journey import Journey
+from tests.browser.journey import Journey, connect_demo_organization
 from tests.browser.test_reports import make_history
 from tests.factories import TEST_PASSWORD, UserFactory
 from tests.fixes_started import fix_started
@@ -155,24 +155,6 @@ def nav(j: Journey, name: str):
     return j.page.get_by_role("navigation", name="Team navigation").get_by_role(
         "link", name=re.compile(rf"^{name}\b")
     )
-
-
-def connect_demo_organization(team, live_server, *, slug: str):
-    """The team connected to a freshly seeded sandbox demo organization, fully synced."""
-    from sandbox.services.seed import demo_organization_seed
-    from triage.services.connections import connection_create
-    from triage.sync import sync_connection_full
-
-    admin = UserFactory(username=f"{slug}-admin")
-    Membership.objects.create(team=team, user=admin, role=Role.ADMIN)
-    _, key, _ = demo_organization_seed(slug=slug, name="Acme Journeys")
-    created = connection_create(
-        team=team, actor=admin, name="Acme", base_url=live_server.url + "/sandbox", api_key=key
-    )
-    connection = KolegaConnection.objects.get(pk=created.pk)
-    run = sync_connection_full(connection=connection)
-    assert run.status == "succeeded", run.error
-    return connection
 
 
 def test_admin_connects_a_key_and_adds_members(

@@ -18,7 +18,8 @@ def test_policies_and_invitations_in_the_browser(
     page.add_init_script(RECORD_CSP_VIOLATIONS)
     sign_in(page, admin)
 
-    page.goto(live_server.url + reverse("settings-policies", kwargs={"team_slug": team.slug}))
+    policies = live_server.url + reverse("settings-policies", kwargs={"team_slug": team.slug})
+    page.goto(policies)
     page.get_by_label("Approving opens the pull requests").check()
     page.get_by_role("button", name="Save approval policy").click()
     page.wait_for_load_state()
@@ -31,6 +32,7 @@ def test_policies_and_invitations_in_the_browser(
     # The refused form answers 400, which Chromium notes in the console; nothing else may be.
     assert page.console_errors == [
         "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+        f" [{policies}]"
     ]
     page.console_errors.clear()
     shot(page, "policies")

@@ -8,6 +8,7 @@ unknown choices), one field at a time so no other invalid field hides it, and th
 uses it must answer without a server error.
 """
 
+import copy
 import importlib
 import inspect
 import pkgutil
@@ -192,7 +193,9 @@ CLASSES = _walk_classes()
 def fields_of(cls) -> dict[str, forms.Field]:
     """The form fields a request fills in, by parameter name."""
     if issubclass(cls, django_filters.FilterSet):
-        return {name: f.field for name, f in cls.base_filters.items()}
+        # A filter builds its form field once and keeps it; a copy keeps the class's filters
+        # unbuilt, so each FilterSet instance still gets the querysets its __init__ sets.
+        return {name: copy.deepcopy(f).field for name, f in cls.base_filters.items()}
     return dict(cls.base_fields)
 
 

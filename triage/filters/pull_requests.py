@@ -62,10 +62,3 @@ class PullRequestFilter(django_filters.FilterSet):
         if value >= date.max:  # the last day there is: nothing opens after it
             return queryset
         return queryset.filter(created_at__lt=_start_of_day(value + timedelta(days=1)))
-
-    @property
-    def is_filtered(self) -> bool:
-        if not self.is_bound:
-            return False
-        self.is_valid()
-        return any(value not in (None, "") for value in self.form.cleaned_data.values())

@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self, TypeVar
@@ -62,6 +62,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
 CLOCK_SKEW_ALLOWANCE = timedelta(seconds=5)
 
 M = TypeVar("M", bound=KolegaModel)
+# What a create that may be reconciled makes: looked for among those created since it was sent.
+Created = TypeVar("Created", ScanBatch, Fix)
 
 Retryability = Literal["idempotent", "reconcile", "never"]
 
@@ -312,12 +314,9 @@ class KolegaClient:
 
         def find_created(since: datetime) -> ScanBatch | None:
             page = self.list_scans(repository_id=repository_id, scan_type=scan_type, limit=20)
-            created = [
-                batch
-                for batch in page.items
-                if batch.scan_type == scan_type and batch.created_at >= since
-            ]
-            return max(created, key=lambda batch: batch.created_at, default=None)
+            return _newest_created_since(
+                page.items, since, lambda batch: batch.scan_type == scan_type
+            )
 
         return self._call(
             "create_scan",
@@ -440,14 +439,11 @@ class KolegaClient:
                 finding_id=wanted_findings[0] if wanted_findings else None,
                 limit=50,
             )
-            created = [
-                fix
-                for fix in page.items
-                if fix.created_at >= since
-                and fix.title == title
-                and sorted(fix.finding_ids) == wanted_findings
-            ]
-            return max(created, key=lambda fix: fix.created_at, default=None)
+            return _newest_created_since(
+                page.items,
+                since,
+                lambda fix: fix.title == title and sorted(fix.finding_ids) == wanted_findings,
+            )
 
         return self._call(
             "create_fix",
@@ -491,31 +487,33 @@ class KolegaClient:
         lost answer a fix that is no longer completed shows the refine took effect; a fix
         still completed shows it did not, and the request is sent again.
         """
-
-        def find_applied(since: datetime) -> Fix | None:
-            fix = self.get_fix(repository_id=repository_id, fix_id=fix_id)
-            return fix if fix.status.lower() in ("pending", "running") else None
-
         return self._call(
             "refine_fix",
             path={"repository_id": repository_id, "fix_id": fix_id},
             body=FixRefineRequest(instructions=instructions),
-            find_created=find_applied,
+            find_created=self._fix_found_in(repository_id, fix_id, ("pending", "running")),
         )
 
     def cancel_fix(self, *, repository_id: str, fix_id: str) -> Fix:
         """Stop a pending or running fix. After a lost answer, a fix found cancelled is
         returned rather than cancelled twice (which Kolega answers as an illegal state)."""
-
-        def find_applied(since: datetime) -> Fix | None:
-            fix = self.get_fix(repository_id=repository_id, fix_id=fix_id)
-            return fix if fix.status.lower() == "cancelled" else None
-
         return self._call(
             "cancel_fix",
             path={"repository_id": repository_id, "fix_id": fix_id},
-            find_created=find_applied,
+            find_created=self._fix_found_in(repository_id, fix_id, ("cancelled",)),
         )
+
+    def _fix_found_in(
+        self, repository_id: str, fix_id: str, statuses: tuple[str, ...]
+    ) -> Callable[[datetime], Fix | None]:
+        """After a lost answer to a change of a fix: the fix, read again, if its status shows
+        the change took effect, else None (and the request is sent again)."""
+
+        def find_applied(since: datetime) -> Fix | None:
+            fix = self.get_fix(repository_id=repository_id, fix_id=fix_id)
+            return fix if fix.status.lower() in statuses else None
+
+        return find_applied
 
     def create_pull_requests(
         self,
@@ -912,6 +910,15 @@ class KolegaClient:
                 "kolega_attempt": attempt,
             },
         )
+
+
+def _newest_created_since(
+    items: Iterable[Created], since: datetime, matches: Callable[[Created], bool]
+) -> Created | None:
+    """After a lost answer to a create: the newest of `items` created since the request
+    started that `matches` it, taken as the one the request created."""
+    created = [item for item in items if item.created_at >= since and matches(item)]
+    return max(created, key=lambda item: item.created_at, default=None)
 
 
 def _query_value(value: Any) -> str | int | float | bool:

@@ -21,6 +21,14 @@ class KolegaModel(BaseModel):
 T = TypeVar("T", bound=KolegaModel)
 
 
+class RunTimes(KolegaModel):
+    """When a run (a scan batch, one source repo's scan, a fix) started and ended; both stay
+    None until it has."""
+
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
 class Page(KolegaModel, Generic[T]):
     """One page of a list endpoint (`PublicPaginatedResponse_*`)."""
 
@@ -87,27 +95,21 @@ class ScanBatchCounts(KolegaModel):
     scans_assessed: int
 
 
-class ScanBatch(ScanBatchCounts):
+class ScanBatch(ScanBatchCounts, RunTimes):
     error_message: str | None = None
     created_at: datetime
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
 
 
-class ScanProgressRepository(KolegaModel):
+class ScanProgressRepository(RunTimes):
     repository: str
     branch: str
     status: str
     status_reason: str | None = None
     findings_count: int | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
 
 
-class ScanProgress(ScanBatchCounts):
+class ScanProgress(ScanBatchCounts, RunTimes):
     percent_complete: float
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
     error_message: str | None = None
     repositories: list[ScanProgressRepository] = Field(default_factory=list)
 
@@ -190,7 +192,7 @@ class PullRequest(KolegaModel):
     merged_at: datetime | None = None
 
 
-class Fix(KolegaModel):
+class Fix(RunTimes):
     id: str
     repository_id: str
     finding_ids: list[str]
@@ -203,8 +205,6 @@ class Fix(KolegaModel):
     error_message: str | None = None
     pull_requests: list[PullRequest] = Field(default_factory=list)
     created_at: datetime
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
 
 
 class FixDiff(KolegaModel):
@@ -213,12 +213,10 @@ class FixDiff(KolegaModel):
     diff: str | None = None
 
 
-class FixProgress(KolegaModel):
+class FixProgress(RunTimes):
     fix_id: str
     repository_id: str
     status: str
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
     duration_seconds: float | None = None
     agent_steps_completed: int = 0
     latest_activity_at: datetime | None = None

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import models
 from django.db.models import Prefetch
 
 from triage.models import (
@@ -200,6 +201,20 @@ def _assignment_entries(finding: Finding) -> list[TimelineEntry]:
     return entries
 
 
+def _audit_actors(
+    finding: Finding, model: type[models.Model], targets: list[models.Model], *, action: str
+) -> dict[str, str]:
+    """Who the audit log says did ``action`` to each of ``targets``, by the target's key."""
+    return dict(
+        AuditEvent.objects.filter(
+            team_id=finding.team_id,
+            action=action,
+            target_type=model._meta.model_name,
+            target_id__in=[str(target.pk) for target in targets],
+        ).values_list("target_id", "actor_label")
+    )
+
+
 def _dismissal_entries(finding: Finding) -> list[TimelineEntry]:
     requests = list(
         DismissalRequest.objects.filter(team_id=finding.team_id, items__finding=finding)
@@ -209,14 +224,7 @@ def _dismissal_entries(finding: Finding) -> list[TimelineEntry]:
         )
         .order_by("-created_at", "-id")[:TIMELINE_LIMIT]
     )
-    cancelled_by = dict(
-        AuditEvent.objects.filter(
-            team_id=finding.team_id,
-            action="dismissal.cancel",
-            target_type=DismissalRequest._meta.model_name,
-            target_id__in=[str(request.pk) for request in requests],
-        ).values_list("target_id", "actor_label")
-    )
+    cancelled_by = _audit_actors(finding, DismissalRequest, requests, action="dismissal.cancel")
     entries = []
     for request in requests:
         wanted = request.get_requested_status_display()
@@ -283,14 +291,7 @@ def _note_entries(finding: Finding) -> list[TimelineEntry]:
 
 
 def _fix_entries(finding: Finding, fixes: list[Fix]) -> list[TimelineEntry]:
-    started_by = dict(
-        AuditEvent.objects.filter(
-            team_id=finding.team_id,
-            action="fix.create",
-            target_type=Fix._meta.model_name,
-            target_id__in=[str(fix.pk) for fix in fixes],
-        ).values_list("target_id", "actor_label")
-    )
+    started_by = _audit_actors(finding, Fix, fixes, action="fix.create")
     entries = []
     for fix in fixes:
         entries.append(

@@ -45,7 +45,7 @@ from triage.services.four_eyes import approval_policy_set as approval_policy_set
 from triage.services.four_eyes import four_eyes_allows as four_eyes_allows
 from triage.services.kolega_errors import describe_kolega_error
 from triage.services.teams import SYSTEM, require_role
-from triage.sync.rows import fix_approvals_void_for_other_diff, fix_diff_store
+from triage.sync.rows import fix_approval_void, fix_approvals_void_for_other_diff, fix_diff_store
 from triage.sync.tracking import fix_mirror
 from triage.task_queue import TaskName, task_send
 
@@ -188,14 +188,11 @@ def approval_request(
 def _notify_approvers(approval_id: int) -> None:
     approval = FixApproval.objects.select_related("fix", "team", "requested_by").get(pk=approval_id)
     approvers_email(
-        team=approval.team,
-        requested_by_id=approval.requested_by_id,
+        request=approval,
         subject=f"Approval requested: {approval.fix.title}",
-        message=(
-            f"{approval.requested_by.get_username()} asks to open pull requests for "
-            f"the fix “{approval.fix.title}”.\n\n{approval.note}\n\n"
-            "Review the diff in the portal's Approvals queue."
-        ),
+        asks_to=f"open pull requests for the fix “{approval.fix.title}”",
+        note=approval.note,
+        closing="Review the diff in the portal's Approvals queue.",
     )
 
 
@@ -214,25 +211,15 @@ def approval_decide(
             .get(pk=approval.pk)
         )
         request_still_pending(approval)
-        approvals = decision_record(
+        decision_record(
             request=approval,
             actor=actor,
             approve=approve,
             comment=comment,
-            diff_sha256=approval.diff_sha256,
-        )
-        audit_log(
-            team=approval.team,
-            actor=actor,
-            action="approval.approve" if approve else "approval.reject",
+            workflow="approval",
             target=fix,
-            details={
-                "approval": approval.pk,
-                "diff_sha256": approval.diff_sha256,
-                "comment": comment,
-                "approvals": approvals,
-                "required": approval.required_approvals,
-            },
+            details={"approval": approval.pk, "diff_sha256": approval.diff_sha256},
+            diff_sha256=approval.diff_sha256,
         )
     if (
         approval.status == FixApproval.Status.APPROVED
@@ -248,23 +235,14 @@ def _approval_void_if_diff_changed(*, approval: FixApproval, actor, membership) 
     with transaction.atomic():
         approval = (
             FixApproval.objects.select_for_update(of=("self",))
-            .select_related("fix", "team")
+            .select_related("fix__team", "team")
             .get(pk=approval.pk)
         )
         fix = approval.fix
         decision_check(request=approval, actor=actor, membership=membership, what="approval")
         if fix.diff_sha256 == approval.diff_sha256:
             return fix
-        approval.status = FixApproval.Status.VOIDED
-        approval.decided_at = timezone.now()
-        approval.save(update_fields=["status", "decided_at"])
-        audit_log(
-            team=approval.team,
-            actor=actor,
-            action="approval.void",
-            target=fix,
-            details={"approval": approval.pk, "reason": "diff changed"},
-        )
+        fix_approval_void(approval, fix=fix, actor=actor, reason="diff changed")
     raise ServiceError("The diff changed since approval was requested; ask again.")
 
 

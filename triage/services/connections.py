@@ -13,6 +13,7 @@ from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.kolega_errors import describe_key_check_failure
 from triage.services.teams import require_role
+from triage.sync.runs import connection_state_record
 from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.connections")
@@ -126,14 +127,12 @@ def connection_verify(*, connection: KolegaConnection, actor) -> KolegaConnectio
     except ServiceError as exc:
         if exc.field == "api_key":
             with transaction.atomic():
-                connection.state = KolegaConnection.State.INVALID
-                connection.state_reason = exc.message
-                connection.save(update_fields=["state", "state_reason", "updated_at"])
-                audit_log(
-                    team=connection.team,
+                connection_state_record(
+                    connection,
+                    state=KolegaConnection.State.INVALID,
+                    reason=exc.message,
                     actor=actor,
                     action="connection.verify_failed",
-                    target=connection,
                     details={"reason": exc.message},
                 )
         raise
@@ -152,16 +151,12 @@ def connection_verify(*, connection: KolegaConnection, actor) -> KolegaConnectio
 def connection_state_set(*, connection: KolegaConnection, actor, enabled: bool) -> KolegaConnection:
     require_role(team=connection.team, user=actor, role=Role.ADMIN)
     with transaction.atomic():
-        connection.state = (
-            KolegaConnection.State.ACTIVE if enabled else KolegaConnection.State.DISABLED
-        )
-        connection.state_reason = "" if enabled else "Disabled by an admin"
-        connection.save(update_fields=["state", "state_reason", "updated_at"])
-        audit_log(
-            team=connection.team,
+        connection_state_record(
+            connection,
+            state=KolegaConnection.State.ACTIVE if enabled else KolegaConnection.State.DISABLED,
+            reason="" if enabled else "Disabled by an admin",
             actor=actor,
             action="connection.enable" if enabled else "connection.disable",
-            target=connection,
         )
     return connection
 

@@ -173,14 +173,11 @@ def _request_record(request: DismissalRequest, *, actor, skipped: int) -> None:
     )
     transaction.on_commit(
         lambda: approvers_email(
-            team=request.team,
-            requested_by_id=actor.pk,
+            request=request,
             subject=f"Dismissal requested: {count} finding(s) to {status_label(status)}",
-            message=(
-                f"{actor.get_username()} asks to set {count} finding(s) to "
-                f"{status_label(status)}{until}.\n\nReason: {reason}\n\n"
-                "Decide in the portal's Approvals queue."
-            ),
+            asks_to=f"set {count} finding(s) to {status_label(status)}{until}",
+            note=f"Reason: {reason}",
+            closing="Decide in the portal's Approvals queue.",
         )
     )
 
@@ -199,17 +196,8 @@ def dismissal_decide(
         decision_check(request=request, actor=actor, membership=membership, what="dismissal")
         if approve and request.expires_on is not None and request.expires_on <= today():
             raise ServiceError("Its expiry date has passed; reject it and ask again.")
-        approvals = decision_record(request=request, actor=actor, approve=approve, comment=comment)
-        audit_log(
-            team=request.team,
-            actor=actor,
-            action="dismissal.approve" if approve else "dismissal.reject",
-            target=request,
-            details={
-                "comment": comment,
-                "approvals": approvals,
-                "required": request.required_approvals,
-            },
+        decision_record(
+            request=request, actor=actor, approve=approve, comment=comment, workflow="dismissal"
         )
         if request.status == Status.REJECTED:
             _rejected_note(request, actor=actor, comment=comment)

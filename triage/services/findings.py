@@ -34,7 +34,7 @@ from triage.services.audit import audit_log
 from triage.services.dismissal_notes import dismissal_status_job_finished
 from triage.services.errors import ServiceError
 from triage.services.four_eyes import status_needs_approval
-from triage.services.kolega_errors import describe_kolega_error
+from triage.services.kolega_errors import describe_kolega_error, kolega_interactive
 from triage.services.teams import SYSTEM, require_role
 from triage.sync.rows import findings_write
 from triage.task_queue import TaskName, task_send
@@ -92,15 +92,12 @@ def finding_status_set(
         raise ServiceError("No such finding.")
     _refuse_unapproved_dismissal(team, status)
     previous = finding.status
-    try:
-        with kolega_client_for(finding.connection, interactive=True) as client:
-            answer = client.update_finding_status(
-                repository_id=finding.repository.upstream_id,
-                finding_id=finding.upstream_id,
-                status=status,
-            )
-    except kolega.KolegaError as exc:
-        raise ServiceError(describe_kolega_error(exc)) from None
+    with kolega_interactive(finding.connection) as client:
+        answer = client.update_finding_status(
+            repository_id=finding.repository.upstream_id,
+            finding_id=finding.upstream_id,
+            status=status,
+        )
     with transaction.atomic():
         findings_write(
             connection=finding.connection,
@@ -221,13 +218,19 @@ def _job_dismissal_refusal(job: FindingStatusJob, statuses: Iterable[str]) -> st
     )
 
 
+def _finished_job_locked(job: FindingStatusJob, *, refusal: str) -> FindingStatusJob:
+    """The job again under its row lock, once it has finished; else ``refusal``."""
+    job = FindingStatusJob.objects.select_for_update().get(pk=job.pk)
+    if job.state != FindingStatusJob.State.FINISHED:
+        raise ServiceError(refusal)
+    return job
+
+
 def finding_status_job_retry_failed(*, job: FindingStatusJob, actor) -> FindingStatusJob:
     """Send the failed items of a finished job again, in the same job."""
     require_role(team=job.team, user=actor, role=Role.TRIAGER)
     with transaction.atomic():
-        job = FindingStatusJob.objects.select_for_update().get(pk=job.pk)
-        if job.state != FindingStatusJob.State.FINISHED:
-            raise ServiceError("This job is still running.")
+        job = _finished_job_locked(job, refusal="This job is still running.")
         refusal = _job_dismissal_refusal(
             job, job.items.filter(outcome=Outcome.FAILED).values_list("target_status", flat=True)
         )
@@ -257,9 +260,7 @@ def finding_status_job_undo(*, job: FindingStatusJob, actor) -> FindingStatusJob
     """A new job setting every finding ``job`` changed back to its previous status."""
     require_role(team=job.team, user=actor, role=Role.TRIAGER)
     with transaction.atomic():
-        job = FindingStatusJob.objects.select_for_update().get(pk=job.pk)
-        if job.state != FindingStatusJob.State.FINISHED:
-            raise ServiceError("A job can be undone once it has finished.")
+        job = _finished_job_locked(job, refusal="A job can be undone once it has finished.")
         if FindingStatusJob.objects.filter(undo_of=job).exists():
             raise ServiceError("This job has already been undone.")
         changed = list(job.items.filter(outcome=Outcome.CHANGED).select_related("finding"))

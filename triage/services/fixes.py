@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from triage import kolega
-from triage.clients import kolega_client_for
 from triage.models import (
     Finding,
     Fix,
@@ -28,7 +26,7 @@ from triage.models import (
 )
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
-from triage.services.kolega_errors import describe_kolega_error
+from triage.services.kolega_errors import kolega_interactive
 from triage.services.teams import require_role
 from triage.sync.tracking import fix_mirror
 from triage.task_queue import TaskName, task_send
@@ -191,25 +189,22 @@ def fix_start(
     connection = findings[0].connection
     if not connection.is_active:
         raise ServiceError("This repository's Kolega connection is not active.")
-    try:
-        with kolega_client_for(connection, interactive=True) as client:
-            balance = client.quota_balance()
-            if balance.prs.remaining <= 0:
-                raise ServiceError(
-                    "The quota of fixes and pull requests is used up until "
-                    f"{balance.period_end:%Y-%m-%d}. Nothing was sent to Kolega."
-                )
-            created = client.create_fix(
-                repository_id=repository.upstream_id,
-                finding_ids=[finding.upstream_id for finding in findings],
-                title=title,
-                instructions=instructions,
-                source_repo=source_repo,
-                source_repo_provider=provider or "github",
-                source_scan_branch=branch or None,
+    with kolega_interactive(connection) as client:
+        balance = client.quota_balance()
+        if balance.prs.remaining <= 0:
+            raise ServiceError(
+                "The quota of fixes and pull requests is used up until "
+                f"{balance.period_end:%Y-%m-%d}. Nothing was sent to Kolega."
             )
-    except kolega.KolegaError as exc:
-        raise ServiceError(describe_kolega_error(exc)) from None
+        created = client.create_fix(
+            repository_id=repository.upstream_id,
+            finding_ids=[finding.upstream_id for finding in findings],
+            title=title,
+            instructions=instructions,
+            source_repo=source_repo,
+            source_repo_provider=provider or "github",
+            source_scan_branch=branch or None,
+        )
     fix = fix_mirror(connection=connection, fix=created)
     with transaction.atomic():
         audit_log(
@@ -233,13 +228,10 @@ def fix_cancel(*, fix: Fix, actor) -> Fix:
         raise ServiceError(
             f"Only a pending or running fix can be cancelled (it is {fix.status_label})."
         )
-    try:
-        with kolega_client_for(fix.connection, interactive=True) as client:
-            answered = client.cancel_fix(
-                repository_id=fix.repository.upstream_id, fix_id=fix.upstream_id
-            )
-    except kolega.KolegaError as exc:
-        raise ServiceError(describe_kolega_error(exc)) from None
+    with kolega_interactive(fix.connection) as client:
+        answered = client.cancel_fix(
+            repository_id=fix.repository.upstream_id, fix_id=fix.upstream_id
+        )
     fix = fix_mirror(connection=fix.connection, fix=answered)
     with transaction.atomic():
         audit_log(team=fix.team, actor=actor, action="fix.cancel", target=fix)
@@ -276,15 +268,12 @@ def fix_refine(*, fix: Fix, actor, instructions: str) -> Fix:
         raise ServiceError("Say what should change.", field="instructions")
     if fix.status.lower() not in REFINABLE_STATUSES:
         raise ServiceError(f"Only a completed fix can be refined (it is {fix.status_label}).")
-    try:
-        with kolega_client_for(fix.connection, interactive=True) as client:
-            answered = client.refine_fix(
-                repository_id=fix.repository.upstream_id,
-                fix_id=fix.upstream_id,
-                instructions=instructions,
-            )
-    except kolega.KolegaError as exc:
-        raise ServiceError(describe_kolega_error(exc)) from None
+    with kolega_interactive(fix.connection) as client:
+        answered = client.refine_fix(
+            repository_id=fix.repository.upstream_id,
+            fix_id=fix.upstream_id,
+            instructions=instructions,
+        )
     # Kept once Kolega has accepted the refinement, before the mirror takes the new run.
     diff_version_capture(fix=fix)
     previous_sha = fix.diff_sha256

@@ -89,24 +89,29 @@ def status_needs_approval(team: Team, status: str) -> bool:
     return is_dismissal(status) and dismissals_need_approval(team)
 
 
-def approvers_email(*, team: Team, requested_by_id: int, subject: str, message: str) -> None:
-    """Tell the team's approvers (but the requester) that a request waits, when email is
-    configured; a mail server that fails is logged, never raised."""
+def approvers_email(
+    *, request: models.Model, subject: str, asks_to: str, note: str, closing: str
+) -> None:
+    """Tell the team's approvers (but the requester) that ``request`` waits ("<requester> asks
+    to <asks_to>.", the requester's note, then where to decide), when email is configured; a
+    mail server that fails is logged, never raised."""
     if not getattr(settings, "EMAIL_HOST", "") and "locmem" not in settings.EMAIL_BACKEND:
         return
+    team = request.team
     recipients = [
         m.user.email
         for m in Membership.objects.filter(
             team=team, role__in=[Role.APPROVER, Role.ADMIN]
         ).select_related("user")
-        if m.user.email and m.user_id != requested_by_id
+        if m.user.email and m.user_id != request.requested_by_id
     ]
     if not recipients:
         return
+    asker = request.requested_by.get_username()
     try:
         send_mail(
             subject=f"[{team.name}] {subject}",
-            message=message,
+            message=f"{asker} asks to {asks_to}.\n\n{note}\n\n{closing}",
             from_email=None,
             recipient_list=recipients,
         )
@@ -173,16 +178,26 @@ def request_still_pending(request: models.Model) -> None:
 
 
 def decision_record(
-    *, request: models.Model, actor, approve: bool, comment: str = "", **fields
+    *,
+    request: models.Model,
+    actor,
+    approve: bool,
+    comment: str = "",
+    workflow: str,
+    target: models.Model | None = None,
+    details: dict | None = None,
+    **fields,
 ) -> int:
     """Record the actor's decision on a pending request held under its row lock, and move the
-    request on: rejected by a reject, approved by the last approval it needs. Answers the
-    number of approvals it now has; `fields` are the workflow's own (the diff's hash)."""
+    request on: rejected by a reject, approved by the last approval it needs.
+
+    The audit entry is ``<workflow>.approve`` or ``<workflow>.reject`` on ``target`` (else the
+    request), the workflow's ``details`` first. Answers the number of approvals the request
+    now has; ``fields`` are the workflow's own on the decision (the diff's hash)."""
     if request.decisions.filter(approver=actor).exists():
         raise ServiceError("You have already decided on this request.")
-    request.decisions.create(
-        approver=actor, decision=APPROVE if approve else REJECT, comment=comment.strip(), **fields
-    )
+    decision = APPROVE if approve else REJECT
+    request.decisions.create(approver=actor, decision=decision, comment=comment.strip(), **fields)
     approvals = request.decisions.filter(decision=APPROVE).count()
     if not approve:
         request.status = REJECTED
@@ -191,4 +206,16 @@ def decision_record(
     if request.status != PENDING:
         request.decided_at = timezone.now()
     request.save(update_fields=["status", "decided_at"])
+    audit_log(
+        team=request.team,
+        actor=actor,
+        action=f"{workflow}.{decision}",
+        target=target or request,
+        details={
+            **(details or {}),
+            "comment": comment,
+            "approvals": approvals,
+            "required": request.required_approvals,
+        },
+    )
     return approvals

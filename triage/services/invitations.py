@@ -120,23 +120,39 @@ def invitation_create(*, team: Team, actor, email: str, role: Role) -> Invitatio
     return invitation
 
 
-def invitation_resend(*, team: Team, actor, invitation_id: int) -> Invitation:
-    """Mail a waiting invitation's link again (after a delivery failure, or a lost email)."""
-    require_role(team=team, user=actor, role=Role.ADMIN)
-    invitation = Invitation.objects.filter(team=team, pk=invitation_id).first()
+def _waiting_invitation(invitations, *, team: Team, invitation_id: int, refusal: str) -> Invitation:
+    """The team's invitation ``invitation_id`` while it still waits; else ``refusal``."""
+    invitation = invitations.filter(team=team, pk=invitation_id).first()
     if invitation is None:
         raise ServiceError("No such invitation.")
     if invitation.state(timezone.now()) != "pending":
-        raise ServiceError("Only a waiting invitation can be sent again.")
+        raise ServiceError(refusal)
+    return invitation
+
+
+def _invitation_audit(*, team: Team, actor, invitation: Invitation, change: str) -> None:
+    """The audit entry ``member.invite_<change>`` of a waiting invitation, named by its address."""
+    audit_log(
+        team=team,
+        actor=actor,
+        action=f"member.invite_{change}",
+        target=invitation,
+        target_label=invitation.email,
+        details={"email": invitation.email},
+    )
+
+
+def invitation_resend(*, team: Team, actor, invitation_id: int) -> Invitation:
+    """Mail a waiting invitation's link again (after a delivery failure, or a lost email)."""
+    require_role(team=team, user=actor, role=Role.ADMIN)
+    invitation = _waiting_invitation(
+        Invitation.objects,
+        team=team,
+        invitation_id=invitation_id,
+        refusal="Only a waiting invitation can be sent again.",
+    )
     with transaction.atomic():
-        audit_log(
-            team=team,
-            actor=actor,
-            action="member.invite_resend",
-            target=invitation,
-            target_label=invitation.email,
-            details={"email": invitation.email},
-        )
+        _invitation_audit(team=team, actor=actor, invitation=invitation, change="resend")
         transaction.on_commit(lambda: task_send(TaskName.SEND_INVITATION_EMAIL, invitation.pk))
     return invitation
 
@@ -144,23 +160,15 @@ def invitation_resend(*, team: Team, actor, invitation_id: int) -> Invitation:
 def invitation_revoke(*, team: Team, actor, invitation_id: int) -> Invitation:
     require_role(team=team, user=actor, role=Role.ADMIN)
     with transaction.atomic():
-        invitation = (
-            Invitation.objects.select_for_update().filter(team=team, pk=invitation_id).first()
+        invitation = _waiting_invitation(
+            Invitation.objects.select_for_update(),
+            team=team,
+            invitation_id=invitation_id,
+            refusal="Only a waiting invitation can be revoked.",
         )
-        if invitation is None:
-            raise ServiceError("No such invitation.")
-        if invitation.state(timezone.now()) != "pending":
-            raise ServiceError("Only a waiting invitation can be revoked.")
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
-        audit_log(
-            team=team,
-            actor=actor,
-            action="member.invite_revoke",
-            target=invitation,
-            target_label=invitation.email,
-            details={"email": invitation.email},
-        )
+        _invitation_audit(team=team, actor=actor, invitation=invitation, change="revoke")
     return invitation
 
 

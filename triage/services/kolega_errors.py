@@ -1,10 +1,15 @@
 """Turning a Kolega failure into a sentence a person can act on."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.utils import timezone
 
+from triage.clients import kolega_client_for
 from triage.kolega import (
     KolegaAddressRefused,
     KolegaAuthError,
+    KolegaClient,
     KolegaConflict,
     KolegaError,
     KolegaMalformedResponse,
@@ -14,7 +19,9 @@ from triage.kolega import (
     KolegaUnavailable,
     KolegaValidationError,
 )
+from triage.models import KolegaConnection
 from triage.outbound import UNREACHABLE_MESSAGE
+from triage.services.errors import ServiceError
 from triage.sync.quota import QUOTA_LABELS
 
 # What a key check tells the admin who typed the address: one sentence per family of failure,
@@ -70,3 +77,14 @@ def describe_kolega_error(exc: KolegaError) -> str:
     if isinstance(exc, KolegaMalformedResponse):
         return "Kolega answered with something the portal cannot read. Nothing was changed."
     return f"Kolega refused: {exc.message}"
+
+
+@contextmanager
+def kolega_interactive(connection: KolegaConnection) -> Iterator[KolegaClient]:
+    """A client for calls a person waits for; a Kolega failure becomes the `ServiceError`
+    that says why, and nothing local has changed by then."""
+    try:
+        with kolega_client_for(connection, interactive=True) as client:
+            yield client
+    except KolegaError as exc:
+        raise ServiceError(describe_kolega_error(exc)) from None

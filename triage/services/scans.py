@@ -25,6 +25,7 @@ from triage.services.errors import ServiceError
 from triage.services.kolega_errors import QUOTA_LABELS, describe_kolega_error
 from triage.services.teams import require_role
 from triage.sync import scan_batch_mirror
+from triage.sync.quota import QuotaMeter
 from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.services.scans")
@@ -139,22 +140,6 @@ class ConnectionQuota:
 
 def _capitalized(label: str) -> str:
     return label[:1].upper() + label[1:]
-
-
-@dataclass(frozen=True)
-class QuotaMeter:
-    label: str
-    used: int
-    total: int
-    remaining: int
-
-    @property
-    def low(self) -> float:
-        return self.total * 0.75
-
-    @property
-    def high(self) -> float:
-        return self.total * 0.9
 
 
 def scan_demand(

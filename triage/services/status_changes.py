@@ -40,21 +40,21 @@ def finding_status_change(
 ) -> StatusChange:
     """Set one finding's status (``comment`` says why), or ask for it to be dismissed (the
     reason given, else the comment, is the approver's reason)."""
-    if status_needs_approval(team, status):
+    if not status_needs_approval(team, status):
         return StatusChange(
-            dismissal=dismissal_request_create(
-                team=team,
-                actor=actor,
-                finding_ids=[finding.pk],
-                status=status,
-                reason=reason or comment,
-                expires_on=expires_on,
+            finding=finding_status_set(
+                team=team, actor=actor, finding=finding, status=status, comment=comment
             )
         )
-    return StatusChange(
-        finding=finding_status_set(
-            team=team, actor=actor, finding=finding, status=status, comment=comment
-        )
+    # Asking for one finding to be dismissed is asking for many, with one id.
+    return findings_status_change(
+        team=team,
+        actor=actor,
+        finding_ids=[finding.pk],
+        status=status,
+        comment=comment,
+        reason=reason,
+        expires_on=expires_on,
     )
 
 

@@ -10,6 +10,7 @@ mirror is what the sync is for, and the previous reading still stands.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -26,6 +27,25 @@ QUOTA_LABELS = {
     "prs": "fixes and pull requests",
     "repositories": "repositories",
 }
+
+
+@dataclass(frozen=True)
+class QuotaMeter:
+    """One quota counter as a meter: amber from 75 % of its size, red from 90 %."""
+
+    label: str
+    used: int
+    total: int
+    remaining: int
+
+    @property
+    def low(self) -> float:
+        return self.total * 0.75
+
+    @property
+    def high(self) -> float:
+        return self.total * 0.9
+
 
 READING_INTERVAL = timedelta(minutes=5)
 DETAILS_KEY = "quota"

@@ -11,8 +11,9 @@ many rows it wrote.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection as db
@@ -215,20 +216,63 @@ def _values_of(model: type[models.Model], row: models.Model, names: list[str]) -
     return tuple(getattr(row, model._meta.get_field(name).attname) for name in names)
 
 
+@dataclass(frozen=True)
+class _Mirrored:
+    """How one kind of contract model becomes rows of its mirror model."""
+
+    model: type[models.Model]
+    upstream_id: Callable[[Any], str]
+    copied: tuple[str, ...]
+    fields: list[str]
+
+
+_REPOSITORIES = _Mirrored(Repository, attrgetter("id"), REPOSITORY_COPIED, REPOSITORY_FIELDS)
+_SCAN_BATCHES = _Mirrored(ScanBatch, attrgetter("batch_id"), SCAN_BATCH_COPIED, SCAN_BATCH_FIELDS)
+_FINDINGS = _Mirrored(Finding, attrgetter("id"), FINDING_COPIED, FINDING_FIELDS)
+_FIXES = _Mirrored(Fix, attrgetter("id"), FIX_COPIED, FIX_FIELDS)
+
+
+def _write(
+    mirrored: _Mirrored,
+    connection: KolegaConnection,
+    items: Iterable[Any],
+    values: Callable[[Any], dict[str, Any]] = lambda item: {},
+    *,
+    repository_pks: dict[str, int] | None = None,
+) -> Written:
+    """One mirror row per contract model, upserted: the copied fields as they come, the rest
+    from `values`, and the mirror's repository when `repository_pks` is given."""
+
+    def repository(item: Any) -> dict[str, int]:
+        return (
+            {} if repository_pks is None else {"repository_id": repository_pks[item.repository_id]}
+        )
+
+    rows = [
+        _mirror_row(
+            mirrored.model,
+            connection,
+            mirrored.upstream_id(item),
+            **repository(item),
+            **values(item),
+            **_copied(item, mirrored.copied),
+        )
+        for item in items
+    ]
+    return _upsert(mirrored.model, connection, rows, mirrored.fields)
+
+
 def repositories_write(
     *, connection: KolegaConnection, repositories: Iterable[kolega.Repository]
 ) -> Written:
-    rows = [
-        _mirror_row(
-            Repository,
-            connection,
-            repository.id,
-            source_repos=[ref.model_dump(mode="json") for ref in repository.repositories],
-            **_copied(repository, REPOSITORY_COPIED),
-        )
-        for repository in repositories
-    ]
-    return _upsert(Repository, connection, rows, REPOSITORY_FIELDS)
+    return _write(
+        _REPOSITORIES,
+        connection,
+        repositories,
+        lambda repository: {
+            "source_repos": [ref.model_dump(mode="json") for ref in repository.repositories]
+        },
+    )
 
 
 def scan_batches_write(
@@ -237,17 +281,7 @@ def scan_batches_write(
     batches: Iterable[kolega.ScanBatch],
     repository_pks: dict[str, int],
 ) -> Written:
-    rows = [
-        _mirror_row(
-            ScanBatch,
-            connection,
-            batch.batch_id,
-            repository_id=repository_pks[batch.repository_id],
-            **_copied(batch, SCAN_BATCH_COPIED),
-        )
-        for batch in batches
-    ]
-    return _upsert(ScanBatch, connection, rows, SCAN_BATCH_FIELDS)
+    return _write(_SCAN_BATCHES, connection, batches, repository_pks=repository_pks)
 
 
 def findings_write(
@@ -256,26 +290,20 @@ def findings_write(
     findings: Iterable[kolega.Finding],
     repository_pks: dict[str, int],
 ) -> Written:
-    rows = [
-        _mirror_row(
-            Finding,
-            connection,
-            finding.id,
-            repository_id=repository_pks[finding.repository_id],
-            cwe=list(finding.cwe),
-            owasp=list(finding.owasp),
-            references=list(finding.references),
-            search_text=Finding.search_text_of(
+    def values(finding: kolega.Finding) -> dict[str, Any]:
+        return {
+            "cwe": list(finding.cwe),
+            "owasp": list(finding.owasp),
+            "references": list(finding.references),
+            "search_text": Finding.search_text_of(
                 title=finding.title,
                 message=finding.message,
                 check_id=finding.check_id,
                 file_path=finding.file_path,
             ),
-            **_copied(finding, FINDING_COPIED),
-        )
-        for finding in findings
-    ]
-    written = _upsert(Finding, connection, rows, FINDING_FIELDS)
+        }
+
+    written = _write(_FINDINGS, connection, findings, values, repository_pks=repository_pks)
     if written.rows:
         # New and changed findings get their owner by rule; owners are never among the
         # fields written above, so an existing owner is kept.
@@ -350,18 +378,14 @@ def fixes_write(
     repository_pks: dict[str, int],
 ) -> Written:
     """Write fixes and the pull requests each lists."""
-    rows = [
-        _mirror_row(
-            Fix,
-            connection,
-            fix.id,
-            repository_id=repository_pks[fix.repository_id],
-            finding_ids=list(fix.finding_ids),
-            **_copied(fix, FIX_COPIED),
-        )
-        for fix in fixes
-    ]
-    written = _upsert(Fix, connection, rows, FIX_FIELDS)
+
+    written = _write(
+        _FIXES,
+        connection,
+        fixes,
+        lambda fix: {"finding_ids": list(fix.finding_ids)},
+        repository_pks=repository_pks,
+    )
     pull_requests = [
         _mirror_row(
             PullRequest,
@@ -409,51 +433,54 @@ def fix_approvals_void_for_other_diff(*, fix: Fix, diff_sha256: str) -> int:
         .exclude(diff_sha256=diff_sha256)
     )
     for approval in stale:
-        approval.status = FixApproval.Status.VOIDED
-        approval.decided_at = timezone.now()
-        approval.save(update_fields=["status", "decided_at"])
-        audit_log(
-            team=fix.team,
+        fix_approval_void(
+            approval,
+            fix=fix,
             actor=SYSTEM,
-            action="approval.void",
-            target=fix,
-            details={
-                "approval": approval.pk,
-                "reason": "the diff changed in Kolega",
-                "approved_diff_sha256": approval.diff_sha256,
-                "kolega_diff_sha256": diff_sha256,
-            },
+            reason="the diff changed in Kolega",
+            approved_diff_sha256=approval.diff_sha256,
+            kolega_diff_sha256=diff_sha256,
         )
     return len(stale)
 
 
-PROGRESS_BATCH_FIELDS = (
-    "status",
-    "total_repositories",
-    "scans_created",
-    "scans_failed",
-    "scans_completed",
-    "scans_assessed",
-    "started_at",
-    "completed_at",
-    "error_message",
+def fix_approval_void(approval: FixApproval, *, fix: Fix, actor, **details) -> None:
+    """An approval request stops counting (its diff is not the fix's any more); the audit entry
+    on the fix says why in ``details``."""
+    approval.status = FixApproval.Status.VOIDED
+    approval.decided_at = timezone.now()
+    approval.save(update_fields=["status", "decided_at"])
+    audit_log(
+        team=fix.team,
+        actor=actor,
+        action="approval.void",
+        target=fix,
+        details={"approval": approval.pk, **details},
+    )
+
+
+# `/progress` repeats every batch field a list answers except the scan type and creation time.
+PROGRESS_BATCH_FIELDS = tuple(
+    name for name in SCAN_BATCH_COPIED if name not in ("scan_type", "created_at")
 )
+
+
+def _progress_store(row: models.Model, progress: object, copied: Iterable[str], **values) -> None:
+    """Store `/progress` on the row: the contract fields it repeats (`copied`) and `values`."""
+    stored = {**_copied(progress, copied), **values, "progress_synced_at": timezone.now()}
+    for name, value in stored.items():
+        setattr(row, name, value)
+    row.save(update_fields=list(stored))
 
 
 def scan_progress_store(*, batch: ScanBatch, progress: kolega.ScanProgress) -> None:
     """Store `/progress` on the batch: the contract fields it repeats and the breakdown."""
-    for name in PROGRESS_BATCH_FIELDS:
-        setattr(batch, name, getattr(progress, name))
-    batch.percent_complete = progress.percent_complete
-    batch.progress_repositories = [entry.model_dump(mode="json") for entry in progress.repositories]
-    batch.progress_synced_at = timezone.now()
-    batch.save(
-        update_fields=[
-            *PROGRESS_BATCH_FIELDS,
-            "percent_complete",
-            "progress_repositories",
-            "progress_synced_at",
-        ]
+    _progress_store(
+        batch,
+        progress,
+        PROGRESS_BATCH_FIELDS,
+        percent_complete=progress.percent_complete,
+        progress_repositories=[entry.model_dump(mode="json") for entry in progress.repositories],
     )
 
 
@@ -469,10 +496,7 @@ PROGRESS_FIX_FIELDS = (
 
 
 def fix_progress_store(*, fix: Fix, progress: kolega.FixProgress) -> None:
-    for name in PROGRESS_FIX_FIELDS:
-        setattr(fix, name, getattr(progress, name))
-    fix.progress_synced_at = timezone.now()
-    fix.save(update_fields=[*PROGRESS_FIX_FIELDS, "progress_synced_at"])
+    _progress_store(fix, progress, PROGRESS_FIX_FIELDS)
 
 
 def statistics_refresh() -> None:

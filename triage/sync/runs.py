@@ -298,20 +298,35 @@ def _fail(context: SyncContext, exc: Exception, *, error_kind: str, reason: str 
     log("%s sync of connection %s failed: %s", run.kind, context.connection.pk, detail)
 
 
+def connection_state_record(
+    connection: KolegaConnection,
+    *,
+    state: str,
+    reason: str,
+    actor,
+    action: str,
+    details: dict | None = None,
+) -> None:
+    """Move the connection to ``state`` saying why, with its audit entry; the caller holds the
+    transaction."""
+    # An update by key, not a save: a connection deleted meanwhile is left deleted.
+    changed = {"state": state, "state_reason": reason, "updated_at": timezone.now()}
+    KolegaConnection.objects.filter(pk=connection.pk).update(**changed)
+    for name, value in changed.items():
+        setattr(connection, name, value)
+    audit_log(team=connection.team, actor=actor, action=action, target=connection, details=details)
+
+
 def connection_mark_invalid(connection: KolegaConnection, exc: kolega.KolegaError) -> None:
     """Kolega rejected the key: stop the connection's syncs until an admin acts."""
     logger.warning("connection %s marked invalid: %s", connection.pk, exc)
     reason = "Kolega rejected the API key (HTTP 401)."
     with transaction.atomic():
-        KolegaConnection.objects.filter(pk=connection.pk).update(
-            state=KolegaConnection.State.INVALID, state_reason=reason, updated_at=timezone.now()
-        )
-        connection.state = KolegaConnection.State.INVALID
-        connection.state_reason = reason
-        audit_log(
-            team=connection.team,
+        connection_state_record(
+            connection,
+            state=KolegaConnection.State.INVALID,
+            reason=reason,
             actor=SYSTEM,
             action="connection.invalidated",
-            target=connection,
             details={"reason": reason},
         )

@@ -1,7 +1,10 @@
 """Labels of the domain's values for templates that hold a bare value (a dict key, a job's
 target status): `{{ severity|severity_label }}`. The labels themselves live on the models."""
 
+from functools import partial
+
 from django import template
+from django.db import models
 
 from triage.models import (
     FindingStatus,
@@ -14,31 +17,17 @@ from triage.models import (
 
 register = template.Library()
 
-
-@register.filter
-def severity_label(value: str | None) -> str:
-    return label_of(Severity, value)
-
-
-@register.filter
-def finding_status_label(value: str | None) -> str:
-    return label_of(FindingStatus, value)
-
-
-@register.filter
-def scan_type_label(value: str | None) -> str:
-    return label_of(ScanType, value)
-
-
-@register.filter
-def scan_status_label(value: str | None) -> str:
-    """A scan batch's status, or one source repository's within it."""
-    return label_of(ScanBatchStatus, value)
-
-
-@register.filter
-def merge_status_label(value: str | None) -> str:
-    return label_of(PullRequest.MergeStatus, value)
+# One filter per vocabulary, named after the value it labels. `scan_status_label` serves a
+# scan batch's status and one source repository's status within it.
+LABEL_FILTERS: dict[str, type[models.TextChoices]] = {
+    "severity_label": Severity,
+    "finding_status_label": FindingStatus,
+    "scan_type_label": ScanType,
+    "scan_status_label": ScanBatchStatus,
+    "merge_status_label": PullRequest.MergeStatus,
+}
+for _name, _choices in LABEL_FILTERS.items():
+    register.filter(_name, partial(label_of, _choices))
 
 
 @register.filter

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import wraps
 
 from django.contrib import messages
 from django.http import Http404, HttpResponseNotAllowed
@@ -279,14 +280,25 @@ def _dismissal_answer(request, dismissal_id: int, *, changed: bool):
     )
 
 
+def _dismissal_write(view):
+    """A write on one dismissal request: another team's request is a 404, and a GET of the
+    write's URL goes to the request's page."""
+
+    @wraps(view)
+    def wrapped(request, dismissal_id: int):
+        found = _dismissal_or_404(request, dismissal_id)
+        if request.method != "POST":
+            return redirect(
+                "approvals-dismissal", team_slug=request.team.slug, dismissal_id=found.pk
+            )
+        return view(request, found)
+
+    return wrapped
+
+
 @team_view(read=Role.APPROVER, write=Role.APPROVER)
-def dismissal_decide(request, dismissal_id: int):
-    found = _dismissal_or_404(request, dismissal_id)
-    back = reverse(
-        "approvals-dismissal", kwargs={"team_slug": request.team.slug, "dismissal_id": found.pk}
-    )
-    if request.method != "POST":
-        return redirect(back)
+@_dismissal_write
+def dismissal_decide(request, found: DismissalRequest):
     form = DecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
@@ -311,13 +323,8 @@ def dismissal_decide(request, dismissal_id: int):
 
 
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)
-def dismissal_cancel(request, dismissal_id: int):
-    found = _dismissal_or_404(request, dismissal_id)
-    back = reverse(
-        "approvals-dismissal", kwargs={"team_slug": request.team.slug, "dismissal_id": found.pk}
-    )
-    if request.method != "POST":
-        return redirect(back)
+@_dismissal_write
+def dismissal_cancel(request, found: DismissalRequest):
     try:
         dismissal_services.dismissal_cancel(request=found, actor=request.user)
     except ServiceError as exc:

@@ -4,7 +4,6 @@ approval and open pull requests. Every page reads the mirror; writes go through 
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -39,7 +38,7 @@ from triage.views.htmx import (
     render_page,
     stop_polling_and_refresh,
 )
-from triage.views.list_filters import ignored_filters
+from triage.views.list_filters import list_page
 
 PAGE_SIZE = 50
 # The most findings one fix is started for from the portal.
@@ -51,22 +50,20 @@ EAGER_FILES = 0
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
 def fixes(request):
     fix_filter = FixFilter(request.GET or None, queryset=selectors.fixes_list(team=request.team))
-    page = Paginator(fix_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    requesters = selectors.fix_requesters(list(page))
-    for fix in page:
+    return list_page(
+        request,
+        fix_filter,
+        "triage/fixes/list.html#fixes-table",
+        per_page=PAGE_SIZE,
+        decorate=_with_requesters,
+        context={"data_as_of": sync_selectors.team_last_synced_at(team=request.team)},
+    )
+
+
+def _with_requesters(fixes: list) -> None:
+    requesters = selectors.fix_requesters(list(fixes))
+    for fix in fixes:
         fix.requester_label = requesters.get(fix.pk, "")
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "filter": fix_filter,
-        "ignored_filters": ignored_filters(fix_filter),
-        "page": page,
-        "query": query.urlencode(),
-        "is_filtered": bool(fix_filter.is_bound and fix_filter.form.is_valid())
-        and any(fix_filter.form.cleaned_data.values()),
-        "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
-    }
-    return render_page(request, "triage/fixes/list.html", context, partial="fixes-table")
 
 
 def _selected_findings(request, values) -> list[Finding]:

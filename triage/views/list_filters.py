@@ -1,13 +1,20 @@
-"""What a list page says about filters it could not apply.
+"""How a list page answers: FilterSet → one page of rows → the whole page or its table
+partial, and what it says about filters it could not apply.
 
 A FilterSet filters by the fields its form cleaned and leaves out the others, so an unknown
 value (``?status=nope``) lists as if that filter were not there. The page must say so, in the
 words of the form: ``Ignored the filter Status: “nope” is not one of the choices.``
 """
 
+from collections.abc import Callable
+
 from django import forms
+from django.core.paginator import Paginator
 from django.forms.utils import pretty_name
+from django.http import HttpResponse
 from django_filters import FilterSet
+
+from triage.views.htmx import render_page
 
 # Errors whose reason reads as a sentence after the value the person gave.
 REASONS = {
@@ -88,3 +95,50 @@ def ignored_filters(filterset: FilterSet) -> list[str]:
         else:
             sentences.append(f"Ignored the filter {label}: {reason}")
     return sentences
+
+
+def is_filtered(filterset: FilterSet) -> bool:
+    """Whether a filter the FilterSet applied narrows the list (an empty one does not)."""
+    if not filterset.is_bound:
+        return False
+    filterset.is_valid()
+    return any(value not in (None, "") for value in filterset.form.cleaned_data.values())
+
+
+def list_context(request, filterset: FilterSet, *, per_page: int, rows=None) -> dict:
+    """What every list page shows: the filter form, the filters it ignored, one page of the
+    rows (``rows``, or the FilterSet's own), and the query the pager's links keep."""
+    rows = filterset.qs if rows is None else rows
+    page = Paginator(rows, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "filter": filterset,
+        "ignored_filters": ignored_filters(filterset),
+        "is_filtered": is_filtered(filterset),
+        "page": page,
+        "query": query.urlencode(),
+    }
+
+
+def list_page(
+    request,
+    filterset: FilterSet,
+    template: str,
+    *,
+    per_page: int,
+    rows=None,
+    decorate: Callable[[list], None] | None = None,
+    context: dict | None = None,
+) -> HttpResponse:
+    """A list page from its FilterSet: the whole page, or for htmx its table partial.
+
+    ``template`` names the page and its table partial (``"triage/fixes/list.html#fixes-table"``).
+    ``decorate`` adds display values to the rows of the page once they are known, so a page of
+    fifty is read, not the whole list; ``context`` is what the page shows beside its table.
+    """
+    page_template, partial = template.split("#")
+    shared = list_context(request, filterset, per_page=per_page, rows=rows)
+    if decorate is not None:
+        decorate(shared["page"].object_list)
+    return render_page(request, page_template, {**shared, **(context or {})}, partial=partial)

@@ -1,7 +1,6 @@
 """Repositories: the team's list with its counts, and one repository's page (open findings
 by severity, SLA, scan coverage, last scans, fixes and pull requests)."""
 
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.urls import path
 from django.views.decorators.http import require_safe
@@ -13,7 +12,7 @@ from triage.permissions import team_view
 from triage.selectors import repositories as selectors
 from triage.selectors import sync as sync_selectors
 from triage.views.htmx import render_page
-from triage.views.list_filters import ignored_filters
+from triage.views.list_filters import list_page
 
 PAGE_SIZE = 50
 
@@ -29,19 +28,16 @@ def repositories(request):
     rows = selectors.repository_rows(
         team=request.team, repositories=repository_filter.qs, sort=repository_filter.order
     )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "filter": repository_filter,
-        "ignored_filters": ignored_filters(repository_filter),
-        "page": page,
-        "query": query.urlencode(),
-        "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
-        "nav_active": "repositories",
-    }
-    return render_page(
-        request, "triage/repositories/list.html", context, partial="repositories-table"
+    return list_page(
+        request,
+        repository_filter,
+        "triage/repositories/list.html#repositories-table",
+        per_page=PAGE_SIZE,
+        rows=rows,
+        context={
+            "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
+            "nav_active": "repositories",
+        },
     )
 
 

@@ -3,7 +3,6 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -18,7 +17,7 @@ from triage.selectors.dashboard import mirror_freshness
 from triage.services import scans as scan_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import fragment_only, render_fragment, render_page
-from triage.views.list_filters import ignored_filters
+from triage.views.list_filters import list_page
 
 BATCHES_PER_PAGE = 25
 # Batches shown together after starting them (a request may start many).
@@ -35,22 +34,24 @@ def scans(request):
         queryset=scan_selectors.scan_batches_for_team(team=team).order_by("-created_at", "-id"),
         team=team,
     )
-    batches = batch_filter.qs if batch_filter.is_bound else batch_filter.queryset
-    page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
-    for batch in page.object_list:
+    return list_page(
+        request,
+        batch_filter,
+        "triage/scans/list.html#scan-table",
+        per_page=BATCHES_PER_PAGE,
+        rows=batch_filter.qs if batch_filter.is_bound else batch_filter.queryset,
+        decorate=_decorated,
+        context={
+            "can_start": can(request, Role.TRIAGER),
+            "freshness": mirror_freshness(team=team),
+            "nav_active": "scans",
+        },
+    )
+
+
+def _decorated(batches: list) -> None:
+    for batch in batches:
         scan_selectors.decorate_batch(batch)
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "filter": batch_filter,
-        "ignored_filters": ignored_filters(batch_filter),
-        "page": page,
-        "query": query.urlencode(),
-        "can_start": can(request, Role.TRIAGER),
-        "freshness": mirror_freshness(team=team),
-        "nav_active": "scans",
-    }
-    return render_page(request, "triage/scans/list.html", context, partial="scan-table")
 
 
 @team_view(read=Role.TRIAGER, write=Role.TRIAGER)

@@ -1,6 +1,5 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +29,7 @@ from triage.services import reports as report_services
 from triage.services import teams as team_services
 from triage.services.errors import ServiceError
 from triage.views.htmx import redirect_after_post, render_page
-from triage.views.list_filters import ignored_filters
+from triage.views.list_filters import ignored_filters, list_context
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
@@ -94,61 +93,24 @@ def connection_action(request, connection_id: int):
     return redirect_after_post(request, "settings-connections", team_slug=request.team.slug)
 
 
-INVITATION_ACTIONS = {"invite", "revoke_invitation", "resend_invitation"}
-
-
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
 def members(request):
+    """The team's members and invitations; admins add, invite, change and remove here."""
     team = request.team
     action = request.POST.get("action", "add") if request.method == "POST" else None
     form = MemberForm(request.POST if action == "add" else None)
     invite_form = InvitationForm(request.POST if action == "invite" else None)
-    if action in INVITATION_ACTIONS:
-        answer = _invitation_action(request, action, invite_form)
-        if answer is not None:
-            return answer
-    elif request.method == "POST":
-        try:
-            if action == "add":
-                if form.is_valid():
-                    team_services.member_set(
-                        team=team,
-                        actor=request.user,
-                        username=form.cleaned_data["username"],
-                        role=Role(form.cleaned_data["role"]),
-                    )
-                    messages.success(request, f"{form.cleaned_data['username']} is a member.")
-                    return redirect("settings-members", team_slug=team.slug)
-            elif action in {"role", "remove"}:
-                membership = get_object_or_404(
-                    Membership, team=team, pk=_int_or_404(request.POST.get("membership"))
-                )
-                if action == "remove":
-                    team_services.member_remove(
-                        team=team, actor=request.user, membership_id=membership.pk
-                    )
-                    messages.success(request, f"{membership.user.get_username()} removed.")
-                else:
-                    role_form = MemberRoleForm(request.POST)
-                    if not role_form.is_valid():
-                        messages.error(request, "Choose a valid role.")
-                    else:
-                        team_services.member_set(
-                            team=team,
-                            actor=request.user,
-                            username=membership.user.get_username(),
-                            role=Role(role_form.cleaned_data["role"]),
-                        )
-                        messages.success(request, "Role changed.")
-                return redirect_after_post(request, "settings-members", team_slug=team.slug)
-            else:
-                messages.error(request, "Unknown action.")
-        except ServiceError as exc:
-            if action == "add" and exc.field in form.fields:
-                form.add_error(exc.field, exc.message)
-            else:
-                messages.error(request, exc.message)
-                return redirect_after_post(request, "settings-members", team_slug=team.slug)
+    answer = None
+    if action == "add":
+        answer = _form_write(request, form, _member_add)
+    elif action == "invite":
+        answer = _form_write(request, invite_form, _invitation_create)
+    elif action in ROW_ACTIONS:
+        answer = _row_write(request, ROW_ACTIONS[action])
+    elif action is not None:
+        messages.error(request, "Unknown action.")
+    if answer is not None:
+        return answer
     can_admin = can(request, Role.ADMIN)
     return render(
         request,
@@ -165,38 +127,102 @@ def members(request):
     )
 
 
-def _invitation_action(request, action: str, invite_form: InvitationForm):
-    """Invite, revoke or send again; None when the page must show the invitation form's errors."""
-    team = request.team
+def _form_write(request, form, write) -> HttpResponse | None:
+    """Add a member or invite one with a form of the page: ``write`` calls the service with
+    the cleaned form and says what it did. None when the page must show the form again with
+    its errors (its own, or a field the service refused)."""
+    if not form.is_valid():
+        return None
     try:
-        if action == "invite":
-            if not invite_form.is_valid():
-                return None
-            invitation = invitation_services.invitation_create(
-                team=team,
-                actor=request.user,
-                email=invite_form.cleaned_data["email"],
-                role=Role(invite_form.cleaned_data["role"]),
-            )
-            messages.success(request, f"Invitation sent to {invitation.email}.")
-            return redirect("settings-members", team_slug=team.slug)
-        invitation_id = _int_or_404(request.POST.get("invitation"))
-        if action == "revoke_invitation":
-            invitation = invitation_services.invitation_revoke(
-                team=team, actor=request.user, invitation_id=invitation_id
-            )
-            messages.success(request, f"The invitation of {invitation.email} is revoked.")
-        else:
-            invitation = invitation_services.invitation_resend(
-                team=team, actor=request.user, invitation_id=invitation_id
-            )
-            messages.success(request, f"Invitation sent to {invitation.email} again.")
+        done = write(request, form.cleaned_data)
     except ServiceError as exc:
-        if action == "invite" and exc.field in invite_form.fields:
-            invite_form.add_error(exc.field, exc.message)
+        if exc.field in form.fields:
+            form.add_error(exc.field, exc.message)
             return None
         messages.error(request, exc.message)
-    return redirect_after_post(request, "settings-members", team_slug=team.slug)
+        return redirect_after_post(request, "settings-members", team_slug=request.team.slug)
+    messages.success(request, done)
+    return redirect("settings-members", team_slug=request.team.slug)
+
+
+def _row_write(request, write) -> HttpResponse:
+    """A change to one member or invitation of the lists: ``write`` says what it did, or its
+    service says why it refused."""
+    try:
+        messages.success(request, write(request))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect_after_post(request, "settings-members", team_slug=request.team.slug)
+
+
+def _member_add(request, data: dict) -> str:
+    team_services.member_set(
+        team=request.team,
+        actor=request.user,
+        username=data["username"],
+        role=Role(data["role"]),
+    )
+    return f"{data['username']} is a member."
+
+
+def _invitation_create(request, data: dict) -> str:
+    invitation = invitation_services.invitation_create(
+        team=request.team,
+        actor=request.user,
+        email=data["email"],
+        role=Role(data["role"]),
+    )
+    return f"Invitation sent to {invitation.email}."
+
+
+def _membership(request) -> Membership:
+    return get_object_or_404(
+        Membership, team=request.team, pk=_int_or_404(request.POST.get("membership"))
+    )
+
+
+def _member_role_set(request) -> str:
+    membership = _membership(request)
+    role_form = MemberRoleForm(request.POST)
+    if not role_form.is_valid():
+        raise ServiceError("Choose a valid role.")
+    team_services.member_set(
+        team=request.team,
+        actor=request.user,
+        username=membership.user.get_username(),
+        role=Role(role_form.cleaned_data["role"]),
+    )
+    return "Role changed."
+
+
+def _member_remove(request) -> str:
+    membership = _membership(request)
+    team_services.member_remove(team=request.team, actor=request.user, membership_id=membership.pk)
+    return f"{membership.user.get_username()} removed."
+
+
+def _invitation_revoked_or_sent_again(request) -> str:
+    revoke = request.POST.get("action") == "revoke_invitation"
+    change = (
+        invitation_services.invitation_revoke if revoke else invitation_services.invitation_resend
+    )
+    invitation = change(
+        team=request.team,
+        actor=request.user,
+        invitation_id=_int_or_404(request.POST.get("invitation")),
+    )
+    if revoke:
+        return f"The invitation of {invitation.email} is revoked."
+    return f"Invitation sent to {invitation.email} again."
+
+
+# What a button of one row of the members or invitations list does.
+ROW_ACTIONS = {
+    "role": _member_role_set,
+    "remove": _member_remove,
+    "revoke_invitation": _invitation_revoked_or_sent_again,
+    "resend_invitation": _invitation_revoked_or_sent_again,
+}
 
 
 POLICY_FORMS = {"approvals", "sla"}
@@ -284,24 +310,15 @@ def _policy_section(data) -> str | None:
     return None
 
 
+AUDIT_PAGE_SIZE = 50
+
+
 @team_view(read=Role.ADMIN)
 def audit_log(request):
     event_filter = _audit_filter(request)
-    page = Paginator(event_filter.qs, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render_page(
-        request,
-        "triage/settings/audit.html",
-        {
-            "filter": event_filter,
-            "page": page,
-            "entries": audit_selectors.audit_entries(team=request.team, events=page),
-            "ignored_filters": ignored_filters(event_filter),
-            "query": query.urlencode(),
-        },
-        partial="audit-table",
-    )
+    context = list_context(request, event_filter, per_page=AUDIT_PAGE_SIZE)
+    context["entries"] = audit_selectors.audit_entries(team=request.team, events=context["page"])
+    return render_page(request, "triage/settings/audit.html", context, partial="audit-table")
 
 
 @team_view(read=Role.ADMIN)

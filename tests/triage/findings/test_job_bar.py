@@ -6,34 +6,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.factories import FindingFactory, RepositoryFactory
-from triage.models import FindingStatusJob, FindingStatusJobItem, Role
+from tests.factories import finding_status_job
+from triage.models import Role
 
 pytestmark = pytest.mark.django_db
-
-
-def _job(team, *, state, outcomes):
-    repository = RepositoryFactory(team=team)
-    job = FindingStatusJob.objects.create(
-        team=team, target_status="resolved", state=state, total=len(outcomes)
-    )
-    for outcome in outcomes:
-        finding = FindingFactory(repository=repository)
-        FindingStatusJobItem.objects.create(
-            job=job,
-            finding=finding,
-            connection=repository.connection,
-            finding_upstream_id=finding.upstream_id,
-            repository_upstream_id=repository.upstream_id,
-            previous_status="open",
-            target_status="resolved",
-            outcome=outcome,
-            reason="Kolega is unreachable (HTTP 503)." if outcome == "failed" else "",
-        )
-    from triage.services.findings import _recount
-
-    _recount(job)
-    return job
 
 
 def _bar(team, member, client_as, job) -> str:
@@ -48,7 +24,9 @@ def _width(bar: str, part: str) -> str:
 
 
 def test_half_failed_job_shows_a_succeeded_and_a_failed_part(team, member, client_as):
-    job = _job(team, state="finished", outcomes=["changed", "unchanged", "failed", "failed"])
+    job = finding_status_job(
+        team, state="finished", outcomes=["changed", "unchanged", "failed", "failed"]
+    )
 
     bar = _bar(team, member, client_as, job)
 
@@ -60,7 +38,9 @@ def test_half_failed_job_shows_a_succeeded_and_a_failed_part(team, member, clien
 
 
 def test_running_job_says_how_far_it_got(team, member, client_as):
-    job = _job(team, state="running", outcomes=["changed", "failed", "pending", "pending"])
+    job = finding_status_job(
+        team, state="running", outcomes=["changed", "failed", "pending", "pending"]
+    )
 
     bar = _bar(team, member, client_as, job)
 
@@ -69,7 +49,7 @@ def test_running_job_says_how_far_it_got(team, member, client_as):
 
 
 def test_job_without_failures_has_no_failed_part(team, member, client_as):
-    job = _job(team, state="finished", outcomes=["changed", "changed"])
+    job = finding_status_job(team, state="finished", outcomes=["changed", "changed"])
 
     bar = _bar(team, member, client_as, job)
 

@@ -19,10 +19,10 @@ from tests.factories import (
     FindingFactory,
     RepositoryFactory,
     ScanBatchFactory,
+    finding_status_job,
 )
 from triage.models import (
     FindingStatusJob,
-    FindingStatusJobItem,
     Role,
     SavedView,
     ScanBatchFinding,
@@ -448,31 +448,10 @@ def test_bulk_submit_by_htmx_redirects_the_client(
     assert response["HX-Redirect"] == _url(team, "findings-job", job_id=job.pk)
 
 
-def _job(team, repository, *, state, outcomes):
-    job = FindingStatusJob.objects.create(
-        team=team, target_status="resolved", state=state, total=len(outcomes)
-    )
-    for outcome in outcomes:
-        finding = FindingFactory(repository=repository)
-        FindingStatusJobItem.objects.create(
-            job=job,
-            finding=finding,
-            connection=repository.connection,
-            finding_upstream_id=finding.upstream_id,
-            repository_upstream_id=repository.upstream_id,
-            previous_status="open",
-            target_status="resolved",
-            outcome=outcome,
-            reason="Kolega is unreachable (HTTP 503)." if outcome == "failed" else "",
-        )
-    from triage.services.findings import _recount
-
-    _recount(job)
-    return job
-
-
 def test_job_page_polls_while_running_and_stops_with_286(team, repository, triager_client):
-    job = _job(team, repository, state="running", outcomes=["changed", "pending", "pending"])
+    job = finding_status_job(
+        team, repository=repository, state="running", outcomes=["changed", "pending", "pending"]
+    )
     url = _url(team, "findings-job", job_id=job.pk)
 
     page = triager_client.get(url)
@@ -493,7 +472,9 @@ def test_job_page_polls_while_running_and_stops_with_286(team, repository, triag
 def test_finished_job_lists_failures_and_offers_retry_and_undo(
     team, repository, triager_client, viewer_client
 ):
-    job = _job(team, repository, state="finished", outcomes=["changed", "failed", "unchanged"])
+    job = finding_status_job(
+        team, repository=repository, state="finished", outcomes=["changed", "failed", "unchanged"]
+    )
     url = _url(team, "findings-job", job_id=job.pk)
 
     body = triager_client.get(url).content.decode()
@@ -510,7 +491,9 @@ def test_finished_job_lists_failures_and_offers_retry_and_undo(
 def test_retry_and_undo_from_the_job_page(
     team, repository, triager_client, django_capture_on_commit_callbacks
 ):
-    job = _job(team, repository, state="finished", outcomes=["changed", "failed"])
+    job = finding_status_job(
+        team, repository=repository, state="finished", outcomes=["changed", "failed"]
+    )
     url = _url(team, "findings-job", job_id=job.pk)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         undo = triager_client.post(url, {"action": "undo"})
@@ -527,10 +510,8 @@ def test_retry_and_undo_from_the_job_page(
 def test_jobs_of_another_team_are_404_and_the_list_is_the_teams(
     team, other_team, repository, triager_client
 ):
-    foreign = _job(
-        other_team, RepositoryFactory(team=other_team), state="finished", outcomes=["changed"]
-    )
-    mine = _job(team, repository, state="finished", outcomes=["changed"])
+    foreign = finding_status_job(other_team, state="finished", outcomes=["changed"])
+    mine = finding_status_job(team, repository=repository, state="finished", outcomes=["changed"])
     assert triager_client.get(_url(team, "findings-job", job_id=foreign.pk)).status_code == 404
     listing = triager_client.get(_url(team, "findings-jobs")).content.decode()
     assert f"#{mine.pk}<" in listing and f"#{foreign.pk}<" not in listing

@@ -1,10 +1,12 @@
 """A team connected to the sandbox's demo organization, synced, with fixes started through
 the portal's own service and run to completion on the sandbox clock."""
 
+import httpx
 import pytest
 
 from tests.fixes_started import fix_started
 from tests.mirror_rows import two_open_findings_of_one_file
+from triage.clients import override_transport
 from triage.models import Fix, KolegaConnection
 from triage.sync import fix_track_step, sync_connection_full
 
@@ -57,3 +59,25 @@ def queued(monkeypatch) -> list[int]:
     ids: list[int] = []
     monkeypatch.setattr(tasks.open_pull_requests, "delay", ids.append)
     return ids
+
+
+@pytest.fixture
+def refined_before_the_post(upstream, sandbox_wsgi):
+    """``with refined_before_the_post(fix):`` the portal talks to the sandbox, but the fix is
+    refined in Kolega directly after the portal's last look, so it is no longer completed there
+    when the POST of its pull requests arrives."""
+
+    class RefinedJustBeforeThePost(httpx.BaseTransport):
+        def __init__(self, fix: Fix):
+            self.fix = fix
+
+        def handle_request(self, request):
+            if request.method == "POST" and request.url.path.endswith("/pull-requests"):
+                upstream.refine_fix(
+                    repository_id=self.fix.repository.upstream_id,
+                    fix_id=self.fix.upstream_id,
+                    instructions="Changed elsewhere",
+                )
+            return sandbox_wsgi.handle_request(request)
+
+    return lambda fix: override_transport(RefinedJustBeforeThePost(fix))

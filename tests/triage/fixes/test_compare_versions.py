@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.factories import FixFactory, RepositoryFactory, sha
 from tests.pages import team_url
+from tests.scratch_git import files_written, git
 from triage.diffs import parse_diff, versions_compared
 from triage.models import FixDiffVersion, Role
 
@@ -43,51 +43,27 @@ def _version_2() -> dict[str, list[str] | None]:
     return {"app/db.py": db, "app/new.py": ["new 1", "new 2"]}
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-        env={
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@example.com",
-            "HOME": str(repo),
-            "PATH": "/usr/bin:/bin:/usr/local/bin",
-        },
-    ).stdout
-
-
 def _commit(repo: Path, files: dict, message: str) -> None:
-    for path, lines in files.items():
-        target = repo / path
-        if lines is None:
-            target.unlink()
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("\n".join(lines) + "\n")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", message)
+    files_written(repo, files)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
 
 
 @pytest.fixture(scope="module")
 def diffs(tmp_path_factory) -> dict[str, str]:
     """Each version's diff against the source, and git's diff from version 1 to version 2."""
     repo = tmp_path_factory.mktemp("repo")
-    _git(repo, "init", "-q", "-b", "source")
+    git(repo, "init", "-q", "-b", "source")
     _commit(repo, SOURCE, "source")
-    _git(repo, "checkout", "-q", "-b", "v1")
+    git(repo, "checkout", "-q", "-b", "v1")
     _commit(repo, _version_1(), "version 1")
-    _git(repo, "checkout", "-q", "source")
-    _git(repo, "checkout", "-q", "-b", "v2")
+    git(repo, "checkout", "-q", "source")
+    git(repo, "checkout", "-q", "-b", "v2")
     _commit(repo, _version_2(), "version 2")
     return {
-        "v1": _git(repo, "diff", "--no-renames", "source", "v1"),
-        "v2": _git(repo, "diff", "--no-renames", "source", "v2"),
-        "v1..v2": _git(repo, "diff", "--no-renames", "v1", "v2"),
+        "v1": git(repo, "diff", "--no-renames", "source", "v1"),
+        "v2": git(repo, "diff", "--no-renames", "source", "v2"),
+        "v1..v2": git(repo, "diff", "--no-renames", "v1", "v2"),
     }
 
 

@@ -22,7 +22,7 @@ CALLERS = 10
 
 
 def test_ten_concurrent_opens_make_exactly_one_post(
-    completed_fix, triager, approver, sandbox_wsgi, monkeypatch
+    completed_fix, triager, approver, sandbox_wsgi, monkeypatch, pull_requests_open_on_approval
 ):
     from sandbox.models import PullRequest as SandboxPullRequest
     from triage import tasks

@@ -13,14 +13,13 @@ from __future__ import annotations
 import html as html_lib
 import re
 import shutil
-import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from tests.factories import FixFactory, RepositoryFactory
 from tests.pages import team_url
+from tests.scratch_git import files_written, git
 from triage.diffs import highlight_file, parse_diff, render_split, render_unified
 from triage.models import Role
 
@@ -67,46 +66,20 @@ NO_FINAL_NEWLINE_OLD = {"app/tail.txt"}
 NO_FINAL_NEWLINE_NEW = {"app/tail.txt", "app/added.py"}
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "core.autocrlf=false", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-        env={
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@example.com",
-            "HOME": str(repo),
-            "PATH": "/usr/bin:/bin:/usr/local/bin",
-        },
-    ).stdout
-
-
-def _write(repo: Path, files: dict[str, list[str]], no_final_newline: set[str]) -> None:
-    for path, lines in files.items():
-        target = repo / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        end = "" if path in no_final_newline else "\n"
-        target.write_text("\n".join(lines) + end)
-
-
 @pytest.fixture(scope="module")
 def git_diff(tmp_path_factory) -> tuple[str, dict[str, tuple[int, int]]]:
     """The diff git makes of the change, and git's (added, removed) count per path."""
     repo = tmp_path_factory.mktemp("repo")
-    _git(repo, "init", "-q")
-    _write(repo, OLD_FILES, NO_FINAL_NEWLINE_OLD)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "old")
+    git(repo, "init", "-q")
+    files_written(repo, OLD_FILES, no_final_newline=NO_FINAL_NEWLINE_OLD)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "old")
     (repo / "app/gone.py").unlink()
-    _write(repo, NEW_FILES, NO_FINAL_NEWLINE_NEW)
-    _git(repo, "add", "-A")
-    text = _git(repo, "diff", "--cached", "--no-color", "--no-renames")
+    files_written(repo, NEW_FILES, no_final_newline=NO_FINAL_NEWLINE_NEW)
+    git(repo, "add", "-A")
+    text = git(repo, "diff", "--cached", "--no-color", "--no-renames")
     counts = {}
-    for row in _git(repo, "diff", "--cached", "--numstat", "--no-renames").splitlines():
+    for row in git(repo, "diff", "--cached", "--numstat", "--no-renames").splitlines():
         added, removed, path = row.split("\t")
         counts[path] = (int(added), int(removed))
     return text, counts
@@ -178,6 +151,29 @@ def _check_number(side: str, number: int | None, code: str, path: str, kind: str
     )
 
 
+def _check_unified_cell(cell, side: str, numbered: bool, code: str, path: str, kind: str) -> None:
+    """A number cell of the unified view: the line's number in the ``side`` file with its
+    comment button, or empty when the line is not in that file."""
+    if not numbered:
+        assert cell["button"] is None and cell["text"] == ""
+        return
+    assert cell["button"] and cell["button"][0] == side
+    assert cell["text"] == str(cell["button"][1])
+    _check_number(side, cell["button"][1], code, path, kind)
+
+
+def _check_split_side(gutter, code_cell, side: str, path: str, kind: str) -> bool:
+    """One side of a split row: a line numbered in the ``side`` file (True), or an empty cell
+    (False)."""
+    if gutter["button"] is None:
+        assert code_cell["text"] == ""
+        return False
+    button_side, number = gutter["button"]
+    assert button_side == side
+    _check_number(side, number, html_lib.unescape(code_cell["text"]), path, kind)
+    return True
+
+
 def test_unified_view_numbers_each_side_from_its_own_file(git_diff):
     text, counts = git_diff
     for diff_file in _files(text):
@@ -189,19 +185,10 @@ def test_unified_view_numbers_each_side_from_its_own_file(git_diff):
                 continue  # hunk headers and notes
             code = html_lib.unescape(code_cell["text"])
             seen[kind] += 1
-            if kind in ("del", "ctx"):
-                assert old_cell["button"] and old_cell["button"][0] == "old"
-                assert old_cell["text"] == str(old_cell["button"][1])
-                _check_number("old", old_cell["button"][1], code, diff_file.path, kind)
-            else:
-                assert old_cell["button"] is None and old_cell["text"] == ""
-            if kind in ("add", "ctx"):
-                assert new_cell["button"] and new_cell["button"][0] == "new"
-                assert new_cell["text"] == str(new_cell["button"][1])
-                _check_number("new", new_cell["button"][1], code, diff_file.path, kind)
-            else:
-                # A removed line is not in the new file: no number, no comment button there.
-                assert new_cell["button"] is None and new_cell["text"] == ""
+            # A removed line is not in the new file, an added one not in the old: no number,
+            # no comment button on that side.
+            _check_unified_cell(old_cell, "old", kind in ("del", "ctx"), code, diff_file.path, kind)
+            _check_unified_cell(new_cell, "new", kind in ("add", "ctx"), code, diff_file.path, kind)
         assert (seen["add"], seen["del"]) == counts[diff_file.path]
 
 
@@ -213,25 +200,11 @@ def test_split_view_numbers_the_left_from_the_old_file_and_the_right_from_the_ne
             if row["class"] or len(row["cells"]) != 4:
                 continue  # hunk headers and notes
             left_gutter, left_code, right_gutter, right_code = row["cells"]
-            if left_gutter["button"] is not None:
-                side, number = left_gutter["button"]
-                assert side == "old"
-                _check_number(
-                    "old", number, html_lib.unescape(left_code["text"]), diff_file.path, "left"
-                )
+            if _check_split_side(left_gutter, left_code, "old", diff_file.path, "left"):
                 removed += "diff-del" in left_code["class"]
                 context += "diff-ctx" in left_code["class"]
-            else:
-                assert left_code["text"] == ""
-            if right_gutter["button"] is not None:
-                side, number = right_gutter["button"]
-                assert side == "new"
-                _check_number(
-                    "new", number, html_lib.unescape(right_code["text"]), diff_file.path, "right"
-                )
+            if _check_split_side(right_gutter, right_code, "new", diff_file.path, "right"):
                 added += "diff-add" in right_code["class"]
-            else:
-                assert right_code["text"] == ""
         assert (added, removed) == counts[diff_file.path]
         if diff_file.change == "modified":
             assert context > 0

@@ -2,12 +2,10 @@
 approved and whoever may open them presses "Open pull requests"; a Kolega refusal then leaves
 the approval as it was and the fix page says why."""
 
-import httpx
 import pytest
 from django.urls import reverse
 
 from sandbox.models import PullRequest as SandboxPullRequest
-from triage.clients import override_transport
 from triage.models import AuditEvent, FixApproval, PullRequest, PullRequestOpening, Role
 from triage.services.approvals import (
     approval_decide,
@@ -100,8 +98,7 @@ def test_kolega_refusing_the_opening_keeps_the_approval_and_says_why(
     approver,
     client_as,
     queued,
-    upstream,
-    sandbox_wsgi,
+    refined_before_the_post,
     django_capture_on_commit_callbacks,
 ):
     approval = approval_request(fix=completed_fix, actor=triager)
@@ -112,17 +109,7 @@ def test_kolega_refusing_the_opening_keeps_the_approval_and_says_why(
             {"action": "open_pull_requests"},
         )
 
-    class RefinedJustBeforeThePost(httpx.BaseTransport):
-        def handle_request(self, request):
-            if request.method == "POST" and request.url.path.endswith("/pull-requests"):
-                upstream.refine_fix(
-                    repository_id=completed_fix.repository.upstream_id,
-                    fix_id=completed_fix.upstream_id,
-                    instructions="Changed elsewhere",
-                )
-            return sandbox_wsgi.handle_request(request)
-
-    with override_transport(RefinedJustBeforeThePost()):
+    with refined_before_the_post(completed_fix):
         failed = pull_request_opening_send(opening_id=queued[0])
 
     assert failed.status == PullRequestOpening.Status.FAILED

@@ -292,30 +292,13 @@ def test_kolega_refusing_marks_the_opening_failed_with_the_reason(
     approver,
     queued,
     django_capture_on_commit_callbacks,
-    upstream,
-    sandbox_wsgi,
+    refined_before_the_post,
 ):
-    import httpx
-
     from sandbox.models import PullRequest as SandboxPullRequest
-    from triage.clients import override_transport
 
     _approve(completed_fix, triager, approver, django_capture_on_commit_callbacks)
 
-    class RefinedJustBeforeThePost(httpx.BaseTransport):
-        """Refined in Kolega directly after the portal's last look, so no longer completed
-        there when the POST arrives."""
-
-        def handle_request(self, request):
-            if request.method == "POST" and request.url.path.endswith("/pull-requests"):
-                upstream.refine_fix(
-                    repository_id=completed_fix.repository.upstream_id,
-                    fix_id=completed_fix.upstream_id,
-                    instructions="Changed elsewhere",
-                )
-            return sandbox_wsgi.handle_request(request)
-
-    with override_transport(RefinedJustBeforeThePost()):
+    with refined_before_the_post(completed_fix):
         failed = pull_request_opening_send(opening_id=queued[0])
     assert failed.status == PullRequestOpening.Status.FAILED
     assert failed.error_message.startswith("Kolega refused")

@@ -92,7 +92,7 @@ def test_quota_use_counts_fixes_and_pull_requests_of_the_quota_period(team, othe
     assert (use.period_start, use.period_end) == (at("2026-03-01T00:00"), at("2026-04-01T00:00"))
     assert use.current and use.elapsed_percent == 63  # 19.5 of 31 days
     prs = use.counters[0]
-    assert (prs.counter, prs.used, prs.limit, prs.remaining) == ("prs", 7, 105, 0)
+    assert (prs.counter, prs.used, prs.total, prs.remaining) == ("prs", 7, 105, 0)
     assert [c.counter for c in use.counters] == ["prs", "sast_scans", "deep_ai_scans"]
     assert (use.fixes_started, use.pull_requests_opened) == (2, 1)
 

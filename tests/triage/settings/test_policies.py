@@ -56,8 +56,18 @@ def test_admin_saves_the_approval_policy_and_it_is_audited(team, admin, client_a
     assert "approving opens the pull requests" in log
 
 
-def test_admin_saves_the_sla_and_it_is_audited(team, admin, client_as):
-    assert client_as(admin).post(_url(team), SLA).status_code == 302
+# The SLA form as this page posts it, and as the older form on the reports page posted it
+# (without an action: its fields say which policy it is).
+SLA_FORMS = [SLA, {name: value for name, value in SLA.items() if name != "action"}]
+
+
+@pytest.mark.parametrize("form", SLA_FORMS, ids=["policies-page", "older-sla-form"])
+def test_the_sla_is_changed_by_admins_only_and_audited(team, member, client_as, form):
+    viewer = client_as(member(Role.VIEWER))
+    assert viewer.get(_url(team)).status_code == 200
+    assert viewer.post(_url(team), form).status_code == 403
+    admin = member(Role.ADMIN)
+    assert client_as(admin).post(_url(team), form).status_code == 302
     assert SlaPolicy.objects.get(team=team).days == {
         "critical": 3,
         "high": 14,
@@ -65,7 +75,10 @@ def test_admin_saves_the_sla_and_it_is_audited(team, admin, client_as):
         "low": 120,
     }
     event = AuditEvent.objects.get(team=team, action="reports.sla_policy.update")
-    assert event.details["after"]["critical"] == 3
+    assert event.details["before"]["critical"] == 7 and event.details["after"]["critical"] == 3
+    bad = client_as(admin).post(_url(team), {**form, "high_days": "0"})
+    assert bad.status_code == 400
+    assert SlaPolicy.objects.get(team=team).high_days == 14
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from triage.kolega import QuotaBalance
 from triage.models import Fix, KolegaConnection, PullRequest, SyncRun, Team
 from triage.sync.quota import DETAILS_KEY as QUOTA_DETAILS_KEY
-from triage.sync.quota import QUOTA_LABELS
+from triage.sync.quota import QUOTA_LABELS, QuotaMeter
 
 QUOTA_COUNTERS = ("prs", "sast_scans", "deep_ai_scans")
 # Syncs keep a reading every few minutes; one older than this is not shown as the balance,
@@ -19,20 +19,8 @@ QUOTA_READING_LOOKBACK = timedelta(days=2)
 
 
 @dataclass(frozen=True)
-class QuotaCounterUse:
-    counter: str
-    label: str
-    used: int
-    limit: int
-    remaining: int
-
-    @property
-    def low(self) -> float:
-        return self.limit * 0.75
-
-    @property
-    def high(self) -> float:
-        return self.limit * 0.9
+class QuotaCounterUse(QuotaMeter):
+    counter: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +101,7 @@ def quota_use(*, team: Team, now: datetime) -> list[QuotaUse]:
                         counter=name,
                         label=QUOTA_LABELS.get(name, name),
                         used=getattr(balance, name).used,
-                        limit=getattr(balance, name).plan + getattr(balance, name).topup,
+                        total=getattr(balance, name).plan + getattr(balance, name).topup,
                         remaining=getattr(balance, name).remaining,
                     )
                     for name in QUOTA_COUNTERS
