@@ -389,6 +389,7 @@ CELERY_TASK_ROUTES = {
     "triage.tasks_reports.report_snapshots_refresh": {"queue": "reports"},
     "triage.tasks_reports.report_snapshots_refresh_all": {"queue": "reports"},
     "triage.tasks.send_invitation_email": {"queue": "mail"},
+    "triage.tasks.evaluate_ownership": {"queue": "bulk"},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -28,6 +28,7 @@ class TaskName(StrEnum):
     REPORT_SNAPSHOTS_REFRESH = "triage.tasks_reports.report_snapshots_refresh"
     REPORT_SNAPSHOTS_REFRESH_ALL = "triage.tasks_reports.report_snapshots_refresh_all"
     SEND_INVITATION_EMAIL = "triage.tasks.send_invitation_email"
+    EVALUATE_OWNERSHIP = "triage.tasks.evaluate_ownership"
 
 
 def task_send(name: TaskName, *args) -> None:

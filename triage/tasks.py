@@ -31,6 +31,7 @@ from triage.services.approvals import pull_request_opening_send
 from triage.services.dismissals import dismissals_expire
 from triage.services.findings import finding_status_job_run
 from triage.services.invitations import invitation_email_send
+from triage.services.ownership import ownership_evaluation_run
 from triage.services.reports import report_snapshots_rebuild
 from triage.sync import (
     fix_track_step,
@@ -217,3 +218,14 @@ def send_invitation_email(invitation_id: int) -> str:
     """Mail an invitation's link. A refusal of the mail server is recorded on the invitation,
     which the members page shows with a button to send it again."""
     return invitation_email_send(invitation_id=invitation_id)
+
+
+# Ownership
+
+
+@shared_task(name=TaskName.EVALUATE_OWNERSHIP, **TASK_POLICY)
+def evaluate_ownership(evaluation_id: int) -> str:
+    """Apply a team's ownership rules to all its findings. Idempotent: a pass sets each
+    finding to what the rules say now, and a finished pass is not run again."""
+    evaluation = ownership_evaluation_run(evaluation_id=evaluation_id)
+    return evaluation.state if evaluation is not None else "gone"

@@ -154,6 +154,18 @@ PAGES: dict[str, list[Page]] = {
         )
     ],
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
+    **{
+        f"triage.forms.ownership.{name}": [Page("settings-ownership", "post", data=data)]
+        for name, data in {
+            "SquadForm": {"action": "squad_create"},
+            "SquadMemberForm": {"action": "squad_member_add", "squad": "1"},
+            "RuleForm": {"action": "rule_create", "kind": "path"},
+            "CodeownersImportForm": {"action": "import", "text": "* @owner-admin"},
+        }.items()
+    },
+    "triage.forms.ownership.AssignForm": [
+        Page("finding-owner", "post", FINDING, {"action": "assign"})
+    ],
     "triage.admin.ConnectionAdminForm": [
         Page("admin:triage_kolegaconnection_add", "post", team=False, superuser=True)
     ],

@@ -223,7 +223,17 @@ ID_PARAMETERS = [
     ("findings-bulk", "post", {"finding": "finding"}),
     ("settings-sync", "post", {"connection": "connection"}),
     ("settings-members", "post", {"membership": "membership"}),
+    ("settings-ownership", "post", {"squad": "squad", "membership": "membership"}),
+    ("settings-ownership", "post", {"squad": "squad"}),
+    ("settings-ownership", "post", {"rule": "ownership_rule"}),
 ]
+# The action each form above is posted with ("submit" when not named).
+ID_ACTIONS = {
+    ("settings-members", ("membership",)): "remove",
+    ("settings-ownership", ("squad", "membership")): "squad_member_add",
+    ("settings-ownership", ("squad",)): "squad_delete",
+    ("settings-ownership", ("rule",)): "rule_delete",
+}
 
 
 @pytest.mark.parametrize(
@@ -232,7 +242,7 @@ ID_PARAMETERS = [
 def test_ids_of_another_teams_objects_reach_nothing(
     name, method, parameters, victim_world, other_team, member, client_as, team
 ):
-    from triage.models import FindingStatusJobItem, Membership, SyncRun
+    from triage.models import FindingStatusJobItem, Membership, OwnershipRule, SyncRun
 
     attacker = client_as(member(Role.ADMIN, of=other_team))
     values = {"membership": Membership.objects.filter(team=team).first()}
@@ -241,7 +251,7 @@ def test_ids_of_another_teams_objects_reach_nothing(
         if attribute:
             obj = values.get(attribute) or getattr(victim_world, attribute)
             data[parameter] = obj.pk
-    data["action"] = "remove" if name == "settings-members" else "submit"
+    data["action"] = ID_ACTIONS.get((name, tuple(parameters)), "submit")
     url = reverse(name, kwargs={"team_slug": other_team.slug})
     status_before = victim_world.finding.status
     members_before = Membership.objects.filter(team=team).count()
@@ -260,6 +270,9 @@ def test_ids_of_another_teams_objects_reach_nothing(
     )
     assert SyncRun.objects.filter(connection=victim_world.connection).count() == runs_before
     assert Membership.objects.filter(team=team).count() == members_before
+    if name == "settings-ownership":
+        assert victim_world.squad.members.count() == 1
+        assert OwnershipRule.objects.filter(pk=victim_world.ownership_rule.pk).exists()
 
 
 def test_the_write_detector_sees_forms_htmx_and_formaction(team, member, client_as):

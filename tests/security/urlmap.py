@@ -37,6 +37,8 @@ VICTIM_MARKERS = {
     "diff": "victim_diff_marker_ibex0",
     "dismissal_reason": "Victim dismissal reason jerboa5",
     "finding_comment": "Victim finding comment ferret7",
+    "squad": "victim-squad-caracal6",
+    "rule_pattern": "/victim/rule_pattern_civet2/",
 }
 
 
@@ -282,6 +284,27 @@ class VictimWorld:
             name=VICTIM_MARKERS["saved_view"],
             query=f"q={VICTIM_MARKERS['saved_view'].split()[-1]}",
         )
+
+    @cached_property
+    def squad(self):
+        """A squad with the team's owner in it, and a rule giving it a path."""
+        from triage.models import OwnershipRule, Squad
+
+        squad = Squad.objects.create(team=self.team, name=VICTIM_MARKERS["squad"])
+        squad.members.add(self.team.memberships.get(user=self.owner))
+        OwnershipRule.objects.create(
+            team=self.team,
+            kind=OwnershipRule.Kind.PATH,
+            pattern=VICTIM_MARKERS["rule_pattern"],
+            squad=squad,
+        )
+        return squad
+
+    @cached_property
+    def ownership_rule(self):
+        from triage.models import OwnershipRule
+
+        return OwnershipRule.objects.get(squad=self.squad)
 
     @cached_property
     def sync_run(self):

@@ -34,6 +34,7 @@ from triage.models.mirror import (
     Severity,
     label_of,
 )
+from triage.models.ownership import OwnershipEvaluation, OwnershipRule, Squad
 from triage.models.reports import DailyFindingSnapshot, ReportSnapshotState, SlaPolicy
 from triage.models.sync import SyncRun, SyncState
 from triage.models.teams import Invitation, Membership, Role, Team, UserPreference
@@ -62,6 +63,8 @@ __all__ = [
     "Invitation",
     "KolegaConnection",
     "Membership",
+    "OwnershipEvaluation",
+    "OwnershipRule",
     "PullRequest",
     "PullRequestOpening",
     "ReportSnapshotState",
@@ -76,6 +79,7 @@ __all__ = [
     "ScanType",
     "Severity",
     "SlaPolicy",
+    "Squad",
     "SyncRun",
     "SyncState",
     "Team",

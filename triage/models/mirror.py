@@ -7,6 +7,7 @@ stored as Kolega gave them. `team` is denormalized onto every row because every 
 by team first and the indexes start with it.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -278,6 +279,13 @@ class ScanBatch(TrackedMirrorModel):
         return label_of(ScanType, self.scan_type)
 
 
+def owner_key(to: str) -> models.ForeignKey:
+    """A finding's owner column: emptied when its owner goes; indexed with the team."""
+    return models.ForeignKey(
+        to, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+
+
 class Finding(MirrorModel):
     Severity = Severity
     Status = FindingStatus
@@ -309,6 +317,11 @@ class Finding(MirrorModel):
     # Lower-cased title, message, check id and file path: one column for text search, with
     # a trigram index on PostgreSQL (migration 0003) and a plain LIKE scan on SQLite.
     search_text = models.TextField(default="", editable=False)
+    # Portal state beside the mirror (see models/ownership.py): never written by a sync.
+    owner_member = owner_key(settings.AUTH_USER_MODEL)
+    owner_squad = owner_key("triage.Squad")
+    # True when a person assigned the finding: the rules leave it alone.
+    owner_explicit = models.BooleanField(default=False)
     scan_batches = models.ManyToManyField(
         ScanBatch, through="ScanBatchFinding", related_name="findings"
     )
@@ -339,6 +352,8 @@ class Finding(MirrorModel):
                 condition=models.Q(resolved_at__isnull=False),
                 name="mirror_finding_team_resolved",
             ),
+            models.Index(fields=["team", "owner_member"], name="mirror_finding_team_owner"),
+            models.Index(fields=["team", "owner_squad"], name="mirror_finding_team_squad"),
         ]
 
     def __str__(self) -> str:

@@ -82,6 +82,16 @@ ACTION_LABELS = {
     "reports.sla_policy.update": "SLA policy changed",
     "team_policies.update": "Team policies changed",
     "audit.export": "Audit log exported",
+    "squad.create": "Squad created",
+    "squad.delete": "Squad deleted",
+    "squad.member_add": "Member added to a squad",
+    "squad.member_remove": "Member removed from a squad",
+    "ownership_rule.create": "Ownership rule added",
+    "ownership_rule.delete": "Ownership rule deleted",
+    "ownership_rule.import": "CODEOWNERS imported",
+    "ownership.evaluate": "Ownership rules applied",
+    "finding.assign": "Finding assigned",
+    "finding.unassign": "Finding unassigned",
 }
 
 
@@ -323,6 +333,21 @@ SENTENCES: dict[str, Callable[[dict], str]] = {
     "audit.export": lambda d: (
         "Exported the audit log as CSV"
         + (f" ({key_value_sentence(d['filters'])})" if d.get("filters") else "")
+    ),
+    "finding.assign": lambda d: (
+        f"Assigned to {d['to']}" + (f" (was {d['from']})" if d.get("from") else "")
+    ),
+    "finding.unassign": lambda d: (
+        f"Took the assignment to {d.get('from') or 'someone'} back: the rules decide the owner"
+    ),
+    "squad.member_add": lambda d: f"Added {d['member']} to the squad",
+    "squad.member_remove": lambda d: f"Removed {d['member']} from the squad",
+    "ownership_rule.create": lambda d: f"{d['pattern'] or d['repository']} → {d['owner']}",
+    "ownership_rule.delete": lambda d: f"{d['pattern'] or d['repository']} → {d['owner']}",
+    "ownership_rule.import": lambda d: f"Imported {_plural(d.get('rules'), 'rule')}",
+    "ownership.evaluate": lambda d: (
+        f"Applied the rules to {_plural(d.get('findings'), 'finding')}: "
+        f"{d.get('changed', 0)} changed owner"
     ),
 }
 

@@ -146,6 +146,7 @@ def finding_timeline(*, finding: Finding, fixes: list[Fix] | None = None) -> lis
     fixes = covering_fixes(finding=finding) if fixes is None else fixes
     portal_changes = _portal_status_changes(finding)
     entries = [*portal_changes, *_dismissal_entries(finding), *_note_entries(finding)]
+    entries += _assignment_entries(finding)
     entries += _fix_entries(finding, fixes)
     entries += _kolega_entries(finding, portal_changes, {fix.upstream_id: fix for fix in fixes})
     entries.sort(key=lambda entry: entry.when, reverse=True)
@@ -171,6 +172,33 @@ def _portal_status_changes(finding: Finding) -> list[TimelineEntry]:
         )
         for event in events
     ]
+
+
+ASSIGNMENT_ACTIONS = {"finding.assign": "Assigned", "finding.unassign": "Unassigned"}
+
+
+def _assignment_entries(finding: Finding) -> list[TimelineEntry]:
+    """Assignments by hand, and their undoing (the owner is the rules' again)."""
+    events = AuditEvent.objects.filter(
+        team_id=finding.team_id,
+        action__in=list(ASSIGNMENT_ACTIONS),
+        target_type=Finding._meta.model_name,
+        target_id=str(finding.pk),
+    ).order_by("-created_at", "-id")[:TIMELINE_LIMIT]
+    entries = []
+    for event in events:
+        before = str(event.details.get("from") or "nobody")
+        after = str(event.details.get("to") or "the rules' owner")
+        entries.append(
+            TimelineEntry(
+                when=event.created_at,
+                what=ASSIGNMENT_ACTIONS[event.action],
+                source="portal",
+                actor=_actor(event.actor_label),
+                change=f"{before} → {after}",
+            )
+        )
+    return entries
 
 
 def _audit_actors(

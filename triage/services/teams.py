@@ -4,7 +4,9 @@ from django.utils.text import slugify
 
 from triage.models import Membership, Role, Team
 from triage.models.audit import SYSTEM, audit_log
+from triage.models.ownership import OWNER_ROLE
 from triage.services.errors import RoleRequired, ServiceError
+from triage.sync.ownership import owners_release
 
 UNKNOWN_USER_MESSAGE = "No user can be added with that name."
 
@@ -62,6 +64,8 @@ def member_set(*, team: Team, actor, username: str, role: Role) -> Membership:
             target_label=user.get_username(),
             details={"role": role, "previous_role": previous},
         )
+        if not membership.has_role(OWNER_ROLE):
+            owners_release(team_id=team.pk, user_id=user.pk)
     return membership
 
 
@@ -87,6 +91,7 @@ def member_remove(*, team: Team, actor, membership_id: int) -> None:
             details={"role": membership.role},
         )
         membership.delete()
+        owners_release(team_id=team.pk, user_id=membership.user_id)
 
 
 def _lock_admins(*, team: Team) -> None:

@@ -34,6 +34,7 @@ from triage.models import (
 )
 from triage.models.audit import SYSTEM, audit_log
 from triage.sync import copy_upsert
+from triage.sync.ownership import owners_evaluate_written
 
 UNIQUE_FIELDS = ["connection", "upstream_id"]
 
@@ -302,7 +303,12 @@ def findings_write(
             ),
         }
 
-    return _write(_FINDINGS, connection, findings, values, repository_pks=repository_pks)
+    written = _write(_FINDINGS, connection, findings, values, repository_pks=repository_pks)
+    if written.rows:
+        # New and changed findings get their owner by rule; owners are never among the
+        # fields written above, so an existing owner is kept.
+        owners_evaluate_written(team_id=connection.team_id, finding_pks=written.pks.values())
+    return written
 
 
 def scan_batch_findings_link(*, scan_batch_pk: int, finding_pks: Iterable[int]) -> int:

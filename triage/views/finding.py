@@ -11,6 +11,7 @@ from triage.permissions import can, team_view
 from triage.selectors import dismissals as dismissal_selectors
 from triage.selectors import finding_page as page_selectors
 from triage.selectors import findings as selectors
+from triage.selectors import ownership as ownership_selectors
 from triage.selectors import sync as sync_selectors
 from triage.services import dismissals as dismissal_services
 from triage.services import status_changes
@@ -68,6 +69,7 @@ def _page_context(request, found, *, comment_form: FindingCommentForm | None = N
         "cwe_links": selectors.cwe_links(finding=found),
         "owasp_links": selectors.owasp_links(finding=found),
         "can_triage": can_triage,
+        "owner": ownership_selectors.finding_owner(finding=found),
         # Starting a fix is the fix form's own rule: a triager, with this finding chosen.
         "start_fix_url": (
             f"{reverse('fixes-new', kwargs={'team_slug': team.slug})}?finding={found.pk}"
