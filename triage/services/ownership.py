@@ -419,7 +419,9 @@ def finding_assign(*, team: Team, actor, finding: Finding, assignee_id: int) -> 
     _require_owner_role(team, membership, field="assignee")
     with transaction.atomic():
         locked = (
-            Finding.objects.select_for_update().select_related("owner_member").get(pk=finding.pk)
+            Finding.objects.select_for_update(of=("self",))
+            .select_related("owner_member")
+            .get(pk=finding.pk)
         )
         previous = {"from": locked.owner_member.get_username() if locked.owner_member else ""}
         locked.owner_member = membership.user
@@ -437,7 +439,9 @@ def finding_unassign(*, team: Team, actor, finding: Finding) -> Finding:
         raise ServiceError("No such finding.")
     with transaction.atomic():
         locked = (
-            Finding.objects.select_for_update().select_related("owner_member").get(pk=finding.pk)
+            Finding.objects.select_for_update(of=("self",))
+            .select_related("owner_member")
+            .get(pk=finding.pk)
         )
         if not locked.owner_explicit:
             raise ServiceError("Nobody was assigned to this finding by hand.")
