@@ -107,7 +107,14 @@ def _measure(env: dict[str, str], connection_id: int, mode: str) -> dict:
 @benchmark("sync")
 def sync_benchmark() -> list[Figure]:
     database_url = common.database_url("sync")
-    env = common.environment(database_url, ALLOWED_HOSTS="127.0.0.1,localhost")
+    # The sandbox answers on loopback over plain HTTP, which the outbound guard refuses in a
+    # production-like environment unless the operator allows it, as here.
+    env = common.environment(
+        database_url,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PORTAL_OUTBOUND_ALLOW_HTTP="1",
+        PORTAL_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
+    )
     print(f"   database: {urlsplit(database_url).scheme}", flush=True)
     _manage(env, "migrate", "--no-input")
     started = time.perf_counter()
