@@ -5,7 +5,8 @@ from datetime import datetime, time, timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from triage.filters.dates import BoundedDateFilter
@@ -17,12 +18,22 @@ from triage.models import (
     ScanBatchFinding,
     ScanType,
     Severity,
+    Squad,
     Team,
 )
 from triage.selectors import json_list_contains
 
 # Parameters of the page that are not filters; a saved view keeps only the filters and sort.
 NON_FILTER_PARAMETERS = ("cursor",)
+
+
+# Whose findings: a person's own, theirs and their squads', nobody's in person, nobody's at all.
+ASSIGNED_CHOICES = [
+    ("me", "Assigned to me"),
+    ("mine", "Mine and my squads'"),
+    ("unassigned", "Assigned to nobody"),
+    ("unowned", "No owner (no member, no squad)"),
+]
 
 
 def _start_of_day(day) -> datetime:
@@ -55,6 +66,21 @@ class FindingFilter(django_filters.FilterSet):
         field_name="file_path", lookup_expr="contains", label="File path contains"
     )
     cwe = django_filters.CharFilter(method="filter_cwe", label="CWE")
+    owner = django_filters.ModelChoiceFilter(
+        queryset=get_user_model().objects.none(),
+        field_name="owner_member",
+        label="Owner",
+        empty_label="Any owner",
+    )
+    squad = django_filters.ModelChoiceFilter(
+        queryset=Squad.objects.none(),
+        field_name="owner_squad",
+        label="Squad",
+        empty_label="Any squad",
+    )
+    assigned = django_filters.ChoiceFilter(
+        choices=ASSIGNED_CHOICES, method="filter_assigned", label="Assigned", empty_label="Anyone"
+    )
     first_detected_after = BoundedDateFilter(
         method="filter_on_or_after", field_name="first_detected_at", label="First seen from"
     )
@@ -78,9 +104,14 @@ class FindingFilter(django_filters.FilterSet):
         model = Finding
         fields: list[str] = []
 
-    def __init__(self, data=None, *args, team: Team, **kwargs):
+    def __init__(self, data=None, *args, team: Team, user=None, **kwargs):
         super().__init__(data, *args, **kwargs)
         self.team = team
+        self.user = user
+        self.filters["owner"].queryset = (
+            get_user_model().objects.filter(memberships__team=team).only("id", "username")
+        )
+        self.filters["squad"].queryset = Squad.objects.filter(team=team).only("id", "name")
         self.filters["repository"].queryset = Repository.objects.filter(team=team).only(
             "id", "name"
         )
@@ -94,6 +125,21 @@ class FindingFilter(django_filters.FilterSet):
     def filter_batch(self, queryset: QuerySet, name: str, value: ScanBatch) -> QuerySet:
         links = ScanBatchFinding.objects.filter(scan_batch=value, finding=OuterRef("pk"))
         return queryset.filter(Exists(links))
+
+    def filter_assigned(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "unassigned":
+            return queryset.filter(owner_member__isnull=True)
+        if value == "unowned":
+            return queryset.filter(owner_member__isnull=True, owner_squad__isnull=True)
+        user = self.user
+        if user is None or not user.is_authenticated:
+            return queryset.none()
+        if value == "me":
+            return queryset.filter(owner_member=user)
+        squads = list(
+            Squad.objects.filter(team=self.team, members__user=user).values_list("pk", flat=True)
+        )
+        return queryset.filter(Q(owner_member=user) | Q(owner_squad__in=squads))
 
     def filter_cwe(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip().upper()

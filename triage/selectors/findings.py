@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+from django.db.models import Case, DateTimeField, F, IntegerField, QuerySet, Value, When
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils.dateparse import parse_datetime
 
@@ -19,6 +20,7 @@ from triage.models import (
     FindingStatusJob,
     Fix,
     SavedView,
+    SlaPolicy,
     Team,
 )
 from triage.selectors import json_list_contains
@@ -38,6 +40,21 @@ SEVERITY_RANK = Case(
     output_field=IntegerField(),
 )
 
+# A severity without SLA days (info) is due this long after its first detection: last in line.
+NO_SLA_DAYS = 36_500
+
+
+def sla_due(days: Mapping[str, int]) -> Case:
+    """When a finding's SLA runs out: its first detection plus its severity's days."""
+    return Case(
+        *(
+            When(severity=severity, then=F("first_detected_at") + timedelta(days=count))
+            for severity, count in days.items()
+        ),
+        default=F("first_detected_at") + timedelta(days=NO_SLA_DAYS),
+        output_field=DateTimeField(),
+    )
+
 
 @dataclass(frozen=True)
 class Sort:
@@ -55,6 +72,8 @@ SORTS: dict[str, Sort] = {
     "-age": Sort("Newest first", "first_detected_at", True),
     "last_detected": Sort("Last seen, newest first", "last_detected_at", True),
     "-last_detected": Sort("Last seen, oldest first", "last_detected_at", False),
+    "sla": Sort("SLA due, soonest first", "sla_due_at", False),
+    "-sla": Sort("SLA due, latest first", "sla_due_at", True),
     "file": Sort("File, A to Z", "file_path", False),
     "-file": Sort("File, Z to A", "file_path", True),
 }
@@ -115,7 +134,7 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, object, int] | None:
     # A cursor comes from the URL: anything a database column cannot hold starts over.
     if direction not in ("after", "before") or not isinstance(pk, int) or not 0 <= pk < 2**63:
         return None
-    if sort.column in ("first_detected_at", "last_detected_at"):
+    if sort.column in ("first_detected_at", "last_detected_at", "sla_due_at"):
         try:
             value = parse_datetime(value) if isinstance(value, str) else None
         except ValueError:
@@ -130,7 +149,12 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, object, int] | None:
 
 
 def findings_page(
-    *, queryset: QuerySet[Finding], sort_key: str, cursor: str | None, page_size: int = PAGE_SIZE
+    *,
+    queryset: QuerySet[Finding],
+    sort_key: str,
+    cursor: str | None,
+    page_size: int = PAGE_SIZE,
+    sla_days: Mapping[str, int] | None = None,
 ) -> FindingsPage:
     """One page of ``queryset`` in ``sort_key`` order, continuing from ``cursor``.
 
@@ -142,6 +166,10 @@ def findings_page(
     rows_query = queryset.select_related("repository").only(*TABLE_COLUMNS)
     if sort.column == "severity_rank":
         rows_query = rows_query.annotate(severity_rank=SEVERITY_RANK)
+    elif sort.column == "sla_due_at":
+        rows_query = rows_query.annotate(
+            sla_due_at=sla_due(SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days)
+        )
     position = _decode_cursor(cursor, sort) if cursor else None
     backwards = position is not None and position[0] == "before"
     # Reading backwards walks the reverse order, then flips the rows.

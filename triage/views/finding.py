@@ -13,6 +13,7 @@ from triage.selectors import finding_page as page_selectors
 from triage.selectors import findings as selectors
 from triage.selectors import ownership as ownership_selectors
 from triage.selectors import sync as sync_selectors
+from triage.selectors.reports.scope import sla_policy_of
 from triage.services import dismissals as dismissal_services
 from triage.services import status_changes
 from triage.services.errors import ServiceError
@@ -165,7 +166,9 @@ def _finding_status_post(request, found):
             if exc.field == "reason" and is_fragment(request):
                 error = "Dismissing needs approval: open the finding to give a reason."
     if is_fragment(request):
-        _decorate_rows([found], team_slug=request.team.slug)
+        _decorate_rows(
+            [found], team_slug=request.team.slug, sla_days=sla_policy_of(request.team).days
+        )
         changed = () if error else (Event.FINDINGS_CHANGED,)
         if sent is not None:
             changed = (Event.APPROVALS_CHANGED,)

@@ -6,6 +6,7 @@ filters and the table; every state lives in the query string, pushed with ``hx-p
 """
 
 import json
+from datetime import timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpResponseNotAllowed, QueryDict
@@ -13,10 +14,11 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 
-from triage.filters.findings import NON_FILTER_PARAMETERS, FindingFilter
+from triage.filters.findings import ASSIGNED_CHOICES, NON_FILTER_PARAMETERS, FindingFilter
 from triage.forms.findings import BulkStatusForm, SavedViewForm
 from triage.models import (
     DISMISSAL_STATUSES,
+    Finding,
     FindingStatus,
     FindingStatusJobItem,
     Role,
@@ -26,6 +28,7 @@ from triage.models import (
 from triage.permissions import can, team_view
 from triage.selectors import findings as selectors
 from triage.selectors import sync as sync_selectors
+from triage.selectors.reports.scope import sla_policy_of
 from triage.services import dismissals as dismissal_services
 from triage.services import findings as services
 from triage.services import status_changes
@@ -50,7 +53,13 @@ STATUS_KEYS = {
     "false_positive": "f",
 }
 DISMISSAL_CHOICES = [(status.value, status.label) for status in DISMISSAL_STATUSES]
-SORTABLE_COLUMNS = {"severity": "severity", "age": "age", "last": "last_detected", "file": "file"}
+SORTABLE_COLUMNS = {
+    "severity": "severity",
+    "age": "age",
+    "last": "last_detected",
+    "file": "file",
+    "sla": "sla",
+}
 
 
 def _status_key_list() -> list[tuple[str, str]]:
@@ -69,7 +78,10 @@ def _query(params: QueryDict, **changes) -> str:
 
 def _filtered(request, params: QueryDict) -> FindingFilter:
     return FindingFilter(
-        params, queryset=selectors.findings_for_team(team=request.team), team=request.team
+        params,
+        queryset=selectors.findings_for_team(team=request.team),
+        team=request.team,
+        user=request.user,
     )
 
 
@@ -81,7 +93,7 @@ def _filter_params(params: QueryDict) -> QueryDict:
     return kept
 
 
-def _decorate_rows(rows, *, team_slug: str) -> None:
+def _decorate_rows(rows, *, team_slug: str, sla_days: dict[str, int]) -> None:
     """Work out per-row display values once in Python: a 50-row table is rendered on every
     filter change, and per-row template tags (url, include, date) dominate its cost."""
     prefix = reverse("findings", kwargs={"team_slug": team_slug})
@@ -92,11 +104,27 @@ def _decorate_rows(rows, *, team_slug: str) -> None:
         last_seen = timezone.localtime(row.last_detected_at)
         row.last_seen_iso = last_seen.isoformat()
         row.last_seen_text = last_seen.strftime("%d %b %Y, %H:%M")
+        days = sla_days.get(row.severity)
+        row.sla_due_text = row.sla_due_iso = ""
+        row.sla_overdue = False
+        if days is not None:
+            due = timezone.localtime(row.first_detected_at + timedelta(days=days))
+            row.sla_due_iso = due.isoformat()
+            row.sla_due_text = due.strftime("%d %b %Y")
+            row.sla_overdue = row.status in Finding.UNRESOLVED_STATUSES and due < now
 
 
 def _repository_options(filterset: FindingFilter, selected) -> str:
     return select_options(
         filterset.filters["repository"].queryset.values_list("pk", "name"),
+        selected.pk if selected else None,
+    )
+
+
+def _choice_options(filterset: FindingFilter, name: str, label: str) -> str:
+    selected = filterset.form.cleaned_data.get(name)
+    return select_options(
+        filterset.filters[name].queryset.order_by(label).values_list("pk", label),
         selected.pk if selected else None,
     )
 
@@ -112,7 +140,9 @@ def _form_values(params: QueryDict) -> dict:
     }
 
 
-def _page_of(request) -> tuple[selectors.FindingsPage, FindingFilter]:
+def _page_of(
+    request, sla_days: dict[str, int] | None = None
+) -> tuple[selectors.FindingsPage, FindingFilter]:
     """The page of findings the URL's filters, sort and cursor point at."""
     params = _filter_params(request.GET)
     filterset = _filtered(request, params)
@@ -123,16 +153,18 @@ def _page_of(request) -> tuple[selectors.FindingsPage, FindingFilter]:
         sort_key=selectors.sort_of(params.get("sort")),
         cursor=request.GET.get("cursor"),
         page_size=selectors.PAGE_SIZE,
+        sla_days=sla_days,
     )
     return page, filterset
 
 
 def _list_context(request) -> dict:
     params = _filter_params(request.GET)
-    page, filterset = _page_of(request)
+    sla_days = sla_policy_of(request.team).days
+    page, filterset = _page_of(request, sla_days)
     ignored = ignored_filters(filterset)
     sort_key = selectors.sort_of(params.get("sort"))
-    _decorate_rows(page.rows, team_slug=request.team.slug)
+    _decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days)
     sort_links = {}
     for column, key in SORTABLE_COLUMNS.items():
         # The first click sorts the natural way (most severe, oldest, newest, A to Z).
@@ -158,6 +190,9 @@ def _list_context(request) -> dict:
         "repository_options": _repository_options(
             filterset, filterset.form.cleaned_data.get("repository")
         ),
+        "squad_options": _choice_options(filterset, "squad", "name"),
+        "owner_options": _choice_options(filterset, "owner", "username"),
+        "assigned_choices": ASSIGNED_CHOICES,
         "next_query": _query(request.GET, cursor=page.next_cursor) if page.next_cursor else "",
         "previous_query": (
             _query(request.GET, cursor=page.previous_cursor) if page.previous_cursor else ""

@@ -26,6 +26,7 @@ from triage.models import (
     Role,
     SavedView,
     ScanBatchFinding,
+    SlaPolicy,
 )
 from triage.selectors import findings as selectors
 
@@ -233,6 +234,8 @@ def test_keyset_pages_walk_every_row_once_in_order_both_ways(
     spec = selectors.SORTS[sort]
     if spec.column == "severity_rank":
         queryset = queryset.annotate(severity_rank=selectors.SEVERITY_RANK)
+    elif spec.column == "sla_due_at":
+        queryset = queryset.annotate(sla_due_at=selectors.sla_due(SlaPolicy.DEFAULT_DAYS))
     order = [f"-{spec.column}", "-pk"] if spec.descending else [spec.column, "pk"]
     assert walked == list(queryset.order_by(*order).values_list("pk", flat=True))
     assert [len(p) for p in pages] == [7, 7, 7, 7, 2]
