@@ -233,8 +233,22 @@ def invitation_for_token(token: str) -> Invitation:
     return candidate
 
 
+def addressee_mismatch(invitation: Invitation, user) -> str:
+    """Why ``user`` may not accept ``invitation`` (it was sent to another address), or ""."""
+    if (user.email or "").strip().lower() == invitation.email.strip().lower():
+        return ""
+    return (
+        f"This invitation was sent to {invitation.email}, and you are signed in as "
+        f"{user.get_username()}, whose address is {user.email or 'not set'}. Sign in with the "
+        "account of that address, or ask a team admin to invite yours."
+    )
+
+
 def invitation_accept(*, token: str, user) -> Membership:
-    """The signed-in ``user`` joins the team with the invitation's role; the link is used up."""
+    """The signed-in ``user`` joins the team with the invitation's role; the link is used up.
+
+    Only the addressee may accept: a forwarded or leaked link does not let another account in.
+    """
     with transaction.atomic():
         found = invitation_for_token(token)
         invitation = Invitation.objects.select_for_update().get(pk=found.pk)
@@ -247,6 +261,9 @@ def invitation_accept(*, token: str, user) -> Membership:
                 f"You are already a member of {invitation.team.name} "
                 f"as {Role(existing.role).label}. The invitation is left for its addressee."
             )
+        mismatch = addressee_mismatch(invitation, user)
+        if mismatch:
+            raise ServiceError(mismatch)
         try:
             with transaction.atomic():
                 membership = Membership.objects.create(

@@ -41,6 +41,7 @@ def invitation(request, token: str):
             "invitation": found,
             "role_label": Role(found.role).label,
             "inviter": found.invited_by.get_username() if found.invited_by else "A team admin",
+            "mismatch": invitation_services.addressee_mismatch(found, request.user),
         },
     )
 

@@ -268,6 +268,31 @@ def test_a_link_mailed_after_a_secret_key_rotation_still_works(
     assert tasks.send_invitation_email(sent[0]) == "sent"
 
     path = "/" + _link_of(smtp_server.wait_for(1)[0]).split("/", 3)[3]
-    joined = client_as(UserFactory()).post(path)
+    joined = client_as(UserFactory(email="new.person@example.com")).post(path)
     assert joined.status_code == 302
     assert Invitation.objects.get().accepted_at is not None
+
+
+def test_only_the_addressee_can_accept_a_forwarded_link(team, admin, client_as):
+    from triage.services.invitations import invitation_create, invitation_token
+
+    invitation = invitation_create(
+        team=team, actor=admin, email="Nora@Example.com", role=Role.APPROVER
+    )
+    path = reverse("invitation", kwargs={"token": invitation_token(invitation)})
+    mallory = client_as(UserFactory(username="mallory", email="mallory@example.com"))
+
+    page = mallory.get(path).content.decode()
+    assert "This invitation was sent to Nora@Example.com" in page
+    assert "mallory@example.com" in page and "accept-invitation" not in page
+    refused = mallory.post(path, follow=True).content.decode()
+    assert "Sign in with the account of that address" in refused
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is None
+    assert not Membership.objects.filter(team=team, user__username="mallory").exists()
+    assert not AuditEvent.objects.filter(action="member.invite_accept").exists()
+
+    # The addressee's account, whatever the case of its address, joins.
+    nora = UserFactory(username="nora", email="nora@example.com")
+    assert client_as(nora).post(path).status_code == 302
+    assert Membership.objects.get(team=team, user=nora).role == Role.APPROVER
