@@ -4,6 +4,7 @@ Writing an entry is a primitive below every layer that writes (services, and the
 invalidate a connection), so none of them imports another to record what it did.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -63,8 +64,46 @@ def audit_log(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Record one write. Call it inside the transaction of the write it records."""
+    event = _audit_event(
+        team=team,
+        actor=actor,
+        action=action,
+        target=target,
+        target_label=target_label,
+        details=details,
+    )
+    event.save()
+    return event
+
+
+def audit_log_each(
+    *,
+    team: Team,
+    actor,
+    action: str,
+    entries: Iterable[tuple[models.Model, dict[str, Any]]],
+) -> int:
+    """Record one write made to many objects, an entry per object (``entries``: the object
+    and its details), in a few INSERTs. Call it inside the transaction of the write."""
+    events = [
+        _audit_event(team=team, actor=actor, action=action, target=target, details=details)
+        for target, details in entries
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    return len(events)
+
+
+def _audit_event(
+    *,
+    team: Team | None,
+    actor,
+    action: str,
+    target: models.Model | None = None,
+    target_label: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         team=team,
         actor=actor_obj,
         actor_label=actor_obj.get_username() if actor_obj else "system",
