@@ -16,6 +16,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
+def backend(team, admin):
+    squad = services.squad_create(team=team, actor=admin, name="backend")
+    services.codeowners_import(team=team, actor=admin, text="*.py @backend\n")
+    owners_evaluate(team_id=team.pk)
+    return squad
+
+
+@pytest.fixture
 def repository(team):
     return RepositoryFactory(team=team, name="payments-api")
 
@@ -23,14 +31,6 @@ def repository(team):
 @pytest.fixture
 def findings(repository):
     return [FindingFactory(repository=repository, file_path=f"src/app{n}.py") for n in range(3)]
-
-
-@pytest.fixture
-def backend(team, admin):
-    squad = services.squad_create(team=team, actor=admin, name="backend")
-    services.codeowners_import(team=team, actor=admin, text="*.py @backend\n")
-    owners_evaluate(team_id=team.pk)
-    return squad
 
 
 def _url(team, name="findings-assign", **kwargs):
