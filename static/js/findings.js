@@ -17,11 +17,12 @@
   // row comes back unticked, and the selection would silently lose it.
   const keepSelected = new Set();
 
+  // A ticked checkbox keeps the focus, but nothing is typed into it: the keys still work.
+  const NOT_TYPED = ["checkbox", "radio", "button", "submit"];
+
   function isTyping(target) {
-    return (
-      target.isContentEditable ||
-      ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)
-    );
+    if (target.tagName === "INPUT") return !NOT_TYPED.includes(target.type);
+    return target.isContentEditable || ["SELECT", "TEXTAREA"].includes(target.tagName);
   }
 
   function table() {
@@ -126,7 +127,7 @@
         box.dispatchEvent(new Event("change", { bubbles: true }));
       }
     } else if ((key === "o" || key === "Enter") && row) {
-      if (key === "Enter" && event.target.closest("a, button")) return;
+      if (key === "Enter" && event.target.closest("a, button, input")) return;
       event.preventDefault();
       window.location.assign(row.dataset.openUrl);
     } else if (key === "/") {
