@@ -254,3 +254,38 @@ def test_one_assignment_covers_at_most_the_cap(team, findings, triager, monkeypa
             team=team, actor=triager, finding_ids=_ids(findings), assignee_id=triager.pk
         )
     assert _owners(findings) == [(None, None, False)] * 3
+
+
+def test_the_assign_include_selects_a_whole_group_by_its_filters(
+    team, repository, findings, triager, approver, client_as, rf
+):
+    from django.template.loader import render_to_string
+
+    other = FindingFactory(repository=repository, check_id="other-rule")
+    group = f"check_id={findings[0].check_id}"
+    Finding.objects.filter(pk__in=_ids(findings)).update(check_id=findings[0].check_id)
+    request = rf.get("/")
+    request.user = triager
+    html = render_to_string(
+        "triage/findings/_assign_form.html",
+        {
+            "current_team": team,
+            "assignable": [(approver.pk, "abe")],
+            "filter_query": group,
+            "prefix": "group-1",
+        },
+        request=request,
+    )
+
+    assert f'<form class="cluster" id="group-1" method="post" action="{_url(team)}"' in html
+    assert '<input type="hidden" name="all_matching" value="1">' in html
+    assert f'<input type="hidden" name="filter_query" value="{group}">' in html
+    assert 'id="group-1-assignee"' in html and " form=" not in html
+
+    response = client_as(triager).post(
+        _url(team),
+        {"all_matching": "1", "filter_query": group, "assignee": approver.pk, "action": "assign"},
+        follow=True,
+    )
+    assert "Assigned 3 findings to abe." in response.content.decode()
+    assert _owners([*findings, other]) == [("abe", None, True)] * 3 + [(None, None, False)]
