@@ -2,7 +2,9 @@
  *
  * j / k move the cursor row, x selects it, o or Enter opens it, / focuses the search, and
  * each status key (listed in the table's data-status-keys) sets the cursor row's status
- * through the portal (htmx POST; the server answers the new row). Keys never fire while
+ * through the portal (htmx POST; the server answers the new row). The claim key (the
+ * table's data-claim-key) assigns the selected rows, or the cursor row, to oneself; the
+ * assign key (data-assign-key) moves to the list of members to assign them to. Keys never fire while
  * typing in a field or with a modifier held; "?" is handled by portal.js. A row whose status
  * changes stays selected, and the selection summary says what a bulk change will touch: the
  * ticked rows, or all findings matching the filters.
@@ -15,11 +17,12 @@
   // row comes back unticked, and the selection would silently lose it.
   const keepSelected = new Set();
 
+  // A ticked checkbox keeps the focus, but nothing is typed into it: the keys still work.
+  const NOT_TYPED = ["checkbox", "radio", "button", "submit"];
+
   function isTyping(target) {
-    return (
-      target.isContentEditable ||
-      ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)
-    );
+    if (target.tagName === "INPUT") return !NOT_TYPED.includes(target.type);
+    return target.isContentEditable || ["SELECT", "TEXTAREA"].includes(target.tagName);
   }
 
   function table() {
@@ -81,10 +84,36 @@
     });
   }
 
+  // Assigning acts on the selection: the ticked rows (or all matching), else the cursor row,
+  // which is ticked for it. Claiming submits at once; assigning moves to the member list.
+  function assignSelection(row, claim) {
+    const control = document.querySelector("[data-assign-control]");
+    if (!control) return;
+    const allMatching = document.getElementById("all-matching");
+    const ticked = document.querySelector('input[type="checkbox"][name="finding"]:checked');
+    if (!ticked && !(allMatching && allMatching.checked)) {
+      const box = row && row.querySelector('input[type="checkbox"][name="finding"]');
+      if (!box) return;
+      box.checked = true;
+      box.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+    if (claim) {
+      const button = control.querySelector("[data-assign-claim]");
+      if (button) button.click();
+      return;
+    }
+    const select = control.querySelector("[data-assign-assignee]");
+    if (select) {
+      select.scrollIntoView({ block: "nearest" });
+      select.focus();
+    }
+  }
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (isTyping(event.target) || document.querySelector("dialog[open]")) return;
-    if (!table()) return;
+    const current = table();
+    if (!current) return;
     const row = cursorRow();
     const key = event.key;
     if (key === "j" || key === "k") {
@@ -98,7 +127,7 @@
         box.dispatchEvent(new Event("change", { bubbles: true }));
       }
     } else if ((key === "o" || key === "Enter") && row) {
-      if (key === "Enter" && event.target.closest("a, button")) return;
+      if (key === "Enter" && event.target.closest("a, button, input")) return;
       event.preventDefault();
       window.location.assign(row.dataset.openUrl);
     } else if (key === "/") {
@@ -108,6 +137,10 @@
         search.focus();
         search.select();
       }
+    } else if (key === current.dataset.claimKey || key === current.dataset.assignKey) {
+      if (!current.hasAttribute("data-can-triage")) return;
+      event.preventDefault();
+      assignSelection(row, key === current.dataset.claimKey);
     } else {
       const status = statusKeys()[key];
       if (status && row) {

@@ -1,6 +1,7 @@
 """Settings → Ownership and a finding's owner in a browser: an admin makes a squad and imports
-CODEOWNERS, the rules are applied with a progress bar, a triager claims a finding; no console
-error and no CSP violation."""
+CODEOWNERS, the rules are applied with a progress bar, a triager claims a finding, and on the
+findings page claims with the keyboard and assigns a selection; no console error and no CSP
+violation."""
 
 from django.urls import reverse
 
@@ -60,5 +61,52 @@ def test_an_admin_imports_codeowners_and_a_triager_claims_in_the_browser(
     assert "nobody → tess" in page.locator("#timeline").inner_text()
     shot(page, "finding-owner")
 
+    assert page.console_errors == []
+    assert page.evaluate("window.__cspViolations") == []
+
+
+def test_a_triager_claims_with_the_keyboard_and_bulk_assigns_from_the_findings_page(
+    browser_page, live_server, team, member, sign_in, shot, transactional_db
+):
+    triager = member(Role.TRIAGER, username="tess")
+    member(Role.APPROVER, username="abe")
+    member(Role.VIEWER, username="vic")
+    repository = RepositoryFactory(team=team, name="shop")
+    findings = [
+        FindingFactory(repository=repository, file_path=f"api/f{n}.py", severity="high")
+        for n in range(3)
+    ]
+    page = browser_page
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    sign_in(page, triager)
+    page.goto(live_server.url + reverse("findings", kwargs={"team_slug": team.slug}))
+    rows = page.locator("tr[data-finding-row]")
+    assert rows.count() == 3
+    assert page.locator("#assign-assignee option").all_inner_texts() == ["abe", "tess"]
+
+    # "c" claims the cursor row; the table comes back with the new owner and a toast.
+    page.locator("body").press("j")
+    first_id = rows.first.get_attribute("id")
+    page.locator("body").press("c")
+    page.locator("#toasts").get_by_text("Assigned 1 finding to you.").wait_for()
+    assert page.locator(f"#{first_id} [data-owner]").inner_text() == "@tess"
+
+    # "a" moves to the member list; assigning the two other ticked rows to abe.
+    page.locator("tr[data-finding-row] input[name=finding]").nth(1).check()
+    page.locator("tr[data-finding-row] input[name=finding]").nth(2).check()
+    page.locator("body").press("a")
+    assert page.evaluate("document.activeElement.id") == "assign-assignee"
+    page.locator("#assign-assignee").select_option(label="abe")
+    page.get_by_role("button", name="Assign", exact=True).click()
+    page.locator("#toasts").get_by_text("Assigned 2 findings to abe.").wait_for()
+    shot(page, "findings-bulk-assigned")
+
+    owners = sorted(
+        Finding.objects.filter(pk__in=[f.pk for f in findings]).values_list(
+            "owner_member__username", "owner_explicit"
+        )
+    )
+    assert owners == [("abe", True), ("abe", True), ("tess", True)]
+    assert sorted(page.locator("[data-owner]").all_inner_texts()) == ["@abe", "@abe", "@tess"]
     assert page.console_errors == []
     assert page.evaluate("window.__cspViolations") == []

@@ -70,6 +70,14 @@ PAGES: dict[str, list[Page]] = {
             data={"all_matching": "on", "status": "ignored", "action": "preview"},
         ),
     ],
+    "triage.forms.findings.FindingSelectionForm": [
+        Page("findings-bulk", "post", data={"finding": "finding", "status": "resolved"}),
+        Page("findings-assign", "post", data={"finding": "finding", "action": "claim"}),
+    ],
+    "triage.forms.findings.AssignSelectionForm": [
+        Page("findings-assign", "post", data={"finding": "finding", "assignee": "me"}),
+        Page("findings-assign", "post", data={"all_matching": "on", "action": "unassign"}),
+    ],
     "triage.forms.findings.SavedViewForm": [
         Page("findings-views", "post", data={"name": "Boundary view"})
     ],

@@ -237,6 +237,10 @@ FORMS = {
         {},
         ["finding", "all_matching", "filter_query", "status", "comment", "action"],
     ),
+    "findings-assign": (
+        {},
+        ["finding", "all_matching", "filter_query", "action", "assignee"],
+    ),
     "finding": ({"finding_id": "finding"}, ["status", "comment"]),
     "finding-comments": ({"finding_id": "finding"}, ["body"]),
     "findings-job": ({"job_id": "status_job"}, ["action"]),

@@ -221,6 +221,7 @@ ID_PARAMETERS = [
     ("pull-requests", "get", {"repository": "repository"}),
     ("fixes-new", "post", {"finding": "finding"}),
     ("findings-bulk", "post", {"finding": "finding"}),
+    ("findings-assign", "post", {"finding": "finding"}),
     ("settings-sync", "post", {"connection": "connection"}),
     ("settings-members", "post", {"membership": "membership"}),
     ("settings-ownership", "post", {"squad": "squad", "membership": "membership"}),
@@ -233,6 +234,7 @@ ID_ACTIONS = {
     ("settings-ownership", ("squad", "membership")): "squad_member_add",
     ("settings-ownership", ("squad",)): "squad_delete",
     ("settings-ownership", ("rule",)): "rule_delete",
+    ("findings-assign", ("finding",)): "claim",
 }
 
 
@@ -254,6 +256,7 @@ def test_ids_of_another_teams_objects_reach_nothing(
     data["action"] = ID_ACTIONS.get((name, tuple(parameters)), "submit")
     url = reverse(name, kwargs={"team_slug": other_team.slug})
     status_before = victim_world.finding.status
+    owner_before = _owner(victim_world.finding)
     members_before = Membership.objects.filter(team=team).count()
     runs_before = SyncRun.objects.filter(connection=victim_world.connection).count()
     response = getattr(attacker, method)(url, data)
@@ -270,9 +273,15 @@ def test_ids_of_another_teams_objects_reach_nothing(
     )
     assert SyncRun.objects.filter(connection=victim_world.connection).count() == runs_before
     assert Membership.objects.filter(team=team).count() == members_before
+    assert _owner(victim_world.finding) == owner_before
     if name == "settings-ownership":
         assert victim_world.squad.members.count() == 1
         assert OwnershipRule.objects.filter(pk=victim_world.ownership_rule.pk).exists()
+
+
+def _owner(finding):
+    finding.refresh_from_db()
+    return finding.owner_member_id, finding.owner_squad_id, finding.owner_explicit
 
 
 def test_the_write_detector_sees_forms_htmx_and_formaction(team, member, client_as):

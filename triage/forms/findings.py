@@ -50,20 +50,14 @@ class FindingCommentForm(forms.Form):
     )
 
 
-class BulkStatusForm(DismissalFieldsMixin):
+class FindingSelectionForm(forms.Form):
     """The selection form of the findings table: ticked rows, or every finding matching the
-    filters the page was showing (``filter_query``)."""
+    filters the page was showing (``filter_query``). Each action on the selection adds its
+    own fields."""
 
     finding = forms.TypedMultipleChoiceField(coerce=pk_of, required=False, choices=())
     all_matching = forms.BooleanField(required=False)
     filter_query = forms.CharField(required=False, max_length=2000)
-    status = forms.ChoiceField(choices=[("", "Choose a status"), *FindingStatus.choices])
-    comment = forms.CharField(
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Kept in the portal's audit log with each change.",
-    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,6 +68,44 @@ class BulkStatusForm(DismissalFieldsMixin):
         cleaned = super().clean()
         if not cleaned.get("all_matching") and not cleaned.get("finding"):
             raise forms.ValidationError("Select findings, or all findings matching the filters.")
+        return cleaned
+
+
+class BulkStatusForm(FindingSelectionForm, DismissalFieldsMixin):
+    """A status change of the selection."""
+
+    status = forms.ChoiceField(choices=[("", "Choose a status"), *FindingStatus.choices])
+    comment = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the portal's audit log with each change.",
+    )
+
+
+class AssignSelectionForm(FindingSelectionForm):
+    """Assigning the selection: ``action`` assign (to ``assignee``, a member's user id, or
+    ``me``), claim (to oneself) or unassign (back to the ownership rules' owner)."""
+
+    ACTIONS = ("assign", "claim", "unassign")
+
+    action = forms.ChoiceField(choices=[(action, action) for action in ACTIONS], required=False)
+    assignee = forms.CharField(required=False, max_length=20)
+
+    def clean(self):
+        cleaned = super().clean()
+        action = cleaned.get("action") or "assign"
+        assignee = (cleaned.get("assignee") or "").strip()
+        cleaned["action"] = action
+        if action == "claim" or (action == "assign" and assignee == "me"):
+            cleaned["assignee"] = "me"
+        elif action == "unassign":
+            cleaned["assignee"] = None
+        else:
+            try:
+                cleaned["assignee"] = pk_of(assignee)
+            except (TypeError, ValueError):
+                raise forms.ValidationError("Choose whom to assign the findings to.") from None
         return cleaned
 
 

@@ -4,6 +4,7 @@ Writing an entry is a primitive below every layer that writes (services, and the
 invalidate a connection), so none of them imports another to record what it did.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -63,14 +64,37 @@ def audit_log(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Record one write. Call it inside the transaction of the write it records."""
-    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEvent.objects.create(
         team=team,
-        actor=actor_obj,
-        actor_label=actor_obj.get_username() if actor_obj else "system",
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
-        target_label=target_label or (str(target) if target is not None else ""),
         details=details or {},
+        **_actor_columns(actor),
+        **_target_columns(target, target_label),
     )
+
+
+def audit_log_each(
+    *, team: Team, actor, action: str, entries: Iterable[tuple[models.Model, dict[str, Any]]]
+) -> int:
+    """Record one write made to many objects, an entry per object (``entries``: the object
+    and its details), in a few INSERTs. Call it inside the transaction of the write."""
+    who = _actor_columns(actor)
+    events = [
+        AuditEvent(team=team, action=action, details=details, **who, **_target_columns(target))
+        for target, details in entries
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    return len(events)
+
+
+def _actor_columns(actor) -> dict[str, Any]:
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    return {"actor": actor_obj, "actor_label": actor_obj.get_username() if actor_obj else "system"}
+
+
+def _target_columns(target: models.Model | None, label: str = "") -> dict[str, str]:
+    return {
+        "target_type": target._meta.model_name if target is not None else "",
+        "target_id": str(target.pk) if target is not None else "",
+        "target_label": label or (str(target) if target is not None else ""),
+    }

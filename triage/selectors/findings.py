@@ -91,7 +91,14 @@ TABLE_COLUMNS = (
     "last_detected_at",
     "repository__id",
     "repository__name",
+    # The owner column: @member and/or @squad.
+    "owner_explicit",
+    "owner_member__id",
+    "owner_member__username",
+    "owner_squad__id",
+    "owner_squad__name",
 )
+TABLE_RELATIONS = ("repository", "owner_member", "owner_squad")
 
 
 def sort_of(value: str | None) -> str:
@@ -163,7 +170,7 @@ def findings_page(
     """
     sort = SORTS[sort_of(sort_key)]
     # Only what the table shows: a finding's message and search text are long.
-    rows_query = queryset.select_related("repository").only(*TABLE_COLUMNS)
+    rows_query = queryset.select_related(*TABLE_RELATIONS).only(*TABLE_COLUMNS)
     if sort.column == "severity_rank":
         rows_query = rows_query.annotate(severity_rank=SEVERITY_RANK)
     elif sort.column == "sla_due_at":
@@ -216,7 +223,7 @@ def saved_views_for(*, team: Team, user) -> QuerySet[SavedView]:
 def finding_detail(*, team: Team, finding_id: int) -> Finding | None:
     return (
         Finding.objects.filter(team=team, pk=finding_id)
-        .select_related("repository", "connection")
+        .select_related("repository", "connection", "owner_member", "owner_squad")
         .first()
     )
 

@@ -89,14 +89,30 @@ def finding_owner(*, finding: Finding) -> FindingOwner:
         .values_list("owner_member__username", "owner_squad__name", "owner_explicit")
         .first()
     ) or ("", "", False)
-    assignable = list(
-        Membership.objects.filter(team_id=finding.team_id, role__in=OWNER_ROLES)
-        .order_by("user__username")
-        .values_list("user_id", "user__username")
-    )
     return FindingOwner(
         member_name=owned[0] or "",
         squad_name=owned[1] or "",
         explicit=owned[2],
-        assignable=assignable,
+        assignable=assignable_members(team_id=finding.team_id),
     )
+
+
+def assignable_members(*, team_id: int) -> list[tuple[int, str]]:
+    """Whom the team's findings may be assigned to: (user id, username) of its members at
+    least triager, by username."""
+    return assignable_of(team_members(team_id=team_id))
+
+
+def team_members(*, team_id: int) -> list[tuple[int, str, str]]:
+    """(user id, username, role) of the team's members, by username: one read for a page
+    that offers them as a filter and as assignees."""
+    return list(
+        Membership.objects.filter(team_id=team_id)
+        .order_by("user__username")
+        .values_list("user_id", "user__username", "role")
+    )
+
+
+def assignable_of(members: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
+    """The members (as `team_members` reads them) findings may be assigned to."""
+    return [(user_id, name) for user_id, name, role in members if role in OWNER_ROLES]

@@ -1,9 +1,9 @@
 """Services record their writes with `audit_log`, defined beside the audit model so that the
 syncs, below the services, record theirs with the same function."""
 
-from triage.models.audit import audit_log
+from triage.models.audit import audit_log, audit_log_each
 
-__all__ = ["audit_export_record", "audit_log"]
+__all__ = ["audit_export_record", "audit_log", "audit_log_each"]
 
 
 def audit_export_record(*, team, actor, filters: dict) -> None:

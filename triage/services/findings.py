@@ -141,7 +141,7 @@ def finding_status_job_create(
     # At most one finding over the cap is ever read: the ids stay a subquery when they come
     # from a filter, and a list of ids is read no further than the cap.
     findings = list(
-        Finding.objects.filter(team=team, pk__in=_ids_within_cap(finding_ids))
+        Finding.objects.filter(team=team, pk__in=ids_within_cap(finding_ids))
         .order_by("pk")
         .values_list("pk", "connection_id", "upstream_id", "repository__upstream_id", "status")[
             : MAX_JOB_ITEMS + 1
@@ -189,15 +189,15 @@ def finding_status_job_create(
     return job
 
 
-def _ids_within_cap(finding_ids: Iterable[int]) -> QuerySet | list[int]:
+def ids_within_cap(finding_ids: Iterable[int], cap: int = MAX_JOB_ITEMS) -> QuerySet | list[int]:
     """The ids as a subquery when they are a queryset; else the distinct ids, read up to one
-    more than the cap (enough to refuse), never the whole iterable."""
+    more than ``cap`` (enough to refuse), never the whole iterable."""
     if isinstance(finding_ids, QuerySet):
         return finding_ids
     capped: dict[int, None] = {}
     for finding_id in finding_ids:
         capped[finding_id] = None
-        if len(capped) > MAX_JOB_ITEMS:
+        if len(capped) > cap:
             break
     return list(capped)
 

@@ -7,6 +7,7 @@ Squads and rules are the team admin's; assigning is a triager's. Every write is 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,8 +27,9 @@ from triage.models import (
 )
 from triage.models.audit import SYSTEM
 from triage.models.ownership import OWNER_ROLE, SQUAD_NAME_PATTERN, owner_label
-from triage.services.audit import audit_log
+from triage.services.audit import audit_log, audit_log_each
 from triage.services.errors import ServiceError
+from triage.services.findings import ids_within_cap
 from triage.services.teams import require_role
 from triage.sync.ownership import owners_evaluate
 from triage.task_queue import TaskName, task_send
@@ -37,6 +39,20 @@ MANAGE_ROLE = Role.ADMIN
 ASSIGN_ROLE = Role.TRIAGER
 MAX_CODEOWNERS_LINES = 5000
 QUEUED_PASS_WAITS = timedelta(minutes=10)
+# Assigning a selection is done in the request: at most this many findings at once.
+MAX_ASSIGN_FINDINGS = 5_000
+ASSIGN_CHUNK = 2_000
+# What assigning reads of each finding: its audit entry's label and its previous owner.
+ASSIGN_COLUMNS = (
+    "id",
+    "team_id",
+    "upstream_id",
+    "check_id",
+    "file_path",
+    "owner_member_id",
+    "owner_explicit",
+    "owner_member__username",
+)
 SQUAD_NAME_MAX_LENGTH = Squad._meta.get_field("name").max_length
 
 
@@ -408,15 +424,7 @@ def finding_assign(*, team: Team, actor, finding: Finding, assignee_id: int) -> 
     require_role(team=team, user=actor, role=ASSIGN_ROLE)
     if finding.team_id != team.pk:
         raise ServiceError("No such finding.")
-    membership = (
-        Membership.objects.filter(team=team, user_id=assignee_id).select_related("user").first()
-    )
-    if membership is None:
-        raise ServiceError(
-            f"Only a member of {team.name} can own a finding: choose one from the list.",
-            field="assignee",
-        )
-    _require_owner_role(team, membership, field="assignee")
+    membership = _assignee_of(team, assignee_id)
     with transaction.atomic():
         locked = (
             Finding.objects.select_for_update(of=("self",))
@@ -453,6 +461,91 @@ def finding_unassign(*, team: Team, actor, finding: Finding) -> Finding:
         locked.refresh_from_db()
         _audit(team, actor, "finding.unassign", locked, finding=locked.upstream_id, **previous)
     return locked
+
+
+@dataclass(frozen=True)
+class BulkAssignment:
+    """What assigning a selection did: to whom ("" when given back to the rules), how many
+    findings changed, and how many already were so (left alone, not audited)."""
+
+    assignee: str
+    changed: int
+    unchanged: int
+
+
+def findings_assign(
+    *, team: Team, actor, finding_ids: Iterable[int], assignee_id: int | None
+) -> BulkAssignment:
+    """Assign the team's findings among ``finding_ids`` (ids, or a queryset of them) to a
+    member by hand, or with ``assignee_id`` None take their hand-made assignments back so
+    their rules decide again: one transaction, an audit entry per finding that changed
+    (the finding's timeline shows it)."""
+    require_role(team=team, user=actor, role=ASSIGN_ROLE)
+    membership = None if assignee_id is None else _assignee_of(team, assignee_id)
+    with transaction.atomic():
+        # Locked as one finding's assignment locks it, in key order; only the finding's own
+        # row (its owner is on the nullable side of an outer join).
+        findings = list(
+            Finding.objects.select_for_update(of=("self",))
+            .filter(team=team, pk__in=ids_within_cap(finding_ids, MAX_ASSIGN_FINDINGS))
+            .select_related("owner_member")
+            .only(*ASSIGN_COLUMNS)
+            .order_by("pk")[: MAX_ASSIGN_FINDINGS + 1]
+        )
+        if not findings:
+            raise ServiceError("Select at least one finding.")
+        if len(findings) > MAX_ASSIGN_FINDINGS:
+            raise ServiceError(
+                f"One assignment may cover at most {MAX_ASSIGN_FINDINGS:,} findings; narrow "
+                "the filters."
+            )
+        if membership is None:
+            changing = [finding for finding in findings if finding.owner_explicit]
+        else:
+            changing = [
+                finding
+                for finding in findings
+                if not (finding.owner_explicit and finding.owner_member_id == membership.user_id)
+            ]
+        pks = [finding.pk for finding in changing]
+        for start in range(0, len(pks), ASSIGN_CHUNK):
+            Finding.objects.filter(pk__in=pks[start : start + ASSIGN_CHUNK]).update(
+                owner_member=membership.user if membership else None,
+                owner_explicit=membership is not None,
+            )
+        to = {"to": membership.user.get_username()} if membership else {}
+        audit_log_each(
+            team=team,
+            actor=actor,
+            action="finding.assign" if membership else "finding.unassign",
+            entries=(
+                (finding, {"finding": finding.upstream_id, **to, "from": _username(finding)})
+                for finding in changing
+            ),
+        )
+        if membership is None and pks:
+            owners_evaluate(team_id=team.pk, finding_pks=pks)
+    return BulkAssignment(
+        assignee=to.get("to", ""), changed=len(changing), unchanged=len(findings) - len(changing)
+    )
+
+
+def _username(finding: Finding) -> str:
+    return finding.owner_member.get_username() if finding.owner_member else ""
+
+
+def _assignee_of(team: Team, assignee_id: int) -> Membership:
+    """The member a finding may be assigned to: the team's, at least triager."""
+    membership = (
+        Membership.objects.filter(team=team, user_id=assignee_id).select_related("user").first()
+    )
+    if membership is None:
+        raise ServiceError(
+            f"Only a member of {team.name} can own a finding: choose one from the list.",
+            field="assignee",
+        )
+    _require_owner_role(team, membership, field="assignee")
+    return membership
 
 
 def _require_owner_role(team: Team, membership: Membership, *, field: str) -> None:

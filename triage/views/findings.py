@@ -15,7 +15,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from triage.filters.findings import ASSIGNED_CHOICES, NON_FILTER_PARAMETERS, FindingFilter
-from triage.forms.findings import BulkStatusForm, SavedViewForm
+from triage.forms.findings import (
+    AssignSelectionForm,
+    BulkStatusForm,
+    FindingSelectionForm,
+    SavedViewForm,
+)
 from triage.models import (
     DISMISSAL_STATUSES,
     Finding,
@@ -27,19 +32,23 @@ from triage.models import (
 )
 from triage.permissions import can, team_view
 from triage.selectors import findings as selectors
+from triage.selectors import ownership as ownership_selectors
 from triage.selectors import sync as sync_selectors
 from triage.selectors.reports.scope import sla_policy_of
 from triage.services import dismissals as dismissal_services
 from triage.services import findings as services
+from triage.services import ownership as ownership_services
 from triage.services import status_changes
 from triage.services.errors import ServiceError
 from triage.views.htmx import (
     Event,
     fragment_only,
     is_fragment,
+    is_htmx,
     redirect_after_post,
     render_fragment,
     render_page,
+    send_events,
 )
 from triage.views.list_filters import ignored_filters
 from triage.views.options import select_options
@@ -52,6 +61,8 @@ STATUS_KEYS = {
     "ignored": "i",
     "false_positive": "f",
 }
+# Keys of the table that assign: the selected (or cursor) rows to oneself, or to someone.
+ASSIGN_KEYS = {"claim": "c", "assign": "a"}
 DISMISSAL_CHOICES = [(status.value, status.label) for status in DISMISSAL_STATUSES]
 SORTABLE_COLUMNS = {
     "severity": "severity",
@@ -141,27 +152,30 @@ def _form_values(params: QueryDict) -> dict:
 
 
 def _page_of(
-    request, sla_days: dict[str, int] | None = None
+    request, sla_days: dict[str, int] | None = None, query: QueryDict | None = None
 ) -> tuple[selectors.FindingsPage, FindingFilter]:
     """The page of findings the URL's filters, sort and cursor point at."""
-    params = _filter_params(request.GET)
+    query = request.GET if query is None else query
+    params = _filter_params(query)
     filterset = _filtered(request, params)
     # A filter whose value the form refused is left out (the page says which).
     queryset = filterset.qs
     page = selectors.findings_page(
         queryset=queryset,
         sort_key=selectors.sort_of(params.get("sort")),
-        cursor=request.GET.get("cursor"),
+        cursor=query.get("cursor"),
         page_size=selectors.PAGE_SIZE,
         sla_days=sla_days,
     )
     return page, filterset
 
 
-def _list_context(request) -> dict:
-    params = _filter_params(request.GET)
+def _list_context(request, query: QueryDict | None = None) -> dict:
+    """The table's context for the URL's query string (or ``query``, after a POST)."""
+    query = request.GET if query is None else query
+    params = _filter_params(query)
     sla_days = sla_policy_of(request.team).days
-    page, filterset = _page_of(request, sla_days)
+    page, filterset = _page_of(request, sla_days, query)
     ignored = ignored_filters(filterset)
     sort_key = selectors.sort_of(params.get("sort"))
     _decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days)
@@ -176,6 +190,10 @@ def _list_context(request) -> dict:
         sort_links[column] = {"query": _query(params, sort=next_key), "aria_sort": direction}
     filter_query = params.urlencode()
     batch = filterset.form.cleaned_data.get("batch")
+    can_triage = can(request, Role.TRIAGER)
+    # The owner filter's choices and the assignees, in one read.
+    members = ownership_selectors.team_members(team_id=request.team.pk)
+    owner = filterset.form.cleaned_data.get("owner")
     return {
         "filter": filterset,
         "values": _form_values(params),
@@ -191,15 +209,20 @@ def _list_context(request) -> dict:
             filterset, filterset.form.cleaned_data.get("repository")
         ),
         "squad_options": _choice_options(filterset, "squad", "name"),
-        "owner_options": _choice_options(filterset, "owner", "username"),
+        "owner_options": select_options(
+            [(user_id, name) for user_id, name, _ in members],
+            owner.pk if owner else None,
+        ),
         "assigned_choices": ASSIGNED_CHOICES,
-        "next_query": _query(request.GET, cursor=page.next_cursor) if page.next_cursor else "",
+        "next_query": _query(query, cursor=page.next_cursor) if page.next_cursor else "",
         "previous_query": (
-            _query(request.GET, cursor=page.previous_cursor) if page.previous_cursor else ""
+            _query(query, cursor=page.previous_cursor) if page.previous_cursor else ""
         ),
         "first_query": filter_query,
-        "count_query": request.GET.urlencode(),
-        "can_triage": can(request, Role.TRIAGER),
+        "count_query": query.urlencode(),
+        "can_triage": can_triage,
+        "assignable": ownership_selectors.assignable_of(members) if can_triage else [],
+        "assign_keys": ASSIGN_KEYS,
         "status_choices": FindingStatus.choices,
         "scan_type_choices": ScanType.choices,
         "status_keys": STATUS_KEYS,
@@ -239,7 +262,9 @@ def findings_count(request):
     )
 
 
-def _selected_queryset(request, form: BulkStatusForm):
+def _selected_queryset(request, form: FindingSelectionForm):
+    """The team's findings a selection form names: its ticked ids, or all matching its
+    filters."""
     if form.cleaned_data["all_matching"]:
         filterset = _filtered(request, QueryDict(form.cleaned_data["filter_query"]))
         if not filterset.is_valid():
@@ -338,6 +363,79 @@ def _sent_for_approval(dismissal) -> str:
     if getattr(dismissal, "skipped", 0):
         message += f" {dismissal.skipped} already waiting for a decision were left out."
     return message
+
+
+@team_view(read=ownership_services.ASSIGN_ROLE, write=ownership_services.ASSIGN_ROLE)
+def findings_assign(request):
+    """Assign the selected findings (the selection form of ``findings_bulk``) to a member,
+    to oneself (``action=claim``), or give them back to their rules (``action=unassign``).
+
+    htmx posts from the findings table (``hx-target="#findings-page"``) are answered with
+    the table again; any other post goes back to the findings it selected.
+    """
+    list_url = reverse("findings", kwargs={"team_slug": request.team.slug})
+    if request.method != "POST":
+        return redirect(list_url)
+    form = AssignSelectionForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ServiceError(" ".join(e for field in form.errors.values() for e in field))
+        assignee = form.cleaned_data["assignee"]
+        done = ownership_services.findings_assign(
+            team=request.team,
+            actor=request.user,
+            finding_ids=_selected_queryset(request, form).values_list("pk", flat=True),
+            assignee_id=request.user.pk if assignee == "me" else assignee,
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        level = messages.SUCCESS if done.changed else messages.INFO
+        messages.add_message(request, level, _assigned_message(done, to_me=assignee == "me"))
+    query = _table_query(request)
+    if is_fragment(request) and request.htmx.target == "findings-page":
+        return render_fragment(
+            request,
+            "triage/findings/list.html",
+            "findings-page",
+            _list_context(request, query),
+            events=(Event.FINDINGS_CHANGED,),
+        )
+    return send_events(
+        redirect_after_post(request, f"{list_url}?{query.urlencode()}"), Event.FINDINGS_CHANGED
+    )
+
+
+def _table_query(request) -> QueryDict:
+    """The findings table's query string to show after a POST: the page the browser shows
+    (htmx says which), else the filters the selection was made with."""
+    list_url = reverse("findings", kwargs={"team_slug": request.team.slug})
+    current = request.htmx.current_url_abs_path if is_htmx(request) else None
+    if current:
+        path, _, query = current.partition("?")
+        if path == list_url:
+            return QueryDict(query)
+    return _filter_params(QueryDict(request.POST.get("filter_query", "")))
+
+
+def _assigned_message(done: ownership_services.BulkAssignment, *, to_me: bool) -> str:
+    """What a bulk assignment did, in words: "Assigned 12 findings to tess. 3 already were." """
+    unchanged = done.unchanged
+    were = "was" if unchanged == 1 else "were"
+    if done.assignee:
+        who = "you" if to_me else done.assignee
+        if not done.changed:
+            return f"Nothing changed: {_findings(unchanged)} already {were} assigned to {who}."
+        message = f"Assigned {_findings(done.changed)} to {who}."
+        return f"{message} {unchanged} already {were}." if unchanged else message
+    if not done.changed:
+        return "Nothing changed: none of the selected findings was assigned by hand."
+    message = f"Unassigned {_findings(done.changed)}: the ownership rules decide their owner again."
+    return f"{message} {unchanged} {were} not assigned by hand." if unchanged else message
+
+
+def _findings(count: int) -> str:
+    return f"{count:,} finding{'s' if count != 1 else ''}"
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
@@ -440,6 +538,7 @@ urlpatterns = [
     path("", findings, name="findings"),
     path("count/", findings_count, name="findings-count"),
     path("bulk/", findings_bulk, name="findings-bulk"),
+    path("assign/", findings_assign, name="findings-assign"),
     path("jobs/", status_jobs, name="findings-jobs"),
     path("jobs/<int:job_id>/", status_job, name="findings-job"),
     path("views/", saved_views, name="findings-views"),

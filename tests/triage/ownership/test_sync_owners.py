@@ -1,4 +1,5 @@
-"""Syncs give findings their owner by rule and never overwrite an owner set by hand."""
+"""Syncs give findings their owner by rule and never overwrite an owner set by hand; a
+finding resolved and reopened upstream keeps its owner."""
 
 import pytest
 
@@ -87,3 +88,13 @@ def test_an_incremental_sync_owns_new_and_changed_findings_and_keeps_assignments
     # A full sync rewriting every finding keeps the assignment too.
     sync_connection_full(connection=connection)
     assert owner(assigned.id) == ("resolved", None, "abe", True)
+
+    # Reopened upstream, each finding goes back to its owner: the member it was assigned to,
+    # or its rule's squad.
+    for finding in (changed, assigned):
+        upstream.update_finding_status(repository_id=first.id, finding_id=finding.id, status="open")
+    sandbox_clock.advance(60)
+    run = sync_connection_incremental(connection=connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert owner(assigned.id) == ("open", None, "abe", True)
+    assert owner(changed.id) == ("open", "platform", None, False)
