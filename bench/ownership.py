@@ -285,24 +285,28 @@ def _populate(rng: random.Random, now: datetime) -> dict:
     )
     findings = []
     for i in range(FINDINGS):
+        # As the sync writes them: the indexes an owner change rewrites hold real values.
+        values = {
+            "check_id": f"python.lang.security.rule-{i % 97}",
+            "file_path": _file_path(rng),
+            "message": "User input reaches a sensitive sink without validation.",
+            "title": f"Finding {i}: unvalidated input",
+        }
         findings.append(
             Finding(
                 **common_fields,
+                **values,
                 repository=repositories[rng.randrange(REPOSITORIES)],
                 upstream_id=f"finding-{i}",
-                check_id=f"rule.{i % 97}",
                 severity=rng.choice(("critical", "high", "medium", "low")),
-                status="open",
-                file_path=_file_path(rng),
-                message="User input reaches a sensitive sink.",
-                title=f"Finding {i}",
+                status=rng.choice(("open", "open", "open", "resolved", "ignored")),
                 category="injection",
-                scan_type="semgrep_scan",
+                scan_type=rng.choice(("semgrep_scan", "secrets_scan", "sbom_scan")),
                 first_detected_at=now,
                 last_detected_at=now,
                 created_at=now,
                 updated_at=now,
-                search_text=f"finding {i}",
+                search_text=Finding.search_text_of(**values),
             )
         )
         if len(findings) >= 10_000:
