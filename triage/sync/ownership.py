@@ -2,9 +2,12 @@
 
 Called by the sync for the findings a page wrote (`findings_write`) and by the evaluation
 task over every finding after the rules change. Findings a person assigned
-(`owner_explicit`) are left alone. Rows are read in key order, a chunk at a time, and written
-with one UPDATE per distinct owner of the chunk, so memory stays bounded whatever the
-team's size.
+(`owner_explicit`) are left alone. Rows are read in key order, a chunk at a time (only the
+columns the rules read), each path is matched once against one regular expression combining
+the rules of its repository, and only the findings whose owner changes are written: one
+statement per chunk on PostgreSQL (UPDATE ... FROM VALUES), one per distinct owner of the
+chunk elsewhere, each chunk in a transaction of its own. Memory stays bounded and the number
+of queries grows with the chunks, whatever the team's size and the number of rules.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from django.db import connection, transaction
 
 from triage.codeowners import pattern_regex
 from triage.models import Finding, Membership, OwnershipRule
@@ -32,17 +37,61 @@ class TeamRules:
     # (regex, repository name or "" for every repository, owner), in position order.
     paths: list[tuple[re.Pattern[str], str, Owner]] = field(default_factory=list)
     repositories: dict[str, Owner] = field(default_factory=dict)
+    # Per scope ("" for repositories no path rule names): the path rules that apply, combined.
+    _matchers: dict[str, _Matcher] = field(default_factory=dict, init=False, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.paths or self.repositories)
 
     def owner_of(self, *, repository_name: str, file_path: str) -> Owner:
         """The last matching path rule's owner, else the repository's, else no owner."""
-        path = normalized_path(file_path)
-        for regex, scope, owner in reversed(self.paths):
-            if (not scope or scope == repository_name) and regex.match(path):
-                return owner
+        owner = self._matcher(repository_name).owner_of(normalized_path(file_path))
+        if owner is not None:
+            return owner
         return self.repositories.get(repository_name, NO_OWNER)
+
+    def _matcher(self, repository_name: str) -> _Matcher:
+        if not self._matchers:
+            scopes = {scope for _, scope, _ in self.paths if scope}
+            self._matchers[""] = _Matcher.of(self.paths, "")
+            for scope in scopes:
+                self._matchers[scope] = _Matcher.of(self.paths, scope)
+        return self._matchers.get(repository_name) or self._matchers[""]
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """The path rules of one repository as one regular expression: the rules in reverse
+    order, each a group of its own, so the first alternative that matches (the one `re`
+    reports) is the last matching rule, found in one call rather than one per rule."""
+
+    regex: re.Pattern[str] | None
+    owners: tuple[Owner, ...]
+    # Each rule's own regex, in reverse order: used when the combined one could not be made.
+    rules: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def of(cls, paths: list[tuple[re.Pattern[str], str, Owner]], scope: str) -> _Matcher:
+        applying = [
+            (regex, owner) for regex, rule_scope, owner in paths if rule_scope in ("", scope)
+        ]
+        applying.reverse()
+        owners = tuple(owner for _, owner in applying)
+        if not applying:
+            return cls(None, owners)
+        combined = re.compile("|".join(f"({regex.pattern})" for regex, _ in applying))
+        if combined.groups != len(applying):  # a rule's regex holds a group of its own
+            return cls(None, owners, tuple(regex for regex, _ in applying))
+        return cls(combined, owners)
+
+    def owner_of(self, path: str) -> Owner | None:
+        if self.regex is not None:
+            match = self.regex.match(path)
+            return None if match is None else self.owners[match.lastindex - 1]
+        for regex, owner in zip(self.rules, self.owners, strict=True):
+            if regex.match(path):
+                return owner
+        return None
 
 
 def normalized_path(file_path: str) -> str:
@@ -88,20 +137,56 @@ def owners_evaluate(
     rules = team_rules(team_id=team_id) if rules is None else rules
     done = changed = 0
     for chunk in _chunks(team_id=team_id, finding_pks=finding_pks):
-        moves: dict[Owner, list[int]] = defaultdict(list)
+        moves: list[tuple[int, int | None, int | None]] = []
         for pk, repository_name, file_path, member_id, squad_id in chunk:
             owner = rules.owner_of(repository_name=repository_name, file_path=file_path)
             if owner != (member_id, squad_id):
-                moves[owner].append(pk)
-        for (member_id, squad_id), pks in moves.items():
-            # The explicit flag is read again: an assignment made meanwhile wins.
-            changed += Finding.objects.filter(pk__in=pks, owner_explicit=False).update(
-                owner_member_id=member_id, owner_squad_id=squad_id
-            )
+                moves.append((pk, *owner))
+        if moves:
+            changed += _owners_write(moves)
         done += len(chunk)
         if progress is not None:
             progress(done, changed)
     return changed
+
+
+def _owners_write(moves: list[tuple[int, int | None, int | None]]) -> int:
+    """Write (pk, owner member id, owner squad id) for a chunk's findings in one transaction;
+    answer how many were written. The explicit flag is read again: an assignment made
+    meanwhile wins."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            return _owners_write_values(moves)
+        by_owner: dict[Owner, list[int]] = defaultdict(list)
+        for pk, member_id, squad_id in moves:
+            by_owner[member_id, squad_id].append(pk)
+        return sum(
+            Finding.objects.filter(pk__in=pks, owner_explicit=False).update(
+                owner_member_id=member_id, owner_squad_id=squad_id
+            )
+            for (member_id, squad_id), pks in by_owner.items()
+        )
+
+
+def _owners_write_values(moves: list[tuple[int, int | None, int | None]]) -> int:
+    """PostgreSQL: the chunk's new owners in one UPDATE ... FROM (VALUES ...)."""
+    meta = Finding._meta
+    pk, member, squad, explicit = (
+        meta.get_field(name) for name in ("id", "owner_member", "owner_squad", "owner_explicit")
+    )
+    quote = connection.ops.quote_name
+    row = f"(%s::{pk.db_type(connection)}, %s::{member.db_type(connection)}, " + (
+        f"%s::{squad.db_type(connection)})"
+    )
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS finding "
+        f"SET {quote(member.column)} = owner.member_id, {quote(squad.column)} = owner.squad_id "
+        f"FROM (VALUES {', '.join([row] * len(moves))}) AS owner (id, member_id, squad_id) "
+        f"WHERE finding.{quote(pk.column)} = owner.id AND NOT finding.{quote(explicit.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for move in moves for value in move])
+        return cursor.rowcount
 
 
 def _chunks(*, team_id: int, finding_pks: Iterable[int] | None):
@@ -120,6 +205,8 @@ def _chunks(*, team_id: int, finding_pks: Iterable[int] | None):
     while chunk := list(base.filter(pk__gt=last_pk).values_list(*columns)[:CHUNK]):
         last_pk = chunk[-1][0]
         yield chunk
+        if len(chunk) < CHUNK:  # the last one: no need to ask for more
+            return
 
 
 def owners_release(*, team_id: int, user_id: int) -> int:
