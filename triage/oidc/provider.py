@@ -1,0 +1,103 @@
+"""The identity provider as the portal reaches it: its discovery document and its endpoints,
+each request made through the outbound guard (`triage/outbound.py`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from triage.clients import outbound_policy
+from triage.outbound import OutboundRefused, OutboundResponseTooLarge, exchange, guarded_client
+from triage.services.sso import SignInFailed
+
+__all__ = ["ProviderMetadata", "SignInFailed", "discover", "enabled", "json_of", "request"]
+
+logger = logging.getLogger(__name__)
+
+# A person waits on every one of these requests.
+DEADLINE_SECONDS = 10.0
+MAX_RESPONSE_BYTES = 1024 * 1024
+
+
+def enabled() -> bool:
+    return bool(settings.PORTAL_OIDC_ISSUER and settings.OIDC_RP_CLIENT_ID)
+
+
+@dataclass(frozen=True)
+class ProviderMetadata:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str
+    end_session_endpoint: str
+
+
+def _policy():
+    policy = outbound_policy(deadline_seconds=DEADLINE_SECONDS)
+    return replace(policy, max_response_bytes=min(policy.max_response_bytes, MAX_RESPONSE_BYTES))
+
+
+def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request to the provider; raises `SignInFailed("provider_unavailable")` when it cannot
+    be made or answered."""
+    policy = _policy()
+    try:
+        policy.check_url(url)
+        with guarded_client(policy) as client:
+            return exchange(client, client.build_request(method, url, **kwargs), policy=policy)
+    except OutboundRefused as error:
+        raise SignInFailed("provider_unavailable", f"refused {url}: {error.detail}") from None
+    except (httpx.HTTPError, OutboundResponseTooLarge) as error:
+        raise SignInFailed("provider_unavailable", f"{type(error).__name__} at {url}") from None
+
+
+def json_of(response: httpx.Response, what: str) -> dict:
+    try:
+        document = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        document = None
+    if not isinstance(document, dict):
+        raise SignInFailed("provider_misconfigured", f"{what} is not a JSON object")
+    return document
+
+
+def discover() -> ProviderMetadata:
+    """The provider's endpoints from `<issuer>/.well-known/openid-configuration`.
+
+    The document must name the configured issuer exactly (OpenID Connect Discovery 1.0, 4.3),
+    and every endpoint must be one the outbound rules allow.
+    """
+    if not enabled():
+        raise SignInFailed("not_configured")
+    issuer = settings.PORTAL_OIDC_ISSUER
+    response = request("GET", issuer.rstrip("/") + "/.well-known/openid-configuration")
+    if response.status_code != 200:
+        raise SignInFailed(
+            "provider_unavailable", f"discovery answered HTTP {response.status_code}"
+        )
+    document = json_of(response, "the discovery document")
+    if document.get("issuer") != issuer:
+        raise SignInFailed("wrong_issuer", "the discovery document names another issuer")
+    endpoints = {}
+    policy = _policy()
+    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"):
+        value = document.get(name)
+        if not isinstance(value, str) or not value:
+            raise SignInFailed("provider_misconfigured", f"the discovery document lacks {name}")
+        endpoints[name] = value
+    end_session = document.get("end_session_endpoint")
+    endpoints["end_session_endpoint"] = end_session if isinstance(end_session, str) else ""
+    for name, value in endpoints.items():
+        if not value:
+            continue
+        try:
+            policy.check_url(value)
+        except OutboundRefused as error:
+            raise SignInFailed("provider_misconfigured", f"{name}: {error.detail}") from None
+    return ProviderMetadata(issuer=issuer, **endpoints)
