@@ -8,11 +8,10 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
 from django.conf import settings
 
 from triage.clients import outbound_policy
-from triage.outbound import OutboundRefused, OutboundResponseTooLarge, exchange, guarded_client
+from triage.outbound import OutboundFailed, OutboundRefused, send
 from triage.services.sso import SignInFailed
 
 __all__ = ["ProviderMetadata", "SignInFailed", "discover", "enabled", "json_of", "request"]
@@ -43,21 +42,18 @@ def _policy():
     return replace(policy, max_response_bytes=min(policy.max_response_bytes, MAX_RESPONSE_BYTES))
 
 
-def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
+def request(method: str, url: str, **kwargs: Any):
     """One request to the provider; raises `SignInFailed("provider_unavailable")` when it cannot
     be made or answered."""
-    policy = _policy()
     try:
-        policy.check_url(url)
-        with guarded_client(policy) as client:
-            return exchange(client, client.build_request(method, url, **kwargs), policy=policy)
+        return send(_policy(), method, url, **kwargs)
     except OutboundRefused as error:
         raise SignInFailed("provider_unavailable", f"refused {url}: {error.detail}") from None
-    except (httpx.HTTPError, OutboundResponseTooLarge) as error:
-        raise SignInFailed("provider_unavailable", f"{type(error).__name__} at {url}") from None
+    except OutboundFailed as error:
+        raise SignInFailed("provider_unavailable", str(error)) from None
 
 
-def json_of(response: httpx.Response, what: str) -> dict:
+def json_of(response, what: str) -> dict:
     try:
         document = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
