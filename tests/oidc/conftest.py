@@ -92,23 +92,22 @@ class IdentityProvider:
         self.process = None
 
 
-@pytest.fixture(scope="session")
-def identity_provider(tmp_path_factory):
-    """The provider, started once for the session; each test gets its users reset."""
+def start_identity_provider(directory: Path, origin: str) -> IdentityProvider:
+    """Start the provider with the users of USERS and the portal's client (and another one)
+    sending browsers back to `origin`; skips when Node.js is not installed."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("Node.js is not installed: the identity provider of these tests needs it")
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("the test identity provider is not installed: run `make install`")
-    directory = tmp_path_factory.mktemp("identity-provider")
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
     clients = [
         {
             "client_id": client_id,
             "client_secret": secret,
-            "redirect_uris": [f"{PORTAL_ORIGIN}/sso/callback/"],
-            "post_logout_redirect_uris": [f"{PORTAL_ORIGIN}/login/"],
+            "redirect_uris": [f"{origin}/sso/callback/"],
+            "post_logout_redirect_uris": [f"{origin}/login/"],
             "grant_types": ["authorization_code"],
             "response_types": ["code"],
             "token_endpoint_auth_method": "client_secret_post",
@@ -130,6 +129,22 @@ def identity_provider(tmp_path_factory):
         "CLIENTS_FILE": str(directory / "clients.json"),
     }
     idp.start()
+    return idp
+
+
+def use_identity_provider(settings, idp: IdentityProvider) -> None:
+    """Set the portal up to sign in through `idp` (over plain http on loopback)."""
+    settings.PORTAL_OIDC_ISSUER = idp.issuer
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
+    settings.PORTAL_OUTBOUND_ALLOW_HTTP = True
+    settings.PORTAL_OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+
+@pytest.fixture(scope="session")
+def identity_provider(tmp_path_factory):
+    """The provider, started once for the session; each test gets its users reset."""
+    idp = start_identity_provider(tmp_path_factory.mktemp("identity-provider"), PORTAL_ORIGIN)
     yield idp
     idp.stop()
 
@@ -141,11 +156,7 @@ def provider(identity_provider, settings):
     if identity_provider.process is None:
         identity_provider.start()
     identity_provider.set_users(USERS)
-    settings.PORTAL_OIDC_ISSUER = identity_provider.issuer
-    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
-    settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
-    settings.PORTAL_OUTBOUND_ALLOW_HTTP = True
-    settings.PORTAL_OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    use_identity_provider(settings, identity_provider)
     yield identity_provider
     if identity_provider.process is None:
         identity_provider.start()
