@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from tests.factories import TeamFactory
+from tests.smtp_fixtures import free_port
 from triage.models import GroupRoleMapping, Role
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "provider"
@@ -32,12 +32,6 @@ USERS = {
     "tom": {"email": "tom@example.com", "name": "Tom Triager", "groups": ["sec-triage", "staff"]},
     "nog": {"email": "nog@example.com", "name": "No Group", "groups": ["staff"]},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -100,7 +94,7 @@ def start_identity_provider(directory: Path, origin: str) -> IdentityProvider:
         pytest.skip("Node.js is not installed: the identity provider of these tests needs it")
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("the test identity provider is not installed: run `make install`")
-    port = _free_port()
+    port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     clients = [
         {
