@@ -184,3 +184,35 @@ def test_next_is_kept_on_the_site_and_dropped_elsewhere(
 
 def roles_of(user) -> dict:
     return dict(Membership.objects.filter(user=user).values_list("team__slug", "role"))
+
+
+def test_the_members_page_shows_the_teams_groups_and_who_came_from_them(
+    client, provider, provider_browser, security_team
+):
+    sign_in(client, provider_browser, "ada")
+
+    page = client.get(f"/t/{security_team.slug}/settings/members/")
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Identity-provider groups" in text and "sec-triage" in text
+    assert "from identity-provider groups" in text
+
+
+def test_an_admins_hand_set_role_is_no_longer_changed_by_groups(
+    client, provider, provider_browser, security_team
+):
+    from triage.services.teams import member_set
+
+    admin = UserFactory(username="local-admin")
+    Membership.objects.create(team=security_team, user=admin, role=Role.ADMIN)
+    sign_in(client, provider_browser, "tom")
+    client.post("/logout/")
+
+    member_set(team=security_team, actor=admin, username="tom", role=Role.APPROVER)
+
+    tom = Membership.objects.get(user__username="tom")
+    assert (tom.role, tom.source) == (Role.APPROVER, MembershipSource.MANUAL)
+    sign_in(client, provider_browser, "tom")
+    tom.refresh_from_db()
+    assert (tom.role, tom.source) == (Role.APPROVER, MembershipSource.MANUAL)
