@@ -95,6 +95,18 @@ def test_a_provider_naming_another_issuer_is_refused(client, provider, settings,
     nothing_created(0)
 
 
+def test_an_answer_naming_another_issuer_is_refused(
+    client, provider, provider_browser, security_team
+):
+    start = client.get("/sso/login/")
+    back = provider_browser.visit(start["Location"], "ada")
+    forged = portal_path(back).replace("iss=http", "iss=https")
+    assert forged != portal_path(back)
+
+    assert_failure_page(client.get(forged), 502, "wrong_issuer")
+    nothing_created(0)
+
+
 def test_a_code_for_another_client_is_refused(
     client, provider, provider_browser, settings, security_team
 ):

@@ -216,3 +216,21 @@ def test_an_admins_hand_set_role_is_no_longer_changed_by_groups(
     sign_in(client, provider_browser, "tom")
     tom.refresh_from_db()
     assert (tom.role, tom.source) == (Role.APPROVER, MembershipSource.MANUAL)
+
+
+def test_an_operator_maps_a_group_from_the_command_line(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sso_map_group", "sec-admins", "platform", "admin", stdout=out)
+    call_command("sso_map_group", "sec-admins", "platform", "viewer", stdout=out)
+
+    mapping = GroupRoleMapping.objects.get(group="sec-admins")
+    assert (mapping.team.slug, mapping.role) == ("platform", Role.VIEWER)
+    assert list(
+        AuditEvent.objects.filter(action__startswith="group_mapping").values_list(
+            "action", flat=True
+        )
+    ) == ["group_mapping.change", "group_mapping.create"]

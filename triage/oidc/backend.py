@@ -43,6 +43,10 @@ class SsoBackend(OIDCAuthenticationBackend):
         if not code:
             raise SignInFailed("provider_refused", "the callback has no code")
         self.metadata = provider.discover()
+        # RFC 9207: a provider that names itself in its answer must be the one asked.
+        answered_by = request.GET.get("iss")
+        if answered_by is not None and answered_by != self.metadata.issuer:
+            raise SignInFailed("wrong_issuer", "the answer names another issuer")
         self.OIDC_OP_TOKEN_ENDPOINT = self.metadata.token_endpoint
         self.OIDC_OP_JWKS_ENDPOINT = self.metadata.jwks_uri
         self.OIDC_OP_USER_ENDPOINT = self.metadata.userinfo_endpoint

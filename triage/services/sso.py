@@ -18,6 +18,7 @@ from django.utils import timezone
 from triage.models import GroupRoleMapping, Membership, MembershipSource, Role, SsoIdentity
 from triage.models.audit import audit_log
 from triage.models.ownership import OWNER_ROLE
+from triage.services.errors import ServiceError
 from triage.sync.ownership import owners_release
 
 logger = logging.getLogger(__name__)
@@ -183,3 +184,24 @@ def _audit(membership, action: str, *, role, previous, groups: list[str]) -> Non
         target_label=membership.user.get_username(),
         details={"role": role, "previous_role": previous, "groups": groups},
     )
+
+
+def group_mapping_set(*, group: str, team, role: str, actor) -> GroupRoleMapping:
+    """Map an identity-provider group to a team role (an operator's command; the Django admin
+    records its own changes the same way)."""
+    group = group.strip()
+    if not group or len(group) > MAX_GROUP_LENGTH:
+        raise ServiceError(f"A group name has 1 to {MAX_GROUP_LENGTH} characters.")
+    role = Role(role)
+    with transaction.atomic():
+        mapping, created = GroupRoleMapping.objects.update_or_create(
+            group=group, team=team, defaults={"role": role}
+        )
+        audit_log(
+            team=team,
+            actor=actor,
+            action="group_mapping.create" if created else "group_mapping.change",
+            target=mapping,
+            details={"group": group, "role": role},
+        )
+    return mapping
