@@ -24,6 +24,7 @@ def test_sign_in_through_the_providers_login_page(
     page = browser_page
 
     page.goto(live_server.url + "/login/")
+    shot(page, "portal-login")
     page.get_by_role("link", name="Sign in with your company account").click()
     # The provider's own page, on its own origin.
     page.wait_for_url(f"{browser_identity_provider.issuer}/interaction/**")
