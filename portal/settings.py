@@ -249,6 +249,8 @@ PORTAL_OIDC_GROUPS_CLAIM = _oidc("groups_claim", "groups")
 OIDC_RP_CLIENT_ID = _oidc("client_id")
 OIDC_RP_CLIENT_SECRET = _oidc("client_secret")
 OIDC_RP_SCOPES = _oidc("scopes", "openid email profile groups")
+# How long the provider's discovery document is reused (seconds; 0: read at every sign-in).
+PORTAL_OIDC_DISCOVERY_CACHE_SECONDS = env_int("PORTAL_OIDC_DISCOVERY_CACHE_SECONDS", 300)
 OIDC_RP_SIGN_ALGO = "RS256"
 OIDC_USE_NONCE = True
 OIDC_USE_PKCE = True

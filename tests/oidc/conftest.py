@@ -133,6 +133,8 @@ def use_identity_provider(settings, idp: IdentityProvider) -> None:
     settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
     settings.PORTAL_OUTBOUND_ALLOW_HTTP = True
     settings.PORTAL_OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    # Tests stop the provider and change its settings between requests.
+    settings.PORTAL_OIDC_DISCOVERY_CACHE_SECONDS = 0
 
 
 @pytest.fixture(scope="session")

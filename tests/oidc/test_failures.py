@@ -205,3 +205,29 @@ def test_no_token_or_code_reaches_the_log(
     assert id_token not in caplog.text
     assert code not in caplog.text
     assert "test-client-secret" not in caplog.text
+
+
+def test_the_discovery_document_is_reused_and_a_failure_is_not(
+    client, provider, settings, security_team
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.PORTAL_OIDC_DISCOVERY_CACHE_SECONDS = 300
+    provider.stop()
+    assert_failure_page(client.get("/sso/login/"), 502, "provider_unavailable")
+    provider.start()
+    assert client.get("/sso/login/").status_code == 302
+    provider.stop()
+    # Read once: starting to sign in does not fetch it again.
+    assert client.get("/sso/login/")["Location"].startswith(provider.issuer)
+    cache.clear()
+
+
+def test_a_deactivated_user_loses_their_session(client, provider, provider_browser, security_team):
+    sign_in(client, provider_browser, "ada")
+    get_user_model().objects.filter(username="ada").update(is_active=False)
+
+    assert client.get("/account/preferences/")["Location"].startswith("/login/")
+    client.cookies.clear()
+    assert_failure_page(sign_in(client, provider_browser, "ada"), 403, "inactive")

@@ -48,6 +48,8 @@ def test_first_sign_in_creates_the_user_with_the_mapped_role(
         ["sec-admins"],
     )
     assert AuditEvent.objects.filter(action="member.sso_grant", team=security_team).count() == 1
+    created = AuditEvent.objects.get(action="user.sso_create")
+    assert (created.actor, created.details) == (user, {"issuer": provider.issuer, "subject": "ada"})
     # Signed in: the home page sends the user on to their team's dashboard.
     dashboard = client.get("/", follow=True)
     assert dashboard.status_code == 200

@@ -11,6 +11,7 @@ import logging
 import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
@@ -81,6 +82,9 @@ class SsoBackend(OIDCAuthenticationBackend):
         )
         self.store_tokens(access_token, id_token)
         return user
+
+    # The library's finds a deactivated user too; Django's ends their session.
+    get_user = ModelBackend.get_user
 
     # Requests to the provider, through the outbound guard.
 

@@ -3,12 +3,14 @@ each request made through the outbound guard (`triage/outbound.py`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 
 from triage.clients import outbound_policy
 from triage.outbound import OutboundFailed, OutboundRefused, send
@@ -67,11 +69,24 @@ def discover() -> ProviderMetadata:
     """The provider's endpoints from `<issuer>/.well-known/openid-configuration`.
 
     The document must name the configured issuer exactly (OpenID Connect Discovery 1.0, 4.3),
-    and every endpoint must be one the outbound rules allow.
+    and every endpoint must be one the outbound rules allow. A document read is reused for
+    ``PORTAL_OIDC_DISCOVERY_CACHE_SECONDS``, so people starting to sign in do not make the
+    portal fetch it each time; a failure is not kept.
     """
     if not enabled():
         raise SignInFailed("not_configured")
     issuer = settings.PORTAL_OIDC_ISSUER
+    key = "oidc-discovery:" + hashlib.sha256(issuer.encode()).hexdigest()
+    cached = cache.get(key)
+    if isinstance(cached, dict):
+        return ProviderMetadata(**cached)
+    metadata = _fetch_metadata(issuer)
+    if settings.PORTAL_OIDC_DISCOVERY_CACHE_SECONDS > 0:
+        cache.set(key, asdict(metadata), timeout=settings.PORTAL_OIDC_DISCOVERY_CACHE_SECONDS)
+    return metadata
+
+
+def _fetch_metadata(issuer: str) -> ProviderMetadata:
     response = request("GET", issuer.rstrip("/") + "/.well-known/openid-configuration")
     if response.status_code != 200:
         raise SignInFailed(

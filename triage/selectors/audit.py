@@ -45,6 +45,7 @@ ACTION_LABELS = {
     "member.sso_grant": "Member added from identity-provider groups",
     "member.sso_role_change": "Member's role changed by identity-provider groups",
     "member.sso_revoke": "Member removed: no identity-provider group gives the role any more",
+    "user.sso_create": "User created at the first single sign-on",
     "group_mapping.create": "Identity-provider group mapped",
     "group_mapping.change": "Identity-provider group mapping changed",
     "group_mapping.delete": "Identity-provider group mapping removed",

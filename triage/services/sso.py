@@ -98,6 +98,14 @@ def sign_in(*, issuer: str, claims: dict, groups_claim: str):
                 raise SignInFailed("no_group", "no group of a new user is mapped")
             user = _create_user(claims, email)
             identity = SsoIdentity(user=user, issuer=issuer, subject=subject)
+            audit_log(
+                team=None,
+                actor=user,
+                action="user.sso_create",
+                target=user,
+                target_label=user.get_username(),
+                details={"issuer": issuer, "subject": subject},
+            )
             logger.info("single sign-on created user %s", user.pk)
         else:
             user = identity.user
