@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 PORT ?= 8000
 
-.PHONY: install run test test-quick lint format deploy-check bench clean
+# `make oidc-provider` installs the test identity provider alone.
+.PHONY: oidc-provider install run test test-quick lint format deploy-check bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +16,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+# The OpenID Connect provider the single sign-on tests run (Node.js; skipped without npm).
+OIDC_PROVIDER := tests/oidc/provider
+OIDC_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
+
+$(OIDC_STAMP): $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+	  echo "npm not found: the single sign-on tests will be skipped (install Node.js 20+ to run them)"; \
+	fi
+
+install: $(STAMP) $(OIDC_STAMP)
+
+oidc-provider: $(OIDC_STAMP)
 
 ## Start web (port $(PORT)), a Celery worker and beat with a seeded sandbox and demo team.
 run: install

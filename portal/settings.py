@@ -194,6 +194,8 @@ AUTHENTICATION_BACKENDS = [
     "triage.sign_in.SignInSlowdownBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Signs in only from the single sign-on callback; answers None to everything else.
+    "triage.oidc.backend.SsoBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -223,6 +225,40 @@ AXES_CLIENT_IP_CALLABLE = "triage.sign_in.client_address"
 # doubling per further failure up to the maximum (triage/sign_in.py).
 PORTAL_SIGN_IN_SLOWDOWN_AFTER = env_int("PORTAL_SIGN_IN_SLOWDOWN_AFTER", 10)
 PORTAL_SIGN_IN_SLOWDOWN_MAX_SECONDS = env_int("PORTAL_SIGN_IN_SLOWDOWN_MAX_SECONDS", 60)
+
+# Single sign-on through an OpenID Connect provider (triage/oidc/, mozilla-django-oidc): off
+# while no issuer is set. Each value comes from the environment, or from the JSON object in the
+# file PORTAL_OIDC_CONFIG_FILE (keys: issuer, client_id, client_secret, button_label, scopes,
+# groups_claim); the environment wins. The endpoints are read from the issuer's discovery
+# document, fetched under the outbound rules above.
+_OIDC_FILE = {}
+if os.environ.get("PORTAL_OIDC_CONFIG_FILE"):
+    import json
+
+    with open(os.environ["PORTAL_OIDC_CONFIG_FILE"], encoding="utf-8") as _oidc_file:
+        _OIDC_FILE = json.load(_oidc_file)
+
+
+def _oidc(name: str, default: str = "") -> str:
+    return os.environ.get(f"PORTAL_OIDC_{name.upper()}", str(_OIDC_FILE.get(name, default)))
+
+
+PORTAL_OIDC_ISSUER = _oidc("issuer")
+PORTAL_OIDC_BUTTON_LABEL = _oidc("button_label", "Sign in with your company account")
+PORTAL_OIDC_GROUPS_CLAIM = _oidc("groups_claim", "groups")
+OIDC_RP_CLIENT_ID = _oidc("client_id")
+OIDC_RP_CLIENT_SECRET = _oidc("client_secret")
+OIDC_RP_SCOPES = _oidc("scopes", "openid email profile groups")
+# How long the provider's discovery document is reused (seconds; 0: read at every sign-in).
+PORTAL_OIDC_DISCOVERY_CACHE_SECONDS = env_int("PORTAL_OIDC_DISCOVERY_CACHE_SECONDS", 300)
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True  # the hint of the provider's sign-out
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+OIDC_REDIRECT_FIELD_NAME = "next"
+OIDC_MAX_STATES = 10
 
 # Sessions end after an idle time (sliding) and after an absolute time since sign-in.
 PORTAL_SESSION_IDLE_SECONDS = env_int("PORTAL_SESSION_IDLE_SECONDS", 30 * 60)

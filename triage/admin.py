@@ -1,9 +1,19 @@
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from triage.models import AuditEvent, KolegaConnection, Membership, Team, UserPreference
+from triage.models import (
+    AuditEvent,
+    GroupRoleMapping,
+    KolegaConnection,
+    Membership,
+    SsoIdentity,
+    Team,
+    UserPreference,
+)
+from triage.models.audit import audit_log
 
 
 class MembershipInline(admin.TabularInline):
@@ -22,8 +32,8 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "team", "role"]
-    list_filter = ["role", "team"]
+    list_display = ["user", "team", "role", "source"]
+    list_filter = ["role", "source", "team"]
     autocomplete_fields = ["user", "team"]
 
 
@@ -88,3 +98,54 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 admin.site.register(UserPreference)
+
+
+@admin.register(GroupRoleMapping)
+class GroupRoleMappingAdmin(admin.ModelAdmin):
+    """Identity-provider groups and the team role each gives at sign-in (services.sso)."""
+
+    list_display = ["group", "team", "role", "created_at"]
+    list_filter = ["role", "team"]
+    search_fields = ["group", "team__name", "team__slug"]
+    autocomplete_fields = ["team"]
+
+    def _audit(self, request, obj, action):
+        audit_log(
+            team=obj.team,
+            actor=request.user,
+            action=action,
+            target=obj,
+            details={"group": obj.group, "role": obj.role},
+        )
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            self._audit(request, obj, "group_mapping.change" if change else "group_mapping.create")
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            self._audit(request, obj, "group_mapping.delete")
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset.select_related("team"):
+                self._audit(request, obj, "group_mapping.delete")
+            super().delete_queryset(request, queryset)
+
+
+@admin.register(SsoIdentity)
+class SsoIdentityAdmin(admin.ModelAdmin):
+    """Read only: who signs in through the identity provider, and their groups at the last
+    sign-in."""
+
+    list_display = ["user", "issuer", "subject", "last_sign_in_at"]
+    search_fields = ["user__username", "user__email", "subject"]
+    readonly_fields = ["user", "issuer", "subject", "groups", "created_at", "last_sign_in_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from triage.models import Membership, Role
@@ -19,7 +20,9 @@ def portal(request):
     """Header and navigation: the user's teams, the current team and the user's role in it."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {}
+        # The sign-in page offers single sign-on when an identity provider is set up.
+        sso_on = bool(settings.PORTAL_OIDC_ISSUER and settings.OIDC_RP_CLIENT_ID)
+        return {"sso_button_label": settings.PORTAL_OIDC_BUTTON_LABEL if sso_on else ""}
     membership = getattr(request, "membership", None)
     memberships = list(Membership.objects.filter(user=user).select_related("team"))
     match = getattr(request, "resolver_match", None)

@@ -438,3 +438,19 @@ def exchange(
     return httpx.Response(
         response.status_code, headers=headers, content=bytes(body), request=request
     )
+
+
+class OutboundFailed(Exception):
+    """A request that the guard allowed could not be made or answered: unreachable, too slow,
+    too large. The message names the kind of failure and the URL, never a body."""
+
+
+def send(policy: OutboundPolicy, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request under `policy` with a client of its own, for callers that make a few:
+    `OutboundRefused` before anything is sent, `OutboundFailed` when it fails on the way."""
+    policy.check_url(url)
+    try:
+        with guarded_client(policy) as client:
+            return exchange(client, client.build_request(method, url, **kwargs), policy=policy)
+    except (httpx.HTTPError, OutboundResponseTooLarge) as error:
+        raise OutboundFailed(f"{type(error).__name__} at {url}") from None

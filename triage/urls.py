@@ -15,6 +15,7 @@ from triage.views import (
     repositories,
     scans,
     settings,
+    sso,
     sync,
 )
 
@@ -52,7 +53,8 @@ urlpatterns = [
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", sso.sign_out, name="logout"),
+    path("", include(sso.urlpatterns)),
     path(
         "account/password/",
         auth_views.PasswordChangeView.as_view(),

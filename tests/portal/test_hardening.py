@@ -56,6 +56,39 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 @pytest.mark.slow
+def test_check_deploy_is_clean_with_single_sign_on_configured(tmp_path):
+    config = tmp_path / "oidc.json"
+    config.write_text('{"client_secret": "from-the-settings-file", "button_label": "Company"}')
+    env = _production_env(
+        PORTAL_OIDC_ISSUER="https://idp.example.com",
+        PORTAL_OIDC_CLIENT_ID="triage-portal",
+        PORTAL_OIDC_CONFIG_FILE=str(config),
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.PORTAL_OIDC_ISSUER, s.OIDC_RP_CLIENT_ID, s.OIDC_RP_CLIENT_SECRET, "
+        "s.PORTAL_OIDC_BUTTON_LABEL, s.OIDC_USE_PKCE)"
+    )
+    printed = _run_python(code, env)
+    assert printed.stdout.split() == [
+        "https://idp.example.com",
+        "triage-portal",
+        "from-the-settings-file",
+        "Company",
+        "True",
+    ], printed.stderr
+
+
+@pytest.mark.slow
 def test_production_cookies_and_hsts():
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
@@ -128,6 +161,24 @@ def test_login_page_headers_and_markup(db):
     assert "unsafe-inline" not in response["Content-Security-Policy"]
     assert response["X-Frame-Options"] == "DENY"
     assert " style=" not in response.content.decode()
+
+
+def test_single_sign_on_pages_headers_and_markup(db, settings):
+    settings.PORTAL_OIDC_ISSUER = "http://127.0.0.1:9/unreachable"
+    settings.OIDC_RP_CLIENT_ID = "triage-portal"
+    client = Client()
+    login = client.get(reverse("login"))
+    failure = client.get(reverse("sso-login"))
+    callback = client.get(reverse("sso-callback") + "?code=x&state=forged")
+    assert "Sign in with your company account" in login.content.decode()
+    assert (failure.status_code, callback.status_code) == (502, 400)
+    for response in (login, failure, callback):
+        assert "unsafe-inline" not in response["Content-Security-Policy"]
+        assert response["X-Frame-Options"] == "DENY"
+        assert "no-store" in response.get("Cache-Control", "") or response is login
+        body = response.content.decode()
+        assert " style=" not in body and "<script>" not in body
+        assert "Traceback" not in body
 
 
 def test_pages_have_no_inline_script_or_style(pages):

@@ -9,6 +9,12 @@ PUBLIC = {
     "login": "The sign-in page itself: it must answer people who are not signed in yet.",
     "logout": "Signing out must work for a session that has just expired (Django's LogoutView "
     "ends whatever session there is, and answers anonymous requests the same way).",
+    "sso-login": "Starts single sign-on for someone not signed in yet: it only sends the browser "
+    "to the configured identity provider (404 page when none is set up); `next` is kept only "
+    "when it stays on the portal (tests/oidc).",
+    "sso-callback": "Where the identity provider sends the browser back, before anyone is "
+    "signed in: it signs in only with the state, nonce and PKCE verifier of a sign-in this "
+    "session started, and answers everything else with a failure page (tests/oidc).",
     "healthz": "Load balancers and the container runtime probe it without credentials; it "
     "reveals only whether the database and Redis answer.",
     "admin:login": "Django admin's own sign-in page (staff only behind it, with the same "

@@ -36,8 +36,16 @@ from triage.models.mirror import (
 )
 from triage.models.ownership import OwnershipEvaluation, OwnershipRule, Squad
 from triage.models.reports import DailyFindingSnapshot, ReportSnapshotState, SlaPolicy
+from triage.models.sso import GroupRoleMapping, SsoIdentity
 from triage.models.sync import SyncRun, SyncState
-from triage.models.teams import Invitation, Membership, Role, Team, UserPreference
+from triage.models.teams import (
+    Invitation,
+    Membership,
+    MembershipSource,
+    Role,
+    Team,
+    UserPreference,
+)
 
 __all__ = [
     "DEFAULT_KOLEGA_BASE_URL",
@@ -60,9 +68,11 @@ __all__ = [
     "FixApproval",
     "FixDiffVersion",
     "FixStatus",
+    "GroupRoleMapping",
     "Invitation",
     "KolegaConnection",
     "Membership",
+    "MembershipSource",
     "OwnershipEvaluation",
     "OwnershipRule",
     "PullRequest",
@@ -80,6 +90,7 @@ __all__ = [
     "Severity",
     "SlaPolicy",
     "Squad",
+    "SsoIdentity",
     "SyncRun",
     "SyncState",
     "Team",

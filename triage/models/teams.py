@@ -32,12 +32,23 @@ class Team(models.Model):
         return self.name
 
 
+class MembershipSource(models.TextChoices):
+    """How a membership came to be: given by hand (an admin, an invitation) or by single
+    sign-on, where the identity provider's groups decide it at every sign-in."""
+
+    MANUAL = "manual", "Given by hand"
+    SSO = "sso", "From identity-provider groups"
+
+
 class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    source = models.CharField(
+        max_length=8, choices=MembershipSource.choices, default=MembershipSource.MANUAL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

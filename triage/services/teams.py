@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.text import slugify
 
-from triage.models import Membership, Role, Team
+from triage.models import Membership, MembershipSource, Role, Team
 from triage.models.audit import SYSTEM, audit_log
 from triage.models.ownership import OWNER_ROLE
 from triage.services.errors import RoleRequired, ServiceError
@@ -55,7 +55,9 @@ def member_set(*, team: Team, actor, username: str, role: Role) -> Membership:
         else:
             _refuse_removing_last_admin(team=team, membership=membership, new_role=role)
             membership.role = role
-            membership.save(update_fields=["role"])
+            # A role set by hand stays: the identity provider's groups no longer change it.
+            membership.source = MembershipSource.MANUAL
+            membership.save(update_fields=["role", "source"])
         audit_log(
             team=team,
             actor=actor,

@@ -2,7 +2,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from triage.forms.settings import PreferenceForm
-from triage.models import Membership, UserPreference
+from triage.models import Membership, SsoIdentity, UserPreference
+from triage.services.sso import group_mappings_of
 
 
 def home(request):
@@ -24,4 +25,17 @@ def preferences(request):
             return redirect("preferences")
     else:
         form = PreferenceForm(initial={"timezone": preference.timezone})
-    return render(request, "account/preferences.html", {"form": form})
+    identity = SsoIdentity.objects.filter(user=request.user).first()
+    return render(
+        request,
+        "account/preferences.html",
+        {
+            "form": form,
+            "sso_identity": identity,
+            # Why the user has their roles: each group last received and what it maps to.
+            "sso_groups": group_mappings_of(identity.groups) if identity else {},
+            "memberships_with_source": Membership.objects.filter(user=request.user)
+            .select_related("team")
+            .order_by("team__name"),
+        },
+    )

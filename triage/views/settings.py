@@ -15,7 +15,7 @@ from triage.forms.settings import (
     TeamApprovalPolicyForm,
     TeamSlaForm,
 )
-from triage.models import KolegaConnection, Membership, Role
+from triage.models import GroupRoleMapping, KolegaConnection, Membership, Role
 from triage.permissions import can, team_view
 from triage.reports.exports import csv_response
 from triage.selectors import audit as audit_selectors
@@ -120,6 +120,9 @@ def members(request):
             "form": form,
             "invite_form": invite_form,
             "invitations": invitation_selectors.team_invitations(team=team) if can_admin else [],
+            "group_mappings": GroupRoleMapping.objects.filter(team=team).order_by("group")
+            if can_admin
+            else [],
             "roles": Role.choices,
             "can_admin": can_admin,
         },
