@@ -328,3 +328,38 @@ def test_queries_do_not_grow_with_the_number_of_groups(
     with django_assert_max_num_queries(14):
         response = triager_client.get(_url(team), {"group": "rule", "status": "open"}, **HTMX)
     assert len(_order(response)) == rules
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"check_id": "x" * 10_000},
+        {"check_id": "a\x00b"},
+        {"check_id": SQLI, "status": "nope", "age_min_days": "99999999999"},
+        {"check_id": ""},
+    ],
+    ids=["long", "nul", "invalid-filters", "empty"],
+)
+def test_a_groups_findings_answer_any_input_without_a_server_error(
+    params, team, mixed, viewer_client
+):
+    response = viewer_client.get(
+        _url(team, "findings-group-findings"), params, HTTP_HX_TARGET="<script>", **HTMX
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<tr id="group-findings"')
+    if params.get("status") == "nope":
+        assert "Ignored the filter Status:" in body
+
+
+def test_grouped_page_survives_a_page_out_of_range_and_hostile_group_values(
+    team, mixed, viewer_client
+):
+    beyond = viewer_client.get(_url(team), {"group": "rule", "page": "999"})
+    garbage = viewer_client.get(_url(team), {"group": "rule", "page": "x\x00"})
+    other = viewer_client.get(_url(team), {"group": "repository"})
+
+    assert set(_groups(beyond)) == set(_groups(garbage)) == {SQLI, XSS}
+    # Only the rule grouping exists: anything else lists the findings.
+    assert other.status_code == 200 and "data-rule-group" not in other.content.decode()
