@@ -354,6 +354,12 @@ class Finding(MirrorModel):
             ),
             models.Index(fields=["team", "owner_member"], name="mirror_finding_team_owner"),
             models.Index(fields=["team", "owner_squad"], name="mirror_finding_team_squad"),
+            # Findings grouped by rule: per check_id its severities, statuses and repositories
+            # read from the index alone; a rule's findings are found by it too.
+            models.Index(
+                fields=["team", "check_id", "severity", "status", "repository"],
+                name="mirror_finding_team_rule",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,6 @@ goes through the same preview, job and dismissal approval as any bulk change.
 
 import re
 
-from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.urls import path, reverse
 
@@ -51,24 +50,6 @@ def _filters_only(params: QueryDict) -> QueryDict:
     return kept
 
 
-class _GroupRows:
-    """The rule groups for Django's Paginator: counted by a cheap distinct count, sliced by
-    the aggregate query, each row read into a ``RuleGroup``."""
-
-    def __init__(self, queryset):
-        self.queryset = queryset
-
-    def count(self) -> int:
-        return group_selectors.rule_group_count(self.queryset)
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, index):
-        rows = group_selectors.rule_groups(self.queryset)[index]
-        return [group_selectors.rule_group_of(row) for row in rows]
-
-
 def _decorate_groups(groups, *, filters: QueryDict, team_slug: str) -> None:
     """Per group: the filters of its findings (the page's plus its ``check_id``), its link to
     the list and its fragment URL."""
@@ -88,9 +69,7 @@ def rule_groups_page(request):
     filterset = _filtered(request, filters)
     ignored = ignored_filters(filterset)
     sort_key = selectors.sort_of(filters.get("sort"))
-    page = Paginator(_GroupRows(filterset.qs), group_selectors.GROUPS_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = group_selectors.rule_groups_page(filterset.qs, number=request.GET.get("page"))
     _decorate_groups(page.object_list, filters=filters, team_slug=request.team.slug)
     filter_query = filters.urlencode()
     grouped_query = _query(filters, **{GROUP_PARAMETER: GROUP_BY_RULE})
