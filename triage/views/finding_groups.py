@@ -28,6 +28,7 @@ from triage.views.findings import (
 )
 from triage.views.htmx import fragment_only, render_fragment, render_page
 from triage.views.list_filters import ignored_filters
+from triage.views.options import select_options
 
 GROUP_PARAMETER = "group"
 GROUP_BY_RULE = "rule"
@@ -96,6 +97,10 @@ def rule_groups_page(request):
         "saved_views": selectors.saved_views_for(team=request.team, user=request.user),
         "dismissals_need_approval": dismissal_services.dismissals_need_approval(request.team),
         "nav_active": "findings",
+        # Read once, not in each group's form (fifty groups a page).
+        "status_options": select_options(FindingStatus.choices),
+        "bulk_url": reverse("findings-bulk", kwargs={"team_slug": request.team.slug}),
+        "fix_url": reverse("fixes-new", kwargs={"team_slug": request.team.slug}),
     }
     return render_page(request, "triage/findings/groups.html", context, partial="findings-page")
 
