@@ -351,6 +351,8 @@ def test_a_groups_findings_answer_any_input_without_a_server_error(
     assert body.lstrip().startswith('<tr id="group-findings"')
     if params.get("status") == "nope":
         assert "Ignored the filter Status:" in body
+        # The rule's findings still show, without the refused filters.
+        assert len(re.findall(r'<tr id="finding-row-\d+"', body)) == 5
 
 
 def test_grouped_page_survives_a_page_out_of_range_and_hostile_group_values(
