@@ -59,13 +59,19 @@ def repositories(team):
 
 
 @pytest.fixture
-def viewer_client(member, client_as):
-    return client_as(member(Role.VIEWER))
+def signed_in(member, client_as):
+    """A client of a new member of the team with the role given."""
+    return lambda role: client_as(member(role))
 
 
 @pytest.fixture
-def triager_client(member, client_as):
-    return client_as(member(Role.TRIAGER))
+def viewer_client(signed_in):
+    return signed_in(Role.VIEWER)
+
+
+@pytest.fixture
+def triager_client(signed_in):
+    return signed_in(Role.TRIAGER)
 
 
 @pytest.fixture
