@@ -125,3 +125,35 @@ def sandbox_server(env: dict[str, str], *gunicorn_options: str) -> Iterator[str]
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def signed_in_client(user, url: str):
+    """After VACUUM ANALYZE of the freshly filled database (PostgreSQL), a test Client signed in
+    as ``user`` and warmed up on ``url`` (connections, templates)."""
+    from django.db import connection
+    from django.test import Client
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    client = Client()
+    client.force_login(user)
+    for _ in range(5):
+        assert client.get(url).status_code == 200
+    return client
+
+
+def counted_get(client, url: str):
+    """``client.get(url)`` and the SQL it ran, counted by an execute wrapper (a query log would
+    be reset by each request's reconnect)."""
+    from django.db import connection
+
+    executed: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        executed.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        response = client.get(url)
+    return response, executed

@@ -210,8 +210,6 @@ def _run(database_url: str) -> dict:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
     from django.urls import reverse
 
     started = time.perf_counter()
@@ -220,23 +218,9 @@ def _run(database_url: str) -> dict:
     started = time.perf_counter()
     data = _populate(random.Random(20261129), datetime.now(UTC))
     print(f"populated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-
-    client = Client()
-    client.force_login(data["user"])
     url = reverse("dashboard", kwargs={"team_slug": "bench"})
-    for _ in range(5):  # warm-up: connections, templates
-        assert client.get(url).status_code == 200
-    executed = []
-
-    def count(execute, sql, params, many, context):
-        executed.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(count):
-        client.get(url)
+    client = common.signed_in_client(data["user"], url)
+    _, executed = common.counted_get(client, url)
     timings = []
     cpu_started = time.process_time()
     for _ in range(REQUESTS):

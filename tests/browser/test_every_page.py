@@ -57,6 +57,7 @@ def test_every_page_without_console_errors_or_csp_violations(
         "dashboard": reverse("dashboard", kwargs=team),
         "findings": reverse("findings", kwargs=team),
         "findings-searched-sorted": reverse("findings", kwargs=team) + "?q=sql&sort=file",
+        "findings-grouped-by-rule": reverse("findings", kwargs=team) + "?group=rule&status=open",
         "finding": reverse("finding", kwargs={**team, "finding_id": world.finding.pk}),
         "status-changes": reverse("findings-jobs", kwargs=team),
         "status-change": reverse("findings-job", kwargs={**team, "job_id": world.status_job.pk}),

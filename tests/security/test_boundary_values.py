@@ -46,7 +46,9 @@ FIX = {"fix_id": "fix"}
 PAGES: dict[str, list[Page]] = {
     "triage.filters.findings.FindingFilter": [
         Page("findings"),
+        Page("findings", data={"group": "rule"}),
         Page("findings-count"),
+        Page("findings-group-findings"),
         Page("reports-export-findings"),
     ],
     "triage.filters.audit.AuditEventFilter": [Page("settings-audit")],

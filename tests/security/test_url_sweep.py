@@ -211,6 +211,7 @@ def test_kwarg_factories_make_objects_of_the_victim_team(victim_world, team):
 # objects must reach nothing. (url name, method, parameter → victim object attribute)
 ID_PARAMETERS = [
     ("findings", "get", {"batch": "batch", "repository": "repository"}),
+    ("findings-group-findings", "get", {"batch": "batch", "repository": "repository"}),
     ("scans", "get", {"repository": "repository"}),
     ("scan-started", "get", {"batch": "batch"}),
     ("scan-new", "get", {"repository": "repository"}),
@@ -313,6 +314,8 @@ TEAM_LISTS = [
     ("repositories", {"name": "victim", "sort": "open"}),
     ("pull-requests", {}),
     ("pull-requests", {"merge_status": "open", "opened_after": "2000-01-01"}),
+    ("findings", {"group": "rule"}),
+    ("findings", {"group": "rule", "check_id": "python.lang.security.sql-injection"}),
 ]
 
 

@@ -354,6 +354,12 @@ class Finding(MirrorModel):
             ),
             models.Index(fields=["team", "owner_member"], name="mirror_finding_team_owner"),
             models.Index(fields=["team", "owner_squad"], name="mirror_finding_team_squad"),
+            # Findings grouped by rule: per check_id and repository its severities and
+            # statuses read from the index alone, in order; a rule's findings are found by it.
+            models.Index(
+                fields=["team", "check_id", "repository", "severity", "status"],
+                name="mirror_finding_team_rule",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -244,6 +244,10 @@ def findings(request):
     """The triage table over the mirror."""
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
+    from triage.views import finding_groups  # it builds on this module's helpers
+
+    if finding_groups.is_grouped(request):
+        return finding_groups.rule_groups_page(request)
     return render_page(
         request, "triage/findings/list.html", _list_context(request), partial="findings-page"
     )
