@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0017_owners_squads_rules_and_finding_owners"),
+        ("triage", "0018_oidc_sso"),
     ]
 
     operations = [
