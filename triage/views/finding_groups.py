@@ -17,6 +17,7 @@ from triage.models import FindingStatus, Role, ScanType
 from triage.permissions import can, team_view
 from triage.selectors import finding_groups as group_selectors
 from triage.selectors import findings as selectors
+from triage.selectors.reports.scope import sla_policy_of
 from triage.services import dismissals as dismissal_services
 from triage.views.findings import (
     _decorate_rows,
@@ -25,6 +26,7 @@ from triage.views.findings import (
     _form_values,
     _query,
     _repository_options,
+    owner_filter_context,
 )
 from triage.views.htmx import fragment_only, render_fragment, render_page
 from triage.views.list_filters import ignored_filters
@@ -62,6 +64,8 @@ def _decorate_groups(groups, *, filters: QueryDict, team_slug: str) -> None:
         group.list_url = f"{list_url}?{query}"
         group.rows_url = f"{rows_url}?{query}"
         group.key = index
+        group.form_id = f"group-{index}-actions"
+        group.assign_prefix = f"group-{index}-assign"
 
 
 def rule_groups_page(request):
@@ -74,7 +78,9 @@ def rule_groups_page(request):
     _decorate_groups(page.object_list, filters=filters, team_slug=request.team.slug)
     filter_query = filters.urlencode()
     grouped_query = _query(filters, **{GROUP_PARAMETER: GROUP_BY_RULE})
+    can_triage = can(request, Role.TRIAGER)
     context = {
+        **owner_filter_context(request, filterset, can_triage=can_triage),
         "group": GROUP_BY_RULE,
         "filter": filterset,
         "values": _form_values(filters),
@@ -91,7 +97,7 @@ def rule_groups_page(request):
         "filter_query": grouped_query,
         "list_query": filter_query,
         "clear_query": _query(QueryDict(), sort=sort_key, **{GROUP_PARAMETER: GROUP_BY_RULE}),
-        "can_triage": can(request, Role.TRIAGER),
+        "can_triage": can_triage,
         "status_choices": FindingStatus.choices,
         "scan_type_choices": ScanType.choices,
         "saved_views": selectors.saved_views_for(team=request.team, user=request.user),
@@ -122,13 +128,15 @@ def group_findings(request):
     check_id = filterset.form.cleaned_data.get("check_id")
     page = None
     if check_id:
+        sla_days = sla_policy_of(request.team).days
         page = selectors.findings_page(
             queryset=filterset.qs,
             sort_key=selectors.sort_of(filters.get("sort")),
             cursor=None,
             page_size=group_selectors.GROUP_FINDINGS_PAGE_SIZE,
+            sla_days=sla_days,
         )
-        _decorate_rows(page.rows, team_slug=request.team.slug)
+        _decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days)
     list_url = reverse("findings", kwargs={"team_slug": request.team.slug})
     return render_fragment(
         request,

@@ -170,6 +170,21 @@ def _page_of(
     return page, filterset
 
 
+def owner_filter_context(request, filterset: FindingFilter, *, can_triage: bool) -> dict:
+    """The owner, squad and assigned filters' choices and the assignees, in one read of the
+    team's members (the list and the grouped page show the same filters)."""
+    members = ownership_selectors.team_members(team_id=request.team.pk)
+    owner = filterset.form.cleaned_data.get("owner")
+    return {
+        "squad_options": _choice_options(filterset, "squad", "name"),
+        "owner_options": select_options(
+            [(user_id, name) for user_id, name, _ in members], owner.pk if owner else None
+        ),
+        "assigned_choices": ASSIGNED_CHOICES,
+        "assignable": ownership_selectors.assignable_of(members) if can_triage else [],
+    }
+
+
 def _list_context(request, query: QueryDict | None = None) -> dict:
     """The table's context for the URL's query string (or ``query``, after a POST)."""
     query = request.GET if query is None else query
@@ -191,10 +206,8 @@ def _list_context(request, query: QueryDict | None = None) -> dict:
     filter_query = params.urlencode()
     batch = filterset.form.cleaned_data.get("batch")
     can_triage = can(request, Role.TRIAGER)
-    # The owner filter's choices and the assignees, in one read.
-    members = ownership_selectors.team_members(team_id=request.team.pk)
-    owner = filterset.form.cleaned_data.get("owner")
     return {
+        **owner_filter_context(request, filterset, can_triage=can_triage),
         "filter": filterset,
         "values": _form_values(params),
         "ignored_filters": ignored,
@@ -208,12 +221,6 @@ def _list_context(request, query: QueryDict | None = None) -> dict:
         "repository_options": _repository_options(
             filterset, filterset.form.cleaned_data.get("repository")
         ),
-        "squad_options": _choice_options(filterset, "squad", "name"),
-        "owner_options": select_options(
-            [(user_id, name) for user_id, name, _ in members],
-            owner.pk if owner else None,
-        ),
-        "assigned_choices": ASSIGNED_CHOICES,
         "next_query": _query(query, cursor=page.next_cursor) if page.next_cursor else "",
         "previous_query": (
             _query(query, cursor=page.previous_cursor) if page.previous_cursor else ""
@@ -221,7 +228,6 @@ def _list_context(request, query: QueryDict | None = None) -> dict:
         "first_query": filter_query,
         "count_query": query.urlencode(),
         "can_triage": can_triage,
-        "assignable": ownership_selectors.assignable_of(members) if can_triage else [],
         "assign_keys": ASSIGN_KEYS,
         "status_choices": FindingStatus.choices,
         "scan_type_choices": ScanType.choices,

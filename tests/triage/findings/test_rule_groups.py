@@ -371,3 +371,30 @@ def test_grouped_page_survives_a_page_out_of_range_and_hostile_group_values(
     assert set(_groups(beyond)) == set(_groups(garbage)) == {SQLI, XSS}
     # Only the rule grouping exists: anything else lists the findings.
     assert other.status_code == 200 and "data-rule-group" not in other.content.decode()
+
+
+def test_a_whole_rule_is_assigned_from_its_group_and_the_owner_filters_are_offered(
+    team, mixed, member, client_as
+):
+    from triage.models import AuditEvent, Finding, Squad
+
+    Squad.objects.create(team=team, name="backend")
+    triager = member(Role.TRIAGER, username="tess")
+    client = client_as(triager)
+    page = client.get(_url(team), {"group": "rule", "status": "open"})
+    body = page.content.decode()
+    # The grouped page offers the list's owner filters, filled in.
+    assert ">backend</option>" in body and ">tess</option>" in body
+    assert 'value="mine"' in body
+    # Each rule's actions carry an assign control joined to the rule's selection.
+    assert 'id="group-1-assign-assignee"' in body and 'form="group-1-actions"' in body
+
+    response = client.post(
+        _url(team, "findings-assign"),
+        {"all_matching": "1", "filter_query": _group_form_query(page, SQLI), "action": "claim"},
+    )
+
+    assert response.status_code == 302
+    mine = Finding.objects.filter(owner_member=triager)
+    assert sorted(mine.values_list("check_id", "status")) == [(SQLI, "open")] * 3
+    assert AuditEvent.objects.filter(action="finding.assign").count() == 3
