@@ -4,12 +4,14 @@ and the CSV exports. Every view reads the mirror and the snapshots only."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from triage.charts import grouped_columns, horizontal_bars, stacked_columns
 from triage.filters.findings import FindingFilter
@@ -34,7 +36,7 @@ from triage.selectors import sync as sync_selectors
 from triage.selectors.reports import RISK_WEIGHTS, ReportScope
 from triage.services import reports as report_services
 from triage.views.htmx import render_page
-from triage.views.options import select_options
+from triage.views.options import SELECTED, select_options
 from triage.views.settings import policies_redirect
 
 SEVERITY_SERIES = [(s.value, s.label) for s in SEVERITIES]
@@ -58,6 +60,7 @@ def _scope_from(request, now: datetime) -> tuple[ReportScope, ReportFilterForm, 
         last_day=values["end"],
         now=now,
         repository=values["repository"],
+        owner=values["owner"],
     )
     return scope, form, values
 
@@ -96,6 +99,9 @@ def reports(request):
         last_scans=last_scans,
         stats=stats,
     )
+    owner_rows = report_cache.owner_breakdown(
+        scope=scope, policy=policy, version=version, owners=form.owners
+    )
     charts = _charts(open_now=open_now, trend=trend)
     context = {
         "form": form,
@@ -124,6 +130,9 @@ def reports(request):
             ((repository.pk, repository.name) for repository in team_repositories),
             scope.repository.pk if scope.repository is not None else None,
         ),
+        "owner_rows": owner_rows,
+        "unowned_open": report_selectors.unowned_open(owner_rows),
+        "owner_options": _owner_options(form, scope),
         "funnel": report_selectors.fix_funnel(scope=scope),
         "quota_use": report_selectors.quota_use(team=team, now=now),
         "forecasts": report_selectors.forecasts(
@@ -143,6 +152,7 @@ def reports(request):
         "snapshot_state": snapshot_state,
         "generated_at": now,
         "query": request.GET.urlencode(),
+        "query_without_owner": _query_without(request, "owner"),
         "can_admin": can(request, Role.ADMIN),
     }
     return render_page(
@@ -151,6 +161,22 @@ def reports(request):
         context,
         partial="report",
         status=400 if form.errors else 200,
+    )
+
+
+def _owner_options(form: ReportFilterForm, scope: ReportScope) -> SafeString:
+    """The owner filter's options, squads and members in groups, the current one selected."""
+    selected = scope.owner.value if scope.owner is not None else None
+    groups = {"squad": [], "member": []}
+    for value, owner in form.owners.items():
+        if owner.kind in groups:
+            groups[owner.kind].append((value, owner.label))
+    return format_html(
+        '<option value="none"{}>Unowned (no squad, no member)</option>'
+        '<optgroup label="Squads">{}</optgroup><optgroup label="Members">{}</optgroup>',
+        SELECTED if selected == "none" else "",
+        select_options(groups["squad"], selected),
+        select_options(groups["member"], selected),
     )
 
 
@@ -351,6 +377,56 @@ def export_repositories(request):
     )
 
 
+OWNER_COLUMNS = [
+    "owner_type",
+    "owner",
+    "owner_id",
+    *[f"open_{s}" for s in SEVERITIES],
+    "open_total",
+    "past_sla",
+    "resolved_in_period",
+    "remediation_median_days",
+    "remediation_p90_days",
+]
+
+
+def _days(value: float | None) -> str:
+    """Days to a tenth, rounded as the page's `floatformat:1` rounds them."""
+    if value is None:
+        return ""
+    return str(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+@team_view(read=Role.VIEWER)
+def export_owners(request):
+    """The owner table of the report: one row per squad, member and the unowned."""
+    now = _now()
+    scope, form, _ = _scope_from(request, now)
+    policy = report_selectors.sla_policy_of(request.team)
+    version = report_cache.mirror_version(team=request.team, now=now)
+    rows = report_cache.owner_breakdown(
+        scope=scope, policy=policy, version=version, owners=form.owners
+    )
+    return csv_response(
+        filename=f"{request.team.slug}-owners-{now:%Y%m%d-%H%M}.csv",
+        header=OWNER_COLUMNS,
+        rows=(
+            [
+                row.owner.kind,
+                row.owner.label.removeprefix("@"),
+                row.owner.pk,
+                *row.open_counts,
+                row.open_total,
+                row.past_sla,
+                row.resolved,
+                _days(row.median_days),
+                _days(row.p90_days),
+            ]
+            for row in rows
+        ),
+    )
+
+
 urlpatterns = [
     path("", reports, name="reports"),
     path("sla/", sla_list, name="reports-sla"),
@@ -358,4 +434,5 @@ urlpatterns = [
     path("export/findings.csv", export_findings, name="reports-export-findings"),
     path("export/sla-breaches.csv", export_sla, name="reports-export-sla"),
     path("export/repositories.csv", export_repositories, name="reports-export-repositories"),
+    path("export/owners.csv", export_owners, name="reports-export-owners"),
 ]
