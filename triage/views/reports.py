@@ -65,6 +65,12 @@ def _scope_from(request, now: datetime) -> tuple[ReportScope, ReportFilterForm, 
     return scope, form, values
 
 
+def _export_refused(request, form: ReportFilterForm):
+    """A report export whose URL holds values it cannot use exports nothing and says why,
+    rather than the default report under a name the reader did not ask for."""
+    return render(request, "triage/reports/export_error.html", {"form": form}, status=400)
+
+
 def _query_without(request, *names: str) -> str:
     query = request.GET.copy()
     for name in names:
@@ -309,7 +315,9 @@ def export_findings(request):
 @team_view(read=Role.VIEWER)
 def export_sla(request):
     now = _now()
-    scope, _, _ = _scope_from(request, now)
+    scope, form, _ = _scope_from(request, now)
+    if form.errors:
+        return _export_refused(request, form)
     policy = report_selectors.sla_policy_of(request.team)
     findings = report_selectors.sla_findings(scope=scope, policy=policy, kind="breached")
 
@@ -350,7 +358,9 @@ def export_sla(request):
 @team_view(read=Role.VIEWER)
 def export_repositories(request):
     now = _now()
-    scope, _, _ = _scope_from(request, now)
+    scope, form, _ = _scope_from(request, now)
+    if form.errors:
+        return _export_refused(request, form)
     policy = report_selectors.sla_policy_of(request.team)
     table = report_selectors.repository_table(scope=scope, policy=policy)
     return csv_response(
@@ -402,6 +412,8 @@ def export_owners(request):
     """The owner table of the report: one row per squad, member and the unowned."""
     now = _now()
     scope, form, _ = _scope_from(request, now)
+    if form.errors:
+        return _export_refused(request, form)
     policy = report_selectors.sla_policy_of(request.team)
     version = report_cache.mirror_version(team=request.team, now=now)
     rows = report_cache.owner_breakdown(

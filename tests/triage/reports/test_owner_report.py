@@ -181,7 +181,7 @@ def test_the_page_shows_the_owner_table_and_says_how_it_counts(team, member, cli
     assert "2 open findings without an owner" in body
     assert f'data-owner-row="squad:{world.payments.pk}"' in body
     assert "their-secret-squad" not in body
-    assert [r.owner.label for r in response.context["owner_rows"]][0] == "@payments"
+    assert response.context["owner_rows"][0].owner.label == "@payments"
 
 
 def test_the_csv_has_one_row_per_owner_as_the_page_shows_them(team, member, client_as, world):
@@ -252,7 +252,8 @@ def test_the_owner_filter_narrows_every_section(team, member, client_as, world):
     assert labels == ["@payments", "@alice"]
     assert "Owned by @payments" in squad.content.decode()
     # The SLA list and the CSV exports of the same URL narrow too.
-    sla_list = client.get(url("reports-sla", team, f"kind=breached&owner=squad:{world.payments.pk}"))
+    breached = f"kind=breached&owner=squad:{world.payments.pk}"
+    sla_list = client.get(url("reports-sla", team, breached))
     assert [finding for finding, _ in sla_list.context["rows"]] == [world.shared]
     exported = client.get(url("reports-export-sla", team, f"owner=member:{world.bob.pk}"))
     (line,) = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
@@ -268,9 +269,7 @@ def test_the_owner_filter_narrows_every_section(team, member, client_as, world):
     assert {row.severity: row.resolved for row in alice["remediation"]}["high"] == 1
 
 
-def test_the_owner_filter_offers_the_teams_squads_and_members_only(
-    team, member, client_as, world
-):
+def test_the_owner_filter_offers_the_teams_squads_and_members_only(team, member, client_as, world):
     body = client_as(member(Role.VIEWER)).get(url("reports", team)).content.decode()
     assert f'<option value="squad:{world.payments.pk}">@payments</option>' in body
     assert f'<option value="member:{world.alice.pk}">@alice</option>' in body
@@ -295,6 +294,11 @@ def test_another_teams_or_a_forged_owner_is_refused_with_a_message(
     assert "their-secret-squad" not in body
     assert response.context["scope"].owner is None
     assert response.context["open_total"] == 5
+    for export in ("reports-export-owners", "reports-export-sla", "reports-export-repositories"):
+        refused = client_as(member(Role.VIEWER)).get(url(export, team, f"owner={owner}"))
+        assert refused.status_code == 400
+        assert b"Nothing was exported" in refused.content
+        assert OWNER_INVALID.replace("'", "&#x27;").encode() in refused.content
 
 
 def test_viewers_read_the_owner_report_and_outsiders_get_404(
