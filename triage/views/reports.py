@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import wraps
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -26,6 +27,7 @@ from triage.models import (
     FindingStatus,
     Role,
     ScanType,
+    SlaPolicy,
 )
 from triage.models.reports import SEVERITIES
 from triage.permissions import can, team_view
@@ -65,10 +67,22 @@ def _scope_from(request, now: datetime) -> tuple[ReportScope, ReportFilterForm, 
     return scope, form, values
 
 
-def _export_refused(request, form: ReportFilterForm):
-    """A report export whose URL holds values it cannot use exports nothing and says why,
-    rather than the default report under a name the reader did not ask for."""
-    return render(request, "triage/reports/export_error.html", {"form": form}, status=400)
+def report_export(view):
+    """A CSV export of the report (viewers and up) called with the report's scope, filter
+    form and the team's SLA policy. A URL holding values the report cannot use exports
+    nothing and says why, rather than the default report under a name the reader did not
+    ask for."""
+
+    @team_view(read=Role.VIEWER)
+    @wraps(view)
+    def export(request):
+        scope, form, _ = _scope_from(request, _now())
+        if form.errors:
+            return render(request, "triage/reports/export_error.html", {"form": form}, status=400)
+        policy = report_selectors.sla_policy_of(request.team)
+        return view(request, scope=scope, form=form, policy=policy)
+
+    return export
 
 
 def _query_without(request, *names: str) -> str:
@@ -312,13 +326,9 @@ def export_findings(request):
     )
 
 
-@team_view(read=Role.VIEWER)
-def export_sla(request):
-    now = _now()
-    scope, form, _ = _scope_from(request, now)
-    if form.errors:
-        return _export_refused(request, form)
-    policy = report_selectors.sla_policy_of(request.team)
+@report_export
+def export_sla(request, *, scope: ReportScope, form: ReportFilterForm, policy: SlaPolicy):
+    now = scope.now
     findings = report_selectors.sla_findings(scope=scope, policy=policy, kind="breached")
 
     def rows():
@@ -355,13 +365,9 @@ def export_sla(request):
     )
 
 
-@team_view(read=Role.VIEWER)
-def export_repositories(request):
-    now = _now()
-    scope, form, _ = _scope_from(request, now)
-    if form.errors:
-        return _export_refused(request, form)
-    policy = report_selectors.sla_policy_of(request.team)
+@report_export
+def export_repositories(request, *, scope: ReportScope, form: ReportFilterForm, policy: SlaPolicy):
+    now = scope.now
     table = report_selectors.repository_table(scope=scope, policy=policy)
     return csv_response(
         filename=f"{request.team.slug}-repositories-{now:%Y%m%d-%H%M}.csv",
@@ -407,14 +413,10 @@ def _days(value: float | None) -> str:
     return str(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-@team_view(read=Role.VIEWER)
-def export_owners(request):
+@report_export
+def export_owners(request, *, scope: ReportScope, form: ReportFilterForm, policy: SlaPolicy):
     """The owner table of the report: one row per squad, member and the unowned."""
-    now = _now()
-    scope, form, _ = _scope_from(request, now)
-    if form.errors:
-        return _export_refused(request, form)
-    policy = report_selectors.sla_policy_of(request.team)
+    now = scope.now
     version = report_cache.mirror_version(team=request.team, now=now)
     rows = report_cache.owner_breakdown(
         scope=scope, policy=policy, version=version, owners=form.owners

@@ -2,8 +2,8 @@
 owner filter that narrows every section of the report."""
 
 import csv
+import dataclasses
 import io
-from datetime import date
 
 import pytest
 from django.db import connection as db_connection
@@ -18,6 +18,7 @@ from tests.factories import (
     RepositoryFactory,
     at,
 )
+from tests.triage.reports.test_cache import scope_at
 from triage.forms.reports import OWNER_INVALID
 from triage.models import Role, Squad
 from triage.selectors import reports as selectors
@@ -126,13 +127,7 @@ def world(team, other_team, member):
 
 
 def scope_of(team, owner=None) -> ReportScope:
-    return ReportScope(
-        team=team,
-        first_day=date(2026, 2, 1),
-        last_day=date(2026, 3, 1),
-        now=NOW,
-        owner=owner,
-    )
+    return dataclasses.replace(scope_at(team, NOW), owner=owner)
 
 
 def by_value(rows):
