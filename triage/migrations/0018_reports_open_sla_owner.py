@@ -5,19 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('triage', '0017_owners_squads_rules_and_finding_owners'),
+        ("triage", "0017_owners_squads_rules_and_finding_owners"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='finding',
-            name='mirror_finding_open_sla',
+            model_name="finding",
+            name="mirror_finding_open_sla",
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('status__in', ['open', 'needs_manual_review'])), fields=['team', 'severity', 'first_detected_at', 'id'], include=('repository', 'owner_squad', 'owner_member'), name='mirror_finding_open_sla'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("status__in", ["open", "needs_manual_review"])),
+                fields=["team", "severity", "first_detected_at", "id"],
+                include=("repository", "owner_squad", "owner_member"),
+                name="mirror_finding_open_sla",
+            ),
         ),
     ]
