@@ -22,6 +22,7 @@
       "report-start": report.dataset.start,
       "report-end": report.dataset.end,
       "report-repository": report.dataset.repository,
+      "report-owner": report.dataset.owner,
       "report-coverage": report.dataset.coverageDays,
     };
     Object.keys(fields).forEach(function (id) {

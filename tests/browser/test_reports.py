@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from tests import factories
 from tests.factories import T0
-from triage.models import Role, SyncRun
+from triage.models import Finding, Role, Squad, SyncRun
 
 SEVERITY_WEIGHTS = {"critical": 1, "high": 3, "medium": 4, "low": 3}
 
@@ -97,6 +97,8 @@ def test_reports_page_in_the_browser(
 ):
     repositories = make_history(team)
     _keep_quota_reading(repositories[0].connection)
+    squad = Squad.objects.create(team=team, name="payments")
+    Finding.objects.filter(repository=repositories[0]).update(owner_squad=squad)
     user = member(Role.VIEWER, username="manager")
     page = browser_page
     sign_in(page, user)
@@ -110,6 +112,16 @@ def test_reports_page_in_the_browser(
     assert funnel.locator("meter.quota-meter").count() == 3
     assert "4 fixes started" in funnel.inner_text()
     funnel.screenshot(path=str(output_dir / "fix-funnel-and-quota.png"))
+
+    owners = page.locator("#report-owners")
+    assert "@payments" in owners.inner_text() and "Unowned" in owners.inner_text()
+    page.get_by_label("Owner", exact=True).select_option(f"squad:{squad.pk}")
+    page.wait_for_url("**owner=squad**")
+    page.locator(".report-period", has_text="Owned by @payments").wait_for()
+    owners.screenshot(path=str(output_dir / "reports-owner-squad.png"))
+    page.get_by_label("Owner", exact=True).select_option("")
+    page.locator(".report-period", has_text="Owned by").wait_for(state="detached")
+    print("AFTER OWNER", page.console_errors)
 
     page.get_by_label("Period").select_option("7")
     page.wait_for_url("**period=7**")

@@ -121,6 +121,7 @@ PAGES: dict[str, list[Page]] = {
         Page("reports", data={"period": "custom", "start": "2026-01-01", "end": "2026-01-31"}),
         Page("reports-export-sla"),
         Page("reports-export-repositories"),
+        Page("reports-export-owners"),
     ],
     "triage.forms.reports.SlaListForm": [Page("reports-sla", data={"kind": "breached"})],
     "triage.forms.settings.ConnectionForm": [

@@ -139,7 +139,7 @@ FINDINGS_FILTERS = [
     "sort",
     "cursor",
 ]
-REPORT_FILTERS = ["period", "start", "end", "repository", "coverage_days", "page"]
+REPORT_FILTERS = ["period", "start", "end", "repository", "owner", "coverage_days", "page"]
 EXPORT_FILTERS = [
     "repository",
     "severity",
@@ -164,6 +164,7 @@ FILTERED_PAGES = {
     "reports-export-findings": EXPORT_FILTERS,
     "reports-export-sla": REPORT_FILTERS,
     "reports-export-repositories": REPORT_FILTERS,
+    "reports-export-owners": REPORT_FILTERS,
     "scans": ["repository", "scan_type", "status", "page"],
     "scan-started": ["batch"],
     "scan-new": ["repository", "scan_type"],

@@ -217,6 +217,8 @@ ID_PARAMETERS = [
     ("scan-new", "get", {"repository": "repository"}),
     ("reports", "get", {"repository": "repository"}),
     ("reports-sla", "get", {"repository": "repository", "kind": None}),
+    ("reports", "get", {"owner": "squad"}),
+    ("reports-export-owners", "get", {"owner": "squad"}),
     ("reports-export-findings", "get", {"repository": "repository", "batch": "batch"}),
     ("fixes-new", "get", {"finding": "finding"}),
     ("pull-requests", "get", {"repository": "repository"}),
@@ -229,6 +231,8 @@ ID_PARAMETERS = [
     ("settings-ownership", "post", {"squad": "squad"}),
     ("settings-ownership", "post", {"rule": "ownership_rule"}),
 ]
+# Parameters that name an object inside a longer value (the report's owner filter).
+ID_FORMATS = {"owner": "squad:{}"}
 # The action each form above is posted with ("submit" when not named).
 ID_ACTIONS = {
     ("settings-members", ("membership",)): "remove",
@@ -253,7 +257,7 @@ def test_ids_of_another_teams_objects_reach_nothing(
     for parameter, attribute in parameters.items():
         if attribute:
             obj = values.get(attribute) or getattr(victim_world, attribute)
-            data[parameter] = obj.pk
+            data[parameter] = ID_FORMATS.get(parameter, "{}").format(obj.pk)
     data["action"] = ID_ACTIONS.get((name, tuple(parameters)), "submit")
     url = reverse(name, kwargs={"team_slug": other_team.slug})
     status_before = victim_world.finding.status

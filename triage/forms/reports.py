@@ -5,6 +5,8 @@ from django import forms
 from triage.forms.dates import BoundedDateField
 from triage.models import Repository, Team
 from triage.models.reports import SEVERITIES
+from triage.selectors.reports.owners import team_owners
+from triage.selectors.reports.scope import ReportOwner
 
 PERIOD_CHOICES = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days")]
 PERIOD_CHOICES_WITH_CUSTOM = [*PERIOD_CHOICES, ("custom", "Custom range")]
@@ -13,8 +15,18 @@ DEFAULT_COVERAGE_DAYS = 30
 MAX_RANGE_DAYS = 366
 
 
+OWNER_NONE = "none"
+OWNER_INVALID = (
+    "That owner is not one of this team's squads or members, so the owner filter was ignored."
+)
+
+
 class ReportFilterForm(forms.Form):
-    """The reports page's URL: period, optional repository, coverage window."""
+    """The reports page's URL: period, optional repository and owner, coverage window.
+
+    The owner is `squad:<squad id>`, `member:<user id>` or `none` (findings with no owner);
+    only the team's own squads and members are accepted.
+    """
 
     period = forms.ChoiceField(choices=PERIOD_CHOICES_WITH_CUSTOM, required=False)
     start = BoundedDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -29,6 +41,7 @@ class ReportFilterForm(forms.Form):
         label="Not scanned within (days)",
         widget=forms.NumberInput(attrs={"min": 1, "max": 365}),
     )
+    owner = forms.ChoiceField(required=False, error_messages={"invalid_choice": OWNER_INVALID})
 
     def __init__(self, data, *, team: Team, today: date):
         super().__init__(data)
@@ -36,6 +49,15 @@ class ReportFilterForm(forms.Form):
         self.fields["repository"].queryset = Repository.objects.filter(team=team).order_by(
             "name", "id"
         )
+        self.owners = team_owners(team)
+        self.fields["owner"].choices = [
+            ("", "All owners"),
+            *((value, owner.label) for value, owner in self.owners.items()),
+        ]
+
+    def clean_owner(self) -> ReportOwner | None:
+        value = self.cleaned_data.get("owner")
+        return self.owners[value] if value else None
 
     def clean(self):
         cleaned = super().clean()
@@ -67,6 +89,7 @@ class ReportFilterForm(forms.Form):
             "start": self.today - timedelta(days=DEFAULT_PERIOD_DAYS - 1),
             "end": self.today,
             "repository": None,
+            "owner": None,
             "coverage_days": DEFAULT_COVERAGE_DAYS,
         }
 

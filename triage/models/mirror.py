@@ -339,11 +339,11 @@ class Finding(MirrorModel):
             models.Index(fields=["team", "-last_detected_at"], name="mirror_finding_team_lastdet"),
             models.Index(fields=["repository", "status"], name="mirror_finding_repo_status"),
             # Reports: open findings by severity and age (SLA counts, the lists behind them,
-            # per-repository risk) read from the index alone, and time to remediate over
-            # the findings resolved in a period.
+            # per-repository and per-owner risk) read from the index alone, and time to
+            # remediate over the findings resolved in a period.
             models.Index(
                 fields=["team", "severity", "first_detected_at", "id"],
-                include=["repository"],
+                include=["repository", "owner_squad", "owner_member"],
                 condition=models.Q(status__in=list(FINDING_UNRESOLVED_STATUSES)),
                 name="mirror_finding_open_sla",
             ),

@@ -1,10 +1,11 @@
 """Report figures kept between requests, under the version of the data they were computed from.
 
-Two figures read every open or resolved finding of a team: the open counts behind the SLA and
-repository tables, and time to remediate; one repository's trends replay its events. They
-are kept per team, scope and SLA policy under the mirror's data version: the newest sync run
-that wrote (or is writing) rows, and the newest audited write of the team (a person's change
-to the mirror goes through an audited service).
+Two figures read every open or resolved finding of a team: the open counts behind the SLA,
+repository and owner tables, and time to remediate (overall and per owner); one repository's
+or one owner's trends replay its events. They are kept per team, scope and SLA policy under
+the mirror's data version: the newest sync run that wrote (or is writing) rows, and the
+newest audited write of the team (a person's change to the mirror goes through an audited
+service).
 Findings that tracking stores between syncs, when a scan finishes, come with finding events
 that the next sync writes, which changes the version then. The entries only live a while
 (`KEEP_SECONDS`) to bound the cache's memory.
@@ -24,7 +25,15 @@ from django.db.models import Q
 
 from triage.models import AuditEvent, SlaPolicy, SyncRun, Team
 from triage.selectors import reports as report_selectors
-from triage.selectors.reports import OpenStats, RemediationTime, ReportScope, Trends
+from triage.selectors.reports import (
+    BY_OWNER,
+    OpenStats,
+    OwnerRow,
+    RemediationTime,
+    ReportOwner,
+    ReportScope,
+    Trends,
+)
 
 KEEP_SECONDS = 3600
 # Sync runs are looked up this far back; older writes are older than any kept entry.
@@ -53,26 +62,32 @@ def mirror_version(*, team: Team, now: datetime) -> str:
 
 def _key(kind: str, scope: ReportScope, version: str, *parts: object) -> str:
     repository = scope.repository.pk if scope.repository is not None else "all"
+    owner = scope.owner.value if scope.owner is not None else "all"
     # The team's creation time too: a database restored or recreated under a cache that
     # outlived it reuses team ids and may have no runs or audit events yet.
     team = f"{scope.team.pk}:{scope.team.created_at.isoformat()}"
-    raw = f"{FORMAT}:{team}:{version}:{repository}:{':'.join(map(str, parts))}"
+    raw = f"{FORMAT}:{team}:{version}:{repository}:{owner}:{':'.join(map(str, parts))}"
     digest = hashlib.sha256(raw.encode()).hexdigest()[:32]
     return f"reports:{kind}:{scope.team.pk}:{digest}"
 
 
 def open_finding_stats(
-    *, scope: ReportScope, policy: SlaPolicy, version: str
-) -> dict[tuple[int, str], OpenStats]:
+    *,
+    scope: ReportScope,
+    policy: SlaPolicy,
+    version: str,
+    by: tuple[str, ...] = report_selectors.BY_REPOSITORY,
+) -> dict[tuple, OpenStats]:
     """`report_selectors.open_finding_stats`, kept per data version and moved on in time."""
-    key = _key("open", scope, version, sorted(policy.days.items()))
+    kind = "open" if by == report_selectors.BY_REPOSITORY else f"open-{'-'.join(by)}"
+    key = _key(kind, scope, version, sorted(policy.days.items()))
     kept = cache.get(key)
     if kept is not None:
         computed_at, stats = kept
         return report_selectors.open_finding_stats_moved(
-            scope=scope, policy=policy, stats=stats, computed_at=computed_at
+            scope=scope, policy=policy, stats=stats, computed_at=computed_at, by=by
         )
-    stats = report_selectors.open_finding_stats(scope=scope, policy=policy)
+    stats = report_selectors.open_finding_stats(scope=scope, policy=policy, by=by)
     cache.set(key, (scope.now, stats), KEEP_SECONDS)
     return stats
 
@@ -89,6 +104,27 @@ def time_to_remediate(*, scope: ReportScope, version: str) -> list[RemediationTi
         kept = report_selectors.time_to_remediate(scope=scope)
         cache.set(key, kept, KEEP_SECONDS)
     return kept
+
+
+def owner_breakdown(
+    *,
+    scope: ReportScope,
+    policy: SlaPolicy,
+    version: str,
+    owners: dict[str, ReportOwner] | None = None,
+) -> list[OwnerRow]:
+    """`report_selectors.owner_breakdown` from kept figures: the open-finding stats by owner
+    (moved on in time as the SLA counts are) and the owners' time to remediate (kept per
+    period, as `time_to_remediate`); `owners` are the team's (`team_owners`), when known."""
+    stats = open_finding_stats(scope=scope, policy=policy, version=version, by=BY_OWNER)
+    key = _key("ttr-owner", scope, version, scope.first_day, scope.last_day)
+    remediation = cache.get(key)
+    if remediation is None:
+        remediation = report_selectors.owner_remediation(scope)
+        cache.set(key, remediation, KEEP_SECONDS)
+    return report_selectors.owner_breakdown(
+        scope=scope, policy=policy, stats=stats, remediation=remediation, owners=owners
+    )
 
 
 def trends(

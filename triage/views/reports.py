@@ -4,12 +4,15 @@ and the CSV exports. Every view reads the mirror and the snapshots only."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import wraps
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from triage.charts import grouped_columns, horizontal_bars, stacked_columns
 from triage.filters.findings import FindingFilter
@@ -24,6 +27,7 @@ from triage.models import (
     FindingStatus,
     Role,
     ScanType,
+    SlaPolicy,
 )
 from triage.models.reports import SEVERITIES
 from triage.permissions import can, team_view
@@ -34,7 +38,7 @@ from triage.selectors import sync as sync_selectors
 from triage.selectors.reports import RISK_WEIGHTS, ReportScope
 from triage.services import reports as report_services
 from triage.views.htmx import render_page
-from triage.views.options import select_options
+from triage.views.options import SELECTED, select_options
 from triage.views.settings import policies_redirect
 
 SEVERITY_SERIES = [(s.value, s.label) for s in SEVERITIES]
@@ -58,8 +62,27 @@ def _scope_from(request, now: datetime) -> tuple[ReportScope, ReportFilterForm, 
         last_day=values["end"],
         now=now,
         repository=values["repository"],
+        owner=values["owner"],
     )
     return scope, form, values
+
+
+def report_export(view):
+    """A CSV export of the report (viewers and up) called with the report's scope, filter
+    form and the team's SLA policy. A URL holding values the report cannot use exports
+    nothing and says why, rather than the default report under a name the reader did not
+    ask for."""
+
+    @team_view(read=Role.VIEWER)
+    @wraps(view)
+    def export(request):
+        scope, form, _ = _scope_from(request, _now())
+        if form.errors:
+            return render(request, "triage/reports/export_error.html", {"form": form}, status=400)
+        policy = report_selectors.sla_policy_of(request.team)
+        return view(request, scope=scope, form=form, policy=policy)
+
+    return export
 
 
 def _query_without(request, *names: str) -> str:
@@ -96,6 +119,9 @@ def reports(request):
         last_scans=last_scans,
         stats=stats,
     )
+    owner_rows = report_cache.owner_breakdown(
+        scope=scope, policy=policy, version=version, owners=form.owners
+    )
     charts = _charts(open_now=open_now, trend=trend)
     context = {
         "form": form,
@@ -124,6 +150,9 @@ def reports(request):
             ((repository.pk, repository.name) for repository in team_repositories),
             scope.repository.pk if scope.repository is not None else None,
         ),
+        "owner_rows": owner_rows,
+        "unowned_open": report_selectors.unowned_open(owner_rows),
+        "owner_options": _owner_options(form, scope),
         "funnel": report_selectors.fix_funnel(scope=scope),
         "quota_use": report_selectors.quota_use(team=team, now=now),
         "forecasts": report_selectors.forecasts(
@@ -143,6 +172,7 @@ def reports(request):
         "snapshot_state": snapshot_state,
         "generated_at": now,
         "query": request.GET.urlencode(),
+        "query_without_owner": _query_without(request, "owner"),
         "can_admin": can(request, Role.ADMIN),
     }
     return render_page(
@@ -151,6 +181,22 @@ def reports(request):
         context,
         partial="report",
         status=400 if form.errors else 200,
+    )
+
+
+def _owner_options(form: ReportFilterForm, scope: ReportScope) -> SafeString:
+    """The owner filter's options, squads and members in groups, the current one selected."""
+    selected = scope.owner.value if scope.owner is not None else None
+    groups = {"squad": [], "member": []}
+    for value, owner in form.owners.items():
+        if owner.kind in groups:
+            groups[owner.kind].append((value, owner.label))
+    return format_html(
+        '<option value="none"{}>Unowned (no squad, no member)</option>'
+        '<optgroup label="Squads">{}</optgroup><optgroup label="Members">{}</optgroup>',
+        SELECTED if selected == "none" else "",
+        select_options(groups["squad"], selected),
+        select_options(groups["member"], selected),
     )
 
 
@@ -280,11 +326,9 @@ def export_findings(request):
     )
 
 
-@team_view(read=Role.VIEWER)
-def export_sla(request):
-    now = _now()
-    scope, _, _ = _scope_from(request, now)
-    policy = report_selectors.sla_policy_of(request.team)
+@report_export
+def export_sla(request, *, scope: ReportScope, form: ReportFilterForm, policy: SlaPolicy):
+    now = scope.now
     findings = report_selectors.sla_findings(scope=scope, policy=policy, kind="breached")
 
     def rows():
@@ -321,11 +365,9 @@ def export_sla(request):
     )
 
 
-@team_view(read=Role.VIEWER)
-def export_repositories(request):
-    now = _now()
-    scope, _, _ = _scope_from(request, now)
-    policy = report_selectors.sla_policy_of(request.team)
+@report_export
+def export_repositories(request, *, scope: ReportScope, form: ReportFilterForm, policy: SlaPolicy):
+    now = scope.now
     table = report_selectors.repository_table(scope=scope, policy=policy)
     return csv_response(
         filename=f"{request.team.slug}-repositories-{now:%Y%m%d-%H%M}.csv",
@@ -351,6 +393,54 @@ def export_repositories(request):
     )
 
 
+OWNER_COLUMNS = [
+    "owner_type",
+    "owner",
+    "owner_id",
+    *[f"open_{s}" for s in SEVERITIES],
+    "open_total",
+    "past_sla",
+    "resolved_in_period",
+    "remediation_median_days",
+    "remediation_p90_days",
+]
+
+
+def _days(value: float | None) -> str:
+    """Days to a tenth, rounded as the page's `floatformat:1` rounds them."""
+    if value is None:
+        return ""
+    return str(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+@report_export
+def export_owners(request, *, scope: ReportScope, form: ReportFilterForm, policy: SlaPolicy):
+    """The owner table of the report: one row per squad, member and the unowned."""
+    now = scope.now
+    version = report_cache.mirror_version(team=request.team, now=now)
+    rows = report_cache.owner_breakdown(
+        scope=scope, policy=policy, version=version, owners=form.owners
+    )
+    return csv_response(
+        filename=f"{request.team.slug}-owners-{now:%Y%m%d-%H%M}.csv",
+        header=OWNER_COLUMNS,
+        rows=(
+            [
+                row.owner.kind,
+                row.owner.label.removeprefix("@"),
+                row.owner.pk,
+                *row.open_counts,
+                row.open_total,
+                row.past_sla,
+                row.resolved,
+                _days(row.median_days),
+                _days(row.p90_days),
+            ]
+            for row in rows
+        ),
+    )
+
+
 urlpatterns = [
     path("", reports, name="reports"),
     path("sla/", sla_list, name="reports-sla"),
@@ -358,4 +448,5 @@ urlpatterns = [
     path("export/findings.csv", export_findings, name="reports-export-findings"),
     path("export/sla-breaches.csv", export_sla, name="reports-export-sla"),
     path("export/repositories.csv", export_repositories, name="reports-export-repositories"),
+    path("export/owners.csv", export_owners, name="reports-export-owners"),
 ]

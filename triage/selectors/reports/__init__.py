@@ -2,7 +2,8 @@
 
 One module per section of the page: `scope` (whose findings, which days), `backlog` (open
 findings now), `remediation` (time to remediate), `sla`, `repositories` (risk table and scan
-coverage), `trends`, `forecast`, `fixes` (the fix funnel) and `quota`.
+coverage), `owners` (findings by squad and member), `trends`, `forecast`, `fixes` (the fix
+funnel) and `quota`.
 
 Every selector takes `now` so that a report can be computed for any moment, and tests move the
 clock by passing it. Days are UTC days, so a chart of last quarter is the same for everyone.
@@ -13,6 +14,12 @@ Trend figures come from the daily snapshots rebuilt from finding events
 from triage.selectors.reports.backlog import open_by_severity
 from triage.selectors.reports.fixes import FixFunnel, fix_funnel
 from triage.selectors.reports.forecast import Forecast, forecasts
+from triage.selectors.reports.owners import (
+    OwnerRow,
+    owner_breakdown,
+    owner_remediation,
+    unowned_open,
+)
 from triage.selectors.reports.quota import (
     QUOTA_COUNTERS,
     QUOTA_READING_LOOKBACK,
@@ -30,6 +37,7 @@ from triage.selectors.reports.repositories import (
     scan_coverage,
 )
 from triage.selectors.reports.scope import (
+    ReportOwner,
     ReportScope,
     report_repositories,
     sla_policy_of,
@@ -37,6 +45,8 @@ from triage.selectors.reports.scope import (
     utc_today,
 )
 from triage.selectors.reports.sla import (
+    BY_OWNER,
+    BY_REPOSITORY,
     DUE_SOON_DAYS,
     SLA_KINDS,
     OpenStats,
@@ -50,6 +60,8 @@ from triage.selectors.reports.sla import (
 from triage.selectors.reports.trends import DayPoint, Trends, WeekPoint, trends
 
 __all__ = [
+    "BY_OWNER",
+    "BY_REPOSITORY",
     "DUE_SOON_DAYS",
     "QUOTA_COUNTERS",
     "QUOTA_READING_LOOKBACK",
@@ -60,9 +72,11 @@ __all__ = [
     "FixFunnel",
     "Forecast",
     "OpenStats",
+    "OwnerRow",
     "QuotaCounterUse",
     "QuotaUse",
     "RemediationTime",
+    "ReportOwner",
     "ReportScope",
     "RepositoryRow",
     "SlaRow",
@@ -74,6 +88,8 @@ __all__ = [
     "open_by_severity",
     "open_finding_stats",
     "open_finding_stats_moved",
+    "owner_breakdown",
+    "owner_remediation",
     "quota_use",
     "report_repositories",
     "repository_table",
@@ -85,5 +101,6 @@ __all__ = [
     "team_repositories",
     "time_to_remediate",
     "trends",
+    "unowned_open",
     "utc_today",
 ]

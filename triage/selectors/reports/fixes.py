@@ -33,13 +33,35 @@ class FixFunnel:
         ]
 
 
+def _fixes_of_scope_findings(scope: ReportScope, fixes) -> list[int]:
+    """The ids of `fixes` made for at least one of the scope's findings (a fix names its
+    findings by upstream id)."""
+    made_for = list(fixes.values_list("pk", "connection_id", "finding_ids"))
+    upstream_ids = {str(i) for _, _, finding_ids in made_for for i in finding_ids or ()}
+    if not upstream_ids:
+        return []
+    ours = set(
+        scope.findings()
+        .filter(upstream_id__in=upstream_ids)
+        .values_list("connection_id", "upstream_id")
+    )
+    return [
+        pk
+        for pk, connection_id, finding_ids in made_for
+        if any((connection_id, str(i)) in ours for i in finding_ids or ())
+    ]
+
+
 def fix_funnel(*, scope: ReportScope) -> FixFunnel:
-    """Fixes created in the period and how far each got; lead time = request to approval."""
+    """Fixes created in the period and how far each got; lead time = request to approval.
+    With an owner, the fixes made for at least one of the owner's findings."""
     fixes = Fix.objects.filter(
         team=scope.team, created_at__gte=scope.start, created_at__lt=scope.end
     )
     if scope.repository is not None:
         fixes = fixes.filter(repository=scope.repository)
+    if scope.owner is not None:
+        fixes = fixes.filter(pk__in=_fixes_of_scope_findings(scope, fixes))
     counts = fixes.aggregate(
         started=Count("id"),
         completed=Count("id", filter=Q(status__in=Fix.DIFF_STATUSES)),

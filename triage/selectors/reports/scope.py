@@ -6,10 +6,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from triage.models import Finding, Repository, SlaPolicy, Team
 from triage.models.reports import SEVERITIES
+
+
+@dataclass(frozen=True)
+class ReportOwner:
+    """The owner a report is narrowed to: a squad, a member (by user id), or no owner at all
+    ("none": findings with neither a squad nor a member)."""
+
+    kind: str  # "squad", "member" or "none"
+    pk: int | None = None
+    label: str = "Unowned"
+
+    @property
+    def value(self) -> str:
+        """As the report's URL writes it (`owner=squad:3`, `member:7`, `none`)."""
+        return "none" if self.kind == "none" else f"{self.kind}:{self.pk}"
+
+    def condition(self) -> Q:
+        if self.kind == "squad":
+            return Q(owner_squad_id=self.pk)
+        if self.kind == "member":
+            return Q(owner_member_id=self.pk)
+        return Q(owner_squad__isnull=True, owner_member__isnull=True)
 
 
 @dataclass(frozen=True)
@@ -21,6 +43,7 @@ class ReportScope:
     last_day: date
     now: datetime
     repository: Repository | None = None
+    owner: ReportOwner | None = None
 
     @property
     def start(self) -> datetime:
@@ -40,6 +63,8 @@ class ReportScope:
         findings = Finding.objects.filter(team=self.team)
         if self.repository is not None:
             findings = findings.filter(repository=self.repository)
+        if self.owner is not None:
+            findings = findings.filter(self.owner.condition())
         return findings
 
 

@@ -11,6 +11,9 @@ from triage.models import Finding, SlaPolicy
 from triage.selectors.reports.scope import ReportScope
 
 DUE_SOON_DAYS = 7
+# What open-finding stats are grouped by: the severity always comes last.
+BY_REPOSITORY = ("repository_id", "severity")
+BY_OWNER = ("owner_squad_id", "owner_member_id", "severity")
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,11 @@ def _sla_filters(*, policy: SlaPolicy, now: datetime) -> tuple[Q, Q]:
 
 
 def _open_stats(
-    findings: QuerySet[Finding], *, policy: SlaPolicy, now: datetime
-) -> dict[tuple[int, str], OpenStats]:
+    findings: QuerySet[Finding], *, policy: SlaPolicy, now: datetime, by: tuple[str, ...]
+) -> dict[tuple, OpenStats]:
     breached_q, due_q = _sla_filters(policy=policy, now=now)
     rows = (
-        findings.values_list("repository_id", "severity")
+        findings.values_list(*by)
         .annotate(
             count=Count("id"),
             breached=Count("id", filter=breached_q),
@@ -70,26 +73,26 @@ def _open_stats(
         )
         .order_by()
     )
-    return {
-        (repository_id, severity): OpenStats(count, breached, due, oldest)
-        for repository_id, severity, count, breached, due, oldest in rows
-    }
+    width = len(by)
+    return {tuple(row[:width]): OpenStats(*row[width:]) for row in rows}
 
 
 def open_finding_stats(
-    *, scope: ReportScope, policy: SlaPolicy
-) -> dict[tuple[int, str], OpenStats]:
-    """(repository id, severity) -> OpenStats, in one pass over the open findings."""
-    return _open_stats(scope.findings().unresolved(), policy=policy, now=scope.now)
+    *, scope: ReportScope, policy: SlaPolicy, by: tuple[str, ...] = BY_REPOSITORY
+) -> dict[tuple, OpenStats]:
+    """(repository id, severity) -> OpenStats, in one pass over the open findings; `by`
+    names other columns to group by (BY_OWNER: squad id, member id, severity)."""
+    return _open_stats(scope.findings().unresolved(), policy=policy, now=scope.now, by=by)
 
 
 def open_finding_stats_moved(
     *,
     scope: ReportScope,
     policy: SlaPolicy,
-    stats: dict[tuple[int, str], OpenStats],
+    stats: dict[tuple, OpenStats],
     computed_at: datetime,
-) -> dict[tuple[int, str], OpenStats]:
+    by: tuple[str, ...] = BY_REPOSITORY,
+) -> dict[tuple, OpenStats]:
     """`stats` of the same open findings computed at `computed_at`, moved on to `scope.now`.
 
     Between two moments a finding changes its SLA counts only if its deadline, or the start
@@ -109,21 +112,17 @@ def open_finding_stats_moved(
                 first_detected_at__gte=low - shift,
                 first_detected_at__lt=high - shift,
             )
-    crossing = (
-        scope.findings()
-        .unresolved()
-        .filter(edges)
-        .values_list("repository_id", "severity", "first_detected_at")
-    )
+    crossing = scope.findings().unresolved().filter(edges).values_list(*by, "first_detected_at")
     moved = dict(stats)
-    for repository_id, severity, first_detected_at in crossing:
-        row = moved.get((repository_id, severity))
+    for *key, first_detected_at in crossing:
+        key = tuple(key)
+        row = moved.get(key)
         if row is None:
             continue
-        days = policy.days[severity]
+        days = policy.days[key[-1]]
         breached_then, due_then = _sla_state(first_detected_at, days=days, now=computed_at)
         breached_now, due_now = _sla_state(first_detected_at, days=days, now=scope.now)
-        moved[(repository_id, severity)] = OpenStats(
+        moved[key] = OpenStats(
             row.open,
             row.breached - breached_then + breached_now,
             row.due_soon - due_then + due_now,

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Lower, TruncDate
 
 from triage.models import (
@@ -17,6 +17,7 @@ from triage.models import (
     FindingEvent,
     FindingEventType,
     FindingStatus,
+    KolegaConnection,
 )
 from triage.models.reports import SEVERITIES
 from triage.reports.replay import DayCount, day_counts, ordered_events, replay
@@ -80,14 +81,30 @@ class Trends:
         ]
 
 
-def _repository_day_counts(scope: ReportScope) -> list[DayCount]:
-    """One repository's history, replayed from its findings' events (a few thousand rows)."""
-    repository = scope.repository
+def _events_of_findings(scope: ReportScope) -> Q:
+    """The events of the scope's findings (events name their finding by connection and
+    upstream id)."""
+    findings = scope.findings()
+    if scope.repository is not None:
+        connections = [scope.repository.connection_id]
+    else:
+        connections = KolegaConnection.objects.filter(team=scope.team).values_list("pk", flat=True)
+    condition = Q(pk__in=[])
+    for connection_id in connections:
+        condition |= Q(
+            connection_id=connection_id,
+            finding_upstream_id__in=findings.filter(connection_id=connection_id).values(
+                "upstream_id"
+            ),
+        )
+    return condition
+
+
+def _scoped_day_counts(scope: ReportScope) -> list[DayCount]:
+    """One repository's or one owner's history, replayed from its findings' events (a few
+    thousand rows). An owner's history is that of the findings the owner has now."""
     events = FindingEvent.objects.filter(
-        team=scope.team,
-        connection_id=repository.connection_id,
-        finding_upstream_id__in=Finding.objects.filter(repository=repository).values("upstream_id"),
-        event_timestamp__lt=scope.end,
+        _events_of_findings(scope), team=scope.team, event_timestamp__lt=scope.end
     )
     flows = replay(ordered_events(events, stream=False))
     return list(day_counts(flows, first_day=scope.first_day, last_day=scope.last_day))
@@ -145,6 +162,8 @@ def _mirror_day_counts(scope: ReportScope, *, first_day: date) -> list[DayCount]
             connection_id=scope.repository.connection_id,
             repository_upstream_id=scope.repository.upstream_id,
         )
+    if scope.owner is not None:
+        reopened = reopened.filter(_events_of_findings(scope))
     finding_severity = Finding.objects.filter(
         connection_id=OuterRef("connection_id"), upstream_id=OuterRef("finding_upstream_id")
     ).values("severity")[:1]
@@ -167,13 +186,14 @@ def _mirror_day_counts(scope: ReportScope, *, first_day: date) -> list[DayCount]
 def trends(*, scope: ReportScope, mirror_from: date | None = None) -> Trends:
     """Open findings per day and severity, new/reopened/resolved per week (weeks start Monday).
 
-    The team's figures come from the daily snapshots; one repository's are replayed from its
-    events with the same rules, so both agree by construction. From `mirror_from` on (the
-    day of the last rebuild), the flows are read from the mirror instead, as time to
-    remediate and the open counts are: a change made since the rebuild, or whose events the
-    next sync has yet to bring, shows in every figure of the page at once.
+    The team's figures come from the daily snapshots; one repository's or one owner's are
+    replayed from their findings' events with the same rules, so both agree by construction.
+    From `mirror_from` on (the day of the last rebuild), the flows are read from the mirror
+    instead, as time to remediate and the open counts are: a change made since the rebuild,
+    or whose events the next sync has yet to bring, shows in every figure of the page at once.
     """
-    rows = _repository_day_counts(scope) if scope.repository else _team_day_counts(scope)
+    narrowed = scope.repository is not None or scope.owner is not None
+    rows = _scoped_day_counts(scope) if narrowed else _team_day_counts(scope)
     if mirror_from is not None and mirror_from <= scope.last_day:
         mirror_from = max(mirror_from, scope.first_day)
         rows = [
