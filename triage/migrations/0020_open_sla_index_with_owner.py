@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0017_owners_squads_rules_and_finding_owners"),
+        ("triage", "0019_rule_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
