@@ -34,6 +34,13 @@ from triage.models.mirror import (
     Severity,
     label_of,
 )
+from triage.models.notifications import (
+    Delivery,
+    EventKind,
+    Notification,
+    NotificationChannel,
+    NotificationRule,
+)
 from triage.models.ownership import OwnershipEvaluation, OwnershipRule, Squad
 from triage.models.reports import DailyFindingSnapshot, ReportSnapshotState, SlaPolicy
 from triage.models.sync import SyncRun, SyncState
@@ -45,9 +52,11 @@ __all__ = [
     "ApprovalDecision",
     "AuditEvent",
     "DailyFindingSnapshot",
+    "Delivery",
     "DismissalDecision",
     "DismissalRequest",
     "DismissalRequestItem",
+    "EventKind",
     "Finding",
     "FindingComment",
     "FindingEvent",
@@ -63,6 +72,9 @@ __all__ = [
     "Invitation",
     "KolegaConnection",
     "Membership",
+    "Notification",
+    "NotificationChannel",
+    "NotificationRule",
     "OwnershipEvaluation",
     "OwnershipRule",
     "PullRequest",
