@@ -161,7 +161,7 @@ def test_the_webhook_of_an_event_is_signed(
     connection, upstream, sandbox_clock, channel_of, http_receiver
 ):
     channel_of("webhook")
-    repository, batch = _scan_started(connection, upstream)
+    _, batch = _scan_started(connection, upstream)
     sandbox_clock.advance(600)
     scan_batch_track_step(batch=batch)
     deliver_pending()
