@@ -226,6 +226,9 @@ ID_PARAMETERS = [
     ("settings-ownership", "post", {"squad": "squad", "membership": "membership"}),
     ("settings-ownership", "post", {"squad": "squad"}),
     ("settings-ownership", "post", {"rule": "ownership_rule"}),
+    ("settings-notifications", "post", {"channel": "notification_channel"}),
+    ("settings-notifications", "post", {"rule": "notification_rule"}),
+    ("settings-notification-log", "post", {"delivery": "notification_delivery"}),
 ]
 # The action each form above is posted with ("submit" when not named).
 ID_ACTIONS = {
@@ -233,6 +236,9 @@ ID_ACTIONS = {
     ("settings-ownership", ("squad", "membership")): "squad_member_add",
     ("settings-ownership", ("squad",)): "squad_delete",
     ("settings-ownership", ("rule",)): "rule_delete",
+    ("settings-notifications", ("channel",)): "channel_delete",
+    ("settings-notifications", ("rule",)): "rule_delete",
+    ("settings-notification-log", ("delivery",)): "redeliver",
 }
 
 
@@ -273,6 +279,12 @@ def test_ids_of_another_teams_objects_reach_nothing(
     if name == "settings-ownership":
         assert victim_world.squad.members.count() == 1
         assert OwnershipRule.objects.filter(pk=victim_world.ownership_rule.pk).exists()
+    if name.startswith("settings-notification"):
+        from triage.models import Delivery, NotificationRule
+
+        assert NotificationRule.objects.filter(pk=victim_world.notification_rule.pk).exists()
+        delivery = Delivery.objects.get(pk=victim_world.notification_delivery.pk)
+        assert delivery.state == Delivery.State.FAILED and delivery.attempts == 8
 
 
 def test_the_write_detector_sees_forms_htmx_and_formaction(team, member, client_as):
