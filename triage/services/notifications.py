@@ -68,6 +68,10 @@ def backoff_delay(attempts: int) -> float:
     return min(backoff_base_seconds() * 2 ** max(attempts - 1, 0), backoff_max_seconds())
 
 
+def _audit(team: Team, actor, action: str, target, **details) -> None:
+    audit_log(team=team, actor=actor, action=action, target=target, details=details)
+
+
 # Channels
 
 
@@ -118,34 +122,29 @@ def channel_create(
         values["secret"] = secret
     with transaction.atomic():
         channel = NotificationChannel.objects.create(team=team, name=name, kind=kind, **values)
-        audit_log(
-            team=team,
-            actor=actor,
-            action="notification_channel.create",
-            target=channel,
-            details={"kind": kind, "address": channel.url_hint},
+        _audit(
+            team, actor, "notification_channel.create", channel, kind=kind, address=channel.url_hint
         )
     return channel
 
 
+def _of_team(queryset, team: Team, pk: int, what: str):
+    """The team's row `pk` of `queryset`; another team's, or none, is "No such …"."""
+    found = queryset.filter(team=team, pk=pk).first()
+    if found is None:
+        raise ServiceError(f"No such {what}.")
+    return found
+
+
 def _channel(team: Team, channel_id: int) -> NotificationChannel:
-    channel = NotificationChannel.objects.filter(team=team, pk=channel_id).first()
-    if channel is None:
-        raise ServiceError("No such channel.")
-    return channel
+    return _of_team(NotificationChannel.objects, team, channel_id, "channel")
 
 
 def channel_delete(*, team: Team, actor, channel_id: int) -> NotificationChannel:
     require_role(team=team, user=actor, role=MANAGE_ROLE)
     channel = _channel(team, channel_id)
     with transaction.atomic():
-        audit_log(
-            team=team,
-            actor=actor,
-            action="notification_channel.delete",
-            target=channel,
-            details={"kind": channel.kind},
-        )
+        _audit(team, actor, "notification_channel.delete", channel, kind=channel.kind)
         channel.delete()
     return channel
 
@@ -175,12 +174,13 @@ def channel_test(*, team: Team, actor, channel_id: int) -> SendResult:
     require_role(team=team, user=actor, role=MANAGE_ROLE)
     channel = _channel(team, channel_id)
     result = _send(channel, messages.trial_message(team))
-    audit_log(
-        team=team,
-        actor=actor,
-        action="notification_channel.test",
-        target=channel,
-        details={"ok": result.ok, "status_code": result.status_code},
+    _audit(
+        team,
+        actor,
+        "notification_channel.test",
+        channel,
+        ok=result.ok,
+        status_code=result.status_code,
     )
     return result
 
@@ -199,23 +199,23 @@ def rule_create(
         rule = NotificationRule.objects.create(
             team=team, channel=channel, event_kind=event_kind, min_severity=min_severity
         )
-        audit_log(
-            team=team,
-            actor=actor,
-            action="notification_rule.create",
-            target=rule,
-            details={"channel": channel.name, "event": event_kind, "min_severity": min_severity},
+        _audit(
+            team,
+            actor,
+            "notification_rule.create",
+            rule,
+            channel=channel.name,
+            event=event_kind,
+            min_severity=min_severity,
         )
     return rule
 
 
 def rule_delete(*, team: Team, actor, rule_id: int) -> NotificationRule:
     require_role(team=team, user=actor, role=MANAGE_ROLE)
-    rule = NotificationRule.objects.filter(team=team, pk=rule_id).select_related("channel").first()
-    if rule is None:
-        raise ServiceError("No such rule.")
+    rule = _of_team(NotificationRule.objects.select_related("channel"), team, rule_id, "rule")
     with transaction.atomic():
-        audit_log(team=team, actor=actor, action="notification_rule.delete", target=rule)
+        _audit(team, actor, "notification_rule.delete", rule)
         rule.delete()
     return rule
 
@@ -226,21 +226,15 @@ def rule_delete(*, team: Team, actor, rule_id: int) -> NotificationRule:
 def delivery_redeliver(*, team: Team, actor, delivery_id: int) -> Delivery:
     """Send a delivery again from its first attempt, whatever became of it."""
     require_role(team=team, user=actor, role=MANAGE_ROLE)
-    delivery = Delivery.objects.filter(team=team, pk=delivery_id).first()
-    if delivery is None:
-        raise ServiceError("No such delivery.")
+    delivery = _of_team(Delivery.objects, team, delivery_id, "delivery")
     if delivery.state == Delivery.State.SENDING:
         raise ServiceError("This message is being sent right now.")
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).update(
             state=Delivery.State.PENDING, attempts=0, next_attempt_at=None, error=""
         )
-        audit_log(
-            team=team,
-            actor=actor,
-            action="notification_delivery.redeliver",
-            target=delivery,
-            details={"previous_state": delivery.state},
+        _audit(
+            team, actor, "notification_delivery.redeliver", delivery, previous_state=delivery.state
         )
         transaction.on_commit(lambda: _queue([delivery.pk]))
     delivery.refresh_from_db()
