@@ -184,6 +184,9 @@ def test_rules_are_added_and_deleted_with_an_audit_entry(team, admin_client, cha
         "notification_channel.delete",
     ):
         assert action in actions
+    audit = admin_client.get(_url(team, "settings-audit")).content.decode()
+    assert "Notification rule added" in audit
+    assert "findings.new → email channel, high or worse" in audit
 
 
 @pytest.fixture
