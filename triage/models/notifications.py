@@ -14,6 +14,7 @@ both record events without importing each other.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -23,6 +24,8 @@ from triage.encryption import EncryptedSecretField
 from triage.models.mirror import Severity
 from triage.models.teams import Team
 from triage.task_queue import TaskName, task_send
+
+logger = logging.getLogger("triage.notifications")
 
 # Most severe first: a rule's minimum severity lets through its own and those before it.
 SEVERITY_ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
@@ -221,5 +224,10 @@ def notification_record(
 
 
 def deliveries_queue(delivery_ids: list[int]) -> None:
-    for delivery_id in delivery_ids:
-        task_send(TaskName.DELIVER_NOTIFICATION, delivery_id)
+    """Queue the deliveries' tasks. A broker that is away fails nothing: the change is
+    committed, and beat's sweep (`deliver_notifications_due`) queues them once it is back."""
+    try:
+        for delivery_id in delivery_ids:
+            task_send(TaskName.DELIVER_NOTIFICATION, delivery_id)
+    except Exception:
+        logger.warning("could not queue notification deliveries; the sweep will", exc_info=True)

@@ -273,3 +273,20 @@ def test_email_goes_to_every_member_by_blind_copy(team, channel_of, smtp_server,
     assert "vic@example.com" not in str(mail)
     assert mail["Subject"].startswith("[Blue Team]")
     assert Delivery.objects.get().response_excerpt == "Sent to 2 members."
+
+
+def test_a_broker_away_when_the_change_commits_loses_nothing(
+    team, channel_of, http_receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    channel_of("webhook")
+
+    def broker_down(*args):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.deliver_notification, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        _record(team)
+
+    monkeypatch.setattr(tasks.deliver_notification, "delay", lambda pk: deliver_pending())
+    assert tasks.deliver_notifications_due() == 1
+    assert len(http_receiver.requests) == 1
