@@ -69,6 +69,7 @@ def test_an_admin_sets_up_a_webhook_and_a_finished_scan_reaches_it(
     assert tasks.deliver_notification(queued[0]) == "delivered"
 
     test_message, message = http_receiver.requests
+    assert json.loads(test_message.body)["event"] == "test"
     body = json.loads(message.body)
     assert body["event"] == "scan.finished" and body["data"]["scan_batch"]["repository"] == "shop"
     assert verify_signature(SECRET, message.headers, message.body)
