@@ -71,6 +71,8 @@ def _action(request, action: str | None, forms: dict) -> str:
         )
         if not result.ok:
             raise ServiceError(f"The test message was not delivered: {result.summary}")
+        if result.status_code is None:
+            return f"Test message delivered. {result.summary}"
         return f"Test message delivered. The receiver answered {result.summary}"
     if action == "rule_create":
         chosen = dict(form.cleaned_data)

@@ -269,3 +269,14 @@ def test_the_delivery_log_reads_a_bounded_number_of_queries(
     assert response.content.decode().count('id="delivery-') == 50
     with django_assert_max_num_queries(15):
         assert admin_client.get(_url(team)).status_code == 200
+
+
+def test_a_test_message_by_email_reaches_the_members(team, admin_client, smtp_server):
+    _add(admin_client, team, kind="email", name="Members")
+    channel = NotificationChannel.objects.get(team=team)
+    page = admin_client.post(
+        _url(team), {"action": "channel_test", "channel": channel.pk}, follow=True
+    ).content.decode()
+    assert "Test message delivered. Sent to 1 member." in page
+    (mail,) = smtp_server.wait_for(1)
+    assert mail["Subject"] == "[Blue Team] Test message from the Triage Portal (Blue Team)"
