@@ -309,6 +309,8 @@ PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7)
 # Notification deliveries: the first retry waits this long, each next one twice as long.
 PORTAL_NOTIFY_BACKOFF_SECONDS = env_int("PORTAL_NOTIFY_BACKOFF_SECONDS", 30)
 PORTAL_NOTIFY_BACKOFF_MAX_SECONDS = env_int("PORTAL_NOTIFY_BACKOFF_MAX_SECONDS", 3600)
+# Each channel sends at most this many messages a minute; more wait for the next minute.
+PORTAL_NOTIFY_CHANNEL_PER_MINUTE = env_int("PORTAL_NOTIFY_CHANNEL_PER_MINUTE", 30)
 
 # Celery: Redis when REDIS_URL is set, otherwise a broker kept in files so that the worker
 # and beat still run as separate processes with no server to install.

@@ -42,6 +42,7 @@ from triage.outbound import OutboundFailed, OutboundRefused, post
 from triage.services import notification_messages as messages
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
+from triage.services.rate import minute_count, seconds_to_next_minute
 from triage.services.teams import require_role
 
 logger = logging.getLogger("triage.notifications")
@@ -272,8 +273,31 @@ def _claim(delivery_id: int) -> bool:
     )
 
 
+def channel_rate_limit() -> int:
+    return int(getattr(settings, "PORTAL_NOTIFY_CHANNEL_PER_MINUTE", 30))
+
+
+def _rate_deferred(delivery_id: int) -> AttemptOutcome | None:
+    """Past its channel's messages per minute, the delivery waits for the next minute
+    (not counted as an attempt); None when it may go now."""
+    channel_id = (
+        Delivery.objects.filter(pk=delivery_id).values_list("channel_id", flat=True).first()
+    )
+    if channel_id is None or minute_count(f"notify:{channel_id}") <= channel_rate_limit():
+        return None
+    wait = seconds_to_next_minute() + 1
+    Delivery.objects.filter(pk=delivery_id, state__in=Delivery.SENDABLE_STATES).update(
+        next_attempt_at=timezone.now() + timedelta(seconds=wait)
+    )
+    return AttemptOutcome("retry", wait)
+
+
 def delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
-    """Send one delivery once, if it is due and nobody else is sending it."""
+    """Send one delivery once, if it is due, nobody else is sending it and its channel has
+    not sent its messages of this minute."""
+    deferred = _rate_deferred(delivery_id)
+    if deferred is not None:
+        return deferred
     if not _claim(delivery_id):
         return AttemptOutcome("skipped")
     delivery = Delivery.objects.select_related("notification", "channel", "team").get(

@@ -290,3 +290,23 @@ def test_a_broker_away_when_the_change_commits_loses_nothing(
     monkeypatch.setattr(tasks.deliver_notification, "delay", lambda pk: deliver_pending())
     assert tasks.deliver_notifications_due() == 1
     assert len(http_receiver.requests) == 1
+
+
+def test_a_channel_sends_at_most_its_messages_a_minute(team, channel_of, http_receiver, settings):
+    from django.core.cache import cache
+
+    settings.PORTAL_NOTIFY_CHANNEL_PER_MINUTE = 3
+    channel = channel_of("webhook")
+    # Channel ids repeat from test to test: this one's count starts at nought.
+    minute = int(timezone.now().timestamp() // 60)
+    cache.delete_many([f"triage:rate:notify:{channel.pk}:{m}" for m in (minute, minute + 1)])
+    for index in range(5):
+        _record(team, key=f"scan-batch:{index}:settled")
+
+    outcomes = deliver_pending()
+
+    assert sorted(outcomes) == ["delivered"] * 3 + ["retry"] * 2
+    assert len(http_receiver.requests) == 3
+    waiting = Delivery.objects.exclude(state=Delivery.State.DELIVERED)
+    assert [delivery.attempts for delivery in waiting] == [0, 0]
+    assert all(delivery.next_attempt_at > timezone.now() for delivery in waiting)
