@@ -149,7 +149,10 @@ def webhook_body(message: Message) -> dict[str, Any]:
 
 def slack_body(message: Message) -> dict[str, Any]:
     """A Slack incoming-webhook message with Block Kit blocks and a plain-text fallback."""
-    fields = [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in message.facts]
+    fields = [
+        {"type": "mrkdwn", "text": f"*{name}*\n{_slack_escape(value)}"}
+        for name, value in message.facts
+    ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(message.text)}},
