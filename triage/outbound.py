@@ -445,7 +445,7 @@ def exchange(
     )
 
 
-class OutboundFailed(Exception):
+class OutboundNoAnswer(Exception):
     """A request under the guard was sent or attempted and got no usable answer.
 
     `message` is safe to show to the person who set up the address; `detail` is for logs.
@@ -476,7 +476,7 @@ def post(
 ) -> Answer:
     """POST `content` to `url` under `policy`: checked URL and addresses, no redirects
     followed, the policy's deadline and byte cap. Raises `OutboundRefused` before sending
-    when the URL or its addresses are not allowed, `OutboundFailed` when no answer came."""
+    when the URL or its addresses are not allowed, `OutboundNoAnswer` when no answer came."""
     policy.check_target_url(url)
     client = httpx.Client(
         transport=transport or GuardedTransport(policy),
@@ -491,13 +491,13 @@ def post(
     except OutboundRefused:
         raise
     except OutboundResponseTooLarge as exc:
-        raise OutboundFailed(
+        raise OutboundNoAnswer(
             f"The receiver's answer was larger than {exc.limit:,} bytes.", detail=str(exc)
         ) from exc
     except httpx.TimeoutException as exc:
-        raise OutboundFailed("The receiver did not answer in time.", detail=repr(exc)) from exc
+        raise OutboundNoAnswer("The receiver did not answer in time.", detail=repr(exc)) from exc
     except (httpx.HTTPError, httpcore.ConnectError, OSError) as exc:
-        raise OutboundFailed(UNREACHABLE_MESSAGE, detail=repr(exc)) from exc
+        raise OutboundNoAnswer(UNREACHABLE_MESSAGE, detail=repr(exc)) from exc
     return Answer(
         status_code=response.status_code,
         headers={name.lower(): value for name, value in response.headers.items()},

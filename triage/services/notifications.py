@@ -38,7 +38,7 @@ from triage.models import (
     Role,
     Team,
 )
-from triage.outbound import OutboundFailed, OutboundRefused, post
+from triage.outbound import OutboundNoAnswer, OutboundRefused, post
 from triage.services import notification_messages as messages
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
@@ -409,7 +409,7 @@ def _send(
             headers=headers,
             policy=webhook_outbound_policy(),
         )
-    except (OutboundRefused, OutboundFailed) as exc:
+    except (OutboundRefused, OutboundNoAnswer) as exc:
         logger.info("notification to channel %s not sent: %s", channel.pk, exc.detail)
         return SendResult(ok=False, error=exc.message)
     excerpt = answer.body[:200].decode("utf-8", errors="replace").strip()
