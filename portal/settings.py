@@ -342,6 +342,11 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 # The address people reach the portal at, for links in emails (invitations).
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7)
+# Notification deliveries: the first retry waits this long, each next one twice as long.
+PORTAL_NOTIFY_BACKOFF_SECONDS = env_int("PORTAL_NOTIFY_BACKOFF_SECONDS", 30)
+PORTAL_NOTIFY_BACKOFF_MAX_SECONDS = env_int("PORTAL_NOTIFY_BACKOFF_MAX_SECONDS", 3600)
+# Each channel sends at most this many messages a minute; more wait for the next minute.
+PORTAL_NOTIFY_CHANNEL_PER_MINUTE = env_int("PORTAL_NOTIFY_CHANNEL_PER_MINUTE", 30)
 
 # Celery: Redis when REDIS_URL is set, otherwise a broker kept in files so that the worker
 # and beat still run as separate processes with no server to install.
@@ -400,6 +405,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "triage.tasks_findings.expire_dismissals",
         "schedule": crontab(minute=41),
     },
+    # Notification deliveries due for a retry, or whose sender died mid-send.
+    "deliver-notifications-due": {
+        "task": "triage.tasks.deliver_notifications_due",
+        "schedule": 60.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 # Kolega changes one finding per request: a bulk status job sends this many at a time.
@@ -426,6 +436,8 @@ CELERY_TASK_ROUTES = {
     "triage.tasks_reports.report_snapshots_refresh_all": {"queue": "reports"},
     "triage.tasks.send_invitation_email": {"queue": "mail"},
     "triage.tasks.evaluate_ownership": {"queue": "bulk"},
+    "triage.tasks.deliver_notification": {"queue": "mail"},
+    "triage.tasks.deliver_notifications_due": {"queue": "mail"},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -21,6 +21,8 @@ pytest_plugins = [
     "tests.outbound_fixtures",
     # `smtp_server`: a real SMTP server (aiosmtpd) that keeps what it is sent.
     "tests.smtp_fixtures",
+    # `http_receiver`: a real HTTP server on 127.0.0.1 that records what notifications post.
+    "tests.http_receiver",
     # One closing line naming the browser and worker tests a run skipped.
     "tests.skipped_summary",
 ]

@@ -16,3 +16,7 @@ PORTAL_SIGN_IN_SLOWDOWN_AFTER = 1000
 
 # Tests add and re-verify many connections of teams with the same ids within a minute.
 PORTAL_KEY_CHECKS_PER_MINUTE = 1000
+
+# Tests send many notifications through channels whose ids repeat from test to test; the test
+# of the channel rate limit sets a low one itself.
+PORTAL_NOTIFY_CHANNEL_PER_MINUTE = 1000

@@ -6,6 +6,7 @@ here from settings.
 """
 
 from contextlib import contextmanager
+from dataclasses import replace
 
 from django.conf import settings
 
@@ -44,6 +45,23 @@ def kolega_outbound_policy(*, interactive: bool = False) -> OutboundPolicy:
         deadline = min(deadline, INTERACTIVE_DEADLINE_SECONDS)
     hosts = tuple(settings.PORTAL_KOLEGA_ALLOWED_HOSTS)
     return outbound_policy(allowed_hosts=None if "*" in hosts else hosts, deadline_seconds=deadline)
+
+
+# Webhooks are answered with a few words: a receiver's answer is read up to this much.
+WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
+WEBHOOK_DEADLINE_SECONDS = 10.0
+
+
+def webhook_outbound_policy() -> OutboundPolicy:
+    """The outbound rules of notification webhooks: those of every request (any host, public
+    addresses only unless an operator allowed a range), a short deadline and a small cap."""
+    policy = outbound_policy(
+        deadline_seconds=min(settings.PORTAL_OUTBOUND_DEADLINE_SECONDS, WEBHOOK_DEADLINE_SECONDS)
+    )
+    return replace(
+        policy,
+        max_response_bytes=min(policy.max_response_bytes, WEBHOOK_MAX_RESPONSE_BYTES),
+    )
 
 
 def kolega_client(*, base_url: str, api_key: str, interactive: bool = False) -> KolegaClient:

@@ -162,6 +162,11 @@ class OutboundPolicy:
             raise OutboundRefused(
                 "The address must not contain a query (“?…”): give the root of the API only."
             )
+        return self.check_target_url(url)
+
+    def check_target_url(self, url: str) -> str:
+        """`url` if a request may be sent to it (a webhook's address, which may have a query);
+        raise `OutboundRefused` otherwise."""
         if "#" in url:
             raise OutboundRefused("The address must not contain a fragment (“#…”).")
         if any(character.isspace() or ord(character) < 32 for character in url):
@@ -454,3 +459,63 @@ def send(policy: OutboundPolicy, method: str, url: str, **kwargs: Any) -> httpx.
             return exchange(client, client.build_request(method, url, **kwargs), policy=policy)
     except (httpx.HTTPError, OutboundResponseTooLarge) as error:
         raise OutboundFailed(f"{type(error).__name__} at {url}") from None
+
+
+class OutboundNoAnswer(Exception):
+    """A request under the guard was sent or attempted and got no usable answer.
+
+    `message` is safe to show to the person who set up the address; `detail` is for logs.
+    """
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(detail or message)
+        self.message = message
+        self.detail = detail or message
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a receiver answered: the status, the headers and the body (capped)."""
+
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def post(
+    url: str,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    policy: OutboundPolicy,
+    transport: httpx.BaseTransport | None = None,
+) -> Answer:
+    """POST `content` to `url` under `policy`: checked URL and addresses, no redirects
+    followed, the policy's deadline and byte cap. Raises `OutboundRefused` before sending
+    when the URL or its addresses are not allowed, `OutboundNoAnswer` when no answer came."""
+    policy.check_target_url(url)
+    client = httpx.Client(
+        transport=transport or GuardedTransport(policy),
+        follow_redirects=False,
+        trust_env=False,
+        timeout=min(policy.deadline_seconds, 10.0),
+    )
+    try:
+        with client:
+            request = client.build_request("POST", url, content=content, headers=headers)
+            response = exchange(client, request, policy=policy)
+    except OutboundRefused:
+        raise
+    except OutboundResponseTooLarge as exc:
+        raise OutboundNoAnswer(
+            f"The receiver's answer was larger than {exc.limit:,} bytes.", detail=str(exc)
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise OutboundNoAnswer("The receiver did not answer in time.", detail=repr(exc)) from exc
+    except (httpx.HTTPError, httpcore.ConnectError, OSError) as exc:
+        raise OutboundNoAnswer(UNREACHABLE_MESSAGE, detail=repr(exc)) from exc
+    return Answer(
+        status_code=response.status_code,
+        headers={name.lower(): value for name, value in response.headers.items()},
+        body=response.content,
+    )

@@ -29,6 +29,8 @@ class TaskName(StrEnum):
     REPORT_SNAPSHOTS_REFRESH_ALL = "triage.tasks_reports.report_snapshots_refresh_all"
     SEND_INVITATION_EMAIL = "triage.tasks.send_invitation_email"
     EVALUATE_OWNERSHIP = "triage.tasks.evaluate_ownership"
+    DELIVER_NOTIFICATION = "triage.tasks.deliver_notification"
+    DELIVER_NOTIFICATIONS_DUE = "triage.tasks.deliver_notifications_due"
 
 
 def task_send(name: TaskName, *args) -> None:

@@ -31,6 +31,7 @@ from triage.services.approvals import pull_request_opening_send
 from triage.services.dismissals import dismissals_expire
 from triage.services.findings import finding_status_job_run
 from triage.services.invitations import invitation_email_send
+from triage.services.notifications import deliveries_due, delivery_attempt
 from triage.services.ownership import ownership_evaluation_run
 from triage.services.reports import report_snapshots_rebuild
 from triage.sync import (
@@ -68,6 +69,9 @@ SYNC_FUNCTIONS = {
     SyncRun.Kind.INCREMENTAL: sync_connection_incremental,
     SyncRun.Kind.RECONCILE: sync_connection_reconcile,
 }
+
+# Retries waiting longer than this are left to the sweep, below the broker's visibility timeout.
+MAX_NOTIFICATION_COUNTDOWN_SECONDS = 600
 
 # One rebuild per team at a time is enough: the reports page asks for one on every stale visit.
 REFRESH_LOCK_SECONDS = 300
@@ -229,3 +233,28 @@ def evaluate_ownership(evaluation_id: int) -> str:
     finding to what the rules say now, and a finished pass is not run again."""
     evaluation = ownership_evaluation_run(evaluation_id=evaluation_id)
     return evaluation.state if evaluation is not None else "gone"
+
+
+# Notifications
+
+
+@shared_task(name=TaskName.DELIVER_NOTIFICATION, **TASK_POLICY)
+def deliver_notification(delivery_id: int) -> str:
+    """Send one notification delivery. Safe to run twice: an attempt claims the delivery
+    first, and a delivered one is never sent again. A failed attempt queues the next after
+    its backoff (longer waits are picked up by the sweep)."""
+    result = delivery_attempt(delivery_id=delivery_id)
+    countdown = result.countdown
+    if countdown is not None and countdown <= MAX_NOTIFICATION_COUNTDOWN_SECONDS:
+        deliver_notification.apply_async((delivery_id,), countdown=countdown)
+    return result.outcome
+
+
+@shared_task(name=TaskName.DELIVER_NOTIFICATIONS_DUE, **TASK_POLICY)
+def deliver_notifications_due() -> int:
+    """Beat, every minute: queue deliveries whose time has come and those whose sender died
+    mid-send, so a lost message or a killed worker loses no notification."""
+    due = deliveries_due()
+    for delivery_id in due:
+        deliver_notification.delay(delivery_id)
+    return len(due)

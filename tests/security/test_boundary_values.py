@@ -174,6 +174,20 @@ PAGES: dict[str, list[Page]] = {
             "CodeownersImportForm": {"action": "import", "text": "* @owner-admin"},
         }.items()
     },
+    "triage.forms.notifications.ChannelForm": [
+        Page(
+            "settings-notifications",
+            "post",
+            data={"action": "channel_create", "name": "Boundary", "kind": "email"},
+        )
+    ],
+    "triage.forms.notifications.NotificationRuleForm": [
+        Page(
+            "settings-notifications",
+            "post",
+            data={"action": "rule_create", "event_kind": "scan.finished"},
+        )
+    ],
     "triage.forms.ownership.AssignForm": [
         Page("finding-owner", "post", FINDING, {"action": "assign"})
     ],

@@ -230,6 +230,9 @@ ID_PARAMETERS = [
     ("settings-ownership", "post", {"squad": "squad", "membership": "membership"}),
     ("settings-ownership", "post", {"squad": "squad"}),
     ("settings-ownership", "post", {"rule": "ownership_rule"}),
+    ("settings-notifications", "post", {"channel": "notification_channel"}),
+    ("settings-notifications", "post", {"rule": "notification_rule"}),
+    ("settings-notification-log", "post", {"delivery": "notification_delivery"}),
 ]
 # Parameters that name an object inside a longer value (the report's owner filter).
 ID_FORMATS = {"owner": "squad:{}"}
@@ -240,6 +243,9 @@ ID_ACTIONS = {
     ("settings-ownership", ("squad",)): "squad_delete",
     ("settings-ownership", ("rule",)): "rule_delete",
     ("findings-assign", ("finding",)): "claim",
+    ("settings-notifications", ("channel",)): "channel_delete",
+    ("settings-notifications", ("rule",)): "rule_delete",
+    ("settings-notification-log", ("delivery",)): "redeliver",
 }
 
 
@@ -282,6 +288,12 @@ def test_ids_of_another_teams_objects_reach_nothing(
     if name == "settings-ownership":
         assert victim_world.squad.members.count() == 1
         assert OwnershipRule.objects.filter(pk=victim_world.ownership_rule.pk).exists()
+    if name.startswith("settings-notification"):
+        from triage.models import Delivery, NotificationRule
+
+        assert NotificationRule.objects.filter(pk=victim_world.notification_rule.pk).exists()
+        delivery = Delivery.objects.get(pk=victim_world.notification_delivery.pk)
+        assert delivery.state == Delivery.State.FAILED and delivery.attempts == 8
 
 
 def _owner(finding):

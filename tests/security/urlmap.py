@@ -39,6 +39,8 @@ VICTIM_MARKERS = {
     "finding_comment": "Victim finding comment ferret7",
     "squad": "victim-squad-caracal6",
     "rule_pattern": "/victim/rule_pattern_civet2/",
+    "notification_channel": "Victim channel quetzal3",
+    "notification_error": "Victim delivery error kinkajou9",
 }
 
 
@@ -305,6 +307,46 @@ class VictimWorld:
         from triage.models import OwnershipRule
 
         return OwnershipRule.objects.get(squad=self.squad)
+
+    @cached_property
+    def notification_channel(self):
+        """A Slack channel with a rule for finished scans."""
+        from triage.models import EventKind, NotificationChannel, NotificationRule
+
+        channel = NotificationChannel.objects.create(
+            team=self.team,
+            name=VICTIM_MARKERS["notification_channel"],
+            kind=NotificationChannel.Kind.SLACK,
+            url="https://hooks.slack.com/services/T0/B0/victim",
+            url_hint="hooks.slack.com …ctim",
+        )
+        NotificationRule.objects.create(
+            team=self.team, channel=channel, event_kind=EventKind.SCAN_FINISHED
+        )
+        return channel
+
+    @cached_property
+    def notification_rule(self):
+        from triage.models import NotificationRule
+
+        return NotificationRule.objects.get(channel=self.notification_channel)
+
+    @cached_property
+    def notification_delivery(self):
+        """A failed delivery of a finished scan to the channel."""
+        from triage.models import Delivery, EventKind, Notification
+
+        notification = Notification.objects.create(
+            team=self.team, event_kind=EventKind.SCAN_FINISHED, dedupe_key="victim", data={}
+        )
+        return Delivery.objects.create(
+            team=self.team,
+            notification=notification,
+            channel=self.notification_channel,
+            state=Delivery.State.FAILED,
+            attempts=8,
+            error=VICTIM_MARKERS["notification_error"],
+        )
 
     @cached_property
     def sync_run(self):

@@ -32,3 +32,13 @@ def pks_of(values: Iterable, *, limit: int | None = None) -> list[int]:
         except (TypeError, ValueError):
             continue
     return pks if limit is None else pks[:limit]
+
+
+def posted_pk_or_404(request, name: str) -> int:
+    """The key a POST names in `name`; 404 when it names none (a tampered or stale form)."""
+    from django.http import Http404
+
+    try:
+        return pk_of(request.POST.get(name, ""))
+    except (TypeError, ValueError):
+        raise Http404(f"No such {name}") from None

@@ -34,6 +34,13 @@ from triage.models.mirror import (
     Severity,
     label_of,
 )
+from triage.models.notifications import (
+    Delivery,
+    EventKind,
+    Notification,
+    NotificationChannel,
+    NotificationRule,
+)
 from triage.models.ownership import OwnershipEvaluation, OwnershipRule, Squad
 from triage.models.reports import DailyFindingSnapshot, ReportSnapshotState, SlaPolicy
 from triage.models.sso import GroupRoleMapping, SsoIdentity
@@ -53,9 +60,11 @@ __all__ = [
     "ApprovalDecision",
     "AuditEvent",
     "DailyFindingSnapshot",
+    "Delivery",
     "DismissalDecision",
     "DismissalRequest",
     "DismissalRequestItem",
+    "EventKind",
     "Finding",
     "FindingComment",
     "FindingEvent",
@@ -73,6 +82,9 @@ __all__ = [
     "KolegaConnection",
     "Membership",
     "MembershipSource",
+    "Notification",
+    "NotificationChannel",
+    "NotificationRule",
     "OwnershipEvaluation",
     "OwnershipRule",
     "PullRequest",

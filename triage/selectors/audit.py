@@ -99,6 +99,12 @@ ACTION_LABELS = {
     "ownership.evaluate": "Ownership rules applied",
     "finding.assign": "Finding assigned",
     "finding.unassign": "Finding unassigned",
+    "notification_channel.create": "Notification channel added",
+    "notification_channel.delete": "Notification channel deleted",
+    "notification_channel.test": "Test message sent",
+    "notification_rule.create": "Notification rule added",
+    "notification_rule.delete": "Notification rule deleted",
+    "notification_delivery.redeliver": "Notification redelivered",
 }
 
 
@@ -352,6 +358,19 @@ SENTENCES: dict[str, Callable[[dict], str]] = {
     "ownership_rule.create": lambda d: f"{d['pattern'] or d['repository']} → {d['owner']}",
     "ownership_rule.delete": lambda d: f"{d['pattern'] or d['repository']} → {d['owner']}",
     "ownership_rule.import": lambda d: f"Imported {_plural(d.get('rules'), 'rule')}",
+    "notification_channel.create": lambda d: (
+        f"{d.get('kind', '')} channel" + (f" to {d['address']}" if d.get("address") else "")
+    ),
+    "notification_channel.test": lambda d: (
+        "The receiver took it"
+        if d.get("ok")
+        else "It was not delivered"
+        + (f" (HTTP {d['status_code']})" if d.get("status_code") else "")
+    ),
+    "notification_rule.create": lambda d: (
+        f"{d.get('event', '')} → {d.get('channel', '')}"
+        + (f", {d['min_severity']} or worse" if d.get("min_severity") else "")
+    ),
     "ownership.evaluate": lambda d: (
         f"Applied the rules to {_plural(d.get('findings'), 'finding')}: "
         f"{d.get('changed', 0)} changed owner"

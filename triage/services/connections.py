@@ -1,7 +1,6 @@
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -12,6 +11,7 @@ from triage.outbound import OutboundRefused
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.kolega_errors import describe_key_check_failure
+from triage.services.rate import minute_count
 from triage.services.teams import require_role
 from triage.sync.runs import connection_state_record
 from triage.task_queue import TaskName, task_send
@@ -34,14 +34,7 @@ def _key_check_allow(team: Team) -> None:
     """At most PORTAL_KEY_CHECKS_PER_MINUTE key checks per team and minute: each one sends a
     request from the portal, and a person waits on it."""
     limit = settings.PORTAL_KEY_CHECKS_PER_MINUTE
-    key = f"triage:key-checks:{team.pk}:{int(timezone.now().timestamp() // 60)}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count > limit:
+    if minute_count(f"key-checks:{team.pk}") > limit:
         raise ServiceError(
             f"This team checked Kolega keys {limit} times in the last minute, the most allowed."
             " Wait a minute and try again."

@@ -117,7 +117,7 @@ def findings_sync_repository(
             written = rows.findings_write(
                 connection=context.connection, findings=page.items, repository_pks=pks
             )
-        context.wrote("findings", written.rows)
+        context.wrote_findings(written)
         seen.update(finding.id for finding in page.items)
     return seen
 
@@ -147,7 +147,7 @@ def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str
             written = rows.findings_write(
                 connection=context.connection, findings=page.items, repository_pks=pks
             )
-            context.wrote("findings", written.rows)
+            context.wrote_findings(written)
             context.wrote(
                 "scan_batch_findings",
                 rows.scan_batch_findings_link(

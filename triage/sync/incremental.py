@@ -160,7 +160,7 @@ class _Refresher:
                 written = rows.findings_write(
                     connection=self.connection, findings=fetched, repository_pks=self.repository_pks
                 )
-            self.context.wrote("findings", written.rows)
+            self.context.wrote_findings(written)
             self.findings_done |= pending
 
     def apply(self, events: Sequence[kolega.FindingEvent]) -> None:

@@ -11,8 +11,9 @@ many rows it wrote.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
@@ -34,6 +35,7 @@ from triage.models import (
 )
 from triage.models.audit import SYSTEM, audit_log
 from triage.sync import copy_upsert
+from triage.sync.notifications import scan_batch_settled, scan_batches_settled
 from triage.sync.ownership import owners_evaluate_written
 
 UNIQUE_FIELDS = ["connection", "upstream_id"]
@@ -126,6 +128,8 @@ class Written:
 
     pks: dict[str, int]
     rows: int
+    # Findings only: the rows the mirror did not hold before, counted by severity.
+    new_by_severity: Counter = field(default_factory=Counter)
 
 
 def _mirror_row(
@@ -281,7 +285,15 @@ def scan_batches_write(
     batches: Iterable[kolega.ScanBatch],
     repository_pks: dict[str, int],
 ) -> Written:
-    return _write(_SCAN_BATCHES, connection, batches, repository_pks=repository_pks)
+    batches = list(batches)
+    previous = dict(
+        ScanBatch.objects.filter(
+            connection_id=connection.pk, upstream_id__in=[batch.batch_id for batch in batches]
+        ).values_list("pk", "status")
+    )
+    written = _write(_SCAN_BATCHES, connection, batches, repository_pks=repository_pks)
+    scan_batches_settled(batch_pks=written.pks.values(), previous=previous)
+    return written
 
 
 def findings_write(
@@ -303,7 +315,19 @@ def findings_write(
             ),
         }
 
+    findings = list(findings)
+    known = set(
+        Finding.objects.filter(
+            connection_id=connection.pk, upstream_id__in=[finding.id for finding in findings]
+        ).values_list("upstream_id", flat=True)
+    )
+    new_by_severity = Counter(
+        str(finding.severity).lower()
+        for finding in {finding.id: finding for finding in findings}.values()
+        if finding.id not in known
+    )
     written = _write(_FINDINGS, connection, findings, values, repository_pks=repository_pks)
+    written.new_by_severity = new_by_severity
     if written.rows:
         # New and changed findings get their owner by rule; owners are never among the
         # fields written above, so an existing owner is kept.
@@ -474,7 +498,9 @@ def _progress_store(row: models.Model, progress: object, copied: Iterable[str], 
 
 
 def scan_progress_store(*, batch: ScanBatch, progress: kolega.ScanProgress) -> None:
-    """Store `/progress` on the batch: the contract fields it repeats and the breakdown."""
+    """Store `/progress` on the batch: the contract fields it repeats and the breakdown; a
+    batch that became terminal is told to the channels whose rules want it."""
+    previous_status = batch.status
     _progress_store(
         batch,
         progress,
@@ -482,6 +508,7 @@ def scan_progress_store(*, batch: ScanBatch, progress: kolega.ScanProgress) -> N
         percent_complete=progress.percent_complete,
         progress_repositories=[entry.model_dump(mode="json") for entry in progress.repositories],
     )
+    scan_batch_settled(batch=batch, previous_status=previous_status)
 
 
 PROGRESS_FIX_FIELDS = (

@@ -31,6 +31,7 @@ from triage.sync.lease import (
     lease_renew,
     sync_state_for,
 )
+from triage.sync.notifications import findings_new_summary
 from triage.sync.quota import DETAILS_KEY as QUOTA_DETAILS_KEY
 from triage.sync.quota import quota_reading_due, quota_reading_take
 
@@ -47,6 +48,12 @@ class SyncContext:
     lease_owner: str
     rows: Counter[str] = field(default_factory=Counter)
     extra_details: dict = field(default_factory=dict)
+    # Findings the mirror did not hold before this run, by severity: told once, at its end.
+    new_findings: Counter[str] = field(default_factory=Counter)
+
+    def wrote_findings(self, written) -> None:
+        self.new_findings.update(written.new_by_severity)
+        self.wrote("findings", written.rows)
 
     def wrote(self, kind: str, count: int) -> None:
         if count:
@@ -233,6 +240,7 @@ def _succeed(context: SyncContext) -> None:
     run.status = SyncRun.Status.SUCCEEDED
     with transaction.atomic():
         run.save()
+        _new_findings_tell(context)
         updates = {
             "last_success_at": run.finished_at,
             "consecutive_failures": 0,
@@ -249,6 +257,19 @@ def _succeed(context: SyncContext) -> None:
         context.connection.pk,
         run.requests,
         run.rows_written,
+    )
+
+
+def _new_findings_tell(context: SyncContext) -> None:
+    """One summary of the findings this run brought, whether it ended well or not: what it
+    wrote is kept, and the next run does not see those findings as new again."""
+    run = context.run
+    findings_new_summary(
+        team_id=context.connection.team_id,
+        run_pk=run.pk,
+        connection_name=context.connection.name,
+        by_severity=context.new_findings,
+        since_date=(run.started_at or run.created_at).date().isoformat(),
     )
 
 
@@ -288,6 +309,7 @@ def _fail(context: SyncContext, exc: Exception, *, error_kind: str, reason: str 
     failures = state.consecutive_failures + 1
     with transaction.atomic():
         run.save()
+        _new_findings_tell(context)
         SyncState.objects.filter(pk=state.pk).update(
             last_error=run.error,
             last_error_at=run.finished_at,

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.urls import path, reverse
 
-from triage.forms.ids import pk_of
+from triage.forms.ids import pk_of, posted_pk_or_404
 from triage.forms.ownership import (
     AssignForm,
     CodeownersImportForm,
@@ -24,18 +24,12 @@ from triage.views.htmx import (
     page_instead,
     redirect_after_post,
     render_fragment,
-    render_page,
     send_events,
 )
+from triage.views.settings_actions import settings_post, settings_render
 
 TEMPLATE = "triage/settings/ownership.html"
-
-
-def _id(request, name: str) -> int:
-    try:
-        return pk_of(request.POST.get(name, ""))
-    except (TypeError, ValueError):
-        raise Http404(f"No such {name}") from None
+FORM_OF_ACTION = {"squad_create": "squad_form", "rule_create": "rule_form", "import": "import_form"}
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
@@ -58,29 +52,26 @@ def ownership(request):
     import_errors = []
     if request.method == "POST":
         try:
-            done = _ownership_action(request, action, forms)
+            response = settings_post(
+                request,
+                action=action,
+                forms=forms,
+                form_of_action=FORM_OF_ACTION,
+                run=_ownership_action,
+                page="settings-ownership",
+                passes=(services.CodeownersInvalid,),
+            )
         except services.CodeownersInvalid as exc:
             import_errors = exc.errors
             forms["import_form"].add_error(None, exc.message)
-        except ServiceError as exc:
-            form = {"squad_create": "squad_form", "rule_create": "rule_form"}.get(action, "")
-            if form and exc.field in forms[form].fields:
-                forms[form].add_error(exc.field, exc.message)
-            elif action == "import" and exc.field == "text":
-                forms["import_form"].add_error("text", exc.message)
-            else:
-                messages.error(request, exc.message)
-                return redirect_after_post(request, "settings-ownership", team_slug=team.slug)
         else:
-            if done:
-                messages.success(request, done)
-                return redirect_after_post(request, "settings-ownership", team_slug=team.slug)
-    invalid = any(form.errors for form in forms.values())
-    return render_page(
+            if response is not None:
+                return response
+    return settings_render(
         request,
         TEMPLATE,
+        forms,
         {
-            **forms,
             "import_errors": import_errors,
             "squads": selectors.team_squads(team=team),
             "rules": selectors.team_rules(team=team),
@@ -88,7 +79,6 @@ def ownership(request):
             "evaluation": selectors.latest_evaluation(team=team),
             "can_admin": can(request, Role.ADMIN),
         },
-        status=400 if invalid else 200,
     )
 
 
@@ -102,7 +92,9 @@ def _ownership_action(request, action: str | None, forms: dict) -> str:
         squad = services.squad_create(team=team, actor=actor, name=form.cleaned_data["name"])
         return f"Squad @{squad.name} created."
     if action == "squad_delete":
-        squad = services.squad_delete(team=team, actor=actor, squad_id=_id(request, "squad"))
+        squad = services.squad_delete(
+            team=team, actor=actor, squad_id=posted_pk_or_404(request, "squad")
+        )
         return f"Squad @{squad.name} deleted."
     if action in {"squad_member_add", "squad_member_remove"}:
         return _squad_member_action(request, action)
@@ -124,7 +116,7 @@ def _ownership_action(request, action: str | None, forms: dict) -> str:
         )
         return f"Rule added: {owner.label}. The findings' owners are being updated."
     if action == "rule_delete":
-        services.rule_delete(team=team, actor=actor, rule_id=_id(request, "rule"))
+        services.rule_delete(team=team, actor=actor, rule_id=posted_pk_or_404(request, "rule"))
         return "Rule deleted. The findings' owners are being updated."
     if action == "import":
         form = forms["import_form"]
@@ -146,13 +138,13 @@ def _ownership_action(request, action: str | None, forms: dict) -> str:
 
 def _squad_member_action(request, action: str) -> str:
     team = request.team
-    squad_id = _id(request, "squad")
+    squad_id = posted_pk_or_404(request, "squad")
     if action == "squad_member_remove":
         membership = services.squad_member_remove(
             team=team,
             actor=request.user,
             squad_id=squad_id,
-            membership_id=_id(request, "membership"),
+            membership_id=posted_pk_or_404(request, "membership"),
         )
         return f"{membership.user.get_username()} left the squad."
     form = SquadMemberForm(request.POST, members=selectors.member_choices(team=team))

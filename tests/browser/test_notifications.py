@@ -1,0 +1,81 @@
+"""Settings → Notifications in a browser: an admin adds a signed webhook, sends a test message
+and sees the receiver's answer, routes finished scans to it; a scan finishes and the receiver
+gets one signed message, which the delivery log shows; no console error, no CSP violation."""
+
+import json
+
+from django.urls import reverse
+
+from tests.browser.test_audit_log import RECORD_CSP_VIOLATIONS
+from tests.factories import RepositoryFactory, ScanBatchFactory
+from tests.triage.notifications.conftest import verify_signature
+from triage import tasks
+from triage.models import Role
+from triage.sync.notifications import scan_batch_settled
+
+SECRET = "browser-signing-secret-0123"
+
+
+def test_an_admin_sets_up_a_webhook_and_a_finished_scan_reaches_it(
+    browser_page,
+    live_server,
+    team,
+    member,
+    sign_in,
+    shot,
+    transactional_db,
+    monkeypatch,
+    http_receiver,
+):
+    queued = []
+    monkeypatch.setattr(tasks.deliver_notification, "delay", queued.append)
+    admin = member(Role.ADMIN, username="ada")
+    page = browser_page
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    sign_in(page, admin)
+    settings_url = live_server.url + reverse(
+        "settings-notifications", kwargs={"team_slug": team.slug}
+    )
+
+    page.goto(settings_url)
+    page.get_by_label("Name").fill("Security hooks")
+    page.get_by_label("Kind").select_option("webhook")
+    page.get_by_label("Webhook address").fill(http_receiver.url)
+    page.get_by_label("Signing secret").fill(SECRET)
+    page.get_by_role("button", name="Add channel").click()
+    page.wait_for_load_state()
+    assert "Channel “Security hooks” added." in page.locator("body").inner_text()
+    assert http_receiver.url not in page.content()
+
+    http_receiver.answer((200, {}, b"thanks"))
+    page.get_by_role("button", name="Send a test message").click()
+    page.wait_for_load_state()
+    assert "The receiver answered HTTP 200: thanks" in page.locator("body").inner_text()
+
+    page.get_by_label("Channel").select_option(label="Security hooks")
+    page.get_by_label("Event").select_option(label="Scan batch finished")
+    page.get_by_role("button", name="Add rule").click()
+    page.wait_for_load_state()
+    assert "Rule added: Scan batch finished → Security hooks." in (
+        page.locator("body").inner_text()
+    )
+    shot(page, "channel-and-rule")
+
+    # A scan the portal was tracking finishes: the sync records it, the worker delivers it.
+    batch = ScanBatchFactory(repository=RepositoryFactory(team=team, name="shop"))
+    scan_batch_settled(batch=batch, previous_status="scanning")
+    scan_batch_settled(batch=batch, previous_status="scanning")
+    assert len(queued) == 1
+    assert tasks.deliver_notification(queued[0]) == "delivered"
+
+    test_message, message = http_receiver.requests
+    assert json.loads(test_message.body)["event"] == "test"
+    body = json.loads(message.body)
+    assert body["event"] == "scan.finished" and body["data"]["scan_batch"]["repository"] == "shop"
+    assert verify_signature(SECRET, message.headers, message.body)
+
+    page.get_by_role("link", name="Delivery log").click()
+    page.wait_for_load_state()
+    row = page.locator("#deliveries tbody tr").first
+    assert "Scan batch finished" in row.inner_text() and "Delivered" in row.inner_text()
+    shot(page, "delivery-log")

@@ -1,0 +1,89 @@
+"""Shared set-up of the notification tests: an admin, one channel of each kind pointed at the
+local receiver (email at the team's members), and rules sending every event to each."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import pytest
+
+from triage.models import Delivery, EventKind, NotificationChannel, Role
+from triage.services import notifications as services
+
+SECRET = "s3cret-signing-key-of-the-test"
+
+
+@pytest.fixture
+def admin_user(member):
+    user = member(Role.ADMIN, username="nadia")
+    user.email = "nadia@example.com"
+    user.save()
+    return user
+
+
+@pytest.fixture
+def channel_of(team, admin_user, http_receiver):
+    """Make a channel of `kind` (webhooks post to the receiver) with rules for `events`."""
+
+    def make(kind: str, *, events=tuple(EventKind.values), min_severity: str = ""):
+        channel = services.channel_create(
+            team=team,
+            actor=admin_user,
+            name=f"{kind} channel",
+            kind=kind,
+            url=http_receiver.url if kind in NotificationChannel.WEBHOOK_KINDS else "",
+            secret=SECRET if kind == NotificationChannel.Kind.WEBHOOK else "",
+        )
+        for event in events:
+            services.rule_create(
+                team=team,
+                actor=admin_user,
+                channel_id=channel.pk,
+                event_kind=event,
+                min_severity=min_severity,
+            )
+        return channel
+
+    return make
+
+
+@pytest.fixture
+def every_channel(channel_of, smtp_server):
+    return {kind: channel_of(kind) for kind in NotificationChannel.Kind.values}
+
+
+def deliver_pending() -> list[str]:
+    """Attempt every delivery that is due, as the task would; answer the outcomes."""
+    outcomes = []
+    for delivery_id in services.deliveries_due():
+        outcomes.append(services.delivery_attempt(delivery_id=delivery_id).outcome)
+    return outcomes
+
+
+def deliveries_of(kind: str):
+    return Delivery.objects.filter(notification__event_kind=kind).select_related("channel")
+
+
+def verify_signature(
+    secret: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = 300,
+) -> bool:
+    """The reference verifier of the README: recompute HMAC-SHA256 over "<timestamp>.<body>"
+    with the channel's secret, compare in constant time, and refuse a timestamp older (or
+    newer) than the tolerance, so a captured message cannot be replayed later."""
+    timestamp = headers.get("x-portal-timestamp", "")
+    signature = headers.get("x-portal-signature", "")
+    if not timestamp.isdigit() or not signature.startswith("v1="):
+        return False
+    if abs((now if now is not None else time.time()) - int(timestamp)) > tolerance_seconds:
+        return False
+    expected = hmac.new(
+        secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(expected, signature[3:])

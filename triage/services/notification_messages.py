@@ -1,0 +1,233 @@
+"""What a notification says, in the shape each kind of channel reads.
+
+Every event is first told as a `Message` (a title, a line of text, a link and the event's
+data); the renderers turn it into a signed webhook's JSON body (schema version 1, documented
+in README.md), a Slack Block Kit message, a Microsoft Teams Adaptive Card or an email.
+
+The webhook signature is HMAC-SHA256 with the channel's secret over "<timestamp>.<body>",
+sent as `X-Portal-Signature: v1=<hex>` with the timestamp in `X-Portal-Timestamp`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.urls import reverse
+
+from triage.models import EventKind, Notification, Team
+from triage.models.notifications import SEVERITY_ORDER
+
+WEBHOOK_SCHEMA_VERSION = 1
+SIGNATURE_HEADER = "X-Portal-Signature"
+TIMESTAMP_HEADER = "X-Portal-Timestamp"
+EVENT_HEADER = "X-Portal-Event"
+ID_HEADER = "X-Portal-Notification-Id"
+
+
+@dataclass(frozen=True)
+class Message:
+    event_kind: str
+    title: str
+    text: str
+    url: str
+    uid: str
+    occurred_at: str
+    team_slug: str
+    team_name: str
+    data: dict[str, Any] = field(default_factory=dict)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+
+
+def team_url(team: Team, name: str, query: dict[str, Any] | None = None) -> str:
+    path = reverse(name, kwargs={"team_slug": team.slug})
+    if query:
+        path += "?" + urlencode(query, doseq=True)
+    return f"{settings.PORTAL_BASE_URL}{path}"
+
+
+def severity_counts_text(by_severity: dict[str, int]) -> str:
+    """ "12 critical, 300 high" in the order of severity, zeros left out."""
+    parts = [
+        f"{by_severity[str(level)]:,} {level}"
+        for level in SEVERITY_ORDER
+        if by_severity.get(str(level))
+    ]
+    return ", ".join(parts)
+
+
+def message_of(notification: Notification, team: Team) -> Message:
+    """The message of a recorded notification, from the data it was recorded with."""
+    data = notification.data
+    kind = notification.event_kind
+    common = {
+        "event_kind": kind,
+        "uid": str(notification.uid),
+        "occurred_at": notification.created_at.isoformat(),
+        "team_slug": team.slug,
+        "team_name": team.name,
+        "data": data,
+    }
+    if kind == EventKind.FINDINGS_NEW:
+        total = data.get("total", 0)
+        counts = severity_counts_text(data.get("by_severity", {}))
+        title = f"{total:,} new finding{'s' if total != 1 else ''} in {team.name}"
+        query = {"status": "open", "first_detected_after": data.get("since_date", "")}
+        return Message(
+            title=title,
+            text=f"{title}: {counts}." if counts else f"{title}.",
+            url=team_url(team, "findings", {k: v for k, v in query.items() if v}),
+            facts=[("Connection", data.get("connection", "")), ("By severity", counts or "—")],
+            **common,
+        )
+    if kind in (EventKind.SCAN_FINISHED, EventKind.SCAN_FAILED):
+        batch = data.get("scan_batch", {})
+        verb = "failed" if kind == EventKind.SCAN_FAILED else "finished"
+        title = (
+            f"{batch.get('scan_type_label', 'Scan')} scan of {batch.get('repository', '')} {verb}"
+        )
+        found = batch.get("findings_count")
+        text = f"{title} ({batch.get('status', '')})."
+        if found is not None:
+            text += f" {found:,} finding{'s' if found != 1 else ''} reported."
+        if batch.get("error_message"):
+            text += f" {batch['error_message']}"
+        return Message(
+            title=title,
+            text=text,
+            url=team_url(team, "scans") if not batch.get("pk") else batch_url(team, batch["pk"]),
+            facts=[
+                ("Repository", batch.get("repository", "")),
+                ("Status", batch.get("status", "")),
+            ],
+            **common,
+        )
+    return Message(title=kind, text=kind, url=team_url(team, "dashboard"), **common)
+
+
+def batch_url(team: Team, batch_pk: int) -> str:
+    path = reverse("scan-batch", kwargs={"team_slug": team.slug, "batch_id": batch_pk})
+    return f"{settings.PORTAL_BASE_URL}{path}"
+
+
+def trial_message(team: Team) -> Message:
+    """What "Send a test message" sends."""
+    return Message(
+        event_kind="test",
+        title=f"Test message from the Triage Portal ({team.name})",
+        text="This channel is set up: notifications of the rules you choose will arrive here.",
+        url=team_url(team, "settings-notifications"),
+        uid="00000000-0000-0000-0000-000000000000",
+        occurred_at="",
+        team_slug=team.slug,
+        team_name=team.name,
+    )
+
+
+# Renderers
+
+
+def webhook_body(message: Message) -> dict[str, Any]:
+    """The signed webhook's JSON body, schema version 1 (README.md, "Notification webhooks")."""
+    return {
+        "schema_version": WEBHOOK_SCHEMA_VERSION,
+        "id": message.uid,
+        "event": message.event_kind,
+        "occurred_at": message.occurred_at,
+        "team": {"slug": message.team_slug, "name": message.team_name},
+        "title": message.title,
+        "text": message.text,
+        "url": message.url,
+        "data": message.data,
+    }
+
+
+def slack_body(message: Message) -> dict[str, Any]:
+    """A Slack incoming-webhook message with Block Kit blocks and a plain-text fallback."""
+    fields = [
+        {"type": "mrkdwn", "text": f"*{name}*\n{_slack_escape(value)}"}
+        for name, value in message.facts
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(message.text)}},
+    ]
+    if fields:
+        blocks.append({"type": "section", "fields": fields[:10]})
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Open in the Triage Portal"},
+                    "url": message.url,
+                }
+            ],
+        }
+    )
+    return {"text": message.text, "blocks": blocks}
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def teams_body(message: Message) -> dict[str, Any]:
+    """A Microsoft Teams workflow-webhook message carrying one Adaptive Card (version 1.4)."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {
+                "type": "TextBlock",
+                "text": message.title,
+                "weight": "Bolder",
+                "size": "Medium",
+                "wrap": True,
+            },
+            {"type": "TextBlock", "text": message.text, "wrap": True},
+            {
+                "type": "FactSet",
+                "facts": [{"title": name, "value": value} for name, value in message.facts],
+            },
+        ],
+        "actions": [
+            {"type": "Action.OpenUrl", "title": "Open in the Triage Portal", "url": message.url}
+        ],
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": card,
+            }
+        ],
+    }
+
+
+def email_text(message: Message) -> tuple[str, str]:
+    """The subject and plain-text body of the email of a message."""
+    lines = [message.text, ""]
+    lines += [f"{name}: {value}" for name, value in message.facts]
+    lines += ["", f"Open in the Triage Portal: {message.url}", ""]
+    return f"[{message.team_name}] {message.title}", "\n".join(lines)
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The value of `X-Portal-Signature`: "v1=" and the hex HMAC-SHA256 of
+    "<timestamp>.<body>" keyed with the channel's secret."""
+    signed = str(timestamp).encode() + b"." + body
+    return "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()

@@ -1,0 +1,83 @@
+"""The events the syncs tell: a scan batch that became terminal, and the findings a sync
+brought that the mirror did not hold before (one summary per sync run, never one message per
+finding).
+
+Each is recorded in the outbox (`notification_record`) in the transaction that writes the
+change, under a dedupe key: a batch settles once, a run summarises once, so a re-sync or a
+retried tracking step records nothing new.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from triage.models import ScanBatch, ScanBatchStatus
+from triage.models.mirror import scan_status_is_terminal
+from triage.models.notifications import SEVERITY_ORDER, EventKind, notification_record
+
+
+def scan_batch_settled(*, batch: ScanBatch, previous_status: str | None) -> None:
+    """Record "scan batch finished/failed" when `batch` went from active to terminal.
+
+    A batch first seen already terminal (an old batch on a connection's first sync) tells
+    nothing: only a change the portal saw happen is news.
+    """
+    if previous_status is None or scan_status_is_terminal(previous_status):
+        return
+    if not scan_status_is_terminal(batch.status):
+        return
+    failed = batch.status.lower() == ScanBatchStatus.FAILED
+    notification_record(
+        team_id=batch.team_id,
+        event_kind=EventKind.SCAN_FAILED if failed else EventKind.SCAN_FINISHED,
+        dedupe_key=f"scan-batch:{batch.pk}:settled",
+        data={
+            "scan_batch": {
+                "pk": batch.pk,
+                "id": batch.upstream_id,
+                "repository": batch.repository.name,
+                "scan_type": batch.scan_type,
+                "scan_type_label": batch.scan_type_label,
+                "status": batch.status,
+                "scans_completed": batch.scans_completed,
+                "scans_failed": batch.scans_failed,
+                "findings_count": batch.results_findings_count,
+                "error_message": batch.error_message or "",
+            }
+        },
+    )
+
+
+def scan_batches_settled(*, batch_pks: Iterable[int], previous: dict[int, str]) -> None:
+    """`scan_batch_settled` for each written batch the mirror held before as active."""
+    watched = [
+        pk for pk in batch_pks if pk in previous and not scan_status_is_terminal(previous[pk])
+    ]
+    if not watched:
+        return
+    for batch in ScanBatch.objects.filter(pk__in=watched).select_related("repository"):
+        scan_batch_settled(batch=batch, previous_status=previous[batch.pk])
+
+
+def findings_new_summary(
+    *, team_id: int, run_pk: int, connection_name: str, by_severity: Counter, since_date: str
+) -> None:
+    """Record one "new findings" summary of a sync run, with counts by severity."""
+    total = sum(by_severity.values())
+    if not total:
+        return
+    worst = next((str(level) for level in SEVERITY_ORDER if by_severity.get(str(level))), "")
+    notification_record(
+        team_id=team_id,
+        event_kind=EventKind.FINDINGS_NEW,
+        dedupe_key=f"sync-run:{run_pk}:findings-new",
+        severity=worst,
+        data={
+            "sync_run": run_pk,
+            "connection": connection_name,
+            "total": total,
+            "by_severity": {key: count for key, count in by_severity.items() if count},
+            "since_date": since_date,
+        },
+    )
