@@ -201,4 +201,17 @@
       }
     });
   });
+
+  // The grouped page: a rule's "Actions" opens the page's one actions dialog for that rule.
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest("[data-group-action]");
+    const dialog = document.getElementById("group-actions-dialog");
+    if (!opener || !dialog) return;
+    event.preventDefault();
+    dialog.querySelector("[data-group-filter-query]").value = opener.dataset.filterQuery;
+    dialog.querySelector("[data-group-check-id]").textContent = opener.dataset.checkId;
+    dialog.querySelector("[data-group-total]").textContent = opener.dataset.total;
+    dialog.querySelector("[data-group-preview]").replaceChildren();
+    if (!dialog.open) dialog.showModal();
+  });
 })();

@@ -64,8 +64,6 @@ def _decorate_groups(groups, *, filters: QueryDict, team_slug: str) -> None:
         group.list_url = f"{list_url}?{query}"
         group.rows_url = f"{rows_url}?{query}"
         group.key = index
-        group.form_id = f"group-{index}-actions"
-        group.assign_prefix = f"group-{index}-assign"
 
 
 def rule_groups_page(request):

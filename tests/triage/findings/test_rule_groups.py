@@ -46,9 +46,10 @@ def _order(response) -> list[str]:
 
 
 def _group_form_query(response, check_id: str) -> str:
+    """The selection a rule's Actions button gives the page's actions dialog."""
     body = response.content.decode()
     row = re.search(rf'data-rule-group="{re.escape(check_id)}">(.*?)</tbody>', body, re.S).group(1)
-    return html.unescape(re.search(r'name="filter_query" value="([^"]*)"', row).group(1))
+    return html.unescape(re.search(r'data-filter-query="([^"]*)"', row).group(1))
 
 
 @pytest.fixture
@@ -308,9 +309,11 @@ def test_triagers_get_the_group_actions_and_viewers_do_not(
     triaging = triager_client.get(_url(team), {"group": "rule"}).content.decode()
     viewing = viewer_client.get(_url(team), {"group": "rule"}).content.decode()
 
-    assert triaging.count("data-group-actions") == 2
+    # One Actions button per rule, and one actions dialog for the page.
+    assert triaging.count("data-group-action ") == 2
+    assert triaging.count("data-group-actions") == 1
     assert f'formaction="{_url(team, "fixes-new")}"' in triaging
-    assert "data-group-actions" not in viewing
+    assert "data-group-action" not in viewing
     assert _url(team, "findings-bulk") not in viewing
     assert "formaction" not in viewing
 
@@ -386,8 +389,8 @@ def test_a_whole_rule_is_assigned_from_its_group_and_the_owner_filters_are_offer
     # The grouped page offers the list's owner filters, filled in.
     assert ">backend</option>" in body and ">tess</option>" in body
     assert 'value="mine"' in body
-    # Each rule's actions carry an assign control joined to the rule's selection.
-    assert 'id="group-1-assign-assignee"' in body and 'form="group-1-actions"' in body
+    # The page's actions dialog carries an assign control joined to the chosen rule's selection.
+    assert 'id="group-assign-assignee"' in body and 'form="group-actions"' in body
 
     response = client.post(
         _url(team, "findings-assign"),
