@@ -6,6 +6,7 @@ NAVIGATION = (
     ("dashboard", "Dashboard"),
     ("scans", "Scans"),
     ("findings", "Findings"),
+    ("my-queue", "My queue"),
     ("repositories", "Repositories"),
     ("fixes", "Fixes"),
     ("pull-requests", "Pull requests"),
@@ -35,7 +36,23 @@ def portal(request):
         # The connections whose data may be stale, shown above every team page; queried only
         # when a full page renders it (fragments do not).
         "mirror_staleness": _mirror_staleness(membership),
+        # The count beside "My queue": one bounded, indexed query, made only when a full page
+        # renders the navigation.
+        "my_queue_count": _my_queue_count(membership),
     }
+
+
+def _my_queue_count(membership):
+    from triage.selectors.findings import QUEUE_COUNT_LIMIT, my_queue_count
+
+    if membership is None:
+        return None
+
+    def label() -> str:
+        count = my_queue_count(team_id=membership.team_id, user=membership.user_id)
+        return f"{QUEUE_COUNT_LIMIT}+" if count > QUEUE_COUNT_LIMIT else str(count) if count else ""
+
+    return SimpleLazyObject(label)
 
 
 def _mirror_staleness(membership):

@@ -24,6 +24,7 @@ team_patterns = [
     path("scans/", include(scans.urlpatterns)),
     path("findings/", include(findings.urlpatterns)),
     path("findings/", include(finding.urlpatterns)),
+    path("queue/", include(findings.queue_urlpatterns)),
     path("fixes/", include(fixes.urlpatterns)),
     path("approvals/", include(approvals.urlpatterns)),
     path("reports/", include(reports.urlpatterns)),

@@ -10,8 +10,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Case, DateTimeField, F, IntegerField, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from triage.models import (
@@ -21,6 +32,7 @@ from triage.models import (
     Fix,
     SavedView,
     SlaPolicy,
+    Squad,
     Team,
 )
 from triage.selectors import json_list_contains
@@ -100,6 +112,65 @@ def sort_of(value: str | None) -> str:
 
 def findings_for_team(*, team: Team) -> QuerySet[Finding]:
     return Finding.objects.filter(team=team)
+
+
+# My queue: the open findings assigned to a person or to one of their squads.
+QUEUE_COUNT_LIMIT = 999
+QUEUE_PREVIEW_SIZE = 5
+
+
+def squad_ids_of(*, team: Team, user) -> list[int]:
+    return list(Squad.objects.filter(team=team, members__user=user).values_list("pk", flat=True))
+
+
+def mine(queryset: QuerySet[Finding], *, team: Team, user, squad_ids=None) -> QuerySet[Finding]:
+    """``queryset`` narrowed to the findings assigned to ``user`` or to one of their squads
+    (``squad_ids``: the squads, as a list or a subquery; looked up when not given)."""
+    if squad_ids is None:
+        squad_ids = squad_ids_of(team=team, user=user)
+    return queryset.filter(Q(owner_member=user) | Q(owner_squad__in=squad_ids))
+
+
+def my_queue(*, team: Team, user) -> QuerySet[Finding]:
+    """The open findings of ``team`` assigned to ``user`` or to one of their squads."""
+    return mine(findings_for_team(team=team).unresolved(), team=team, user=user)
+
+
+def my_queue_count(*, team_id: int, user) -> int:
+    """How many findings are in the user's queue, up to ``QUEUE_COUNT_LIMIT + 1``, in one
+    query (the squads are a subquery): the navigation shows it on every page."""
+    squads = Squad.objects.filter(team_id=team_id, members__user=user).values("pk")
+    queryset = Finding.objects.filter(team_id=team_id).unresolved()
+    queryset = queryset.filter(Q(owner_member=user) | Q(owner_squad__in=squads))
+    return queryset.order_by()[: QUEUE_COUNT_LIMIT + 1].count()
+
+
+@dataclass
+class QueueSummary:
+    total: int
+    past_sla: int
+    due_this_week: int
+    first: list[Finding]
+
+
+def my_queue_summary(*, team: Team, user, sla_days: Mapping[str, int]) -> QueueSummary:
+    """The dashboard's "My queue" card: how many, how many past their SLA, how many fall due
+    within seven days, and the first few by SLA due date (two queries and the squads')."""
+    now = timezone.now()
+    queryset = my_queue(team=team, user=user).annotate(sla_due_at=sla_due(sla_days))
+    counts = queryset.aggregate(
+        total=Count("pk"),
+        past_sla=Count("pk", filter=Q(sla_due_at__lt=now)),
+        due_this_week=Count(
+            "pk", filter=Q(sla_due_at__gte=now, sla_due_at__lt=now + timedelta(days=7))
+        ),
+    )
+    first = list(
+        queryset.select_related("repository")
+        .only(*TABLE_COLUMNS)
+        .order_by("sla_due_at", "pk")[:QUEUE_PREVIEW_SIZE]
+    )
+    return QueueSummary(first=first, **counts)
 
 
 @dataclass

@@ -76,20 +76,34 @@ def _query(params: QueryDict, **changes) -> str:
     return result.urlencode()
 
 
+# My queue is this page scoped to the user's open findings: the scope rides in the URL state
+# the page posts (``filter_query``), so "all matching" of a bulk action means all in the queue.
+QUEUE_SCOPE = "queue"
+QUEUE_DEFAULT_SORT = "sla"
+
+
 def _filtered(request, params: QueryDict) -> FindingFilter:
+    if params.get("scope") == QUEUE_SCOPE:
+        queryset = selectors.my_queue(team=request.team, user=request.user)
+    else:
+        queryset = selectors.findings_for_team(team=request.team)
     return FindingFilter(
         params,
-        queryset=selectors.findings_for_team(team=request.team),
+        queryset=queryset,
         team=request.team,
         user=request.user,
     )
 
 
-def _filter_params(params: QueryDict) -> QueryDict:
-    """The filters and sort of a URL, without its position in the list."""
+def _filter_params(params: QueryDict, *, queue: bool = False) -> QueryDict:
+    """The filters and sort of a URL, without its position in the list; in the queue, with
+    its scope and its default sort (SLA due, soonest first)."""
     kept = params.copy()
-    for name in NON_FILTER_PARAMETERS:
+    for name in (*NON_FILTER_PARAMETERS, "scope"):
         kept.pop(name, None)
+    if queue:
+        kept["scope"] = QUEUE_SCOPE
+        kept.setdefault("sort", QUEUE_DEFAULT_SORT)
     return kept
 
 
@@ -141,10 +155,10 @@ def _form_values(params: QueryDict) -> dict:
 
 
 def _page_of(
-    request, sla_days: dict[str, int] | None = None
+    request, sla_days: dict[str, int] | None = None, *, queue: bool = False
 ) -> tuple[selectors.FindingsPage, FindingFilter]:
     """The page of findings the URL's filters, sort and cursor point at."""
-    params = _filter_params(request.GET)
+    params = _filter_params(request.GET, queue=queue)
     filterset = _filtered(request, params)
     # A filter whose value the form refused is left out (the page says which).
     queryset = filterset.qs
@@ -158,10 +172,10 @@ def _page_of(
     return page, filterset
 
 
-def _list_context(request) -> dict:
-    params = _filter_params(request.GET)
+def _list_context(request, *, queue: bool = False) -> dict:
+    params = _filter_params(request.GET, queue=queue)
     sla_days = sla_policy_of(request.team).days
-    page, filterset = _page_of(request, sla_days)
+    page, filterset = _page_of(request, sla_days, queue=queue)
     ignored = ignored_filters(filterset)
     sort_key = selectors.sort_of(params.get("sort"))
     _decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days)
@@ -213,30 +227,64 @@ def _list_context(request) -> dict:
         "bulk_form": BulkStatusForm(initial={"filter_query": filter_query}),
         "dismissals_need_approval": dismissal_services.dismissals_need_approval(request.team),
         "nav_active": "findings",
+    } | (_queue_context(request) if queue else {"list_url": _url("findings", request)})
+
+
+def _url(name: str, request) -> str:
+    return reverse(name, kwargs={"team_slug": request.team.slug})
+
+
+def _queue_context(request) -> dict:
+    """What the queue changes on the page: its heading and URLs, and only open statuses to
+    narrow by (the queue holds nothing else)."""
+    return {
+        "queue": True,
+        "list_url": _url("my-queue", request),
+        "count_url": _url("my-queue-count", request),
+        "status_choices": [(s.value, s.label) for s in Finding.UNRESOLVED_STATUSES],
+        "nav_active": "my-queue",
     }
+
+
+def _list_page(request, *, queue: bool = False):
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    context = _list_context(request, queue=queue)
+    return render_page(request, "triage/findings/list.html", context, partial="findings-page")
+
+
+def _count_fragment(request, *, queue: bool = False):
+    page, _ = _page_of(request, queue=queue)
+    context = {"page": page, "count_query": request.GET.urlencode()}
+    if queue:
+        context["count_url"] = _url("my-queue-count", request)
+    return render_fragment(request, "triage/findings/list.html", "findings-count", context)
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
 def findings(request):
     """The triage table over the mirror."""
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
-    return render_page(
-        request, "triage/findings/list.html", _list_context(request), partial="findings-page"
-    )
+    return _list_page(request)
 
 
 @team_view(read=Role.VIEWER)
 @fragment_only("findings")
 def findings_count(request):
     """The count of the table's filters, fetched again when findings change."""
-    page, _ = _page_of(request)
-    return render_fragment(
-        request,
-        "triage/findings/list.html",
-        "findings-count",
-        {"page": page, "count_query": request.GET.urlencode()},
-    )
+    return _count_fragment(request)
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+def my_queue(request):
+    """My queue: this page over the open findings assigned to the user or their squads,
+    soonest SLA due first, with the same filters and bulk actions (read-only for viewers)."""
+    return _list_page(request, queue=True)
+
+
+@team_view(read=Role.VIEWER)
+@fragment_only("my-queue")
+def my_queue_count(request):
+    return _count_fragment(request, queue=True)
 
 
 def _selected_queryset(request, form: BulkStatusForm):
@@ -262,7 +310,7 @@ def findings_bulk(request):
     if request.method != "POST":
         return redirect(list_url)
     form = BulkStatusForm(request.POST)
-    back = f"{list_url}?{request.POST.get('filter_query', '')}"
+    back = f"{_back_url(request, list_url)}?{request.POST.get('filter_query', '')}"
     action = request.POST.get("action", "submit")
     if not form.is_valid():
         errors = [e for field in form.errors.values() for e in field]
@@ -298,6 +346,13 @@ def findings_bulk(request):
         messages.error(request, exc.message)
         return redirect_after_post(request, back)
     return _bulk_started(request, change)
+
+
+def _back_url(request, list_url: str) -> str:
+    """The page a selection was posted from: the queue's scope rides in its filters."""
+    if QueryDict(request.POST.get("filter_query", "")).get("scope") == QUEUE_SCOPE:
+        return _url("my-queue", request)
+    return list_url
 
 
 def _bulk_preview(request, *, queryset, status: str):
@@ -444,4 +499,8 @@ urlpatterns = [
     path("jobs/<int:job_id>/", status_job, name="findings-job"),
     path("views/", saved_views, name="findings-views"),
     path("views/<int:view_id>/", saved_view, name="findings-view"),
+]
+queue_urlpatterns = [
+    path("", my_queue, name="my-queue"),
+    path("count/", my_queue_count, name="my-queue-count"),
 ]
