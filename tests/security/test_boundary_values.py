@@ -47,6 +47,8 @@ PAGES: dict[str, list[Page]] = {
     "triage.filters.findings.FindingFilter": [
         Page("findings"),
         Page("findings-count"),
+        Page("my-queue"),
+        Page("my-queue-count"),
         Page("reports-export-findings"),
     ],
     "triage.filters.audit.AuditEventFilter": [Page("settings-audit")],
