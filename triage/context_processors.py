@@ -43,16 +43,15 @@ def portal(request):
 
 
 def _my_queue_count(membership):
-    from triage.selectors.findings import QUEUE_COUNT_LIMIT, my_queue_count
+    from triage.selectors.findings import my_queue_count, queue_count_label
 
     if membership is None:
         return None
-
-    def label() -> str:
-        count = my_queue_count(team_id=membership.team_id, user=membership.user_id)
-        return f"{QUEUE_COUNT_LIMIT}+" if count > QUEUE_COUNT_LIMIT else str(count) if count else ""
-
-    return SimpleLazyObject(label)
+    return SimpleLazyObject(
+        lambda: queue_count_label(
+            my_queue_count(team_id=membership.team_id, user=membership.user_id)
+        )
+    )
 
 
 def _mirror_staleness(membership):

@@ -136,6 +136,13 @@ def my_queue(*, team: Team, user) -> QuerySet[Finding]:
     return mine(findings_for_team(team=team).unresolved(), team=team, user=user)
 
 
+def queue_count_label(count: int) -> str:
+    """The navigation's count: nothing for an empty queue, "999+" past the limit."""
+    if count > QUEUE_COUNT_LIMIT:
+        return f"{QUEUE_COUNT_LIMIT}+"
+    return str(count) if count else ""
+
+
 def my_queue_count(*, team_id: int, user) -> int:
     """How many findings are in the user's queue, up to ``QUEUE_COUNT_LIMIT + 1``, in one
     query (the squads are a subquery): the navigation shows it on every page."""

@@ -258,5 +258,7 @@ def test_dashboard_card_counts_and_lists_the_first_five(
         "SQL injection",
     ]
     first = queue["rows"]["backend_high"]
-    assert links[1][0] == reverse("finding", kwargs={"team_slug": team.slug, "finding_id": first.pk})
+    assert links[1][0] == reverse(
+        "finding", kwargs={"team_slug": team.slug, "finding_id": first.pk}
+    )
     assert _url(team) in body
