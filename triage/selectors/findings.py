@@ -145,11 +145,15 @@ def queue_count_label(count: int) -> str:
 
 def my_queue_count(*, team_id: int, user) -> int:
     """How many findings are in the user's queue, up to ``QUEUE_COUNT_LIMIT + 1``, in one
-    query (the squads are a subquery): the navigation shows it on every page."""
+    query: the navigation shows it on every page. The user's own, then their squads' that are
+    not their own (the squads a subquery): two disjoint parts, each read from its index of
+    open findings, so the count stops at the limit (an OR of the two reads every open finding
+    of the team; a UNION that removes duplicates reads every finding in the queue)."""
+    open_findings = Finding.objects.filter(team_id=team_id).unresolved().order_by()
     squads = Squad.objects.filter(team_id=team_id, members__user=user).values("pk")
-    queryset = Finding.objects.filter(team_id=team_id).unresolved()
-    queryset = queryset.filter(Q(owner_member=user) | Q(owner_squad__in=squads))
-    return queryset.order_by()[: QUEUE_COUNT_LIMIT + 1].count()
+    own = open_findings.filter(owner_member=user).values("pk")
+    of_squads = open_findings.filter(owner_squad__in=squads).exclude(owner_member=user)
+    return own.union(of_squads.values("pk"), all=True)[: QUEUE_COUNT_LIMIT + 1].count()
 
 
 @dataclass
