@@ -20,7 +20,14 @@ import time
 from datetime import UTC, datetime
 
 from bench import common
-from bench.findings import REPOSITORIES, REQUESTS, _p95, _populate_mirror, _timed
+from bench.findings import (
+    REPOSITORIES,
+    REQUESTS,
+    _measure,
+    _p95,
+    _populate_mirror,
+    _signed_in_client,
+)
 from bench.registry import Figure, benchmark
 
 P95_TARGET_MS = 50.0
@@ -40,31 +47,29 @@ def my_queue_benchmark() -> list[Figure]:
         ["-m", "bench.my_queue", "run", database_url], env, what="my queue benchmark"
     )
     enough = result["findings"] >= 100_000
+    squad = (
+        f"the findings page filtered by a squad owning {result['squad_findings']:,} of "
+        f"{result['findings']:,} findings, sorted by SLA due"
+    )
+    queue = (
+        "My queue of a member in two squads with findings of their own "
+        f"({result['queue_findings']:,} open findings in it), soonest SLA due first"
+    )
     return [
-        Figure(
-            "findings_by_squad_sla_p95_ms",
-            result["squad_p95_ms"],
-            "ms",
-            f"p95 < {P95_TARGET_MS:.0f} ms: the findings page filtered by a squad owning "
-            f"{result['squad_findings']:,} of {result['findings']:,} findings, sorted by SLA due "
-            f"(50 rows), {result['requests']} requests",
-            result["squad_p95_ms"] < P95_TARGET_MS and enough,
-        ),
-        Figure("findings_by_squad_sla_p50_ms", result["squad_p50_ms"], "ms"),
-        Figure("findings_by_squad_sla_queries_per_request", result["squad_queries"], "queries"),
-        Figure(
-            "my_queue_p95_ms",
-            result["queue_p95_ms"],
-            "ms",
-            f"p95 < {P95_TARGET_MS:.0f} ms: My queue of a member in two squads with findings of "
-            f"their own ({result['queue_findings']:,} open findings in it), soonest SLA due "
-            f"first (50 rows), {result['requests']} requests",
-            result["queue_p95_ms"] < P95_TARGET_MS and enough,
-        ),
-        Figure("my_queue_p50_ms", result["queue_p50_ms"], "ms"),
-        Figure("my_queue_queries_per_request", result["queue_queries"], "queries"),
+        *_page_figures("findings_by_squad_sla", result, "squad", squad, enough),
+        *_page_figures("my_queue", result, "queue", queue, enough),
         # Server time is wall-clock: on a machine shared with other work it grows with the load.
         Figure("my_queue_bench_load_average", result["load_average"], "runnable processes"),
+    ]
+
+
+def _page_figures(name: str, result: dict, key: str, what: str, enough: bool) -> list[Figure]:
+    p95 = result[f"{key}_p95_ms"]
+    target = f"p95 < {P95_TARGET_MS:.0f} ms: {what} (50 rows), {result['requests']} requests"
+    return [
+        Figure(f"{name}_p95_ms", p95, "ms", target, p95 < P95_TARGET_MS and enough),
+        Figure(f"{name}_p50_ms", result[f"{key}_p50_ms"], "ms"),
+        Figure(f"{name}_queries_per_request", result[f"{key}_queries"], "queries"),
     ]
 
 
@@ -103,27 +108,11 @@ def _assign_owners(team, user) -> dict:
     return {"squad": squads[0]}
 
 
-def _measure(client, url: str) -> tuple[list[float], int]:
-    from django.db import connection
-
-    for _ in range(5):  # warm-up: connections, templates
-        client.get(url)
-    queries = []
-    with connection.execute_wrapper(
-        lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)
-    ):
-        response = client.get(url)
-    assert response.content.count(b"data-finding-row ") == 50
-    return _timed(client, url, REQUESTS), len(queries)
-
-
 def _run() -> dict:
     import django
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
     from django.urls import reverse
 
     from triage.models import Finding
@@ -134,11 +123,7 @@ def _run() -> dict:
     data = _populate_mirror(random.Random(20261206), datetime.now(UTC))
     owners = _assign_owners(data["team"], data["user"])
     print(f"populated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-    client = Client()
-    client.force_login(data["user"])
+    client = _signed_in_client(data["user"])
     squad = owners["squad"]
     squad_url = reverse("findings", kwargs={"team_slug": "bench"})
     squad_url += f"?squad={squad.pk}&sort=sla"

@@ -228,20 +228,14 @@ def test_dashboard_card_counts_and_lists_the_first_five(
     synced_connection(team, name="Acme")
     repository = RepositoryFactory(team=team)
     # Two more of tess's: one due in 3 days (this week), one past its SLA.
-    FindingFactory(
-        repository=repository,
-        owner_member=queue["tess"],
-        severity="critical",
-        first_detected_at=_ago(4),
-        title="Due this week",
-    )
-    FindingFactory(
-        repository=repository,
-        owner_member=queue["tess"],
-        severity="critical",
-        first_detected_at=_ago(30),
-        title="Long overdue",
-    )
+    for days, title in ((4, "Due this week"), (30, "Long overdue")):
+        FindingFactory(
+            repository=repository,
+            owner_member=queue["tess"],
+            severity="critical",
+            first_detected_at=_ago(days),
+            title=title,
+        )
     client = client_as(queue["tess"])
     with django_assert_max_num_queries(25):
         body = client.get(_url(team, "dashboard")).content.decode()
