@@ -36,22 +36,7 @@ def portal(request):
         # The connections whose data may be stale, shown above every team page; queried only
         # when a full page renders it (fragments do not).
         "mirror_staleness": _mirror_staleness(membership),
-        # The count beside "My queue": one bounded, indexed query, made only when a full page
-        # renders the navigation.
-        "my_queue_count": _my_queue_count(membership),
     }
-
-
-def _my_queue_count(membership):
-    from triage.selectors.findings import my_queue_count, queue_count_label
-
-    if membership is None:
-        return None
-    return SimpleLazyObject(
-        lambda: queue_count_label(
-            my_queue_count(team_id=membership.team_id, user=membership.user_id)
-        )
-    )
 
 
 def _mirror_staleness(membership):

@@ -178,25 +178,38 @@ def test_another_teams_findings_never_appear(team, other_team, queue, client_as)
 
 
 def _nav_count(body: str) -> str | None:
-    match = re.search(r'My queue <span class="badge" aria-label="([^"]+) in your queue"', body)
+    match = re.search(r'<span class="badge" aria-label="([^"]+) in your queue"', body)
     return match.group(1) if match else None
 
 
-def test_navigation_counts_the_queue_in_one_query(team, queue, client_as, monkeypatch):
-    assert _nav_count(client_as(queue["tess"]).get(_url(team, "findings")).content.decode()) == "4"
-    assert _nav_count(client_as(queue["vic"]).get(_url(team, "findings")).content.decode()) == "2"
-    body = client_as(queue["ole"]).get(_url(team, "findings")).content.decode()
-    assert _nav_count(body) == "2"
+def _badge(client, team) -> str:
+    return client.get(_url(team, "my-queue-badge"), **HTMX).content.decode()
+
+
+def test_navigation_loads_the_queue_count_after_the_page(team, queue, client_as, monkeypatch):
+    client = client_as(queue["tess"])
+    body = client.get(_url(team, "findings")).content.decode()
+    assert ">My queue" in body
+    # No query for it on every page: the badge is loaded after the page, and again when
+    # findings change.
+    assert f'hx-get="{_url(team, "my-queue-badge")}" hx-trigger="load, findingsChanged' in body
+    assert _nav_count(_badge(client, team)) == "4"
+    assert 'hx-trigger="findingsChanged from:body"' in _badge(client, team)
+    assert _nav_count(_badge(client_as(queue["vic"]), team)) == "2"
+    assert _nav_count(_badge(client_as(queue["ole"]), team)) == "2"
     monkeypatch.setattr(selectors, "QUEUE_COUNT_LIMIT", 3)
-    assert _nav_count(client_as(queue["tess"]).get(_url(team, "findings")).content.decode()) == "3+"
+    assert _nav_count(_badge(client, team)) == "3+"
     with CaptureQueriesContext(db_connection) as queries:
         selectors.my_queue_count(team_id=team.pk, user=queue["tess"].pk)
     assert len(queries) == 1
+    # Opened as a page, the badge's URL leads to the queue.
+    assert client.get(_url(team, "my-queue-badge"))["Location"] == _url(team)
 
 
 def test_navigation_shows_no_badge_for_an_empty_queue(team, member, client_as):
-    body = client_as(member(Role.TRIAGER)).get(_url(team, "findings")).content.decode()
-    assert ">My queue</a>" in body and _nav_count(body) is None
+    client = client_as(member(Role.TRIAGER))
+    assert ">My queue" in client.get(_url(team, "findings")).content.decode()
+    assert _nav_count(_badge(client, team)) is None
 
 
 def test_queue_queries_are_bounded_and_do_not_grow_with_rows(
@@ -256,3 +269,6 @@ def test_dashboard_card_counts_and_lists_the_first_five(
         "finding", kwargs={"team_slug": team.slug, "finding_id": first.pk}
     )
     assert _url(team) in body
+    # The navigation's count is the card's: not loaded again after the page.
+    assert _nav_count(body) == "6"
+    assert 'hx-trigger="load, findingsChanged' not in body
