@@ -235,13 +235,11 @@ def _url(name: str, request) -> str:
 
 
 def _queue_context(request) -> dict:
-    """What the queue changes on the page: its heading and URLs, and only open statuses to
-    narrow by (the queue holds nothing else)."""
+    """What the queue changes on the page: its heading and its URLs."""
     return {
         "queue": True,
         "list_url": _url("my-queue", request),
         "count_url": _url("my-queue-count", request),
-        "status_choices": [(s.value, s.label) for s in Finding.UNRESOLVED_STATUSES],
         "nav_active": "my-queue",
     }
 

@@ -90,6 +90,8 @@ def test_queue_lists_my_and_my_squads_open_findings_soonest_sla_first(team, queu
     # Bulk actions are there for a triager; "all matching" means all in the queue.
     assert 'id="findings-selection"' in body
     assert 'name="filter_query" value="scope=queue&amp;sort=sla"' in body
+    # Any status may be set from the queue (resolving takes a finding out of it).
+    assert re.search(r'id="bulk-status".*<option value="resolved">', body, re.S)
 
 
 @pytest.mark.parametrize(
