@@ -230,6 +230,15 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, object, int] | None:
     return None if value is None else (direction, value, pk)
 
 
+def _deferred_rows(rows_query: QuerySet[Finding], order: list, size: int, **sort_key) -> QuerySet:
+    """The rows of a page in an order no index holds (the SLA due date is worked out per
+    row): the order is found over narrow rows (ids and the sort key), then only the page's
+    rows are read whole and joined to their repository, instead of every matching row."""
+    ids = rows_query.select_related(None).values("pk")[:size]
+    rows = Finding.objects.filter(pk__in=ids).select_related("repository").only(*TABLE_COLUMNS)
+    return rows.annotate(**sort_key).order_by(*order)
+
+
 def findings_page(
     *,
     queryset: QuerySet[Finding],
@@ -249,9 +258,8 @@ def findings_page(
     if sort.column == "severity_rank":
         rows_query = rows_query.annotate(severity_rank=SEVERITY_RANK)
     elif sort.column == "sla_due_at":
-        rows_query = rows_query.annotate(
-            sla_due_at=sla_due(SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days)
-        )
+        due = sla_due(SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days)
+        rows_query = rows_query.annotate(sla_due_at=due)
     position = _decode_cursor(cursor, sort) if cursor else None
     backwards = position is not None and position[0] == "before"
     # Reading backwards walks the reverse order, then flips the rows.
@@ -262,6 +270,8 @@ def findings_page(
         _, value, pk = position
         compare = TupleLessThan if descending else TupleGreaterThan
         rows_query = rows_query.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
+    if sort.column == "sla_due_at":
+        rows_query = _deferred_rows(rows_query, order, page_size + 1, sla_due_at=due)
     rows = list(rows_query[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tests.factories import FindingFactory, RepositoryFactory
 from tests.triage.dashboard.test_views import synced_connection
-from tests.triage.findings.test_views import _row_ids
+from tests.triage.findings.test_views import _link, _row_ids
 from triage.models import Membership, Role, Squad
 from triage.selectors import findings as selectors
 
@@ -274,3 +274,14 @@ def test_dashboard_card_counts_and_lists_the_first_five(
     # The navigation's count is the card's: not loaded again after the page.
     assert _nav_count(body) == "6"
     assert 'hx-trigger="load, findingsChanged' not in body
+
+
+def test_queue_pages_forward_and_back_in_sla_order(team, queue, client_as, monkeypatch):
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 3)
+    client = client_as(queue["tess"])
+    first = client.get(_url(team))
+    assert _names(queue, _row_ids(first)) == QUEUE_ORDER[:3]
+    second = client.get(_url(team) + "?" + _link(first, "next"))
+    assert _names(queue, _row_ids(second)) == QUEUE_ORDER[3:]
+    back = client.get(_url(team) + "?" + _link(second, "prev"))
+    assert _names(queue, _row_ids(back)) == QUEUE_ORDER[:3]
