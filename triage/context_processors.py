@@ -7,6 +7,7 @@ NAVIGATION = (
     ("dashboard", "Dashboard"),
     ("scans", "Scans"),
     ("findings", "Findings"),
+    ("my-queue", "My queue"),
     ("repositories", "Repositories"),
     ("fixes", "Fixes"),
     ("pull-requests", "Pull requests"),

@@ -28,6 +28,7 @@ team_patterns = [
     path("findings/", include(findings.urlpatterns)),
     path("findings/", include(finding.urlpatterns)),
     path("findings/", include(finding_groups.urlpatterns)),
+    path("queue/", include(findings.queue_urlpatterns)),
     path("fixes/", include(fixes.urlpatterns)),
     path("approvals/", include(approvals.urlpatterns)),
     path("reports/", include(reports.urlpatterns)),

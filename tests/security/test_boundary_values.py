@@ -49,6 +49,8 @@ PAGES: dict[str, list[Page]] = {
         Page("findings", data={"group": "rule"}),
         Page("findings-count"),
         Page("findings-group-findings"),
+        Page("my-queue"),
+        Page("my-queue-count"),
         Page("reports-export-findings"),
     ],
     "triage.filters.audit.AuditEventFilter": [Page("settings-audit")],

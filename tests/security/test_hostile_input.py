@@ -158,6 +158,7 @@ EXPORT_FILTERS = [
 # URL name → its query parameters.
 FILTERED_PAGES = {
     "findings": FINDINGS_FILTERS,
+    "my-queue": FINDINGS_FILTERS,
     "findings-jobs": ["page"],
     "reports": REPORT_FILTERS,
     "reports-sla": [*REPORT_FILTERS, "kind", "severity"],

@@ -55,7 +55,16 @@ def _assert_no_victim_data(response, where: str):
 
 def test_the_sweep_sees_every_area():
     names = {e.url_id for e in URLS}
-    for expected in ("login", "logout", "healthz", "home", "preferences", "dashboard", "findings"):
+    for expected in (
+        "login",
+        "logout",
+        "healthz",
+        "home",
+        "preferences",
+        "dashboard",
+        "findings",
+        "my-queue",
+    ):
         assert expected in names
     assert BY_CATEGORY["admin"] and BY_CATEGORY["sandbox"] and len(TEAM) >= 20
 

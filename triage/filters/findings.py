@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from triage.filters.dates import BoundedDateFilter
@@ -22,6 +22,7 @@ from triage.models import (
     Team,
 )
 from triage.selectors import json_list_contains
+from triage.selectors.findings import mine
 
 # Parameters of the page that are not filters; a saved view keeps only the filters and sort.
 NON_FILTER_PARAMETERS = ("cursor",)
@@ -136,10 +137,7 @@ class FindingFilter(django_filters.FilterSet):
             return queryset.none()
         if value == "me":
             return queryset.filter(owner_member=user)
-        squads = list(
-            Squad.objects.filter(team=self.team, members__user=user).values_list("pk", flat=True)
-        )
-        return queryset.filter(Q(owner_member=user) | Q(owner_squad__in=squads))
+        return mine(queryset, team=self.team, user=user)
 
     def filter_cwe(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip().upper()

@@ -360,6 +360,18 @@ class Finding(MirrorModel):
                 fields=["team", "check_id", "repository", "severity", "status"],
                 name="mirror_finding_team_rule",
             ),
+            # My queue: a member's and a squad's open findings, with what their SLA due date
+            # is worked out from, read from the index (its count in the navigation, its page).
+            models.Index(
+                fields=["team", "owner_member", "severity", "first_detected_at"],
+                condition=models.Q(status__in=list(FINDING_UNRESOLVED_STATUSES)),
+                name="mirror_finding_open_member",
+            ),
+            models.Index(
+                fields=["team", "owner_squad", "severity", "first_detected_at"],
+                condition=models.Q(status__in=list(FINDING_UNRESOLVED_STATUSES)),
+                name="mirror_finding_open_squad",
+            ),
         ]
 
     def __str__(self) -> str:

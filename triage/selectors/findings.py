@@ -10,8 +10,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Case, DateTimeField, F, IntegerField, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from triage.models import (
@@ -21,6 +32,7 @@ from triage.models import (
     Fix,
     SavedView,
     SlaPolicy,
+    Squad,
     Team,
 )
 from triage.selectors import json_list_contains
@@ -109,6 +121,76 @@ def findings_for_team(*, team: Team) -> QuerySet[Finding]:
     return Finding.objects.filter(team=team)
 
 
+# My queue: the open findings assigned to a person or to one of their squads.
+QUEUE_COUNT_LIMIT = 999
+QUEUE_PREVIEW_SIZE = 5
+
+
+def squad_ids_of(*, team: Team, user) -> list[int]:
+    return list(Squad.objects.filter(team=team, members__user=user).values_list("pk", flat=True))
+
+
+def mine(queryset: QuerySet[Finding], *, team: Team, user, squad_ids=None) -> QuerySet[Finding]:
+    """``queryset`` narrowed to the findings assigned to ``user`` or to one of their squads
+    (``squad_ids``: the squads, as a list or a subquery; looked up when not given)."""
+    if squad_ids is None:
+        squad_ids = squad_ids_of(team=team, user=user)
+    return queryset.filter(Q(owner_member=user) | Q(owner_squad__in=squad_ids))
+
+
+def my_queue(*, team: Team, user) -> QuerySet[Finding]:
+    """The open findings of ``team`` assigned to ``user`` or to one of their squads."""
+    return mine(findings_for_team(team=team).unresolved(), team=team, user=user)
+
+
+def queue_count_label(count: int) -> str:
+    """The navigation's count: nothing for an empty queue, "999+" past the limit."""
+    if count > QUEUE_COUNT_LIMIT:
+        return f"{QUEUE_COUNT_LIMIT}+"
+    return str(count) if count else ""
+
+
+def my_queue_count(*, team_id: int, user) -> int:
+    """How many findings are in the user's queue, up to ``QUEUE_COUNT_LIMIT + 1``, in one
+    query: the navigation shows it on every page. The user's own, then their squads' that are
+    not their own (the squads a subquery): two disjoint parts, each read from its index of
+    open findings, so the count stops at the limit (an OR of the two reads every open finding
+    of the team; a UNION that removes duplicates reads every finding in the queue)."""
+    open_findings = Finding.objects.filter(team_id=team_id).unresolved().order_by()
+    squads = Squad.objects.filter(team_id=team_id, members__user=user).values("pk")
+    own = open_findings.filter(owner_member=user).values("pk")
+    of_squads = open_findings.filter(owner_squad__in=squads).exclude(owner_member=user)
+    return own.union(of_squads.values("pk"), all=True)[: QUEUE_COUNT_LIMIT + 1].count()
+
+
+@dataclass
+class QueueSummary:
+    total: int
+    past_sla: int
+    due_this_week: int
+    first: list[Finding]
+
+
+def my_queue_summary(*, team: Team, user, sla_days: Mapping[str, int]) -> QueueSummary:
+    """The dashboard's "My queue" card: how many, how many past their SLA, how many fall due
+    within seven days, and the first few by SLA due date (two queries and the squads')."""
+    now = timezone.now()
+    queryset = my_queue(team=team, user=user).annotate(sla_due_at=sla_due(sla_days))
+    counts = queryset.aggregate(
+        total=Count("pk"),
+        past_sla=Count("pk", filter=Q(sla_due_at__lt=now)),
+        due_this_week=Count(
+            "pk", filter=Q(sla_due_at__gte=now, sla_due_at__lt=now + timedelta(days=7))
+        ),
+    )
+    first = list(
+        queryset.select_related(*TABLE_RELATIONS)
+        .only(*TABLE_COLUMNS)
+        .order_by("sla_due_at", "pk")[:QUEUE_PREVIEW_SIZE]
+    )
+    return QueueSummary(first=first, **counts)
+
+
 @dataclass
 class FindingsPage:
     rows: list[Finding]
@@ -155,6 +237,15 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, object, int] | None:
     return None if value is None else (direction, value, pk)
 
 
+def _deferred_rows(rows_query: QuerySet[Finding], order: list, size: int, **sort_key) -> QuerySet:
+    """The rows of a page in an order no index holds (the SLA due date is worked out per
+    row): the order is found over narrow rows (ids and the sort key), then only the page's
+    rows are read whole and joined to their repository, instead of every matching row."""
+    ids = rows_query.select_related(None).values("pk")[:size]
+    rows = Finding.objects.filter(pk__in=ids).select_related(*TABLE_RELATIONS).only(*TABLE_COLUMNS)
+    return rows.annotate(**sort_key).order_by(*order)
+
+
 def findings_page(
     *,
     queryset: QuerySet[Finding],
@@ -174,9 +265,8 @@ def findings_page(
     if sort.column == "severity_rank":
         rows_query = rows_query.annotate(severity_rank=SEVERITY_RANK)
     elif sort.column == "sla_due_at":
-        rows_query = rows_query.annotate(
-            sla_due_at=sla_due(SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days)
-        )
+        due = sla_due(SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days)
+        rows_query = rows_query.annotate(sla_due_at=due)
     position = _decode_cursor(cursor, sort) if cursor else None
     backwards = position is not None and position[0] == "before"
     # Reading backwards walks the reverse order, then flips the rows.
@@ -187,6 +277,8 @@ def findings_page(
         _, value, pk = position
         compare = TupleLessThan if descending else TupleGreaterThan
         rows_query = rows_query.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
+    if sort.column == "sla_due_at":
+        rows_query = _deferred_rows(rows_query, order, page_size + 1, sla_due_at=due)
     rows = list(rows_query[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]

@@ -189,9 +189,11 @@ def finding_status_job_create(
     return job
 
 
-def ids_within_cap(finding_ids: Iterable[int], cap: int = MAX_JOB_ITEMS) -> QuerySet | list[int]:
+def ids_within_cap(finding_ids: Iterable[int], cap: int | None = None) -> QuerySet | list[int]:
     """The ids as a subquery when they are a queryset; else the distinct ids, read up to one
-    more than ``cap`` (enough to refuse), never the whole iterable."""
+    more than ``cap`` (a job's cap unless given: enough to refuse), never the whole
+    iterable."""
+    cap = MAX_JOB_ITEMS if cap is None else cap
     if isinstance(finding_ids, QuerySet):
         return finding_ids
     capped: dict[int, None] = {}

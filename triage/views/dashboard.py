@@ -11,6 +11,8 @@ from django.views.decorators.http import require_safe
 from triage.models import Finding, KolegaConnection, Role
 from triage.permissions import can, team_view
 from triage.selectors import dashboard as dashboard_selectors
+from triage.selectors.findings import my_queue_summary, queue_count_label
+from triage.selectors.reports.scope import sla_policy_of
 from triage.selectors.scans import active_scan_batches
 from triage.services import scans as scan_services
 from triage.views.htmx import fragment_only, refresh_page, render_fragment, render_page
@@ -40,7 +42,20 @@ def dashboard(request):
             # The findings the open counts count, as the findings page's filter.
             "open_query": urlencode([("status", status) for status in Finding.UNRESOLVED_STATUSES]),
         }
+        queue = _queue_card(request)
+        # The navigation's count is the card's: no second query for it.
+        context |= {"queue": queue, "my_queue_count": queue_count_label(queue.total)}
     return render_page(request, TEMPLATE, context)
+
+
+def _queue_card(request):
+    """The "My queue" card: its counts and first findings, each row linked."""
+    team = request.team
+    summary = my_queue_summary(team=team, user=request.user, sla_days=sla_policy_of(team).days)
+    findings_base = reverse("findings", kwargs={"team_slug": team.slug})
+    for finding in summary.first:
+        finding.url = f"{findings_base}{finding.pk}/"
+    return summary
 
 
 @team_view(read=Role.VIEWER)

@@ -80,6 +80,7 @@ def rule_groups_page(request):
     context = {
         **owner_filter_context(request, filterset, can_triage=can_triage),
         "group": GROUP_BY_RULE,
+        "list_url": reverse("findings", kwargs={"team_slug": request.team.slug}),
         "filter": filterset,
         "values": _form_values(filters),
         "ignored_filters": ignored,

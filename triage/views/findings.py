@@ -87,20 +87,34 @@ def _query(params: QueryDict, **changes) -> str:
     return result.urlencode()
 
 
+# My queue is this page scoped to the user's open findings: the scope rides in the URL state
+# the page posts (``filter_query``), so "all matching" of a bulk action means all in the queue.
+QUEUE_SCOPE = "queue"
+QUEUE_DEFAULT_SORT = "sla"
+
+
 def _filtered(request, params: QueryDict) -> FindingFilter:
+    if params.get("scope") == QUEUE_SCOPE:
+        queryset = selectors.my_queue(team=request.team, user=request.user)
+    else:
+        queryset = selectors.findings_for_team(team=request.team)
     return FindingFilter(
         params,
-        queryset=selectors.findings_for_team(team=request.team),
+        queryset=queryset,
         team=request.team,
         user=request.user,
     )
 
 
-def _filter_params(params: QueryDict) -> QueryDict:
-    """The filters and sort of a URL, without its position in the list."""
+def _filter_params(params: QueryDict, *, queue: bool = False) -> QueryDict:
+    """The filters and sort of a URL, without its position in the list; in the queue, with
+    its scope and its default sort (SLA due, soonest first)."""
     kept = params.copy()
-    for name in NON_FILTER_PARAMETERS:
+    for name in (*NON_FILTER_PARAMETERS, "scope"):
         kept.pop(name, None)
+    if queue:
+        kept["scope"] = QUEUE_SCOPE
+        kept.setdefault("sort", QUEUE_DEFAULT_SORT)
     return kept
 
 
@@ -152,11 +166,15 @@ def _form_values(params: QueryDict) -> dict:
 
 
 def _page_of(
-    request, sla_days: dict[str, int] | None = None, query: QueryDict | None = None
+    request,
+    sla_days: dict[str, int] | None = None,
+    query: QueryDict | None = None,
+    *,
+    queue: bool = False,
 ) -> tuple[selectors.FindingsPage, FindingFilter]:
-    """The page of findings the URL's filters, sort and cursor point at."""
+    """The page of findings the URL's filters, sort and cursor point at (or ``query``'s)."""
     query = request.GET if query is None else query
-    params = _filter_params(query)
+    params = _filter_params(query, queue=queue)
     filterset = _filtered(request, params)
     # A filter whose value the form refused is left out (the page says which).
     queryset = filterset.qs
@@ -185,12 +203,13 @@ def owner_filter_context(request, filterset: FindingFilter, *, can_triage: bool)
     }
 
 
-def _list_context(request, query: QueryDict | None = None) -> dict:
-    """The table's context for the URL's query string (or ``query``, after a POST)."""
+def _list_context(request, query: QueryDict | None = None, *, queue: bool = False) -> dict:
+    """The table's context for the URL's query string (or ``query``, after a POST); in the
+    queue, scoped to it."""
     query = request.GET if query is None else query
-    params = _filter_params(query)
+    params = _filter_params(query, queue=queue)
     sla_days = sla_policy_of(request.team).days
-    page, filterset = _page_of(request, sla_days, query)
+    page, filterset = _page_of(request, sla_days, query, queue=queue)
     ignored = ignored_filters(filterset)
     sort_key = selectors.sort_of(params.get("sort"))
     _decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days)
@@ -242,34 +261,75 @@ def _list_context(request, query: QueryDict | None = None) -> dict:
         "bulk_form": BulkStatusForm(initial={"filter_query": filter_query}),
         "dismissals_need_approval": dismissal_services.dismissals_need_approval(request.team),
         "nav_active": "findings",
+    } | (_queue_context(request) if queue else {"list_url": _url("findings", request)})
+
+
+def _url(name: str, request) -> str:
+    return reverse(name, kwargs={"team_slug": request.team.slug})
+
+
+def _queue_context(request) -> dict:
+    """What the queue changes on the page: its heading and its URLs."""
+    return {
+        "queue": True,
+        "list_url": _url("my-queue", request),
+        "count_url": _url("my-queue-count", request),
+        "nav_active": "my-queue",
     }
+
+
+def _list_page(request, *, queue: bool = False):
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    context = _list_context(request, queue=queue)
+    return render_page(request, "triage/findings/list.html", context, partial="findings-page")
+
+
+def _count_fragment(request, *, queue: bool = False):
+    page, _ = _page_of(request, queue=queue)
+    context = {"page": page, "count_query": request.GET.urlencode()}
+    if queue:
+        context["count_url"] = _url("my-queue-count", request)
+    return render_fragment(request, "triage/findings/list.html", "findings-count", context)
 
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
 def findings(request):
     """The triage table over the mirror."""
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
     from triage.views import finding_groups  # it builds on this module's helpers
 
-    if finding_groups.is_grouped(request):
+    if request.method == "GET" and finding_groups.is_grouped(request):
         return finding_groups.rule_groups_page(request)
-    return render_page(
-        request, "triage/findings/list.html", _list_context(request), partial="findings-page"
-    )
+    return _list_page(request)
 
 
 @team_view(read=Role.VIEWER)
 @fragment_only("findings")
 def findings_count(request):
     """The count of the table's filters, fetched again when findings change."""
-    page, _ = _page_of(request)
-    return render_fragment(
-        request,
-        "triage/findings/list.html",
-        "findings-count",
-        {"page": page, "count_query": request.GET.urlencode()},
-    )
+    return _count_fragment(request)
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+def my_queue(request):
+    """My queue: this page over the open findings assigned to the user or their squads,
+    soonest SLA due first, with the same filters and bulk actions (read-only for viewers)."""
+    return _list_page(request, queue=True)
+
+
+@team_view(read=Role.VIEWER)
+@fragment_only("my-queue")
+def my_queue_count(request):
+    return _count_fragment(request, queue=True)
+
+
+@team_view(read=Role.VIEWER)
+@fragment_only("my-queue")
+def my_queue_badge(request):
+    """The count beside "My queue" in the navigation: one bounded, indexed query."""
+    count = selectors.my_queue_count(team_id=request.team.pk, user=request.user.pk)
+    context = {"my_queue_count": selectors.queue_count_label(count)}
+    return render_fragment(request, "base.html", "my-queue-badge", context)
 
 
 def _selected_queryset(request, form: FindingSelectionForm):
@@ -297,7 +357,7 @@ def findings_bulk(request):
     if request.method != "POST":
         return redirect(list_url)
     form = BulkStatusForm(request.POST)
-    back = f"{list_url}?{request.POST.get('filter_query', '')}"
+    back = f"{_back_url(request, list_url)}?{request.POST.get('filter_query', '')}"
     action = request.POST.get("action", "submit")
     if not form.is_valid():
         errors = [e for field in form.errors.values() for e in field]
@@ -333,6 +393,17 @@ def findings_bulk(request):
         messages.error(request, exc.message)
         return redirect_after_post(request, back)
     return _bulk_started(request, change)
+
+
+def _back_url(request, list_url: str) -> str:
+    """The page a selection was posted from: the queue's scope rides in its filters (and
+    htmx names the page)."""
+    queue_url = _url("my-queue", request)
+    current = request.htmx.current_url_abs_path if is_htmx(request) else None
+    from_queue = bool(current) and current.partition("?")[0] == queue_url
+    if from_queue or QueryDict(request.POST.get("filter_query", "")).get("scope") == QUEUE_SCOPE:
+        return queue_url
+    return list_url
 
 
 def _bulk_preview(request, *, queryset, status: str):
@@ -403,27 +474,28 @@ def findings_assign(request):
         level = messages.SUCCESS if done.changed else messages.INFO
         messages.add_message(request, level, _assigned_message(done, to_me=assignee == "me"))
     query = _table_query(request)
+    back = _back_url(request, list_url)
     if is_fragment(request) and request.htmx.target == "findings-page":
         return render_fragment(
             request,
             "triage/findings/list.html",
             "findings-page",
-            _list_context(request, query),
+            _list_context(request, query, queue=back != list_url),
             events=(Event.FINDINGS_CHANGED,),
         )
     return send_events(
-        redirect_after_post(request, f"{list_url}?{query.urlencode()}"), Event.FINDINGS_CHANGED
+        redirect_after_post(request, f"{back}?{query.urlencode()}"), Event.FINDINGS_CHANGED
     )
 
 
 def _table_query(request) -> QueryDict:
     """The findings table's query string to show after a POST: the page the browser shows
     (htmx says which), else the filters the selection was made with."""
-    list_url = reverse("findings", kwargs={"team_slug": request.team.slug})
+    pages = (_url("findings", request), _url("my-queue", request))
     current = request.htmx.current_url_abs_path if is_htmx(request) else None
     if current:
         path, _, query = current.partition("?")
-        if path == list_url:
+        if path in pages:
             return QueryDict(query)
     return _filter_params(QueryDict(request.POST.get("filter_query", "")))
 
@@ -553,4 +625,9 @@ urlpatterns = [
     path("jobs/<int:job_id>/", status_job, name="findings-job"),
     path("views/", saved_views, name="findings-views"),
     path("views/<int:view_id>/", saved_view, name="findings-view"),
+]
+queue_urlpatterns = [
+    path("", my_queue, name="my-queue"),
+    path("count/", my_queue_count, name="my-queue-count"),
+    path("badge/", my_queue_badge, name="my-queue-badge"),
 ]
