@@ -352,8 +352,16 @@ class Finding(MirrorModel):
                 condition=models.Q(resolved_at__isnull=False),
                 name="mirror_finding_team_resolved",
             ),
-            models.Index(fields=["team", "owner_member"], name="mirror_finding_team_owner"),
-            models.Index(fields=["team", "owner_squad"], name="mirror_finding_team_squad"),
+            # A member's or a squad's findings, each severity in order of first detection: the
+            # SLA-due order of an owner's findings walks these severity by severity.
+            models.Index(
+                fields=["team", "owner_member", "severity", "first_detected_at"],
+                name="mirror_finding_team_owner",
+            ),
+            models.Index(
+                fields=["team", "owner_squad", "severity", "first_detected_at"],
+                name="mirror_finding_team_squad",
+            ),
             # Findings grouped by rule: per check_id and repository its severities and
             # statuses read from the index alone, in order; a rule's findings are found by it.
             models.Index(

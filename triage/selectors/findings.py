@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connections
 from django.db.models import (
     Case,
     Count,
     DateTimeField,
+    ExpressionWrapper,
     F,
     IntegerField,
     Q,
@@ -31,6 +33,7 @@ from triage.models import (
     FindingStatusJob,
     Fix,
     SavedView,
+    Severity,
     SlaPolicy,
     Squad,
     Team,
@@ -246,6 +249,40 @@ def _deferred_rows(rows_query: QuerySet[Finding], order: list, size: int, **sort
     return rows.annotate(**sort_key).order_by(*order)
 
 
+def _sla_page_ids(
+    queryset: QuerySet[Finding],
+    days: Mapping[str, int],
+    *,
+    descending: bool,
+    position: tuple[str, object, int] | None,
+    size: int,
+) -> list[int]:
+    """The ids of a page in SLA-due order, found severity by severity: within one severity
+    the due date follows the first detection, so each severity's next rows are a walk of an
+    index on (…, severity, first_detected_at) that stops after ``size`` rows, and the page is
+    the first ``size`` of those few. No row outside the page's reach is read or sorted, which
+    ordering every matching row by a date worked out per row would do."""
+    compare = TupleLessThan if descending else TupleGreaterThan
+    order = (
+        [F("first_detected_at").desc(), F("pk").desc()]
+        if descending
+        else ["first_detected_at", "pk"]
+    )
+    parts = []
+    for severity in Severity.values:
+        shift = timedelta(days=days.get(severity, NO_SLA_DAYS))
+        part = queryset.filter(severity=severity)
+        if position is not None:
+            _, value, pk = position
+            part = part.filter(compare(Tuple(F("first_detected_at"), F("pk")), (value - shift, pk)))
+        due = ExpressionWrapper(F("first_detected_at") + shift, output_field=DateTimeField())
+        part = part.annotate(sla_due_at=due).order_by(*order).values_list("sla_due_at", "pk")
+        parts.append(part[:size])
+    page = parts[0].union(*parts[1:], all=True)
+    page = page.order_by(*(("-sla_due_at", "-pk") if descending else ("sla_due_at", "pk")))
+    return [pk for _, pk in page[:size]]
+
+
 def findings_page(
     *,
     queryset: QuerySet[Finding],
@@ -277,7 +314,25 @@ def findings_page(
         _, value, pk = position
         compare = TupleLessThan if descending else TupleGreaterThan
         rows_query = rows_query.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
-    if sort.column == "sla_due_at":
+    if (
+        sort.column == "sla_due_at"
+        and connections[queryset.db].features.supports_slicing_ordering_in_compound
+    ):
+        ids = _sla_page_ids(
+            queryset.order_by(),
+            SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days,
+            descending=descending,
+            position=position,
+            size=page_size + 1,
+        )
+        rows_query = (
+            Finding.objects.filter(pk__in=ids)
+            .select_related(*TABLE_RELATIONS)
+            .only(*TABLE_COLUMNS)
+            .annotate(sla_due_at=due)
+            .order_by(*order)
+        )
+    elif sort.column == "sla_due_at":
         rows_query = _deferred_rows(rows_query, order, page_size + 1, sla_due_at=due)
     rows = list(rows_query[: page_size + 1])
     has_more = len(rows) > page_size

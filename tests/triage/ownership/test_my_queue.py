@@ -233,7 +233,8 @@ def test_queue_queries_are_bounded_and_do_not_grow_with_rows(
     assert counts[5] == counts[50]
     with django_assert_max_num_queries(22):
         client.get(_url(team))
-    with django_assert_max_num_queries(16):
+    # On PostgreSQL the SLA order finds the page's ids first, then reads those rows.
+    with django_assert_max_num_queries(17):
         client.get(_url(team), {"severity": "high"}, **HTMX)
 
 
