@@ -26,6 +26,7 @@ from triage.views.findings import (
     _form_values,
     _query,
     _repository_options,
+    list_page,
     owner_filter_context,
 )
 from triage.views.htmx import fragment_only, render_fragment, render_page
@@ -64,6 +65,15 @@ def _decorate_groups(groups, *, filters: QueryDict, team_slug: str) -> None:
         group.list_url = f"{list_url}?{query}"
         group.rows_url = f"{rows_url}?{query}"
         group.key = index
+
+
+@team_view(read=Role.VIEWER, write=Role.TRIAGER)
+def findings(request):
+    """The findings page: the triage table, or with ``?group=rule`` the table grouped by rule
+    (grouping builds on the table's helpers, so the URL is answered here)."""
+    if request.method == "GET" and is_grouped(request):
+        return rule_groups_page(request)
+    return list_page(request)
 
 
 def rule_groups_page(request):
@@ -153,5 +163,6 @@ def group_findings(request):
 
 
 urlpatterns = [
+    path("", findings, name="findings"),
     path("rules/findings/", group_findings, name="findings-group-findings"),
 ]

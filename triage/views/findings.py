@@ -293,13 +293,9 @@ def _count_fragment(request, *, queue: bool = False):
     return render_fragment(request, "triage/findings/list.html", "findings-count", context)
 
 
-@team_view(read=Role.VIEWER, write=Role.TRIAGER)
-def findings(request):
-    """The triage table over the mirror."""
-    from triage.views import finding_groups  # it builds on this module's helpers
-
-    if request.method == "GET" and finding_groups.is_grouped(request):
-        return finding_groups.rule_groups_page(request)
+def list_page(request):
+    """The triage table over the mirror (``triage.views.finding_groups.findings`` answers the
+    findings URL: the table, or the table grouped by rule)."""
     return _list_page(request)
 
 
@@ -617,7 +613,6 @@ def saved_view(request, view_id: int):
 
 
 urlpatterns = [
-    path("", findings, name="findings"),
     path("count/", findings_count, name="findings-count"),
     path("bulk/", findings_bulk, name="findings-bulk"),
     path("assign/", findings_assign, name="findings-assign"),
