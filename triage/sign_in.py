@@ -97,3 +97,18 @@ def _count_failure(sender, credentials, request=None, **kwargs):
 @receiver(user_logged_in, dispatch_uid="triage.sign_in.success")
 def _reset_failures(sender, user, request=None, **kwargs):
     cache.delete(_key(user.get_username()))
+
+
+@receiver(user_logged_in, dispatch_uid="triage.sign_in.second_step")
+def _owe_second_step(sender, user, request=None, **kwargs):
+    """A local sign-in of a user with a confirmed authenticator owes the second step before
+    any page opens; a single sign-on leaves multi-factor authentication to the provider."""
+    from triage.services import two_factor
+
+    if request is None or not hasattr(request, "session"):
+        return
+    by_sso = getattr(user, "backend", "") == two_factor.SSO_BACKEND
+    enrolled = two_factor.confirmed_authenticator(user) is not None
+    request.session[two_factor.SESSION_SSO] = by_sso
+    request.session[two_factor.SESSION_ENROLLED] = enrolled
+    request.session[two_factor.SESSION_PENDING] = enrolled and not by_sso

@@ -19,6 +19,7 @@ from triage.views import (
     settings,
     sso,
     sync,
+    two_factor,
 )
 
 # Each area's view module owns its URL patterns; all are mounted under /t/<team-slug>/.
@@ -71,6 +72,8 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("account/preferences/", home.preferences, name="preferences"),
+    path("account/two-factor/", two_factor.enrolment, name="two-factor"),
+    path("login/code/", two_factor.second_step, name="second-step"),
     path("invitations/<str:token>/", invitations.invitation, name="invitation"),
     path("t/<slug:team_slug>/", include(team_patterns)),
 ]

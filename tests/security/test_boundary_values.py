@@ -167,6 +167,9 @@ PAGES: dict[str, list[Page]] = {
         )
     ],
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
+    "triage.forms.two_factor.OneTimeCodeForm": [
+        Page("two-factor", "post", data={"action": "confirm"}, team=False)
+    ],
     **{
         f"triage.forms.ownership.{name}": [Page("settings-ownership", "post", data=data)]
         for name, data in {

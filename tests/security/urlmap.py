@@ -360,6 +360,12 @@ class VictimWorld:
             error=VICTIM_MARKERS["sync_error"],
         )
 
+    @cached_property
+    def totp_device(self):
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        return TOTPDevice.objects.create(user=self.owner, name="Victim authenticator")
+
 
 def _invitation_token(world: VictimWorld) -> str:
     from triage.models import Role
@@ -406,6 +412,8 @@ KWARG_FACTORIES = {
     "id": lambda world: str(world.owner.pk),
     "content_type_id": lambda world: _content_type_id(world.connection),
     "url": lambda world: "no-such-admin-page/",
+    # django-otp's admin pages of one authenticator (its key and QR code): the victim's own.
+    "pk": lambda world: world.totp_device.pk,
 }
 # Kwargs filled per request rather than by an object.
 SPECIAL_KWARGS = {"team_slug"}
