@@ -109,6 +109,5 @@ def _owe_second_step(sender, user, request=None, **kwargs):
         return
     by_sso = getattr(user, "backend", "") == two_factor.SSO_BACKEND
     enrolled = two_factor.confirmed_authenticator(user) is not None
-    request.session[two_factor.SESSION_SSO] = by_sso
     request.session[two_factor.SESSION_ENROLLED] = enrolled
     request.session[two_factor.SESSION_PENDING] = enrolled and not by_sso

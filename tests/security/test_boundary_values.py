@@ -153,6 +153,9 @@ PAGES: dict[str, list[Page]] = {
     "triage.forms.settings.TeamApprovalPolicyForm": [
         Page("settings-policies", "post", data={"action": "approvals", "required_approvals": "1"})
     ],
+    "triage.forms.settings.TeamSignInPolicyForm": [
+        Page("settings-policies", "post", data={"action": "sign_in"})
+    ],
     "triage.forms.settings.TeamSlaForm": [
         Page(
             "settings-policies",

@@ -232,7 +232,15 @@ FORMS = {
     "settings-sync": ({}, ["connection", "kind"]),
     "settings-policies": (
         {},
-        ["action", "critical_days", "high_days", "medium_days", "low_days", "required_approvals"],
+        [
+            "action",
+            "critical_days",
+            "high_days",
+            "medium_days",
+            "low_days",
+            "required_approvals",
+            "require_totp",
+        ],
     ),
     "findings-views": ({}, ["name", "query"]),
     "findings-bulk": (

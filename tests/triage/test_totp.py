@@ -11,7 +11,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.factories import TEST_PASSWORD, MembershipFactory, UserFactory
 from triage import sign_in
 from triage.models import AuditEvent, Role
 from triage.services import two_factor
@@ -189,3 +189,69 @@ def test_a_single_sign_on_session_is_exempt(db, member):
     page = client.get(reverse("two-factor")).content.decode()
     assert "identity provider" in page and "otpauth://" not in page
     assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+def test_an_admin_requires_an_authenticator_for_the_team(db, team, member, client_as):
+    admin = member(Role.ADMIN)
+    client = client_as(admin)
+    policies = reverse("settings-policies", kwargs={"team_slug": team.slug})
+    assert "Members need an authenticator app" in client.get(policies).content.decode()
+    saved = client.post(policies, {"action": "sign_in", "require_totp": "on"})
+    assert saved.status_code == 302
+    team.refresh_from_db()
+    assert team.require_totp
+    event = AuditEvent.objects.get(action="sign_in_policy.update")
+    assert event.team == team and event.details["require_totp"] is True
+
+
+def test_a_viewer_cannot_change_the_sign_in_policy(db, team, member, client_as):
+    client = client_as(member(Role.VIEWER))
+    policies = reverse("settings-policies", kwargs={"team_slug": team.slug})
+    assert client.post(policies, {"action": "sign_in", "require_totp": "on"}).status_code == 403
+    team.refresh_from_db()
+    assert not team.require_totp
+
+
+def test_a_required_team_sends_a_member_to_enrolment_until_enrolled(db, team, other_team, member):
+    team.require_totp = True
+    team.save()
+    user = member(Role.TRIAGER, username="alice")
+    MembershipFactory(team=other_team, user=user, role=Role.VIEWER)
+    client = Client()
+    _sign_in(client)
+    dashboard = reverse("dashboard", kwargs={"team_slug": team.slug})
+    findings = reverse("findings", kwargs={"team_slug": team.slug})
+    for url in (dashboard, findings):
+        page = client.get(url)
+        assert page.status_code == 302
+        assert page["Location"] == f"{reverse('two-factor')}?team={team.slug}"
+    assert client.get(findings, headers={"HX-Request": "true"}).status_code == 401
+    # A team without the requirement opens as before.
+    other = reverse("dashboard", kwargs={"team_slug": other_team.slug})
+    assert client.get(other).status_code == 200
+
+    enrolment = client.get(page["Location"]).content.decode()
+    assert "Blue Team" in enrolment and "requires an authenticator app" in enrolment
+    device = TOTPDevice.objects.get(user=user)
+    client.post(reverse("two-factor"), {"action": "confirm", "code": code_of(device)})
+    assert client.get(dashboard).status_code == 200
+
+
+def test_a_single_sign_on_member_of_a_required_team_is_exempt(db, team, member):
+    team.require_totp = True
+    team.save()
+    user = member(Role.VIEWER)
+    client = Client()
+    client.force_login(user, backend=two_factor.SSO_BACKEND)
+    assert client.get(reverse("dashboard", kwargs={"team_slug": team.slug})).status_code == 200
+    policies = reverse("settings-policies", kwargs={"team_slug": team.slug})
+    assert "single sign-on are exempt" in client.get(policies).content.decode()
+
+
+def test_a_team_slug_of_another_team_names_nothing_on_the_enrolment_page(
+    db, team, other_team, member, client_as
+):
+    other_team.require_totp = True
+    other_team.save()
+    page = client_as(member(Role.VIEWER)).get(f"{reverse('two-factor')}?team={other_team.slug}")
+    assert other_team.name not in page.content.decode()

@@ -25,7 +25,6 @@ SSO_BACKEND = "triage.oidc.backend.SsoBackend"
 # confirmed authenticator (read by team pages that require one, without a query).
 SESSION_PENDING = "portal_second_step_pending"
 SESSION_ENROLLED = "portal_totp_enrolled"
-SESSION_SSO = "portal_signed_in_by_sso"
 
 
 class CodeRefused(Exception):

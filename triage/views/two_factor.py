@@ -10,6 +10,8 @@ from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 
 from triage.forms.two_factor import OneTimeCodeForm
+from triage.models import Membership
+from triage.permissions import signed_in_by_sso
 from triage.services import two_factor
 from triage.sign_in import sign_in_wait_seconds
 
@@ -38,7 +40,7 @@ def _count_wrong_code(request) -> None:
 def second_step(request):
     if not request.session.get(two_factor.SESSION_PENDING):
         return redirect(_safe_next(request))
-    form = OneTimeCodeForm(request.POST or None)
+    form = OneTimeCodeForm(request.POST if request.method == "POST" else None)
     wait = 0
     if request.method == "POST":
         wait = sign_in_wait_seconds(request.user.get_username())
@@ -66,13 +68,26 @@ def second_step(request):
     )
 
 
+def _team_requiring_totp(request):
+    """The team that sent the user here (``?team=<slug>``), if they are in it and it does."""
+    slug = request.GET.get("team", "")
+    if not slug:
+        return None
+    membership = (
+        Membership.objects.select_related("team")
+        .filter(user=request.user, team__slug=slug, team__require_totp=True)
+        .first()
+    )
+    return membership.team if membership else None
+
+
 @never_cache
 def enrolment(request):
     """Enrol an authenticator app, see recovery codes once, make new ones, or disable it."""
     user = request.user
-    by_sso = request.session.get(two_factor.SESSION_SSO, False)
+    by_sso = signed_in_by_sso(request)
     device = None if by_sso else two_factor.confirmed_authenticator(user)
-    form = OneTimeCodeForm(request.POST or None)
+    form = OneTimeCodeForm(request.POST if request.method == "POST" else None)
     recovery_codes = None
     if request.method == "POST" and not by_sso:
         action = request.POST.get("action", "")
@@ -116,6 +131,6 @@ def enrolment(request):
             "secret": two_factor.base32_secret(pending) if pending else "",
             "recovery_codes": recovery_codes,
             "recovery_codes_left": two_factor.recovery_codes_left(user) if device else 0,
-            "required_by": request.GET.get("team", ""),
+            "required_by": _team_requiring_totp(request),
         },
     )
