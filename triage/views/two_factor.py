@@ -87,10 +87,15 @@ def enrolment(request):
     user = request.user
     by_sso = signed_in_by_sso(request)
     device = None if by_sso else two_factor.confirmed_authenticator(user)
-    form = OneTimeCodeForm(request.POST if request.method == "POST" else None)
+    # One form per button, each with its own field ids; the one sent is bound.
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    forms = {
+        name: OneTimeCodeForm(request.POST if name == action else None, auto_id=f"{name}_%s")
+        for name in ("confirm", "regenerate", "disable")
+    }
+    form = forms.get(action) or OneTimeCodeForm(request.POST or {}, auto_id="confirm_%s")
     recovery_codes = None
     if request.method == "POST" and not by_sso:
-        action = request.POST.get("action", "")
         if action not in {"confirm", "regenerate", "disable"}:
             form.is_valid()
             form.add_error(None, "Unknown action.")
@@ -124,6 +129,7 @@ def enrolment(request):
         "account/two_factor.html",
         {
             "form": form,
+            "forms": forms,
             "by_sso": by_sso,
             "device": device,
             "pending": pending,
