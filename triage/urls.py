@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from triage.forms.sign_in import LocalPasswordResetForm
 from triage.views import (
     approvals,
     dashboard,
@@ -70,6 +71,26 @@ urlpatterns = [
         "account/password/done/",
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
+    ),
+    path(
+        "account/password/reset/",
+        auth_views.PasswordResetView.as_view(form_class=LocalPasswordResetForm),
+        name="password_reset",
+    ),
+    path(
+        "account/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "account/password/reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
     ),
     path("account/preferences/", home.preferences, name="preferences"),
     path("account/two-factor/", two_factor.enrolment, name="two-factor"),

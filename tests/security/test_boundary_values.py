@@ -170,9 +170,10 @@ PAGES: dict[str, list[Page]] = {
         )
     ],
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
-    "triage.forms.two_factor.OneTimeCodeForm": [
+    "triage.forms.sign_in.OneTimeCodeForm": [
         Page("two-factor", "post", data={"action": "confirm"}, team=False)
     ],
+    "triage.forms.sign_in.LocalPasswordResetForm": [Page("password_reset", "post", team=False)],
     **{
         f"triage.forms.ownership.{name}": [Page("settings-ownership", "post", data=data)]
         for name, data in {

@@ -277,6 +277,7 @@ FORMS = {
     "approvals-decide": ({"approval_id": "approval"}, ["decision", "comment"]),
     "preferences": (None, ["timezone"]),
     "two-factor": (None, ["code", "action"]),
+    "password_reset": (None, ["email"]),
 }
 
 

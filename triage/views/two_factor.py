@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 
-from triage.forms.two_factor import OneTimeCodeForm
+from triage.forms.sign_in import OneTimeCodeForm
 from triage.models import Membership
 from triage.permissions import signed_in_by_sso
 from triage.services import two_factor

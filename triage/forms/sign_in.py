@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 
 
 class OneTimeCodeForm(forms.Form):
@@ -17,3 +18,11 @@ class OneTimeCodeForm(forms.Form):
         if not code.isalnum():
             raise forms.ValidationError("A code has only letters and digits.")
         return code
+
+
+class LocalPasswordResetForm(PasswordResetForm):
+    """Password reset by email for local accounts only: a user who signs in through single
+    sign-on has no portal password to reset (the provider keeps it)."""
+
+    def get_users(self, email):
+        return (user for user in super().get_users(email) if not hasattr(user, "sso_identity"))
