@@ -194,7 +194,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Off: only single sign-on signs people in, but for the break-glass usernames, who keep their
+# password (and its second step) for when the identity provider is down.
+PORTAL_LOCAL_SIGN_IN = env_bool("PORTAL_LOCAL_SIGN_IN", True)
+PORTAL_BREAK_GLASS_USERS = env_list("PORTAL_BREAK_GLASS_USERS", [])
+
 AUTHENTICATION_BACKENDS = [
+    "triage.sign_in.LocalSignInSwitchBackend",
     "triage.sign_in.SignInSlowdownBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

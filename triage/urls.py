@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from triage.forms.sign_in import LocalPasswordResetForm
+from triage.forms.sign_in import LocalPasswordResetForm, PortalAuthenticationForm
 from triage.views import (
     approvals,
     dashboard,
@@ -57,7 +57,9 @@ urlpatterns = [
     path("", home.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=PortalAuthenticationForm
+        ),
         name="login",
     ),
     path("logout/", sso.sign_out, name="logout"),

@@ -173,6 +173,7 @@ PAGES: dict[str, list[Page]] = {
     "triage.forms.sign_in.OneTimeCodeForm": [
         Page("two-factor", "post", data={"action": "confirm"}, team=False)
     ],
+    "triage.forms.sign_in.PortalAuthenticationForm": [Page("login", "post", team=False)],
     "triage.forms.sign_in.LocalPasswordResetForm": [Page("password_reset", "post", team=False)],
     **{
         f"triage.forms.ownership.{name}": [Page("settings-ownership", "post", data=data)]

@@ -1,5 +1,7 @@
 from django import forms
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+
+from triage.sign_in import local_sign_in_allowed
 
 
 class OneTimeCodeForm(forms.Form):
@@ -22,7 +24,27 @@ class OneTimeCodeForm(forms.Form):
 
 class LocalPasswordResetForm(PasswordResetForm):
     """Password reset by email for local accounts only: a user who signs in through single
-    sign-on has no portal password to reset (the provider keeps it)."""
+    sign-on has no portal password to reset (the provider keeps it), nor has anyone but the
+    break-glass users while local sign-in is off."""
 
     def get_users(self, email):
-        return (user for user in super().get_users(email) if not hasattr(user, "sso_identity"))
+        return (
+            user
+            for user in super().get_users(email)
+            if not hasattr(user, "sso_identity") and local_sign_in_allowed(user.get_username())
+        )
+
+
+LOCAL_SIGN_IN_OFF = "Signing in with a password is turned off here: use single sign-on."
+
+
+class PortalAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form, saying so when local sign-in is off for the account."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if getattr(self.request, "portal_local_sign_in_off", False):
+                raise forms.ValidationError(LOCAL_SIGN_IN_OFF, code="local_sign_in_off") from None
+            raise
