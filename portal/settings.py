@@ -117,6 +117,9 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "triage",
     "sandbox",
 ]
@@ -132,6 +135,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "triage.middleware.SessionLifetimeMiddleware",
     "triage.middleware.PortalLoginRequiredMiddleware",
+    "triage.middleware.SecondStepMiddleware",
     "triage.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -190,7 +194,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Off: only single sign-on signs people in, but for the break-glass usernames, who keep their
+# password (and its second step) for when the identity provider is down.
+PORTAL_LOCAL_SIGN_IN = env_bool("PORTAL_LOCAL_SIGN_IN", True)
+PORTAL_BREAK_GLASS_USERS = env_list("PORTAL_BREAK_GLASS_USERS", [])
+
 AUTHENTICATION_BACKENDS = [
+    "triage.sign_in.LocalSignInSwitchBackend",
     "triage.sign_in.SignInSlowdownBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -209,6 +219,13 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# The issuer an authenticator app shows beside the account of a TOTP device.
+OTP_TOTP_ISSUER = "Triage Portal"
+# Wrong codes count toward the sign-in slowdown and lockout of the account (triage/sign_in.py)
+# as wrong passwords do; django-otp's own per-device throttle would refuse a right code
+# silently after a wrong one.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # Lock an account + address pair after repeated failures; a success resets the count.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)

@@ -1,5 +1,6 @@
 import time
 import zoneinfo
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -122,3 +123,24 @@ def _database_error_mark(sender, request=None, **kwargs):
 
 
 got_request_exception.connect(_database_error_mark, dispatch_uid="portal-database-unavailable")
+
+
+class SecondStepMiddleware:
+    """A session that signed in with the password of an account with a confirmed authenticator
+    reaches only the second-step page (and sign-out) until a code is given."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from triage.services.two_factor import SESSION_PENDING
+
+        if request.user.is_authenticated and request.session.get(SESSION_PENDING):
+            allowed = {resolve_url("second-step"), resolve_url("logout")}
+            if request.path not in allowed and not request.path.startswith(settings.STATIC_URL):
+                query = urlencode({"next": request.get_full_path()})
+                target = f"{resolve_url('second-step')}?{query}"
+                if request.headers.get("HX-Request"):
+                    return HttpResponse(status=401, headers={"HX-Redirect": target})
+                return redirect(target)
+        return self.get_response(request)

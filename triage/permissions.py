@@ -1,9 +1,13 @@
 """Team membership and role checks, done on the server for every team view."""
 
 from functools import wraps
+from urllib.parse import urlencode
 
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from triage.models import Membership, Role
 
@@ -33,6 +37,8 @@ def team_view(*, read: Role = Role.VIEWER, write: Role | None = None):
             needed = read if request.method in SAFE_METHODS else (write or read)
             if not membership.has_role(needed):
                 raise PermissionDenied(f"This needs the {Role(needed).label} role.")
+            if membership.team.require_totp and not second_factor_ready(request):
+                return _enrolment_redirect(request, membership.team)
             request.team = membership.team
             request.membership = membership
             return view(request, *args, **kwargs)
@@ -41,6 +47,33 @@ def team_view(*, read: Role = Role.VIEWER, write: Role | None = None):
         return wrapped
 
     return decorator
+
+
+def signed_in_by_sso(request) -> bool:
+    from triage.services.two_factor import SSO_BACKEND
+
+    return request.session.get(BACKEND_SESSION_KEY) == SSO_BACKEND
+
+
+def second_factor_ready(request) -> bool:
+    """Whether the session meets a team's "members need an authenticator app": signed in
+    through single sign-on (the provider does MFA), or its user has a confirmed device."""
+    from triage.services import two_factor
+
+    if signed_in_by_sso(request):
+        return True
+    enrolled = request.session.get(two_factor.SESSION_ENROLLED)
+    if enrolled is None:  # a session begun before the flag was kept
+        enrolled = two_factor.confirmed_authenticator(request.user) is not None
+        request.session[two_factor.SESSION_ENROLLED] = enrolled
+    return enrolled
+
+
+def _enrolment_redirect(request, team):
+    target = f"{reverse('two-factor')}?{urlencode({'team': team.slug})}"
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=401, headers={"HX-Redirect": target})
+    return redirect(target)
 
 
 def can(request, role: Role) -> bool:

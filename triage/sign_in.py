@@ -63,6 +63,27 @@ def sign_in_wait_seconds(username: str) -> int:
     return max(0, int(last_failure + delay - _now() + 0.999))
 
 
+def local_sign_in_allowed(username: str) -> bool:
+    """Whether ``username`` may sign in with a password (``PORTAL_LOCAL_SIGN_IN``, or one of
+    ``PORTAL_BREAK_GLASS_USERS`` when it is off)."""
+    if settings.PORTAL_LOCAL_SIGN_IN:
+        return True
+    wanted = username.strip().casefold()
+    return any(wanted == name.strip().casefold() for name in settings.PORTAL_BREAK_GLASS_USERS)
+
+
+class LocalSignInSwitchBackend:
+    """First of the authentication backends: refuses a password while local sign-in is off,
+    but for the break-glass usernames. Single sign-on passes no username and is not touched."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if not username or local_sign_in_allowed(username):
+            return None
+        if request is not None:
+            request.portal_local_sign_in_off = True
+        raise PermissionDenied
+
+
 class SignInSlowdownBackend:
     """First of the authentication backends: refuses an attempt while its account waits.
 
@@ -87,7 +108,11 @@ def _count_failure(sender, credentials, request=None, **kwargs):
     username = credentials.get("username")
     # An attempt refused during a wait was no guess: counting it would let anyone keep an
     # account waiting for ever.
-    if not username or getattr(request, "portal_sign_in_wait", None):
+    if (
+        not username
+        or getattr(request, "portal_sign_in_wait", None)
+        or getattr(request, "portal_local_sign_in_off", None)
+    ):
         return
     key = _key(username)
     failures = (cache.get(key) or (0, 0))[0] + 1
@@ -97,3 +122,17 @@ def _count_failure(sender, credentials, request=None, **kwargs):
 @receiver(user_logged_in, dispatch_uid="triage.sign_in.success")
 def _reset_failures(sender, user, request=None, **kwargs):
     cache.delete(_key(user.get_username()))
+
+
+@receiver(user_logged_in, dispatch_uid="triage.sign_in.second_step")
+def _owe_second_step(sender, user, request=None, **kwargs):
+    """A local sign-in of a user with a confirmed authenticator owes the second step before
+    any page opens; a single sign-on leaves multi-factor authentication to the provider."""
+    from triage.services import two_factor
+
+    if request is None or not hasattr(request, "session"):
+        return
+    by_sso = getattr(user, "backend", "") == two_factor.SSO_BACKEND
+    enrolled = two_factor.confirmed_authenticator(user) is not None
+    request.session[two_factor.SESSION_ENROLLED] = enrolled
+    request.session[two_factor.SESSION_PENDING] = enrolled and not by_sso

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from triage.forms.sign_in import LocalPasswordResetForm, PortalAuthenticationForm
 from triage.views import (
     approvals,
     dashboard,
@@ -19,6 +20,7 @@ from triage.views import (
     settings,
     sso,
     sync,
+    two_factor,
 )
 
 # Each area's view module owns its URL patterns; all are mounted under /t/<team-slug>/.
@@ -55,7 +57,9 @@ urlpatterns = [
     path("", home.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=PortalAuthenticationForm
+        ),
         name="login",
     ),
     path("logout/", sso.sign_out, name="logout"),
@@ -70,7 +74,29 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path(
+        "account/password/reset/",
+        auth_views.PasswordResetView.as_view(form_class=LocalPasswordResetForm),
+        name="password_reset",
+    ),
+    path(
+        "account/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "account/password/reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("account/preferences/", home.preferences, name="preferences"),
+    path("account/two-factor/", two_factor.enrolment, name="two-factor"),
+    path("login/code/", two_factor.second_step, name="second-step"),
     path("invitations/<str:token>/", invitations.invitation, name="invitation"),
     path("t/<slug:team_slug>/", include(team_patterns)),
 ]

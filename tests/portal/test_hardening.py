@@ -132,6 +132,7 @@ def pages(team, member, client_as):
         reverse("settings-members", kwargs={"team_slug": team.slug}),
         reverse("settings-audit", kwargs={"team_slug": team.slug}),
         reverse("preferences"),
+        reverse("two-factor"),
     ]
 
 

@@ -15,6 +15,13 @@ PUBLIC = {
     "sso-callback": "Where the identity provider sends the browser back, before anyone is "
     "signed in: it signs in only with the state, nonce and PKCE verifier of a sign-in this "
     "session started, and answers everything else with a failure page (tests/oidc).",
+    "password_reset": "Asking for a password reset link is for people who cannot sign in; "
+    "it answers the same whether an account has the address or not (tests/triage/"
+    "test_password_reset.py).",
+    "password_reset_done": "Says a link may be on its way; shows nothing of any account.",
+    "password_reset_confirm": "Opened from the emailed link by someone not signed in: it sets a "
+    "password only with a valid, unused token of that user (Django's PasswordResetConfirmView).",
+    "password_reset_complete": "Says the new password is set; shows nothing of any account.",
     "healthz": "Load balancers and the container runtime probe it without credentials; it "
     "reveals only whether the database and Redis answer.",
     "admin:login": "Django admin's own sign-in page (staff only behind it, with the same "

@@ -153,6 +153,9 @@ PAGES: dict[str, list[Page]] = {
     "triage.forms.settings.TeamApprovalPolicyForm": [
         Page("settings-policies", "post", data={"action": "approvals", "required_approvals": "1"})
     ],
+    "triage.forms.settings.TeamSignInPolicyForm": [
+        Page("settings-policies", "post", data={"action": "sign_in"})
+    ],
     "triage.forms.settings.TeamSlaForm": [
         Page(
             "settings-policies",
@@ -167,6 +170,11 @@ PAGES: dict[str, list[Page]] = {
         )
     ],
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
+    "triage.forms.sign_in.OneTimeCodeForm": [
+        Page("two-factor", "post", data={"action": "confirm"}, team=False)
+    ],
+    "triage.forms.sign_in.PortalAuthenticationForm": [Page("login", "post", team=False)],
+    "triage.forms.sign_in.LocalPasswordResetForm": [Page("password_reset", "post", team=False)],
     **{
         f"triage.forms.ownership.{name}": [Page("settings-ownership", "post", data=data)]
         for name, data in {

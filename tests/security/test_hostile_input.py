@@ -232,7 +232,15 @@ FORMS = {
     "settings-sync": ({}, ["connection", "kind"]),
     "settings-policies": (
         {},
-        ["action", "critical_days", "high_days", "medium_days", "low_days", "required_approvals"],
+        [
+            "action",
+            "critical_days",
+            "high_days",
+            "medium_days",
+            "low_days",
+            "required_approvals",
+            "require_totp",
+        ],
     ),
     "findings-views": ({}, ["name", "query"]),
     "findings-bulk": (
@@ -268,6 +276,8 @@ FORMS = {
     ),
     "approvals-decide": ({"approval_id": "approval"}, ["decision", "comment"]),
     "preferences": (None, ["timezone"]),
+    "two-factor": (None, ["code", "action"]),
+    "password_reset": (None, ["email"]),
 }
 
 

@@ -61,6 +61,8 @@ def test_the_sweep_sees_every_area():
         "healthz",
         "home",
         "preferences",
+        "two-factor",
+        "second-step",
         "dashboard",
         "findings",
         "my-queue",

@@ -18,6 +18,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from tests.factories import KolegaConnectionFactory
 
@@ -360,6 +362,12 @@ class VictimWorld:
             error=VICTIM_MARKERS["sync_error"],
         )
 
+    @cached_property
+    def totp_device(self):
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        return TOTPDevice.objects.create(user=self.owner, name="Victim authenticator")
+
 
 def _invitation_token(world: VictimWorld) -> str:
     from triage.models import Role
@@ -406,6 +414,10 @@ KWARG_FACTORIES = {
     "id": lambda world: str(world.owner.pk),
     "content_type_id": lambda world: _content_type_id(world.connection),
     "url": lambda world: "no-such-admin-page/",
+    # django-otp's admin pages of one authenticator (its key and QR code): the victim's own.
+    "pk": lambda world: world.totp_device.pk,
+    # A password reset link of the victim's owner (with the invitation's token: not valid).
+    "uidb64": lambda world: urlsafe_base64_encode(force_bytes(world.owner.pk)),
 }
 # Kwargs filled per request rather than by an object.
 SPECIAL_KWARGS = {"team_slug"}

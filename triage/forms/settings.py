@@ -87,6 +87,19 @@ class PreferenceForm(forms.Form):
     )
 
 
+class TeamSignInPolicyForm(forms.Form):
+    """Whether members who sign in with a local password need an authenticator app."""
+
+    require_totp = forms.BooleanField(
+        required=False,
+        label="Members need an authenticator app",
+        help_text="Members who sign in with a password are sent to enrol an authenticator app "
+        "(TOTP) and open the team's pages only once it is confirmed. Members who sign in "
+        "through single sign-on are exempt: their identity provider asks for their second "
+        "factor.",
+    )
+
+
 class TeamApprovalPolicyForm(forms.Form):
     """Who must agree before pull requests are opened or findings dismissed, and whether the
     last approval opens the pull requests."""

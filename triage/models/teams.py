@@ -24,6 +24,11 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=50, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Members who sign in with a local password need a confirmed authenticator app to open
+    # the team's pages; single sign-on users are left to their identity provider's MFA.
+    require_totp = models.BooleanField(
+        default=False, verbose_name="Members need an authenticator app"
+    )
 
     class Meta:
         ordering = ["name"]

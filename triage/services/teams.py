@@ -116,3 +116,20 @@ def _refuse_removing_last_admin(*, team: Team, membership: Membership, new_role)
     admins = Membership.objects.filter(team=team, role=Role.ADMIN).exclude(pk=membership.pk)
     if not admins.exists():
         raise ServiceError("A team keeps at least one admin.")
+
+
+def sign_in_policy_set(*, team: Team, actor, require_totp: bool) -> Team:
+    """Whether the team's members who sign in with a password need an authenticator app."""
+    require_role(team=team, user=actor, role=Role.ADMIN)
+    with transaction.atomic():
+        before = team.require_totp
+        team.require_totp = require_totp
+        team.save(update_fields=["require_totp"])
+        audit_log(
+            team=team,
+            actor=actor,
+            action="sign_in_policy.update",
+            target=team,
+            details={"require_totp": require_totp, "require_totp_before": before},
+        )
+    return team

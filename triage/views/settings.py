@@ -13,6 +13,7 @@ from triage.forms.settings import (
     MemberForm,
     MemberRoleForm,
     TeamApprovalPolicyForm,
+    TeamSignInPolicyForm,
     TeamSlaForm,
 )
 from triage.models import GroupRoleMapping, KolegaConnection, Membership, Role
@@ -228,7 +229,7 @@ ROW_ACTIONS = {
 }
 
 
-POLICY_FORMS = {"approvals", "sla"}
+POLICY_FORMS = {"approvals", "sla", "sign_in"}
 
 
 @team_view(read=Role.VIEWER, write=Role.ADMIN)
@@ -250,6 +251,7 @@ def policies(request):
         "sla": TeamSlaForm(
             initial={f"{severity}_days": days for severity, days in sla_policy.days.items()}
         ),
+        "sign_in": TeamSignInPolicyForm(initial={"require_totp": team.require_totp}),
     }
     if request.method == "POST":
         section = _policy_section(request.POST)
@@ -266,6 +268,13 @@ def policies(request):
                         settings_sent["open_pull_requests_on_approval"] = None
                     four_eyes.approval_policy_set(team=team, actor=request.user, **settings_sent)
                     messages.success(request, "Approval policy saved.")
+                elif section == "sign_in":
+                    team_services.sign_in_policy_set(
+                        team=team,
+                        actor=request.user,
+                        require_totp=form.cleaned_data["require_totp"],
+                    )
+                    messages.success(request, "Sign-in policy saved.")
                 else:
                     report_services.sla_policy_update(
                         team=team, actor=request.user, days=form.days()
@@ -281,6 +290,7 @@ def policies(request):
         {
             "approval_form": forms["approvals"],
             "sla_form": forms["sla"],
+            "sign_in_form": forms["sign_in"],
             "approval_policy": approval_policy,
             "sla_policy": sla_policy,
             "can_admin": can(request, Role.ADMIN),
