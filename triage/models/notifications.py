@@ -47,6 +47,8 @@ class EventKind(models.TextChoices):
     SCAN_FINISHED = "scan.finished", "Scan batch finished"
     SCAN_FAILED = "scan.failed", "Scan batch failed"
     FINDINGS_NEW = "findings.new", "New findings from a sync"
+    SYNC_FAILING = "sync.failing", "Sync failing"
+    KEY_REJECTED = "connection.key_rejected", "Connection key rejected"
 
 
 class NotificationChannel(models.Model):

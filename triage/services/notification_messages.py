@@ -107,7 +107,43 @@ def message_of(notification: Notification, team: Team) -> Message:
             ],
             **common,
         )
+    if kind in (EventKind.SYNC_FAILING, EventKind.KEY_REJECTED):
+        return connection_message(kind, data, team, common)
     return Message(title=kind, text=kind, url=team_url(team, "dashboard"), **common)
+
+
+def connection_message(
+    kind: str, data: dict[str, Any], team: Team, common: dict[str, Any]
+) -> Message:
+    """A connection whose syncs keep failing, or whose key Kolega rejected."""
+    name = data.get("connection", {}).get("name", "")
+    last_success = data.get("last_success_at") or ""
+    last_good = f"{last_success[:16].replace('T', ' ')} UTC" if last_success else "never"
+    if kind == EventKind.KEY_REJECTED:
+        title = f"Kolega rejected the key of the connection {name}"
+        text = (
+            f"{title}. Its syncs are stopped until a team admin enters a new API key."
+            f" {data.get('reason', '')}"
+        ).strip()
+        facts = [("Connection", name), ("Last good sync", last_good)]
+    else:
+        failures = data.get("failures", 0)
+        title = f"Syncs of the connection {name} are failing"
+        text = f"{failures} syncs in a row failed; the last good sync: {last_good}."
+        if data.get("error"):
+            text += f" {data['error']}"
+        facts = [
+            ("Connection", name),
+            ("Failed in a row", str(failures)),
+            ("Last good sync", last_good),
+        ]
+    return Message(
+        title=title,
+        text=text,
+        url=team_url(team, "settings-connections"),
+        facts=facts,
+        **common,
+    )
 
 
 def batch_url(team: Team, batch_pk: int) -> str:

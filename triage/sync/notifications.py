@@ -1,6 +1,6 @@
-"""The events the syncs tell: a scan batch that became terminal, and the findings a sync
+"""The events the syncs tell: a scan batch that became terminal, the findings a sync
 brought that the mirror did not hold before (one summary per sync run, never one message per
-finding).
+finding), a connection whose syncs keep failing and a key Kolega rejected.
 
 Each is recorded in the outbox (`notification_record`) in the transaction that writes the
 change, under a dedupe key: a batch settles once, a run summarises once, so a re-sync or a
@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
-from triage.models import ScanBatch, ScanBatchStatus
+from django.conf import settings
+
+from triage.models import KolegaConnection, ScanBatch, ScanBatchStatus
 from triage.models.mirror import scan_status_is_terminal
 from triage.models.notifications import SEVERITY_ORDER, EventKind, notification_record
 
@@ -79,5 +82,59 @@ def findings_new_summary(
             "total": total,
             "by_severity": {key: count for key, count in by_severity.items() if count},
             "since_date": since_date,
+        },
+    )
+
+
+def sync_failing_after() -> int:
+    """How many failed syncs in a row make a connection "failing": one failure is often a
+    passing outage the retries absorb."""
+    return int(getattr(settings, "PORTAL_NOTIFY_SYNC_FAILING_AFTER", 3))
+
+
+def failure_streak_key(connection_pk: int, last_success_at: datetime | None) -> str:
+    """A failure streak is named by its connection and the last sync that succeeded before it:
+    every failed run and retry of one streak shares the key, the next streak has another."""
+    since = last_success_at.isoformat() if last_success_at else "never"
+    return f"connection:{connection_pk}:streak-after:{since}"
+
+
+def sync_failing_tell(
+    *,
+    connection: KolegaConnection,
+    failures: int,
+    last_success_at: datetime | None,
+    error: str,
+) -> None:
+    """Record "sync failing" once per failure streak, when it reaches `sync_failing_after()`
+    failures in a row; further failures and retries of the streak record nothing."""
+    if failures < sync_failing_after():
+        return
+    notification_record(
+        team_id=connection.team_id,
+        event_kind=EventKind.SYNC_FAILING,
+        dedupe_key=f"{failure_streak_key(connection.pk, last_success_at)}:failing",
+        data={
+            "connection": {"pk": connection.pk, "name": connection.name},
+            "failures": failures,
+            "last_success_at": last_success_at.isoformat() if last_success_at else None,
+            "error": error,
+        },
+    )
+
+
+def key_rejected_tell(
+    *, connection: KolegaConnection, last_success_at: datetime | None, reason: str
+) -> None:
+    """Record "key rejected" when Kolega answers 401 and the connection is stopped: once per
+    failure streak, however many syncs and tracking steps saw the 401."""
+    notification_record(
+        team_id=connection.team_id,
+        event_kind=EventKind.KEY_REJECTED,
+        dedupe_key=f"{failure_streak_key(connection.pk, last_success_at)}:key-rejected",
+        data={
+            "connection": {"pk": connection.pk, "name": connection.name},
+            "last_success_at": last_success_at.isoformat() if last_success_at else None,
+            "reason": reason,
         },
     )
