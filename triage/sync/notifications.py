@@ -92,11 +92,27 @@ def sync_failing_after() -> int:
     return int(getattr(settings, "PORTAL_NOTIFY_SYNC_FAILING_AFTER", 3))
 
 
-def failure_streak_key(connection_pk: int, last_success_at: datetime | None) -> str:
-    """A failure streak is named by its connection and the last sync that succeeded before it:
-    every failed run and retry of one streak shares the key, the next streak has another."""
+def connection_streak_record(
+    *,
+    connection: KolegaConnection,
+    event_kind: str,
+    last_success_at: datetime | None,
+    **data: object,
+) -> None:
+    """Record an event of `connection`'s failure streak, once per streak. A streak is named by
+    its connection and the last sync that succeeded before it: every failed run and retry of
+    one streak shares the key, the next streak has another."""
     since = last_success_at.isoformat() if last_success_at else "never"
-    return f"connection:{connection_pk}:streak-after:{since}"
+    notification_record(
+        team_id=connection.team_id,
+        event_kind=event_kind,
+        dedupe_key=f"connection:{connection.pk}:streak-after:{since}:{event_kind}",
+        data={
+            "connection": {"pk": connection.pk, "name": connection.name},
+            "last_success_at": last_success_at.isoformat() if last_success_at else None,
+            **data,
+        },
+    )
 
 
 def sync_failing_tell(
@@ -110,16 +126,12 @@ def sync_failing_tell(
     failures in a row; further failures and retries of the streak record nothing."""
     if failures < sync_failing_after():
         return
-    notification_record(
-        team_id=connection.team_id,
+    connection_streak_record(
+        connection=connection,
         event_kind=EventKind.SYNC_FAILING,
-        dedupe_key=f"{failure_streak_key(connection.pk, last_success_at)}:failing",
-        data={
-            "connection": {"pk": connection.pk, "name": connection.name},
-            "failures": failures,
-            "last_success_at": last_success_at.isoformat() if last_success_at else None,
-            "error": error,
-        },
+        last_success_at=last_success_at,
+        failures=failures,
+        error=error,
     )
 
 
@@ -128,13 +140,9 @@ def key_rejected_tell(
 ) -> None:
     """Record "key rejected" when Kolega answers 401 and the connection is stopped: once per
     failure streak, however many syncs and tracking steps saw the 401."""
-    notification_record(
-        team_id=connection.team_id,
+    connection_streak_record(
+        connection=connection,
         event_kind=EventKind.KEY_REJECTED,
-        dedupe_key=f"{failure_streak_key(connection.pk, last_success_at)}:key-rejected",
-        data={
-            "connection": {"pk": connection.pk, "name": connection.name},
-            "last_success_at": last_success_at.isoformat() if last_success_at else None,
-            "reason": reason,
-        },
+        last_success_at=last_success_at,
+        reason=reason,
     )

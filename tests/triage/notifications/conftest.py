@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 
 import pytest
@@ -60,6 +61,28 @@ def deliver_pending() -> list[str]:
     for delivery_id in services.deliveries_due():
         outcomes.append(services.delivery_attempt(delivery_id=delivery_id).outcome)
     return outcomes
+
+
+CHANNEL_KINDS = NotificationChannel.Kind.values
+
+
+def receiver_bodies(receiver) -> list[dict]:
+    """The JSON bodies the local receiver got, in order."""
+    return [json.loads(request.body) for request in receiver.requests]
+
+
+def delivered_everywhere(receiver) -> dict[str, dict]:
+    """Deliver what is due, check it reached every channel once, and answer the bodies the
+    receiver got by kind (email goes to the SMTP server, not the receiver)."""
+    assert sorted(deliver_pending()) == ["delivered"] * len(CHANNEL_KINDS)
+    assert deliver_pending() == []
+    bodies = receiver_bodies(receiver)
+    assert len(bodies) == 3
+    return {
+        "webhook": next(body for body in bodies if "schema_version" in body),
+        "slack": next(body for body in bodies if "blocks" in body),
+        "teams": next(body for body in bodies if body.get("type") == "message"),
+    }
 
 
 def deliveries_of(kind: str):
