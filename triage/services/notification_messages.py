@@ -109,6 +109,8 @@ def message_of(notification: Notification, team: Team) -> Message:
         )
     if kind in (EventKind.SYNC_FAILING, EventKind.KEY_REJECTED):
         return connection_message(kind, data, team, common)
+    if kind in (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED):
+        return approval_message(kind, data, team, common)
     return Message(title=kind, text=kind, url=team_url(team, "dashboard"), **common)
 
 
@@ -144,6 +146,35 @@ def connection_message(
         facts=facts,
         **common,
     )
+
+
+def approval_message(
+    kind: str, data: dict[str, Any], team: Team, common: dict[str, Any]
+) -> Message:
+    """A fix's approval asked for, or settled."""
+    approval = data.get("approval", {})
+    fix_title = data.get("fix", {}).get("title", "")
+    if kind == EventKind.APPROVAL_DECIDED:
+        decision = data.get("decision", {})
+        status = approval.get("status", "")
+        title = f"Fix {status}: {fix_title}"
+        text = f"{decision.get('by', '')} {status} opening pull requests for “{fix_title}”."
+        if decision.get("comment"):
+            text += f" “{decision['comment']}”"
+        facts = [("Decision", status), ("Decided by", decision.get("by", ""))]
+    else:
+        title = f"Approval requested: {fix_title}"
+        text = (
+            f"{approval.get('requested_by', '')} asks to open pull requests for “{fix_title}”;"
+            f" {approval.get('required_approvals', 1)} approval(s) needed."
+        )
+        if approval.get("note"):
+            text += f" “{approval['note']}”"
+        facts = [
+            ("Requested by", approval.get("requested_by", "")),
+            ("Approvals needed", str(approval.get("required_approvals", 1))),
+        ]
+    return Message(title=title, text=text, url=team_url(team, "approvals"), facts=facts, **common)
 
 
 def batch_url(team: Team, batch_pk: int) -> str:
