@@ -44,8 +44,8 @@ class Message:
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
-def team_url(team: Team, name: str, query: dict[str, Any] | None = None) -> str:
-    path = reverse(name, kwargs={"team_slug": team.slug})
+def team_url(team: Team, name: str, query: dict[str, Any] | None = None, **kwargs: Any) -> str:
+    path = reverse(name, kwargs={"team_slug": team.slug, **kwargs})
     if query:
         path += "?" + urlencode(query, doseq=True)
     return f"{settings.PORTAL_BASE_URL}{path}"
@@ -109,6 +109,20 @@ def message_of(notification: Notification, team: Team) -> Message:
         )
     if kind in (EventKind.SYNC_FAILING, EventKind.KEY_REJECTED):
         return connection_message(kind, data, team, common)
+    if kind == EventKind.FIX_READY:
+        fix = data.get("fix", {})
+        title = f"Fix ready for review: {fix.get('title', '')}"
+        found = fix.get("findings_count", 0)
+        return Message(
+            title=title,
+            text=(
+                f"A fix of {found} finding{'s' if found != 1 else ''} in"
+                f" {fix.get('repository', '')} has a diff to review."
+            ),
+            url=team_url(team, "fixes-detail", fix_id=fix.get("pk", 0)),
+            facts=[("Repository", fix.get("repository", "")), ("Findings", str(found))],
+            **common,
+        )
     if kind in (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED):
         return approval_message(kind, data, team, common)
     return Message(title=kind, text=kind, url=team_url(team, "dashboard"), **common)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from triage.models import KolegaConnection, ScanBatch, ScanBatchStatus
+from triage.models import Fix, KolegaConnection, ScanBatch, ScanBatchStatus, SyncState
 from triage.models.mirror import scan_status_is_terminal
 from triage.models.notifications import SEVERITY_ORDER, EventKind, notification_record
 
@@ -47,6 +47,35 @@ def scan_batch_settled(*, batch: ScanBatch, previous_status: str | None) -> None
                 "scans_failed": batch.scans_failed,
                 "findings_count": batch.results_findings_count,
                 "error_message": batch.error_message or "",
+            }
+        },
+    )
+
+
+def fix_ready_tell(*, fix: Fix) -> None:
+    """Record "fix ready for review" when a diff of a finished fix run is stored: once per
+    diff (a refine that brings another diff is news again, a re-sync of the same one is not).
+
+    Nothing on a connection's first sync: the fixes it finds finished are history, not news.
+    """
+    if not fix.diff or not fix.diff_sha256:
+        return
+    if not SyncState.objects.filter(
+        connection_id=fix.connection_id, last_success_at__isnull=False
+    ).exists():
+        return
+    notification_record(
+        team_id=fix.team_id,
+        event_kind=EventKind.FIX_READY,
+        dedupe_key=f"fix:{fix.pk}:ready:{fix.diff_sha256}",
+        data={
+            "fix": {
+                "pk": fix.pk,
+                "id": fix.upstream_id,
+                "title": fix.title,
+                "repository": fix.repository.name,
+                "findings_count": len(fix.finding_ids or []),
+                "diff_sha256": fix.diff_sha256,
             }
         },
     )

@@ -1,4 +1,5 @@
-"""A fix's approval requested and decided: told once each, on every kind of channel."""
+"""A fix ready for review, and its approval requested and decided: told once each, on every
+kind of channel."""
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.triage.notifications.conftest import (
 from triage.models import EventKind, Notification, TeamApprovalPolicy
 from triage.services.approvals import approval_decide, approval_request
 from triage.services.errors import ServiceError
+from triage.sync import sync_connection_full
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +115,37 @@ def test_a_rejection_is_told_as_rejected(
     (body,) = receiver_bodies(http_receiver)
     assert body["title"] == f"Fix rejected: {fix.title}"
     assert body["text"].endswith("“Wrong file”")
+
+
+def test_a_fix_ready_for_review_is_told_once_on_every_kind_of_channel(
+    start_fix,  # noqa: F811
+    connection,  # noqa: F811
+    every_channel,
+    http_receiver,
+    smtp_server,
+):
+    # The connection's first sync (in the fixture) found finished fixes: history, not news.
+    assert not Notification.objects.filter(event_kind=EventKind.FIX_READY).exists()
+    Notification.objects.all().delete()
+
+    ready = start_fix()
+    sync_connection_full(connection=connection)  # sees the same diff again: nothing new
+
+    notification = Notification.objects.get()
+    assert notification.event_kind == EventKind.FIX_READY
+    assert notification.dedupe_key == f"fix:{ready.pk}:ready:{ready.diff_sha256}"
+    bodies = delivered_everywhere(http_receiver)
+    webhook, slack, teams = bodies["webhook"], bodies["slack"], bodies["teams"]
+    title = f"Fix ready for review: {ready.title}"
+    assert webhook["event"] == "fix.ready"
+    assert webhook["title"] == title
+    assert webhook["text"] == (
+        f"A fix of 2 findings in {ready.repository.name} has a diff to review."
+    )
+    assert webhook["url"].endswith(f"/t/blue/fixes/{ready.pk}/")
+    assert slack["text"] == webhook["text"]
+    card = teams["attachments"][0]["content"]
+    assert {"title": "Findings", "value": "2"} in card["body"][2]["facts"]
+    mail = smtp_server.wait_for(1)
+    assert [m["Subject"] for m in mail] == [f"[Blue Team] {title}"]
+    assert f"/t/blue/fixes/{ready.pk}/" in mail[0].get_body().get_content()
