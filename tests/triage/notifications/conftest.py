@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from triage.models import Delivery, EventKind, NotificationChannel, Role
+from triage.models import Delivery, EventKind, Notification, NotificationChannel, Role
 from triage.services import notifications as services
 
 SECRET = "s3cret-signing-key-of-the-test"
@@ -83,6 +83,21 @@ def delivered_everywhere(receiver) -> dict[str, dict]:
         "slack": next(body for body in bodies if "blocks" in body),
         "teams": next(body for body in bodies if body.get("type") == "message"),
     }
+
+
+def told_once_everywhere(
+    receiver, event_kind: str, dedupe_key: str, title: str
+) -> tuple[dict, dict, dict]:
+    """Check the one recorded event, deliver it to every channel and check its title there;
+    answer the webhook, Slack and Teams bodies."""
+    notification = Notification.objects.get()
+    assert (notification.event_kind, notification.dedupe_key) == (event_kind, dedupe_key)
+    bodies = delivered_everywhere(receiver)
+    webhook, slack, teams = bodies["webhook"], bodies["slack"], bodies["teams"]
+    assert (webhook["event"], webhook["title"]) == (event_kind, title)
+    assert slack["blocks"][0]["text"]["text"] == title[:150]
+    assert teams["attachments"][0]["content"]["body"][0]["text"] == title
+    return webhook, slack, teams
 
 
 def deliveries_of(kind: str):

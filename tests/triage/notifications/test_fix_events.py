@@ -12,6 +12,7 @@ from tests.triage.notifications.conftest import (
     deliver_pending,
     delivered_everywhere,
     receiver_bodies,
+    told_once_everywhere,
 )
 from triage.models import EventKind, Notification, TeamApprovalPolicy
 from triage.services.approvals import approval_decide, approval_request
@@ -47,14 +48,9 @@ def test_an_approval_request_is_told_once_on_every_kind_of_channel(
     with pytest.raises(ServiceError):
         approval_request(fix=fix, actor=triager)
 
-    notification = Notification.objects.get()
-    assert notification.event_kind == EventKind.APPROVAL_REQUESTED
-    assert notification.dedupe_key == f"fix-approval:{approval.pk}:requested"
-    bodies = delivered_everywhere(http_receiver)
-    webhook, slack, teams = bodies["webhook"], bodies["slack"], bodies["teams"]
     title = f"Approval requested: {fix.title}"
-    assert webhook["event"] == "approval.requested"
-    assert webhook["title"] == title
+    key = f"fix-approval:{approval.pk}:requested"
+    webhook, slack, teams = told_once_everywhere(http_receiver, "approval.requested", key, title)
     assert webhook["text"].startswith(f"tess asks to open pull requests for “{fix.title}”;")
     assert "Please look today" in webhook["text"]
     assert webhook["data"]["fix"]["pk"] == fix.pk
@@ -131,14 +127,9 @@ def test_a_fix_ready_for_review_is_told_once_on_every_kind_of_channel(
     ready = start_fix()
     sync_connection_full(connection=connection)  # sees the same diff again: nothing new
 
-    notification = Notification.objects.get()
-    assert notification.event_kind == EventKind.FIX_READY
-    assert notification.dedupe_key == f"fix:{ready.pk}:ready:{ready.diff_sha256}"
-    bodies = delivered_everywhere(http_receiver)
-    webhook, slack, teams = bodies["webhook"], bodies["slack"], bodies["teams"]
     title = f"Fix ready for review: {ready.title}"
-    assert webhook["event"] == "fix.ready"
-    assert webhook["title"] == title
+    key = f"fix:{ready.pk}:ready:{ready.diff_sha256}"
+    webhook, slack, teams = told_once_everywhere(http_receiver, "fix.ready", key, title)
     assert webhook["text"] == (
         f"A fix of 2 findings in {ready.repository.name} has a diff to review."
     )
