@@ -47,6 +47,11 @@ class EventKind(models.TextChoices):
     SCAN_FINISHED = "scan.finished", "Scan batch finished"
     SCAN_FAILED = "scan.failed", "Scan batch failed"
     FINDINGS_NEW = "findings.new", "New findings from a sync"
+    SYNC_FAILING = "sync.failing", "Sync failing"
+    KEY_REJECTED = "connection.key_rejected", "Connection key rejected"
+    FIX_READY = "fix.ready", "Fix ready for review"
+    APPROVAL_REQUESTED = "approval.requested", "Approval of a fix requested"
+    APPROVAL_DECIDED = "approval.decided", "Approval of a fix decided"
 
 
 class NotificationChannel(models.Model):

@@ -27,6 +27,7 @@ from triage.models import (
     Role,
     label_of,
 )
+from triage.services.approval_notifications import approval_decided_tell, approval_requested_tell
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.fixes import REFINABLE_STATUSES, diff_sha256_of, diff_version_capture
@@ -181,6 +182,7 @@ def approval_request(
             target=fix,
             details={"approval": approval.pk, "diff_sha256": fix.diff_sha256, "note": note},
         )
+        approval_requested_tell(approval)
         transaction.on_commit(lambda: _notify_approvers(approval.pk))
     return approval
 
@@ -221,6 +223,8 @@ def approval_decide(
             details={"approval": approval.pk, "diff_sha256": approval.diff_sha256},
             diff_sha256=approval.diff_sha256,
         )
+        approval.fix = fix
+        approval_decided_tell(approval, decided_by=actor, comment=comment)
     if (
         approval.status == FixApproval.Status.APPROVED
         and approval_policy_for(approval.team).open_pull_requests_on_approval

@@ -44,8 +44,8 @@ class Message:
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
-def team_url(team: Team, name: str, query: dict[str, Any] | None = None) -> str:
-    path = reverse(name, kwargs={"team_slug": team.slug})
+def team_url(team: Team, name: str, query: dict[str, Any] | None = None, **kwargs: Any) -> str:
+    path = reverse(name, kwargs={"team_slug": team.slug, **kwargs})
     if query:
         path += "?" + urlencode(query, doseq=True)
     return f"{settings.PORTAL_BASE_URL}{path}"
@@ -107,7 +107,88 @@ def message_of(notification: Notification, team: Team) -> Message:
             ],
             **common,
         )
+    if kind in (EventKind.SYNC_FAILING, EventKind.KEY_REJECTED):
+        return connection_message(kind, data, team, common)
+    if kind == EventKind.FIX_READY:
+        fix = data.get("fix", {})
+        title = f"Fix ready for review: {fix.get('title', '')}"
+        found = fix.get("findings_count", 0)
+        return Message(
+            title=title,
+            text=(
+                f"A fix of {found} finding{'s' if found != 1 else ''} in"
+                f" {fix.get('repository', '')} has a diff to review."
+            ),
+            url=team_url(team, "fixes-detail", fix_id=fix.get("pk", 0)),
+            facts=[("Repository", fix.get("repository", "")), ("Findings", str(found))],
+            **common,
+        )
+    if kind in (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED):
+        return approval_message(kind, data, team, common)
     return Message(title=kind, text=kind, url=team_url(team, "dashboard"), **common)
+
+
+def connection_message(
+    kind: str, data: dict[str, Any], team: Team, common: dict[str, Any]
+) -> Message:
+    """A connection whose syncs keep failing, or whose key Kolega rejected."""
+    name = data.get("connection", {}).get("name", "")
+    last_success = data.get("last_success_at") or ""
+    last_good = f"{last_success[:16].replace('T', ' ')} UTC" if last_success else "never"
+    if kind == EventKind.KEY_REJECTED:
+        title = f"Kolega rejected the key of the connection {name}"
+        text = (
+            f"{title}. Its syncs are stopped until a team admin enters a new API key."
+            f" {data.get('reason', '')}"
+        ).strip()
+        facts = [("Connection", name), ("Last good sync", last_good)]
+    else:
+        failures = data.get("failures", 0)
+        title = f"Syncs of the connection {name} are failing"
+        text = f"{failures} syncs in a row failed; the last good sync: {last_good}."
+        if data.get("error"):
+            text += f" {data['error']}"
+        facts = [
+            ("Connection", name),
+            ("Failed in a row", str(failures)),
+            ("Last good sync", last_good),
+        ]
+    return Message(
+        title=title,
+        text=text,
+        url=team_url(team, "settings-connections"),
+        facts=facts,
+        **common,
+    )
+
+
+def approval_message(
+    kind: str, data: dict[str, Any], team: Team, common: dict[str, Any]
+) -> Message:
+    """A fix's approval asked for, or settled."""
+    approval = data.get("approval", {})
+    fix_title = data.get("fix", {}).get("title", "")
+    if kind == EventKind.APPROVAL_DECIDED:
+        decision = data.get("decision", {})
+        status = approval.get("status", "")
+        title = f"Fix {status}: {fix_title}"
+        text = f"{decision.get('by', '')} {status} opening pull requests for “{fix_title}”."
+        if decision.get("comment"):
+            text += f" “{decision['comment']}”"
+        facts = [("Decision", status), ("Decided by", decision.get("by", ""))]
+    else:
+        title = f"Approval requested: {fix_title}"
+        text = (
+            f"{approval.get('requested_by', '')} asks to open pull requests for “{fix_title}”;"
+            f" {approval.get('required_approvals', 1)} approval(s) needed."
+        )
+        if approval.get("note"):
+            text += f" “{approval['note']}”"
+        facts = [
+            ("Requested by", approval.get("requested_by", "")),
+            ("Approvals needed", str(approval.get("required_approvals", 1))),
+        ]
+    return Message(title=title, text=text, url=team_url(team, "approvals"), facts=facts, **common)
 
 
 def batch_url(team: Team, batch_pk: int) -> str:

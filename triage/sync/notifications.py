@@ -1,6 +1,6 @@
-"""The events the syncs tell: a scan batch that became terminal, and the findings a sync
+"""The events the syncs tell: a scan batch that became terminal, the findings a sync
 brought that the mirror did not hold before (one summary per sync run, never one message per
-finding).
+finding), a connection whose syncs keep failing and a key Kolega rejected.
 
 Each is recorded in the outbox (`notification_record`) in the transaction that writes the
 change, under a dedupe key: a batch settles once, a run summarises once, so a re-sync or a
@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
-from triage.models import ScanBatch, ScanBatchStatus
+from django.conf import settings
+
+from triage.models import Fix, KolegaConnection, ScanBatch, ScanBatchStatus, SyncState
 from triage.models.mirror import scan_status_is_terminal
 from triage.models.notifications import SEVERITY_ORDER, EventKind, notification_record
 
@@ -49,6 +52,35 @@ def scan_batch_settled(*, batch: ScanBatch, previous_status: str | None) -> None
     )
 
 
+def fix_ready_tell(*, fix: Fix) -> None:
+    """Record "fix ready for review" when a diff of a finished fix run is stored: once per
+    diff (a refine that brings another diff is news again, a re-sync of the same one is not).
+
+    Nothing on a connection's first sync: the fixes it finds finished are history, not news.
+    """
+    if not fix.diff or not fix.diff_sha256:
+        return
+    if not SyncState.objects.filter(
+        connection_id=fix.connection_id, last_success_at__isnull=False
+    ).exists():
+        return
+    notification_record(
+        team_id=fix.team_id,
+        event_kind=EventKind.FIX_READY,
+        dedupe_key=f"fix:{fix.pk}:ready:{fix.diff_sha256}",
+        data={
+            "fix": {
+                "pk": fix.pk,
+                "id": fix.upstream_id,
+                "title": fix.title,
+                "repository": fix.repository.name,
+                "findings_count": len(fix.finding_ids or []),
+                "diff_sha256": fix.diff_sha256,
+            }
+        },
+    )
+
+
 def scan_batches_settled(*, batch_pks: Iterable[int], previous: dict[int, str]) -> None:
     """`scan_batch_settled` for each written batch the mirror held before as active."""
     watched = [
@@ -80,4 +112,66 @@ def findings_new_summary(
             "by_severity": {key: count for key, count in by_severity.items() if count},
             "since_date": since_date,
         },
+    )
+
+
+def sync_failing_after() -> int:
+    """How many failed syncs in a row make a connection "failing": one failure is often a
+    passing outage the retries absorb."""
+    return int(getattr(settings, "PORTAL_NOTIFY_SYNC_FAILING_AFTER", 3))
+
+
+def connection_streak_record(
+    *,
+    connection: KolegaConnection,
+    event_kind: str,
+    last_success_at: datetime | None,
+    **data: object,
+) -> None:
+    """Record an event of `connection`'s failure streak, once per streak. A streak is named by
+    its connection and the last sync that succeeded before it: every failed run and retry of
+    one streak shares the key, the next streak has another."""
+    since = last_success_at.isoformat() if last_success_at else "never"
+    notification_record(
+        team_id=connection.team_id,
+        event_kind=event_kind,
+        dedupe_key=f"connection:{connection.pk}:streak-after:{since}:{event_kind}",
+        data={
+            "connection": {"pk": connection.pk, "name": connection.name},
+            "last_success_at": last_success_at.isoformat() if last_success_at else None,
+            **data,
+        },
+    )
+
+
+def sync_failing_tell(
+    *,
+    connection: KolegaConnection,
+    failures: int,
+    last_success_at: datetime | None,
+    error: str,
+) -> None:
+    """Record "sync failing" once per failure streak, when it reaches `sync_failing_after()`
+    failures in a row; further failures and retries of the streak record nothing."""
+    if failures < sync_failing_after():
+        return
+    connection_streak_record(
+        connection=connection,
+        event_kind=EventKind.SYNC_FAILING,
+        last_success_at=last_success_at,
+        failures=failures,
+        error=error,
+    )
+
+
+def key_rejected_tell(
+    *, connection: KolegaConnection, last_success_at: datetime | None, reason: str
+) -> None:
+    """Record "key rejected" when Kolega answers 401 and the connection is stopped: once per
+    failure streak, however many syncs and tracking steps saw the 401."""
+    connection_streak_record(
+        connection=connection,
+        event_kind=EventKind.KEY_REJECTED,
+        last_success_at=last_success_at,
+        reason=reason,
     )

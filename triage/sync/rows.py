@@ -35,7 +35,7 @@ from triage.models import (
 )
 from triage.models.audit import SYSTEM, audit_log
 from triage.sync import copy_upsert
-from triage.sync.notifications import scan_batch_settled, scan_batches_settled
+from triage.sync.notifications import fix_ready_tell, scan_batch_settled, scan_batches_settled
 from triage.sync.ownership import owners_evaluate_written
 
 UNIQUE_FIELDS = ["connection", "upstream_id"]
@@ -445,6 +445,7 @@ def fix_diff_store(*, fix: Fix, diff: kolega.FixDiff) -> bool:
     with transaction.atomic():
         fix.save(update_fields=["diff", "diff_sha256", "diff_for_completed_at", "diff_synced_at"])
         fix_approvals_void_for_other_diff(fix=fix, diff_sha256=digest)
+        fix_ready_tell(fix=fix)
     return changed
 
 

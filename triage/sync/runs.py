@@ -31,7 +31,7 @@ from triage.sync.lease import (
     lease_renew,
     sync_state_for,
 )
-from triage.sync.notifications import findings_new_summary
+from triage.sync.notifications import findings_new_summary, key_rejected_tell, sync_failing_tell
 from triage.sync.quota import DETAILS_KEY as QUOTA_DETAILS_KEY
 from triage.sync.quota import quota_reading_due, quota_reading_take
 
@@ -316,6 +316,12 @@ def _fail(context: SyncContext, exc: Exception, *, error_kind: str, reason: str 
             consecutive_failures=failures,
             next_attempt_at=run.finished_at + backoff_delay(failures),
         )
+        sync_failing_tell(
+            connection=context.connection,
+            failures=failures,
+            last_success_at=state.last_success_at,
+            error=run.error,
+        )
     log = logger.exception if error_kind == "internal" else logger.warning
     log("%s sync of connection %s failed: %s", run.kind, context.connection.pk, detail)
 
@@ -351,4 +357,11 @@ def connection_mark_invalid(connection: KolegaConnection, exc: kolega.KolegaErro
             actor=SYSTEM,
             action="connection.invalidated",
             details={"reason": reason},
+        )
+        key_rejected_tell(
+            connection=connection,
+            last_success_at=SyncState.objects.filter(connection=connection)
+            .values_list("last_success_at", flat=True)
+            .first(),
+            reason=reason,
         )

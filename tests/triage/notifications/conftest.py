@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 
 import pytest
 
-from triage.models import Delivery, EventKind, NotificationChannel, Role
+from triage.models import Delivery, EventKind, Notification, NotificationChannel, Role
 from triage.services import notifications as services
 
 SECRET = "s3cret-signing-key-of-the-test"
@@ -60,6 +61,43 @@ def deliver_pending() -> list[str]:
     for delivery_id in services.deliveries_due():
         outcomes.append(services.delivery_attempt(delivery_id=delivery_id).outcome)
     return outcomes
+
+
+CHANNEL_KINDS = NotificationChannel.Kind.values
+
+
+def receiver_bodies(receiver) -> list[dict]:
+    """The JSON bodies the local receiver got, in order."""
+    return [json.loads(request.body) for request in receiver.requests]
+
+
+def delivered_everywhere(receiver) -> dict[str, dict]:
+    """Deliver what is due, check it reached every channel once, and answer the bodies the
+    receiver got by kind (email goes to the SMTP server, not the receiver)."""
+    assert sorted(deliver_pending()) == ["delivered"] * len(CHANNEL_KINDS)
+    assert deliver_pending() == []
+    bodies = receiver_bodies(receiver)
+    assert len(bodies) == 3
+    return {
+        "webhook": next(body for body in bodies if "schema_version" in body),
+        "slack": next(body for body in bodies if "blocks" in body),
+        "teams": next(body for body in bodies if body.get("type") == "message"),
+    }
+
+
+def told_once_everywhere(
+    receiver, event_kind: str, dedupe_key: str, title: str
+) -> tuple[dict, dict, dict]:
+    """Check the one recorded event, deliver it to every channel and check its title there;
+    answer the webhook, Slack and Teams bodies."""
+    notification = Notification.objects.get()
+    assert (notification.event_kind, notification.dedupe_key) == (event_kind, dedupe_key)
+    bodies = delivered_everywhere(receiver)
+    webhook, slack, teams = bodies["webhook"], bodies["slack"], bodies["teams"]
+    assert (webhook["event"], webhook["title"]) == (event_kind, title)
+    assert slack["blocks"][0]["text"]["text"] == title[:150]
+    assert teams["attachments"][0]["content"]["body"][0]["text"] == title
+    return webhook, slack, teams
 
 
 def deliveries_of(kind: str):

@@ -1,15 +1,20 @@
 """The wired events, end to end: a scan batch that finishes or fails, and the new findings of
 a sync as one summary per channel, on every kind of channel."""
 
-import json
-
 import pytest
 
 from sandbox.services.scale import organization_scale_create
 from tests.conftest import sandbox_connection
-from tests.triage.notifications.conftest import SECRET, deliver_pending, verify_signature
+from tests.triage.notifications.conftest import (
+    CHANNEL_KINDS,
+    SECRET,
+    deliver_pending,
+    delivered_everywhere,
+    receiver_bodies,
+    verify_signature,
+)
 from triage.kolega import iter_all
-from triage.models import Delivery, EventKind, Notification, NotificationChannel, ScanBatch
+from triage.models import Delivery, EventKind, Notification, ScanBatch
 from triage.sync import (
     rows,
     scan_batch_mirror,
@@ -19,8 +24,6 @@ from triage.sync import (
 )
 
 pytestmark = pytest.mark.django_db
-
-CHANNEL_KINDS = NotificationChannel.Kind.values
 
 
 def _scan_started(connection, upstream):
@@ -33,10 +36,6 @@ def _scan_started(connection, upstream):
     assert not Notification.objects.exclude(event_kind=EventKind.FINDINGS_NEW).exists()
     Notification.objects.all().delete()
     return repository, batch
-
-
-def _bodies(receiver) -> list[dict]:
-    return [json.loads(request.body) for request in receiver.requests]
 
 
 def test_a_finished_scan_is_told_once_on_every_kind_of_channel(
@@ -52,18 +51,12 @@ def test_a_finished_scan_is_told_once_on_every_kind_of_channel(
 
     notification = Notification.objects.get(event_kind=EventKind.SCAN_FINISHED)
     assert Delivery.objects.filter(notification=notification).count() == len(CHANNEL_KINDS)
-    assert sorted(deliver_pending()) == ["delivered"] * len(CHANNEL_KINDS)
-    assert deliver_pending() == []
-
-    bodies = _bodies(http_receiver)
-    assert len(bodies) == 3  # webhook, Slack, Teams; email went to the SMTP server
-    webhook = next(body for body in bodies if "schema_version" in body)
+    bodies = delivered_everywhere(http_receiver)
+    webhook, slack, teams = bodies["webhook"], bodies["slack"], bodies["teams"]
     assert webhook["event"] == "scan.finished"
     assert webhook["data"]["scan_batch"]["repository"] == repository.name
     assert webhook["url"].endswith(f"/t/blue/scans/{batch.pk}/")
-    slack = next(body for body in bodies if "blocks" in body)
     assert "scan of" in slack["text"] and "finished" in slack["text"]
-    teams = next(body for body in bodies if body.get("type") == "message")
     card = teams["attachments"][0]["content"]
     assert "finished" in card["body"][0]["text"]
     mail = smtp_server.wait_for(1)
@@ -118,7 +111,7 @@ def test_5000_new_findings_in_one_sync_give_one_summary_per_channel(
     assert notification.severity == "critical"
     assert sorted(deliver_pending()) == ["delivered"] * len(CHANNEL_KINDS)
 
-    bodies = _bodies(http_receiver)
+    bodies = receiver_bodies(http_receiver)
     assert len(bodies) == 3
     webhook = next(body for body in bodies if "schema_version" in body)
     assert webhook["title"] == "5,000 new findings in Blue Team"
