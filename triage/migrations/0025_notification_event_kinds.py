@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0023_owner_indexes_in_sla_order"),
+        ("triage", "0024_team_require_totp"),
     ]
 
     operations = [
