@@ -125,3 +125,12 @@ def sign_in(live_server):
         )
 
     return do
+
+
+@pytest.fixture
+def demo_key(transactional_db) -> str:
+    """The API key of a seeded sandbox organization, for tests that connect and sync."""
+    from sandbox.services.seed import demo_organization_seed
+
+    _, key, _ = demo_organization_seed(slug="acme-rules", name="Acme Rules")
+    return key

@@ -11,7 +11,6 @@ from django.urls import reverse
 
 from tests.browser.test_audit_log import RECORD_CSP_VIOLATIONS
 from tests.browser.test_findings import _connect_and_sync
-from tests.browser.test_rule_groups import demo_key  # noqa: F401 (a fixture)
 from triage.models import AuditEvent, Finding, OwnershipEvaluation, Role
 
 
@@ -26,7 +25,7 @@ def test_owners_claims_assignment_triage_by_rule_and_my_queue(
     member,
     sign_in,
     shot,
-    demo_key,  # noqa: F811
+    demo_key,
     celery_worker_process,
 ):
     _connect_and_sync(team, live_server, demo_key)

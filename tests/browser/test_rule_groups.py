@@ -4,20 +4,11 @@ Celery worker and changes that rule's findings only."""
 
 import re
 
-import pytest
 from django.db.models import Count, Q
 from django.urls import reverse
 
 from tests.browser.test_findings import _connect_and_sync
 from triage.models import Finding, Role
-
-
-@pytest.fixture
-def demo_key(transactional_db) -> str:
-    from sandbox.services.seed import demo_organization_seed
-
-    _, key, _ = demo_organization_seed(slug="acme-rules", name="Acme Rules")
-    return key
 
 
 def test_group_by_rule_open_a_rule_and_resolve_it(
