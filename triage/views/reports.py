@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -173,6 +174,7 @@ def reports(request):
         "generated_at": now,
         "query": request.GET.urlencode(),
         "query_without_owner": _query_without(request, "owner"),
+        "findings_export_query": _findings_export_query(scope),
         "can_admin": can(request, Role.ADMIN),
     }
     return render_page(
@@ -182,6 +184,16 @@ def reports(request):
         partial="report",
         status=400 if form.errors else 200,
     )
+
+
+def _findings_export_query(scope: ReportScope) -> str:
+    """The "All findings" export narrowed as the report is: its repository and owner."""
+    params = {}
+    if scope.repository is not None:
+        params["repository"] = str(scope.repository.pk)
+    if scope.owner is not None:
+        params.update(scope.owner.findings_filter)
+    return urlencode(params)
 
 
 def _owner_options(form: ReportFilterForm, scope: ReportScope) -> SafeString:
@@ -313,7 +325,10 @@ def sla_policy(request):
 def export_findings(request):
     """Every finding matching the findings page's filter, as CSV (no cap, streamed)."""
     filterset = FindingFilter(
-        request.GET, team=request.team, queryset=Finding.objects.filter(team=request.team)
+        request.GET,
+        team=request.team,
+        user=request.user,
+        queryset=Finding.objects.filter(team=request.team),
     )
     if not filterset.is_valid():
         return render(

@@ -250,6 +250,7 @@ def test_the_owner_filter_narrows_every_section(team, member, client_as, world):
     breached = f"kind=breached&owner=squad:{world.payments.pk}"
     sla_list = client.get(url("reports-sla", team, breached))
     assert [finding for finding, _ in sla_list.context["rows"]] == [world.shared]
+    assert "Owned by @payments · 1 open finding" in sla_list.content.decode()
     exported = client.get(url("reports-export-sla", team, f"owner=member:{world.bob.pk}"))
     (line,) = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
     assert line["finding_id"] == world.bobs.upstream_id
@@ -339,3 +340,32 @@ def test_queries_do_not_grow_with_squads_and_members(team, member, client_as, wo
     assert after == before
     assert before[0] <= 32 and before[1] <= 12
     assert len(client.get(page).context["owner_rows"]) == 5 + 24
+
+
+@pytest.mark.parametrize(
+    ("owner", "expected"),
+    [("squad", {"shared", "squad_only"}), ("member", {"bobs"}), ("none", {"unowned"})],
+)
+def test_the_all_findings_export_of_an_owners_report_has_that_owners_findings(
+    team, member, client_as, world, owner, expected
+):
+    """The report's "All findings" link carries its owner as the findings filter spells it,
+    and the export it leads to has that owner's findings only."""
+    value = {"squad": f"squad:{world.payments.pk}", "member": f"member:{world.bob.pk}"}
+    client = client_as(member(Role.VIEWER))
+    page = client.get(url("reports", team, f"{PERIOD}&owner={value.get(owner, 'none')}"))
+    link = page.context["findings_export_query"]
+    assert f'{url("reports-export-findings", team)}?{link}'.replace("&", "&amp;") in (
+        page.content.decode()
+    )
+    exported = client.get(url("reports-export-findings", team, link))
+    assert exported.status_code == 200
+    rows = csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode()))
+    ids = {row["finding_id"] for row in rows if row["status"] == "open"}
+    assert ids == {getattr(world, name).upstream_id for name in expected}
+
+
+def test_the_findings_export_knows_who_assigned_to_me_is(team, member, client_as, world):
+    exported = client_as(world.bob).get(url("reports-export-findings", team, "assigned=me"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert [row["finding_id"] for row in rows] == [world.bobs.upstream_id]

@@ -26,6 +26,15 @@ class ReportOwner:
         """As the report's URL writes it (`owner=squad:3`, `member:7`, `none`)."""
         return "none" if self.kind == "none" else f"{self.kind}:{self.pk}"
 
+    @property
+    def findings_filter(self) -> dict[str, str]:
+        """The same owner as the findings page's filter writes it, for links and exports."""
+        if self.kind == "squad":
+            return {"squad": str(self.pk)}
+        if self.kind == "member":
+            return {"owner": str(self.pk)}
+        return {"assigned": "unowned"}
+
     def condition(self) -> Q:
         if self.kind == "squad":
             return Q(owner_squad_id=self.pk)
