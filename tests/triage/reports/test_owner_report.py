@@ -355,7 +355,7 @@ def test_the_all_findings_export_of_an_owners_report_has_that_owners_findings(
     client = client_as(member(Role.VIEWER))
     page = client.get(url("reports", team, f"{PERIOD}&owner={value.get(owner, 'none')}"))
     link = page.context["findings_export_query"]
-    assert f'{url("reports-export-findings", team)}?{link}'.replace("&", "&amp;") in (
+    assert f"{url('reports-export-findings', team)}?{link}".replace("&", "&amp;") in (
         page.content.decode()
     )
     exported = client.get(url("reports-export-findings", team, link))
