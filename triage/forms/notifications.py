@@ -10,6 +10,7 @@ from triage.models import EventKind, NotificationChannel, ScanType, Severity
 from triage.models.notifications import (
     DEFAULT_RULE_DAYS,
     DEFAULT_RULE_THRESHOLD_PERCENT,
+    MAX_RULE_DAYS,
     RULE_FILTERS_OF_KIND,
 )
 
@@ -80,20 +81,18 @@ class NotificationRuleForm(forms.Form):
         help_text="For events about findings: only findings this squad or member owns.",
     )
     days = forms.IntegerField(
-        label="Days ahead",
-        required=False,
-        min_value=1,
-        max_value=90,
-        help_text=f"For “SLA due within N days” and “dismissal about to expire”; "
-        f"{DEFAULT_RULE_DAYS} when left empty.",
+        label="Days ahead", required=False, min_value=1, max_value=MAX_RULE_DAYS
+    )
+    days.help_text = (
+        f"For “SLA due within N days” and “dismissal about to expire”; {DEFAULT_RULE_DAYS} "
+        "when left empty."
     )
     threshold_percent = forms.IntegerField(
-        label="Quota threshold (%)",
-        required=False,
-        min_value=1,
-        max_value=99,
-        help_text=f"For “quota below a threshold”: told once a period when a counter's "
-        f"remaining share falls below it; {DEFAULT_RULE_THRESHOLD_PERCENT} when left empty.",
+        label="Quota threshold (%)", required=False, min_value=1, max_value=99
+    )
+    threshold_percent.help_text = (
+        "For “quota below a threshold”: told once a period when a counter's remaining share "
+        f"falls below it; {DEFAULT_RULE_THRESHOLD_PERCENT} when left empty."
     )
 
     def __init__(self, *args, channels=(), repositories=(), owners=(), **kwargs):

@@ -85,6 +85,7 @@ RULE_FILTERS_OF_KIND: dict[str, frozenset[str]] = {
     EventKind.QUOTA_LOW: frozenset({"threshold_percent"}),
 }
 DEFAULT_RULE_DAYS = 3
+MAX_RULE_DAYS = 90
 DEFAULT_RULE_THRESHOLD_PERCENT = 10
 
 

@@ -41,7 +41,7 @@ from triage.models import (
     Squad,
     Team,
 )
-from triage.models.notifications import RULE_FILTERS_OF_KIND
+from triage.models.notifications import MAX_RULE_DAYS, RULE_FILTERS_OF_KIND
 from triage.outbound import OutboundNoAnswer, OutboundRefused, post
 from triage.services import notification_messages as messages
 from triage.services.audit import audit_log
@@ -287,9 +287,6 @@ def rule_filters_check(
             raise ServiceError("Give a percentage between 1 and 99.", field="threshold_percent")
         values["threshold_percent"] = threshold_percent
     return values, repositories
-
-
-MAX_RULE_DAYS = 90
 
 
 def rule_filters_described(rule: NotificationRule, repositories: list[Repository]) -> dict:

@@ -288,20 +288,15 @@ def pull_requests_changed(
     for pr in changed:
         status = pr.merge_status.lower()
         fix = pr.fix
+        pull_request = {"pk": pr.pk, "number": pr.pr_number, "url": pr.pr_url, "status": status}
+        pull_request.update(repo_full_name=pr.repo_full_name, branch=pr.branch_name)
+        pull_request["merged_at"] = pr.merged_at.isoformat() if pr.merged_at else None
         notification_record(
             team_id=pr.team_id,
             event_kind=PULL_REQUEST_EVENTS[status],
             dedupe_key=f"pull-request:{pr.pk}:{status}",
             data={
-                "pull_request": {
-                    "pk": pr.pk,
-                    "number": pr.pr_number,
-                    "url": pr.pr_url,
-                    "repo_full_name": pr.repo_full_name,
-                    "branch": pr.branch_name,
-                    "status": status,
-                    "merged_at": pr.merged_at.isoformat() if pr.merged_at else None,
-                },
+                "pull_request": pull_request,
                 "fix": {"pk": fix.pk, "title": fix.title, "repository": fix.repository.name},
             },
             scope={"repository_ids": [fix.repository_id]},

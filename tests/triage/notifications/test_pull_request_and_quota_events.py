@@ -34,27 +34,30 @@ def channels_for(channel_of, smtp_server):
     return lambda *events: {kind: channel_of(kind, events=events) for kind in CHANNEL_KINDS}
 
 
-def _opened(fix, triager, approver, queued, capture):  # noqa: F811
-    with capture(execute=True):
-        approval = approval_request(fix=fix, actor=triager, note="ok")
-        approval_decide(approval=approval, actor=approver, approve=True, comment="ok")
-    pull_request_opening_send(opening_id=queued[0])
-    return PullRequest.objects.get(fix=fix)
+@pytest.fixture
+def open_pr(completed_fix, triager, approver, queued, django_capture_on_commit_callbacks):  # noqa: F811
+    """``open_pr()`` approves the completed fix and opens its pull request, as the portal does."""
+
+    def open_it() -> PullRequest:
+        with django_capture_on_commit_callbacks(execute=True):
+            approval = approval_request(fix=completed_fix, actor=triager, note="ok")
+            approval_decide(approval=approval, actor=approver, approve=True, comment="ok")
+        pull_request_opening_send(opening_id=queued[0])
+        return PullRequest.objects.get(fix=completed_fix)
+
+    return open_it
 
 
 def test_a_pull_request_the_portal_opens_is_told_once_on_every_kind_of_channel(
+    open_pr,
     completed_fix,  # noqa: F811
     connection,  # noqa: F811
-    triager,
-    approver,
-    queued,  # noqa: F811
     channels_for,
     http_receiver,
     smtp_server,
-    django_capture_on_commit_callbacks,
 ):
     channels_for(EventKind.PULL_REQUEST_OPENED)
-    pr = _opened(completed_fix, triager, approver, queued, django_capture_on_commit_callbacks)
+    pr = open_pr()
     # The next syncs see the same open pull request: nothing new.
     sync_connection_full(connection=connection)
     sync_connection_incremental(connection=connection)
@@ -85,20 +88,16 @@ def test_a_merge_or_close_seen_by_a_sync_is_told_once(
     change,
     kind,
     verb,
-    completed_fix,  # noqa: F811
+    open_pr,
     connection,  # noqa: F811
-    triager,
-    approver,
-    queued,  # noqa: F811
     channels_for,
     http_receiver,
     smtp_server,
-    django_capture_on_commit_callbacks,
 ):
     from sandbox.models import PullRequest as SandboxPullRequest
     from sandbox.services import fixes as sandbox_fixes
 
-    pr = _opened(completed_fix, triager, approver, queued, django_capture_on_commit_callbacks)
+    pr = open_pr()
     channels_for(EventKind(kind))
     getattr(sandbox_fixes, change)(pull_request=SandboxPullRequest.objects.get())
 
@@ -117,16 +116,12 @@ def test_a_merge_or_close_seen_by_a_sync_is_told_once(
 
 
 def test_pull_requests_on_a_connections_first_sync_are_history(
-    completed_fix,  # noqa: F811
+    open_pr,
     connection,  # noqa: F811
-    triager,
-    approver,
-    queued,  # noqa: F811
     channel_of,
-    django_capture_on_commit_callbacks,
 ):
     """A connection that never synced sees pull requests that exist already: it tells none."""
-    _opened(completed_fix, triager, approver, queued, django_capture_on_commit_callbacks)
+    open_pr()
     PullRequest.objects.all().delete()
     SyncState.objects.filter(connection=connection).update(last_success_at=None)
     channel_of("webhook", events=[EventKind.PULL_REQUEST_OPENED])

@@ -86,6 +86,18 @@ def test_a_syncs_summary_for_a_repository_counts_only_its_new_findings(
     assert f"repository={repository.pk}" in slack["blocks"][-1]["elements"][0]["url"]
 
 
+def _summarise(team, run_pk, findings):
+    """The summary of a sync run that brought `findings`."""
+    findings_new_summary(
+        team_id=team.pk,
+        run_pk=run_pk,
+        connection_name="Acme",
+        by_severity=Counter(finding.severity for finding in findings),
+        since_date="2026-01-01",
+        finding_pks=[finding.pk for finding in findings],
+    )
+
+
 def test_summary_filters_on_scan_type_and_owner(team, repos, squad, admin_user, channel_of):
     api, web = repos
     owned = [
@@ -105,14 +117,7 @@ def test_summary_filters_on_scan_type_and_owner(team, repos, squad, admin_user, 
         scan_type="secrets_scan",
         owner_squad_id=squad.pk,
     )
-    findings_new_summary(
-        team_id=team.pk,
-        run_pk=7,
-        connection_name="Acme",
-        by_severity=Counter({"high": 2, "critical": 2}),
-        since_date="2026-01-01",
-        finding_pks=[finding.pk for finding in owned + others],
-    )
+    _summarise(team, 7, owned + others)
     notification = Notification.objects.get()
     assert notification.data["by_severity"] == {"high": 2}
     assert notification.data["filters"]["owner"] == "@payments"
@@ -131,14 +136,7 @@ def test_a_minimum_severity_applies_to_the_filtered_contents(team, repos, admin_
         min_severity="critical",
         repository_ids=[api.pk],
     )
-    findings_new_summary(
-        team_id=team.pk,
-        run_pk=8,
-        connection_name="Acme",
-        by_severity=Counter({"low": 1, "critical": 1}),
-        since_date="2026-01-01",
-        finding_pks=[finding.pk for finding in findings],
-    )
+    _summarise(team, 8, findings)
     # The critical finding is not in the rule's repository: nothing for it.
     assert not Notification.objects.exists()
 
@@ -245,46 +243,33 @@ def test_a_rule_with_filters_is_saved_shown_and_audited(
     assert audit.details["owner"] == "@payments" and audit.details["days"] == 5
 
 
-@pytest.mark.parametrize(
-    ("data", "field", "message"),
-    [
-        (
-            {"event_kind": EventKind.SCAN_FAILED, "min_severity": "high"},
-            "min_severity",
-            "“Scan batch failed” events cannot be filtered this way.",
-        ),
-        (
-            {"event_kind": EventKind.KEY_REJECTED, "scan_type": "semgrep_scan"},
-            "scan_type",
-            "“Connection key rejected” events cannot be filtered this way.",
-        ),
-        (
-            {"event_kind": EventKind.SCAN_FINISHED, "days": "4"},
-            "days",
-            "“Scan batch finished” events cannot be filtered this way.",
-        ),
-        (
-            {"event_kind": EventKind.SLA_DUE_SOON, "days": "0"},
-            "days",
-            "Ensure this value is greater than or equal to 1.",
-        ),
-        (
-            {"event_kind": EventKind.QUOTA_LOW, "threshold_percent": "100"},
-            "threshold_percent",
-            "Ensure this value is less than or equal to 99.",
-        ),
-        (
-            {"event_kind": EventKind.FIX_READY, "threshold_percent": "20"},
-            "threshold_percent",
-            "Only for “Quota below a threshold”.",
-        ),
-    ],
-)
+NOT_CARRIED = "“{}” events cannot be filtered this way."
+REFUSED_FILTERS = [
+    (EventKind.SCAN_FAILED, "min_severity", "high", NOT_CARRIED.format("Scan batch failed")),
+    (
+        EventKind.KEY_REJECTED,
+        "scan_type",
+        "semgrep_scan",
+        NOT_CARRIED.format("Connection key rejected"),
+    ),
+    (EventKind.SCAN_FINISHED, "days", "4", NOT_CARRIED.format("Scan batch finished")),
+    (EventKind.SLA_DUE_SOON, "days", "0", "Ensure this value is greater than or equal to 1."),
+    (
+        EventKind.QUOTA_LOW,
+        "threshold_percent",
+        "100",
+        "Ensure this value is less than or equal to 99.",
+    ),
+    (EventKind.FIX_READY, "threshold_percent", "20", "Only for “Quota below a threshold”."),
+]
+
+
+@pytest.mark.parametrize(("event_kind", "field", "value", "message"), REFUSED_FILTERS)
 def test_a_filter_the_event_does_not_carry_is_refused_and_nothing_saved(
-    data, field, message, team, admin_client, channel_of
+    event_kind, field, value, message, team, admin_client, channel_of
 ):
     channel = channel_of("email", events=[])
-    response = _post_rule(admin_client, team, channel, **data)
+    response = _post_rule(admin_client, team, channel, event_kind=event_kind, **{field: value})
     assert response.status_code == 400
     form = response.context["rule_form"]
     assert form.errors[field] == [message]
