@@ -427,6 +427,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "triage.tasks.deliver_notifications_due",
         "schedule": 60.0,
     },
+    # SLA due soon or breached (one summary per team and day) and dismissals about to expire.
+    "notify-scheduled-events-hourly": {
+        "task": "triage.tasks.notify_scheduled_events",
+        "schedule": crontab(minute=7),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 # Kolega changes one finding per request: a bulk status job sends this many at a time.
@@ -455,6 +460,7 @@ CELERY_TASK_ROUTES = {
     "triage.tasks.evaluate_ownership": {"queue": "bulk"},
     "triage.tasks.deliver_notification": {"queue": "mail"},
     "triage.tasks.deliver_notifications_due": {"queue": "mail"},
+    "triage.tasks.notify_scheduled_events": {"queue": "mail"},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -31,6 +31,7 @@ class TaskName(StrEnum):
     EVALUATE_OWNERSHIP = "triage.tasks.evaluate_ownership"
     DELIVER_NOTIFICATION = "triage.tasks.deliver_notification"
     DELIVER_NOTIFICATIONS_DUE = "triage.tasks.deliver_notifications_due"
+    NOTIFY_SCHEDULED_EVENTS = "triage.tasks.notify_scheduled_events"
 
 
 def task_send(name: TaskName, *args) -> None:

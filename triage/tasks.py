@@ -31,6 +31,7 @@ from triage.services.approvals import pull_request_opening_send
 from triage.services.dismissals import dismissals_expire
 from triage.services.findings import finding_status_job_run
 from triage.services.invitations import invitation_email_send
+from triage.services.notification_schedule import scheduled_events_record
 from triage.services.notifications import deliveries_due, delivery_attempt
 from triage.services.ownership import ownership_evaluation_run
 from triage.services.reports import report_snapshots_rebuild
@@ -258,3 +259,10 @@ def deliver_notifications_due() -> int:
     for delivery_id in due:
         deliver_notification.delay(delivery_id)
     return len(due)
+
+
+@shared_task(name=TaskName.NOTIFY_SCHEDULED_EVENTS, **TASK_POLICY)
+def notify_scheduled_events() -> int:
+    """Beat, hourly: the day's SLA summaries and dismissals about to expire. The first run of
+    a day records them; the others (and a retried run) find them recorded."""
+    return scheduled_events_record()

@@ -243,6 +243,7 @@ ID_PARAMETERS = [
     ("settings-ownership", "post", {"rule": "ownership_rule"}),
     ("settings-notifications", "post", {"channel": "notification_channel"}),
     ("settings-notifications", "post", {"rule": "notification_rule"}),
+    ("settings-notifications", "post", {"repositories": "repository", "owner": "squad"}),
     ("settings-notification-log", "post", {"delivery": "notification_delivery"}),
 ]
 # Parameters that name an object inside a longer value (the report's owner filter).
@@ -256,6 +257,7 @@ ID_ACTIONS = {
     ("findings-assign", ("finding",)): "claim",
     ("settings-notifications", ("channel",)): "channel_delete",
     ("settings-notifications", ("rule",)): "rule_delete",
+    ("settings-notifications", ("repositories", "owner")): "rule_create",
     ("settings-notification-log", ("delivery",)): "redeliver",
 }
 

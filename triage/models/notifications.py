@@ -18,10 +18,12 @@ import logging
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 
 from triage.encryption import EncryptedSecretField
-from triage.models.mirror import Severity
+from triage.models.mirror import Repository, ScanType, Severity
+from triage.models.ownership import Squad
 from triage.models.teams import Team
 from triage.task_queue import TaskName, task_send
 
@@ -52,6 +54,39 @@ class EventKind(models.TextChoices):
     FIX_READY = "fix.ready", "Fix ready for review"
     APPROVAL_REQUESTED = "approval.requested", "Approval of a fix requested"
     APPROVAL_DECIDED = "approval.decided", "Approval of a fix decided"
+    PULL_REQUEST_OPENED = "pull_request.opened", "Pull request opened"
+    PULL_REQUEST_MERGED = "pull_request.merged", "Pull request merged"
+    PULL_REQUEST_CLOSED = "pull_request.closed", "Pull request closed"
+    SLA_DUE_SOON = "sla.due_soon", "SLA due within N days"
+    SLA_BREACHED = "sla.breached", "SLA breached"
+    DISMISSAL_EXPIRING = "dismissal.expiring", "Dismissal about to expire"
+    DISMISSAL_EXPIRED = "dismissal.expired", "Dismissal expired"
+    QUOTA_LOW = "quota.low", "Quota below a threshold"
+
+
+# The filters a rule may set, by event kind: a filter applies only to the events that carry
+# what it filters on (a minimum severity only to events about findings), and the rule form
+# refuses one set for an event it does not apply to. Recorded with an event as its `scope`.
+FINDING_FILTERS = frozenset({"min_severity", "repositories", "scan_type", "owner"})
+RULE_FILTERS_OF_KIND: dict[str, frozenset[str]] = {
+    EventKind.FINDINGS_NEW: FINDING_FILTERS,
+    EventKind.SLA_DUE_SOON: FINDING_FILTERS | {"days"},
+    EventKind.SLA_BREACHED: FINDING_FILTERS,
+    EventKind.DISMISSAL_EXPIRING: FINDING_FILTERS | {"days"},
+    EventKind.DISMISSAL_EXPIRED: FINDING_FILTERS,
+    EventKind.SCAN_FINISHED: frozenset({"repositories", "scan_type"}),
+    EventKind.SCAN_FAILED: frozenset({"repositories", "scan_type"}),
+    EventKind.FIX_READY: frozenset({"repositories"}),
+    EventKind.APPROVAL_REQUESTED: frozenset({"repositories"}),
+    EventKind.APPROVAL_DECIDED: frozenset({"repositories"}),
+    EventKind.PULL_REQUEST_OPENED: frozenset({"repositories"}),
+    EventKind.PULL_REQUEST_MERGED: frozenset({"repositories"}),
+    EventKind.PULL_REQUEST_CLOSED: frozenset({"repositories"}),
+    EventKind.QUOTA_LOW: frozenset({"threshold_percent"}),
+}
+DEFAULT_RULE_DAYS = 3
+MAX_RULE_DAYS = 90
+DEFAULT_RULE_THRESHOLD_PERCENT = 10
 
 
 class NotificationChannel(models.Model):
@@ -105,6 +140,19 @@ class NotificationRule(models.Model):
     event_kind = models.CharField(max_length=40, choices=EventKind.choices)
     min_severity = models.CharField(max_length=20, blank=True, choices=Severity.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Filters (`RULE_FILTERS_OF_KIND`): none set lets every event of the kind through.
+    repositories = models.ManyToManyField(Repository, blank=True, related_name="+")
+    scan_type = models.CharField(max_length=40, blank=True, choices=ScanType.choices)
+    owner_squad = models.ForeignKey(
+        Squad, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    owner_member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # "SLA due within" and "dismissal about to expire": how many days ahead.
+    days = models.PositiveSmallIntegerField(default=DEFAULT_RULE_DAYS)
+    # "Quota below a threshold": the share of a counter left, in percent.
+    threshold_percent = models.PositiveSmallIntegerField(default=DEFAULT_RULE_THRESHOLD_PERCENT)
 
     class Meta:
         ordering = ["event_kind", "id"]
@@ -196,17 +244,21 @@ def notification_record(
     dedupe_key: str,
     data: dict[str, Any],
     severity: str = "",
+    scope: dict[str, Any] | None = None,
+    rules: list[NotificationRule] | None = None,
 ) -> Notification | None:
     """Write the event to the outbox with a delivery per matching rule, in the caller's
-    transaction; queue the deliveries once it commits.
+    transaction; queue the deliveries once it commits. `scope` is what the rules' filters
+    match (`rule_matches`); `rules`, when given, are the rules chosen by the caller.
 
     Answers None when no rule wants the event or it was recorded before (same dedupe key).
     """
-    rules = [
-        rule
-        for rule in NotificationRule.objects.filter(team_id=team_id, event_kind=event_kind)
-        if severity_at_least(severity, rule.min_severity)
-    ]
+    if rules is None:
+        rules = [
+            rule
+            for rule in rules_of(team_id=team_id, event_kind=event_kind)
+            if rule_matches(rule, event_kind=event_kind, severity=severity, scope=scope)
+        ]
     if not rules:
         return None
     with transaction.atomic():
@@ -226,6 +278,81 @@ def notification_record(
     ids = [delivery.pk for delivery in deliveries]
     transaction.on_commit(lambda: deliveries_queue(ids))
     return notification
+
+
+def rules_of(*, team_id: int, event_kind: str) -> list[NotificationRule]:
+    """The team's rules of `event_kind`, with their repository filter."""
+    return list(
+        NotificationRule.objects.filter(team_id=team_id, event_kind=event_kind)
+        .select_related("owner_squad", "owner_member")
+        .prefetch_related(
+            models.Prefetch("repositories", queryset=Repository.objects.only("pk", "name"))
+        )
+    )
+
+
+def rule_matches(
+    rule: NotificationRule, *, event_kind: str, severity: str = "", scope: dict | None = None
+) -> bool:
+    """Whether the event passes `rule`'s filters. A filter applies only to the event kinds of
+    `RULE_FILTERS_OF_KIND`: a minimum severity lets through an event about findings at least
+    that severe and is not looked at for others (a scan failed, a key rejected, a quota).
+    `scope` holds the event's "repository_ids", "scan_types", "squad_ids" and "member_ids";
+    an event that lacks what an applicable filter asks for does not pass it."""
+    applies = RULE_FILTERS_OF_KIND.get(event_kind, frozenset())
+    scope = scope or {}
+    if "min_severity" in applies and not severity_at_least(severity, rule.min_severity):
+        return False
+    if "repositories" in applies:
+        wanted = {repository.pk for repository in rule.repositories.all()}
+        if wanted and not wanted & set(scope.get("repository_ids", ())):
+            return False
+    if "scan_type" in applies and rule.scan_type not in ("", *scope.get("scan_types", ())):
+        return False
+    if "owner" in applies:
+        if rule.owner_squad_id and rule.owner_squad_id not in scope.get("squad_ids", ()):
+            return False
+        if rule.owner_member_id and rule.owner_member_id not in scope.get("member_ids", ()):
+            return False
+    return True
+
+
+def rule_filter_key(rule: NotificationRule, *, with_severity: bool = True) -> str:
+    """The rule's content filters as a short stable key ("" for none): rules with the same
+    filters share one summary, whose dedupe key ends with it."""
+    applies = RULE_FILTERS_OF_KIND.get(rule.event_kind, frozenset())
+    if not with_severity:
+        applies = applies - {"min_severity"}
+    parts = [
+        f"sev={rule.min_severity}" if "min_severity" in applies and rule.min_severity else "",
+        "repo=" + ",".join(str(pk) for pk in sorted(r.pk for r in rule.repositories.all()))
+        if "repositories" in applies and rule.repositories.all()
+        else "",
+        f"scan={rule.scan_type}" if "scan_type" in applies and rule.scan_type else "",
+        f"squad={rule.owner_squad_id}" if "owner" in applies and rule.owner_squad_id else "",
+        f"member={rule.owner_member_id}" if "owner" in applies and rule.owner_member_id else "",
+        f"days={rule.days}" if "days" in applies else "",
+    ]
+    return ";".join(part for part in parts if part)
+
+
+def rule_findings_q(rule: NotificationRule, *, with_severity: bool = True) -> models.Q:
+    """The findings the rule's content filters keep, as a filter of `Finding`."""
+    applies = RULE_FILTERS_OF_KIND.get(rule.event_kind, frozenset())
+    q = models.Q()
+    if with_severity and "min_severity" in applies and rule.min_severity:
+        order = [str(value) for value in SEVERITY_ORDER]
+        q &= models.Q(severity__in=order[: order.index(rule.min_severity) + 1])
+    repository_pks = [repository.pk for repository in rule.repositories.all()]
+    if "repositories" in applies and repository_pks:
+        q &= models.Q(repository_id__in=repository_pks)
+    if "scan_type" in applies and rule.scan_type:
+        q &= models.Q(scan_type=rule.scan_type)
+    if "owner" in applies and rule.owner_squad_id:
+        q &= models.Q(owner_squad_id=rule.owner_squad_id)
+    if "owner" in applies and rule.owner_member_id:
+        q &= models.Q(owner_member_id=rule.owner_member_id)
+    return q
 
 
 def deliveries_queue(delivery_ids: list[int]) -> None:

@@ -370,6 +370,11 @@ SENTENCES: dict[str, Callable[[dict], str]] = {
     "notification_rule.create": lambda d: (
         f"{d.get('event', '')} → {d.get('channel', '')}"
         + (f", {d['min_severity']} or worse" if d.get("min_severity") else "")
+        + (f", in {', '.join(d['repositories'])}" if d.get("repositories") else "")
+        + (f", {d['scan_type']} scans" if d.get("scan_type") else "")
+        + (f", owned by {d['owner']}" if d.get("owner") else "")
+        + (f", within {d['days']} days" if d.get("days") else "")
+        + (f", below {d['threshold_percent']} %" if d.get("threshold_percent") else "")
     ),
     "ownership.evaluate": lambda d: (
         f"Applied the rules to {_plural(d.get('findings'), 'finding')}: "

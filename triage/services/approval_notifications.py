@@ -25,12 +25,17 @@ def _approval_data(approval: FixApproval) -> dict:
     }
 
 
+def _scope(approval: FixApproval) -> dict:
+    return {"repository_ids": [approval.fix.repository_id]}
+
+
 def approval_requested_tell(approval: FixApproval) -> None:
     notification_record(
         team_id=approval.team_id,
         event_kind=EventKind.APPROVAL_REQUESTED,
         dedupe_key=f"fix-approval:{approval.pk}:requested",
         data=_approval_data(approval),
+        scope=_scope(approval),
     )
 
 
@@ -45,4 +50,5 @@ def approval_decided_tell(approval: FixApproval, *, decided_by, comment: str) ->
         event_kind=EventKind.APPROVAL_DECIDED,
         dedupe_key=f"fix-approval:{approval.pk}:decided",
         data=data,
+        scope=_scope(approval),
     )

@@ -47,6 +47,7 @@ from triage.services.four_eyes import (
 # Pages find the dismissal rule here, where the workflow is.
 from triage.services.four_eyes import dismissals_need_approval as dismissals_need_approval
 from triage.services.four_eyes import status_needs_approval as status_needs_approval
+from triage.services.notification_schedule import dismissal_expired_tell
 from triage.services.teams import SYSTEM, require_role
 
 logger = logging.getLogger("triage.dismissals")
@@ -320,5 +321,6 @@ def dismissals_expire(*, on: datetime.date | None = None) -> list[DismissalReque
                     "reopening": len(still_ignored),
                 },
             )
+            dismissal_expired_tell(request, reopening=len(still_ignored))
             expired.append(request)
     return expired

@@ -21,7 +21,9 @@ from django.conf import settings
 from django.urls import reverse
 
 from triage.models import EventKind, Notification, Team
+from triage.models.mirror import ScanType, label_of
 from triage.models.notifications import SEVERITY_ORDER
+from triage.sync.quota import QUOTA_LABELS
 
 WEBHOOK_SCHEMA_VERSION = 1
 SIGNATURE_HEADER = "X-Portal-Signature"
@@ -78,6 +80,8 @@ def message_of(notification: Notification, team: Team) -> Message:
         counts = severity_counts_text(data.get("by_severity", {}))
         title = f"{total:,} new finding{'s' if total != 1 else ''} in {team.name}"
         query = {"status": "open", "first_detected_after": data.get("since_date", "")}
+        query.update(filters_query(data.get("filters") or {}))
+        title += filters_text(data.get("filters") or {})
         return Message(
             title=title,
             text=f"{title}: {counts}." if counts else f"{title}.",
@@ -125,6 +129,14 @@ def message_of(notification: Notification, team: Team) -> Message:
         )
     if kind in (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED):
         return approval_message(kind, data, team, common)
+    if kind in PULL_REQUEST_VERBS:
+        return pull_request_message(kind, data, team, common)
+    if kind in (EventKind.SLA_DUE_SOON, EventKind.SLA_BREACHED):
+        return sla_message(kind, data, team, common)
+    if kind in (EventKind.DISMISSAL_EXPIRING, EventKind.DISMISSAL_EXPIRED):
+        return dismissal_message(kind, data, team, common)
+    if kind == EventKind.QUOTA_LOW:
+        return quota_message(data, team, common)
     return Message(title=kind, text=kind, url=team_url(team, "dashboard"), **common)
 
 
@@ -189,6 +201,160 @@ def approval_message(
             ("Approvals needed", str(approval.get("required_approvals", 1))),
         ]
     return Message(title=title, text=text, url=team_url(team, "approvals"), facts=facts, **common)
+
+
+def filters_query(filters: dict[str, Any]) -> dict[str, Any]:
+    """The findings page's filters for a summary's rule filters (one repository at most: the
+    page filters by one)."""
+    query: dict[str, Any] = {}
+    if len(filters.get("repository_ids") or []) == 1:
+        query["repository"] = filters["repository_ids"][0]
+    if filters.get("scan_type"):
+        query["scan_type"] = filters["scan_type"]
+    if filters.get("squad_id"):
+        query["squad"] = filters["squad_id"]
+    if filters.get("member_id"):
+        query["owner"] = filters["member_id"]
+    if filters.get("min_severity"):
+        order = [str(level) for level in SEVERITY_ORDER]
+        if filters["min_severity"] in order:
+            query["severity"] = order[: order.index(filters["min_severity"]) + 1]
+    return query
+
+
+def filters_text(filters: dict[str, Any]) -> str:
+    """ " (repository api, owner @web)": what a filtered summary counts."""
+    parts = []
+    if filters.get("repositories"):
+        names = filters["repositories"]
+        parts.append(f"repositor{'y' if len(names) == 1 else 'ies'} {', '.join(names)}")
+    if filters.get("scan_type"):
+        parts.append(f"{label_of(ScanType, filters['scan_type'])} scans")
+    if filters.get("owner"):
+        parts.append(f"owner {filters['owner']}")
+    if filters.get("min_severity"):
+        parts.append(f"{filters['min_severity']} or worse")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+PULL_REQUEST_VERBS = {
+    EventKind.PULL_REQUEST_OPENED: "opened",
+    EventKind.PULL_REQUEST_MERGED: "merged",
+    EventKind.PULL_REQUEST_CLOSED: "closed without merging",
+}
+
+
+def pull_request_message(
+    kind: str, data: dict[str, Any], team: Team, common: dict[str, Any]
+) -> Message:
+    """A fix's pull request opened, merged or closed."""
+    pr = data.get("pull_request", {})
+    fix = data.get("fix", {})
+    name = f"{pr.get('repo_full_name', '')}#{pr.get('number', '')}"
+    title = f"Pull request {PULL_REQUEST_VERBS[kind]}: {name}"
+    return Message(
+        title=title,
+        text=f"{title}, of the fix “{fix.get('title', '')}”. {pr.get('url', '')}".strip(),
+        url=team_url(team, "fixes-detail", fix_id=fix.get("pk", 0)),
+        facts=[
+            ("Pull request", pr.get("url", "")),
+            ("Repository", fix.get("repository", "")),
+            ("Branch", pr.get("branch", "")),
+        ],
+        **common,
+    )
+
+
+def sla_message(kind: str, data: dict[str, Any], team: Team, common: dict[str, Any]) -> Message:
+    """The day's summary of findings past their SLA, or falling due within the rule's days."""
+    total = data.get("total", 0)
+    counts = severity_counts_text(data.get("by_severity", {}))
+    findings = f"{total:,} finding{'s' if total != 1 else ''}"
+    if kind == EventKind.SLA_BREACHED:
+        title = f"{findings} past their SLA in {team.name}"
+    else:
+        days = data.get("days") or 0
+        title = f"{findings} reach their SLA within {days} day{'s' if days != 1 else ''}"
+        title += f" in {team.name}"
+    title += filters_text(data.get("filters") or {})
+    listed = [
+        f"{item.get('severity', '')}: {item.get('title', '')} ({item.get('repository', '')},"
+        f" due {str(item.get('sla_due_at', ''))[:10]})"
+        for item in data.get("first", [])
+    ]
+    text = f"{title}: {counts}." if counts else f"{title}."
+    if listed:
+        text += " First due: " + "; ".join(listed) + "."
+    query = {"status": "open", "sort": "sla", **filters_query(data.get("filters") or {})}
+    return Message(
+        title=title,
+        text=text,
+        url=team_url(team, "findings", query),
+        facts=[("By severity", counts or "—"), ("Day", data.get("day", ""))],
+        **common,
+    )
+
+
+def dismissal_message(
+    kind: str, data: dict[str, Any], team: Team, common: dict[str, Any]
+) -> Message:
+    """A dismissal whose expiry date is near, or has come (its findings are reopened)."""
+    dismissal = data.get("dismissal", {})
+    count = dismissal.get("findings_count", 0)
+    findings = f"{count:,} finding{'s' if count != 1 else ''}"
+    expires_on = dismissal.get("expires_on") or ""
+    if kind == EventKind.DISMISSAL_EXPIRED:
+        title = f"Dismissal #{dismissal.get('pk', '')} expired: {findings} reopened"
+        reopening = data.get("reopening", 0)
+        text = (
+            f"The dismissal of {findings} expired on {expires_on};"
+            f" {reopening:,} still ignored are being set back to open."
+        )
+    else:
+        days_left = data.get("days_left", 0)
+        title = (
+            f"Dismissal #{dismissal.get('pk', '')} expires in {days_left}"
+            f" day{'s' if days_left != 1 else ''}"
+        )
+        text = (
+            f"The dismissal of {findings} expires on {expires_on}; they are reopened then"
+            " unless it is renewed."
+        )
+    if dismissal.get("reason"):
+        text += f" Reason: “{dismissal['reason']}”"
+    return Message(
+        title=title,
+        text=text,
+        url=team_url(team, "approvals-dismissal", dismissal_id=dismissal.get("pk", 0)),
+        facts=[
+            ("Findings", str(count)),
+            ("Expires on", expires_on),
+            ("Requested by", dismissal.get("requested_by", "")),
+        ],
+        **common,
+    )
+
+
+def quota_message(data: dict[str, Any], team: Team, common: dict[str, Any]) -> Message:
+    """A quota counter whose remaining share fell below a rule's threshold."""
+    label = QUOTA_LABELS.get(data.get("counter", ""), data.get("counter", ""))
+    remaining, size = data.get("remaining", 0), data.get("size", 0)
+    title = f"Quota of {label} below {data.get('threshold_percent', '')} %: {remaining:,} left"
+    period_end = str(data.get("period_end") or "")[:10]
+    return Message(
+        title=title,
+        text=(
+            f"{remaining:,} of {size:,} {label} remain ({data.get('remaining_percent', 0)} %)"
+            f" for the period ending {period_end or 'soon'}."
+        ),
+        url=team_url(team, "dashboard"),
+        facts=[
+            ("Connection", data.get("connection", {}).get("name", "")),
+            ("Remaining", f"{remaining:,} of {size:,}"),
+            ("Period ends", period_end),
+        ],
+        **common,
+    )
 
 
 def batch_url(team: Team, batch_pk: int) -> str:

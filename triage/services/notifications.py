@@ -31,13 +31,17 @@ from django.utils import timezone
 from triage.clients import webhook_outbound_policy
 from triage.models import (
     Delivery,
+    EventKind,
     Membership,
     Notification,
     NotificationChannel,
     NotificationRule,
+    Repository,
     Role,
+    Squad,
     Team,
 )
+from triage.models.notifications import MAX_RULE_DAYS, RULE_FILTERS_OF_KIND
 from triage.outbound import OutboundNoAnswer, OutboundRefused, post
 from triage.services import notification_messages as messages
 from triage.services.audit import audit_log
@@ -190,16 +194,27 @@ def channel_test(*, team: Team, actor, channel_id: int) -> SendResult:
 
 
 def rule_create(
-    *, team: Team, actor, channel_id: int, event_kind: str, min_severity: str = ""
+    *,
+    team: Team,
+    actor,
+    channel_id: int,
+    event_kind: str,
+    min_severity: str = "",
+    **filters,
 ) -> NotificationRule:
+    """A rule sending `event_kind` to the channel; `filters` are those of `rule_filters_check`."""
     require_role(team=team, user=actor, role=MANAGE_ROLE)
     channel = _channel(team, channel_id)
     if NotificationRule.objects.filter(channel=channel, event_kind=event_kind).exists():
         raise ServiceError("This channel has a rule for this event already.", field="event_kind")
+    values, repositories = rule_filters_check(
+        team=team, event_kind=event_kind, min_severity=min_severity, **filters
+    )
     with transaction.atomic():
         rule = NotificationRule.objects.create(
-            team=team, channel=channel, event_kind=event_kind, min_severity=min_severity
+            team=team, channel=channel, event_kind=event_kind, min_severity=min_severity, **values
         )
+        rule.repositories.set(repositories)
         _audit(
             team,
             actor,
@@ -208,8 +223,89 @@ def rule_create(
             channel=channel.name,
             event=event_kind,
             min_severity=min_severity,
+            **rule_filters_described(rule, repositories),
         )
     return rule
+
+
+def rule_filters_check(
+    *,
+    team: Team,
+    event_kind: str,
+    min_severity: str = "",
+    repository_ids=(),
+    scan_type: str = "",
+    owner_squad_id: int | None = None,
+    owner_membership_id: int | None = None,
+    days: int | None = None,
+    threshold_percent: int | None = None,
+) -> tuple[dict, list[Repository]]:
+    """The rule's filters checked: each must apply to the event (`RULE_FILTERS_OF_KIND`) and
+    name the team's own repositories, squads and members. Answers the rule's field values
+    and its repositories; `ServiceError` (with the field) for the first filter refused."""
+    applies = RULE_FILTERS_OF_KIND.get(event_kind, frozenset())
+    label = EventKind(event_kind).label if event_kind in EventKind.values else event_kind
+    given = {
+        "min_severity": bool(min_severity),
+        "repositories": bool(repository_ids),
+        "scan_type": bool(scan_type),
+        "owner": bool(owner_squad_id or owner_membership_id),
+        "days": days is not None,
+        "threshold_percent": threshold_percent is not None,
+    }
+    for name, is_given in given.items():
+        if is_given and name not in applies:
+            field = "owner" if name == "owner" else name
+            raise ServiceError(f"“{label}” events cannot be filtered this way.", field=field)
+    repositories = list(Repository.objects.filter(team=team, pk__in=list(repository_ids)))
+    if len(repositories) != len(set(repository_ids)):
+        raise ServiceError("No such repository.", field="repositories")
+    if owner_squad_id and owner_membership_id:
+        raise ServiceError("Choose one owner: a squad or a member.", field="owner")
+    if owner_squad_id and not Squad.objects.filter(team=team, pk=owner_squad_id).exists():
+        raise ServiceError("No such squad.", field="owner")
+    owner_member_id = None
+    if owner_membership_id:
+        owner_member_id = (
+            Membership.objects.filter(team=team, pk=owner_membership_id)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        if owner_member_id is None:
+            raise ServiceError("No such member.", field="owner")
+    values: dict = {
+        "scan_type": scan_type,
+        "owner_squad_id": owner_squad_id,
+        "owner_member_id": owner_member_id,
+    }
+    if days is not None:
+        if not 1 <= days <= MAX_RULE_DAYS:
+            raise ServiceError(f"Give between 1 and {MAX_RULE_DAYS} days.", field="days")
+        values["days"] = days
+    if threshold_percent is not None:
+        if not 1 <= threshold_percent <= 99:
+            raise ServiceError("Give a percentage between 1 and 99.", field="threshold_percent")
+        values["threshold_percent"] = threshold_percent
+    return values, repositories
+
+
+def rule_filters_described(rule: NotificationRule, repositories: list[Repository]) -> dict:
+    """The rule's filters for its audit entry, by name."""
+    applies = RULE_FILTERS_OF_KIND.get(rule.event_kind, frozenset())
+    described: dict = {}
+    if repositories:
+        described["repositories"] = sorted(repository.name for repository in repositories)
+    if rule.scan_type:
+        described["scan_type"] = rule.scan_type
+    if rule.owner_squad_id:
+        described["owner"] = f"@{rule.owner_squad.name}"
+    if rule.owner_member_id:
+        described["owner"] = f"@{rule.owner_member.get_username()}"
+    if "days" in applies:
+        described["days"] = rule.days
+    if "threshold_percent" in applies:
+        described["threshold_percent"] = rule.threshold_percent
+    return described
 
 
 def rule_delete(*, team: Team, actor, rule_id: int) -> NotificationRule:

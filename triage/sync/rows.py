@@ -35,7 +35,12 @@ from triage.models import (
 )
 from triage.models.audit import SYSTEM, audit_log
 from triage.sync import copy_upsert
-from triage.sync.notifications import fix_ready_tell, scan_batch_settled, scan_batches_settled
+from triage.sync.notifications import (
+    fix_ready_tell,
+    pull_requests_changed,
+    scan_batch_settled,
+    scan_batches_settled,
+)
 from triage.sync.ownership import owners_evaluate_written
 
 UNIQUE_FIELDS = ["connection", "upstream_id"]
@@ -130,6 +135,7 @@ class Written:
     rows: int
     # Findings only: the rows the mirror did not hold before, counted by severity.
     new_by_severity: Counter = field(default_factory=Counter)
+    new_pks: list[int] = field(default_factory=list)
 
 
 def _mirror_row(
@@ -328,6 +334,7 @@ def findings_write(
     )
     written = _write(_FINDINGS, connection, findings, values, repository_pks=repository_pks)
     written.new_by_severity = new_by_severity
+    written.new_pks = [pk for upstream_id, pk in written.pks.items() if upstream_id not in known]
     if written.rows:
         # New and changed findings get their owner by rule; owners are never among the
         # fields written above, so an existing owner is kept.
@@ -421,7 +428,23 @@ def fixes_write(
         for fix in fixes
         for pr in fix.pull_requests
     ]
+    previous = dict(
+        PullRequest.objects.filter(
+            connection_id=connection.pk, upstream_id__in=[pr.upstream_id for pr in pull_requests]
+        ).values_list("upstream_id", "merge_status")
+    )
     prs_written = _upsert(PullRequest, connection, pull_requests, PULL_REQUEST_FIELDS)
+    news = {
+        pr.upstream_id: prs_written.pks[pr.upstream_id]
+        for pr in pull_requests
+        if pr.upstream_id in prs_written.pks
+        and (previous.get(pr.upstream_id) or "").lower() != pr.merge_status.lower()
+    }
+    pull_requests_changed(
+        connection=connection,
+        upstream_pks=news,
+        previous={key: value.lower() for key, value in previous.items()},
+    )
     return Written(pks=written.pks, rows=written.rows + prs_written.rows)
 
 

@@ -31,7 +31,12 @@ from triage.sync.lease import (
     lease_renew,
     sync_state_for,
 )
-from triage.sync.notifications import findings_new_summary, key_rejected_tell, sync_failing_tell
+from triage.sync.notifications import (
+    findings_new_summary,
+    key_rejected_tell,
+    quota_low_tell,
+    sync_failing_tell,
+)
 from triage.sync.quota import DETAILS_KEY as QUOTA_DETAILS_KEY
 from triage.sync.quota import quota_reading_due, quota_reading_take
 
@@ -50,9 +55,11 @@ class SyncContext:
     extra_details: dict = field(default_factory=dict)
     # Findings the mirror did not hold before this run, by severity: told once, at its end.
     new_findings: Counter[str] = field(default_factory=Counter)
+    new_finding_pks: list[int] = field(default_factory=list)
 
     def wrote_findings(self, written) -> None:
         self.new_findings.update(written.new_by_severity)
+        self.new_finding_pks.extend(written.new_pks)
         self.wrote("findings", written.rows)
 
     def wrote(self, kind: str, count: int) -> None:
@@ -241,6 +248,9 @@ def _succeed(context: SyncContext) -> None:
     with transaction.atomic():
         run.save()
         _new_findings_tell(context)
+        quota_low_tell(
+            connection=context.connection, reading=context.extra_details.get(QUOTA_DETAILS_KEY)
+        )
         updates = {
             "last_success_at": run.finished_at,
             "consecutive_failures": 0,
@@ -270,6 +280,7 @@ def _new_findings_tell(context: SyncContext) -> None:
         connection_name=context.connection.name,
         by_severity=context.new_findings,
         since_date=(run.started_at or run.created_at).date().isoformat(),
+        finding_pks=context.new_finding_pks,
     )
 
 

@@ -9,6 +9,7 @@ from triage.forms.ids import posted_pk_or_404
 from triage.forms.notifications import ChannelForm, NotificationRuleForm
 from triage.permissions import team_view
 from triage.selectors import notifications as selectors
+from triage.selectors import ownership as ownership_selectors
 from triage.services import notifications as services
 from triage.services.errors import ServiceError
 from triage.views.htmx import redirect_after_post, render_page
@@ -30,6 +31,8 @@ def notifications(request):
         "rule_form": NotificationRuleForm(
             request.POST if action == "rule_create" else None,
             channels=selectors.channel_choices(team=team),
+            repositories=selectors.rule_repository_choices(team=team),
+            owners=ownership_selectors.owner_choices(team=team),
         ),
     }
     if request.method == "POST":
@@ -46,7 +49,7 @@ def notifications(request):
     shown = {
         "channels": selectors.team_channels(team=team),
         "failing": selectors.failing_channels(team=team),
-        "rules": selectors.team_rules(team=team),
+        "rules": selectors.team_rules_shown(team=team),
     }
     return settings_render(request, TEMPLATE, forms, shown)
 
@@ -75,9 +78,7 @@ def _action(request, action: str | None, forms: dict) -> str:
             return f"Test message delivered. {result.summary}"
         return f"Test message delivered. The receiver answered {result.summary}"
     if action == "rule_create":
-        chosen = dict(form.cleaned_data)
-        channel_id = int(chosen.pop("channel"))
-        rule = services.rule_create(team=team, actor=actor, channel_id=channel_id, **chosen)
+        rule = services.rule_create(team=team, actor=actor, **form.service_values())
         return f"Rule added: {rule}."
     if action == "rule_delete":
         services.rule_delete(team=team, actor=actor, rule_id=posted_pk_or_404(request, "rule"))
