@@ -31,6 +31,8 @@ class TaskName(StrEnum):
     EVALUATE_OWNERSHIP = "triage.tasks.evaluate_ownership"
     DELIVER_NOTIFICATION = "triage.tasks.deliver_notification"
     DELIVER_NOTIFICATIONS_DUE = "triage.tasks.deliver_notifications_due"
+    SEND_DIGESTS = "triage.tasks.send_digests"
+    SEND_DIGEST = "triage.tasks.send_digest"
 
 
 def task_send(name: TaskName, *args) -> None:

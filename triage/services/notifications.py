@@ -39,6 +39,7 @@ from triage.models import (
     Team,
 )
 from triage.outbound import OutboundNoAnswer, OutboundRefused, post
+from triage.selectors.digests import immediate_recipients
 from triage.services import notification_messages as messages
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
@@ -462,6 +463,9 @@ def _send_email(channel: NotificationChannel, message: messages.Message) -> Send
     recipients = team_member_emails(channel.team)
     if not recipients:
         return SendResult(ok=False, error="No member of the team has an email address.")
+    recipients = immediate_recipients(channel.team, message.event_kind)
+    if not recipients:
+        return SendResult(ok=True, excerpt="Every member gets this event in a digest, or not.")
     subject, body = messages.email_text(message)
     try:
         # Members are told by blind copy: a message does not list who else is in the team.
