@@ -205,7 +205,6 @@ def period_figures(*, team: Team, first_day: date, last_day: date, now: datetime
         trend = trend.with_open_on(last_day, report_selectors.open_by_severity(scope=scope))
     policy = report_selectors.sla_policy_of(team)
     funnel = report_selectors.fix_funnel(scope=scope)
-    sla = report_selectors.sla_summary(scope=at_end, policy=policy)
     return PeriodFigures(
         first_day=first_day,
         last_day=last_day,
