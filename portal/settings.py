@@ -364,6 +364,9 @@ PORTAL_NOTIFY_BACKOFF_SECONDS = env_int("PORTAL_NOTIFY_BACKOFF_SECONDS", 30)
 PORTAL_NOTIFY_BACKOFF_MAX_SECONDS = env_int("PORTAL_NOTIFY_BACKOFF_MAX_SECONDS", 3600)
 # Each channel sends at most this many messages a minute; more wait for the next minute.
 PORTAL_NOTIFY_CHANNEL_PER_MINUTE = env_int("PORTAL_NOTIFY_CHANNEL_PER_MINUTE", 30)
+# A delivery being sent is claimed this long; past it, its worker is taken for dead and the
+# sweep sends it again. Keep it above the webhook deadline (10 s) and the SMTP timeout.
+PORTAL_NOTIFY_CLAIM_SECONDS = env_int("PORTAL_NOTIFY_CLAIM_SECONDS", 60)
 # The hour (UTC) the daily and weekly digests are sent.
 PORTAL_DIGEST_HOUR = env_int("PORTAL_DIGEST_HOUR", 6)
 

@@ -267,11 +267,17 @@ def _claim(delivery_id: int) -> bool:
     return bool(
         Delivery.objects.filter(Q(pk=delivery_id) & (sendable | lapsed)).update(
             state=Delivery.State.SENDING,
-            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+            claimed_until=now + timedelta(seconds=claim_seconds()),
             attempts=F("attempts") + 1,
             last_attempt_at=now,
         )
     )
+
+
+def claim_seconds() -> float:
+    """`CLAIM_SECONDS` unless set; longer than a webhook's deadline, so a live sender's claim
+    never lapses."""
+    return float(getattr(settings, "PORTAL_NOTIFY_CLAIM_SECONDS", CLAIM_SECONDS))
 
 
 def channel_rate_limit() -> int:
