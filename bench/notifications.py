@@ -1,0 +1,218 @@
+"""Delivering 1,000 notifications to a local receiver that answers after 50 ms.
+
+The receiver is a threaded HTTP server in this process. The deliveries are sent by a real
+Celery worker started as README ("Notifications") and `docker-compose.yml` run the mail
+worker: `-Q mail --pool threads --concurrency 16` (deliveries wait on the network, so
+threads, not processes). The notifications are 20 for each of 50 teams with a signed-webhook
+channel each, so no channel goes past its rate limit (30 a minute by default); they are
+recorded in one transaction, as a sync records its events, and the clock runs from the commit
+(which queues the tasks) until every delivery is delivered.
+
+`python -m bench.notifications <receiver-url>` is the measured child: it sets up the teams,
+records the notifications and waits; it prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from bench import common
+from bench.registry import Figure, benchmark
+
+NOTIFICATIONS = 1000
+TEAMS = 50
+RECEIVER_LATENCY_SECONDS = 0.05
+TARGET_SECONDS = 20.0
+# The mail worker as README and docker-compose.yml run it.
+MAIL_WORKER_OPTIONS = ("-Q", "mail", "--pool", "threads", "--concurrency", "16")
+SECRET = "bench-signing-secret-0123456789"  # noqa: S105 (a bench channel's key)
+
+
+@contextmanager
+def local_receiver():
+    """A local receiver answering every POST with 200 after 50 ms; yields (url, counter)."""
+    received = {"count": 0}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+            time.sleep(RECEIVER_LATENCY_SECONDS)
+            with lock:
+                received["count"] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 128
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def _mail_worker(env: dict[str, str]):
+    log = common.VAR / "notifications-worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    celery = str(Path(sys.executable).parent / "celery")
+    # Messages a previous run left on the queue name deliveries of another database.
+    subprocess.run(  # noqa: S603 (argv built here, no outside input)
+        [celery, "-A", "portal", "purge", "-f", "-Q", "mail"],
+        cwd=common.ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    with log.open("w") as out:
+        worker = subprocess.Popen(  # noqa: S603 (argv built here, no outside input)
+            [
+                celery,
+                "-A",
+                "portal",
+                "worker",
+                *MAIL_WORKER_OPTIONS,
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                "bench-mail@%h",
+            ],
+            cwd=common.ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "ready." not in log.read_text():
+                if worker.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the mail worker did not start:\n{log.read_text()}")
+                time.sleep(0.2)
+            yield worker
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+@benchmark("notifications")
+def notifications_benchmark() -> list[Figure]:
+    database_url = common.database_url("notifications")
+    env = common.environment(
+        database_url,
+        PORTAL_OUTBOUND_ALLOW_HTTP="1",
+        PORTAL_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"],
+        cwd=common.ROOT,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    with local_receiver() as (url, received), _mail_worker(env):
+        result = common.run_child(
+            ["-m", "bench.notifications", url], env, what="notifications benchmark"
+        )
+    seconds = result["seconds"]
+    print(
+        f"   {result['delivered']} delivered in {seconds:.1f}s, receiver got {received['count']}",
+        flush=True,
+    )
+    met = seconds < TARGET_SECONDS and result["delivered"] == NOTIFICATIONS
+    return [
+        Figure("notifications_delivery_seconds", round(seconds, 2), "s", "< 20 s", met),
+        Figure("notifications_delivered_per_second", round(result["delivered"] / seconds, 1), "/s"),
+        Figure("notifications_delivery_p95_ms", result["p95_ms"], "ms"),
+        Figure("notifications_receiver_requests", received["count"], "requests"),
+    ]
+
+
+def _measure(receiver_url: str) -> dict:
+    import django
+
+    django.setup()
+    from django.db import transaction
+    from django.db.models import F, Max
+
+    from triage.models import (
+        Delivery,
+        EventKind,
+        NotificationChannel,
+        NotificationRule,
+        Team,
+    )
+    from triage.models.notifications import notification_record
+
+    for n in range(TEAMS):
+        team = Team.objects.create(name=f"Bench notify {n}", slug=f"bench-notify-{n}")
+        channel = NotificationChannel.objects.create(
+            team=team,
+            name="Hooks",
+            kind=NotificationChannel.Kind.WEBHOOK,
+            url=receiver_url,
+            url_hint="127.0.0.1",
+            secret=SECRET,
+        )
+        NotificationRule.objects.create(
+            team=team, channel=channel, event_kind=EventKind.SCAN_FINISHED
+        )
+    teams = list(Team.objects.filter(slug__startswith="bench-notify-").values_list("pk", flat=True))
+    started = time.perf_counter()
+    with transaction.atomic():
+        for index in range(NOTIFICATIONS):
+            notification_record(
+                team_id=teams[index % len(teams)],
+                event_kind=EventKind.SCAN_FINISHED,
+                dedupe_key=f"bench:{index}",
+                data={"scan_batch": {"repository": f"repo-{index}", "status": "completed"}},
+            )
+    deadline = time.monotonic() + 300
+    delivered = 0
+    while time.monotonic() < deadline:
+        delivered = Delivery.objects.filter(state=Delivery.State.DELIVERED).count()
+        if delivered >= NOTIFICATIONS:
+            break
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    latencies = sorted(
+        (d.total_seconds() * 1000)
+        for d in Delivery.objects.annotate(took=F("delivered_at") - F("created_at")).values_list(
+            "took", flat=True
+        )
+        if d is not None
+    )
+    last = Delivery.objects.aggregate(last=Max("delivered_at"))["last"]
+    return {
+        "seconds": seconds,
+        "delivered": delivered,
+        "attempts": sum(Delivery.objects.values_list("attempts", flat=True)),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 1) if latencies else None,
+        "last_delivered_at": last.isoformat() if last else None,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(_measure(sys.argv[1])))
