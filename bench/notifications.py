@@ -15,11 +15,12 @@ records the notifications and waits; it prints one JSON object.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,6 +33,8 @@ RECEIVER_LATENCY_SECONDS = 0.05
 TARGET_SECONDS = 20.0
 # The mail worker as README and docker-compose.yml run it.
 MAIL_WORKER_OPTIONS = ("-Q", "mail", "--pool", "threads", "--concurrency", "16")
+# The `mail-worker` service's replicas: one process per core lifts the interpreter lock.
+MAIL_WORKERS = 2
 SECRET = "bench-signing-secret-0123456789"  # noqa: S105 (a bench channel's key)
 
 
@@ -70,18 +73,37 @@ def local_receiver():
 
 
 @contextmanager
-def _mail_worker(env: dict[str, str]):
-    log = common.VAR / "notifications-worker.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    celery = str(Path(sys.executable).parent / "celery")
-    # Messages a previous run left on the queue name deliveries of another database.
+def _mail_workers(env: dict[str, str]):
+    """`MAIL_WORKERS` mail workers, as the `mail-worker` service's replicas."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(_mail_worker(env, n)) for n in range(MAIL_WORKERS)]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _purge(env: dict[str, str]) -> None:
+    """Messages a previous run left on the queue name deliveries of another database."""
     subprocess.run(  # noqa: S603 (argv built here, no outside input)
-        [celery, "-A", "portal", "purge", "-f", "-Q", "mail"],
+        [str(Path(sys.executable).parent / "celery"), "-A", "portal", "purge", "-f", "-Q", "mail"],
         cwd=common.ROOT,
         env=env,
         capture_output=True,
         check=False,
     )
+
+
+@contextmanager
+def _mail_worker(env: dict[str, str], number: int):
+    log = common.VAR / f"notifications-worker-{number}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    celery = str(Path(sys.executable).parent / "celery")
     with log.open("w") as out:
         worker = subprocess.Popen(  # noqa: S603 (argv built here, no outside input)
             [
@@ -95,7 +117,7 @@ def _mail_worker(env: dict[str, str]):
                 "--loglevel",
                 "INFO",
                 "--hostname",
-                "bench-mail@%h",
+                f"bench-mail-{number}@%h",
             ],
             cwd=common.ROOT,
             env=env,
@@ -132,10 +154,14 @@ def notifications_benchmark() -> list[Figure]:
         capture_output=True,
         check=True,
     )
-    with local_receiver() as (url, received), _mail_worker(env):
+    _purge(env)
+    with local_receiver() as (url, received), _mail_workers(env) as workers:
+        idle = sum(_cpu_seconds(worker.pid) for worker in workers)
         result = common.run_child(
             ["-m", "bench.notifications", url], env, what="notifications benchmark"
         )
+        worker_cpu = sum(_cpu_seconds(worker.pid) for worker in workers) - idle
+    load = os.getloadavg()[0]
     seconds = result["seconds"]
     print(
         f"   {result['delivered']} delivered in {seconds:.1f}s, receiver got {received['count']}",
@@ -147,6 +173,14 @@ def notifications_benchmark() -> list[Figure]:
         Figure("notifications_delivered_per_second", round(result["delivered"] / seconds, 1), "/s"),
         Figure("notifications_delivery_p95_ms", result["p95_ms"], "ms"),
         Figure("notifications_receiver_requests", received["count"], "requests"),
+        # The CPU the workers spent per delivery, and how busy the machine was meanwhile: on
+        # a machine others share, the wall time follows the CPU this run was given.
+        Figure(
+            "notifications_worker_cpu_ms_per_delivery",
+            round(worker_cpu * 1000 / max(result["delivered"], 1), 2),
+            "ms",
+        ),
+        Figure("notifications_bench_load_average", round(load, 2), "1-min load"),
     ]
 
 
