@@ -142,11 +142,7 @@ def _mail_worker(env: dict[str, str], number: int):
 @benchmark("notifications")
 def notifications_benchmark() -> list[Figure]:
     database_url = common.database_url("notifications")
-    env = common.environment(
-        database_url,
-        PORTAL_OUTBOUND_ALLOW_HTTP="1",
-        PORTAL_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
-    )
+    env = common.environment(database_url, **common.LOOPBACK_OUTBOUND)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input"],
         cwd=common.ROOT,

@@ -113,14 +113,15 @@ def digest_email(
     *,
     user,
     cadence: str,
-    first_day: date,
-    last_day: date,
+    period: tuple[date, date],
     now: datetime,
     with_figures: bool | None = None,
 ) -> EmailMultiAlternatives | None:
     """The digest email of the member, or None when it would say nothing (no team; or only
     daily events asked for and none happened). The figures are in it when the member
-    subscribed to the digest of `cadence`, or when `with_figures` says so."""
+    subscribed to the digest of `cadence`, or when `with_figures` says so. `period`: its
+    first and last UTC days."""
+    first_day, last_day = period
     teams = selectors.member_teams(user)
     if not teams:
         return None
@@ -173,6 +174,21 @@ def digest_email(
     return email
 
 
+def _claimed_row(
+    user_id: int, cadence: str, period: tuple[date, date], *, now: datetime, on_request=False
+) -> DigestSend:
+    """A new digest row, claimed by its sender from `now`."""
+    return DigestSend.objects.create(
+        user_id=user_id,
+        cadence=cadence,
+        first_day=period[0],
+        last_day=period[1],
+        on_request=on_request,
+        claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+        attempts=1,
+    )
+
+
 def _claim_scheduled(user_id: int, cadence: str, first_day: date, last_day: date) -> int | None:
     """The scheduled digest's row, claimed for this sender; None when it was sent, or another
     sender holds a claim that has not lapsed."""
@@ -180,15 +196,7 @@ def _claim_scheduled(user_id: int, cadence: str, first_day: date, last_day: date
     until = now + timedelta(seconds=CLAIM_SECONDS)
     try:
         with transaction.atomic():
-            row = DigestSend.objects.create(
-                user_id=user_id,
-                cadence=cadence,
-                first_day=first_day,
-                last_day=last_day,
-                claimed_until=until,
-                attempts=1,
-            )
-        return row.pk
+            return _claimed_row(user_id, cadence, (first_day, last_day), now=now).pk
     except IntegrityError:
         pass
     lapsed = Q(state=DigestSend.State.SENDING, claimed_until__lt=now) | Q(
@@ -239,9 +247,7 @@ def digest_send(*, user_id: int, cadence: str, first_day: date, now: datetime | 
     row_id = _claim_scheduled(user_id, cadence, first_day, last_day)
     if row_id is None:
         return "skipped"
-    email = digest_email(
-        user=user, cadence=cadence, first_day=first_day, last_day=last_day, now=now
-    )
+    email = digest_email(user=user, cadence=cadence, period=(first_day, last_day), now=now)
     return _send(row_id, email)
 
 
@@ -273,15 +279,7 @@ def digest_send_now(*, user, cadence: str) -> str:
     now = timezone.now()
     first_day, last_day = selectors.digest_period(cadence, now)
     with transaction.atomic():
-        row = DigestSend.objects.create(
-            user=user,
-            cadence=cadence,
-            first_day=first_day,
-            last_day=last_day,
-            on_request=True,
-            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
-            attempts=1,
-        )
+        row = _claimed_row(user.pk, cadence, (first_day, last_day), now=now, on_request=True)
         audit_log(
             team=None,
             actor=user,
@@ -290,14 +288,8 @@ def digest_send_now(*, user, cadence: str) -> str:
             details={"cadence": cadence, "first_day": first_day.isoformat()},
         )
     # Trying it out: the figures, whether or not the member subscribed yet.
-    email = digest_email(
-        user=user,
-        cadence=cadence,
-        first_day=first_day,
-        last_day=last_day,
-        now=now,
-        with_figures=True,
-    )
+    period = (first_day, last_day)
+    email = digest_email(user=user, cadence=cadence, period=period, now=now, with_figures=True)
     outcome = _send(row.pk, email)
     if outcome == "failed":
         raise ServiceError("The mail server did not take the digest; try again later.")

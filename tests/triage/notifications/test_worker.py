@@ -29,9 +29,8 @@ def _wait(predicate, seconds: float = 60):
     return False
 
 
-def test_the_worker_retries_with_backoff_and_sends_a_delivery_once(
-    fast_backoff, celery_worker_process, team, member, http_receiver
-):
+def _finished_scans_hook(team, member, http_receiver) -> None:
+    """A signed webhook on the local receiver, sent every finished scan batch."""
     admin = member(Role.ADMIN, username="ada")
     channel = services.channel_create(
         team=team,
@@ -44,6 +43,12 @@ def test_the_worker_retries_with_backoff_and_sends_a_delivery_once(
     services.rule_create(
         team=team, actor=admin, channel_id=channel.pk, event_kind=EventKind.SCAN_FINISHED
     )
+
+
+def test_the_worker_retries_with_backoff_and_sends_a_delivery_once(
+    fast_backoff, celery_worker_process, team, member, http_receiver
+):
+    _finished_scans_hook(team, member, http_receiver)
     http_receiver.answer((500, {}, b"not yet"), (200, {}, b"ok"))
 
     with transaction.atomic():
@@ -75,18 +80,7 @@ def test_a_worker_killed_mid_delivery_and_a_re_sync_notify_nothing_twice(
 ):
     from tests.conftest import celery_worker_running
 
-    admin = member(Role.ADMIN, username="ada")
-    channel = services.channel_create(
-        team=team,
-        actor=admin,
-        name="Hooks",
-        kind=NotificationChannel.Kind.WEBHOOK,
-        url=http_receiver.url,
-        secret="worker-signing-secret-01",
-    )
-    services.rule_create(
-        team=team, actor=admin, channel_id=channel.pk, event_kind=EventKind.SCAN_FINISHED
-    )
+    _finished_scans_hook(team, member, http_receiver)
     # The first request stalls: the worker is killed while it waits for the answer.
     http_receiver.stalls = {0: 30}
 
