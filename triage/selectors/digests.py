@@ -3,7 +3,8 @@ covers, and the report's headline figures of a period beside the previous one.
 
 The figures are the report page's own (`triage.selectors.reports`): open findings by severity
 at the end of the period (the daily snapshots), new and resolved in it (the trends), past the
-SLA at its end (`sla_summary` seen from that moment), and the fix funnel of fixes started in it.
+SLA at its end (`sla_summary` seen from that moment, as every report selector computes a past
+moment: of the findings open now), and the fix funnel of the fixes started in it.
 """
 
 from __future__ import annotations

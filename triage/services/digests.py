@@ -31,13 +31,14 @@ from triage.models import (
     EmailChoice,
     EmailPreference,
     EventKind,
+    ReportSnapshotState,
     Team,
 )
 from triage.selectors import digests as selectors
 from triage.services import notification_messages as messages
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
-from triage.services.reports import report_snapshots_rebuild, report_snapshots_stale
+from triage.services.reports import report_snapshots_rebuild
 from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.notifications")
@@ -89,13 +90,15 @@ def email_preferences_set(
 
 
 def _figures(team: Team, first_day: date, last_day: date, now: datetime):
-    """The team's digest figures, computed once for all its members: the snapshots the trends
-    read are brought up to date first (a rebuild replays the team's events)."""
+    """The team's digest figures, computed once for all its members. The snapshots the trends
+    read are rebuilt first (a replay of the team's events) only when the last rebuild was
+    before the period ended; the nightly one, before the digests go, has all of it."""
     key = f"digests:figures:{team.pk}:{team.created_at.timestamp()}:{first_day}:{last_day}"
     found = cache.get(key)
     if found is not None:
         return found
-    if report_snapshots_stale(team=team, now=now):
+    state = ReportSnapshotState.objects.filter(team=team).first()
+    if state is None or state.rebuilt_at is None or state.rebuilt_at.date() <= last_day:
         report_snapshots_rebuild(team=team, now=now)
     figures = selectors.team_digest(team=team, first_day=first_day, last_day=last_day, now=now)
     cache.set(key, figures, FIGURES_KEEP_SECONDS)
