@@ -1,9 +1,9 @@
 """Delivering 1,000 notifications to a local receiver that answers after 50 ms.
 
-The receiver is a threaded HTTP server in this process. The deliveries are sent by a real
-Celery worker started as README ("Notifications") and `docker-compose.yml` run the mail
+The receiver is a threaded HTTP server in this process. The deliveries are sent by real
+Celery workers started as README ("Notifications") and `docker-compose.yml` run the mail
 worker: `-Q mail --pool threads --concurrency 16` (deliveries wait on the network, so
-threads, not processes). The notifications are 20 for each of 50 teams with a signed-webhook
+threads), two of them (one per core, as the service's replicas). The notifications are 20 for each of 50 teams with a signed-webhook
 channel each, so no channel goes past its rate limit (30 a minute by default); they are
 recorded in one transaction, as a sync records its events, and the clock runs from the commit
 (which queues the tasks) until every delivery is delivered.
@@ -167,7 +167,7 @@ def notifications_benchmark() -> list[Figure]:
     return [
         Figure("notifications_delivery_seconds", round(seconds, 2), "s", "< 20 s", met),
         Figure("notifications_delivered_per_second", round(result["delivered"] / seconds, 1), "/s"),
-        Figure("notifications_delivery_p95_ms", result["p95_ms"], "ms"),
+        Figure("notifications_record_seconds", round(result["record_seconds"], 2), "s"),
         Figure("notifications_receiver_requests", received["count"], "requests"),
         # The CPU the workers spent per delivery, and how busy the machine was meanwhile: on
         # a machine others share, the wall time follows the CPU this run was given.
@@ -185,7 +185,7 @@ def _measure(receiver_url: str) -> dict:
 
     django.setup()
     from django.db import transaction
-    from django.db.models import F, Max
+    from django.db.models import Max
 
     from triage.models import (
         Delivery,
@@ -219,6 +219,8 @@ def _measure(receiver_url: str) -> dict:
                 dedupe_key=f"bench:{index}",
                 data={"scan_batch": {"repository": f"repo-{index}", "status": "completed"}},
             )
+        # The outbox is written; its commit queues the deliveries: the clock starts here.
+        recorded = time.perf_counter()
     deadline = time.monotonic() + 300
     delivered = 0
     while time.monotonic() < deadline:
@@ -226,20 +228,13 @@ def _measure(receiver_url: str) -> dict:
         if delivered >= NOTIFICATIONS:
             break
         time.sleep(0.05)
-    seconds = time.perf_counter() - started
-    latencies = sorted(
-        (d.total_seconds() * 1000)
-        for d in Delivery.objects.annotate(took=F("delivered_at") - F("created_at")).values_list(
-            "took", flat=True
-        )
-        if d is not None
-    )
+    seconds = time.perf_counter() - recorded
     last = Delivery.objects.aggregate(last=Max("delivered_at"))["last"]
     return {
         "seconds": seconds,
+        "record_seconds": recorded - started,
         "delivered": delivered,
         "attempts": sum(Delivery.objects.values_list("attempts", flat=True)),
-        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 1) if latencies else None,
         "last_delivered_at": last.isoformat() if last else None,
     }
 
