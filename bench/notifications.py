@@ -3,10 +3,11 @@
 The receiver is a threaded HTTP server in this process. The deliveries are sent by real
 Celery workers started as README ("Notifications") and `docker-compose.yml` run the mail
 worker: `-Q mail --pool threads --concurrency 16` (deliveries wait on the network, so
-threads), two of them (one per core, as the service's replicas). The notifications are 20 for each of 50 teams with a signed-webhook
-channel each, so no channel goes past its rate limit (30 a minute by default); they are
-recorded in one transaction, as a sync records its events, and the clock runs from the commit
-(which queues the tasks) until every delivery is delivered.
+threads), two of them (one per core, as the service's replicas). The notifications are 20
+for each of 50 teams with a signed-webhook channel each, so no channel goes past its rate
+limit (30 a minute by default); they are recorded in one transaction, as a sync records its
+events, and the clock runs from the commit (which queues the tasks) until every delivery is
+delivered.
 
 `python -m bench.notifications <receiver-url>` is the measured child: it sets up the teams,
 records the notifications and waits; it prints one JSON object.
