@@ -67,12 +67,11 @@ def immediate_recipients(team: Team, event_kind: str) -> list[str]:
 def digest_recipients(cadence: str) -> list[int]:
     """Members (with an email address and a team) due a digest of `cadence`: those
     subscribed to it and, daily, those who chose the daily digest for an event kind."""
-    wanted = Q(digest_subscription__daily=True) if cadence == Cadence.DAILY else Q()
     if cadence == Cadence.WEEKLY:
         wanted = Q(digest_subscription__weekly=True)
     else:
         daily_events = EmailPreference.objects.filter(choice=EmailChoice.DAILY).values("user_id")
-        wanted |= Q(pk__in=daily_events)
+        wanted = Q(digest_subscription__daily=True) | Q(pk__in=daily_events)
     members = Membership.objects.values("user_id")
     return list(
         get_user_model()
