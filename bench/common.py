@@ -49,6 +49,14 @@ _RUN_SECRET_KEY = secrets.token_urlsafe(50)
 _RUN_ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
+# Receivers on loopback over plain HTTP, which the outbound guard refuses in a production-like
+# environment unless the operator allows them, as a benchmark does.
+LOOPBACK_OUTBOUND = {
+    "PORTAL_OUTBOUND_ALLOW_HTTP": "1",
+    "PORTAL_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+}
+
+
 def environment(database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a benchmark's processes: production-like settings (no DEBUG, so no
     query log growing with every query) on the benchmark's own database."""

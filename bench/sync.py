@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from bench import common
 from bench.common import ROOT, sandbox_server
+from bench.notifications import local_receiver
 from bench.registry import Figure, benchmark
 
 FINDINGS = int(os.environ.get("BENCH_FINDINGS", "100000"))
@@ -83,6 +84,55 @@ print(ids)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _python(env: dict[str, str], script: str) -> str:
+    result = subprocess.run(  # noqa: S603 (argv built here, no outside input)
+        [sys.executable, "-c", "import django\ndjango.setup()\n" + script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _notifications_on(env: dict[str, str], connection_id: int, receiver_url: str) -> None:
+    """The connection's team sends new findings to a signed webhook on a local receiver, so
+    the syncs measured record their summary in the outbox and queue its delivery."""
+    _python(
+        env,
+        f"""
+from triage.models import EventKind, KolegaConnection, NotificationChannel, NotificationRule
+team = KolegaConnection.objects.get(pk={connection_id}).team
+channel = NotificationChannel.objects.create(
+    team=team, name="Hooks", kind=NotificationChannel.Kind.WEBHOOK, url={receiver_url!r},
+    url_hint="127.0.0.1", secret="bench-signing-secret-0123456789",
+)
+NotificationRule.objects.create(team=team, channel=channel, event_kind=EventKind.FINDINGS_NEW)
+print("ok")
+""",
+    )
+
+
+def _notifications_told(env: dict[str, str]) -> dict:
+    """The new-findings notifications the syncs recorded, and the findings they count."""
+    return json.loads(
+        _python(
+            env,
+            """
+import json
+from triage.models import Delivery, EventKind, Notification
+told = Notification.objects.filter(event_kind=EventKind.FINDINGS_NEW)
+print(json.dumps({
+    "notifications": told.count(),
+    "deliveries": Delivery.objects.filter(notification__in=told).count(),
+    "findings": sum(n.data.get("total", 0) for n in told),
+}))
+""",
+        )
+    )
+
+
 def _measure(env: dict[str, str], connection_id: int, mode: str) -> dict:
     result = subprocess.run(  # noqa: S603 (argv built here, no outside input)
         [sys.executable, "-m", "bench.sync_process", str(connection_id), mode],
@@ -123,12 +173,15 @@ def sync_benchmark() -> list[Figure]:
     row_repositories = max(1, REPOSITORIES * row_findings // FINDINGS)
     row_api_key = _scale_organization(env, findings=row_findings, repositories=row_repositories)
     print(f"   sandbox_scale: {time.perf_counter() - started:.0f}s", flush=True)
-    with _sandbox_server(env) as base_url:
+    with _sandbox_server(env) as base_url, local_receiver() as (receiver_url, _):
         (bulk_connection,) = _connections(env, base_url, api_key, 1, prefix="bulk")
         (row_connection,) = _connections(env, base_url, row_api_key, 1, prefix="row")
+        _notifications_on(env, bulk_connection, receiver_url)
         full = _measure(env, bulk_connection, "full")
         incremental = _measure(env, bulk_connection, "incremental")
         row_by_row = _measure(env, row_connection, "row-by-row")
+    told = _notifications_told(env)
+    print(f"   notifications: {told}", flush=True)
     if full["findings"] != FINDINGS or row_by_row["findings"] != row_findings:
         raise RuntimeError(
             f"expected {FINDINGS} and {row_findings} findings mirrored, got "
@@ -157,6 +210,8 @@ def sync_benchmark() -> list[Figure]:
             incremental["requests"] <= INCREMENTAL_REQUESTS_TARGET,
         ),
         Figure("incremental_no_change_seconds", round(incremental["seconds"], 3), "s"),
+        Figure("full_sync_notifications_recorded", told["notifications"], "notifications"),
+        Figure("full_sync_notified_new_findings", told["findings"], "findings"),
         Figure("row_by_row_full_sync_findings_per_second", round(row_rate, 1), "findings/s"),
         Figure("row_by_row_full_sync_findings", row_findings, "findings"),
         Figure("row_by_row_full_sync_seconds", round(row_by_row["seconds"], 2), "s"),

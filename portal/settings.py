@@ -364,6 +364,11 @@ PORTAL_NOTIFY_BACKOFF_SECONDS = env_int("PORTAL_NOTIFY_BACKOFF_SECONDS", 30)
 PORTAL_NOTIFY_BACKOFF_MAX_SECONDS = env_int("PORTAL_NOTIFY_BACKOFF_MAX_SECONDS", 3600)
 # Each channel sends at most this many messages a minute; more wait for the next minute.
 PORTAL_NOTIFY_CHANNEL_PER_MINUTE = env_int("PORTAL_NOTIFY_CHANNEL_PER_MINUTE", 30)
+# A delivery being sent is claimed this long; past it, its worker is taken for dead and the
+# sweep sends it again. Keep it above the webhook deadline (10 s) and the SMTP timeout.
+PORTAL_NOTIFY_CLAIM_SECONDS = env_int("PORTAL_NOTIFY_CLAIM_SECONDS", 60)
+# The hour (UTC) the daily and weekly digests are sent.
+PORTAL_DIGEST_HOUR = env_int("PORTAL_DIGEST_HOUR", 6)
 
 # Celery: Redis when REDIS_URL is set, otherwise a broker kept in files so that the worker
 # and beat still run as separate processes with no server to install.
@@ -432,6 +437,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "triage.tasks.notify_scheduled_events",
         "schedule": crontab(minute=7),
     },
+    # Digests of the last complete UTC day, and on Mondays of the last week; after the nightly
+    # snapshot rebuild, whose figures they read.
+    "send-digests-daily": {
+        "task": "triage.tasks.send_digests",
+        "schedule": crontab(hour=PORTAL_DIGEST_HOUR, minute=5),
+        "args": ("daily",),
+    },
+    "send-digests-weekly": {
+        "task": "triage.tasks.send_digests",
+        "schedule": crontab(hour=PORTAL_DIGEST_HOUR, minute=10, day_of_week=1),
+        "args": ("weekly",),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 # Kolega changes one finding per request: a bulk status job sends this many at a time.
@@ -461,6 +478,8 @@ CELERY_TASK_ROUTES = {
     "triage.tasks.deliver_notification": {"queue": "mail"},
     "triage.tasks.deliver_notifications_due": {"queue": "mail"},
     "triage.tasks.notify_scheduled_events": {"queue": "mail"},
+    "triage.tasks.send_digests": {"queue": "mail"},
+    "triage.tasks.send_digest": {"queue": "mail"},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

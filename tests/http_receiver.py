@@ -30,6 +30,8 @@ class Receiver:
     answers: list[tuple[int, dict[str, str], bytes]] = field(
         default_factory=lambda: [(200, {}, b"ok")]
     )
+    # Seconds to wait before answering the n-th request (from 0): a receiver that stalls.
+    stalls: dict[int, float] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -65,6 +67,9 @@ def http_receiver():
                 )
                 index = min(len(receiver.requests), len(receiver.answers)) - 1
                 status, headers, answer = receiver.answers[index]
+                stall = receiver.stalls.get(len(receiver.requests) - 1, 0)
+            if stall:
+                time.sleep(stall)
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

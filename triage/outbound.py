@@ -24,8 +24,10 @@ What the guard allows:
 from __future__ import annotations
 
 import contextvars
+import functools
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -363,6 +365,14 @@ class _PinnedBackend(httpcore.NetworkBackend):
         raise OutboundRefused(UNREACHABLE_MESSAGE, detail="unix sockets are not allowed")
 
 
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One context per process: loading the CA bundle takes some 50 ms of CPU, which every
+    notification sent (a client each) would pay again; a context is safe to share between
+    threads and pools."""
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with the guard's network backend: checked, pinned connections.
 
@@ -384,7 +394,7 @@ class GuardedTransport(httpx.HTTPTransport):
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self.policy = policy
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=_ssl_context(verify),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

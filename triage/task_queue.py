@@ -32,6 +32,8 @@ class TaskName(StrEnum):
     DELIVER_NOTIFICATION = "triage.tasks.deliver_notification"
     DELIVER_NOTIFICATIONS_DUE = "triage.tasks.deliver_notifications_due"
     NOTIFY_SCHEDULED_EVENTS = "triage.tasks.notify_scheduled_events"
+    SEND_DIGESTS = "triage.tasks.send_digests"
+    SEND_DIGEST = "triage.tasks.send_digest"
 
 
 def task_send(name: TaskName, *args) -> None:

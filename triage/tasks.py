@@ -13,6 +13,8 @@ service that met them records why. Each task runs on the queue its route in sett
 
 from __future__ import annotations
 
+from datetime import date
+
 from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
@@ -28,6 +30,7 @@ from triage.models import (
     Team,
 )
 from triage.services.approvals import pull_request_opening_send
+from triage.services.digests import digest_send, digests_queue
 from triage.services.dismissals import dismissals_expire
 from triage.services.findings import finding_status_job_run
 from triage.services.invitations import invitation_email_send
@@ -266,3 +269,19 @@ def notify_scheduled_events() -> int:
     """Beat, hourly: the day's SLA summaries and dismissals about to expire. The first run of
     a day records them; the others (and a retried run) find them recorded."""
     return scheduled_events_record()
+
+
+# Digests
+
+
+@shared_task(name=TaskName.SEND_DIGESTS, **TASK_POLICY)
+def send_digests(cadence: str) -> int:
+    """Beat, each morning (daily) and on Mondays (weekly): queue a digest per member due one."""
+    return digests_queue(cadence=cadence)
+
+
+@shared_task(name=TaskName.SEND_DIGEST, **TASK_POLICY)
+def send_digest(user_id: int, cadence: str, first_day: str) -> str:
+    """Send one member the digest of the period starting `first_day`. Safe to run twice: the
+    digest is claimed per member and period before it is sent."""
+    return digest_send(user_id=user_id, cadence=cadence, first_day=date.fromisoformat(first_day))

@@ -5,6 +5,7 @@ from triage.forms.sign_in import LocalPasswordResetForm, PortalAuthenticationFor
 from triage.views import (
     approvals,
     dashboard,
+    email_preferences,
     finding,
     finding_groups,
     findings,
@@ -95,6 +96,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("account/preferences/", home.preferences, name="preferences"),
+    path("", include(email_preferences.urlpatterns)),
     path("account/two-factor/", two_factor.enrolment, name="two-factor"),
     path("login/code/", two_factor.second_step, name="second-step"),
     path("invitations/<str:token>/", invitations.invitation, name="invitation"),

@@ -85,6 +85,7 @@ def test_every_page_without_console_errors_or_csp_violations(
         ),
         "settings-audit": reverse("settings-audit", kwargs=team),
         "preferences": reverse("preferences"),
+        "email-preferences": reverse("email-preferences"),
         "password": reverse("password_change"),
     }
     for name, path in pages.items():

@@ -79,3 +79,37 @@ def test_an_admin_sets_up_a_webhook_and_a_finished_scan_reaches_it(
     row = page.locator("#deliveries tbody tr").first
     assert "Scan batch finished" in row.inner_text() and "Delivered" in row.inner_text()
     shot(page, "delivery-log")
+
+
+def test_a_member_switches_to_the_daily_digest_and_receives_it(
+    browser_page, live_server, team, member, sign_in, shot, transactional_db, smtp_server
+):
+    viewer = member(Role.VIEWER, username="vera")
+    page = browser_page
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
+    sign_in(page, viewer)
+
+    page.goto(live_server.url + reverse("preferences"))
+    page.get_by_role("link", name="Choose which notifications you get by email").click()
+    page.wait_for_load_state()
+    page.get_by_label("Report digests").select_option(label="Daily")
+    page.get_by_label("New findings from a sync").select_option(label="In the daily digest")
+    page.get_by_role("button", name="Save email preferences").click()
+    page.wait_for_load_state()
+    assert "Email preferences saved." in page.locator("body").inner_text()
+    assert page.get_by_label("Report digests").input_value() == "daily"
+    shot(page, "email-preferences")
+
+    page.get_by_label("Digest", exact=True).select_option(label="Daily")
+    page.get_by_role("button", name="Send me one now").click()
+    page.wait_for_load_state()
+    assert f"A daily digest was sent to {viewer.email}." in page.locator("body").inner_text()
+    assert page.evaluate("window.__cspViolations") == []
+
+    (message,) = smtp_server.wait_for(1)
+    assert message["To"] == viewer.email
+    assert message["Subject"].startswith("Triage Portal daily digest, ")
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "== Blue Team ==" in text and "Open findings" in text
+    assert "Blue Team</h2>" in html and "Past the SLA" in html

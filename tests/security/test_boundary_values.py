@@ -170,6 +170,12 @@ PAGES: dict[str, list[Page]] = {
         )
     ],
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
+    "triage.forms.digests.EmailPreferencesForm": [
+        Page("email-preferences", "post", data={"action": "save"}, team=False)
+    ],
+    "triage.forms.digests.SendDigestNowForm": [
+        Page("email-preferences", "post", data={"action": "send_now"}, team=False)
+    ],
     "triage.forms.sign_in.OneTimeCodeForm": [
         Page("two-factor", "post", data={"action": "confirm"}, team=False)
     ],

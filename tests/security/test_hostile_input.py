@@ -276,6 +276,7 @@ FORMS = {
     ),
     "approvals-decide": ({"approval_id": "approval"}, ["decision", "comment"]),
     "preferences": (None, ["timezone"]),
+    "email-preferences": (None, ["action", "digests", "kind_findings_new", "cadence"]),
     "two-factor": (None, ["code", "action"]),
     "password_reset": (None, ["email"]),
 }

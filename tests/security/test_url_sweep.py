@@ -61,6 +61,7 @@ def test_the_sweep_sees_every_area():
         "healthz",
         "home",
         "preferences",
+        "email-preferences",
         "two-factor",
         "second-step",
         "dashboard",

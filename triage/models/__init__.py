@@ -1,6 +1,13 @@
 from triage.models.audit import AuditEvent
 from triage.models.comments import FindingComment
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
+from triage.models.digests import (
+    Cadence,
+    DigestSend,
+    DigestSubscription,
+    EmailChoice,
+    EmailPreference,
+)
 from triage.models.dismissals import (
     DISMISSAL_STATUSES,
     DismissalDecision,
@@ -59,11 +66,16 @@ __all__ = [
     "DISMISSAL_STATUSES",
     "ApprovalDecision",
     "AuditEvent",
+    "Cadence",
     "DailyFindingSnapshot",
     "Delivery",
+    "DigestSend",
+    "DigestSubscription",
     "DismissalDecision",
     "DismissalRequest",
     "DismissalRequestItem",
+    "EmailChoice",
+    "EmailPreference",
     "EventKind",
     "Finding",
     "FindingComment",

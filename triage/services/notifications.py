@@ -43,6 +43,7 @@ from triage.models import (
 )
 from triage.models.notifications import MAX_RULE_DAYS, RULE_FILTERS_OF_KIND
 from triage.outbound import OutboundNoAnswer, OutboundRefused, post
+from triage.selectors.digests import immediate_recipients
 from triage.services import notification_messages as messages
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
@@ -362,11 +363,17 @@ def _claim(delivery_id: int) -> bool:
     return bool(
         Delivery.objects.filter(Q(pk=delivery_id) & (sendable | lapsed)).update(
             state=Delivery.State.SENDING,
-            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+            claimed_until=now + timedelta(seconds=claim_seconds()),
             attempts=F("attempts") + 1,
             last_attempt_at=now,
         )
     )
+
+
+def claim_seconds() -> float:
+    """`CLAIM_SECONDS` unless set; longer than a webhook's deadline, so a live sender's claim
+    never lapses."""
+    return float(getattr(settings, "PORTAL_NOTIFY_CLAIM_SECONDS", CLAIM_SECONDS))
 
 
 def channel_rate_limit() -> int:
@@ -558,6 +565,9 @@ def _send_email(channel: NotificationChannel, message: messages.Message) -> Send
     recipients = team_member_emails(channel.team)
     if not recipients:
         return SendResult(ok=False, error="No member of the team has an email address.")
+    recipients = immediate_recipients(channel.team, message.event_kind)
+    if not recipients:
+        return SendResult(ok=True, excerpt="Every member gets this event in a digest, or not.")
     subject, body = messages.email_text(message)
     try:
         # Members are told by blind copy: a message does not list who else is in the team.
