@@ -31,6 +31,7 @@ class TaskName(StrEnum):
     EVALUATE_OWNERSHIP = "triage.tasks.evaluate_ownership"
     DELIVER_NOTIFICATION = "triage.tasks.deliver_notification"
     DELIVER_NOTIFICATIONS_DUE = "triage.tasks.deliver_notifications_due"
+    LAUNCH_CAMPAIGN = "triage.tasks.launch_campaign"
 
 
 def task_send(name: TaskName, *args) -> None:

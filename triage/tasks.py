@@ -28,6 +28,7 @@ from triage.models import (
     Team,
 )
 from triage.services.approvals import pull_request_opening_send
+from triage.services.campaigns import campaign_launch_run, campaigns_follow
 from triage.services.dismissals import dismissals_expire
 from triage.services.findings import finding_status_job_run
 from triage.services.invitations import invitation_email_send
@@ -94,6 +95,9 @@ def sync_connection(
     trigger = named.trigger if named is not None else SyncRun.Trigger.SCHEDULE
     run = SYNC_FUNCTIONS[SyncRun.Kind(kind)](connection=connection, trigger=trigger, run=run)
     tracking_resume(connection_id=connection.pk)
+    if run.status == SyncRun.Status.SUCCEEDED:
+        # Campaigns that follow their selection take in what this sync brought.
+        campaigns_follow(team_id=connection.team_id)
     if run.retryable_error is not None:
         raise run.retryable_error
     return run.status
@@ -258,3 +262,15 @@ def deliver_notifications_due() -> int:
     for delivery_id in due:
         deliver_notification.delay(delivery_id)
     return len(due)
+
+
+# Campaigns
+
+
+@shared_task(name=TaskName.LAUNCH_CAMPAIGN, **TASK_POLICY)
+def launch_campaign(campaign_id: int) -> str:
+    """Start a launched campaign's planned fixes. Safe to run twice or after a killed worker:
+    each fix is claimed by a conditional update before it is asked for, and a claim left
+    behind is looked up in Kolega before anything is sent again."""
+    result = campaign_launch_run(campaign_id=campaign_id)
+    return f"started {result.started}, failed {result.failed}, found {result.adopted}"

@@ -1,4 +1,5 @@
 from triage.models.audit import AuditEvent
+from triage.models.campaigns import Campaign, CampaignFinding, CampaignRepository
 from triage.models.comments import FindingComment
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
 from triage.models.dismissals import (
@@ -59,6 +60,9 @@ __all__ = [
     "DISMISSAL_STATUSES",
     "ApprovalDecision",
     "AuditEvent",
+    "Campaign",
+    "CampaignFinding",
+    "CampaignRepository",
     "DailyFindingSnapshot",
     "Delivery",
     "DismissalDecision",

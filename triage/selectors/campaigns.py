@@ -1,0 +1,264 @@
+"""Reads of fix campaigns: the list, a campaign's fixes with their progress, the review queue.
+
+Progress is derived, never stored: a finding is resolved when the mirror says so; otherwise
+it is where the fix covering it is (running, in review, pull request open, merged), from the
+mirrored fix and its pull requests (kept current by the sync and the finding-events feed).
+Each page reads a fixed number of queries whatever the number of fixes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
+
+from triage.models import (
+    Campaign,
+    CampaignFinding,
+    CampaignRepository,
+    FindingStatus,
+    FixApproval,
+    PullRequest,
+    Team,
+)
+
+# The stages a campaign's finding moves through, in order, with their labels.
+STAGES = (
+    ("open", "Open"),
+    ("fix_running", "Fix running"),
+    ("in_review", "In review"),
+    ("pr_open", "PR open"),
+    ("merged", "Merged"),
+    ("resolved", "Resolved"),
+)
+UNRESOLVED = (FindingStatus.OPEN, FindingStatus.NEEDS_MANUAL_REVIEW)
+RUNNING_FIX = ("pending", "running")
+REVIEWABLE_FIX = ("completed", "succeeded")
+
+
+def campaigns_list(*, team: Team) -> QuerySet[Campaign]:
+    return (
+        Campaign.objects.filter(team=team)
+        .select_related("owner")
+        .annotate(finding_count=Count("findings", distinct=False))
+        .order_by("-created_at", "-id")
+    )
+
+
+def campaign_for_team(*, team: Team, campaign_id: int) -> Campaign | None:
+    return (
+        Campaign.objects.filter(team=team, pk=campaign_id)
+        .select_related("team", "owner", "created_by", "launched_by")
+        .first()
+    )
+
+
+def campaign_members(*, team: Team) -> QuerySet:
+    """The people a campaign may be owned by."""
+    return get_user_model().objects.filter(memberships__team=team).order_by("username")
+
+
+def fix_stage(row: CampaignRepository) -> str:
+    """Where the fix of a campaign repository is: open (none, or it failed), running, in
+    review (a completed diff), pull request open, merged."""
+    fix = row.fix
+    if fix is None:
+        return "open"
+    status = fix.status.lower()
+    if status in RUNNING_FIX:
+        return "fix_running"
+    merges = {pr.merge_status for pr in fix.pull_requests.all()}
+    if PullRequest.MergeStatus.MERGED in merges:
+        return "merged"
+    if PullRequest.MergeStatus.OPEN in merges:
+        return "pr_open"
+    if status in REVIEWABLE_FIX:
+        return "in_review"
+    return "open"
+
+
+@dataclass
+class CampaignRow:
+    """One fix of the campaign, as its page shows it."""
+
+    row: CampaignRepository
+    stage: str
+    findings: int
+    unresolved: int
+    approval: FixApproval | None = None
+    behind: bool = False
+
+    @property
+    def stage_label(self) -> str:
+        return dict(STAGES)[self.stage]
+
+    @property
+    def polling(self) -> bool:
+        if self.stage == "fix_running":
+            return True
+        waiting = (CampaignRepository.State.PLANNED, CampaignRepository.State.STARTING)
+        return self.row.state in waiting and self.row.campaign.state == Campaign.State.LAUNCHED
+
+
+@dataclass
+class CampaignOverview:
+    rows: list[CampaignRow]
+    progress: list[tuple[str, str, int]]  # (stage, label, findings)
+    states: Counter = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, _, count in self.progress)
+
+    @property
+    def behind(self) -> list[CampaignRow]:
+        return [row for row in self.rows if row.behind]
+
+    @property
+    def polling(self) -> bool:
+        return any(row.polling for row in self.rows)
+
+    @property
+    def failed(self) -> int:
+        return self.states[CampaignRepository.State.FAILED]
+
+    @property
+    def running(self) -> int:
+        return sum(1 for row in self.rows if row.stage == "fix_running")
+
+    @property
+    def approved(self) -> int:
+        return sum(
+            1
+            for row in self.rows
+            if row.approval is not None and row.approval.status == FixApproval.Status.APPROVED
+        )
+
+
+def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
+    """The campaign's fixes with their stage, heartbeat and approval, and the progress of its
+    findings per stage: four queries."""
+    rows = list(
+        CampaignRepository.objects.filter(campaign=campaign)
+        .select_related("repository", "fix")
+        .prefetch_related(
+            Prefetch("fix__pull_requests", queryset=PullRequest.objects.order_by("pr_number"))
+        )
+        .order_by("round", "repository__name", "source_repo", "pk")
+    )
+    for row in rows:
+        row.campaign = campaign
+    counts: dict[int | None, Counter] = defaultdict(Counter)
+    for entry in (
+        CampaignFinding.objects.filter(campaign=campaign)
+        .values("campaign_repository_id", "finding__status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        counts[entry["campaign_repository_id"]][entry["finding__status"]] += entry["n"]
+    approvals = {}
+    fix_ids = [row.fix_id for row in rows if row.fix_id]
+    if fix_ids:
+        for approval in FixApproval.objects.filter(
+            fix_id__in=fix_ids, status__in=FixApproval.OPEN_STATUSES
+        ):
+            approvals[approval.fix_id] = approval
+    overdue = campaign.due_date is not None and campaign.due_date < timezone.localdate()
+    progress: Counter = Counter()
+    shown = []
+    for row in rows:
+        by_status = counts.get(row.pk, Counter())
+        unresolved = sum(by_status[status] for status in UNRESOLVED)
+        total = sum(by_status.values())
+        stage = fix_stage(row)
+        progress[stage] += unresolved
+        progress["resolved"] += total - unresolved
+        problem = row.state in (
+            CampaignRepository.State.FAILED,
+            CampaignRepository.State.SKIPPED,
+        ) or (row.fix is not None and row.fix.status.lower() in ("failed", "cancelled"))
+        shown.append(
+            CampaignRow(
+                row=row,
+                stage=stage,
+                findings=total,
+                unresolved=unresolved,
+                approval=approvals.get(row.fix_id),
+                behind=unresolved > 0 and (problem or (overdue and stage != "merged")),
+            )
+        )
+    # Findings taken in but not yet planned into a fix count as open.
+    loose = counts.get(None, Counter())
+    progress["open"] += sum(loose[status] for status in UNRESOLVED)
+    progress["resolved"] += sum(loose.values()) - sum(loose[status] for status in UNRESOLVED)
+    return CampaignOverview(
+        rows=shown,
+        progress=[(stage, label, progress[stage]) for stage, label in STAGES],
+        states=Counter(row.state for row in rows),
+    )
+
+
+def campaign_list_progress(campaigns: list[Campaign]) -> None:
+    """Per campaign of a list page: its fixes by state and its resolved findings (two
+    queries for the page)."""
+    ids = [campaign.pk for campaign in campaigns]
+    states: dict[int, Counter] = defaultdict(Counter)
+    for entry in (
+        CampaignRepository.objects.filter(campaign_id__in=ids)
+        .values("campaign_id", "state")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        states[entry["campaign_id"]][entry["state"]] = entry["n"]
+    resolved: Counter = Counter()
+    for entry in (
+        CampaignFinding.objects.filter(campaign_id__in=ids)
+        .exclude(finding__status__in=UNRESOLVED)
+        .values("campaign_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        resolved[entry["campaign_id"]] = entry["n"]
+    for campaign in campaigns:
+        campaign.fix_states = states[campaign.pk]
+        campaign.fixes_planned = sum(states[campaign.pk].values())
+        campaign.fixes_started = states[campaign.pk][CampaignRepository.State.STARTED]
+        campaign.fixes_failed = states[campaign.pk][CampaignRepository.State.FAILED]
+        campaign.resolved_count = resolved[campaign.pk]
+
+
+def campaign_review_queue(*, campaign: Campaign) -> list[int]:
+    """The ids of the campaign's fixes with a completed diff that is not approved yet, in the
+    campaign's order: what its reviewers work through."""
+    rows = (
+        CampaignRepository.objects.filter(
+            campaign=campaign,
+            fix__isnull=False,
+            fix__status__in=REVIEWABLE_FIX,
+        )
+        .exclude(fix__diff_sha256="")
+        .exclude(fix__approvals__status=FixApproval.Status.APPROVED)
+        .order_by("round", "repository__name", "source_repo", "pk")
+        .values_list("fix_id", flat=True)
+    )
+    return list(dict.fromkeys(rows))
+
+
+def campaign_review_next(*, campaign: Campaign, after_fix_id: int | None) -> int | None:
+    """The fix to review after ``after_fix_id`` (the first when None), wrapping round."""
+    queue = campaign_review_queue(campaign=campaign)
+    if not queue:
+        return None
+    if after_fix_id in queue:
+        rest = queue[queue.index(after_fix_id) + 1 :]
+        return rest[0] if rest else (queue[0] if queue[0] != after_fix_id else None)
+    return queue[0]
+
+
+def campaign_of_fix(*, team: Team, campaign_id: int, fix_id: int) -> Campaign | None:
+    """The team's campaign ``campaign_id`` when it covers the fix (for the fix page's link
+    to the next fix to review)."""
+    return Campaign.objects.filter(team=team, pk=campaign_id, repositories__fix_id=fix_id).first()
