@@ -530,6 +530,7 @@ def campaign_retry_failed(*, campaign: Campaign, actor) -> int:
     """Plan the failed fixes again and launch them; a failure whose start may have reached
     Kolega is looked up first, so a retry never makes a second fix. Answers how many."""
     require_role(team=campaign.team, user=actor, role=Role.TRIAGER)
+    campaign.refresh_from_db(fields=["state"])
     if campaign.state != Campaign.State.LAUNCHED:
         raise ServiceError("Only a launched campaign's fixes can be retried.")
     failed = list(
