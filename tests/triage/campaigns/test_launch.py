@@ -78,9 +78,11 @@ def test_quota_exhaustion_is_refused_before_any_request_that_creates(
 ):
     Organization.objects.filter(pk=demo_org[0].pk).update(prs_plan=0, prs_topup=0)
     before = sandbox_fixes()
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(ServiceError, match="Nothing was sent to Kolega"):
-            services.campaign_launch(campaign=campaign, actor=triager)
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(ServiceError, match="Nothing was sent to Kolega"),
+    ):
+        services.campaign_launch(campaign=campaign, actor=triager)
     assert callbacks == []
     assert request_log.posts == []
     assert [path for _, path in request_log.sent] == ["/sandbox/api/v1/quotas/balance"]
@@ -140,9 +142,7 @@ def test_a_worker_killed_after_its_post_leaves_a_claim_that_is_adopted_not_resen
     )
     made = upstream.create_fix(
         repository_id=made_before_death.repository.upstream_id,
-        finding_ids=list(
-            made_before_death.findings.values_list("finding__upstream_id", flat=True)
-        ),
+        finding_ids=list(made_before_death.findings.values_list("finding__upstream_id", flat=True)),
         title=made_before_death.title,
         instructions=campaign.instructions,
         source_repo=made_before_death.source_repo,
