@@ -46,6 +46,9 @@ class Campaign(models.Model):
     launched_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
+    # The last round of planned fixes a launch was queued for: a second click on "Launch"
+    # finds them already starting.
+    launched_round = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

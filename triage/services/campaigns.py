@@ -318,13 +318,21 @@ def campaign_launch_check(*, campaign: Campaign, fresh: bool = False) -> LaunchC
     )
 
 
-def _launchable_refusal(campaign: Campaign) -> str | None:
+def campaign_launch_refusal(campaign: Campaign) -> str | None:
+    """Why the campaign cannot be launched now, or None: its page offers "Launch" by this and
+    the launch refuses by it."""
     if campaign.state not in (Campaign.State.DRAFT, Campaign.State.LAUNCHED):
         return f"This campaign is {campaign.get_state_display().lower()}."
-    if not CampaignRepository.objects.filter(
-        campaign=campaign, state=CampaignRepository.State.PLANNED
-    ).exists():
+    planned_round = (
+        CampaignRepository.objects.filter(campaign=campaign, state=CampaignRepository.State.PLANNED)
+        .order_by("-round")
+        .values_list("round", flat=True)
+        .first()
+    )
+    if planned_round is None:
         return "This campaign has no planned fix to start."
+    if planned_round <= campaign.launched_round:
+        return "This campaign's fixes are already starting."
     return None
 
 
@@ -332,7 +340,7 @@ def campaign_launch(*, campaign: Campaign, actor) -> Campaign:
     """Start the campaign's planned fixes in the background, after checking that every
     connection's `prs` quota covers them all; refused before anything is sent otherwise."""
     require_role(team=campaign.team, user=actor, role=Role.TRIAGER)
-    refusal = _launchable_refusal(campaign)
+    refusal = campaign_launch_refusal(campaign)
     if refusal:
         raise ServiceError(refusal)
     check = campaign_launch_check(campaign=campaign, fresh=True)
@@ -340,13 +348,21 @@ def campaign_launch(*, campaign: Campaign, actor) -> Campaign:
         raise ServiceError(" ".join([*check.problems, "Nothing was sent to Kolega."]))
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        refusal = _launchable_refusal(campaign)
+        refusal = campaign_launch_refusal(campaign)
         if refusal:
             raise ServiceError(refusal)
         campaign.state = Campaign.State.LAUNCHED
         campaign.launched_at = campaign.launched_at or timezone.now()
         campaign.launched_by = actor
-        campaign.save(update_fields=["state", "launched_at", "launched_by", "updated_at"])
+        campaign.launched_round = (
+            CampaignRepository.objects.filter(campaign=campaign)
+            .order_by("-round")
+            .values_list("round", flat=True)
+            .first()
+        )
+        campaign.save(
+            update_fields=["state", "launched_at", "launched_by", "launched_round", "updated_at"]
+        )
         audit_log(
             team=campaign.team,
             actor=actor,

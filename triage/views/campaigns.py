@@ -110,6 +110,7 @@ def _detail_context(request, campaign: Campaign) -> dict:
         "is_draft": campaign.state == Campaign.State.DRAFT,
         "is_launched": campaign.state == Campaign.State.LAUNCHED,
         "planned": overview.states[CampaignRepository.State.PLANNED],
+        "may_launch": services.campaign_launch_refusal(campaign) is None,
         "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
         "nav_active": "campaigns",
     }

@@ -259,3 +259,55 @@ def test_new_matching_findings_join_a_following_campaign(campaign, connection):
     joined = CampaignFinding.objects.get(campaign=campaign, finding=left_out)
     assert joined.followed and joined.campaign_repository is not None
     assert services.campaign_findings_follow(campaign=campaign) == 0
+
+
+def test_the_plan_fragment_names_the_fixes_that_will_not_fit(
+    campaign, triager, team, allow_fixes, client_as
+):
+    from tests.pages import team_url
+
+    allow_fixes(campaign.repositories.count() - 1)
+    client = client_as(triager)
+    url = team_url("campaigns-quota", team, campaign_id=campaign.pk)
+    fragment = client.get(url, HTTP_HX_REQUEST="true")
+    body = fragment.content.decode()
+    assert fragment.status_code == 200 and 'id="quota-not-fitting"' in body
+    assert "1 fix will not fit" in body
+    page = client.get(team_url("campaigns-detail", team, campaign_id=campaign.pk))
+    assert url in page.content.decode()  # loaded after the page, which never waits for Kolega
+
+
+def test_a_launch_refused_on_the_page_says_why_and_sends_nothing(
+    campaign, triager, team, demo_org, client_as, sandbox_fixes, request_log
+):
+    from tests.pages import team_url
+
+    Organization.objects.filter(pk=demo_org[0].pk).update(prs_plan=0, prs_topup=0)
+    before = sandbox_fixes()
+    response = client_as(triager).post(
+        team_url("campaigns-detail", team, campaign_id=campaign.pk), {"action": "launch"}
+    )
+    assert response.status_code == 400
+    assert "Nothing was sent to Kolega" in response.content.decode()
+    assert request_log.posts == [] and sandbox_fixes() == before
+
+
+def test_a_launch_from_the_page_queues_the_launch_once(
+    campaign, triager, team, allow_fixes, client_as, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tests.pages import team_url
+    from triage import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.launch_campaign, "delay", queued.append)
+    allow_fixes(campaign.repositories.count())
+    url = team_url("campaigns-detail", team, campaign_id=campaign.pk)
+    client = client_as(triager)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"action": "launch"}).status_code == 302
+        again = client.post(url, {"action": "launch"})
+    assert queued == [campaign.pk]
+    assert again.status_code == 400  # the fixes are already starting: refused, not queued
+    assert "already starting" in again.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.LAUNCHED
