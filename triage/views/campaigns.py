@@ -18,7 +18,6 @@ from triage.selectors import sync as sync_selectors
 from triage.services import campaigns as services
 from triage.services.errors import ServiceError
 from triage.views.htmx import (
-    fragment_only,
     is_htmx,
     page_instead,
     redirect_after_post,
@@ -187,11 +186,12 @@ def campaign_fixes(request, campaign_id: int):
 
 @team_view(read=Role.TRIAGER)
 @require_safe
-@fragment_only("campaigns-detail")
 def campaign_quota(request, campaign_id: int):
     """Fragment: the `prs` quota each connection has against the fixes the launch would
     start. Loaded after the page, so the page never waits for Kolega."""
     campaign = _campaign_or_404(request, campaign_id)
+    if not is_htmx(request):
+        return page_instead(request, "campaigns-detail", campaign_id=campaign.pk)
     check = services.campaign_launch_check(campaign=campaign)
     response = render_fragment(
         request,
