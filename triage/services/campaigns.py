@@ -61,6 +61,11 @@ CLOCK_SKEW = timedelta(seconds=60)
 PRS_COUNTER = "prs"
 
 
+def _audit(campaign: Campaign, actor, action: str, details: dict) -> None:
+    """Record a write on the campaign (inside its transaction)."""
+    audit_log(team=campaign.team, actor=actor, action=action, target=campaign, details=details)
+
+
 def launch_concurrency() -> int:
     return max(1, int(getattr(settings, "PORTAL_CAMPAIGN_LAUNCH_CONCURRENCY", 4)))
 
@@ -201,12 +206,11 @@ def campaign_create(
             batch_size=1000,
         )
         planned = _plan(campaign, list(zip(taken, findings, strict=True)), round_=1)
-        audit_log(
-            team=team,
-            actor=actor,
-            action="campaign.create",
-            target=campaign,
-            details={
+        _audit(
+            campaign,
+            actor,
+            "campaign.create",
+            {
                 "findings": len(findings),
                 "fixes_planned": planned,
                 "filter_query": campaign.filter_query,
@@ -363,12 +367,11 @@ def campaign_launch(*, campaign: Campaign, actor) -> Campaign:
         campaign.save(
             update_fields=["state", "launched_at", "launched_by", "launched_round", "updated_at"]
         )
-        audit_log(
-            team=campaign.team,
-            actor=actor,
-            action="campaign.launch",
-            target=campaign,
-            details={"fixes": check.fixes},
+        _audit(
+            campaign,
+            actor,
+            "campaign.launch",
+            {"fixes": check.fixes},
         )
         _queue_launch(campaign.pk)
     return campaign
@@ -481,12 +484,11 @@ def _row_finish(row: CampaignRepository, *, fix=None, error: str = "") -> None:
             update_fields=["state", "fix", "fix_upstream_id", "started_at", "error", "updated_at"]
         )
         CampaignFinding.objects.filter(campaign_repository=row).update(state=covered)
-        audit_log(
-            team=row.team,
-            actor=SYSTEM,
-            action="campaign.fix_started" if fix is not None else "campaign.fix_failed",
-            target=row.campaign,
-            details={
+        _audit(
+            row.campaign,
+            SYSTEM,
+            "campaign.fix_started" if fix is not None else "campaign.fix_failed",
+            {
                 "repository": row.repository.name,
                 "source_repo": row.source_repo,
                 "fix": fix.pk if fix is not None else None,
@@ -561,12 +563,11 @@ def campaign_retry_failed(*, campaign: Campaign, actor) -> int:
     if check.fixes and check.problems:
         raise ServiceError(" ".join([*check.problems, "Nothing was sent to Kolega."]))
     with transaction.atomic():
-        audit_log(
-            team=campaign.team,
-            actor=actor,
-            action="campaign.retry_failed",
-            target=campaign,
-            details={"failed": len(failed), "found_started": adopted},
+        _audit(
+            campaign,
+            actor,
+            "campaign.retry_failed",
+            {"failed": len(failed), "found_started": adopted},
         )
         _queue_launch(campaign.pk)
     return len(failed)
@@ -588,32 +589,36 @@ def campaign_cancel_running(*, campaign: Campaign, actor) -> list[FixOutcome]:
         skipped = CampaignRepository.objects.filter(
             campaign=campaign, state=CampaignRepository.State.PLANNED
         ).update(state=CampaignRepository.State.SKIPPED, error="Cancelled before it started.")
-    outcomes = []
     running = CampaignRepository.objects.filter(
         campaign=campaign,
         state=CampaignRepository.State.STARTED,
         fix__status__in=CANCELLABLE_STATUSES,
     ).select_related("fix__repository", "fix__connection", "fix__team", "repository")
-    for row in running:
+    outcomes = _each_fix(running, lambda fix: fix_cancel(fix=fix, actor=actor) and "Cancelled.")
+    with transaction.atomic():
+        _audit(campaign, actor, "campaign.cancel_running", {"skipped": skipped, **_told(outcomes)})
+    return outcomes
+
+
+def _each_fix(rows: Iterable[CampaignRepository], act: Callable) -> list[FixOutcome]:
+    """``act`` on each row's fix through its single-fix service: a refusal of one is told for
+    it and the others go on. ``act`` answers what to tell of a fix it acted on."""
+    outcomes = []
+    for row in rows:
         try:
-            fix_cancel(fix=row.fix, actor=actor)
+            told = act(row.fix)
         except ServiceError as exc:
             outcomes.append(FixOutcome(row=row, done=False, message=exc.message))
         else:
-            outcomes.append(FixOutcome(row=row, done=True, message="Cancelled."))
-    with transaction.atomic():
-        audit_log(
-            team=campaign.team,
-            actor=actor,
-            action="campaign.cancel_running",
-            target=campaign,
-            details={
-                "skipped": skipped,
-                "cancelled": sum(1 for o in outcomes if o.done),
-                "refused": sum(1 for o in outcomes if not o.done),
-            },
-        )
+            outcomes.append(FixOutcome(row=row, done=True, message=told))
     return outcomes
+
+
+def _told(outcomes: list[FixOutcome]) -> dict:
+    return {
+        "done": sum(1 for o in outcomes if o.done),
+        "refused": [o.row.source_repo for o in outcomes if not o.done],
+    }
 
 
 def campaign_cancel(*, campaign: Campaign, actor) -> Campaign:
@@ -627,7 +632,7 @@ def campaign_cancel(*, campaign: Campaign, actor) -> Campaign:
         Campaign.objects.filter(pk=campaign.pk).update(
             state=Campaign.State.CANCELLED, updated_at=timezone.now()
         )
-        audit_log(team=campaign.team, actor=actor, action="campaign.cancel", target=campaign)
+        _audit(campaign, actor, "campaign.cancel", {})
     campaign.refresh_from_db()
     return campaign
 
@@ -649,25 +654,11 @@ def campaign_pull_requests_open(*, campaign: Campaign, actor) -> list[FixOutcome
     )
     if not rows:
         raise ServiceError("No fix of this campaign is approved yet.")
-    outcomes = []
-    for row in rows:
-        try:
-            opening = pull_requests_open(fix=row.fix, actor=actor)
-        except ServiceError as exc:
-            outcomes.append(FixOutcome(row=row, done=False, message=exc.message))
-        else:
-            outcomes.append(FixOutcome(row=row, done=True, message=opening.get_status_display()))
+    outcomes = _each_fix(
+        rows, lambda fix: pull_requests_open(fix=fix, actor=actor).get_status_display()
+    )
     with transaction.atomic():
-        audit_log(
-            team=campaign.team,
-            actor=actor,
-            action="campaign.open_pull_requests",
-            target=campaign,
-            details={
-                "asked": sum(1 for o in outcomes if o.done),
-                "refused": [o.row.source_repo for o in outcomes if not o.done],
-            },
-        )
+        _audit(campaign, actor, "campaign.open_pull_requests", _told(outcomes))
     return outcomes
 
 
@@ -731,13 +722,7 @@ def campaign_findings_follow(*, campaign: Campaign) -> int:
             ) or 0
             next_round = last + 1 if campaign.state == Campaign.State.LAUNCHED else max(last, 1)
             _plan(campaign, pairs, round_=next_round)
-        audit_log(
-            team=campaign.team,
-            actor=SYSTEM,
-            action="campaign.findings_followed",
-            target=campaign,
-            details={"findings": len(new)},
-        )
+        _audit(campaign, SYSTEM, "campaign.findings_followed", {"findings": len(new)})
     return len(new)
 
 

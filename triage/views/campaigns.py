@@ -117,10 +117,19 @@ def _detail_context(request, campaign: Campaign) -> dict:
 
 @team_view(read=Role.VIEWER, write=Role.TRIAGER)
 def campaign_detail(request, campaign_id: int):
+    """The campaign's page; for htmx its fixes and progress, polled while any fix starts or
+    runs (286 once none does)."""
     campaign = _campaign_or_404(request, campaign_id)
     if request.method == "POST":
         return _campaign_action(request, campaign)
-    return render_page(request, "triage/campaigns/detail.html", _detail_context(request, campaign))
+    context = _detail_context(request, campaign)
+    return render_page(
+        request,
+        "triage/campaigns/detail.html",
+        context,
+        partial="campaign-fixes",
+        stop_polling=not context["overview"].polling,
+    )
 
 
 def _campaign_action(request, campaign: Campaign):
@@ -167,23 +176,6 @@ def _tell(request, outcomes, *, done: str) -> None:
         messages.info(request, "No fix of this campaign was running.")
 
 
-@team_view(read=Role.VIEWER)
-@require_safe
-def campaign_fixes(request, campaign_id: int):
-    """The campaign's fixes and progress, polled while any fix starts or runs."""
-    campaign = _campaign_or_404(request, campaign_id)
-    if not is_htmx(request):
-        return page_instead(request, "campaigns-detail", campaign_id=campaign.pk)
-    context = _detail_context(request, campaign)
-    return render_fragment(
-        request,
-        "triage/campaigns/detail.html",
-        "campaign-fixes",
-        context,
-        stop_polling=not context["overview"].polling,
-    )
-
-
 @team_view(read=Role.TRIAGER)
 @require_safe
 def campaign_quota(request, campaign_id: int):
@@ -225,7 +217,6 @@ urlpatterns = [
     path("", campaigns, name="campaigns"),
     path("new/", campaign_new, name="campaigns-new"),
     path("<int:campaign_id>/", campaign_detail, name="campaigns-detail"),
-    path("<int:campaign_id>/fixes/", campaign_fixes, name="campaigns-fixes"),
     path("<int:campaign_id>/quota/", campaign_quota, name="campaigns-quota"),
     path("<int:campaign_id>/review-next/", campaign_review_next, name="campaigns-review-next"),
 ]

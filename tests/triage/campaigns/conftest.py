@@ -6,19 +6,16 @@ import pytest
 
 from sandbox.models import Fix as SandboxFix
 from sandbox.models import Organization
+from tests.triage.fixes.conftest import connection, queued
 from triage.clients import override_transport
-from triage.models import Campaign, KolegaConnection
+from triage.models import Campaign
 from triage.services import campaigns as services
-from triage.sync import sync_connection_full
+
+# The demo organization's connection, synced, and the pull-request openings queued for the
+# worker: the fixes' own fixtures.
+__all__ = ["connection", "queued"]
 
 CODE_FINDINGS = "scan_type=semgrep_scan"
-
-
-@pytest.fixture
-def connection(connection) -> KolegaConnection:
-    """The team's connection to the demo organization, synced."""
-    sync_connection_full(connection=connection)
-    return connection
 
 
 @pytest.fixture

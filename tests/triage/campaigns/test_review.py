@@ -7,24 +7,16 @@ import pytest
 from sandbox.models import PullRequest as UpstreamPullRequest
 from sandbox.services.fixes import pull_request_merge
 from tests.pages import team_url
-from triage import tasks
+from tests.triage.fixes.conftest import run_to_completion
 from triage.models import CampaignRepository, Fix, FixApproval, PullRequestOpening
 from triage.selectors import campaigns as selectors
 from triage.services import approvals as approval_services
 from triage.services import campaigns as services
 from triage.services import fixes as fix_services
 from triage.services.approvals import pull_request_opening_send
-from triage.sync import fix_track_step, sync_connection_incremental
+from triage.sync import sync_connection_incremental
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queued(monkeypatch) -> list[int]:
-    """Opening ids queued for the worker (the tests run the task's service themselves)."""
-    ids: list[int] = []
-    monkeypatch.setattr(tasks.open_pull_requests, "delay", ids.append)
-    return ids
 
 
 @pytest.fixture
@@ -34,11 +26,8 @@ def launched(campaign, triager, allow_fixes, sandbox_clock, django_capture_on_co
     with django_capture_on_commit_callbacks():
         services.campaign_launch(campaign=campaign, actor=triager)
     services.campaign_launch_run(campaign_id=campaign.pk, concurrency=1)
-    sandbox_clock.advance(600)
     for fix in Fix.objects.filter(pk__in=campaign.repositories.values("fix")):
-        for _ in range(5):
-            if fix_track_step(fix=fix):
-                break
+        run_to_completion(fix, sandbox_clock)
     return campaign
 
 

@@ -163,7 +163,7 @@ def test_another_teams_campaign_answers_404(team, other_team, triager, member, f
     campaign = _campaign(team, triager, findings, fixes=True)
     outsider = client_as(member(Role.ADMIN, of=other_team))
     kwargs = {"campaign_id": campaign.pk}
-    for name in ("campaigns-detail", "campaigns-fixes", "campaigns-quota", "campaigns-review-next"):
+    for name in ("campaigns-detail", "campaigns-quota", "campaigns-review-next"):
         assert outsider.get(team_url(name, other_team, **kwargs), **HTMX).status_code == 404
     response = outsider.post(
         team_url("campaigns-detail", other_team, **kwargs), {"action": "cancel"}
@@ -204,10 +204,8 @@ def test_the_campaign_page_shows_each_fix_and_the_progress(team, triager, findin
         assert f'id="campaign-repository-{row.pk}"' in body
     assert 'id="progress-pr_open"' in body
     # Nothing runs: the polled fragment stops polling (286).
-    fragment = client.get(team_url("campaigns-fixes", team, campaign_id=campaign.pk), **HTMX)
+    fragment = client.get(team_url("campaigns-detail", team, campaign_id=campaign.pk), **HTMX)
     assert fragment.status_code == 286 and 'id="campaign-fixes"' in fragment.content.decode()
-    # Opened as a page, the fragment's URL leads to the page.
-    assert client.get(team_url("campaigns-fixes", team, campaign_id=campaign.pk)).status_code == 302
 
 
 def test_a_running_fix_keeps_the_fixes_polling(team, triager, findings, client_as):
@@ -215,7 +213,7 @@ def test_a_running_fix_keeps_the_fixes_polling(team, triager, findings, client_a
     row = campaign.repositories.select_related("fix").first()
     type(row.fix).objects.filter(pk=row.fix_id).update(status="running")
     fragment = client_as(triager).get(
-        team_url("campaigns-fixes", team, campaign_id=campaign.pk), **HTMX
+        team_url("campaigns-detail", team, campaign_id=campaign.pk), **HTMX
     )
     assert fragment.status_code == 200 and 'hx-trigger="every 3s"' in fragment.content.decode()
 
@@ -263,5 +261,5 @@ def test_campaign_page_queries_are_bounded(
         assert client.get(url).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(
-            team_url("campaigns-fixes", team, campaign_id=campaign.pk), **HTMX
+            team_url("campaigns-detail", team, campaign_id=campaign.pk), **HTMX
         ).status_code in (200, 286)
