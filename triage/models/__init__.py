@@ -1,5 +1,10 @@
 from triage.models.audit import AuditEvent
-from triage.models.campaigns import Campaign, CampaignFinding, CampaignRepository
+from triage.models.campaigns import (
+    Campaign,
+    CampaignFinding,
+    CampaignRepository,
+    CampaignStage,
+)
 from triage.models.comments import FindingComment
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
 from triage.models.dismissals import (
@@ -63,6 +68,7 @@ __all__ = [
     "Campaign",
     "CampaignFinding",
     "CampaignRepository",
+    "CampaignStage",
     "DailyFindingSnapshot",
     "Delivery",
     "DismissalDecision",

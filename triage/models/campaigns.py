@@ -14,6 +14,17 @@ from triage.models.mirror import Finding, Fix, Repository
 from triage.models.teams import Team
 
 
+class CampaignStage(models.TextChoices):
+    """Where a campaign's finding is, in order: derived from the mirror, never stored."""
+
+    OPEN = "open", "Open"
+    FIX_RUNNING = "fix_running", "Fix running"
+    IN_REVIEW = "in_review", "In review"
+    PR_OPEN = "pr_open", "PR open"
+    MERGED = "merged", "Merged"
+    RESOLVED = "resolved", "Resolved"
+
+
 class Campaign(models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"

@@ -19,21 +19,13 @@ from triage.models import (
     Campaign,
     CampaignFinding,
     CampaignRepository,
+    CampaignStage,
     FindingStatus,
     FixApproval,
     PullRequest,
     Team,
 )
 
-# The stages a campaign's finding moves through, in order, with their labels.
-STAGES = (
-    ("open", "Open"),
-    ("fix_running", "Fix running"),
-    ("in_review", "In review"),
-    ("pr_open", "PR open"),
-    ("merged", "Merged"),
-    ("resolved", "Resolved"),
-)
 UNRESOLVED = (FindingStatus.OPEN, FindingStatus.NEEDS_MANUAL_REVIEW)
 RUNNING_FIX = ("pending", "running")
 REVIEWABLE_FIX = ("completed", "succeeded")
@@ -66,18 +58,18 @@ def fix_stage(row: CampaignRepository) -> str:
     review (a completed diff), pull request open, merged."""
     fix = row.fix
     if fix is None:
-        return "open"
+        return CampaignStage.OPEN
     status = fix.status.lower()
     if status in RUNNING_FIX:
-        return "fix_running"
+        return CampaignStage.FIX_RUNNING
     merges = {pr.merge_status for pr in fix.pull_requests.all()}
     if PullRequest.MergeStatus.MERGED in merges:
-        return "merged"
+        return CampaignStage.MERGED
     if PullRequest.MergeStatus.OPEN in merges:
-        return "pr_open"
+        return CampaignStage.PR_OPEN
     if status in REVIEWABLE_FIX:
-        return "in_review"
-    return "open"
+        return CampaignStage.IN_REVIEW
+    return CampaignStage.OPEN
 
 
 @dataclass
@@ -93,11 +85,11 @@ class CampaignRow:
 
     @property
     def stage_label(self) -> str:
-        return dict(STAGES)[self.stage]
+        return CampaignStage(self.stage).label
 
     @property
     def polling(self) -> bool:
-        if self.stage == "fix_running":
+        if self.stage == CampaignStage.FIX_RUNNING:
             return True
         waiting = (CampaignRepository.State.PLANNED, CampaignRepository.State.STARTING)
         return self.row.state in waiting and self.row.campaign.state == Campaign.State.LAUNCHED
@@ -127,7 +119,7 @@ class CampaignOverview:
 
     @property
     def running(self) -> int:
-        return sum(1 for row in self.rows if row.stage == "fix_running")
+        return sum(1 for row in self.rows if row.stage == CampaignStage.FIX_RUNNING)
 
     @property
     def approved(self) -> int:
@@ -175,7 +167,7 @@ def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
         total = sum(by_status.values())
         stage = fix_stage(row)
         progress[stage] += unresolved
-        progress["resolved"] += total - unresolved
+        progress[CampaignStage.RESOLVED] += total - unresolved
         problem = row.state in (
             CampaignRepository.State.FAILED,
             CampaignRepository.State.SKIPPED,
@@ -187,16 +179,17 @@ def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
                 findings=total,
                 unresolved=unresolved,
                 approval=approvals.get(row.fix_id),
-                behind=unresolved > 0 and (problem or (overdue and stage != "merged")),
+                behind=unresolved > 0 and (problem or (overdue and stage != CampaignStage.MERGED)),
             )
         )
     # Findings taken in but not yet planned into a fix count as open.
     loose = counts.get(None, Counter())
-    progress["open"] += sum(loose[status] for status in UNRESOLVED)
-    progress["resolved"] += sum(loose.values()) - sum(loose[status] for status in UNRESOLVED)
+    loose_unresolved = sum(loose[status] for status in UNRESOLVED)
+    progress[CampaignStage.OPEN] += loose_unresolved
+    progress[CampaignStage.RESOLVED] += sum(loose.values()) - loose_unresolved
     return CampaignOverview(
         rows=shown,
-        progress=[(stage, label, progress[stage]) for stage, label in STAGES],
+        progress=[(stage, label, progress[stage]) for stage, label in CampaignStage.choices],
         states=Counter(row.state for row in rows),
     )
 
