@@ -8,8 +8,10 @@ Each page reads a fixed number of queries whatever the number of fixes.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Prefetch, QuerySet
@@ -255,3 +257,83 @@ def campaign_of_fix(*, team: Team, campaign_id: int, fix_id: int) -> Campaign | 
     """The team's campaign ``campaign_id`` when it covers the fix (for the fix page's link
     to the next fix to review)."""
     return Campaign.objects.filter(team=team, pk=campaign_id, repositories__fix_id=fix_id).first()
+
+
+# The burndown's window: from launch (or creation), at most this many days back, and its
+# forecast at most this many days ahead.
+BURNDOWN_DAYS = 90
+FORECAST_DAYS = 60
+
+
+@dataclass
+class Burndown:
+    """Open findings per day since launch, and the forecast at the current pace."""
+
+    days: list[tuple[date, int, bool]]  # (day, open findings, forecast)
+    open_now: int
+    per_day: float
+    forecast_done: date | None
+    due_date: date | None
+
+    @property
+    def on_track(self) -> bool | None:
+        if self.due_date is None:
+            return None
+        if self.open_now == 0:
+            return True
+        return self.forecast_done is not None and self.forecast_done <= self.due_date
+
+
+def campaign_burndown(*, campaign: Campaign, today: date | None = None) -> Burndown:
+    """Per day from launch: the campaign's findings taken in by then and not resolved by its
+    end (one query); then the days ahead at the pace so far, until none is left, the due date
+    or `FORECAST_DAYS`."""
+    today = today or timezone.localdate()
+    start_at = campaign.launched_at or campaign.created_at
+    start = max(timezone.localdate(start_at), today - timedelta(days=BURNDOWN_DAYS))
+    entries = [
+        (
+            timezone.localdate(added_at),
+            None if status in UNRESOLVED else timezone.localdate(resolved_at or added_at),
+        )
+        for added_at, status, resolved_at in CampaignFinding.objects.filter(
+            campaign=campaign
+        ).values_list("added_at", "finding__status", "finding__resolved_at")
+    ]
+    # Open at the end of a day: taken in by then, less resolved by then (counted from the
+    # window's first day for what came before it).
+    changes: Counter = Counter()
+    for added, resolved in entries:
+        added = max(added, start)
+        changes[added] += 1
+        if resolved is not None:
+            changes[max(resolved, added)] -= 1
+    days: list[tuple[date, int, bool]] = []
+    still_open, day = 0, start
+    while day <= today:
+        still_open += changes[day]
+        days.append((day, still_open, False))
+        day += timedelta(days=1)
+    first, open_now = days[0][1], days[-1][1]
+    elapsed = max(1, (today - start).days)
+    per_day = max(0.0, (first - open_now) / elapsed)
+    forecast_done = None
+    if open_now == 0:
+        forecast_done = today
+    elif per_day > 0:
+        forecast_done = today + timedelta(days=math.ceil(open_now / per_day))
+    horizon = today + timedelta(days=FORECAST_DAYS)
+    # Without a pace the line stays flat, to the due date.
+    end = min(horizon, max(forecast_done or today, campaign.due_date or today))
+    ahead = 1
+    while today + timedelta(days=ahead) <= end:
+        left = max(0, round(open_now - per_day * ahead))
+        days.append((today + timedelta(days=ahead), left, True))
+        ahead += 1
+    return Burndown(
+        days=days,
+        open_now=open_now,
+        per_day=per_day,
+        forecast_done=forecast_done,
+        due_date=campaign.due_date,
+    )

@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_safe
 
+from triage.charts import stacked_columns
 from triage.forms.campaigns import CampaignActionForm, CampaignForm
 from triage.forms.ids import pk_of
 from triage.models import Campaign, CampaignRepository, Role
@@ -100,9 +101,30 @@ def _campaign_or_404(request, campaign_id: int) -> Campaign:
     return campaign
 
 
+BURNDOWN_SERIES = [("burndown-open", "Open findings"), ("burndown-forecast", "Forecast")]
+
+
+def _burndown_chart(burndown: selectors.Burndown):
+    return stacked_columns(
+        title="Open findings per day",
+        description="The campaign's open findings at the end of each day since launch, then "
+        "the forecast at the pace so far.",
+        columns=[
+            (day, {"burndown-forecast" if forecast else "burndown-open": count})
+            for day, count, forecast in burndown.days
+        ],
+        series=BURNDOWN_SERIES,
+    )
+
+
 def _detail_context(request, campaign: Campaign) -> dict:
     overview = selectors.campaign_overview(campaign=campaign)
+    burndown = selectors.campaign_burndown(campaign=campaign)
+    chart = _burndown_chart(burndown)
     return {
+        "burndown": burndown,
+        "burndown_chart": chart,
+        "burndown_svg": chart.svg(element_id="campaign-burndown", table_where="beside it"),
         "campaign": campaign,
         "overview": overview,
         "can_triage": can(request, Role.TRIAGER),

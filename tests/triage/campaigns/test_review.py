@@ -121,6 +121,7 @@ def test_a_merged_pull_request_moves_the_progress_after_a_sync(
     before = {stage: n for stage, _, n in selectors.campaign_overview(campaign=launched).progress}
     row = CampaignRepository.objects.get(campaign=launched, fix=fix)
     covered = row.findings.count()
+    open_before = selectors.campaign_burndown(campaign=launched).open_now
 
     sandbox_clock.advance(60)
     pull_request_merge(pull_request=UpstreamPullRequest.objects.get(fix_id=fix.upstream_id))
@@ -134,3 +135,4 @@ def test_a_merged_pull_request_moves_the_progress_after_a_sync(
     assert merged_row.unresolved == 0
     assert after["resolved"] == before["resolved"] + covered
     assert after["pr_open"] == before["pr_open"] - covered
+    assert selectors.campaign_burndown(campaign=launched).open_now == open_before - covered

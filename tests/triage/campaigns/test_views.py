@@ -259,7 +259,7 @@ def test_campaign_page_queries_are_bounded(
     url = team_url("campaigns-detail", team, campaign_id=campaign.pk)
     with django_assert_max_num_queries(18):
         assert client.get(url).status_code == 200
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         assert client.get(
             team_url("campaigns-detail", team, campaign_id=campaign.pk), **HTMX
         ).status_code in (200, 286)
