@@ -86,6 +86,26 @@ class CampaignRow:
     behind: bool = False
 
     @property
+    def merged_at(self):
+        """When the fix's first pull request was merged, or None."""
+        if self.row.fix is None:
+            return None
+        merged = [
+            pr.merged_at
+            for pr in self.row.fix.pull_requests.all()
+            if pr.merge_status == PullRequest.MergeStatus.MERGED and pr.merged_at
+        ]
+        return min(merged, default=None)
+
+    @property
+    def hours_to_merge(self) -> float | None:
+        """Hours from the campaign's launch to the fix's first merge."""
+        launched, merged = self.row.campaign.launched_at, self.merged_at
+        if launched is None or merged is None:
+            return None
+        return max(0.0, (merged - launched).total_seconds() / 3600)
+
+    @property
     def stage_label(self) -> str:
         return CampaignStage(self.stage).label
 
@@ -118,6 +138,15 @@ class CampaignOverview:
     @property
     def failed(self) -> int:
         return self.states[CampaignRepository.State.FAILED]
+
+    @property
+    def median_hours_to_merge(self) -> float | None:
+        """The median time from launch to merge of the campaign's merged fixes."""
+        hours = sorted(h for h in (row.hours_to_merge for row in self.rows) if h is not None)
+        if not hours:
+            return None
+        middle = len(hours) // 2
+        return hours[middle] if len(hours) % 2 else (hours[middle - 1] + hours[middle]) / 2
 
     @property
     def running(self) -> int:

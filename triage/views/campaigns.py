@@ -14,6 +14,7 @@ from triage.forms.campaigns import CampaignActionForm, CampaignForm
 from triage.forms.ids import pk_of
 from triage.models import Campaign, CampaignRepository, Role
 from triage.permissions import can, team_view
+from triage.reports.exports import csv_response
 from triage.selectors import campaigns as selectors
 from triage.selectors import sync as sync_selectors
 from triage.services import campaigns as services
@@ -235,10 +236,66 @@ def campaign_review_next(request, campaign_id: int):
     return redirect(f"{url}?campaign={campaign.pk}")
 
 
+EXPORT_HEADER = [
+    "campaign",
+    "repository",
+    "source_repo",
+    "round",
+    "start",
+    "start_error",
+    "fix_id",
+    "fix_status",
+    "findings",
+    "unresolved",
+    "stage",
+    "approval",
+    "pull_requests",
+    "launched_at",
+    "first_merged_at",
+    "hours_launch_to_merge",
+]
+
+
+@team_view(read=Role.VIEWER)
+@require_safe
+def campaign_export(request, campaign_id: int):
+    """The campaign's fixes as CSV: each one's start, status, approval, pull requests and the
+    time from launch to merge."""
+    campaign = _campaign_or_404(request, campaign_id)
+    overview = selectors.campaign_overview(campaign=campaign)
+    rows = (
+        [
+            campaign.name,
+            r.row.repository.name,
+            r.row.source_repo,
+            r.row.round,
+            r.row.get_state_display(),
+            r.row.error,
+            r.row.fix_upstream_id,
+            r.row.fix.status_label if r.row.fix else "",
+            r.findings,
+            r.unresolved,
+            r.stage_label,
+            r.approval.get_status_display() if r.approval else "",
+            [pr.pr_url for pr in r.row.fix.pull_requests.all()] if r.row.fix else [],
+            campaign.launched_at,
+            r.merged_at,
+            round(r.hours_to_merge, 1) if r.hours_to_merge is not None else None,
+        ]
+        for r in overview.rows
+    )
+    return csv_response(
+        filename=f"{request.team.slug}-campaign-{campaign.pk}.csv",
+        header=EXPORT_HEADER,
+        rows=rows,
+    )
+
+
 urlpatterns = [
     path("", campaigns, name="campaigns"),
     path("new/", campaign_new, name="campaigns-new"),
     path("<int:campaign_id>/", campaign_detail, name="campaigns-detail"),
     path("<int:campaign_id>/quota/", campaign_quota, name="campaigns-quota"),
     path("<int:campaign_id>/review-next/", campaign_review_next, name="campaigns-review-next"),
+    path("<int:campaign_id>/export.csv", campaign_export, name="campaigns-export"),
 ]

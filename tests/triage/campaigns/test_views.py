@@ -263,3 +263,32 @@ def test_campaign_page_queries_are_bounded(
         assert client.get(
             team_url("campaigns-detail", team, campaign_id=campaign.pk), **HTMX
         ).status_code in (200, 286)
+
+
+def test_the_export_lists_each_fix_and_its_time_from_launch_to_merge(
+    team, triager, member, findings, client_as
+):
+    import csv
+    import io
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from triage.models import PullRequest
+
+    campaign = _campaign(team, triager, findings, fixes=True)
+    launched = timezone.now() - timedelta(hours=30)
+    Campaign.objects.filter(pk=campaign.pk).update(launched_at=launched)
+    merged_row = campaign.repositories.order_by("repository__name").first()
+    PullRequest.objects.filter(fix_id=merged_row.fix_id).update(
+        merge_status="merged", merged_at=launched + timedelta(hours=12)
+    )
+    viewer = client_as(member(Role.VIEWER))
+    response = viewer.get(team_url("campaigns-export", team, campaign_id=campaign.pk))
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    lines = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(lines) == campaign.repositories.count()
+    merged = [line for line in lines if line["stage"] == "Merged"]
+    assert [line["hours_launch_to_merge"] for line in merged] == ["12.0"]
+    page = viewer.get(team_url("campaigns-detail", team, campaign_id=campaign.pk))
+    assert "Launch to merge: 12.0 hours" in page.content.decode()
