@@ -167,6 +167,8 @@ def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
     rows = list(
         CampaignRepository.objects.filter(campaign=campaign)
         .select_related("repository", "fix")
+        # The diff's text is for the fix's own page.
+        .defer("fix__diff")
         .prefetch_related(
             Prefetch("fix__pull_requests", queryset=PullRequest.objects.order_by("pr_number"))
         )

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_safe
 
 from triage.charts import stacked_columns
@@ -118,8 +119,30 @@ def _burndown_chart(burndown: selectors.Burndown):
     )
 
 
+def _decorate_rows(rows, *, team_slug: str, campaign_id: int) -> None:
+    """Per-row display values worked out once in Python: the fixes table renders on every
+    poll, and per-row template tags dominate its cost."""
+    fix_prefix = reverse("fixes", kwargs={"team_slug": team_slug})
+    for shown in rows:
+        fix = shown.row.fix
+        shown.fix_url = f"{fix_prefix}{fix.pk}/?campaign={campaign_id}" if fix else ""
+        shown.heartbeat = _heartbeat(fix) if fix else "—"
+
+
+def _heartbeat(fix) -> str:
+    parts = []
+    if fix.duration_seconds is not None:
+        parts.append(f"{fix.duration_seconds:.0f} s")
+    steps = fix.agent_steps_completed
+    parts.append(f"{steps} step{'' if steps == 1 else 's'}")
+    if fix.latest_activity_at:
+        parts.append(f"{timesince(fix.latest_activity_at)} ago")
+    return " · ".join(parts)
+
+
 def _detail_context(request, campaign: Campaign) -> dict:
     overview = selectors.campaign_overview(campaign=campaign)
+    _decorate_rows(overview.rows, team_slug=request.team.slug, campaign_id=campaign.pk)
     burndown = selectors.campaign_burndown(campaign=campaign)
     chart = _burndown_chart(burndown)
     return {

@@ -35,7 +35,7 @@ def test_worker_starts_every_fix_of_a_campaign_once(live_server, team, celery_wo
     )
     rows = campaign.repositories.filter(state=CampaignRepository.State.PLANNED).count()
     assert rows >= 4
-    fault_config_set(organization=scaled.organization, slow_ms=20)
+    fault_config_set(organization=scaled.organization, latency_ms=20)
     started_at = time.monotonic()
     services.campaign_launch(campaign=campaign, actor=admin)
     deadline = started_at + 90
