@@ -311,3 +311,28 @@ def test_a_launch_from_the_page_queues_the_launch_once(
     assert "already starting" in again.content.decode()
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.LAUNCHED
+
+
+def test_findings_that_join_after_launch_are_a_new_round_launched_again(
+    campaign, triager, connection, allow_fixes, sandbox_fixes, django_capture_on_commit_callbacks
+):
+    Campaign.objects.filter(pk=campaign.pk).update(follow_new=True)
+    campaign.refresh_from_db()
+    late = campaign.findings.order_by("pk").last()
+    late_finding = late.finding
+    late.delete()
+    allow_fixes(campaign.repositories.count() + 1)
+    _launched(campaign, triager, django_capture_on_commit_callbacks)
+    services.campaign_launch_run(campaign_id=campaign.pk, concurrency=1)
+    campaign.refresh_from_db()
+    assert "no planned fix" in services.campaign_launch_refusal(campaign)
+
+    assert services.campaign_findings_follow(campaign=campaign) == 1
+    (second,) = campaign.repositories.filter(round=2)
+    assert second.state == CampaignRepository.State.PLANNED
+    assert list(second.findings.values_list("finding", flat=True)) == [late_finding.pk]
+    assert services.campaign_launch_refusal(campaign) is None
+    before = sandbox_fixes()
+    _launched(campaign, triager, django_capture_on_commit_callbacks)
+    assert services.campaign_launch_run(campaign_id=campaign.pk, concurrency=1).started == 1
+    assert sandbox_fixes() == before + 1
