@@ -284,10 +284,15 @@ def campaign_review_next(*, campaign: Campaign, after_fix_id: int | None) -> int
     return queue[0]
 
 
-def campaign_of_fix(*, team: Team, campaign_id: int, fix_id: int) -> Campaign | None:
-    """The team's campaign ``campaign_id`` when it covers the fix (for the fix page's link
-    to the next fix to review)."""
-    return Campaign.objects.filter(team=team, pk=campaign_id, repositories__fix_id=fix_id).first()
+def campaign_of_fix(*, team: Team, fix_id: int, campaign_id: int | None = None):
+    """The team's campaign that covers the fix (``campaign_id`` when given and it does; else
+    the newest that does), for the fix page's link to the campaign's next diff."""
+    campaigns = Campaign.objects.filter(team=team, repositories__fix_id=fix_id)
+    if campaign_id is not None:
+        chosen = campaigns.filter(pk=campaign_id).first()
+        if chosen is not None:
+            return chosen
+    return campaigns.order_by("-created_at", "-id").first()
 
 
 # The burndown's window: from launch (or creation), at most this many days back, and its

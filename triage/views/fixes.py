@@ -309,12 +309,12 @@ def _fix_page_context(request, fix, **forms):
 
 
 def _campaign_of(request, fix):
-    """The campaign the page was opened from (``?campaign=<id>``) when it covers the fix: the
-    page then links to the campaign's next diff to review."""
+    """The campaign covering the fix (the one the page was opened from, ``?campaign=<id>``,
+    when given): the page then links to the campaign's next diff to review."""
     try:
-        campaign_id = pk_of(request.GET.get("campaign", ""))
+        campaign_id = pk_of(request.GET["campaign"]) if request.GET.get("campaign") else None
     except ValueError:
-        return None
+        campaign_id = None
     return campaign_selectors.campaign_of_fix(
         team=request.team, campaign_id=campaign_id, fix_id=fix.pk
     )
