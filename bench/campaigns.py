@@ -73,11 +73,24 @@ def campaigns_benchmark() -> list[Figure]:
     ]
 
 
+def _every_finding(team, user, *, name: str):
+    """A campaign of every unresolved finding of the team."""
+    from triage.models import Severity
+    from triage.services import campaigns as services
+
+    return services.campaign_create(
+        team=team,
+        actor=user,
+        name=name,
+        instructions="Fix the reported problems.",
+        selection=services.CampaignSelection(severities=list(Severity.values)),
+    )
+
+
 def _run(database_url: str) -> dict:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection as database
     from django.test import Client
@@ -86,35 +99,14 @@ def _run(database_url: str) -> dict:
 
     from sandbox.services.faults import fault_config_set
     from sandbox.services.scale import organization_scale_create
-    from triage.models import KolegaConnection, Membership, Role, Team
     from triage.services import campaigns as services
-    from triage.services.connections import connection_create
-    from triage.sync import sync_connection_full
 
     call_command("migrate", verbosity=0)
     scaled = organization_scale_create(
         repositories=REPOSITORIES, findings=FINDINGS, slug="campaigns"
     )
-    team = Team.objects.create(name="Bench", slug="bench")
-    user = get_user_model().objects.create_user("bench-admin")
-    Membership.objects.create(team=team, user=user, role=Role.ADMIN)
-    server = common.sandbox_server(
-        dict(os.environ), "--workers", "2", "--threads", "16", "--worker-class", "gthread"
-    )
-    with server as base_url:
-        created = connection_create(
-            team=team, actor=user, name="Campaigns", base_url=base_url, api_key=scaled.api_key
-        )
-        connection = KolegaConnection.objects.get(pk=created.pk)
-        run = sync_connection_full(connection=connection)
-        assert run.status == "succeeded", run.error
-        campaign = services.campaign_create(
-            team=team,
-            actor=user,
-            name="Everything",
-            instructions="Fix the reported problems.",
-            selection=services.CampaignSelection(severities=["critical", "high", "medium", "low"]),
-        )
+    with common.synced_team(api_key=scaled.api_key, name="Campaigns") as (team, user, _):
+        campaign = _every_finding(team, user, name="Everything")
         fault_config_set(organization=scaled.organization, latency_ms=LATENCY_MS)
         started = time.perf_counter()
         services.campaign_launch(campaign=campaign, actor=user)
@@ -128,13 +120,7 @@ def _run(database_url: str) -> dict:
 
         # The queries of the portal's side per repository: a second campaign of the same
         # findings launched without a pool, so every query is this connection's.
-        again = services.campaign_create(
-            team=team,
-            actor=user,
-            name="Everything again",
-            instructions="Fix the reported problems.",
-            selection=services.CampaignSelection(severities=["critical", "high", "medium", "low"]),
-        )
+        again = _every_finding(team, user, name="Everything again")
         fault_config_set(organization=scaled.organization, latency_ms=0)
         with CaptureQueriesContext(database) as queries:
             services.campaign_launch(campaign=again, actor=user)

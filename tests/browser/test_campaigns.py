@@ -5,18 +5,10 @@ findings resolved. A real worker starts and tracks the fixes and opens the pull 
 
 import time
 
-import pytest
 from django.db.models import Count
 from django.urls import reverse
 
 from triage.models import Campaign, Finding, KolegaConnection, PullRequestOpening
-
-
-@pytest.fixture
-def fast_tracking(monkeypatch, settings):
-    # Read by the worker process at start, and by the live server's sandbox per fix.
-    monkeypatch.setenv("PORTAL_TRACK_POLL_SECONDS", "1")
-    settings.SANDBOX_TIME_SCALE = 0.1
 
 
 def _until(check, *, seconds: float = 60, every: float = 0.5):
