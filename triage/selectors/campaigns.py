@@ -30,6 +30,15 @@ from triage.models import (
 
 UNRESOLVED = (FindingStatus.OPEN, FindingStatus.NEEDS_MANUAL_REVIEW)
 RUNNING_FIX = ("pending", "running")
+ROW_FIELDS = (
+    *(f.name for f in CampaignRepository._meta.concrete_fields),
+    "repository__name",
+    "fix__status",
+    "fix__upstream_id",
+    "fix__duration_seconds",
+    "fix__agent_steps_completed",
+    "fix__latest_activity_at",
+)
 REVIEWABLE_FIX = ("completed", "succeeded")
 
 
@@ -167,8 +176,8 @@ def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
     rows = list(
         CampaignRepository.objects.filter(campaign=campaign)
         .select_related("repository", "fix")
-        # The diff's text is for the fix's own page.
-        .defer("fix__diff")
+        # What the page shows of the repository and the fix: it renders on every poll.
+        .only(*ROW_FIELDS)
         .prefetch_related(
             Prefetch("fix__pull_requests", queryset=PullRequest.objects.order_by("pr_number"))
         )
