@@ -165,3 +165,30 @@ def counted_get(client, url: str):
     with connection.execute_wrapper(count):
         response = client.get(url)
     return response, executed
+
+
+@contextmanager
+def synced_team(*, api_key: str, name: str) -> Iterator[tuple]:
+    """A bench team with an admin, connected to the sandbox organization of ``api_key``
+    served by gunicorn (threaded) and fully synced; yields the team, the admin and the
+    connection while the server runs. Called in a benchmark's child process."""
+    from django.contrib.auth import get_user_model
+
+    from triage.models import KolegaConnection, Membership, Role, Team
+    from triage.services.connections import connection_create
+    from triage.sync import sync_connection_full
+
+    team = Team.objects.create(name="Bench", slug="bench")
+    user = get_user_model().objects.create_user("bench-admin")
+    Membership.objects.create(team=team, user=user, role=Role.ADMIN)
+    server = sandbox_server(
+        dict(os.environ), "--workers", "2", "--threads", "16", "--worker-class", "gthread"
+    )
+    with server as base_url:
+        created = connection_create(
+            team=team, actor=user, name=name, base_url=base_url, api_key=api_key
+        )
+        connection = KolegaConnection.objects.get(pk=created.pk)
+        run = sync_connection_full(connection=connection)
+        assert run.status == "succeeded", run.error
+        yield team, user, connection

@@ -475,6 +475,7 @@ CELERY_TASK_ROUTES = {
     "triage.tasks_reports.report_snapshots_refresh_all": {"queue": "reports"},
     "triage.tasks.send_invitation_email": {"queue": "mail"},
     "triage.tasks.evaluate_ownership": {"queue": "bulk"},
+    "triage.tasks.launch_campaign": {"queue": "bulk"},
     "triage.tasks.deliver_notification": {"queue": "mail"},
     "triage.tasks.deliver_notifications_due": {"queue": "mail"},
     "triage.tasks.notify_scheduled_events": {"queue": "mail"},

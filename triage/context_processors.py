@@ -10,6 +10,7 @@ NAVIGATION = (
     ("my-queue", "My queue"),
     ("repositories", "Repositories"),
     ("fixes", "Fixes"),
+    ("campaigns", "Campaigns"),
     ("pull-requests", "Pull requests"),
     ("approvals", "Approvals"),
     ("reports", "Reports"),

@@ -34,6 +34,7 @@ class TaskName(StrEnum):
     NOTIFY_SCHEDULED_EVENTS = "triage.tasks.notify_scheduled_events"
     SEND_DIGESTS = "triage.tasks.send_digests"
     SEND_DIGEST = "triage.tasks.send_digest"
+    LAUNCH_CAMPAIGN = "triage.tasks.launch_campaign"
 
 
 def task_send(name: TaskName, *args) -> None:

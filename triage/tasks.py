@@ -30,6 +30,7 @@ from triage.models import (
     Team,
 )
 from triage.services.approvals import pull_request_opening_send
+from triage.services.campaigns import campaign_launch_run, campaigns_follow
 from triage.services.digests import digest_send, digests_queue
 from triage.services.dismissals import dismissals_expire
 from triage.services.findings import finding_status_job_run
@@ -98,6 +99,9 @@ def sync_connection(
     trigger = named.trigger if named is not None else SyncRun.Trigger.SCHEDULE
     run = SYNC_FUNCTIONS[SyncRun.Kind(kind)](connection=connection, trigger=trigger, run=run)
     tracking_resume(connection_id=connection.pk)
+    if run.status == SyncRun.Status.SUCCEEDED:
+        # Campaigns that follow their selection take in what this sync brought.
+        campaigns_follow(team_id=connection.team_id)
     if run.retryable_error is not None:
         raise run.retryable_error
     return run.status
@@ -285,3 +289,15 @@ def send_digest(user_id: int, cadence: str, first_day: str) -> str:
     """Send one member the digest of the period starting `first_day`. Safe to run twice: the
     digest is claimed per member and period before it is sent."""
     return digest_send(user_id=user_id, cadence=cadence, first_day=date.fromisoformat(first_day))
+
+
+# Campaigns
+
+
+@shared_task(name=TaskName.LAUNCH_CAMPAIGN, **TASK_POLICY)
+def launch_campaign(campaign_id: int) -> str:
+    """Start a launched campaign's planned fixes. Safe to run twice or after a killed worker:
+    each fix is claimed by a conditional update before it is asked for, and a claim left
+    behind is looked up in Kolega before anything is sent again."""
+    result = campaign_launch_run(campaign_id=campaign_id)
+    return f"started {result.started}, failed {result.failed}, found {result.adopted}"

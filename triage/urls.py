@@ -4,6 +4,7 @@ from django.urls import include, path
 from triage.forms.sign_in import LocalPasswordResetForm, PortalAuthenticationForm
 from triage.views import (
     approvals,
+    campaigns,
     dashboard,
     email_preferences,
     finding,
@@ -34,6 +35,7 @@ team_patterns = [
     path("queue/", include(findings.queue_urlpatterns)),
     path("fixes/", include(fixes.urlpatterns)),
     path("approvals/", include(approvals.urlpatterns)),
+    path("campaigns/", include(campaigns.urlpatterns)),
     path("reports/", include(reports.urlpatterns)),
     path("repositories/", include(repositories.urlpatterns)),
     path("pull-requests/", include(pull_requests.urlpatterns)),

@@ -2,17 +2,9 @@
 an approver approves; the pull request link appears. A real worker tracks the fix and opens
 the pull request; the sandbox is served by the live server on a fast clock."""
 
-import pytest
 from django.urls import reverse
 
 from triage.models import Finding, KolegaConnection, PullRequestOpening
-
-
-@pytest.fixture
-def fast_tracking(monkeypatch, settings):
-    # Read by the worker process at start, and by the live server's sandbox per fix.
-    monkeypatch.setenv("PORTAL_TRACK_POLL_SECONDS", "1")
-    settings.SANDBOX_TIME_SCALE = 0.1
 
 
 def test_fix_review_approve_and_open_pull_request(

@@ -94,6 +94,12 @@ PAGES: dict[str, list[Page]] = {
     "triage.forms.findings.FindingCommentForm": [
         Page("finding-comments", "post", FINDING, {"body": "A boundary comment"})
     ],
+    "triage.forms.campaigns.CampaignForm": [
+        Page("campaigns-new", "post", data={"name": "Boundary campaign", "severities": "high"})
+    ],
+    "triage.forms.campaigns.CampaignActionForm": [
+        Page("campaigns-detail", "post", {"campaign_id": "campaign"}, {"action": "launch"})
+    ],
     "triage.filters.approvals.ApprovalInboxFilter": [Page("approvals")],
     "triage.filters.pull_requests.PullRequestFilter": [Page("pull-requests")],
     "triage.filters.repositories.RepositoryFilter": [Page("repositories")],

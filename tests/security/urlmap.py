@@ -43,6 +43,7 @@ VICTIM_MARKERS = {
     "rule_pattern": "/victim/rule_pattern_civet2/",
     "notification_channel": "Victim channel quetzal3",
     "notification_error": "Victim delivery error kinkajou9",
+    "campaign": "Victim campaign name serval4",
 }
 
 
@@ -188,6 +189,35 @@ class VictimWorld:
             status="completed",
             completed_at=timezone.now(),
         )
+
+    @cached_property
+    def campaign(self):
+        """A launched campaign whose one fix is the victim fix."""
+        from triage.models import Campaign, CampaignFinding, CampaignRepository
+
+        campaign = Campaign.objects.create(
+            team=self.team,
+            name=VICTIM_MARKERS["campaign"],
+            owner=self.owner,
+            created_by=self.owner,
+            instructions="Fix it",
+            state=Campaign.State.LAUNCHED,
+            check_ids=[self.finding.check_id],
+        )
+        row = CampaignRepository.objects.create(
+            team=self.team,
+            campaign=campaign,
+            repository=self.repository,
+            source_repo="victim/repo",
+            title=VICTIM_MARKERS["fix_title"],
+            state=CampaignRepository.State.STARTED,
+            fix=self.fix,
+            fix_upstream_id=self.fix.upstream_id,
+        )
+        CampaignFinding.objects.create(
+            campaign=campaign, finding=self.finding, campaign_repository=row
+        )
+        return campaign
 
     @cached_property
     def diff_version(self):
@@ -392,6 +422,7 @@ KWARG_FACTORIES = {
     "scan_batch_id": _pk("batch"),
     "finding_id": _pk("finding"),
     "fix_id": _pk("fix"),
+    "campaign_id": _pk("campaign"),
     "version_id": _pk("diff_version"),
     "diff_version_id": _pk("diff_version"),
     "approval_id": _pk("approval"),

@@ -1,4 +1,10 @@
 from triage.models.audit import AuditEvent
+from triage.models.campaigns import (
+    Campaign,
+    CampaignFinding,
+    CampaignRepository,
+    CampaignStage,
+)
 from triage.models.comments import FindingComment
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
 from triage.models.digests import (
@@ -67,6 +73,10 @@ __all__ = [
     "ApprovalDecision",
     "AuditEvent",
     "Cadence",
+    "Campaign",
+    "CampaignFinding",
+    "CampaignRepository",
+    "CampaignStage",
     "DailyFindingSnapshot",
     "Delivery",
     "DigestSend",

@@ -116,6 +116,7 @@ def rule_groups_page(request):
         "status_options": select_options(FindingStatus.choices),
         "bulk_url": reverse("findings-bulk", kwargs={"team_slug": request.team.slug}),
         "fix_url": reverse("fixes-new", kwargs={"team_slug": request.team.slug}),
+        "campaign_url": reverse("campaigns-new", kwargs={"team_slug": request.team.slug}),
     }
     return render_page(request, "triage/findings/groups.html", context, partial="findings-page")
 

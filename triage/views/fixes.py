@@ -23,6 +23,7 @@ from triage.forms.fixes import (
 from triage.forms.ids import pk_of, pks_of
 from triage.models import Finding, FixApproval, PullRequestOpening, Role
 from triage.permissions import can, team_view
+from triage.selectors import campaigns as campaign_selectors
 from triage.selectors import fixes as selectors
 from triage.selectors import sync as sync_selectors
 from triage.services import approvals as approval_services
@@ -303,7 +304,20 @@ def _fix_page_context(request, fix, **forms):
         "approval_form": forms.get("approval_form") or ApprovalRequestForm(),
         "decision_form": DecisionForm(),
         "data_as_of": sync_selectors.team_last_synced_at(team=request.team),
+        "campaign": _campaign_of(request, fix),
     }
+
+
+def _campaign_of(request, fix):
+    """The campaign covering the fix (the one the page was opened from, ``?campaign=<id>``,
+    when given): the page then links to the campaign's next diff to review."""
+    try:
+        campaign_id = pk_of(request.GET["campaign"]) if request.GET.get("campaign") else None
+    except ValueError:
+        campaign_id = None
+    return campaign_selectors.campaign_of_fix(
+        team=request.team, campaign_id=campaign_id, fix_id=fix.pk
+    )
 
 
 def _fix_action(request, fix):

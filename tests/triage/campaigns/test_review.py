@@ -1,0 +1,138 @@
+"""A launched campaign through review to merged: the review queue in campaign order, approvals
+bound to each diff (voided by a refine), pull requests opened once under repeated clicks, and
+merged and closed pull requests moving the progress after a sync."""
+
+import pytest
+
+from sandbox.models import PullRequest as UpstreamPullRequest
+from sandbox.services.fixes import pull_request_merge
+from tests.pages import team_url
+from tests.triage.fixes.conftest import run_to_completion
+from triage.models import CampaignRepository, Fix, FixApproval, PullRequestOpening
+from triage.selectors import campaigns as selectors
+from triage.services import approvals as approval_services
+from triage.services import campaigns as services
+from triage.services import fixes as fix_services
+from triage.services.approvals import pull_request_opening_send
+from triage.sync import sync_connection_incremental
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def launched(campaign, triager, allow_fixes, sandbox_clock, django_capture_on_commit_callbacks):
+    """The campaign launched, every fix started and run to completion with its diff."""
+    allow_fixes(campaign.repositories.count() * 3)
+    with django_capture_on_commit_callbacks():
+        services.campaign_launch(campaign=campaign, actor=triager)
+    services.campaign_launch_run(campaign_id=campaign.pk, concurrency=1)
+    for fix in Fix.objects.filter(pk__in=campaign.repositories.values("fix")):
+        run_to_completion(fix, sandbox_clock)
+    return campaign
+
+
+def _approved(fix: Fix, triager, approver, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks():
+        approval = approval_services.approval_request(fix=fix, actor=triager)
+        approval_services.approval_decide(approval=approval, actor=approver, approve=True)
+
+
+def _fixes(campaign) -> list[Fix]:
+    order = ("round", "repository__name", "source_repo", "pk")
+    ids = campaign.repositories.order_by(*order).values_list("fix_id", flat=True)
+    by_id = Fix.objects.in_bulk(list(ids))
+    return [by_id[pk] for pk in ids]
+
+
+def test_the_review_queue_walks_the_completed_diffs_in_campaign_order(
+    launched, triager, approver, django_capture_on_commit_callbacks
+):
+    fixes = _fixes(launched)
+    assert all(fix.status == "completed" and fix.diff for fix in fixes)
+    assert selectors.campaign_review_queue(campaign=launched) == [fix.pk for fix in fixes]
+    first = selectors.campaign_review_next(campaign=launched, after_fix_id=None)
+    assert first == fixes[0].pk
+    assert selectors.campaign_review_next(campaign=launched, after_fix_id=first) == fixes[1].pk
+    _approved(fixes[0], triager, approver, django_capture_on_commit_callbacks)
+    # An approved diff leaves the queue.
+    assert fixes[0].pk not in selectors.campaign_review_queue(campaign=launched)
+
+
+def test_a_refine_voids_the_approval_of_a_campaign_fix(
+    launched, triager, approver, django_capture_on_commit_callbacks
+):
+    fix = _fixes(launched)[0]
+    _approved(fix, triager, approver, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks():
+        fix_services.fix_refine(fix=fix, actor=triager, instructions="Also add a test.")
+    assert not FixApproval.objects.filter(fix=fix, status="approved").exists()
+    assert FixApproval.objects.filter(fix=fix, status="voided").exists()
+    overview = selectors.campaign_overview(campaign=launched)
+    assert overview.approved == 0
+
+
+def test_pull_requests_are_opened_once_under_ten_clicks(
+    launched,
+    triager,
+    approver,
+    client_as,
+    queued,
+    demo_org,
+    team,
+    django_capture_on_commit_callbacks,
+):
+    fixes = _fixes(launched)[:2]
+    for fix in fixes:
+        _approved(fix, triager, approver, django_capture_on_commit_callbacks)
+    client = client_as(triager)
+    url = team_url("campaigns-detail", team, campaign_id=launched.pk)
+    for _ in range(10):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, {"action": "open_pull_requests"})
+        assert response.status_code == 302
+    openings = PullRequestOpening.objects.filter(fix__in=fixes)
+    assert openings.count() == 2
+    assert sorted(set(queued)) == sorted(openings.values_list("pk", flat=True))
+    for opening_id in queued:  # every queued message runs, duplicates included
+        pull_request_opening_send(opening_id=opening_id)
+    for fix in fixes:
+        upstream = UpstreamPullRequest.objects.filter(fix_id=fix.upstream_id)
+        assert upstream.count() == 1, "one pull request per fix, whatever was clicked"
+    assert set(openings.values_list("status", flat=True)) == {"opened"}
+    overview = selectors.campaign_overview(campaign=launched)
+    assert {r.stage for r in overview.rows if r.row.fix_id in {f.pk for f in fixes}} == {"pr_open"}
+
+
+def test_a_merged_pull_request_moves_the_progress_after_a_sync(
+    launched,
+    triager,
+    approver,
+    queued,
+    connection,
+    sandbox_clock,
+    django_capture_on_commit_callbacks,
+):
+    fix = _fixes(launched)[0]
+    _approved(fix, triager, approver, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.campaign_pull_requests_open(campaign=launched, actor=triager)
+    (opening_id,) = queued
+    pull_request_opening_send(opening_id=opening_id)
+    before = {stage: n for stage, _, n in selectors.campaign_overview(campaign=launched).progress}
+    row = CampaignRepository.objects.get(campaign=launched, fix=fix)
+    covered = row.findings.count()
+    open_before = selectors.campaign_burndown(campaign=launched).open_now
+
+    sandbox_clock.advance(60)
+    pull_request_merge(pull_request=UpstreamPullRequest.objects.get(fix_id=fix.upstream_id))
+    sandbox_clock.advance(60)
+    sync_connection_incremental(connection=connection)
+
+    overview = selectors.campaign_overview(campaign=launched)
+    after = {stage: n for stage, _, n in overview.progress}
+    merged_row = next(r for r in overview.rows if r.row.pk == row.pk)
+    assert merged_row.stage == "merged"
+    assert merged_row.unresolved == 0
+    assert after["resolved"] == before["resolved"] + covered
+    assert after["pr_open"] == before["pr_open"] - covered
+    assert selectors.campaign_burndown(campaign=launched).open_now == open_before - covered
