@@ -76,6 +76,28 @@ def sandbox_wsgi(db) -> httpx.WSGITransport:
     return httpx.WSGITransport(app=InProcessWSGI())
 
 
+SANDBOX_ADMIN_TOKEN = "admin-token"
+
+
+@pytest.fixture
+def sandbox_control(sandbox_wsgi, settings):
+    """``sandbox_control(action, pr_url)``: ``merge`` or ``close`` a pull request through the
+    sandbox's operator endpoints, over HTTP; answers the pull request's body."""
+    settings.SANDBOX_ADMIN_TOKEN = SANDBOX_ADMIN_TOKEN
+
+    def control(action: str, pr_url: str) -> dict:
+        with httpx.Client(transport=sandbox_wsgi, base_url="http://testserver/sandbox") as client:
+            response = client.post(
+                f"/control/pull-requests/{action}",
+                json={"pr_url": pr_url},
+                headers={"X-Sandbox-Admin-Token": SANDBOX_ADMIN_TOKEN},
+            )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return control
+
+
 @pytest.fixture
 def sandbox_transport(sandbox_wsgi):
     """Route every Kolega request of the portal into the sandbox app."""

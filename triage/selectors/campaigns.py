@@ -155,9 +155,9 @@ class CampaignRow:
 # The funnel of a campaign's findings: each step counts those whose fix got at least that far.
 FUNNEL_STEPS = (
     "Findings selected",
-    "Fix started",
+    "In a started fix",
     "In review or approved",
-    "Pull request opened",
+    "PR opened",
     "Merged",
 )
 
@@ -246,6 +246,8 @@ def campaign_overviews(
     their number. ``findings``: count only these of each campaign's findings, and leave out
     the fixes that cover none of them (a report narrowed to a repository or an owner)."""
     by_id = {campaign.pk: campaign for campaign in campaigns}
+    if not by_id:
+        return {}
     rows = list(
         CampaignRepository.objects.filter(campaign_id__in=list(by_id))
         .select_related("repository", "fix")
