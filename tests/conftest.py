@@ -233,6 +233,18 @@ def _database_url_for_test_db() -> str:
     return f"postgres://{user}@{host}:{port}/{params['NAME']}"
 
 
+def wait_until(predicate, seconds: float = 60, *, every: float = 0.2) -> bool:
+    """Polls ``predicate`` until it holds (True) or ``seconds`` have passed (False)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
 @contextmanager
 def celery_worker_running(*options: str, hostname: str, stdout=None) -> Iterator:
     """A Celery worker of the portal in its own process, on Redis and the test database,

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from tests.conftest import wait_until
 from tests.factories import MembershipFactory, UserFactory
 from triage import tasks
 from triage.models import CampaignRepository, KolegaConnection, Role
@@ -41,15 +42,6 @@ def _scaled_campaign(live_server, team, *, slug: str):
         selection=services.CampaignSelection(severities=["critical", "high", "medium", "low"]),
     )
     return scaled, admin, campaign
-
-
-def _wait(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_worker_starts_every_fix_of_a_campaign_once(live_server, team, celery_worker_process):
@@ -102,12 +94,12 @@ def test_a_worker_killed_mid_launch_starts_no_fix_twice(
     with celery_worker_running(hostname="doomed-launcher") as doomed:
         services.campaign_launch(campaign=campaign, actor=admin)
         starting = campaign.repositories.filter(state=CampaignRepository.State.STARTING)
-        assert _wait(starting.exists, 30), "the launch never claimed a fix"
+        assert wait_until(starting.exists, 30), "the launch never claimed a fix"
         time.sleep(3)  # past the quota read, inside the create
         doomed.kill()  # SIGKILL: no chance to record the fixes it asked for
         doomed.wait(timeout=10)
     # Kolega finishes the creates the dead worker sent; the portal never heard of them.
-    assert _wait(lambda: upstream.count() >= 1, 10)
+    assert wait_until(lambda: upstream.count() >= 1, 10)
     time.sleep(2.5)
     made_by_the_dead = upstream.count()
     claimed = campaign.repositories.filter(state=CampaignRepository.State.STARTING).count()
@@ -122,7 +114,7 @@ def test_a_worker_killed_mid_launch_starts_no_fix_twice(
         tasks.launch_campaign.delay(campaign.pk)
         tasks.launch_campaign.delay(campaign.pk)
         waiting = campaign.repositories.filter(state__in=WAITING)
-        assert _wait(lambda: not waiting.exists(), 60), list(
+        assert wait_until(lambda: not waiting.exists(), 60), list(
             campaign.repositories.values_list("state", "error")
         )
 

@@ -5,7 +5,6 @@ merged and closed pull requests moving the progress after a sync."""
 import pytest
 
 from sandbox.models import PullRequest as UpstreamPullRequest
-from sandbox.services.fixes import pull_request_merge
 from tests.pages import team_url
 from tests.triage.fixes.conftest import run_to_completion
 from triage.models import CampaignRepository, Fix, FixApproval, PullRequestOpening
@@ -101,41 +100,6 @@ def test_pull_requests_are_opened_once_under_ten_clicks(
     assert set(openings.values_list("status", flat=True)) == {"opened"}
     overview = selectors.campaign_overview(campaign=launched)
     assert {r.stage for r in overview.rows if r.row.fix_id in {f.pk for f in fixes}} == {"pr_open"}
-
-
-def test_a_merged_pull_request_moves_the_progress_after_a_sync(
-    launched,
-    triager,
-    approver,
-    queued,
-    connection,
-    sandbox_clock,
-    django_capture_on_commit_callbacks,
-):
-    fix = _fixes(launched)[0]
-    _approved(fix, triager, approver, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.campaign_pull_requests_open(campaign=launched, actor=triager)
-    (opening_id,) = queued
-    pull_request_opening_send(opening_id=opening_id)
-    before = {stage: n for stage, _, n in selectors.campaign_overview(campaign=launched).progress}
-    row = CampaignRepository.objects.get(campaign=launched, fix=fix)
-    covered = row.findings.count()
-    open_before = selectors.campaign_burndown(campaign=launched).open_now
-
-    sandbox_clock.advance(60)
-    pull_request_merge(pull_request=UpstreamPullRequest.objects.get(fix_id=fix.upstream_id))
-    sandbox_clock.advance(60)
-    sync_connection_incremental(connection=connection)
-
-    overview = selectors.campaign_overview(campaign=launched)
-    after = {stage: n for stage, _, n in overview.progress}
-    merged_row = next(r for r in overview.rows if r.row.pk == row.pk)
-    assert merged_row.stage == "merged"
-    assert merged_row.unresolved == 0
-    assert after["resolved"] == before["resolved"] + covered
-    assert after["pr_open"] == before["pr_open"] - covered
-    assert selectors.campaign_burndown(campaign=launched).open_now == open_before - covered
 
 
 def test_a_merged_and_a_closed_pull_request_move_progress_and_burndown_after_a_sync(
