@@ -367,6 +367,10 @@ PORTAL_NOTIFY_CHANNEL_PER_MINUTE = env_int("PORTAL_NOTIFY_CHANNEL_PER_MINUTE", 3
 # A delivery being sent is claimed this long; past it, its worker is taken for dead and the
 # sweep sends it again. Keep it above the webhook deadline (10 s) and the SMTP timeout.
 PORTAL_NOTIFY_CLAIM_SECONDS = env_int("PORTAL_NOTIFY_CLAIM_SECONDS", 60)
+# A campaign's fix being started is claimed this long; past it, its worker is taken for dead
+# and the next launch run looks the fix up in Kolega before sending anything again. Keep it
+# above the client's deadline for a create.
+PORTAL_CAMPAIGN_CLAIM_SECONDS = env_int("PORTAL_CAMPAIGN_CLAIM_SECONDS", 180)
 # The hour (UTC) the daily and weekly digests are sent.
 PORTAL_DIGEST_HOUR = env_int("PORTAL_DIGEST_HOUR", 6)
 

@@ -76,6 +76,28 @@ def sandbox_wsgi(db) -> httpx.WSGITransport:
     return httpx.WSGITransport(app=InProcessWSGI())
 
 
+SANDBOX_ADMIN_TOKEN = "admin-token"
+
+
+@pytest.fixture
+def sandbox_control(sandbox_wsgi, settings):
+    """``sandbox_control(action, pr_url)``: ``merge`` or ``close`` a pull request through the
+    sandbox's operator endpoints, over HTTP; answers the pull request's body."""
+    settings.SANDBOX_ADMIN_TOKEN = SANDBOX_ADMIN_TOKEN
+
+    def control(action: str, pr_url: str) -> dict:
+        with httpx.Client(transport=sandbox_wsgi, base_url="http://testserver/sandbox") as client:
+            response = client.post(
+                f"/control/pull-requests/{action}",
+                json={"pr_url": pr_url},
+                headers={"X-Sandbox-Admin-Token": SANDBOX_ADMIN_TOKEN},
+            )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return control
+
+
 @pytest.fixture
 def sandbox_transport(sandbox_wsgi):
     """Route every Kolega request of the portal into the sandbox app."""
@@ -209,6 +231,18 @@ def _database_url_for_test_db() -> str:
     host = params.get("HOST") or "127.0.0.1"
     port = params.get("PORT") or 5432
     return f"postgres://{user}@{host}:{port}/{params['NAME']}"
+
+
+def wait_until(predicate, seconds: float = 60, *, every: float = 0.2) -> bool:
+    """Polls ``predicate`` until it holds (True) or ``seconds`` have passed (False)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
 
 
 @contextmanager

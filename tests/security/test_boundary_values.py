@@ -130,6 +130,7 @@ PAGES: dict[str, list[Page]] = {
         Page("reports-export-sla"),
         Page("reports-export-repositories"),
         Page("reports-export-owners"),
+        Page("reports-export-campaigns"),
     ],
     "triage.forms.reports.SlaListForm": [Page("reports-sla", data={"kind": "breached"})],
     "triage.forms.settings.ConnectionForm": [

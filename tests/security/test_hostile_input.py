@@ -166,6 +166,7 @@ FILTERED_PAGES = {
     "reports-export-sla": REPORT_FILTERS,
     "reports-export-repositories": REPORT_FILTERS,
     "reports-export-owners": REPORT_FILTERS,
+    "reports-export-campaigns": REPORT_FILTERS,
     "scans": ["repository", "scan_type", "status", "page"],
     "scan-started": ["batch"],
     "scan-new": ["repository", "scan_type"],

@@ -231,6 +231,8 @@ ID_PARAMETERS = [
     ("reports-sla", "get", {"repository": "repository", "kind": None}),
     ("reports", "get", {"owner": "squad"}),
     ("reports-export-owners", "get", {"owner": "squad"}),
+    ("reports-export-campaigns", "get", {"repository": "repository"}),
+    ("reports-export-campaigns", "get", {"owner": "squad"}),
     ("reports-export-findings", "get", {"repository": "repository", "batch": "batch"}),
     ("fixes-new", "get", {"finding": "finding"}),
     ("pull-requests", "get", {"repository": "repository"}),

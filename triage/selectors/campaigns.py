@@ -23,6 +23,7 @@ from triage.models import (
     CampaignFinding,
     CampaignRepository,
     CampaignStage,
+    Finding,
     FindingStatus,
     FixApproval,
     PullRequest,
@@ -84,6 +85,14 @@ def fix_stage(row: CampaignRepository) -> str:
     return CampaignStage.OPEN
 
 
+def pull_requests_all_closed(row: CampaignRepository) -> bool:
+    """The fix's pull requests were all closed without merging: a dead end to look at."""
+    if row.fix is None:
+        return False
+    merges = {pr.merge_status for pr in row.fix.pull_requests.all()}
+    return merges == {PullRequest.MergeStatus.CLOSED}
+
+
 @dataclass
 class CampaignRow:
     """One fix of the campaign, as its page shows it."""
@@ -120,6 +129,22 @@ class CampaignRow:
         return CampaignStage(self.stage).label
 
     @property
+    def reached(self) -> int:
+        """How far the fix got, whatever happened since: 0 none started, 1 started, 2 a diff
+        to review, 3 a pull request opened (closed since or not), 4 merged."""
+        fix = self.row.fix
+        if fix is None:
+            return 0
+        merges = {pr.merge_status for pr in fix.pull_requests.all()}
+        if PullRequest.MergeStatus.MERGED in merges:
+            return 4
+        if merges:
+            return 3
+        if fix.status.lower() in REVIEWABLE_FIX:
+            return 2
+        return 1
+
+    @property
     def polling(self) -> bool:
         if self.stage == CampaignStage.FIX_RUNNING:
             return True
@@ -127,11 +152,48 @@ class CampaignRow:
         return self.row.state in waiting and self.row.campaign.state == Campaign.State.LAUNCHED
 
 
+# The funnel of a campaign's findings: each step counts those whose fix got at least that far.
+FUNNEL_STEPS = (
+    "Findings selected",
+    "In a started fix",
+    "In review or approved",
+    "PR opened",
+    "Merged",
+)
+
+
 @dataclass
 class CampaignOverview:
     rows: list[CampaignRow]
     progress: list[tuple[str, str, int]]  # (stage, label, findings)
     states: Counter = field(default_factory=Counter)
+    campaign: Campaign | None = None
+    # Every finding counted, planned into a fix or not.
+    selected: int = 0
+
+    @property
+    def resolved(self) -> int:
+        return {stage: n for stage, _, n in self.progress}.get(CampaignStage.RESOLVED, 0)
+
+    @property
+    def funnel(self) -> list[tuple[str, int]]:
+        """(step, findings) from selected to merged, then the findings resolved (by the fix
+        or otherwise)."""
+        reached = [
+            sum(row.findings for row in self.rows if row.reached >= step)
+            for step in range(1, len(FUNNEL_STEPS))
+        ]
+        return [
+            *zip(FUNNEL_STEPS, [self.selected, *reached], strict=True),
+            ("Resolved", self.resolved),
+        ]
+
+    @property
+    def first_hours_to_merge(self) -> float | None:
+        """The time from launch to the campaign's first merge."""
+        return min(
+            (h for h in (r.hours_to_merge for r in self.rows) if h is not None), default=None
+        )
 
     @property
     def total(self) -> int:
@@ -174,26 +236,43 @@ class CampaignOverview:
 def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
     """The campaign's fixes with their stage, heartbeat and approval, and the progress of its
     findings per stage: four queries."""
+    return campaign_overviews([campaign])[campaign.pk]
+
+
+def campaign_overviews(
+    campaigns: list[Campaign], *, findings: QuerySet[Finding] | None = None
+) -> dict[int, CampaignOverview]:
+    """`campaign_overview` of each of ``campaigns``, by id, in the same four queries whatever
+    their number. ``findings``: count only these of each campaign's findings, and leave out
+    the fixes that cover none of them (a report narrowed to a repository or an owner)."""
+    by_id = {campaign.pk: campaign for campaign in campaigns}
+    if not by_id:
+        return {}
     rows = list(
-        CampaignRepository.objects.filter(campaign=campaign)
+        CampaignRepository.objects.filter(campaign_id__in=list(by_id))
         .select_related("repository", "fix")
         # What the page shows of the repository and the fix: it renders on every poll.
         .only(*ROW_FIELDS)
         .prefetch_related(
             Prefetch("fix__pull_requests", queryset=PullRequest.objects.order_by("pr_number"))
         )
-        .order_by("round", "repository__name", "source_repo", "pk")
+        .order_by("campaign_id", "round", "repository__name", "source_repo", "pk")
     )
     for row in rows:
-        row.campaign = campaign
-    counts: dict[int | None, Counter] = defaultdict(Counter)
+        row.campaign = by_id[row.campaign_id]
+    taken = CampaignFinding.objects.filter(campaign_id__in=list(by_id))
+    if findings is not None:
+        taken = taken.filter(finding__in=findings)
+    counts: dict[tuple[int, int | None], Counter] = defaultdict(Counter)
     for entry in (
-        CampaignFinding.objects.filter(campaign=campaign)
-        .values("campaign_repository_id", "finding__status")
+        taken.values("campaign_id", "campaign_repository_id", "finding__status")
         .annotate(n=Count("pk"))
         .order_by()
     ):
-        counts[entry["campaign_repository_id"]][entry["finding__status"]] += entry["n"]
+        key = (entry["campaign_id"], entry["campaign_repository_id"])
+        counts[key][entry["finding__status"]] += entry["n"]
+    if findings is not None:
+        rows = [row for row in rows if (row.campaign_id, row.pk) in counts]
     approvals = {}
     fix_ids = [row.fix_id for row in rows if row.fix_id]
     if fix_ids:
@@ -201,20 +280,35 @@ def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
             fix_id__in=fix_ids, status__in=FixApproval.OPEN_STATUSES
         ):
             approvals[approval.fix_id] = approval
+    rows_of: dict[int, list[CampaignRepository]] = defaultdict(list)
+    for row in rows:
+        rows_of[row.campaign_id].append(row)
+    return {
+        pk: _overview(campaign, rows_of[pk], counts, approvals) for pk, campaign in by_id.items()
+    }
+
+
+def _overview(
+    campaign: Campaign,
+    rows: list[CampaignRepository],
+    counts: dict[tuple[int, int | None], Counter],
+    approvals: dict[int, FixApproval],
+) -> CampaignOverview:
     overdue = campaign.due_date is not None and campaign.due_date < timezone.localdate()
     progress: Counter = Counter()
     shown = []
     for row in rows:
-        by_status = counts.get(row.pk, Counter())
+        by_status = counts.get((campaign.pk, row.pk), Counter())
         unresolved = sum(by_status[status] for status in UNRESOLVED)
         total = sum(by_status.values())
         stage = fix_stage(row)
         progress[stage] += unresolved
         progress[CampaignStage.RESOLVED] += total - unresolved
-        problem = row.state in (
-            CampaignRepository.State.FAILED,
-            CampaignRepository.State.SKIPPED,
-        ) or (row.fix is not None and row.fix.status.lower() in ("failed", "cancelled"))
+        problem = (
+            row.state in (CampaignRepository.State.FAILED, CampaignRepository.State.SKIPPED)
+            or (row.fix is not None and row.fix.status.lower() in ("failed", "cancelled"))
+            or pull_requests_all_closed(row)
+        )
         shown.append(
             CampaignRow(
                 row=row,
@@ -226,7 +320,7 @@ def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
             )
         )
     # Findings taken in but not yet planned into a fix count as open.
-    loose = counts.get(None, Counter())
+    loose = counts.get((campaign.pk, None), Counter())
     loose_unresolved = sum(loose[status] for status in UNRESOLVED)
     progress[CampaignStage.OPEN] += loose_unresolved
     progress[CampaignStage.RESOLVED] += sum(loose.values()) - loose_unresolved
@@ -234,6 +328,8 @@ def campaign_overview(*, campaign: Campaign) -> CampaignOverview:
         rows=shown,
         progress=[(stage, label, progress[stage]) for stage, label in CampaignStage.choices],
         states=Counter(row.state for row in rows),
+        campaign=campaign,
+        selected=sum(row.findings for row in shown) + sum(loose.values()),
     )
 
 

@@ -54,7 +54,8 @@ from triage.task_queue import TaskName, task_send
 MAX_CAMPAIGN_FINDINGS = 5000
 # Parameters of the findings page's URL that are not filters of its findings.
 NOT_FILTERS = ("cursor", "page", "group", "sort", "scope")
-# A claim older than this lost its worker: the client's own deadline ended long before.
+# A claim older than this lost its worker: the client's own deadline ended long before
+# (``PORTAL_CAMPAIGN_CLAIM_SECONDS`` overrides it).
 STARTING_STALE_AFTER = timedelta(minutes=3)
 # A fix Kolega created is matched to a lost start when created from a little before the claim.
 CLOCK_SKEW = timedelta(seconds=60)
@@ -64,6 +65,11 @@ PRS_COUNTER = "prs"
 def _audit(campaign: Campaign, actor, action: str, details: dict) -> None:
     """Record a write on the campaign (inside its transaction)."""
     audit_log(team=campaign.team, actor=actor, action=action, target=campaign, details=details)
+
+
+def starting_stale_after() -> timedelta:
+    seconds = getattr(settings, "PORTAL_CAMPAIGN_CLAIM_SECONDS", None)
+    return STARTING_STALE_AFTER if seconds is None else timedelta(seconds=int(seconds))
 
 
 def launch_concurrency() -> int:
@@ -399,7 +405,7 @@ def campaign_launch_run(*, campaign_id: int, concurrency: int | None = None) -> 
     stale = CampaignRepository.objects.filter(
         campaign=campaign,
         state=CampaignRepository.State.STARTING,
-        claimed_at__lt=timezone.now() - STARTING_STALE_AFTER,
+        claimed_at__lt=timezone.now() - starting_stale_after(),
     )
     for row in stale.select_related("repository__connection"):
         if _claim_recover(row):

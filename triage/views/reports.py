@@ -36,6 +36,7 @@ from triage.reports import cache as report_cache
 from triage.reports.exports import FINDING_COLUMNS, csv_response, finding_rows
 from triage.selectors import reports as report_selectors
 from triage.selectors import sync as sync_selectors
+from triage.selectors.campaigns import FUNNEL_STEPS
 from triage.selectors.reports import RISK_WEIGHTS, ReportScope
 from triage.services import reports as report_services
 from triage.views.htmx import render_page
@@ -46,6 +47,7 @@ SEVERITY_SERIES = [(s.value, s.label) for s in SEVERITIES]
 SLA_PAGE_SIZE = 50
 # The riskiest repositories fit a printed page; the CSV export carries all of them.
 REPOSITORY_ROWS_ON_PAGE = 25
+CAMPAIGN_ROWS_ON_PAGE = 25
 
 
 def _now() -> datetime:
@@ -124,6 +126,7 @@ def reports(request):
         scope=scope, policy=policy, version=version, owners=form.owners
     )
     charts = _charts(open_now=open_now, trend=trend)
+    campaign_rows = report_selectors.campaign_report(scope=scope)
     context = {
         "form": form,
         "values": values,
@@ -155,6 +158,9 @@ def reports(request):
         "unowned_open": report_selectors.unowned_open(owner_rows),
         "owner_options": _owner_options(form, scope),
         "funnel": report_selectors.fix_funnel(scope=scope),
+        "campaign_rows": campaign_rows[:CAMPAIGN_ROWS_ON_PAGE],
+        "campaign_rows_hidden": max(0, len(campaign_rows) - CAMPAIGN_ROWS_ON_PAGE),
+        "campaign_steps": FUNNEL_STEPS,
         "quota_use": report_selectors.quota_use(team=team, now=now),
         "forecasts": report_selectors.forecasts(
             scope=scope, open_now=open_now, sla=sla, trend=trend
@@ -421,8 +427,8 @@ OWNER_COLUMNS = [
 ]
 
 
-def _days(value: float | None) -> str:
-    """Days to a tenth, rounded as the page's `floatformat:1` rounds them."""
+def _tenths(value: float | None) -> str:
+    """Days or hours to a tenth, rounded as the page's `floatformat:1` rounds them."""
     if value is None:
         return ""
     return str(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
@@ -448,10 +454,52 @@ def export_owners(request, *, scope: ReportScope, form: ReportFilterForm, policy
                 row.open_total,
                 row.past_sla,
                 row.resolved,
-                _days(row.median_days),
-                _days(row.p90_days),
+                _tenths(row.median_days),
+                _tenths(row.p90_days),
             ]
             for row in rows
+        ),
+    )
+
+
+CAMPAIGN_COLUMNS = [
+    "campaign_id",
+    "campaign",
+    "state",
+    "owner",
+    "launched_at",
+    "due_date",
+    "findings_selected",
+    "fix_started",
+    "in_review_or_approved",
+    "pull_request_opened",
+    "merged",
+    "resolved",
+    "hours_to_first_merge",
+    "hours_to_median_merge",
+]
+
+
+@report_export
+def export_campaigns(request, *, scope: ReportScope, form: ReportFilterForm, policy: SlaPolicy):
+    """The campaigns section of the report: one row per campaign, its funnel and merge times."""
+    now = scope.now
+    return csv_response(
+        filename=f"{request.team.slug}-campaigns-{now:%Y%m%d-%H%M}.csv",
+        header=CAMPAIGN_COLUMNS,
+        rows=(
+            [
+                row.campaign.pk,
+                row.campaign.name,
+                row.campaign.state,
+                row.campaign.owner.username if row.campaign.owner else "",
+                row.campaign.launched_at,
+                row.campaign.due_date or "",
+                *[count for _, count in row.funnel],
+                _tenths(row.first_hours_to_merge),
+                _tenths(row.median_hours_to_merge),
+            ]
+            for row in report_selectors.campaign_report(scope=scope)
         ),
     )
 
@@ -464,4 +512,5 @@ urlpatterns = [
     path("export/sla-breaches.csv", export_sla, name="reports-export-sla"),
     path("export/repositories.csv", export_repositories, name="reports-export-repositories"),
     path("export/owners.csv", export_owners, name="reports-export-owners"),
+    path("export/campaigns.csv", export_campaigns, name="reports-export-campaigns"),
 ]

@@ -5,7 +5,6 @@ merged and closed pull requests moving the progress after a sync."""
 import pytest
 
 from sandbox.models import PullRequest as UpstreamPullRequest
-from sandbox.services.fixes import pull_request_merge
 from tests.pages import team_url
 from tests.triage.fixes.conftest import run_to_completion
 from triage.models import CampaignRepository, Fix, FixApproval, PullRequestOpening
@@ -103,36 +102,54 @@ def test_pull_requests_are_opened_once_under_ten_clicks(
     assert {r.stage for r in overview.rows if r.row.fix_id in {f.pk for f in fixes}} == {"pr_open"}
 
 
-def test_a_merged_pull_request_moves_the_progress_after_a_sync(
+def test_a_merged_and_a_closed_pull_request_move_progress_and_burndown_after_a_sync(
     launched,
     triager,
     approver,
     queued,
     connection,
     sandbox_clock,
+    sandbox_control,
     django_capture_on_commit_callbacks,
 ):
-    fix = _fixes(launched)[0]
-    _approved(fix, triager, approver, django_capture_on_commit_callbacks)
+    merged_fix, closed_fix = _fixes(launched)[:2]
+    for fix in (merged_fix, closed_fix):
+        _approved(fix, triager, approver, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         services.campaign_pull_requests_open(campaign=launched, actor=triager)
-    (opening_id,) = queued
-    pull_request_opening_send(opening_id=opening_id)
+    for opening_id in queued:
+        pull_request_opening_send(opening_id=opening_id)
     before = {stage: n for stage, _, n in selectors.campaign_overview(campaign=launched).progress}
-    row = CampaignRepository.objects.get(campaign=launched, fix=fix)
-    covered = row.findings.count()
+    merged_row, closed_row = (
+        CampaignRepository.objects.get(campaign=launched, fix=fix)
+        for fix in (merged_fix, closed_fix)
+    )
+    merged_covered, closed_covered = merged_row.findings.count(), closed_row.findings.count()
     open_before = selectors.campaign_burndown(campaign=launched).open_now
 
+    # The sandbox merges one and closes the other, asked over HTTP as an operator would.
     sandbox_clock.advance(60)
-    pull_request_merge(pull_request=UpstreamPullRequest.objects.get(fix_id=fix.upstream_id))
+    for action, fix in (("merge", merged_fix), ("close", closed_fix)):
+        pr_url = UpstreamPullRequest.objects.get(fix_id=fix.upstream_id).pr_url
+        assert sandbox_control(action, pr_url)["merge_status"] == f"{action}d"
     sandbox_clock.advance(60)
     sync_connection_incremental(connection=connection)
 
     overview = selectors.campaign_overview(campaign=launched)
     after = {stage: n for stage, _, n in overview.progress}
-    merged_row = next(r for r in overview.rows if r.row.pk == row.pk)
-    assert merged_row.stage == "merged"
-    assert merged_row.unresolved == 0
-    assert after["resolved"] == before["resolved"] + covered
-    assert after["pr_open"] == before["pr_open"] - covered
-    assert selectors.campaign_burndown(campaign=launched).open_now == open_before - covered
+    rows = {r.row.pk: r for r in overview.rows}
+    assert rows[merged_row.pk].stage == "merged" and rows[merged_row.pk].unresolved == 0
+    # Closed without merging: the diff is back to review, its findings still open, and the
+    # repository is listed as behind.
+    assert rows[closed_row.pk].stage == "in_review"
+    assert rows[closed_row.pk].unresolved == closed_covered
+    assert [r.row.pk for r in overview.behind] == [closed_row.pk]
+    assert after["pr_open"] == before["pr_open"] - merged_covered - closed_covered
+    assert after["in_review"] == before["in_review"] + closed_covered
+    assert after["resolved"] == before["resolved"] + merged_covered
+    # The burndown counts the merged fix's findings resolved, the closed one's still open.
+    burndown = selectors.campaign_burndown(campaign=launched)
+    assert burndown.open_now == open_before - merged_covered
+    funnel = dict(overview.funnel)
+    assert funnel["PR opened"] == merged_covered + closed_covered
+    assert funnel["Merged"] == merged_covered

@@ -8,6 +8,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from tests.conftest import wait_until as _wait
 from triage import tasks
 from triage.models import Delivery, EventKind, NotificationChannel, Role
 from triage.models.notifications import notification_record
@@ -18,15 +19,6 @@ from triage.services import notifications as services
 def fast_backoff(monkeypatch):
     """The worker, started after this, retries after one second."""
     monkeypatch.setenv("PORTAL_NOTIFY_BACKOFF_SECONDS", "1")
-
-
-def _wait(predicate, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _finished_scans_hook(team, member, http_receiver) -> None:

@@ -109,11 +109,11 @@ def test_report_page_queries_do_not_grow_with_repositories(
         )
         FindingFactory(at=T0, repository=repository)
         ScanBatchFactory(at=T0, repository=repository, scan_type="sbom_scan")
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(31):
         response = client.get(url("reports", team, "period=90"))
     assert response.status_code == 200
     assert b"service-29" in response.content
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(31):
         scoped = client.get(url("reports", team, f"repository={mirrored.pk}"))
     assert scoped.status_code == 200
     assert f'<option value="{mirrored.pk}" selected>payments</option>'.encode() in scoped.content

@@ -4,7 +4,6 @@ incremental sync: `fix_pr_updated` refreshes the fix, `resolved_pr_linked` the f
 import sys
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from django.urls import reverse
 
@@ -18,8 +17,6 @@ from triage.models import Finding, FindingEvent, Fix, KolegaConnection, PullRequ
 from triage.sync import sync_connection_full, sync_connection_incremental
 
 pytestmark = pytest.mark.django_db
-
-TOKEN = "admin-token"
 
 
 @pytest.fixture
@@ -49,18 +46,6 @@ def connection(team, tiny_org, sandbox_transport) -> KolegaConnection:
     return sandbox_connection(team, organization, key)
 
 
-def _control(sandbox_wsgi, settings, action: str, pr_url: str) -> dict:
-    settings.SANDBOX_ADMIN_TOKEN = TOKEN
-    with httpx.Client(transport=sandbox_wsgi, base_url="http://testserver/sandbox") as control:
-        response = control.post(
-            f"/control/pull-requests/{action}",
-            json={"pr_url": pr_url},
-            headers={"X-Sandbox-Admin-Token": TOKEN},
-        )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def _incremental(connection) -> SyncRun:
     run = sync_connection_incremental(connection=connection)
     assert run.kind == SyncRun.Kind.INCREMENTAL
@@ -69,7 +54,7 @@ def _incremental(connection) -> SyncRun:
 
 
 @pytest.fixture
-def merged_and_closed(connection, upstream, tiny_org, sandbox_clock, sandbox_wsgi, settings):
+def merged_and_closed(connection, upstream, tiny_org, sandbox_clock, sandbox_control):
     """Two fixes with a pull request each, mirrored while open; then one merged, one closed."""
     _, _, repository = tiny_org
     for scan_type in ("secrets_scan", "semgrep_scan"):
@@ -98,8 +83,8 @@ def merged_and_closed(connection, upstream, tiny_org, sandbox_clock, sandbox_wsg
     assert set(PullRequest.objects.values_list("merge_status", flat=True)) == {"open"}
 
     sandbox_clock.advance(60)
-    merged = _control(sandbox_wsgi, settings, "merge", pull_requests["app/settings.py"].pr_url)
-    closed = _control(sandbox_wsgi, settings, "close", pull_requests["app/db.py"].pr_url)
+    merged = sandbox_control("merge", pull_requests["app/settings.py"].pr_url)
+    closed = sandbox_control("close", pull_requests["app/db.py"].pr_url)
     assert (merged["merge_status"], closed["merge_status"]) == ("merged", "closed")
     run = _incremental(connection)
     return {

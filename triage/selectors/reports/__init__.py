@@ -3,7 +3,7 @@
 One module per section of the page: `scope` (whose findings, which days), `backlog` (open
 findings now), `remediation` (time to remediate), `sla`, `repositories` (risk table and scan
 coverage), `owners` (findings by squad and member), `trends`, `forecast`, `fixes` (the fix
-funnel) and `quota`.
+funnel), `campaigns` (each fix campaign's funnel) and `quota`.
 
 Every selector takes `now` so that a report can be computed for any moment, and tests move the
 clock by passing it. Days are UTC days, so a chart of last quarter is the same for everyone.
@@ -12,6 +12,7 @@ Trend figures come from the daily snapshots rebuilt from finding events
 """
 
 from triage.selectors.reports.backlog import open_by_severity
+from triage.selectors.reports.campaigns import CampaignReportRow, campaign_report
 from triage.selectors.reports.fixes import FixFunnel, fix_funnel
 from triage.selectors.reports.forecast import Forecast, forecasts
 from triage.selectors.reports.owners import (
@@ -67,6 +68,7 @@ __all__ = [
     "QUOTA_READING_LOOKBACK",
     "RISK_WEIGHTS",
     "SLA_KINDS",
+    "CampaignReportRow",
     "CoverageGap",
     "DayPoint",
     "FixFunnel",
@@ -82,6 +84,7 @@ __all__ = [
     "SlaRow",
     "Trends",
     "WeekPoint",
+    "campaign_report",
     "fix_funnel",
     "forecasts",
     "last_scans_by_repository",
