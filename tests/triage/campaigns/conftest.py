@@ -6,9 +6,10 @@ import pytest
 
 from sandbox.models import Fix as SandboxFix
 from sandbox.models import Organization
-from tests.triage.fixes.conftest import connection, queued
+from tests.triage.fixes.conftest import connection, queued, run_to_completion
 from triage.clients import override_transport
-from triage.models import Campaign
+from triage.models import Campaign, Fix
+from triage.services import approvals as approval_services
 from triage.services import campaigns as services
 
 # The demo organization's connection, synced, and the pull-request openings queued for the
@@ -70,3 +71,28 @@ def request_log(sandbox_wsgi):
     log = RequestLog(sandbox_wsgi)
     with override_transport(log):
         yield log
+
+
+@pytest.fixture
+def launched(campaign, triager, allow_fixes, sandbox_clock, django_capture_on_commit_callbacks):
+    """The campaign launched, every fix started and run to completion with its diff."""
+    allow_fixes(campaign.repositories.count() * 3)
+    with django_capture_on_commit_callbacks():
+        services.campaign_launch(campaign=campaign, actor=triager)
+    services.campaign_launch_run(campaign_id=campaign.pk, concurrency=1)
+    for fix in Fix.objects.filter(pk__in=campaign.repositories.values("fix")):
+        run_to_completion(fix, sandbox_clock)
+    return campaign
+
+
+def approved_fix(fix: Fix, triager, approver, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks():
+        approval = approval_services.approval_request(fix=fix, actor=triager)
+        approval_services.approval_decide(approval=approval, actor=approver, approve=True)
+
+
+def fixes_of(campaign) -> list[Fix]:
+    order = ("round", "repository__name", "source_repo", "pk")
+    ids = campaign.repositories.order_by(*order).values_list("fix_id", flat=True)
+    by_id = Fix.objects.in_bulk(list(ids))
+    return [by_id[pk] for pk in ids]

@@ -6,10 +6,9 @@ import pytest
 
 from sandbox.models import PullRequest as UpstreamPullRequest
 from tests.pages import team_url
-from tests.triage.fixes.conftest import run_to_completion
-from triage.models import CampaignRepository, Fix, FixApproval, PullRequestOpening
+from tests.triage.campaigns.conftest import approved_fix, fixes_of
+from triage.models import CampaignRepository, FixApproval, PullRequestOpening
 from triage.selectors import campaigns as selectors
-from triage.services import approvals as approval_services
 from triage.services import campaigns as services
 from triage.services import fixes as fix_services
 from triage.services.approvals import pull_request_opening_send
@@ -18,41 +17,16 @@ from triage.sync import sync_connection_incremental
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def launched(campaign, triager, allow_fixes, sandbox_clock, django_capture_on_commit_callbacks):
-    """The campaign launched, every fix started and run to completion with its diff."""
-    allow_fixes(campaign.repositories.count() * 3)
-    with django_capture_on_commit_callbacks():
-        services.campaign_launch(campaign=campaign, actor=triager)
-    services.campaign_launch_run(campaign_id=campaign.pk, concurrency=1)
-    for fix in Fix.objects.filter(pk__in=campaign.repositories.values("fix")):
-        run_to_completion(fix, sandbox_clock)
-    return campaign
-
-
-def _approved(fix: Fix, triager, approver, django_capture_on_commit_callbacks) -> None:
-    with django_capture_on_commit_callbacks():
-        approval = approval_services.approval_request(fix=fix, actor=triager)
-        approval_services.approval_decide(approval=approval, actor=approver, approve=True)
-
-
-def _fixes(campaign) -> list[Fix]:
-    order = ("round", "repository__name", "source_repo", "pk")
-    ids = campaign.repositories.order_by(*order).values_list("fix_id", flat=True)
-    by_id = Fix.objects.in_bulk(list(ids))
-    return [by_id[pk] for pk in ids]
-
-
 def test_the_review_queue_walks_the_completed_diffs_in_campaign_order(
     launched, triager, approver, django_capture_on_commit_callbacks
 ):
-    fixes = _fixes(launched)
+    fixes = fixes_of(launched)
     assert all(fix.status == "completed" and fix.diff for fix in fixes)
     assert selectors.campaign_review_queue(campaign=launched) == [fix.pk for fix in fixes]
     first = selectors.campaign_review_next(campaign=launched, after_fix_id=None)
     assert first == fixes[0].pk
     assert selectors.campaign_review_next(campaign=launched, after_fix_id=first) == fixes[1].pk
-    _approved(fixes[0], triager, approver, django_capture_on_commit_callbacks)
+    approved_fix(fixes[0], triager, approver, django_capture_on_commit_callbacks)
     # An approved diff leaves the queue.
     assert fixes[0].pk not in selectors.campaign_review_queue(campaign=launched)
 
@@ -60,8 +34,8 @@ def test_the_review_queue_walks_the_completed_diffs_in_campaign_order(
 def test_a_refine_voids_the_approval_of_a_campaign_fix(
     launched, triager, approver, django_capture_on_commit_callbacks
 ):
-    fix = _fixes(launched)[0]
-    _approved(fix, triager, approver, django_capture_on_commit_callbacks)
+    fix = fixes_of(launched)[0]
+    approved_fix(fix, triager, approver, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks():
         fix_services.fix_refine(fix=fix, actor=triager, instructions="Also add a test.")
     assert not FixApproval.objects.filter(fix=fix, status="approved").exists()
@@ -80,9 +54,9 @@ def test_pull_requests_are_opened_once_under_ten_clicks(
     team,
     django_capture_on_commit_callbacks,
 ):
-    fixes = _fixes(launched)[:2]
+    fixes = fixes_of(launched)[:2]
     for fix in fixes:
-        _approved(fix, triager, approver, django_capture_on_commit_callbacks)
+        approved_fix(fix, triager, approver, django_capture_on_commit_callbacks)
     client = client_as(triager)
     url = team_url("campaigns-detail", team, campaign_id=launched.pk)
     for _ in range(10):
@@ -112,9 +86,9 @@ def test_a_merged_and_a_closed_pull_request_move_progress_and_burndown_after_a_s
     sandbox_control,
     django_capture_on_commit_callbacks,
 ):
-    merged_fix, closed_fix = _fixes(launched)[:2]
+    merged_fix, closed_fix = fixes_of(launched)[:2]
     for fix in (merged_fix, closed_fix):
-        _approved(fix, triager, approver, django_capture_on_commit_callbacks)
+        approved_fix(fix, triager, approver, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         services.campaign_pull_requests_open(campaign=launched, actor=triager)
     for opening_id in queued:
