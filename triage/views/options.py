@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 from django.utils.safestring import SafeString, mark_safe
 
+SELECTED = mark_safe(" selected")
+
 
 def _escaped(value) -> str:
     """``value`` as ``format_html`` would put it: escaped, unless it is safe already."""
