@@ -293,7 +293,11 @@ class Finding(MirrorModel):
     UNRESOLVED_STATUSES = FINDING_UNRESOLVED_STATUSES
     DISMISSAL_STATUSES = FINDING_DISMISSAL_STATUSES
 
-    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="findings")
+    # Not indexed alone: the (repository, status) index starts with it, and each index is
+    # written again whenever a finding's row moves (an owner change rewrites every one).
+    repository = models.ForeignKey(
+        Repository, on_delete=models.CASCADE, related_name="findings", db_index=False
+    )
     check_id = models.CharField(max_length=300)
     severity = models.CharField(max_length=20, choices=Severity.choices)
     status = models.CharField(max_length=40, choices=FindingStatus.choices)
@@ -336,7 +340,8 @@ class Finding(MirrorModel):
                 fields=["team", "status", "severity"], name="mirror_finding_team_status_sev"
             ),
             models.Index(fields=["team", "scan_type"], name="mirror_finding_team_scan_type"),
-            models.Index(fields=["team", "-last_detected_at"], name="mirror_finding_team_lastdet"),
+            # Newest last seen first is mirror_finding_triage_last (team, last_detected_at, id,
+            # migration 0009) read backwards: no index of its own.
             models.Index(fields=["repository", "status"], name="mirror_finding_repo_status"),
             # Reports: open findings by severity and age (SLA counts, the lists behind them,
             # per-repository and per-owner risk) read from the index alone, and time to

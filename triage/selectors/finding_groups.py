@@ -1,13 +1,13 @@
 """Findings grouped by rule (``check_id``) across repositories: one row per rule with its
 highest severity, how many findings it has in each status, and in how many repositories.
 
-One query reads a page of rules in two steps: the filtered findings are first counted per rule
-and repository (conditional counts per status, ``COUNT(...) FILTER (WHERE ...)`` on
-PostgreSQL), streamed from the index on team, check_id and repository without a sort; those
-rows are then summed per rule, where the repository count is their number (no
-``COUNT(DISTINCT)``, which sorts every rule's findings). A window over the rules tells the
-pager how many there are, and only the page's rules look up a title: one query whatever the
-number of rules or findings (two past the last page).
+One query reads a page of rules in three steps: the filtered findings are first only counted
+per rule, repository, severity and status, streamed in that order from the index on those
+columns without a sort (nothing worked out per finding); those few rows are summed per rule
+and repository (the highest severity, the counts per status), then per rule, where the
+repository count is their number (no ``COUNT(DISTINCT)``, which sorts every rule's findings).
+A window over the rules tells the pager how many there are, and only the page's rules look up
+a title: one query whatever the number of rules or findings (two past the last page).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from functools import cached_property
 
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from triage.models import Finding, FindingStatus, Severity
-from triage.selectors.findings import SEVERITY_RANK
 
 GROUPS_PAGE_SIZE = 50
 # The findings of one rule shown inline when its row is opened.
@@ -47,21 +46,37 @@ class RuleGroup:
         return Severity(self.severity).label if self.severity in Severity.values else ""
 
 
-def _per_repository(queryset: QuerySet[Finding]) -> QuerySet:
-    """The first step: per rule and repository, the highest severity rank and the counts."""
-    per_status = {
-        column: Count("check_id", filter=Q(status=status))
-        for status, column in STATUS_COLUMNS.items()
-    }
+def _per_status(queryset: QuerySet[Finding]) -> QuerySet:
+    """The first step: how many findings per rule, repository, severity and status: the key
+    of the index on team, check_id, repository, severity and status, so the rows are read
+    from it in order and only counted (no expression worked out per finding)."""
     return (
         queryset.order_by()
-        .values("team_id", "check_id", "repository_id")
-        .annotate(top_rank=Max(SEVERITY_RANK), total=Count("check_id"), **per_status)
+        .values("team_id", "check_id", "repository_id", "severity", "status")
+        .annotate(n=Count("*"))
     )
 
 
+def _per_repository_sql(queryset: QuerySet[Finding]) -> tuple[str, tuple]:
+    """The second step, over the first's few rows: per rule and repository, the highest
+    severity rank, the findings and the findings per status."""
+    inner, inner_params = _per_status(queryset).query.sql_with_params()
+    ranks = " ".join(f"WHEN s.severity = %s THEN {rank}" for rank in SEVERITY_OF_RANK)
+    per_status = ", ".join(
+        f"SUM(CASE WHEN s.status = %s THEN s.n ELSE 0 END) AS {column}"
+        for column in STATUS_COLUMNS.values()
+    )
+    sql = (
+        "SELECT s.team_id AS team_id, s.check_id AS check_id, "
+        f"MAX(CASE {ranks} ELSE 1 END) AS top_rank, SUM(s.n) AS total, {per_status} "
+        f"FROM ({inner}) s GROUP BY s.team_id, s.check_id, s.repository_id"
+    )
+    params = (*SEVERITY_OF_RANK.values(), *STATUS_COLUMNS, *inner_params)
+    return sql, params
+
+
 def _rule_groups_sql(queryset: QuerySet[Finding]) -> tuple[str, tuple]:
-    inner, params = _per_repository(queryset).query.sql_with_params()
+    inner, params = _per_repository_sql(queryset)
     sums = ", ".join(f"SUM(g.{column}) AS {column}" for column in STATUS_COLUMNS.values())
     table = connections[queryset.db].ops.quote_name(Finding._meta.db_table)
     # Any finding's title stands for its rule; the subquery runs for the page's rows only.

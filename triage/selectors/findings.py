@@ -141,9 +141,37 @@ def mine(queryset: QuerySet[Finding], *, team: Team, user, squad_ids=None) -> Qu
     return queryset.filter(Q(owner_member=user) | Q(owner_squad__in=squad_ids))
 
 
-def my_queue(*, team: Team, user) -> QuerySet[Finding]:
+def my_queue(*, team: Team, user, squad_ids=None) -> QuerySet[Finding]:
     """The open findings of ``team`` assigned to ``user`` or to one of their squads."""
-    return mine(findings_for_team(team=team).unresolved(), team=team, user=user)
+    return mine(
+        findings_for_team(team=team).unresolved(), team=team, user=user, squad_ids=squad_ids
+    )
+
+
+def mine_count(queryset: QuerySet[Finding], *, user, squad_ids: list[int], limit: int) -> int:
+    """How many of ``queryset`` (the open findings, filtered) are ``user``'s or their squads'
+    (``squad_ids``), counted up to ``limit`` (past it, some number at least ``limit``), in one
+    query of three bounded counts: the user's own, their squads' and their squads' that are
+    also their own. Each is one index's range (the indexes of open findings by member and by
+    squad), where counting the OR of the two walks every open finding of the team until
+    ``limit`` of them match. A count that reaches ``limit`` makes the sum reach it too."""
+    own = queryset.filter(owner_member=user)
+    parts = [own]
+    if squad_ids:
+        of_squads = queryset.filter(owner_squad__in=squad_ids)
+        parts += [of_squads, of_squads.filter(owner_member=user)]
+    selects, params = [], []
+    for part in parts:
+        sql, part_params = part.order_by().values("pk")[:limit].query.sql_with_params()
+        selects.append(f"(SELECT COUNT(*) FROM ({sql}) part)")
+        params.extend(part_params)
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        counts = cursor.fetchone()
+    if len(counts) == 1:
+        return counts[0]
+    own_count, squads_count, both_count = counts
+    return own_count + squads_count - both_count
 
 
 def queue_count_label(count: int) -> str:
@@ -290,11 +318,13 @@ def findings_page(
     cursor: str | None,
     page_size: int = PAGE_SIZE,
     sla_days: Mapping[str, int] | None = None,
+    count: int | None = None,
 ) -> FindingsPage:
     """One page of ``queryset`` in ``sort_key`` order, continuing from ``cursor``.
 
     A page is found by a row-value comparison against the last row seen, so page 2,000 costs
-    what page 1 costs (no OFFSET that reads and drops every earlier row).
+    what page 1 costs (no OFFSET that reads and drops every earlier row). ``count``: how many
+    ``queryset`` holds up to ``COUNT_LIMIT + 1``, when the caller counts them its own way.
     """
     sort = SORTS[sort_of(sort_key)]
     # Only what the table shows: a finding's message and search text are long.
@@ -345,7 +375,8 @@ def findings_page(
         has_next, has_previous = True, has_more
     else:
         has_next, has_previous = has_more, True
-    count = queryset.order_by()[: COUNT_LIMIT + 1].count()
+    if count is None:
+        count = queryset.order_by()[: COUNT_LIMIT + 1].count()
     return FindingsPage(
         rows=rows,
         count=min(count, COUNT_LIMIT),

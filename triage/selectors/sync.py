@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from triage.models import KolegaConnection, SyncRun, SyncState, Team
@@ -80,6 +80,15 @@ def team_last_synced_at(*, team: Team) -> datetime | None:
     return SyncState.objects.filter(connection__team=team).aggregate(at=Max("last_success_at"))[
         "at"
     ]
+
+
+def team_connections_synced(*, team: Team) -> tuple[bool, datetime | None]:
+    """Whether the team has a connection, and `team_last_synced_at`, in one query (a list
+    page shows both: its empty state and "data as of")."""
+    row = KolegaConnection.objects.filter(team=team).aggregate(
+        connections=Count("pk"), at=Max("sync_state__last_success_at")
+    )
+    return row["connections"] > 0, row["at"]
 
 
 def mirror_freshness(*, team: Team) -> datetime | None:

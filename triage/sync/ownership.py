@@ -154,8 +154,17 @@ def _owners_write(moves: list[tuple[int, int | None, int | None]]) -> int:
     """Write (pk, owner member id, owner squad id) for a chunk's findings in one transaction;
     answer how many were written. The explicit flag is read again: an assignment made
     meanwhile wins."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
+            if outermost:
+                # Owners are worked out from the rules again by any later pass, so a chunk's
+                # commit need not wait for its WAL to reach the disk: a crash right after it
+                # loses at most the last chunks' owners, never a finding, and the next durable
+                # commit (the evaluation's end) flushes every chunk before it. A caller's
+                # transaction (a sync page) keeps its own durability.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
             return _owners_write_values(moves)
         by_owner: dict[Owner, list[int]] = defaultdict(list)
         for pk, member_id, squad_id in moves:

@@ -1,19 +1,29 @@
 """Select options built in Python: a team may have hundreds of repositories, and a template
 loop over them dominates the cost of a page that offers them as a filter."""
 
+import html
 from collections.abc import Iterable
 
-from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 SELECTED = mark_safe(" selected")
 
 
+def _escaped(value) -> str:
+    """``value`` as ``format_html`` would put it: escaped, unless it is safe already."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
 def select_options(choices: Iterable[tuple[object, str]], selected=None) -> SafeString:
     """`<option>` elements for (value, label) pairs, `selected` marked; values and labels
-    are escaped."""
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        ((value, SELECTED if value == selected else "", label) for value, label in choices),
+    are escaped. Joined by hand rather than with ``format_html`` per option, which costs
+    several times more with a team's few hundred repositories on every list page."""
+    return mark_safe(  # noqa: S308 (every value and label is escaped above)
+        "".join(
+            f'<option value="{_escaped(value)}"{" selected" if value == selected else ""}>'
+            f"{_escaped(label)}</option>"
+            for value, label in choices
+        )
     )

@@ -231,10 +231,10 @@ def test_queue_queries_are_bounded_and_do_not_grow_with_rows(
         assert len(_row_ids(response)) == size
         counts[size] = len(queries)
     assert counts[5] == counts[50]
-    with django_assert_max_num_queries(22):
+    with django_assert_max_num_queries(21):
         client.get(_url(team))
     # On PostgreSQL the SLA order finds the page's ids first, then reads those rows.
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(16):
         client.get(_url(team), {"severity": "high"}, **HTMX)
 
 
@@ -286,3 +286,52 @@ def test_queue_pages_forward_and_back_in_sla_order(team, queue, client_as, monke
     assert _names(queue, _row_ids(second)) == QUEUE_ORDER[3:]
     back = client.get(_url(team) + "?" + _link(second, "prev"))
     assert _names(queue, _row_ids(back)) == QUEUE_ORDER[:3]
+
+
+def _both_tess_and_backend(queue):
+    """A finding tess owns in person that is also her squad's: in her queue once."""
+    return FindingFactory(
+        repository=queue["rows"]["nobody"].repository,
+        owner_member=queue["tess"],
+        owner_squad=queue["backend"],
+        severity="high",
+        first_detected_at=_ago(3),
+    )
+
+
+@pytest.mark.parametrize("who", ["tess", "vic", "ole"])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"severity": "high"}, {"assigned": "me"}, {"status": "resolved"}, {"squad": "backend"}],
+)
+def test_the_queue_count_is_the_number_of_its_findings(team, queue, client_as, who, params):
+    _both_tess_and_backend(queue)
+    if params.get("squad") == "backend":
+        params = {"squad": queue["backend"].pk}
+    client = client_as(queue[who])
+    shown = len(_row_ids(client.get(_url(team), params)))
+    body = client.get(_url(team, "my-queue-count"), params, **HTMX).content.decode()
+    assert f'">{shown} finding' in body
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 5, 6, 50])
+def test_the_queue_is_counted_once_per_finding_up_to_the_limit(team, queue, member, limit):
+    _both_tess_and_backend(queue)
+    open_findings = selectors.findings_for_team(team=team).unresolved()
+    loner = member(Role.TRIAGER, username="loner")
+    FindingFactory(repository=queue["rows"]["nobody"].repository, owner_member=loner)
+    for user in (queue["tess"], queue["vic"], loner):
+        squad_ids = selectors.squad_ids_of(team=team, user=user)
+        in_queue = selectors.my_queue(team=team, user=user).count()
+        counted = selectors.mine_count(open_findings, user=user, squad_ids=squad_ids, limit=limit)
+        # Below the limit, exact; from it on, at least the limit (the page says "N+").
+        assert counted == in_queue if in_queue < limit else counted >= limit
+
+
+def test_the_queue_count_stops_at_the_limit(team, queue, client_as, monkeypatch):
+    _both_tess_and_backend(queue)
+    client = client_as(queue["tess"])
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 4)
+    assert "4+ findings" in client.get(_url(team, "my-queue-count"), **HTMX).content.decode()
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 5)
+    assert '">5 findings' in client.get(_url(team, "my-queue-count"), **HTMX).content.decode()

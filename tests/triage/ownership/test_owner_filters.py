@@ -110,3 +110,62 @@ def test_sla_sort_puts_the_soonest_deadline_first_with_the_teams_days(team, clie
     assert "Past SLA" in page and "No SLA" in page
     latest = client.get(_url(team), {"sort": "-sla"})
     assert _row_ids(latest) == [info.pk, high.pk, critical.pk, low.pk]
+
+
+def _row_html(body: str, finding) -> str:
+    start = body.index(f'id="finding-row-{finding.pk}"')
+    return body[start : body.index("</tr>", start)]
+
+
+def test_each_row_shows_its_owner_sla_and_repository(team, client_as, member):
+    """The row's cells are worked out per row in Python: the same markup, escaped."""
+    SlaPolicy.objects.create(team=team, critical_days=7, high_days=10, medium_days=90, low_days=1)
+    now = timezone.now()
+    abe = member(Role.TRIAGER, username="abe")
+    squad = Squad.objects.create(team=team, name="back<end>")
+    repository = RepositoryFactory(team=team, name="pay<ments>")
+    by_hand = FindingFactory(
+        repository=repository,
+        owner_member=abe,
+        owner_explicit=True,
+        owner_squad=squad,
+        severity="low",
+        first_detected_at=now - timedelta(days=4),
+    )
+    by_rule = FindingFactory(
+        repository=repository, owner_member=abe, severity="critical", first_detected_at=now
+    )
+    of_squad = FindingFactory(
+        repository=repository, owner_squad=squad, severity="info", title="", check_id="r<1>"
+    )
+    nobody = FindingFactory(repository=repository, status="resolved", severity="low")
+    body = client_as(member(Role.VIEWER)).get(_url(team)).content.decode()
+
+    repository_link = (
+        f'<a href="/t/{team.slug}/repositories/{repository.pk}/" data-repository-link>'
+        "pay&lt;ments&gt;</a>"
+    )
+    for finding in (by_hand, by_rule, of_squad, nobody):
+        assert repository_link in _row_html(body, finding)
+    row = _row_html(body, by_hand)
+    assert (
+        '<td class="nowrap small" data-owner><span title="Assigned by hand">@abe</span> · '
+        '<span class="muted">@back&lt;end&gt;</span></td>'
+    ) in row
+    due = timezone.localtime(by_hand.first_detected_at + timedelta(days=1))
+    assert (
+        f'<td class="nowrap small sla-overdue"><time datetime="{due.isoformat()}">'
+        f'{due.strftime("%d %b %Y")}</time> <span class="badge">Past SLA</span></td>'
+    ) in row
+    row = _row_html(body, by_rule)
+    assert '<td class="nowrap small" data-owner><span>@abe</span></td>' in row
+    assert "Past SLA" not in row and "sla-overdue" not in row
+    row = _row_html(body, of_squad)
+    assert '<span class="muted">@back&lt;end&gt;</span></td>' in row
+    assert '<td class="nowrap small"><span class="muted">No SLA</span></td>' in row
+    # A finding without a title is named by its check id.
+    assert "data-finding-link>r&lt;1&gt;</a>" in row
+    row = _row_html(body, nobody)
+    assert '<span class="muted">No owner</span>' in row
+    # Resolved: past its due date, but no longer counted against the SLA.
+    assert "Past SLA" not in row
