@@ -15,7 +15,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0025_notification_event_kinds"),
+        ("triage", "0028_campaigns"),
     ]
 
     operations = [
