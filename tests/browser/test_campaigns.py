@@ -25,6 +25,14 @@ def _completed_fix_page(page) -> None:
     page.locator("details.diff-file").first.wait_for(timeout=90_000)
 
 
+def _sign_in_as(page, sign_in, user) -> None:
+    """Leave the page first, so none of its late requests (a diff file loading) goes out
+    without a session, then sign in as ``user``."""
+    page.goto("about:blank")
+    page.context.clear_cookies()
+    sign_in(page, user)
+
+
 def test_campaign_from_a_rule_to_a_merged_pull_request(
     fast_tracking,
     celery_worker_process,
@@ -112,15 +120,13 @@ def test_campaign_from_a_rule_to_a_merged_pull_request(
     page.wait_for_load_state()
     second_fix_url = page.url.split("?")[0]
 
-    page.context.clear_cookies()
-    sign_in(page, approver)
+    _sign_in_as(page, sign_in, approver)
     for url in (first_fix_url, second_fix_url):
         page.goto(url)
         page.get_by_role("button", name="Approve").click()
         page.wait_for_load_state()
 
-    page.context.clear_cookies()
-    sign_in(page, triager)
+    _sign_in_as(page, sign_in, triager)
     campaign_url = live_server.url + reverse(
         "campaigns-detail", kwargs={"team_slug": team.slug, "campaign_id": campaign.pk}
     )
