@@ -69,6 +69,7 @@ def _populate(rng: random.Random, now: datetime) -> dict:
 
     from triage.models import (
         Finding,
+        FindingSearch,
         Fix,
         KolegaConnection,
         Membership,
@@ -166,13 +167,12 @@ def _populate(rng: random.Random, now: datetime) -> dict:
                 resolved_at=None if status == "open" else detected,
                 created_at=detected,
                 updated_at=detected,
-                search_text=f"finding {i} rule.{i % 97}",
             )
         )
         if len(findings) >= 20000:
-            Finding.objects.bulk_create(findings, batch_size=5000)
+            FindingSearch.objects.write_of(Finding.objects.bulk_create(findings, batch_size=5000))
             findings = []
-    Finding.objects.bulk_create(findings, batch_size=5000)
+    FindingSearch.objects.write_of(Finding.objects.bulk_create(findings, batch_size=5000))
     fixes = Fix.objects.bulk_create(
         [
             Fix(

@@ -134,6 +134,7 @@ def _populate_mirror(rng: random.Random, now: datetime) -> dict:
 
     from triage.models import (
         Finding,
+        FindingSearch,
         KolegaConnection,
         Membership,
         Repository,
@@ -192,16 +193,13 @@ def _populate_mirror(rng: random.Random, now: datetime) -> dict:
                 last_detected_at=first + (now - first) * rng.random(),
                 created_at=first,
                 updated_at=now,
-                search_text=Finding.search_text_of(
-                    title=title, message=message, check_id=check_id, file_path=path
-                ),
                 **common,
             )
         )
         if len(rows) == 5000:
-            Finding.objects.bulk_create(rows)
+            FindingSearch.objects.write_of(Finding.objects.bulk_create(rows))
             rows = []
-    Finding.objects.bulk_create(rows)
+    FindingSearch.objects.write_of(Finding.objects.bulk_create(rows))
     return {"user": user, "team": team, "findings": Finding.objects.count()}
 
 

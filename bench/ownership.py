@@ -269,7 +269,15 @@ def codeowners_text(rng: random.Random, squads: list[str], members: list[str]) -
 def _populate(rng: random.Random, now: datetime) -> dict:
     from django.contrib.auth import get_user_model
 
-    from triage.models import Finding, KolegaConnection, Membership, Repository, Role, Team
+    from triage.models import (
+        Finding,
+        FindingSearch,
+        KolegaConnection,
+        Membership,
+        Repository,
+        Role,
+        Team,
+    )
 
     team = Team.objects.create(name="Bench", slug="bench")
     users = get_user_model().objects
@@ -319,13 +327,12 @@ def _populate(rng: random.Random, now: datetime) -> dict:
                 last_detected_at=now,
                 created_at=now,
                 updated_at=now,
-                search_text=Finding.search_text_of(**values),
             )
         )
         if len(findings) >= 10_000:
-            Finding.objects.bulk_create(findings, batch_size=5000)
+            FindingSearch.objects.write_of(Finding.objects.bulk_create(findings, batch_size=5000))
             findings = []
-    Finding.objects.bulk_create(findings, batch_size=5000)
+    FindingSearch.objects.write_of(Finding.objects.bulk_create(findings, batch_size=5000))
     return {"team": team, "admin": admin, "members": members, "repositories": repositories}
 
 

@@ -83,6 +83,7 @@ def _populate(rng: random.Random, now: datetime) -> dict:
     from triage.models import (
         Finding,
         FindingEvent,
+        FindingSearch,
         Fix,
         KolegaConnection,
         Membership,
@@ -175,7 +176,6 @@ def _populate(rng: random.Random, now: datetime) -> dict:
                 resolved_at=resolved_at,
                 created_at=detected,
                 updated_at=moment,
-                search_text=f"finding {i} rule.{i % 97}",
             )
         )
         for event_type, new_status, at in timeline:
@@ -197,7 +197,7 @@ def _populate(rng: random.Random, now: datetime) -> dict:
         if len(events) >= 20000:
             FindingEvent.objects.bulk_create(events, batch_size=5000)
             events = []
-    Finding.objects.bulk_create(findings, batch_size=5000)
+    FindingSearch.objects.write_of(Finding.objects.bulk_create(findings, batch_size=5000))
     FindingEvent.objects.bulk_create(events, batch_size=5000)
     fixes = Fix.objects.bulk_create(
         [

@@ -16,6 +16,7 @@ from django.utils import timezone
 from triage.models import (
     Finding,
     FindingEvent,
+    FindingSearch,
     Fix,
     KolegaConnection,
     Membership,
@@ -204,6 +205,7 @@ class FindingFactory(RepositoryRowFactory):
 
     class Meta:
         model = Finding
+        skip_postgeneration_save = True
 
     upstream_id = factory.Sequence(lambda n: f"finding-{n}")
     check_id = "python.lang.security.sql-injection"
@@ -222,11 +224,12 @@ class FindingFactory(RepositoryRowFactory):
     )
     created_at = factory.SelfAttribute("first_detected_at")
     updated_at = factory.Maybe("at", factory.SelfAttribute("first_detected_at"), stamped())
-    search_text = factory.LazyAttribute(
-        lambda f: Finding.search_text_of(
-            title=f.title, message=f.message, check_id=f.check_id, file_path=f.file_path
-        )
-    )
+
+    @factory.post_generation
+    def search(finding, create, extracted, **kwargs):
+        """The text the findings page searches, stored as the sync stores it."""
+        if create:
+            FindingSearch.objects.write_of([finding])
 
 
 class FindingEventFactory(factory.django.DjangoModelFactory):

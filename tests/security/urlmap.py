@@ -142,7 +142,7 @@ class VictimWorld:
     @cached_property
     def finding(self):
         from tests.factories import FindingFactory
-        from triage.models import Finding, FindingComment
+        from triage.models import FindingComment
 
         values = {
             "title": VICTIM_MARKERS["finding_title"],
@@ -150,9 +150,7 @@ class VictimWorld:
             "check_id": "python.lang.security.sql-injection",
             "file_path": VICTIM_MARKERS["finding_path"],
         }
-        finding = FindingFactory(
-            repository=self.repository, search_text=Finding.search_text_of(**values), **values
-        )
+        finding = FindingFactory(repository=self.repository, **values)
         # The finding's comment thread, shown on its page and answered by its thread URL.
         FindingComment.objects.create(
             team=self.team,

@@ -119,9 +119,9 @@ class FindingFilter(django_filters.FilterSet):
         self.filters["batch"].queryset = ScanBatch.objects.filter(team=team)
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # search_text is lower-cased and trigram-indexed: a contains here is index-backed.
+        # The search text is lower-cased and trigram-indexed: a contains here is index-backed.
         value = value.strip().lower()
-        return queryset.filter(search_text__contains=value) if value else queryset
+        return queryset.filter(search__text__contains=value) if value else queryset
 
     def filter_batch(self, queryset: QuerySet, name: str, value: ScanBatch) -> QuerySet:
         links = ScanBatchFinding.objects.filter(scan_batch=value, finding=OuterRef("pk"))

@@ -7,7 +7,10 @@ stored as Kolega gave them. `team` is denormalized onto every row because every 
 by team first and the indexes start with it.
 """
 
+from collections.abc import Iterable, Mapping
+
 from django.conf import settings
+from django.db import connection as db
 from django.db import models
 from django.db.models import Q
 
@@ -318,9 +321,6 @@ class Finding(MirrorModel):
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
-    # Lower-cased title, message, check id and file path: one column for text search, with
-    # a trigram index on PostgreSQL (migration 0003) and a plain LIKE scan on SQLite.
-    search_text = models.TextField(default="", editable=False)
     # Portal state beside the mirror (see models/ownership.py): never written by a sync.
     owner_member = owner_key(settings.AUTH_USER_MODEL)
     owner_squad = owner_key("triage.Squad")
@@ -405,6 +405,64 @@ class Finding(MirrorModel):
     @staticmethod
     def search_text_of(*, title: str | None, message: str, check_id: str, file_path: str) -> str:
         return "\n".join(part for part in (title, message, check_id, file_path) if part).lower()
+
+
+class FindingSearchQuerySet(models.QuerySet):
+    def write(self, texts: Mapping[int, str]) -> int:
+        """Store each finding's text (by finding primary key); answer how many rows were
+        written. On PostgreSQL an unchanged text is not written again, so a re-sync leaves the
+        trigram index alone."""
+        if not texts:
+            return 0
+        if db.vendor == "postgresql":
+            table = db.ops.quote_name(self.model._meta.db_table)
+            with db.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (finding_id, text) "
+                    "SELECT * FROM unnest(%s::bigint[], %s::text[]) "
+                    "ON CONFLICT (finding_id) DO UPDATE SET text = EXCLUDED.text "
+                    f"WHERE {table}.text IS DISTINCT FROM EXCLUDED.text",
+                    [list(texts), list(texts.values())],
+                )
+                return max(cursor.rowcount, 0)
+        rows = [self.model(finding_id=pk, text=text) for pk, text in texts.items()]
+        self.bulk_create(
+            rows, update_conflicts=True, unique_fields=["finding"], update_fields=["text"]
+        )
+        return len(rows)
+
+    def write_of(self, findings: Iterable[Finding]) -> int:
+        """Store the text of saved findings, worked out from their fields."""
+        return self.write({finding.pk: FindingSearch.text_of(finding) for finding in findings})
+
+
+class FindingSearch(models.Model):
+    """A finding's lower-cased title, message, check id and file path: the text the findings
+    page searches, with a trigram index on PostgreSQL (a plain LIKE scan on SQLite).
+
+    A table of its own, beside the finding: each index of the findings table is written again
+    whenever a finding's row moves (an owner change, a new last-seen time), and the trigram
+    index is the costliest of them. Here it is written only when the text itself changes.
+    """
+
+    finding = models.OneToOneField(
+        Finding, on_delete=models.CASCADE, primary_key=True, related_name="search"
+    )
+    text = models.TextField(default="")
+
+    objects = FindingSearchQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"search text of finding {self.finding_id}"
+
+    @staticmethod
+    def text_of(finding: Finding) -> str:
+        return Finding.search_text_of(
+            title=finding.title,
+            message=finding.message,
+            check_id=finding.check_id,
+            file_path=finding.file_path,
+        )
 
 
 class ScanBatchFinding(models.Model):

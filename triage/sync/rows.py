@@ -25,6 +25,7 @@ from triage import kolega
 from triage.models import (
     Finding,
     FindingEvent,
+    FindingSearch,
     Fix,
     FixApproval,
     KolegaConnection,
@@ -82,7 +83,7 @@ FINDING_COPIED = (
     "created_at",
     "updated_at",
 )
-FINDING_FIELDS = ["repository", *FINDING_COPIED, "cwe", "owasp", "references", "search_text"]
+FINDING_FIELDS = ["repository", *FINDING_COPIED, "cwe", "owasp", "references"]
 FINDING_EVENT_COPIED = (
     "organization_id",
     "scan_id",
@@ -313,12 +314,6 @@ def findings_write(
             "cwe": list(finding.cwe),
             "owasp": list(finding.owasp),
             "references": list(finding.references),
-            "search_text": Finding.search_text_of(
-                title=finding.title,
-                message=finding.message,
-                check_id=finding.check_id,
-                file_path=finding.file_path,
-            ),
         }
 
     findings = list(findings)
@@ -336,6 +331,18 @@ def findings_write(
     written.new_by_severity = new_by_severity
     written.new_pks = [pk for upstream_id, pk in written.pks.items() if upstream_id not in known]
     if written.rows:
+        # The search text of new and changed findings (unchanged texts are not rewritten).
+        FindingSearch.objects.write(
+            {
+                written.pks[finding.id]: Finding.search_text_of(
+                    title=finding.title,
+                    message=finding.message,
+                    check_id=finding.check_id,
+                    file_path=finding.file_path,
+                )
+                for finding in findings
+            }
+        )
         # New and changed findings get their owner by rule; owners are never among the
         # fields written above, so an existing owner is kept.
         owners_evaluate_written(team_id=connection.team_id, finding_pks=written.pks.values())

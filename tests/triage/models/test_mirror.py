@@ -5,7 +5,7 @@ from django.db import IntegrityError
 from django.db import connection as db_connection
 
 from tests.factories import KolegaConnectionFactory
-from triage.models import Finding, Fix, Repository
+from triage.models import Finding, FindingSearch, Fix, Repository
 
 pytestmark = pytest.mark.django_db
 
@@ -41,19 +41,15 @@ def _finding(repository, upstream_id="f-1", **values):
         "updated_at": T0,
         "synced_at": T0,
     } | values
-    fields["search_text"] = Finding.search_text_of(
-        title=fields.get("title"),
-        message=fields["message"],
-        check_id=fields["check_id"],
-        file_path=fields["file_path"],
-    )
-    return Finding.objects.create(
+    finding = Finding.objects.create(
         connection=repository.connection,
         team=repository.team,
         repository=repository,
         upstream_id=upstream_id,
         **fields,
     )
+    FindingSearch.objects.write_of([finding])
+    return finding
 
 
 def test_one_row_per_connection_and_upstream_id(repository):
@@ -69,7 +65,7 @@ def test_text_search_matches_title_message_check_id_and_path_in_any_case(reposit
 
     def search(term):
         return set(
-            Finding.objects.filter(search_text__contains=term.lower()).values_list(
+            Finding.objects.filter(search__text__contains=term.lower()).values_list(
                 "upstream_id", flat=True
             )
         )
@@ -82,13 +78,29 @@ def test_text_search_matches_title_message_check_id_and_path_in_any_case(reposit
 @pytest.mark.skipif(
     "db_connection.vendor != 'postgresql'", reason="trigram indexes exist on PostgreSQL only"
 )
-def test_text_search_has_a_trigram_index_on_postgresql():
+def test_text_search_has_a_trigram_index_on_postgresql_beside_the_findings_table():
     with db_connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'mirror_finding_search_trgm'"
+            "SELECT tablename, indexdef FROM pg_indexes WHERE indexdef LIKE '%%gin_trgm_ops%%'"
         )
-        (definition,) = cursor.fetchone()
-    assert "gin" in definition and "gin_trgm_ops" in definition
+        trigram = cursor.fetchall()
+    # Only the search table holds one: an owner change on a finding never writes it.
+    assert [table for table, _ in trigram] == ["triage_findingsearch"]
+    assert "USING gin (text gin_trgm_ops)" in trigram[0][1]
+
+
+def test_a_search_text_is_written_again_only_when_it_changes(repository):
+    finding = _finding(repository, "a", title="Hard-coded AWS key", message="m")
+    texts = {finding.pk: FindingSearch.text_of(finding)}
+    if db_connection.vendor == "postgresql":
+        assert FindingSearch.objects.write(texts) == 0
+    finding.title = "Hard-coded GCP key"
+    assert FindingSearch.objects.write({finding.pk: FindingSearch.text_of(finding)}) == 1
+    assert FindingSearch.objects.get(finding=finding).text == "hard-coded gcp key\nm\n" + (
+        f"{finding.check_id.lower()}\n{finding.file_path.lower()}"
+    )
+    finding.delete()
+    assert not FindingSearch.objects.exists()
 
 
 def test_a_fix_needs_its_diff_again_after_a_refined_run_completes(repository):

@@ -57,7 +57,7 @@ def _differences(kind: str, label: str, row, item, names, also=None) -> list[str
 
 REPOSITORY_NAMES = ["name", "description", "archived", "created_at", "updated_at"]
 SCAN_BATCH_NAMES = [n for n in SCAN_BATCH_FIELDS if n != "repository"]
-FINDING_NAMES = [n for n in FINDING_FIELDS if n not in ("repository", "search_text")]
+FINDING_NAMES = [n for n in FINDING_FIELDS if n != "repository"]
 FIX_NAMES = [n for n in FIX_FIELDS if n != "repository"]
 PULL_REQUEST_NAMES = [n for n in PULL_REQUEST_FIELDS if n != "fix"]
 
@@ -125,8 +125,20 @@ def mirror_differences(connection: KolegaConnection, kolega: KolegaClient) -> li
                         f" {len(listed)} listed"
                     )
         for finding in iter_all(kolega.list_findings, repository_id=repository.id):
-            in_repository = {"repository_id": ("repository.upstream_id", finding.repository_id)}
-            compare(Finding, "finding", finding.id, finding, FINDING_NAMES, also=in_repository)
+            also = {
+                "repository_id": ("repository.upstream_id", finding.repository_id),
+                # The text the findings page searches, kept beside the finding.
+                "search_text": (
+                    "search.text",
+                    Finding.search_text_of(
+                        title=finding.title,
+                        message=finding.message,
+                        check_id=finding.check_id,
+                        file_path=finding.file_path,
+                    ),
+                ),
+            }
+            compare(Finding, "finding", finding.id, finding, FINDING_NAMES, also=also)
         for fix in iter_all(kolega.list_fixes, repository_id=repository.id):
             mirrored = compare(Fix, "fix", fix.id, fix, FIX_NAMES)
             if mirrored is not None and fix.status == "completed":
