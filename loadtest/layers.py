@@ -140,23 +140,24 @@ def instrument():
         yield
 
 
-class OuterMiddleware:
+class _LayerMiddleware:
+    layer = ""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with _in(self.layer):
+            return self.get_response(request)
+
+
+class OuterMiddleware(_LayerMiddleware):
     """The first middleware: all that follows until InnerMiddleware is middleware."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        with _in(MIDDLEWARE):
-            return self.get_response(request)
+    layer = MIDDLEWARE
 
 
-class InnerMiddleware:
+class InnerMiddleware(_LayerMiddleware):
     """The last middleware: what it calls is the view (and its template response)."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        with _in(VIEW):
-            return self.get_response(request)
+    layer = VIEW
