@@ -63,15 +63,26 @@ deploy-check: install
 bench: install
 	$(PY) -m bench
 
-.PHONY: loadtest loadtest-short
-## Load test: gunicorn + worker on PostgreSQL/Redis, 100,000 findings, 50 browsing + 5 bulk
-## users for 60 s; prints requests/s, p50/p95/p99 and errors (loadtest-results.json).
+.PHONY: loadtest loadtest-short loadtest-seed profile
+## Load test: gunicorn + worker on PostgreSQL/Redis, 100,000 findings, 100 browsing + 10 bulk
+## users for 60 s; prints requests/s, p50/p95/p99, errors, the server's CPU per request and
+## the share of requests served (loadtest-results.json).
 loadtest: install
 	$(PY) -m loadtest.run $(LOADTEST_ARGS)
 
 ## The same at CI size: 8 + 2 users, 15 s, 5,000 findings.
 loadtest-short: install
 	$(PY) -m loadtest.run --short $(LOADTEST_ARGS)
+
+## The load test's database without the load (LOADTEST_ARGS=--short: 5,000 findings), for
+## `make profile`; prints its DATABASE_URL.
+loadtest-seed: install
+	$(PY) -m loadtest.run --seed-only $(LOADTEST_ARGS)
+
+## One page's time by layer (middleware, queries, model building, templates, view), median of
+## 5 requests, on the load test's database (DATABASE_URL): PAGE=findings, or a /t/load/ path.
+profile: install
+	$(PY) -m loadtest.profile $(if $(PAGE),--page "$(PAGE)") $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -6,6 +6,12 @@ the next page of the table, the progress of a bulk job). Redirects are never fol
 silently: a page that answers anything but itself (a redirect to the login page, an error)
 counts as a failure.
 
+Each user keeps a schedule once signed in (loadtest/measures.py, UserSchedule): its pauses
+(think time, reading, polling) move the schedule on, the server's answers do not; a user kept
+waiting by the server pauses less to catch up. The requests the schedules asked for against
+the ones answered give the run's "served %". Every request names itself to the server in an
+X-Load-Name header, under which the server writes down its CPU time (loadtest/server_cpu.py).
+
 Configured by the environment, so that `locust -f loadtest/locustfile.py` also works on its
 own against a server seeded by `python -m loadtest.seed`:
 LOADTEST_TEAM (team slug), LOADTEST_PASSWORD, LOADTEST_BULK_USERS (how many of the users run
@@ -22,8 +28,11 @@ import re
 import time
 from urllib.parse import urlencode
 
-from locust import HttpUser, between, task
+from locust import HttpUser, task
 from locust.exception import StopUser
+
+from loadtest.measures import UserSchedule
+from loadtest.server_cpu import NAME_HEADER
 
 TEAM = os.environ.get("LOADTEST_TEAM", "load")
 PASSWORD = os.environ.get("LOADTEST_PASSWORD", "")
@@ -54,10 +63,24 @@ JOB_FAILED = re.compile(r'id="job-failed">(\d+)<')
 
 # Users signed in so far; the driver starts measuring once every user has.
 signed_in = 0
+# Every signed-in user's schedule, and the requests answered on it (see record_request).
+schedules: list[UserSchedule] = []
 _browsing_numbers = itertools.count()
 _bulk_numbers = itertools.count()
 
 HTMX = {"HX-Request": "true"}
+
+
+def _named(name: str, headers: dict | None = None) -> dict:
+    return {**(headers or {}), NAME_HEADER: name}
+
+
+def record_request(*, context: dict, exception, **_) -> None:
+    """Listener of locust's request event: an answered request, on its user's schedule."""
+    schedule = context.get("schedule")
+    if schedule is not None:
+        # The clock does not move while the user waits: it still says when this was due.
+        schedule.requests.append((schedule.clock, time.monotonic(), exception is None))
 
 
 def _expect(response, status: int, marker: str | None = None) -> bool:
@@ -80,6 +103,24 @@ class PortalUser(HttpUser):
     abstract = True
     username_prefix = ""
     numbers = _browsing_numbers
+    # Seconds of think time between two tasks, drawn evenly.
+    think_seconds = (1.0, 5.0)
+    schedule: UserSchedule | None = None
+
+    def context(self) -> dict:
+        return {"schedule": self.schedule} if self.schedule is not None else {}
+
+    def wait_time(self) -> float:
+        return self._pause_seconds(random.uniform(*self.think_seconds))
+
+    def _pause_seconds(self, seconds: float) -> float:
+        if self.schedule is None:
+            return seconds
+        return self.schedule.pause(seconds, time.monotonic())
+
+    def _pause(self, seconds: float) -> None:
+        """Pause within a task (reading a page, waiting to poll), on the schedule."""
+        time.sleep(self._pause_seconds(seconds))
 
     def on_start(self) -> None:
         global signed_in
@@ -88,7 +129,11 @@ class PortalUser(HttpUser):
         self.repositories: list[str] = []
         self.finding_ids: list[str] = []
         with self.client.get(
-            "/login/", name="sign in: form", allow_redirects=False, catch_response=True
+            "/login/",
+            name="sign in: form",
+            headers=_named("sign in: form"),
+            allow_redirects=False,
+            catch_response=True,
         ) as response:
             if not _expect(response, 200, "csrfmiddlewaretoken"):
                 raise StopUser()
@@ -102,6 +147,7 @@ class PortalUser(HttpUser):
                 "next": "",
             },
             name="sign in: submit",
+            headers=_named("sign in: submit"),
             allow_redirects=False,
             catch_response=True,
         ) as response:
@@ -109,10 +155,17 @@ class PortalUser(HttpUser):
             if not _expect(response, 302):
                 raise StopUser()
         signed_in += 1
+        now = time.monotonic()
+        self.schedule = UserSchedule(started=now, clock=now)
+        schedules.append(self.schedule)
 
     def _page(self, url: str, name: str, marker: str, headers: dict | None = None):
         with self.client.get(
-            url, name=name, headers=headers, allow_redirects=False, catch_response=True
+            url,
+            name=name,
+            headers=_named(name, headers),
+            allow_redirects=False,
+            catch_response=True,
         ) as response:
             ok = _expect(response, 200, marker)
         return response if ok else None
@@ -131,7 +184,7 @@ class BrowsingUser(PortalUser):
     """Someone reading: the dashboard, the findings table, a finding, the reports."""
 
     # People read a page for a few seconds before the next click.
-    wait_time = between(1, 5)
+    think_seconds = (1.0, 5.0)
     username_prefix = BROWSING_PREFIX
     numbers = _browsing_numbers
 
@@ -172,7 +225,7 @@ class BrowsingUser(PortalUser):
                 break
             if random.random() < 0.2 and PREVIOUS_LINK.search(response.text):
                 link = PREVIOUS_LINK.search(response.text)
-            time.sleep(random.uniform(0.5, 2.0))
+            self._pause(random.uniform(0.5, 2.0))
             response = self._page(
                 f"{self.base}/findings/?{html.unescape(link.group(1))}",
                 "findings: another page (htmx)",
@@ -208,7 +261,7 @@ class BulkUser(PortalUser):
     """A triager changing the status of a filtered subset, then watching the job finish."""
 
     fixed_count = BULK_USERS
-    wait_time = between(2, 6)
+    think_seconds = (2.0, 6.0)
     username_prefix = BULK_PREFIX
     numbers = _bulk_numbers
 
@@ -248,7 +301,7 @@ class BulkUser(PortalUser):
         with self.client.post(
             f"{self.base}/findings/bulk/",
             data={**form, "action": "preview"},
-            headers=HTMX,
+            headers=_named("bulk: preview (htmx)", HTMX),
             name="bulk: preview (htmx)",
             catch_response=True,
             allow_redirects=False,
@@ -259,6 +312,7 @@ class BulkUser(PortalUser):
             f"{self.base}/findings/bulk/",
             data={**form, "action": "submit"},
             name="bulk: start job",
+            headers=_named("bulk: start job"),
             catch_response=True,
             allow_redirects=False,
         ) as started:
@@ -276,10 +330,10 @@ class BulkUser(PortalUser):
 
     def _watch(self, job_url: str, size: int, began: float) -> None:
         while time.monotonic() - began < JOB_TIMEOUT_SECONDS:
-            time.sleep(POLL_SECONDS)
+            self._pause(POLL_SECONDS)
             with self.client.get(
                 job_url,
-                headers=HTMX,
+                headers=_named("bulk: job progress (htmx)", HTMX),
                 name="bulk: job progress (htmx)",
                 catch_response=True,
                 allow_redirects=False,

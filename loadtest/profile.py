@@ -1,20 +1,26 @@
-"""Where the load test's time goes, one endpoint at a time, on the data it left behind.
+"""Where a page's time goes, layer by layer, on the load test's data (`make profile`).
 
-`python -m loadtest.profile [--repeat 5]` with DATABASE_URL set to the load test's database
-(e.g. postgres://postgres@127.0.0.1:5432/portal_load) runs each page of the scenario
-in-process with Django's test client as one of the load users, and prints per URL the median
-server time, the number of queries and the slowest queries with PostgreSQL's plan of the
-slowest one (EXPLAIN ANALYZE). No server, no network: the figures are the view's own.
+`python -m loadtest.profile [--page NAME|URL] [--repeat 5]` with DATABASE_URL set to the load
+test's database: the copy a run leaves behind (`<name>_load`, e.g.
+postgres://postgres@127.0.0.1:5432/portal_load after `make loadtest`), or one built without
+running the load by `make loadtest-seed` (which prints its URL). It requests each page of the
+scenario (or the one named: a name below, the start of names, or a path of the load team)
+in-process with Django's test client as one of the load users, and prints per page the median
+over the repeats of each layer of its time (loadtest/layers.py): middleware, queries (count
+and time), model building (the ORM less the database), templates, and the view's own Python;
+then the slowest queries with PostgreSQL's plan of the slowest one (EXPLAIN ANALYZE). No
+server, no network: the figures are Django's own, wall-clock.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import statistics
 import sys
-import time
+import warnings
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -31,7 +37,7 @@ def _urls(team: str, repository: int, finding: int) -> list[tuple[str, str, dict
     return [
         ("dashboard", f"{base}/", {}),
         ("dashboard: quota (htmx)", f"{base}/dashboard/quota/", HTMX),
-        ("findings (default sort)", f"{base}/findings/", {}),
+        ("findings", f"{base}/findings/", {}),
         ("findings open, by age", f"{base}/findings/?status=open&sort=age", {}),
         (
             "findings high+critical open",
@@ -51,11 +57,57 @@ def _urls(team: str, repository: int, finding: int) -> list[tuple[str, str, dict
     ]
 
 
+def pages_chosen(pages: list[tuple[str, str, dict]], page: str | None, team: str):
+    """The pages ``page`` names: all without it; a path as it is (htmx when it says so in
+    its query: ``hx=1``); else the page of that exact name, or those whose names start so."""
+    if not page:
+        return pages
+    if page.startswith("/"):
+        if not page.startswith(f"/t/{team}/"):
+            raise SystemExit(f"profile: {page} is not a page of the load team (/t/{team}/...)")
+        return [(page, page, HTMX if "hx=1" in page else {})]
+    exact = [entry for entry in pages if entry[0] == page]
+    chosen = exact or [entry for entry in pages if entry[0].startswith(page)]
+    if not chosen:
+        names = ", ".join(repr(name) for name, _, _ in pages)
+        raise SystemExit(f"profile: no page {page!r}; the pages are {names}, or a /t/... path")
+    return chosen
+
+
+def breakdown(measured: list, statuses: list[int]) -> list[str]:
+    """The lines of one page's breakdown: each layer's median over the repeats."""
+    from loadtest.layers import ORDER, QUERIES
+
+    def median(values):
+        return statistics.median(values) if values else 0.0
+
+    totals = [layers.total_ms for layers in measured]
+    counts = [len(layers.queries) for layers in measured]
+    lines = [f"  {'layer':34} {'median ms':>9} {'share':>6}"]
+    total = median(totals)
+    for name in ORDER:
+        value = median([layers.ms.get(name, 0.0) for layers in measured])
+        label = f"queries ({median(counts):g})" if name == QUERIES else name
+        if name == "view":
+            label = "view (its own Python)"
+        share = f"{100 * value / total:5.0f}%" if total else ""
+        lines.append(f"  {label:34} {value:>9.1f} {share:>6}")
+    lines.append(f"  {'total (in Django)':34} {total:>9.1f}")
+    lines.append(
+        f"  over {len(measured)} requests, HTTP {sorted(set(statuses))}; the layers' medians "
+        "need not add up to the total's"
+    )
+    return lines
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.profile")
+    parser.add_argument("--page", help="a page's name (or the start of names), or a /t/ path")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--explain", type=int, default=1, help="plans to print per URL")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        raise SystemExit("profile: --repeat must be at least 1")
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     # Fresh keys: published ones are refused with DEBUG off, and the seeded key is re-encrypted
@@ -66,15 +118,27 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("SANDBOX_ENABLED", "1")
     os.environ.setdefault("PORTAL_STATIC_MANIFEST", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Static files are not served here: no need to have collected them.
+    warnings.filterwarnings("ignore", message="No directory at", module="django.core.handlers")
+    os.environ.setdefault("PORTAL_OUTBOUND_ALLOW_HTTP", "1")
+    os.environ.setdefault("PORTAL_OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8")
     import django
 
     django.setup()
+    from django.conf import settings
     from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
+    from django.test import Client, override_settings
 
+    from loadtest import layers
     from loadtest.seed import TEAM_SLUG, connection_rekey
     from triage.models import Finding, Membership, Repository, Team
+
+    if Team.objects.filter(slug=TEAM_SLUG).first() is None:
+        raise SystemExit(
+            f"profile: no load team in {settings.DATABASES['default']['NAME']}: set "
+            "DATABASE_URL to a load test database (`make loadtest-seed` builds one)"
+        )
 
     # The seeded key was encrypted with the keys of the run that seeded; use this process's.
     connection_rekey()
@@ -82,37 +146,44 @@ def main(argv: list[str]) -> int:
     member = Membership.objects.filter(team=team, role="triager").select_related("user").first()
     repository = Repository.objects.filter(team=team).order_by("id").first()
     finding = Finding.objects.filter(team=team).order_by("id").first()
-    client = Client()
-    client.force_login(member.user)
+    pages = pages_chosen(_urls(team.slug, repository.pk, finding.pk), args.page, team.slug)
     print(
-        f"{Finding.objects.filter(team=team).count():,} findings; "
-        f"as {member.user.username} ({member.role})"
+        f"{Finding.objects.filter(team=team).count():,} findings in "
+        f"{settings.DATABASES['default']['NAME']}; as {member.user.username} ({member.role})"
     )
-    for name, url, headers in _urls(team.slug, repository.pk, finding.pk):
-        client.get(url, **headers)  # warm caches and connections
-        times, captured = [], None
-        for _ in range(args.repeat):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url, **headers)
-                times.append((time.perf_counter() - started) * 1000)
-            captured = queries.captured_queries
-        query_ms = sum(float(q["time"]) for q in captured) * 1000
-        print(
-            f"\n{name}: HTTP {response.status_code}, median {statistics.median(times):.0f} ms, "
-            f"{len(captured)} queries taking {query_ms:.0f} ms\n  {url}"
-        )
-        slowest = sorted(captured, key=lambda q: float(q["time"]), reverse=True)
-        for query in slowest[:3]:
-            print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:300]}")
-        for query in slowest[: args.explain]:
-            if float(query["time"]) * 1000 < 20 or not query["sql"].lstrip().startswith("SELECT"):
-                continue
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {query['sql']}")
-                plan = "\n".join(f"      {row[0]}" for row in cursor.fetchall())
-            print(f"    plan of the slowest:\n{plan}")
+    middleware = [layers.OUTER_MIDDLEWARE, *settings.MIDDLEWARE, layers.INNER_MIDDLEWARE]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(override_settings(MIDDLEWARE=middleware))
+        stack.enter_context(layers.instrument())
+        client = Client()
+        client.force_login(member.user)
+        for name, url, headers in pages:
+            client.get(url, **headers)  # warm caches and connections
+            measured, statuses = [], []
+            for _ in range(args.repeat):
+                with layers.measuring() as measure:
+                    response = client.get(url, **headers)
+                measured.append(measure)
+                statuses.append(response.status_code)
+            print(f"\n{name}: {url}")
+            print("\n".join(breakdown(measured, statuses)))
+            _slowest(connection, measured[-1].queries, explain=args.explain)
     return 0
+
+
+def _slowest(connection, queries: list[tuple[str, object, float]], *, explain: int) -> None:
+    slowest = sorted(queries, key=lambda query: query[2], reverse=True)
+    if slowest:
+        print("  slowest queries (last request):")
+    for sql, _, ms in slowest[:3]:
+        print(f"  {ms:7.1f} ms  {sql[:300]}")
+    for sql, params, ms in slowest[:explain]:
+        if ms < 20 or not sql.lstrip().startswith("SELECT") or params is None:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+            plan = "\n".join(f"      {row[0]}" for row in cursor.fetchall())
+        print(f"    plan of the slowest:\n{plan}")
 
 
 if __name__ == "__main__":

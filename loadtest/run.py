@@ -4,16 +4,20 @@ Steps: a fresh PostgreSQL database of its own (migrated), a large sandbox organi
 team with users of every role, gunicorn with production-like settings serving both the
 portal and the sandbox (the Kolega emulator the bulk changes write to), the portal's own full
 sync to mirror the organization, a Celery worker for the bulk jobs, then locust: browsing
-users and users running bulk status changes, for a bounded time. Prints requests/s,
-p50/p95/p99 and errors per endpoint and in total, writes them to loadtest-results.json (and
-the headline figures to bench-results.json), and stops every process it started.
+users and users running bulk status changes, for a bounded time. Prints per endpoint and in
+total requests/s, p50/p95/p99 and errors as the clients saw them, and the server's own CPU
+time per request (p50/p95, measured in the server process: loadtest/server_cpu.py); in total,
+the share of the requests the users' schedules asked for that were served (loadtest/
+measures.py). Writes them to loadtest-results.json (and the headline figures to
+bench-results.json), and stops every process it started.
 
-`python -m loadtest.run [--users 50] [--bulk-users 5] [--duration 60] [--findings 100000]`;
+`python -m loadtest.run [--users 100] [--bulk-users 10] [--duration 60] [--findings 100000]`;
 `--short` is the CI size (8 + 2 users, 15 s, 5,000 findings). The database is named after
 DATABASE_URL's with `_load` appended unless it already says so; every run makes it a fresh
 copy of a seeded database (`<name>_seed_...`) that is built once per size, because mirroring
 100,000 findings through the sync takes many minutes (`--reseed` builds it again). Redis is
-database 14 (short: 15) of REDIS_URL's server, emptied first.
+database 14 (short: 15; --redis-db) of REDIS_URL's server, emptied first. `--seed-only`
+builds the seeded database and its copy without running the load, for `make profile`.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.registry import Figure  # noqa: E402
+from loadtest.measures import cpu_records_parse, cpu_summary  # noqa: E402
+from loadtest.server_cpu import CPU_DIR_ENV  # noqa: E402
 
 WORK_ROOT = ROOT / "var" / "loadtest"
 WORK_DIR = WORK_ROOT
@@ -53,6 +59,8 @@ REDIS_DB = 14
 SHORT_REDIS_DB = 15
 BIN = Path(sys.executable).parent
 P95_TARGET_MS = 300.0
+P99_TARGET_MS = 1000.0
+SERVED_TARGET_PERCENT = 95.0
 # Part of the seeded database's name: raise it when what loadtest/seed.py writes changes.
 SEED_VERSION = 1
 # Sized for two cores: a process per core plus one, threads to overlap database waits.
@@ -144,6 +152,9 @@ def _environment(*, database_url: str, redis_url: str, bulk_users: int) -> dict[
             "PORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             # Plain HTTP on the loopback interface: no TLS in front of this server.
             "PORTAL_HTTPS": "0",
+            # The sandbox is this same server, over plain HTTP on the loopback interface.
+            "PORTAL_OUTBOUND_ALLOW_HTTP": "1",
+            "PORTAL_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
             "SANDBOX_ENABLED": "1",
             "PORTAL_STATIC_MANIFEST": "1",
             "STATIC_ROOT": str(WORK_DIR / "static"),
@@ -270,25 +281,67 @@ def _worker(env: dict[str, str]):
     return _process("worker", args, env)
 
 
+def _server_cpu(results: dict) -> dict:
+    """The server's CPU per request in the measured window, from the files its processes
+    wrote; added to each endpoint's figures (and the total's) as server_cpu."""
+    lines = []
+    for path in sorted((WORK_DIR / "server-cpu").glob("*.tsv")):
+        lines.extend(path.read_text(encoding="utf-8").splitlines())
+    start, end = results["window_epoch"]
+    summary = cpu_summary(cpu_records_parse(lines), start, end)
+    for name, figures in results["endpoints"].items():
+        figures["server_cpu"] = summary["endpoints"].get(name)
+    results["total"]["server_cpu"] = summary["total"]
+    results["server_cpu"] = summary
+    return summary
+
+
+def _cell(figures: dict | None, key: str) -> str:
+    return f"{figures[key]:>7.1f}" if figures else f"{'-':>7}"
+
+
 def _table(results: dict) -> str:
     columns = ("requests", "requests_per_second", "p50_ms", "p95_ms", "p99_ms", "errors")
     header = f"{'endpoint':46} {'requests':>9} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
-    header += f"{'p99 ms':>7} {'errors':>6}"
+    header += f"{'p99 ms':>7} {'errors':>6} {'cpu p50':>7} {'cpu p95':>7}"
     lines = [header, "-" * len(header)]
     rows = [*results["sign_in"].items(), *results["endpoints"].items()]
     rows = [(name, figures) for name, figures in rows if figures["requests"]]
     rows.append(("TOTAL (HTTP, measured window)", results["total"]))
     for name, figures in rows:
         values = [figures[column] for column in columns]
+        cpu = figures.get("server_cpu")
         lines.append(
             f"{name[:46]:46} {values[0]:>9,} {values[1]:>7.1f} {values[2]:>7.0f} "
-            f"{values[3]:>7.0f} {values[4]:>7.0f} {values[5]:>6}"
+            f"{values[3]:>7.0f} {values[4]:>7.0f} {values[5]:>6} "
+            f"{_cell(cpu, 'p50_ms')} {_cell(cpu, 'p95_ms')}"
         )
+    served = results["served"]
+    lines.append(
+        f"served: {served['served']:,} of {served['asked_for']:,.1f} requests asked for "
+        f"({served['served_percent']:g} %; {served['due_but_not_sent']:,.1f} due but not sent)"
+    )
+    lines.append(
+        "(ms on the client; cpu: the server's CPU time per request in ms, sign-ins not measured)"
+    )
+    routes = results.get("server_cpu", {}).get("routes", {})
+    if routes:
+        lines += [
+            "",
+            f"{'server CPU by route':46} {'requests':>9} {'cpu p50':>7} {'cpu p95':>7} "
+            f"{'cpu s':>7}",
+        ]
+        for name, figures in sorted(routes.items(), key=lambda item: -item[1]["total_seconds"]):
+            lines.append(
+                f"{name[:46]:46} {figures['requests']:>9,} {figures['p50_ms']:>7.1f} "
+                f"{figures['p95_ms']:>7.1f} {figures['total_seconds']:>7.2f}"
+            )
     return "\n".join(lines)
 
 
 def _figures(results: dict) -> list[Figure]:
     total = results["total"]
+    served = results["served"]["served_percent"]
     return [
         Figure("loadtest_requests_per_second", total["requests_per_second"], "requests/s"),
         Figure("loadtest_p50_ms", total["p50_ms"], "ms"),
@@ -299,9 +352,22 @@ def _figures(results: dict) -> list[Figure]:
             f"p95 < {P95_TARGET_MS:g} ms",
             bool(total["requests"]) and total["p95_ms"] < P95_TARGET_MS,
         ),
-        Figure("loadtest_p99_ms", total["p99_ms"], "ms"),
+        Figure(
+            "loadtest_p99_ms",
+            total["p99_ms"],
+            "ms",
+            f"p99 < {P99_TARGET_MS:g} ms",
+            bool(total["requests"]) and total["p99_ms"] < P99_TARGET_MS,
+        ),
         Figure(
             "loadtest_errors", results["errors"], "errors", "errors == 0", results["errors"] == 0
+        ),
+        Figure(
+            "loadtest_served_percent",
+            served,
+            "%",
+            f"served >= {SERVED_TARGET_PERCENT:g} %",
+            served >= SERVED_TARGET_PERCENT,
         ),
     ]
 
@@ -389,6 +455,8 @@ def run(
     database_url: str,
     redis_url: str,
     reseed: bool = False,
+    redis_db: int | None = None,
+    seed_only: bool = False,
 ) -> dict:
     started = time.monotonic()
     databases = _databases(database_url, findings=findings, users=users, bulk_users=bulk_users)
@@ -397,7 +465,9 @@ def run(
     WORK_DIR = WORK_ROOT / databases.load
     shutil.rmtree(WORK_DIR, ignore_errors=True)
     WORK_DIR.mkdir(parents=True)
-    redis_url = _load_redis_url(redis_url, SHORT_REDIS_DB if short else REDIS_DB)
+    if redis_db is None:
+        redis_db = SHORT_REDIS_DB if short else REDIS_DB
+    redis_url = _load_redis_url(redis_url, redis_db)
     env = _environment(
         database_url=databases.url(databases.load), redis_url=redis_url, bulk_users=bulk_users
     )
@@ -423,8 +493,16 @@ def run(
     )
     if ready["findings"] != findings:
         raise RuntimeError(f"expected {findings} mirrored findings, got {ready['findings']}")
+    if seed_only:
+        return {"database_url": databases.url(databases.load), "findings": ready["findings"]}
+    # The measured server writes down each request's CPU time (loadtest/server_cpu.py).
+    server_env = {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "loadtest.server_settings",
+        CPU_DIR_ENV: str(WORK_DIR / "server-cpu"),
+    }
     with ExitStack() as stack:
-        stack.enter_context(_server(env, port))
+        stack.enter_context(_server(server_env, port))
         worker, worker_log = stack.enter_context(_worker(env))
         _wait_until(
             lambda: " ready." in worker_log.read_text(),
@@ -461,6 +539,7 @@ def run(
             "before": round(load_before, 2),
             "after": round(os.getloadavg()[0], 2),
         }
+    _server_cpu(results)
     results["findings"] = ready["findings"]
     results["short"] = short
     results["server"] = f"gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads"
@@ -471,8 +550,8 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.run", description=__doc__)
-    parser.add_argument("--users", type=int, help="browsing users (default 50; short 8)")
-    parser.add_argument("--bulk-users", type=int, help="bulk-change users (default 5; short 2)")
+    parser.add_argument("--users", type=int, help="browsing users (default 100; short 8)")
+    parser.add_argument("--bulk-users", type=int, help="bulk-change users (default 10; short 2)")
     parser.add_argument("--duration", type=float, help="measured seconds (default 60; short 15)")
     parser.add_argument("--findings", type=int, help="mirrored findings (100,000; short 5,000)")
     parser.add_argument("--short", action="store_true", help="the small CI size")
@@ -480,8 +559,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reseed", action="store_true", help="seed and sync again instead of reusing the seed"
     )
+    parser.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="build the seeded database and a copy of it ready to profile, run no load",
+    )
+    parser.add_argument(
+        "--redis-db", type=int, help="the Redis database to empty and use (14; short 15)"
+    )
     args = parser.parse_args(argv)
-    sizes = (8, 2, 15.0, 5_000) if args.short else (50, 5, 60.0, 100_000)
+    sizes = (8, 2, 15.0, 5_000) if args.short else (100, 10, 60.0, 100_000)
     users = sizes[0] if args.users is None else args.users
     bulk_users = sizes[1] if args.bulk_users is None else args.bulk_users
     duration = sizes[2] if args.duration is None else args.duration
@@ -495,7 +582,15 @@ def main(argv: list[str] | None = None) -> int:
         database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         redis_url=os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
         reseed=args.reseed,
+        redis_db=args.redis_db,
+        seed_only=args.seed_only,
     )
+    if args.seed_only:
+        print(
+            f"{results['findings']:,} findings in {results['database_url']}; profile a page "
+            f"with: DATABASE_URL={results['database_url']} make profile PAGE=findings"
+        )
+        return 0
     print(_table(results))
     total = results["total"]
     print(
@@ -503,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{results['duration_seconds']}s measured after {results['signed_in']} sign-ins "
         f"({results['sign_in_seconds']}s): {total['requests_per_second']} requests/s, "
         f"p50 {total['p50_ms']} ms, p95 {total['p95_ms']} ms, p99 {total['p99_ms']} ms, "
-        f"{results['errors']} errors; load average {results['load_average_1min']}"
+        f"{results['errors']} errors, served {results['served']['served_percent']:g} %; "
+        f"load average {results['load_average_1min']}"
     )
     jobs = results["bulk_jobs"]
     print(

@@ -4,7 +4,10 @@
 
 Users are started, and each signs in once (the login form's password hash is deliberately
 expensive); once all have, the statistics are reset and the measured window of ``--duration``
-seconds begins. Sign-in figures are kept from before the reset and reported on their own
+seconds begins. The window's ends are written as wall-clock times too, so that the server's
+own records (its CPU per request) are taken from the same window; "served" compares the
+requests answered in it with those the users' schedules asked for (loadtest/measures.py).
+Sign-in figures are kept from before the reset and reported on their own
 lines; errors of both phases count. Writes the figures as JSON to ``--out``. Run in its own
 process: locust patches the standard library for gevent on import.
 """
@@ -20,6 +23,7 @@ from locust.env import Environment
 from locust.stats import StatsEntry
 
 from loadtest import locustfile
+from loadtest.measures import served
 
 SIGN_IN_PREFIX = "sign in:"
 PERCENTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
@@ -51,6 +55,7 @@ def run(*, host: str, users: int, bulk_users: int, duration: float, spawn_rate: 
     if users:
         user_classes.append(locustfile.BrowsingUser)
     environment = Environment(user_classes=user_classes, host=host, stop_timeout=5)
+    environment.events.request.add_listener(locustfile.record_request)
     runner = environment.create_local_runner()
     total_users = users + bulk_users
     started = time.monotonic()
@@ -73,9 +78,12 @@ def run(*, host: str, users: int, bulk_users: int, duration: float, spawn_rate: 
     }
     warm_up_failures = [error.to_dict() for error in runner.stats.errors.values()]
     runner.stats.reset_all()
-    measured_from = time.monotonic()
+    measured_from, measured_from_epoch = time.monotonic(), time.time()
     time.sleep(duration)
-    seconds = time.monotonic() - measured_from
+    measured_to, measured_to_epoch = time.monotonic(), time.time()
+    seconds = measured_to - measured_from
+    # Counted as the window closes: an answer arriving later is not served in it.
+    served_figures = served(locustfile.schedules, measured_from, measured_to)
     entries = list(runner.stats.entries.values())
     failures = [error.to_dict() for error in runner.stats.errors.values()]
     exceptions = [
@@ -104,6 +112,8 @@ def run(*, host: str, users: int, bulk_users: int, duration: float, spawn_rate: 
         "sign_in": sign_in,
         "sign_in_errors": warm_up_errors,
         "duration_seconds": round(seconds, 1),
+        "window_epoch": [measured_from_epoch, measured_to_epoch],
+        "served": served_figures,
         "total": total,
         "endpoints": endpoints,
         # Requests per endpoint from the first sign-in on, warm-up included.
