@@ -4,6 +4,7 @@ gets one signed message, which the delivery log shows; no console error, no CSP 
 
 import json
 
+import pytest
 from django.urls import reverse
 
 from tests.browser.test_audit_log import RECORD_CSP_VIOLATIONS
@@ -16,16 +17,9 @@ from triage.sync.notifications import scan_batch_settled
 SECRET = "browser-signing-secret-0123"
 
 
+@pytest.mark.usefixtures("transactional_db")
 def test_an_admin_sets_up_a_webhook_and_a_finished_scan_reaches_it(
-    browser_page,
-    live_server,
-    team,
-    member,
-    sign_in,
-    shot,
-    transactional_db,
-    monkeypatch,
-    http_receiver,
+    browser_page, live_server, team, member, sign_in, shot, monkeypatch, http_receiver
 ):
     queued = []
     monkeypatch.setattr(tasks.deliver_notification, "delay", queued.append)
