@@ -4,6 +4,7 @@ from django.db.models import Count
 
 from triage.kolega import KolegaClient, iter_all
 from triage.models import Finding
+from triage.sync import scan_batch_mirror, sync_connection_full
 
 
 def two_open_findings_of_one_file(team) -> list[Finding]:
@@ -40,3 +41,12 @@ def fix_started_upstream(upstream: KolegaClient, **finding_filters):
     repository = next(iter_all(upstream.list_repositories))
     finding = next(iter_all(upstream.list_findings, repository_id=repository.id, **finding_filters))
     return fix_created_upstream(upstream, repository, [finding.id]), repository
+
+
+def scan_started(connection, upstream: KolegaClient):
+    """Sync, then start a scan of the first repository as the portal does: mirror Kolega's
+    answer, to track it. The repository, Kolega's answer and the mirrored batch."""
+    sync_connection_full(connection=connection)
+    repository = next(iter_all(upstream.list_repositories))
+    started = upstream.create_scan(repository_id=repository.id, scan_type="semgrep_scan")
+    return repository, started, scan_batch_mirror(connection=connection, batch=started)

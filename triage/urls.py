@@ -26,19 +26,25 @@ from triage.views import (
 )
 
 # Each area's view module owns its URL patterns; all are mounted under /t/<team-slug>/.
+AREA_PATTERNS = [
+    ("", dashboard.urlpatterns),
+    ("scans/", scans.urlpatterns),
+    ("findings/", findings.urlpatterns),
+    ("findings/", finding.urlpatterns),
+    ("findings/", finding_groups.urlpatterns),
+    ("queue/", findings.queue_urlpatterns),
+    ("fixes/", fixes.urlpatterns),
+    ("approvals/", approvals.urlpatterns),
+    ("campaigns/", campaigns.urlpatterns),
+    ("reports/", reports.urlpatterns),
+    ("repositories/", repositories.urlpatterns),
+    ("pull-requests/", pull_requests.urlpatterns),
+    ("", ownership.urlpatterns),
+    ("", notifications.urlpatterns),
+]
+
 team_patterns = [
-    path("", include(dashboard.urlpatterns)),
-    path("scans/", include(scans.urlpatterns)),
-    path("findings/", include(findings.urlpatterns)),
-    path("findings/", include(finding.urlpatterns)),
-    path("findings/", include(finding_groups.urlpatterns)),
-    path("queue/", include(findings.queue_urlpatterns)),
-    path("fixes/", include(fixes.urlpatterns)),
-    path("approvals/", include(approvals.urlpatterns)),
-    path("campaigns/", include(campaigns.urlpatterns)),
-    path("reports/", include(reports.urlpatterns)),
-    path("repositories/", include(repositories.urlpatterns)),
-    path("pull-requests/", include(pull_requests.urlpatterns)),
+    *(path(prefix, include(patterns)) for prefix, patterns in AREA_PATTERNS),
     path("settings/", settings.connections, name="settings"),
     path("settings/connections/", settings.connections, name="settings-connections"),
     path(
@@ -47,13 +53,37 @@ team_patterns = [
         name="settings-connection",
     ),
     path("settings/members/", settings.members, name="settings-members"),
-    path("", include(ownership.urlpatterns)),
-    path("", include(notifications.urlpatterns)),
     path("settings/policies/", settings.policies, name="settings-policies"),
     path("settings/audit/", settings.audit_log, name="settings-audit"),
     path("settings/audit/export.csv", settings.audit_export, name="settings-audit-export"),
     path("settings/sync/", sync.sync_status, name="settings-sync"),
     path("settings/sync/<int:run_id>/", sync.sync_run_detail, name="settings-sync-run"),
+]
+
+# Django's own password change and reset pages: (route, view, URL name).
+PASSWORD_VIEWS = [
+    ("account/password/", auth_views.PasswordChangeView.as_view(), "password_change"),
+    ("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), "password_change_done"),
+    (
+        "account/password/reset/",
+        auth_views.PasswordResetView.as_view(form_class=LocalPasswordResetForm),
+        "password_reset",
+    ),
+    (
+        "account/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        "password_reset_done",
+    ),
+    (
+        "account/password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        "password_reset_confirm",
+    ),
+    (
+        "account/password/reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        "password_reset_complete",
+    ),
 ]
 
 urlpatterns = [
@@ -67,36 +97,7 @@ urlpatterns = [
     ),
     path("logout/", sso.sign_out, name="logout"),
     path("", include(sso.urlpatterns)),
-    path(
-        "account/password/",
-        auth_views.PasswordChangeView.as_view(),
-        name="password_change",
-    ),
-    path(
-        "account/password/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
-    path(
-        "account/password/reset/",
-        auth_views.PasswordResetView.as_view(form_class=LocalPasswordResetForm),
-        name="password_reset",
-    ),
-    path(
-        "account/password/reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(),
-        name="password_reset_done",
-    ),
-    path(
-        "account/password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
-        name="password_reset_confirm",
-    ),
-    path(
-        "account/password/reset/complete/",
-        auth_views.PasswordResetCompleteView.as_view(),
-        name="password_reset_complete",
-    ),
+    *(path(route, view, name=name) for route, view, name in PASSWORD_VIEWS),
     path("account/preferences/", home.preferences, name="preferences"),
     path("", include(email_preferences.urlpatterns)),
     path("account/two-factor/", two_factor.enrolment, name="two-factor"),

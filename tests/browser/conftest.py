@@ -137,6 +137,14 @@ def demo_key(transactional_db) -> str:
 
 
 @pytest.fixture
+def demo_connection(team, live_server, demo_key):
+    """The team connected to the seeded sandbox organization of ``demo_key``, fully synced."""
+    from tests.browser.journey import connect_and_sync
+
+    return connect_and_sync(team, live_server, demo_key)
+
+
+@pytest.fixture
 def fast_tracking(monkeypatch, settings):
     """Fixes tracked every second, on a sandbox clock ten times as fast."""
     # Read by the worker process at start, and by the live server's sandbox per fix.

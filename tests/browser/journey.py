@@ -28,18 +28,14 @@ SETTLED = """() => document.readyState === 'complete'
     && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"""
 
 
-def connect_demo_organization(
-    team, live_server, *, slug: str, name: str = "Acme Journeys"
-) -> KolegaConnection:
-    """The team connected to a freshly seeded sandbox demo organization (by an admin made for
-    it), fully synced over HTTP."""
-    from sandbox.services.seed import demo_organization_seed
+def connect_and_sync(team, live_server, key: str) -> KolegaConnection:
+    """The team connected (by an admin made for it) to the sandbox organization whose API key
+    is ``key``, fully synced over HTTP."""
     from triage.services.connections import connection_create
     from triage.sync import sync_connection_full
 
-    admin = UserFactory(username=f"{slug}-admin")
+    admin = UserFactory()
     Membership.objects.create(team=team, user=admin, role=Role.ADMIN)
-    _, key, _ = demo_organization_seed(slug=slug, name=name)
     created = connection_create(
         team=team, actor=admin, name="Acme", base_url=live_server.url + "/sandbox", api_key=key
     )
@@ -47,6 +43,16 @@ def connect_demo_organization(
     run = sync_connection_full(connection=connection)
     assert run.status == "succeeded", run.error
     return connection
+
+
+def connect_demo_organization(
+    team, live_server, *, slug: str, name: str = "Acme Journeys"
+) -> KolegaConnection:
+    """The team connected to a freshly seeded sandbox demo organization, fully synced."""
+    from sandbox.services.seed import demo_organization_seed
+
+    _, key, _ = demo_organization_seed(slug=slug, name=name)
+    return connect_and_sync(team, live_server, key)
 
 
 class AccessibilityViolations(AssertionError):

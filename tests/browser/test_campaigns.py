@@ -5,10 +5,12 @@ findings resolved. A real worker starts and tracks the fixes and opens the pull 
 
 import time
 
+import pytest
 from django.db.models import Count
 from django.urls import reverse
 
-from triage.models import Campaign, Finding, KolegaConnection, PullRequestOpening
+from tests.browser.journey import connect_demo_organization
+from triage.models import Campaign, Finding, PullRequestOpening
 
 
 def _until(check, *, seconds: float = 60, every: float = 0.5):
@@ -33,30 +35,17 @@ def _sign_in_as(page, sign_in, user) -> None:
     sign_in(page, user)
 
 
+@pytest.mark.usefixtures("fast_tracking", "celery_worker_process")
 def test_campaign_from_a_rule_to_a_merged_pull_request(
-    fast_tracking,
-    celery_worker_process,
-    browser_page,
-    live_server,
-    team,
-    admin,
-    triager,
-    approver,
-    sign_in,
-    shot,
+    browser_page, live_server, team, triager, approver, sign_in, shot
 ):
     from sandbox.models import PullRequest as UpstreamPullRequest
     from sandbox.services.fixes import pull_request_merge
-    from sandbox.services.seed import demo_organization_seed
-    from triage.services.connections import connection_create
-    from triage.sync import sync_connection_full, sync_connection_incremental
+    from triage.sync import sync_connection_incremental
 
-    _, key, _ = demo_organization_seed(slug="acme-campaign", name="Acme Campaign")
-    created = connection_create(
-        team=team, actor=admin, name="Acme", base_url=live_server.url + "/sandbox", api_key=key
+    connection = connect_demo_organization(
+        team, live_server, slug="acme-campaign", name="Acme Campaign"
     )
-    connection = KolegaConnection.objects.get(pk=created.pk)
-    sync_connection_full(connection=connection)
     rule = (
         Finding.objects.filter(team=team, status="open")
         .values("check_id")

@@ -6,27 +6,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.factories import MembershipFactory, UserFactory
+from tests.browser.journey import connect_and_sync
 from triage.clients import kolega_outbound_policy
 from triage.kolega import KolegaClient, iter_all
-from triage.models import Finding, KolegaConnection, Repository, Role
-from triage.services.connections import connection_create
-from triage.sync import sync_connection_full
-
-
-def _connect_and_sync(team, live_server, key) -> KolegaConnection:
-    admin = MembershipFactory(team=team, role=Role.ADMIN, user=UserFactory()).user
-    created = connection_create(
-        team=team,
-        actor=admin,
-        name="Acme",
-        base_url=live_server.url + "/sandbox",
-        api_key=key,
-    )
-    connection = KolegaConnection.objects.get(pk=created.pk)
-    run = sync_connection_full(connection=connection)
-    assert run.status == "succeeded", run.error
-    return connection
+from triage.models import Finding, Repository, Role
 
 
 def _kolega_statuses(live_server, key, repository_id) -> dict[str, str]:
@@ -50,7 +33,7 @@ def test_filter_select_all_matches_and_change_50_with_the_worker(
     from sandbox.services.scale import organization_scale_create
 
     scaled = organization_scale_create(repositories=2, findings=100, slug="scale-browser")
-    connection = _connect_and_sync(team, live_server, scaled.api_key)
+    connection = connect_and_sync(team, live_server, scaled.api_key)
     repository = Repository.objects.filter(connection=connection).order_by("name").first()
     assert Finding.objects.filter(repository=repository).count() == 50
     already_ignored = Finding.objects.filter(repository=repository, status="ignored").count()
@@ -91,7 +74,7 @@ def test_triage_three_findings_with_the_keyboard_only(
     browser_page, live_server, team, member, sign_in, shot, demo
 ):
     _, key = demo
-    connection = _connect_and_sync(team, live_server, key)
+    connection = connect_and_sync(team, live_server, key)
     page = browser_page
     sign_in(page, member(Role.TRIAGER, username="kim"))
     url = live_server.url + reverse("findings", kwargs={"team_slug": team.slug})
@@ -156,7 +139,7 @@ def test_the_selection_counter_says_what_the_bulk_change_will_touch(
     """A status key on a selected row keeps it selected (the count once fell from 2 to 1),
     and with "All N matching" ticked the counter says all N (it once said "0 selected")."""
     _, key = demo
-    _connect_and_sync(team, live_server, key)
+    connect_and_sync(team, live_server, key)
     page = browser_page
     sign_in(page, member(Role.TRIAGER, username="kim"))
     page.goto(

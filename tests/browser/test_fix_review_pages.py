@@ -49,22 +49,13 @@ V2_DIFF = """diff --git a/app/db.py b/app/db.py
  line 24
 """
 
-WATCH_CSP = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || ""));
-});
-"""
-
 
 def _clean(page) -> None:
-    assert page.evaluate("window.__cspViolations") == []
     assert page.console_errors == []
 
 
 def test_split_view_compare_and_start_form(browser_page, live_server, team, triager, sign_in, shot):
     page = browser_page
-    page.add_init_script(WATCH_CSP)
     sign_in(page, triager)
     repository = RepositoryFactory(team=team, name="payments-api")
     fix = FixFactory(repository=repository, diff=V2_DIFF)

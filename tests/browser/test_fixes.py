@@ -2,32 +2,18 @@
 an approver approves; the pull request link appears. A real worker tracks the fix and opens
 the pull request; the sandbox is served by the live server on a fast clock."""
 
+import pytest
 from django.urls import reverse
 
-from triage.models import Finding, KolegaConnection, PullRequestOpening
+from tests.browser.journey import connect_demo_organization
+from triage.models import Finding, PullRequestOpening
 
 
+@pytest.mark.usefixtures("fast_tracking", "celery_worker_process")
 def test_fix_review_approve_and_open_pull_request(
-    fast_tracking,
-    celery_worker_process,
-    browser_page,
-    live_server,
-    team,
-    admin,
-    triager,
-    approver,
-    sign_in,
-    shot,
+    browser_page, live_server, team, triager, approver, sign_in, shot
 ):
-    from sandbox.services.seed import demo_organization_seed
-    from triage.services.connections import connection_create
-    from triage.sync import sync_connection_full
-
-    _, key, _ = demo_organization_seed(slug="acme-browser", name="Acme Browser")
-    connection = connection_create(
-        team=team, actor=admin, name="Acme", base_url=live_server.url + "/sandbox", api_key=key
-    )
-    sync_connection_full(connection=KolegaConnection.objects.get(pk=connection.pk))
+    connect_demo_organization(team, live_server, slug="acme-browser", name="Acme Browser")
     finding = (
         Finding.objects.filter(team=team, status="open", scan_type="semgrep_scan")
         .order_by("pk")

@@ -5,7 +5,8 @@ import re
 
 from django.urls import reverse
 
-from tests.browser.test_findings import _connect_and_sync, demo  # noqa: F401  (fixture)
+from tests.browser.journey import connect_and_sync
+from tests.browser.test_findings import demo  # noqa: F401  (fixture)
 from tests.dismissals import false_positive_requests
 from tests.factories import RepositoryFactory
 from triage.models import DismissalRequest
@@ -61,7 +62,7 @@ def test_the_findings_count_follows_a_status_set_from_the_table(
     demo,  # noqa: F811
 ):
     _, key = demo
-    _connect_and_sync(team, live_server, key)
+    connect_and_sync(team, live_server, key)
     page = browser_page
     sign_in(page, triager)
     page.goto(

@@ -4,9 +4,9 @@ gets one signed message, which the delivery log shows; no console error, no CSP 
 
 import json
 
+import pytest
 from django.urls import reverse
 
-from tests.browser.test_audit_log import RECORD_CSP_VIOLATIONS
 from tests.factories import RepositoryFactory, ScanBatchFactory
 from tests.triage.notifications.conftest import verify_signature
 from triage import tasks
@@ -16,22 +16,14 @@ from triage.sync.notifications import scan_batch_settled
 SECRET = "browser-signing-secret-0123"
 
 
+@pytest.mark.usefixtures("transactional_db")
 def test_an_admin_sets_up_a_webhook_and_a_finished_scan_reaches_it(
-    browser_page,
-    live_server,
-    team,
-    member,
-    sign_in,
-    shot,
-    transactional_db,
-    monkeypatch,
-    http_receiver,
+    browser_page, live_server, team, member, sign_in, shot, monkeypatch, http_receiver
 ):
     queued = []
     monkeypatch.setattr(tasks.deliver_notification, "delay", queued.append)
     admin = member(Role.ADMIN, username="ada")
     page = browser_page
-    page.add_init_script(RECORD_CSP_VIOLATIONS)
     sign_in(page, admin)
     settings_url = live_server.url + reverse(
         "settings-notifications", kwargs={"team_slug": team.slug}
@@ -86,7 +78,6 @@ def test_a_member_switches_to_the_daily_digest_and_receives_it(
 ):
     viewer = member(Role.VIEWER, username="vera")
     page = browser_page
-    page.add_init_script(RECORD_CSP_VIOLATIONS)
     sign_in(page, viewer)
 
     page.goto(live_server.url + reverse("preferences"))
@@ -104,7 +95,7 @@ def test_a_member_switches_to_the_daily_digest_and_receives_it(
     page.get_by_role("button", name="Send me one now").click()
     page.wait_for_load_state()
     assert f"A daily digest was sent to {viewer.email}." in page.locator("body").inner_text()
-    assert page.evaluate("window.__cspViolations") == []
+    assert page.console_errors == []
 
     (message,) = smtp_server.wait_for(1)
     assert message["To"] == viewer.email

@@ -5,7 +5,6 @@ violation."""
 
 from django.urls import reverse
 
-from tests.browser.test_audit_log import RECORD_CSP_VIOLATIONS
 from tests.factories import FindingFactory, RepositoryFactory
 from triage import tasks
 from triage.models import Finding, OwnershipEvaluation, Role
@@ -21,7 +20,6 @@ def test_an_admin_imports_codeowners_and_a_triager_claims_in_the_browser(
     repository = RepositoryFactory(team=team, name="shop")
     api = FindingFactory(repository=repository, file_path="api/orders.py")
     page = browser_page
-    page.add_init_script(RECORD_CSP_VIOLATIONS)
     sign_in(page, admin)
 
     page.goto(live_server.url + reverse("settings-ownership", kwargs={"team_slug": team.slug}))
@@ -62,7 +60,6 @@ def test_an_admin_imports_codeowners_and_a_triager_claims_in_the_browser(
     shot(page, "finding-owner")
 
     assert page.console_errors == []
-    assert page.evaluate("window.__cspViolations") == []
 
 
 def test_a_triager_claims_with_the_keyboard_and_bulk_assigns_from_the_findings_page(
@@ -77,7 +74,6 @@ def test_a_triager_claims_with_the_keyboard_and_bulk_assigns_from_the_findings_p
         for n in range(3)
     ]
     page = browser_page
-    page.add_init_script(RECORD_CSP_VIOLATIONS)
     sign_in(page, triager)
     page.goto(live_server.url + reverse("findings", kwargs={"team_slug": team.slug}))
     rows = page.locator("tr[data-finding-row]")
@@ -109,4 +105,3 @@ def test_a_triager_claims_with_the_keyboard_and_bulk_assigns_from_the_findings_p
     assert owners == [("abe", True), ("abe", True), ("tess", True)]
     assert sorted(page.locator("[data-owner]").all_inner_texts()) == ["@abe", "@abe", "@tess"]
     assert page.console_errors == []
-    assert page.evaluate("window.__cspViolations") == []

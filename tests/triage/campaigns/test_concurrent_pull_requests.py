@@ -1,12 +1,11 @@
 """Ten people clicking "Open pull requests for every approved fix" of one campaign at the same
 moment (PostgreSQL row locks): each approved fix gets one opening and one pull request upstream."""
 
-import threading
-
 import pytest
 from django.db import connection as db_connection
 
 from sandbox.models import PullRequest as UpstreamPullRequest
+from tests.concurrency import at_once
 from tests.triage.campaigns.conftest import approved_fix, fixes_of
 from triage.models import Campaign, PullRequestOpening
 from triage.services import campaigns as services
@@ -28,29 +27,14 @@ def test_ten_concurrent_clicks_open_each_approved_fix_once(
         approved_fix(fix, triager, approver, django_capture_on_commit_callbacks)
     PullRequestOpening.objects.filter(fix__in=fixes).delete()
     queued.clear()
-    barrier = threading.Barrier(CALLERS)
-    errors: list[BaseException] = []
-    outcomes: list[int] = []
 
-    def click():
-        try:
-            campaign = Campaign.objects.select_related("team").get(pk=launched.pk)
-            barrier.wait()
-            done = services.campaign_pull_requests_open(campaign=campaign, actor=triager)
-            outcomes.append(sum(1 for outcome in done if outcome.done))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            db_connection.close()
+    def click() -> int:
+        campaign = Campaign.objects.select_related("team").get(pk=launched.pk)
+        done = services.campaign_pull_requests_open(campaign=campaign, actor=triager)
+        return sum(1 for outcome in done if outcome.done)
 
-    threads = [threading.Thread(target=click) for _ in range(CALLERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    at_once(click, callers=CALLERS)
 
-    assert errors == []
-    assert len(outcomes) == CALLERS
     openings = PullRequestOpening.objects.filter(fix__in=fixes)
     assert openings.count() == len(fixes)
     assert sorted(set(queued)) == sorted(openings.values_list("pk", flat=True))

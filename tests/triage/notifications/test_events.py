@@ -5,6 +5,7 @@ import pytest
 
 from sandbox.services.scale import organization_scale_create
 from tests.conftest import sandbox_connection
+from tests.mirror_rows import scan_started
 from tests.triage.notifications.conftest import (
     CHANNEL_KINDS,
     SECRET,
@@ -13,11 +14,9 @@ from tests.triage.notifications.conftest import (
     receiver_bodies,
     verify_signature,
 )
-from triage.kolega import iter_all
 from triage.models import Delivery, EventKind, Notification, ScanBatch
 from triage.sync import (
     rows,
-    scan_batch_mirror,
     scan_batch_track_step,
     sync_connection_full,
     sync_connection_incremental,
@@ -27,10 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _scan_started(connection, upstream):
-    sync_connection_full(connection=connection)
-    repository = next(iter_all(upstream.list_repositories))
-    started = upstream.create_scan(repository_id=repository.id, scan_type="semgrep_scan")
-    batch = scan_batch_mirror(connection=connection, batch=started)
+    repository, _, batch = scan_started(connection, upstream)
     # The first sync's findings are summarised too (tested below); the scan is what is
     # looked at here. Old, finished batches the sync saw are history, not news.
     assert not Notification.objects.exclude(event_kind=EventKind.FINDINGS_NEW).exists()

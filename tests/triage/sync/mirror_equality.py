@@ -14,6 +14,7 @@ from triage.models import (
     ScanBatchFinding,
 )
 from triage.sync.rows import (
+    FINDING_EVENT_COPIED,
     FINDING_FIELDS,
     FIX_FIELDS,
     PULL_REQUEST_FIELDS,
@@ -23,21 +24,8 @@ from triage.sync.rows import (
 
 SETTLED_SCAN_STATUSES = ("completed", "partial_failure", "failed")
 
-EVENT_FIELDS = [
-    "organization_id",
-    "scan_id",
-    "scan_type",
-    "event_type",
-    "previous_status",
-    "new_status",
-    "severity",
-    "check_id",
-    "file_path",
-    "actor_user_id",
-    "metadata",
-    "event_timestamp",
-    "created_at",
-]
+# Events copy their fields as they are, and their metadata as a whole.
+EVENT_FIELDS = [*FINDING_EVENT_COPIED, "metadata"]
 
 
 def _differences(kind: str, label: str, row, item, names, also=None) -> list[str]:

@@ -1,12 +1,11 @@
 import pytest
 
-from tests.mirror_rows import fix_started_upstream
+from tests.mirror_rows import fix_started_upstream, scan_started
 from triage.kolega import iter_all
 from triage.models import Fix, KolegaConnection
 from triage.sync import (
     TrackingStopped,
     fix_track_step,
-    scan_batch_mirror,
     scan_batch_track_step,
     sync_connection_full,
     sync_connection_incremental,
@@ -15,19 +14,10 @@ from triage.sync import (
 pytestmark = pytest.mark.django_db
 
 
-def _scan_started(connection, upstream):
-    """Sync, then start a scan of the first repository as the portal does: mirror Kolega's
-    answer, to track it. The repository, Kolega's answer and the mirrored batch."""
-    sync_connection_full(connection=connection)
-    repository = next(iter_all(upstream.list_repositories))
-    started = upstream.create_scan(repository_id=repository.id, scan_type="semgrep_scan")
-    return repository, started, scan_batch_mirror(connection=connection, batch=started)
-
-
 def test_tracking_a_scan_batch_stores_progress_then_its_findings(
     connection, upstream, sandbox_clock
 ):
-    repository, started, batch = _scan_started(connection, upstream)
+    repository, started, batch = scan_started(connection, upstream)
     assert not batch.is_terminal
 
     sandbox_clock.advance(5)
@@ -77,7 +67,7 @@ def test_a_rejected_key_stops_tracking_and_marks_the_connection_invalid(
 ):
     from sandbox.services.organizations import api_key_revoke
 
-    _, _, batch = _scan_started(connection, upstream)
+    _, _, batch = scan_started(connection, upstream)
     api_key_revoke(organization=demo_org[0], key_prefix="kcp_")
 
     with pytest.raises(TrackingStopped):
