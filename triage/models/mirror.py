@@ -357,14 +357,15 @@ class Finding(MirrorModel):
                 condition=models.Q(resolved_at__isnull=False),
                 name="mirror_finding_team_resolved",
             ),
-            # A member's or a squad's findings, each severity in order of first detection: the
-            # SLA-due order of an owner's findings walks these severity by severity.
+            # A member's or a squad's findings, each severity in order of first detection (and
+            # id, the order's tie-break): the SLA-due order of an owner's findings walks these
+            # severity by severity, reading a page's rows in order rather than sorting them.
             models.Index(
-                fields=["team", "owner_member", "severity", "first_detected_at"],
+                fields=["team", "owner_member", "severity", "first_detected_at", "id"],
                 name="mirror_finding_team_owner",
             ),
             models.Index(
-                fields=["team", "owner_squad", "severity", "first_detected_at"],
+                fields=["team", "owner_squad", "severity", "first_detected_at", "id"],
                 name="mirror_finding_team_squad",
             ),
             # Findings grouped by rule: per check_id and repository its severities and
@@ -376,12 +377,12 @@ class Finding(MirrorModel):
             # My queue: a member's and a squad's open findings, with what their SLA due date
             # is worked out from, read from the index (its count in the navigation, its page).
             models.Index(
-                fields=["team", "owner_member", "severity", "first_detected_at"],
+                fields=["team", "owner_member", "severity", "first_detected_at", "id"],
                 condition=models.Q(status__in=list(FINDING_UNRESOLVED_STATUSES)),
                 name="mirror_finding_open_member",
             ),
             models.Index(
-                fields=["team", "owner_squad", "severity", "first_detected_at"],
+                fields=["team", "owner_squad", "severity", "first_detected_at", "id"],
                 condition=models.Q(status__in=list(FINDING_UNRESOLVED_STATUSES)),
                 name="mirror_finding_open_squad",
             ),
