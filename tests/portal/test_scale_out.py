@@ -36,18 +36,12 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection as db_connection
 
-from tests.conftest import ROOT, _database_url_for_test_db, celery_worker_argv, worker_answering
-from tests.factories import KolegaConnectionFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.conftest import ROOT, celery_worker_argv, sandbox_connection, worker_answering
+from tests.conftest import _database_url_for_test_db as database_url_for_test_db
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.portal.scale_out_tasks import RUNS_KEY, scale_out_probe
 from triage import tasks
-from triage.models import (
-    AuditEvent,
-    Finding,
-    FindingStatusJob,
-    KolegaConnection,
-    Role,
-    SyncRun,
-)
+from triage.models import AuditEvent, Finding, FindingStatusJob, Role, SyncRun
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
@@ -59,6 +53,7 @@ SETTINGS_MODULE = "tests.portal.scale_out_settings"
 PASSWORD = "scale-out-password-1"
 JOB_TASK = "triage.tasks_findings.run_finding_status_job"
 SYNC_TASK = "triage.tasks.sync_connection"
+TARGET = "needs_manual_review"
 BUSY = "Another sync of this connection is running."
 
 
@@ -151,7 +146,7 @@ def cluster(transactional_db, tmp_path, settings):
     redis.Redis.from_url(os.environ["REDIS_URL"]).delete(RUNS_KEY)
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url_for_test_db(),
+        "DATABASE_URL": database_url_for_test_db(),
         "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
         "DATABASE_CONN_MAX_AGE": "0",
         "PORTAL_BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
@@ -213,18 +208,11 @@ def test_two_web_processes_and_two_workers_share_one_database_and_redis(cluster,
     web_a, web_b = cluster.web
     organization, key, _ = demo_organization_seed(slug="acme-scale", name="Acme Scale")
     team = TeamFactory(slug="scale-team")
-    triager = MembershipFactory(
+    ada = MembershipFactory(
         team=team, role=Role.TRIAGER, user=UserFactory(username="ada", password=PASSWORD)
     ).user
     # The sandbox is served by web process A, as Kolega would be by its own servers.
-    created = KolegaConnectionFactory(
-        team=team,
-        name="Acme",
-        base_url=f"{web_a.url}/sandbox",
-        api_key=key,
-        organization_id=str(organization.id),
-    )
-    connection = KolegaConnection.objects.get(pk=created.pk)
+    connection = sandbox_connection(team, organization, key, base_url=f"{web_a.url}/sandbox")
 
     # One sync per connection at a time: two queued at once, one taken by each worker.
     fault_config_set(organization=organization, latency_ms=20)
@@ -263,12 +251,8 @@ def test_two_web_processes_and_two_workers_share_one_database_and_redis(cluster,
         Finding.objects.filter(connection=connection, status="open").order_by("pk")[:20]
     )
     fault_config_set(organization=organization, latency_ms=300)
-    job = finding_status_job_create(
-        team=team,
-        actor=triager,
-        finding_ids=[finding.pk for finding in findings],
-        status="needs_manual_review",
-    )
+    ids = [finding.pk for finding in findings]
+    job = finding_status_job_create(team=team, actor=ada, finding_ids=ids, status=TARGET)
     doomed = _wait_for(
         lambda: next((w for w in cluster.workers if w.received(JOB_TASK)), None),
         seconds=60,
@@ -297,7 +281,8 @@ def test_two_web_processes_and_two_workers_share_one_database_and_redis(cluster,
         session = {cookie: on_a.cookies[cookie]}
     with httpx.Client(base_url=web_b.url, timeout=30, cookies=session) as on_b:
         page = on_b.get(f"/t/{team.slug}/findings/")
-        assert page.status_code == 200 and "ada" in page.text
+        assert page.status_code == 200
+        assert "Account menu: </span>ada · Triager" in page.text
     with httpx.Client(base_url=web_b.url, timeout=30) as on_b:
         assert on_b.get(f"/t/{team.slug}/findings/").status_code == 302  # no session: sign in
 
@@ -336,7 +321,7 @@ def test_two_web_processes_and_two_workers_share_one_database_and_redis(cluster,
     upstream_ids = [finding.upstream_id for finding in findings]
     assert set(
         UpstreamFinding.objects.filter(id__in=upstream_ids).values_list("status", flat=True)
-    ) == {"needs_manual_review"}
+    ) == {TARGET}
     changes = AuditEvent.objects.filter(action="finding.status_change")
     assert Counter(changes.values_list("target_id", flat=True)) == {
         str(finding.pk): 1 for finding in findings
