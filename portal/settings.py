@@ -377,6 +377,9 @@ PORTAL_DIGEST_HOUR = env_int("PORTAL_DIGEST_HOUR", 6)
 # Celery: Redis when REDIS_URL is set, otherwise a broker kept in files so that the worker
 # and beat still run as separate processes with no server to install.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+PORTAL_BROKER_VISIBILITY_TIMEOUT = env_int("PORTAL_BROKER_VISIBILITY_TIMEOUT", 3600)
+if PORTAL_BROKER_VISIBILITY_TIMEOUT < 1:
+    raise ImproperlyConfigured("PORTAL_BROKER_VISIBILITY_TIMEOUT must be at least 1 (seconds).")
 if not REDIS_URL:
     _broker_dir = VAR_DIR / "celery-broker"
     for _sub in ("out", "processed", "control"):
@@ -388,9 +391,17 @@ if not REDIS_URL:
         "control_folder": str(_broker_dir / "control"),
     }
 else:
-    # Longer than the longest task (time limit below) so a task is never delivered twice
-    # while it still runs; long waits are short self-rescheduling tasks instead.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A message a worker took and has not acknowledged (tasks acknowledge when they end) goes
+    # back on its queue this long after it was delivered: how a killed worker's task reaches
+    # another worker. Keep it longer than the longest task (time limit below) and the sync
+    # lease, or a task still running is delivered to a second worker; long waits are short
+    # self-rescheduling tasks instead. Workers look for such messages every tenth of it (at
+    # most every ten seconds).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": PORTAL_BROKER_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": max(1, min(10, PORTAL_BROKER_VISIBILITY_TIMEOUT // 10)),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -170,13 +170,15 @@ def demo_org(db, sandbox_clock):
     return organization, key
 
 
-def sandbox_connection(team, organization, key: str) -> KolegaConnection:
+def sandbox_connection(
+    team, organization, key: str, *, base_url: str = SANDBOX_BASE_URL
+) -> KolegaConnection:
     """The team's connection to the sandbox ``organization`` with its ``key``, stored without a
-    key check and not yet synced."""
+    key check and not yet synced; ``base_url``: the sandbox served by a real server."""
     created = KolegaConnectionFactory(
         team=team,
         name="Acme",
-        base_url=SANDBOX_BASE_URL,
+        base_url=base_url,
         api_key=key,
         organization_id=str(organization.id),
     )
