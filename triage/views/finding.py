@@ -18,10 +18,10 @@ from triage.services import dismissals as dismissal_services
 from triage.services import status_changes
 from triage.services.errors import ServiceError
 from triage.services.finding_comments import COMMENT_ROLE, finding_comment_add
+from triage.views.finding_rows import decorate_rows
 from triage.views.findings import (
     DISMISSAL_CHOICES,
     STATUS_KEYS,
-    _decorate_rows,
     _sent_for_approval,
 )
 from triage.views.htmx import (
@@ -166,8 +166,12 @@ def _finding_status_post(request, found):
             if exc.field == "reason" and is_fragment(request):
                 error = "Dismissing needs approval: open the finding to give a reason."
     if is_fragment(request):
-        _decorate_rows(
-            [found], team_slug=request.team.slug, sla_days=sla_policy_of(request.team).days
+        decorate_rows(
+            [found],
+            team_slug=request.team.slug,
+            sla_days=sla_policy_of(request.team).days,
+            can_triage=True,
+            error=error or "",
         )
         changed = () if error else (Event.FINDINGS_CHANGED,)
         if sent is not None:

@@ -19,8 +19,8 @@ from triage.selectors import finding_groups as group_selectors
 from triage.selectors import findings as selectors
 from triage.selectors.reports.scope import sla_policy_of
 from triage.services import dismissals as dismissal_services
+from triage.views.finding_rows import decorate_rows
 from triage.views.findings import (
-    _decorate_rows,
     _filter_params,
     _filtered,
     _form_values,
@@ -146,7 +146,8 @@ def group_findings(request):
             page_size=group_selectors.GROUP_FINDINGS_PAGE_SIZE,
             sla_days=sla_days,
         )
-        _decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days)
+        # The rows are for reading here: the actions are the group's own.
+        decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days, can_triage=False)
     list_url = reverse("findings", kwargs={"team_slug": request.team.slug})
     return render_fragment(
         request,

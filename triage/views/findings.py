@@ -6,15 +6,11 @@ filters and the table; every state lives in the query string, pushed with ``hx-p
 """
 
 import json
-from datetime import timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
 
 from triage.filters.findings import ASSIGNED_CHOICES, NON_FILTER_PARAMETERS, FindingFilter
 from triage.forms.findings import (
@@ -25,7 +21,6 @@ from triage.forms.findings import (
 )
 from triage.models import (
     DISMISSAL_STATUSES,
-    Finding,
     FindingStatus,
     FindingStatusJobItem,
     Role,
@@ -42,6 +37,7 @@ from triage.services import findings as services
 from triage.services import ownership as ownership_services
 from triage.services import status_changes
 from triage.services.errors import ServiceError
+from triage.views.finding_rows import decorate_rows
 from triage.views.htmx import (
     Event,
     fragment_only,
@@ -118,57 +114,6 @@ def _filter_params(params: QueryDict, *, queue: bool = False) -> QueryDict:
         kept["scope"] = QUEUE_SCOPE
         kept.setdefault("sort", QUEUE_DEFAULT_SORT)
     return kept
-
-
-def _decorate_rows(rows, *, team_slug: str, sla_days: dict[str, int]) -> None:
-    """Work out per-row display values once in Python: a 50-row table is rendered on every
-    filter change, and per-row template work (tags, filters, each variable looked up and
-    escaped, the owner's and the SLA's conditions) dominates its cost. The owner and SLA
-    cells are built here whole, escaped like the template would."""
-    prefix = reverse("findings", kwargs={"team_slug": team_slug})
-    repositories = reverse("repositories", kwargs={"team_slug": team_slug})
-    now = timezone.now()
-    for row in rows:
-        row.url = f"{prefix}{row.pk}/"
-        row.label = row.title or row.check_id
-        row.repository_url = f"{repositories}{row.repository_id}/"
-        row.age_days = max(0, (now - row.first_detected_at).days)
-        last_seen = timezone.localtime(row.last_detected_at)
-        row.last_seen_iso = last_seen.isoformat()
-        row.last_seen_text = last_seen.strftime("%d %b %Y, %H:%M")
-        row.owner_cell = _owner_cell(row)
-        days = sla_days.get(row.severity)
-        row.sla_overdue = False
-        if days is None:
-            row.sla_cell = NO_SLA_CELL
-            continue
-        due = timezone.localtime(row.first_detected_at + timedelta(days=days))
-        row.sla_overdue = row.status in Finding.UNRESOLVED_STATUSES and due < now
-        row.sla_cell = format_html(
-            '<time datetime="{}">{}</time>{}',
-            due.isoformat(),
-            due.strftime("%d %b %Y"),
-            PAST_SLA_BADGE if row.sla_overdue else "",
-        )
-
-
-NO_SLA_CELL = mark_safe('<span class="muted">No SLA</span>')
-PAST_SLA_BADGE = mark_safe(' <span class="badge">Past SLA</span>')
-NO_OWNER_CELL = mark_safe('<span class="muted">No owner</span>')
-
-
-def _owner_cell(row) -> SafeString:
-    """@member (marked when assigned by hand) and/or @squad, or "No owner"."""
-    member, squad = row.owner_member, row.owner_squad
-    if member is None and squad is None:
-        return NO_OWNER_CELL
-    parts = []
-    if member is not None:
-        title = mark_safe(' title="Assigned by hand"') if row.owner_explicit else ""
-        parts.append(format_html("<span{}>@{}</span>", title, member.username))
-    if squad is not None:
-        parts.append(format_html('<span class="muted">@{}</span>', squad.name))
-    return mark_safe(" · ".join(parts))  # noqa: S308 (each part escaped by format_html)
 
 
 def _repository_options(filterset: FindingFilter, selected) -> str:
@@ -266,7 +211,8 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
     page, filterset = _page_of(request, sla_days, query, queue=queue)
     ignored = ignored_filters(filterset)
     sort_key = selectors.sort_of(params.get("sort"))
-    _decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days)
+    can_triage = can(request, Role.TRIAGER)
+    decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days, can_triage=can_triage)
     sort_links = {}
     for column, key in SORTABLE_COLUMNS.items():
         # The first click sorts the natural way (most severe, oldest, newest, A to Z).
@@ -278,7 +224,6 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
         sort_links[column] = {"query": _query(params, sort=next_key), "aria_sort": direction}
     filter_query = params.urlencode()
     batch = filterset.form.cleaned_data.get("batch")
-    can_triage = can(request, Role.TRIAGER)
     has_connection, synced_at = sync_selectors.team_connections_synced(team=request.team)
     return {
         **owner_filter_context(request, filterset, can_triage=can_triage),

@@ -1,0 +1,120 @@
+"""The findings table's rows, built whole in Python.
+
+The findings page, My queue and a rule's findings render up to 50 rows on every filter
+change, and in the template language each row cost about 27 variable lookups, each resolved
+and escaped on its own: a third of the page's time. Here a row is one `format_html` call, its
+values escaped as the template would have escaped them, as Django's admin builds the cells
+of its change lists. The `finding-row` partial of `triage/findings/list.html` outputs it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from triage.models import Finding
+
+NO_SLA_CELL = mark_safe('<span class="muted">No SLA</span>')
+PAST_SLA_BADGE = mark_safe(' <span class="badge">Past SLA</span>')
+NO_OWNER_CELL = mark_safe('<span class="muted">No owner</span>')
+
+ROW = (
+    '<tr id="finding-row-{pk}" data-finding-row data-open-url="{url}" data-status="{status}">\n'
+    "{check}"
+    '  <td><span class="sev-{severity}">{severity_label}</span></td>\n'
+    '  <td class="col-wide"><a href="{url}" data-finding-link>{label}</a><br>'
+    '<span class="muted small mono">{check_id}</span>{error}</td>\n'
+    '  <td><span class="status-{status}">{status_label}</span></td>\n'
+    '  <td><a href="{repository_url}" data-repository-link>{repository}</a></td>\n'
+    '  <td class="small"><span class="mono">{file_path}</span></td>\n'
+    '  <td class="nowrap small num">{age_days} d</td>\n'
+    '  <td class="nowrap small" data-owner>{owner}</td>\n'
+    '  <td class="nowrap small{overdue}">{sla}</td>\n'
+    '  <td class="nowrap small"><time datetime="{last_seen_iso}" data-relative '
+    'title="{last_seen_text}">{last_seen_text}</time></td>\n'
+    "</tr>\n"
+)
+CHECK = (
+    '  <td class="col-check"><input type="checkbox" name="finding" value="{}" '
+    'form="findings-selection" aria-label="Select {}"></td>\n'
+)
+ERROR = '<br><span class="field-error" role="alert">{}</span>'
+
+
+def decorate_rows(
+    rows, *, team_slug: str, sla_days: dict[str, int], can_triage: bool, error: str = ""
+) -> None:
+    """Give each row its display values and its whole `<tr>` (``row.html``); ``error`` is
+    shown under the row's title (a status change refused from the table)."""
+    prefix = reverse("findings", kwargs={"team_slug": team_slug})
+    repositories = reverse("repositories", kwargs={"team_slug": team_slug})
+    now = timezone.now()
+    for row in rows:
+        row.url = f"{prefix}{row.pk}/"
+        row.label = row.title or row.check_id
+        row.repository_url = f"{repositories}{row.repository_id}/"
+        row.age_days = max(0, (now - row.first_detected_at).days)
+        last_seen = timezone.localtime(row.last_detected_at)
+        row.last_seen_iso = last_seen.isoformat()
+        row.last_seen_text = last_seen.strftime("%d %b %Y, %H:%M")
+        row.owner_cell = _owner_cell(row)
+        row.sla_overdue, row.sla_cell = _sla(row, sla_days.get(row.severity), now)
+        row.html = _row_html(row, can_triage=can_triage, error=error)
+
+
+def _sla(row, days: int | None, now) -> tuple[bool, SafeString]:
+    """Whether the row is past its SLA, and its SLA cell."""
+    if days is None:
+        return False, NO_SLA_CELL
+    due = timezone.localtime(row.first_detected_at + timedelta(days=days))
+    overdue = row.status in Finding.UNRESOLVED_STATUSES and due < now
+    cell = format_html(
+        '<time datetime="{}">{}</time>{}',
+        due.isoformat(),
+        due.strftime("%d %b %Y"),
+        PAST_SLA_BADGE if overdue else "",
+    )
+    return overdue, cell
+
+
+def _owner_cell(row) -> SafeString:
+    """@member (marked when assigned by hand) and/or @squad, or "No owner"."""
+    member, squad = row.owner_member, row.owner_squad
+    if member is None and squad is None:
+        return NO_OWNER_CELL
+    parts = []
+    if member is not None:
+        title = mark_safe(' title="Assigned by hand"') if row.owner_explicit else ""
+        parts.append(format_html("<span{}>@{}</span>", title, member.username))
+    if squad is not None:
+        parts.append(format_html('<span class="muted">@{}</span>', squad.name))
+    return mark_safe(" · ".join(parts))  # noqa: S308 (each part escaped by format_html)
+
+
+def _row_html(row, *, can_triage: bool, error: str) -> SafeString:
+    return format_html(
+        ROW,
+        pk=row.pk,
+        url=row.url,
+        status=row.status,
+        check=format_html(CHECK, row.pk, row.label) if can_triage else "",
+        severity=row.severity,
+        severity_label=row.severity_label,
+        label=row.label,
+        check_id=row.check_id,
+        error=format_html(ERROR, error) if error else "",
+        status_label=row.status_label,
+        repository_url=row.repository_url,
+        repository=row.repository.name,
+        file_path=row.file_path,
+        age_days=row.age_days,
+        owner=row.owner_cell,
+        overdue=" sla-overdue" if row.sla_overdue else "",
+        sla=row.sla_cell,
+        last_seen_iso=row.last_seen_iso,
+        last_seen_text=row.last_seen_text,
+    )
