@@ -34,6 +34,7 @@ from triage.models.fixes import (
 from triage.models.mirror import (
     Finding,
     FindingEvent,
+    FindingEventBaseline,
     FindingEventType,
     FindingStatus,
     Fix,
@@ -90,6 +91,7 @@ __all__ = [
     "Finding",
     "FindingComment",
     "FindingEvent",
+    "FindingEventBaseline",
     "FindingEventType",
     "FindingNote",
     "FindingStatus",
