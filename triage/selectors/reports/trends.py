@@ -108,6 +108,15 @@ def _events_of_findings(scope: ReportScope) -> Q:
     return condition
 
 
+def _finding_severity() -> Subquery:
+    """The severity of an event's finding, for a query of events."""
+    return Subquery(
+        Finding.objects.filter(
+            connection_id=OuterRef("connection_id"), upstream_id=OuterRef("finding_upstream_id")
+        ).values("severity")[:1]
+    )
+
+
 # `trends(kept_from=...)` when the caller has not read it.
 KEPT_FROM_UNREAD = date.min
 
@@ -127,7 +136,18 @@ def _scoped_day_counts(scope: ReportScope, kept_from: date | None) -> list[DayCo
         if kept_from is not None
         else {}
     )
-    flows = replay(ordered_events(events, stream=False), baselines=baselines)
+    # Events may carry no severity: the finding's own stands in, as in the team's rebuild
+    # (read with the events, in the same query).
+    rows = ordered_events(
+        events.annotate(finding_severity=_finding_severity()),
+        stream=False,
+        extra=("finding_severity",),
+    )
+    flows = replay(
+        (row[:-1] for row in rows),
+        fallback_severity={(row[0], row[1]): row[-1] for row in rows},
+        baselines=baselines,
+    )
     first_day = scope.first_day if kept_from is None else max(scope.first_day, kept_from)
     return list(day_counts(flows, first_day=first_day, last_day=scope.last_day))
 
@@ -186,14 +206,11 @@ def _mirror_day_counts(scope: ReportScope, *, first_day: date) -> list[DayCount]
         )
     if scope.owner is not None:
         reopened = reopened.filter(_events_of_findings(scope))
-    finding_severity = Finding.objects.filter(
-        connection_id=OuterRef("connection_id"), upstream_id=OuterRef("finding_upstream_id")
-    ).values("severity")[:1]
     reopened = (
         reopened.annotate(
             day=TruncDate("event_timestamp", tzinfo=UTC),
             # Events may carry no severity; the finding's own stands in then, as in a rebuild.
-            level=Coalesce(Lower("severity"), Subquery(finding_severity)),
+            level=Coalesce(Lower("severity"), _finding_severity()),
         )
         .values_list("day", "level")
         .annotate(n=Count("id"))
