@@ -4,7 +4,6 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 
 from tests.factories import (
     FindingEventFactory,
@@ -12,6 +11,7 @@ from tests.factories import (
     KolegaConnectionFactory,
     RepositoryFactory,
 )
+from tests.triage.reports.conftest import empty_cache  # noqa: F401  (reports are cached)
 from triage.models import SyncState
 
 # Noon, so "now" is well inside its UTC day.
@@ -33,13 +33,6 @@ STEPS = [
     ("fix_completed", None, "low"),
     ("detected", "open", "high"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
