@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
@@ -194,27 +195,20 @@ def _fold(*, connection: KolegaConnection, batch: list[tuple], horizon: datetime
     )
 
 
-class _leased:
+@contextmanager
+def _leased(connection: KolegaConnection, owner: str) -> Iterator[bool]:
     """The connection's sync lease for one step, waiting up to LEASE_WAIT_SECONDS for a sync
     to finish; yields whether it was taken."""
-
-    def __init__(self, connection: KolegaConnection, owner: str):
-        self.connection = connection
-        self.owner = owner
-        self.taken = False
-
-    def __enter__(self) -> bool:
-        deadline = time.monotonic() + LEASE_WAIT_SECONDS
-        while not (taken := lease_acquire(connection=self.connection, owner=self.owner)):
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(LEASE_POLL_SECONDS)
-        self.taken = taken
-        return taken
-
-    def __exit__(self, *exc) -> None:
-        if self.taken:
-            lease_release(connection=self.connection, owner=self.owner)
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    while not (taken := lease_acquire(connection=connection, owner=owner)):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(LEASE_POLL_SECONDS)
+    try:
+        yield taken
+    finally:
+        if taken:
+            lease_release(connection=connection, owner=owner)
 
 
 def sync_runs_prune(*, before: datetime) -> Counter[int]:
