@@ -20,7 +20,7 @@ from triage.models import (
     SyncState,
 )
 from triage.reports.replay import utc_day
-from triage.selectors.audit import action_label
+from triage.selectors.audit import action_label, details_sentence
 from triage.selectors.reports import ReportScope, trends
 from triage.services.reports import report_snapshots_rebuild
 from triage.services.upkeep import history_prune, retention_cutoff
@@ -131,6 +131,9 @@ def test_each_run_is_audited_per_team_and_logged(team, history, retention, caplo
     assert entry.details["finding_events"] == pruned
     assert entry.details["events_retention_days"] == RETENTION_DAYS
     assert action_label("history.prune") == "Old history deleted"
+    assert details_sentence("history.prune", entry.details) == (
+        f"Deleted {pruned} finding events older than {RETENTION_DAYS} days"
+    )
     assert f"history pruned: {pruned} finding events before {FIRST_KEPT}" in caplog.text
 
 
