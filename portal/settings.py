@@ -424,6 +424,20 @@ PORTAL_SYNC_EVENTS_OVERLAP_SECONDS = env_int("PORTAL_SYNC_EVENTS_OVERLAP_SECONDS
 PORTAL_SYNC_LEASE_SECONDS = env_int("PORTAL_SYNC_LEASE_SECONDS", 120)
 PORTAL_SYNC_BACKOFF_MAX_SECONDS = env_int("PORTAL_SYNC_BACKOFF_MAX_SECONDS", 1800)
 PORTAL_TRACK_POLL_SECONDS = env_int("PORTAL_TRACK_POLL_SECONDS", 5)
+# Database upkeep: finding events and sync runs older than these many days are deleted each
+# night (0 keeps them forever). Reports stay exact from the first day kept; the latest run of
+# each connection is kept whatever its age. A sync or a prune that wrote or deleted at least
+# PORTAL_ANALYZE_AFTER_ROWS rows refreshes the planner's statistics of the tables it touched.
+PORTAL_EVENTS_RETENTION_DAYS = env_int("PORTAL_EVENTS_RETENTION_DAYS", 730)
+PORTAL_SYNC_RUNS_RETENTION_DAYS = env_int("PORTAL_SYNC_RUNS_RETENTION_DAYS", 90)
+PORTAL_PRUNE_BATCH_SIZE = env_int("PORTAL_PRUNE_BATCH_SIZE", 5000)
+PORTAL_PRUNE_HOUR = env_int("PORTAL_PRUNE_HOUR", 1)
+PORTAL_ANALYZE_AFTER_ROWS = env_int("PORTAL_ANALYZE_AFTER_ROWS", 10_000)
+for _name in ("PORTAL_EVENTS_RETENTION_DAYS", "PORTAL_SYNC_RUNS_RETENTION_DAYS"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 (keep forever) or a number of days.")
+if PORTAL_PRUNE_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("PORTAL_PRUNE_BATCH_SIZE must be at least 1.")
 CELERY_BEAT_SCHEDULE = {
     "sync-due-connections": {
         "task": "triage.tasks.sync_due_connections",
@@ -436,6 +450,11 @@ CELERY_BEAT_SCHEDULE = {
     "report-snapshots-nightly": {
         "task": "triage.tasks_reports.report_snapshots_refresh_all",
         "schedule": crontab(hour=0, minute=23),
+    },
+    # Old finding events and sync runs, after the nightly snapshot rebuild has counted them.
+    "prune-history-nightly": {
+        "task": "triage.tasks.prune_history",
+        "schedule": crontab(hour=PORTAL_PRUNE_HOUR, minute=37),
     },
     # Approved "ignored" dismissals whose expiry date has come: reopen their findings.
     "expire-dismissals-hourly": {
@@ -481,6 +500,7 @@ CELERY_TASK_ROUTES = {
     "triage.tasks.sync_connection": {"queue": "sync"},
     "triage.tasks.sync_due_connections": {"queue": "sync"},
     "triage.tasks.reconcile_connections": {"queue": "sync"},
+    "triage.tasks.prune_history": {"queue": "bulk"},
     "triage.tasks.track_scan_batch": {"queue": "tracking"},
     "triage.tasks.track_fix": {"queue": "tracking"},
     "triage.tasks_findings.run_finding_status_job": {"queue": "bulk"},

@@ -35,6 +35,7 @@ class TaskName(StrEnum):
     SEND_DIGESTS = "triage.tasks.send_digests"
     SEND_DIGEST = "triage.tasks.send_digest"
     LAUNCH_CAMPAIGN = "triage.tasks.launch_campaign"
+    PRUNE_HISTORY = "triage.tasks.prune_history"
 
 
 def task_send(name: TaskName, *args) -> None:

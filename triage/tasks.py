@@ -39,6 +39,7 @@ from triage.services.notification_schedule import scheduled_events_record
 from triage.services.notifications import deliveries_due, delivery_attempt
 from triage.services.ownership import ownership_evaluation_run
 from triage.services.reports import report_snapshots_rebuild
+from triage.services.upkeep import history_prune
 from triage.sync import (
     fix_track_step,
     scan_batch_track_step,
@@ -80,6 +81,9 @@ MAX_NOTIFICATION_COUNTDOWN_SECONDS = 600
 
 # One rebuild per team at a time is enough: the reports page asks for one on every stale visit.
 REFRESH_LOCK_SECONDS = 300
+# One pruning at a time; a second one queued meanwhile returns at once. Below the task's time
+# limit, so a killed worker's lock lapses before the next night.
+PRUNE_LOCK_SECONDS = TASK_POLICY["time_limit"]
 
 # Sync
 
@@ -301,3 +305,22 @@ def launch_campaign(campaign_id: int) -> str:
     behind is looked up in Kolega before anything is sent again."""
     result = campaign_launch_run(campaign_id=campaign_id)
     return f"started {result.started}, failed {result.failed}, found {result.adopted}"
+
+
+# Database upkeep
+
+
+@shared_task(name=TaskName.PRUNE_HISTORY, **TASK_POLICY)
+def prune_history() -> str:
+    """Beat, nightly: delete finding events and sync runs older than their retention, in
+    batches. Safe to run twice at once: a second run finds the lock taken and returns, and
+    even without it each batch is folded and deleted under the connection's sync lease, so
+    nothing is counted twice."""
+    lock = "upkeep:prune-history"
+    if not cache.add(lock, "1", PRUNE_LOCK_SECONDS):
+        return "already running"
+    try:
+        totals = history_prune().totals
+    finally:
+        cache.delete(lock)
+    return f"deleted {totals['finding_events']} finding events, {totals['sync_runs']} sync runs"

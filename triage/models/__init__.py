@@ -34,6 +34,7 @@ from triage.models.fixes import (
 from triage.models.mirror import (
     Finding,
     FindingEvent,
+    FindingEventBaseline,
     FindingEventType,
     FindingSearch,
     FindingStatus,
@@ -91,6 +92,7 @@ __all__ = [
     "Finding",
     "FindingComment",
     "FindingEvent",
+    "FindingEventBaseline",
     "FindingEventType",
     "FindingNote",
     "FindingSearch",

@@ -525,6 +525,36 @@ class FindingEvent(MirrorModel):
         return label_of(ScanType, self.scan_type)
 
 
+class FindingEventBaseline(models.Model):
+    """What a finding's pruned events had made of it: the status and severity its history
+    had reached at `as_of`, when the events before were deleted (retention).
+
+    A replay of the remaining events starts from here, so the open counts of every day from
+    `as_of` on are what the whole history gives. Written only by the pruning of old events.
+    """
+
+    connection = models.ForeignKey(
+        KolegaConnection, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
+    finding_upstream_id = models.CharField(max_length=64)
+    # None when the pruned events never set a status (fix activity only).
+    status = models.CharField(max_length=40, null=True, blank=True)
+    severity = models.CharField(max_length=20)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "finding_upstream_id"], name="mirror_event_baseline_finding"
+            )
+        ]
+        indexes = [models.Index(fields=["team"], name="mirror_event_baseline_team")]
+
+    def __str__(self) -> str:
+        return f"{self.finding_upstream_id} as of {self.as_of:%Y-%m-%d}: {self.status}"
+
+
 class Fix(TrackedMirrorModel):
     """An AI fix run, its heartbeat and the latest diff fetched from Kolega."""
 

@@ -21,6 +21,9 @@ class SyncState(models.Model):
     )
     # `event_timestamp` of the newest finding event whose rows are committed in the mirror.
     events_cursor = models.DateTimeField(null=True, blank=True)
+    # Finding events before this moment were deleted (PORTAL_EVENTS_RETENTION_DAYS) and folded
+    # into `FindingEventBaseline`: a sync never writes an event older than it again.
+    events_pruned_before = models.DateTimeField(null=True, blank=True)
     last_full_sync_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_reconciled_at = models.DateTimeField(null=True, blank=True)

@@ -133,10 +133,11 @@ def trends(
     version: str,
     snapshots_rebuilt_at: datetime | None,
     mirror_from: date | None = None,
+    kept_from: date | None,
 ) -> Trends:
     """`report_selectors.trends`, kept per data version, period, snapshot rebuild and the day
     from which the flows are read from the mirror (the team's trends are read from the
-    snapshots; one repository's are replayed from events)."""
+    snapshots; one repository's are replayed from events, from `kept_from` on)."""
     key = _key(
         "trends",
         scope,
@@ -145,9 +146,10 @@ def trends(
         scope.first_day,
         scope.last_day,
         mirror_from,
+        kept_from,
     )
     kept = cache.get(key)
     if kept is None:
-        kept = report_selectors.trends(scope=scope, mirror_from=mirror_from)
+        kept = report_selectors.trends(scope=scope, mirror_from=mirror_from, kept_from=kept_from)
         cache.set(key, kept, KEEP_SECONDS)
     return kept

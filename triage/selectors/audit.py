@@ -57,6 +57,7 @@ ACTION_LABELS = {
     "connection.delete": "Connection deleted",
     "connection.invalidated": "Connection stopped by Kolega",
     "sync.request": "Sync asked for",
+    "history.prune": "Old history deleted",
     "scan.start": "Scan started",
     "finding.status_change": "Finding status changed",
     "finding_status_job.create": "Bulk status change started",
@@ -275,6 +276,21 @@ def _role_change(d: dict) -> str:
     return f"Changed the role from {_role(d.get('previous_role'))} to {_role(d.get('role'))}"
 
 
+def _history_prune(d: dict) -> str:
+    parts = []
+    if d.get("finding_events"):
+        parts.append(
+            f"{_plural(d['finding_events'], 'finding event')} older than"
+            f" {d.get('events_retention_days')} days"
+        )
+    if d.get("sync_runs"):
+        parts.append(
+            f"{_plural(d['sync_runs'], 'sync run')} older than"
+            f" {d.get('sync_runs_retention_days')} days"
+        )
+    return "Deleted " + (" and ".join(parts) or "nothing")
+
+
 SENTENCES: dict[str, Callable[[dict], str]] = {
     "team.create": lambda d: "Created the team",
     "member.add": lambda d: (
@@ -301,6 +317,7 @@ SENTENCES: dict[str, Callable[[dict], str]] = {
     "connection.delete": lambda d: f"Deleted the connection to {d.get('organization', '')}",
     "connection.invalidated": lambda d: f"Stopped using the connection{_quoted(d.get('reason'))}",
     "sync.request": lambda d: f"Asked for a {d.get('kind', '')} sync".replace("a  ", "a "),
+    "history.prune": _history_prune,
     "scan.start": _scan_start,
     "finding.status_change": _status_change,
     "finding_status_job.create": _job_create,

@@ -82,6 +82,15 @@ def team_last_synced_at(*, team: Team) -> datetime | None:
     ]
 
 
+def team_sync_marks(*, team: Team) -> tuple[datetime | None, datetime | None]:
+    """`team_last_synced_at`, and the newest moment before which the team's finding events
+    were pruned (None: all kept), in one query."""
+    row = SyncState.objects.filter(connection__team=team).aggregate(
+        at=Max("last_success_at"), pruned=Max("events_pruned_before")
+    )
+    return row["at"], row["pruned"]
+
+
 def team_connections_synced(*, team: Team) -> tuple[bool, datetime | None]:
     """Whether the team has a connection, and `team_last_synced_at`, in one query (a list
     page shows both: its empty state and "data as of")."""

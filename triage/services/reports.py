@@ -14,12 +14,20 @@ from triage.models import (
     DailyFindingSnapshot,
     Finding,
     FindingEvent,
+    FindingEventBaseline,
     ReportSnapshotState,
     Role,
     SlaPolicy,
     Team,
 )
-from triage.reports.replay import day_counts, ordered_events, replay, utc_day
+from triage.reports.replay import (
+    baselines_of,
+    day_counts,
+    history_kept_from,
+    ordered_events,
+    replay,
+    utc_day,
+)
 from triage.selectors.sync import team_last_synced_at
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
@@ -64,7 +72,10 @@ def report_snapshots_rebuild(*, team: Team, now: datetime | None = None) -> int:
     """Replay all of the team's finding events into one row per (UTC day, severity).
 
     Idempotent: the team's rows are replaced by what the events say, so a past day changes
-    only if Kolega's event history itself changed. Returns the number of rows written.
+    only if Kolega's event history itself changed. Once old events were pruned, the replay
+    starts from the findings' baselines and only the days from the first one kept are
+    rewritten: earlier rows stay as the rebuilds that still had their events wrote them.
+    Returns the number of rows written.
     """
     started = monotonic_time.monotonic()
     now = now or timezone.now()
@@ -76,9 +87,11 @@ def report_snapshots_rebuild(*, team: Team, now: datetime | None = None) -> int:
         )
     }
     newest_synced = FindingEvent.objects.filter(team=team).aggregate(last=Max("synced_at"))["last"]
+    kept_from = history_kept_from(team=team)
     flows = replay(
         ordered_events(FindingEvent.objects.filter(team=team, event_timestamp__lt=now)),
         fallback_severity=fallback_severity,
+        baselines=baselines_of(FindingEventBaseline.objects.filter(team=team)),
     )
     rows = [
         DailyFindingSnapshot(
@@ -90,10 +103,13 @@ def report_snapshots_rebuild(*, team: Team, now: datetime | None = None) -> int:
             reopened_count=count.reopened,
             resolved_count=count.resolved,
         )
-        for count in day_counts(flows, last_day=utc_day(now))
+        for count in day_counts(flows, last_day=utc_day(now), first_day=kept_from)
     ]
+    replaced = DailyFindingSnapshot.objects.filter(team=team)
+    if kept_from is not None:
+        replaced = replaced.filter(day__gte=kept_from)
     with transaction.atomic():
-        DailyFindingSnapshot.objects.filter(team=team).delete()
+        replaced.delete()
         DailyFindingSnapshot.objects.bulk_create(rows, batch_size=SNAPSHOT_BATCH_SIZE)
         ReportSnapshotState.objects.update_or_create(
             team=team,

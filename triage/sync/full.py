@@ -57,14 +57,6 @@ def full_sync_body(context: SyncContext) -> None:
             # An organization with no events yet: start the feed from now.
             state.events_cursor = timezone.now()
         state.save(update_fields=["events_cursor"])
-    if sum(context.rows.values()) >= ANALYZE_AFTER_ROWS:
-        rows.statistics_refresh()
-
-
-# A first sync of a large organization turns near-empty tables into large ones: the
-# planner's statistics are refreshed then rather than when autovacuum gets to them, so the
-# findings page is planned for the mirror it reads from its first view.
-ANALYZE_AFTER_ROWS = 10_000
 
 
 def events_sync_all(context: SyncContext):

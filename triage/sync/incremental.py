@@ -193,6 +193,8 @@ def incremental_sync_body(context: SyncContext) -> None:
     connection = context.connection
     state = SyncState.objects.get(connection=connection)
     cursor = state.events_cursor
+    # No pruning runs meanwhile: it takes this sync's lease.
+    pruned_before = state.events_pruned_before
     refresher = _Refresher(context)
     newest = cursor
     new_events = 0
@@ -202,7 +204,13 @@ def incremental_sync_body(context: SyncContext) -> None:
         known = rows.known_event_ids(
             connection=connection, event_ids=[event.id for event in page.items]
         )
-        fresh = [event for event in page.items if event.id not in known]
+        # Events older than the connection's pruning were folded into baselines: known too.
+        fresh = [
+            event
+            for event in page.items
+            if event.id not in known
+            and (pruned_before is None or event.event_timestamp >= pruned_before)
+        ]
         if not fresh:
             continue
         refresher.apply(fresh)

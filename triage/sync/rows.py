@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+from django.conf import settings
 from django.db import connection as db
 from django.db import models, transaction
 from django.utils import timezone
@@ -33,6 +34,8 @@ from triage.models import (
     Repository,
     ScanBatch,
     ScanBatchFinding,
+    SyncRun,
+    SyncState,
 )
 from triage.models.audit import SYSTEM, audit_log
 from triage.sync import copy_upsert
@@ -383,7 +386,17 @@ def _finding_event_row(connection: KolegaConnection, event: kolega.FindingEvent)
 def finding_events_write(
     *, connection: KolegaConnection, events: Sequence[kolega.FindingEvent]
 ) -> int:
-    """Insert events not seen before; an event never changes, so known ones are skipped."""
+    """Insert events not seen before; an event never changes, so known ones are skipped, and
+    so are those older than the connection's pruning (their history is in the baselines)."""
+    pruned_before = (
+        SyncState.objects.filter(connection=connection)
+        .values_list("events_pruned_before", flat=True)
+        .first()
+    )
+    if pruned_before is not None:
+        events = [event for event in events if event.event_timestamp >= pruned_before]
+    if not events:
+        return 0
     if db.vendor == "postgresql":
         by_id = {event.id: _finding_event_row(connection, event) for event in events}
         return copy_upsert.insert_new(
@@ -557,10 +570,37 @@ def fix_progress_store(*, fix: Fix, progress: kolega.FixProgress) -> None:
     _progress_store(fix, progress, PROGRESS_FIX_FIELDS)
 
 
-def statistics_refresh() -> None:
-    """ANALYZE the large mirror tables (PostgreSQL; SQLite plans without statistics)."""
+# The tables each kind of row a sync counts (`SyncContext.wrote`) goes to.
+TABLES_OF_ROWS = {
+    "findings": (Finding,),
+    "finding_events": (FindingEvent,),
+    "scan_batches": (ScanBatch, ScanBatchFinding),
+    "repositories": (Repository,),
+    "fixes": (Fix, PullRequest),
+    "fix_diffs": (Fix,),
+    "sync_runs": (SyncRun,),
+}
+
+
+def statistics_refresh(
+    of: Iterable[type[models.Model]] = (Finding, FindingEvent, ScanBatchFinding),
+) -> None:
+    """ANALYZE the tables of the models `of` (PostgreSQL; SQLite plans without statistics)."""
     if db.vendor != "postgresql":
         return
     with db.cursor() as cursor:
-        for model in (Finding, FindingEvent, ScanBatchFinding):
-            cursor.execute(f"ANALYZE {db.ops.quote_name(model._meta.db_table)}")
+        for table in sorted({model._meta.db_table for model in of}):
+            cursor.execute(f"ANALYZE {db.ops.quote_name(table)}")
+
+
+def statistics_refresh_after(rows: Mapping[str, int]) -> bool:
+    """After a sync or a pruning that wrote or deleted `rows` (per kind), ANALYZE the tables it
+    touched when they add up to PORTAL_ANALYZE_AFTER_ROWS: so many changed rows make the
+    planner's statistics stale long before autovacuum notices. Answers whether it did."""
+    if sum(rows.values()) < settings.PORTAL_ANALYZE_AFTER_ROWS:
+        return False
+    touched = [
+        model for kind, count in rows.items() if count for model in TABLES_OF_ROWS.get(kind, ())
+    ]
+    statistics_refresh(touched)
+    return db.vendor == "postgresql"

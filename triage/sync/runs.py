@@ -24,6 +24,7 @@ from triage.clients import kolega_client_for
 from triage.models import KolegaConnection, SyncRun, SyncState
 from triage.models.audit import SYSTEM, audit_log
 from triage.outbound import UNREACHABLE_MESSAGE
+from triage.sync import rows
 from triage.sync.lease import (
     LeaseLost,
     lease_acquire,
@@ -210,6 +211,11 @@ def sync_run_execute(
     finally:
         client.close()
         lease_release(connection=connection, owner=owner)
+    # A first sync of a large organization turns near-empty tables into large ones, and a
+    # big incremental one changes a good share of them: the planner's statistics are
+    # refreshed now rather than when autovacuum gets to them, whether the run ended well or
+    # not (what it wrote is kept).
+    rows.statistics_refresh_after(context.rows)
     return run
 
 

@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import path
@@ -100,7 +101,8 @@ def reports(request):
     now = _now()
     scope, form, values = _scope_from(request, now)
     team = request.team
-    last_sync = sync_selectors.team_last_synced_at(team=team)
+    last_sync, events_pruned_before = sync_selectors.team_sync_marks(team=team)
+    kept_from = report_selectors.utc_today(events_pruned_before) if events_pruned_before else None
     snapshot_state = report_services.report_snapshots_ensure(
         team=team, now=now, last_sync=last_sync
     )
@@ -109,7 +111,13 @@ def reports(request):
     stats = report_cache.open_finding_stats(scope=scope, policy=policy, version=version)
     sla = report_selectors.sla_summary(scope=scope, policy=policy, stats=stats)
     open_now = {row.severity: row.open for row in sla}
-    trend = _trends(scope=scope, version=version, snapshot_state=snapshot_state, open_now=open_now)
+    trend = _trends(
+        scope=scope,
+        version=version,
+        snapshot_state=snapshot_state,
+        open_now=open_now,
+        kept_from=kept_from,
+    )
     team_repositories = list(
         report_selectors.team_repositories(team).only("id", "name", "archived")
     )
@@ -138,6 +146,9 @@ def reports(request):
         "sla": sla,
         "sla_policy": policy,
         "trend": trend,
+        # Said when the period starts before the first day whose events are all kept.
+        "history_kept_from": kept_from if kept_from and scope.first_day < kept_from else None,
+        "events_retention_days": settings.PORTAL_EVENTS_RETENTION_DAYS,
         "severity_rows": trend.severity_rows(open_now),
         "daily_rows": _daily_rows(trend),
         "remediation": report_cache.time_to_remediate(scope=scope, version=version),
@@ -218,7 +229,9 @@ def _owner_options(form: ReportFilterForm, scope: ReportScope) -> SafeString:
     )
 
 
-def _trends(*, scope: ReportScope, version: str, snapshot_state, open_now: dict[str, int]):
+def _trends(
+    *, scope: ReportScope, version: str, snapshot_state, open_now: dict[str, int], kept_from
+):
     """The period's trends, in agreement with the page's other figures whatever the state of
     the snapshot rebuild: the flows since the day of the last rebuild (all of them while a
     first rebuild is on its way) come from the mirror, as time to remediate does, and
@@ -226,7 +239,11 @@ def _trends(*, scope: ReportScope, version: str, snapshot_state, open_now: dict[
     rebuilt_at = snapshot_state.rebuilt_at if snapshot_state else None
     mirror_from = report_selectors.utc_today(rebuilt_at) if rebuilt_at else scope.first_day
     trend = report_cache.trends(
-        scope=scope, version=version, snapshots_rebuilt_at=rebuilt_at, mirror_from=mirror_from
+        scope=scope,
+        version=version,
+        snapshots_rebuilt_at=rebuilt_at,
+        mirror_from=mirror_from,
+        kept_from=kept_from,
     )
     today = report_selectors.utc_today(scope.now)
     if scope.first_day <= today <= scope.last_day:

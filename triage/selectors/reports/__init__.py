@@ -58,7 +58,13 @@ from triage.selectors.reports.sla import (
     sla_findings,
     sla_summary,
 )
-from triage.selectors.reports.trends import DayPoint, Trends, WeekPoint, trends
+from triage.selectors.reports.trends import (
+    DayPoint,
+    Trends,
+    WeekPoint,
+    history_kept_from,
+    trends,
+)
 
 __all__ = [
     "BY_OWNER",
@@ -87,6 +93,7 @@ __all__ = [
     "campaign_report",
     "fix_funnel",
     "forecasts",
+    "history_kept_from",
     "last_scans_by_repository",
     "open_by_severity",
     "open_finding_stats",

@@ -15,12 +15,20 @@ from triage.models import (
     DailyFindingSnapshot,
     Finding,
     FindingEvent,
+    FindingEventBaseline,
     FindingEventType,
     FindingStatus,
     KolegaConnection,
 )
 from triage.models.reports import SEVERITIES
-from triage.reports.replay import DayCount, day_counts, ordered_events, replay
+from triage.reports.replay import (
+    DayCount,
+    baselines_of,
+    day_counts,
+    history_kept_from,
+    ordered_events,
+    replay,
+)
 from triage.selectors.reports.scope import OpenBySeverity, ReportScope
 
 
@@ -100,14 +108,48 @@ def _events_of_findings(scope: ReportScope) -> Q:
     return condition
 
 
-def _scoped_day_counts(scope: ReportScope) -> list[DayCount]:
-    """One repository's or one owner's history, replayed from its findings' events (a few
-    thousand rows). An owner's history is that of the findings the owner has now."""
-    events = FindingEvent.objects.filter(
-        _events_of_findings(scope), team=scope.team, event_timestamp__lt=scope.end
+def _finding_severity() -> Subquery:
+    """The severity of an event's finding, for a query of events."""
+    return Subquery(
+        Finding.objects.filter(
+            connection_id=OuterRef("connection_id"), upstream_id=OuterRef("finding_upstream_id")
+        ).values("severity")[:1]
     )
-    flows = replay(ordered_events(events, stream=False))
-    return list(day_counts(flows, first_day=scope.first_day, last_day=scope.last_day))
+
+
+# `trends(kept_from=...)` when the caller has not read it.
+KEPT_FROM_UNREAD = date.min
+
+
+def _scoped_day_counts(scope: ReportScope, kept_from: date | None) -> list[DayCount]:
+    """One repository's or one owner's history, replayed from its findings' events (a few
+    thousand rows) and the baselines of those whose older events were pruned. An owner's
+    history is that of the findings the owner has now. It starts on the first day whose
+    events are all kept: before it there is nothing left to replay."""
+    findings = _events_of_findings(scope)
+    events = FindingEvent.objects.filter(findings, team=scope.team, event_timestamp__lt=scope.end)
+    if kept_from == KEPT_FROM_UNREAD:
+        kept_from = history_kept_from(team=scope.team)
+    # Baselines exist only once events were pruned.
+    baselines = (
+        baselines_of(FindingEventBaseline.objects.filter(findings, team=scope.team))
+        if kept_from is not None
+        else {}
+    )
+    # Events may carry no severity: the finding's own stands in, as in the team's rebuild
+    # (read with the events, in the same query).
+    rows = ordered_events(
+        events.annotate(finding_severity=_finding_severity()),
+        stream=False,
+        extra=("finding_severity",),
+    )
+    flows = replay(
+        (row[:-1] for row in rows),
+        fallback_severity={(row[0], row[1]): row[-1] for row in rows},
+        baselines=baselines,
+    )
+    first_day = scope.first_day if kept_from is None else max(scope.first_day, kept_from)
+    return list(day_counts(flows, first_day=first_day, last_day=scope.last_day))
 
 
 def _team_day_counts(scope: ReportScope) -> list[DayCount]:
@@ -164,14 +206,11 @@ def _mirror_day_counts(scope: ReportScope, *, first_day: date) -> list[DayCount]
         )
     if scope.owner is not None:
         reopened = reopened.filter(_events_of_findings(scope))
-    finding_severity = Finding.objects.filter(
-        connection_id=OuterRef("connection_id"), upstream_id=OuterRef("finding_upstream_id")
-    ).values("severity")[:1]
     reopened = (
         reopened.annotate(
             day=TruncDate("event_timestamp", tzinfo=UTC),
             # Events may carry no severity; the finding's own stands in then, as in a rebuild.
-            level=Coalesce(Lower("severity"), Subquery(finding_severity)),
+            level=Coalesce(Lower("severity"), _finding_severity()),
         )
         .values_list("day", "level")
         .annotate(n=Count("id"))
@@ -183,7 +222,12 @@ def _mirror_day_counts(scope: ReportScope, *, first_day: date) -> list[DayCount]
     return [DayCount(day, severity, 0, *flows) for (day, severity), flows in counts.items()]
 
 
-def trends(*, scope: ReportScope, mirror_from: date | None = None) -> Trends:
+def trends(
+    *,
+    scope: ReportScope,
+    mirror_from: date | None = None,
+    kept_from: date | None = KEPT_FROM_UNREAD,
+) -> Trends:
     """Open findings per day and severity, new/reopened/resolved per week (weeks start Monday).
 
     The team's figures come from the daily snapshots; one repository's or one owner's are
@@ -191,9 +235,10 @@ def trends(*, scope: ReportScope, mirror_from: date | None = None) -> Trends:
     From `mirror_from` on (the day of the last rebuild), the flows are read from the mirror
     instead, as time to remediate and the open counts are: a change made since the rebuild,
     or whose events the next sync has yet to bring, shows in every figure of the page at once.
+    `kept_from` is `history_kept_from` when the caller has read it already.
     """
     narrowed = scope.repository is not None or scope.owner is not None
-    rows = _scoped_day_counts(scope) if narrowed else _team_day_counts(scope)
+    rows = _scoped_day_counts(scope, kept_from) if narrowed else _team_day_counts(scope)
     if mirror_from is not None and mirror_from <= scope.last_day:
         mirror_from = max(mirror_from, scope.first_day)
         rows = [
