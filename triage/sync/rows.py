@@ -572,7 +572,7 @@ def fix_progress_store(*, fix: Fix, progress: kolega.FixProgress) -> None:
 
 # The tables each kind of row a sync counts (`SyncContext.wrote`) goes to.
 TABLES_OF_ROWS = {
-    "findings": (Finding,),
+    "findings": (Finding, FindingSearch),
     "finding_events": (FindingEvent,),
     "scan_batches": (ScanBatch, ScanBatchFinding),
     "repositories": (Repository,),
@@ -583,7 +583,7 @@ TABLES_OF_ROWS = {
 
 
 def statistics_refresh(
-    of: Iterable[type[models.Model]] = (Finding, FindingEvent, ScanBatchFinding),
+    of: Iterable[type[models.Model]] = (Finding, FindingSearch, FindingEvent, ScanBatchFinding),
 ) -> None:
     """ANALYZE the tables of the models `of` (PostgreSQL; SQLite plans without statistics)."""
     if db.vendor != "postgresql":
