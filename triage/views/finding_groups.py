@@ -21,6 +21,8 @@ from triage.selectors.reports.scope import sla_policy_of
 from triage.services import dismissals as dismissal_services
 from triage.views.finding_rows import decorate_rows
 from triage.views.findings import (
+    GROUP_BY_RULE,
+    GROUP_PARAMETER,
     _filter_params,
     _filtered,
     _form_values,
@@ -33,8 +35,6 @@ from triage.views.htmx import fragment_only, render_fragment, render_page
 from triage.views.list_filters import ignored_filters
 from triage.views.options import select_options
 
-GROUP_PARAMETER = "group"
-GROUP_BY_RULE = "rule"
 # Parameters of the grouped page that are not filters: where a group action or the link to a
 # rule's findings leads, they are left out.
 GROUP_PAGE_PARAMETERS = (GROUP_PARAMETER, "page")

@@ -48,7 +48,7 @@ from triage.views.htmx import (
     render_page,
     send_events,
 )
-from triage.views.list_filters import ignored_filters
+from triage.views.list_filters import ignored_choice, ignored_filters
 from triage.views.options import select_options
 
 # Keyboard keys of the table, by status; the help dialog and findings.js read the same map.
@@ -87,6 +87,9 @@ def _query(params: QueryDict, **changes) -> str:
 
 # My queue is this page scoped to the user's open findings: the scope rides in the URL state
 # the page posts (``filter_query``), so "all matching" of a bulk action means all in the queue.
+# The findings page grouped: by rule (``?group=rule``, views/finding_groups.py), or not.
+GROUP_PARAMETER = "group"
+GROUP_BY_RULE = "rule"
 QUEUE_SCOPE = "queue"
 QUEUE_DEFAULT_SORT = "sla"
 
@@ -209,7 +212,10 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
     params = _filter_params(query, queue=queue)
     sla_days = sla_policy_of(request.team).days
     page, filterset = _page_of(request, sla_days, query, queue=queue)
-    ignored = ignored_filters(filterset)
+    # A grouping other than by rule is answered with the table, and said so.
+    ignored = ignored_filters(filterset) + ignored_choice(
+        "grouping", query.get(GROUP_PARAMETER), (GROUP_BY_RULE,)
+    )
     sort_key = selectors.sort_of(params.get("sort"))
     can_triage = can(request, Role.TRIAGER)
     decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days, can_triage=can_triage)

@@ -71,6 +71,15 @@ def _shown(value: str) -> str:
     return f"“{value}”"
 
 
+def ignored_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> list[str]:
+    """The sentence for a URL parameter outside a FilterSet (such as the findings page's
+    grouping) whose value is not one of ``allowed``; nothing when it is absent or allowed."""
+    if not value or value in allowed:
+        return []
+    choices = ", ".join(f"“{choice}”" for choice in allowed)
+    return [f"Ignored the {name} {_shown(value)}: it can be {choices} only."]
+
+
 def ignored_filters(filterset: FilterSet) -> list[str]:
     """One sentence per filter the FilterSet left out of its query, naming the filter by its
     label and saying why; nothing for an unbound or valid FilterSet."""

@@ -372,8 +372,10 @@ def test_grouped_page_survives_a_page_out_of_range_and_hostile_group_values(
     other = viewer_client.get(_url(team), {"group": "repository"})
 
     assert set(_groups(beyond)) == set(_groups(garbage)) == {SQLI, XSS}
-    # Only the rule grouping exists: anything else lists the findings.
+    # Only the rule grouping exists: anything else lists the findings, and says so.
     assert other.status_code == 200 and "data-rule-group" not in other.content.decode()
+    assert "Ignored the grouping “repository”: it can be “rule” only." in (other.content.decode())
+    assert "Ignored the grouping" not in viewer_client.get(_url(team)).content.decode()
 
 
 def test_a_whole_rule_is_assigned_from_its_group_and_the_owner_filters_are_offered(
