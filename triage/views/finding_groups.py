@@ -28,6 +28,7 @@ from triage.views.findings import (
     _form_values,
     _query,
     _repository_options,
+    ignored_page_parameters,
     list_page,
     owner_filter_context,
 )
@@ -80,7 +81,7 @@ def rule_groups_page(request):
     """The findings page grouped by rule (the findings view calls this for ``?group=rule``)."""
     filters = _filters_only(request.GET)
     filterset = _filtered(request, filters)
-    ignored = ignored_filters(filterset)
+    ignored = ignored_filters(filterset) + ignored_page_parameters(request.GET)
     sort_key = selectors.sort_of(filters.get("sort"))
     page = group_selectors.rule_groups_page(filterset.qs, number=request.GET.get("page"))
     _decorate_groups(page.object_list, filters=filters, team_slug=request.team.slug)

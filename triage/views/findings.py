@@ -48,7 +48,12 @@ from triage.views.htmx import (
     render_page,
     send_events,
 )
-from triage.views.list_filters import ignored_choice, ignored_filters
+from triage.views.list_filters import (
+    ignored_choice,
+    ignored_filters,
+    ignored_parameters,
+    shown,
+)
 from triage.views.options import select_options
 
 # Keyboard keys of the table, by status; the help dialog and findings.js read the same map.
@@ -213,8 +218,10 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
     sla_days = sla_policy_of(request.team).days
     page, filterset = _page_of(request, sla_days, query, queue=queue)
     # A grouping other than by rule is answered with the table, and said so.
-    ignored = ignored_filters(filterset) + ignored_choice(
-        "grouping", query.get(GROUP_PARAMETER), (GROUP_BY_RULE,)
+    ignored = (
+        ignored_filters(filterset)
+        + ignored_choice("grouping", query.get(GROUP_PARAMETER), (GROUP_BY_RULE,))
+        + ignored_page_parameters(query)
     )
     sort_key = selectors.sort_of(params.get("sort"))
     can_triage = can(request, Role.TRIAGER)
@@ -268,6 +275,21 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
         "dismissals_need_approval": dismissal_services.dismissals_need_approval(request.team),
         "nav_active": "findings",
     } | (_queue_context(request) if queue else {"list_url": _url("findings", request)})
+
+
+# What the findings page reads from its URL besides its filters.
+PAGE_PARAMETERS = ("sort", "cursor", "scope", GROUP_PARAMETER, "page")
+
+
+def ignored_page_parameters(query: QueryDict) -> list[str]:
+    """The sentences for a sort the page does not have and for parameters it does not know
+    (the filters' own errors are ``ignored_filters``')."""
+    sentences = ignored_parameters(query, {*FindingFilter.base_filters, *PAGE_PARAMETERS})
+    sort = query.get("sort")
+    if sort and sort not in selectors.SORTS:
+        default = selectors.SORTS[selectors.DEFAULT_SORT].label.lower()
+        sentences.append(f"Ignored the sort {shown(sort)}: sorted by {default} instead.")
+    return sentences
 
 
 def _url(name: str, request) -> str:

@@ -65,7 +65,8 @@ def _reason(field: forms.Field, error) -> str:
     return template.format(**(error.params or {}))
 
 
-def _shown(value: str) -> str:
+def shown(value: str) -> str:
+    """A value from the URL quoted for a sentence, cut short when long."""
     if len(value) > SHOWN_VALUE_LENGTH:
         value = value[: SHOWN_VALUE_LENGTH - 1] + "…"
     return f"“{value}”"
@@ -77,7 +78,17 @@ def ignored_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> li
     if not value or value in allowed:
         return []
     choices = ", ".join(f"“{choice}”" for choice in allowed)
-    return [f"Ignored the {name} {_shown(value)}: it can be {choices} only."]
+    return [f"Ignored the {name} {shown(value)}: it can be {choices} only."]
+
+
+def ignored_parameters(params, known) -> list[str]:
+    """One sentence per parameter of the URL the page does not know (a misspelt filter, a
+    link from elsewhere): it changed nothing, and the person should know."""
+    return [
+        f"Ignored the parameter {shown(name)}: this page has no such filter."
+        for name in params
+        if name not in known
+    ]
 
 
 def ignored_filters(filterset: FilterSet) -> list[str]:
@@ -100,7 +111,7 @@ def ignored_filters(filterset: FilterSet) -> list[str]:
         reason = _reason(form.fields[name], error)
         given = _given(form, name, error)
         if given:
-            sentences.append(f"Ignored the filter {label}: {_shown(given)} {reason}")
+            sentences.append(f"Ignored the filter {label}: {shown(given)} {reason}")
         else:
             sentences.append(f"Ignored the filter {label}: {reason}")
     return sentences

@@ -202,6 +202,22 @@ def test_another_teams_repository_or_batch_is_not_a_valid_filter(
         assert f"Ignored the filter {label}:" in response.content.decode()
 
 
+def test_an_unknown_parameter_or_sort_is_named_and_changes_nothing(team, repository, viewer_client):
+    high = FindingFactory(repository=repository, severity="high")
+    low = FindingFactory(repository=repository, severity="low")
+
+    misspelt = viewer_client.get(f"{_url(team)}?sevrity=low&sort=newest-ish")
+    page = misspelt.content.decode()
+
+    assert misspelt.status_code == 200
+    assert _row_ids(misspelt) == [high.pk, low.pk]  # unfiltered, in the default order
+    assert "Ignored the parameter “sevrity”: this page has no such filter." in page
+    assert "Ignored the sort “newest-ish”: sorted by " in page
+    # Known parameters of the page are not reported.
+    known = viewer_client.get(f"{_url(team)}?severity=low&sort=-severity&cursor=")
+    assert "Ignored the" not in known.content.decode()
+
+
 def test_other_teams_findings_never_appear(team, other_team, repository, viewer_client):
     mine = FindingFactory(repository=repository)
     FindingFactory(repository=RepositoryFactory(team=other_team))
