@@ -188,7 +188,12 @@ def sync_benchmark() -> list[Figure]:
     api_key = _scale_organization(env, findings=FINDINGS, repositories=REPOSITORIES, events=EVENTS)
     row_findings = min(ROW_BY_ROW_FINDINGS, FINDINGS)
     row_repositories = max(1, REPOSITORIES * row_findings // FINDINGS)
-    row_api_key = _scale_organization(env, findings=row_findings, repositories=row_repositories)
+    row_api_key = _scale_organization(
+        env,
+        findings=row_findings,
+        repositories=row_repositories,
+        events=EVENTS and row_findings * scale.EVENTS_PER_FINDING,  # the same shape
+    )
     print(f"   sandbox_scale: {time.perf_counter() - started:.0f}s", flush=True)
     with _sandbox_server(env) as base_url, local_receiver() as (receiver_url, _):
         (bulk_connection,) = _connections(env, base_url, api_key, 1, prefix="bulk")
