@@ -37,8 +37,8 @@ REQUESTS = max(100, int(os.environ.get("BENCH_FINDINGS_PAGE_REQUESTS", "150")))
 BULK_FINDINGS = int(os.environ.get("BENCH_FINDINGS_BULK", "1000"))
 BULK_LATENCY_MS = 20
 REPOSITORIES = 200
-# Page 2,000 of the whole list, or the last but one of a smaller mirror.
-DEEP_PAGE = min(2000, max(2, FINDINGS // 50 - 1))
+# Page 2,000 of the whole list, or the last full page of a smaller mirror.
+DEEP_PAGE = min(2000, max(2, FINDINGS // 50))
 
 PAGE_P95_TARGET_MS = 25.0 if scale.active() else 50.0
 GROUPS_P95_TARGET_MS = 100.0
