@@ -26,7 +26,7 @@ from bench.registry import Figure, benchmark
 
 FINDINGS = scale.findings("BENCH_FINDINGS")
 # At SCALE, five events per finding; else the organization's own one or two per finding.
-EVENTS = scale.current() and scale.events("BENCH_EVENTS", 0)
+EVENTS = scale.events("", 0) if scale.current() else None
 REPOSITORIES = int(os.environ.get("BENCH_REPOSITORIES", "50"))
 # The row-by-row path writes some 300,000 rows one statement at a time for 100,000
 # findings: hours. It runs on a smaller organization of the same shape, and the two paths
@@ -192,7 +192,7 @@ def sync_benchmark() -> list[Figure]:
         env,
         findings=row_findings,
         repositories=row_repositories,
-        events=EVENTS and row_findings * scale.EVENTS_PER_FINDING,  # the same shape
+        events=row_findings * scale.EVENTS_PER_FINDING if EVENTS else None,  # the same shape
     )
     print(f"   sandbox_scale: {time.perf_counter() - started:.0f}s", flush=True)
     with _sandbox_server(env) as base_url, local_receiver() as (receiver_url, _):
