@@ -74,12 +74,13 @@ def findings(variable: str, default: int = DEFAULT_FINDINGS) -> int:
     return scale if scale is not None else int(os.environ.get(variable, default))
 
 
-def events(variable: str, default: int) -> int:
-    """The finding events of a scaled benchmark: five per finding at SCALE, else its variable."""
+def events(variable: str | None = None, default: int = 0) -> int:
+    """The finding events of a scaled benchmark: five per finding at SCALE, else its variable
+    (else ``default``)."""
     scale = current()
-    return (
-        scale * EVENTS_PER_FINDING if scale is not None else int(os.environ.get(variable, default))
-    )
+    if scale is not None:
+        return scale * EVENTS_PER_FINDING
+    return int(os.environ.get(variable, default)) if variable else default
 
 
 def benchmarks(names: list[str], known: list[str]) -> list[str]:

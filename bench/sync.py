@@ -26,7 +26,7 @@ from bench.registry import Figure, benchmark
 
 FINDINGS = scale.findings("BENCH_FINDINGS")
 # At SCALE, five events per finding; else the organization's own one or two per finding.
-EVENTS = scale.events("", 0) if scale.current() else None
+EVENTS = scale.events() or None
 REPOSITORIES = int(os.environ.get("BENCH_REPOSITORIES", "50"))
 # The row-by-row path writes some 300,000 rows one statement at a time for 100,000
 # findings: hours. It runs on a smaller organization of the same shape, and the two paths

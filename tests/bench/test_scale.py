@@ -59,6 +59,7 @@ def test_without_scale_each_benchmark_keeps_its_own_size(monkeypatch):
     assert scale.findings("BENCH_DASHBOARD_FINDINGS") == 2000
     assert scale.findings("BENCH_OWNERSHIP_FINDINGS") == 100_000
     assert scale.events("BENCH_REPORT_EVENTS", 500_000) == 500_000
+    assert scale.events() == 0
     assert not scale.active()
 
 
@@ -67,6 +68,7 @@ def test_scale_sets_every_scaled_size_and_five_events_per_finding(monkeypatch):
     monkeypatch.setenv("BENCH_DASHBOARD_FINDINGS", "2000")
     assert scale.findings("BENCH_DASHBOARD_FINDINGS") == 1_000_000
     assert scale.events("BENCH_REPORT_EVENTS", 500_000) == 5_000_000
+    assert scale.events() == 5_000_000
     assert scale.active()
 
 
