@@ -60,6 +60,8 @@ deploy-check: install
 	ALLOWED_HOSTS=portal.example.com SANDBOX_ENABLED=0 \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
+## Performance figures into bench-results.json. SCALE=1000000 runs the benchmarks that grow with
+## the data at a million findings (about an hour and a half; see the README).
 bench: install
 	$(PY) -m bench
 

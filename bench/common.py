@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet
 
+from bench import scale
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
 
@@ -93,6 +95,9 @@ def run_child(args: list[str], env: dict[str, str], *, what: str) -> dict:
     )
     if completed.returncode != 0:
         raise RuntimeError(f"{what} failed:\n{completed.stderr[-4000:]}")
+    if scale.current() is not None:
+        # At scale the phases take minutes each: their times (`populated in ...`) are shown.
+        sys.stderr.write(completed.stderr)
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 

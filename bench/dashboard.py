@@ -4,7 +4,8 @@ Mirror rows are inserted with bulk_create straight into a database of their own
 (`<name>_dashboard_bench` on the PostgreSQL server of DATABASE_URL, else a SQLite file under
 var/bench), in a child process (`python -m bench.dashboard <database-url>`) so that its
 settings are its own. Server time is measured with Django's test Client in-process. Sizes can
-be lowered for a quick look with BENCH_DASHBOARD_FINDINGS and BENCH_DASHBOARD_REQUESTS.
+be lowered for a quick look with BENCH_DASHBOARD_FINDINGS and BENCH_DASHBOARD_REQUESTS. A
+scaled benchmark: SCALE sets its size and its target (see `bench.scale`).
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench import common
+from bench import common, scale
 from bench.registry import Figure, benchmark
 
-FINDINGS = int(os.environ.get("BENCH_DASHBOARD_FINDINGS", "100000"))
+FINDINGS = scale.findings("BENCH_DASHBOARD_FINDINGS")
 REQUESTS = max(100, int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "150")))
 REPOSITORIES = 200
 BATCHES_PER_REPOSITORY_AND_TYPE = 5
 ACTIVE_BATCHES = 12
 PULL_REQUESTS = 500
 
-P95_TARGET_MS = 100.0
+P95_TARGET_MS = 50.0 if scale.active() else 100.0
 SEVERITIES = ("critical", "high", "medium", "low")
 STATUSES = ("open", "open", "open", "resolved", "ignored", "false_positive")
 SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")

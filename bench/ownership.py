@@ -12,13 +12,13 @@ peak of Python allocations (tracing slows Python down too much to time the same 
 Mirror rows are inserted with bulk_create into a database of their own (`<name>_ownership_bench`
 on the PostgreSQL server of DATABASE_URL, else a SQLite file under var/bench), in a child
 process (`python -m bench.ownership <database-url>`) so that its memory and settings are its
-own. The size can be lowered for a quick look with BENCH_OWNERSHIP_FINDINGS.
+own. The size can be lowered for a quick look with BENCH_OWNERSHIP_FINDINGS; SCALE sets it
+(see `bench.scale`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 import time
@@ -26,16 +26,17 @@ import tracemalloc
 from datetime import UTC, datetime
 from unittest import mock
 
-from bench import common
+from bench import common, scale
 from bench.registry import Figure, benchmark
 
-FINDINGS = int(os.environ.get("BENCH_OWNERSHIP_FINDINGS", "100000"))
+FINDINGS = scale.findings("BENCH_OWNERSHIP_FINDINGS")
 REPOSITORIES = 200
 SQUADS = 30
 OWNER_MEMBERS = 8
 REPOSITORY_RULES = 12
 
-PASS_TARGET_S = 15.0
+# A pass reads every finding: 15 s per 100,000 findings, so at SCALE the same speed per finding.
+PASS_TARGET_S = 15.0 * max(1.0, FINDINGS / scale.DEFAULT_FINDINGS)
 # Bounded memory: a pass holds one chunk of rows and the compiled rules, whatever the number
 # of findings. Holding the 100,000 findings' rows at once (key, repository, path and owners
 # as Python tuples) takes about 27 MB of Python allocations, and model instances several

@@ -4,7 +4,10 @@ Mirror rows are inserted with bulk_create straight into a database of their own
 (`<name>_reports_bench` on the PostgreSQL server of DATABASE_URL, else a SQLite file under
 var/bench), in a child process (`python -m bench.reports <database-url>`) so that its memory
 and settings are its own. Server time is measured with Django's test Client in-process.
-Sizes can be lowered for a quick look with BENCH_REPORT_FINDINGS and BENCH_REPORT_EVENTS.
+Sizes can be lowered for a quick look with BENCH_REPORT_FINDINGS and BENCH_REPORT_EVENTS. A
+scaled benchmark: SCALE sets both sizes and the scaled target, p95 < 150 ms with the cache
+cold (see `bench.scale`). Rows are generated and written a batch at a time, so filling takes
+the same memory at a million findings as at a thousand.
 """
 
 from __future__ import annotations
@@ -18,17 +21,19 @@ import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
-from bench import common
+from bench import common, scale
 from bench.registry import Figure, benchmark
 
-FINDINGS = int(os.environ.get("BENCH_REPORT_FINDINGS", "100000"))
-EVENTS = int(os.environ.get("BENCH_REPORT_EVENTS", "500000"))
+FINDINGS = scale.findings("BENCH_REPORT_FINDINGS")
+EVENTS = scale.events("BENCH_REPORT_EVENTS", 500_000)
+BATCH = 5000
 REPOSITORIES = 300
 HISTORY_DAYS = 365
 PAGE_REQUESTS = 40
 UNCACHED_PAGE_REQUESTS = 15
 
 PAGE_P95_TARGET_MS = 300.0
+UNCACHED_P95_TARGET_MS = 150.0  # at SCALE: the first visit after a sync, nothing cached
 EXPORT_PEAK_TARGET_MB = 50.0
 SEVERITIES = ("critical", "high", "medium", "low")
 SCAN_TYPES = ("secrets_scan", "semgrep_scan", "sbom_scan", "deep_ai_scan")
@@ -52,7 +57,19 @@ def reports_benchmark() -> list[Figure]:
         ),
         Figure("reports_page_median_ms", result["page_median_ms"], "ms"),
         # The first request after a sync wrote rows: nothing kept in the cache for it.
-        Figure("reports_page_uncached_p95_ms", result["page_uncached_p95_ms"], "ms"),
+        Figure(
+            "reports_page_uncached_p95_ms",
+            result["page_uncached_p95_ms"],
+            "ms",
+            *(
+                (
+                    f"p95 < {UNCACHED_P95_TARGET_MS:.0f} ms with the cache cold",
+                    result["page_uncached_p95_ms"] < UNCACHED_P95_TARGET_MS,
+                )
+                if scale.active()
+                else ()
+            ),
+        ),
         Figure("reports_page_uncached_median_ms", result["page_uncached_median_ms"], "ms"),
         # The web process's own CPU per request (the rest is PostgreSQL and waiting for CPU).
         Figure("reports_page_p95_cpu_ms", result["page_p95_cpu_ms"], "ms"),
@@ -67,6 +84,8 @@ def reports_benchmark() -> list[Figure]:
             and result["export_rows"] == result["findings"],
         ),
         Figure("findings_csv_export_rows_per_second", result["export_rows_per_s"], "rows/s"),
+        # The process's resident memory while streaming, above what it held before the export.
+        Figure("findings_csv_export_rss_growth_mb", result["export_rss_growth_mb"], "MB"),
         Figure("findings_csv_export_size_mb", result["export_size_mb"], "MB"),
         Figure("report_snapshots_rebuild_seconds", result["rebuild_seconds"], "s"),
         Figure("reports_bench_findings", result["findings"], "findings"),
@@ -194,11 +213,14 @@ def _populate(rng: random.Random, now: datetime) -> dict:
                     created_at=at,
                 )
             )
-        if len(events) >= 20000:
-            FindingEvent.objects.bulk_create(events, batch_size=5000)
+        if len(findings) >= BATCH:
+            FindingSearch.objects.write_of(Finding.objects.bulk_create(findings))
+            findings = []
+        if len(events) >= BATCH:
+            FindingEvent.objects.bulk_create(events)
             events = []
-    FindingSearch.objects.write_of(Finding.objects.bulk_create(findings, batch_size=5000))
-    FindingEvent.objects.bulk_create(events, batch_size=5000)
+    FindingSearch.objects.write_of(Finding.objects.bulk_create(findings))
+    FindingEvent.objects.bulk_create(events)
     fixes = Fix.objects.bulk_create(
         [
             Fix(
@@ -239,37 +261,37 @@ def _top_up_events(rng: random.Random, now: datetime, team) -> None:
     missing = EVENTS - FindingEvent.objects.filter(team=team).count()
     if missing <= 0:
         return
-    findings = list(
-        Finding.objects.filter(team=team).values_list(
-            "connection_id",
-            "upstream_id",
-            "repository__upstream_id",
-            "severity",
-            "status",
-            "first_detected_at",
-        )
-    )
-    rows = []
-    for n in range(missing):
-        connection_id, upstream_id, repository_id, severity, status, first = rng.choice(findings)
-        at = first + (now - first) * rng.random()
-        rows.append(
-            FindingEvent(
-                team=team,
-                connection_id=connection_id,
-                synced_at=now,
-                upstream_id=f"fix-event-{now.timestamp():.0f}-{n}",
-                organization_id="org-bench",
-                repository_upstream_id=repository_id,
-                finding_upstream_id=upstream_id,
-                event_type="fix_started",
-                new_status=status,
-                severity=severity,
-                event_timestamp=at,
-                created_at=at,
+    findings = Finding.objects.filter(team=team).order_by("pk")
+    count = findings.count()
+    rows, written = [], 0
+    columns = ("connection_id", "upstream_id", "repository__upstream_id", "severity", "status")
+    values = findings.values_list(*columns, "first_detected_at")
+    for index, row in enumerate(values.iterator(chunk_size=BATCH)):
+        connection_id, upstream_id, repository_id, severity, status, first = row
+        # Spread over every finding, `missing` in all: the n-th gets its share of them.
+        for _ in range((index + 1) * missing // count - index * missing // count):
+            at = first + (now - first) * rng.random()
+            written += 1
+            rows.append(
+                FindingEvent(
+                    team=team,
+                    connection_id=connection_id,
+                    synced_at=now,
+                    upstream_id=f"fix-event-{now.timestamp():.0f}-{written}",
+                    organization_id="org-bench",
+                    repository_upstream_id=repository_id,
+                    finding_upstream_id=upstream_id,
+                    event_type="fix_started",
+                    new_status=status,
+                    severity=severity,
+                    event_timestamp=at,
+                    created_at=at,
+                )
             )
-        )
-    FindingEvent.objects.bulk_create(rows, batch_size=5000)
+        if len(rows) >= BATCH:
+            FindingEvent.objects.bulk_create(rows)
+            rows = []
+    FindingEvent.objects.bulk_create(rows)
 
 
 def _keep_quota_reading(team, now: datetime) -> None:
@@ -306,12 +328,26 @@ def _percentiles(timings: list[float]) -> tuple[float, float]:
     return round(p95, 1), round(statistics.median(timings), 1)
 
 
-def _consume(response) -> tuple[int, int]:
+def _resident_mb() -> float:
+    """The process's resident memory now (Linux), in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _consume(response) -> tuple[int, int, float]:
+    """Read a streamed response: its bytes, its lines, and the most the process's resident
+    memory grew above what it was before (sampled every 1,000 chunks; 0 off Linux)."""
     size = lines = 0
-    for chunk in response.streaming_content:
+    sampled = os.path.exists("/proc/self/statm")
+    before = highest = _resident_mb() if sampled else 0.0
+    for n, chunk in enumerate(response.streaming_content):
         size += len(chunk)
         lines += chunk.count(b"\n")
-    return size, lines
+        if sampled and n % 1000 == 0:
+            highest = max(highest, _resident_mb())
+    if sampled:
+        highest = max(highest, _resident_mb())
+    return size, lines, highest - before
 
 
 def _run(database_url: str) -> dict:
@@ -389,7 +425,7 @@ def _run(database_url: str) -> dict:
 
     export_url = reverse("reports-export-findings", kwargs={"team_slug": "bench"})
     started = time.perf_counter()
-    size, lines = _consume(client.get(export_url))
+    size, lines, rss_growth = _consume(client.get(export_url))
     export_seconds = time.perf_counter() - started
     # Memory on a second pass: tracing slows Python down too much to time the same pass.
     tracemalloc.start()
@@ -411,6 +447,7 @@ def _run(database_url: str) -> dict:
         "export_peak_mb": round(peak / 1e6, 2),
         "export_size_mb": round(size / 1e6, 2),
         "export_rows_per_s": round(export_rows / export_seconds),
+        "export_rss_growth_mb": round(rss_growth, 1),
     }
 
 

@@ -1,7 +1,10 @@
 """One measured sync, run in its own process so its peak memory is its own.
 
 `python -m bench.sync_process <connection-id> full|incremental|row-by-row` prints one JSON
-object: seconds, API requests, rows written, findings mirrored and peak resident memory.
+object: seconds, API requests, rows written, findings mirrored and peak resident memory, with
+the seconds spent writing pages (each page's transaction: the database side of the sync),
+those spent in HTTP exchanges with the sandbox and the slowest exchange (a page deep in a
+listing costing more than the first would show there).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import resource
 import sys
 import time
+from contextlib import contextmanager
 
 
 def _row_by_row() -> None:
@@ -73,6 +77,36 @@ def _row_by_row() -> None:
     rows.scan_batch_findings_link = link
 
 
+def _timed() -> dict:
+    """Sum the time of every page written and of every HTTP exchange (a reader thread fetches
+    ahead while pages are written, so the two overlap)."""
+    from triage.kolega.client import KolegaClient
+    from triage.sync.runs import SyncContext
+
+    spent = {"writing": 0.0, "http": 0.0, "slowest_request": 0.0}
+    page, exchange = SyncContext.page, KolegaClient._exchange
+
+    @contextmanager
+    def timed_page(self, phase):
+        started = time.perf_counter()
+        with page(self, phase):
+            yield
+        spent["writing"] += time.perf_counter() - started
+
+    def timed_exchange(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return exchange(self, *args, **kwargs)
+        finally:
+            seconds = time.perf_counter() - started
+            spent["http"] += seconds
+            spent["slowest_request"] = max(spent["slowest_request"], seconds)
+
+    SyncContext.page = timed_page
+    KolegaClient._exchange = timed_exchange
+    return spent
+
+
 def main(connection_id: int, mode: str) -> dict:
     import django
 
@@ -82,6 +116,7 @@ def main(connection_id: int, mode: str) -> dict:
 
     if mode == "row-by-row":
         _row_by_row()
+    spent = _timed()
     connection = KolegaConnection.objects.get(pk=connection_id)
     sync = sync_connection_incremental if mode == "incremental" else sync_connection_full
     started = time.perf_counter()
@@ -92,6 +127,9 @@ def main(connection_id: int, mode: str) -> dict:
         "error": run.error,
         "kind": run.kind,
         "seconds": seconds,
+        "writing_seconds": spent["writing"],
+        "http_seconds": spent["http"],
+        "slowest_request_seconds": spent["slowest_request"],
         "requests": run.requests,
         "rows_written": run.rows_written,
         "rows": run.details.get("rows", {}),

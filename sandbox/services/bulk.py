@@ -14,14 +14,16 @@ from django.db.models import JSONField, Model
 CHUNK = 5000
 
 
-def bulk_insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
+def bulk_insert(model: type[Model], rows: list[dict[str, Any]], *, table: str = "") -> None:
+    """Insert ``rows`` (dicts by attname) into ``model``'s table, or into ``table`` (quoted)
+    shaped like it."""
     if not rows:
         return
     names = list(rows[0])
     by_attname = {field.attname: field for field in model._meta.concrete_fields}
     fields = [by_attname[name] for name in names]
     columns = [field.column for field in fields]
-    table = connection.ops.quote_name(model._meta.db_table)
+    table = table or connection.ops.quote_name(model._meta.db_table)
     quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
     if connection.vendor == "postgresql":
         _copy(table, quoted, fields, names, rows)

@@ -3,6 +3,8 @@
 import random
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -137,13 +139,24 @@ def statistics_refresh() -> None:
 
 
 def organization_scale_create(
-    *, repositories: int, findings: int, slug: str | None = None, seed: int = 0
+    *,
+    repositories: int,
+    findings: int,
+    slug: str | None = None,
+    seed: int = 0,
+    events: int | None = None,
 ) -> ScaleResult:
-    """An organization with ``repositories`` repositories sharing ``findings`` findings."""
+    """An organization with ``repositories`` repositories sharing ``findings`` findings.
+
+    Each finding has its detection event and, when it is no longer open, the event that
+    changed its status; with ``events``, fix activity (which changes no status) brings the
+    feed to about that many events. Rows are generated and written BATCH_SIZE findings at a
+    time (COPY on PostgreSQL), so a million findings and five million events take the memory
+    of one batch.
+    """
     started = time.perf_counter()
     rng = random.Random(seed)
     now = clock.now()
-    statuses = [status for status, weight in STATUS_WEIGHTS for _ in range(weight)]
     with transaction.atomic():
         organization, key = organization_create(
             name=f"Scale Corp {repositories}x{findings}", slug=slug, key_name="Benchmark key"
@@ -190,100 +203,182 @@ def organization_scale_create(
         ScanBatch.objects.bulk_create(batches.values(), batch_size=BATCH_SIZE)
         ScanRun.objects.bulk_create(runs, batch_size=BATCH_SIZE)
 
-        finding_rows, link_rows, event_rows = [], [], []
-        for n in range(findings):
-            repo = repos[n % repositories]
-            check_id, title, severity, category, cwe, owasp, pattern, scan_type = CHECKS[
-                n % len(CHECKS)
-            ]
-            finding_id = uuid.uuid4()
-            detected = now - timedelta(days=1 + rng.random() * 89)
-            status = rng.choice(statuses)
-            file_path = pattern.format(n=n)
-            batch = batches[(repo.id, scan_type)]
-            finding_rows.append(
-                {
-                    "id": finding_id,
-                    "organization_id": organization.id,
-                    "repository_id": repo.id,
-                    "source_repo_id": source_by_repo[repo.id].id,
-                    "scan_type": scan_type,
-                    "check_id": check_id,
-                    "title": title,
-                    "message": f"{title} in {file_path}",
-                    "severity": severity,
-                    "category": category,
-                    "status": status,
-                    "file_path": file_path,
-                    "line": 1 + n % 400,
-                    "cwe": [cwe],
-                    "owasp": [owasp],
-                    "references": [f"https://cwe.mitre.org/data/definitions/{cwe[4:]}.html"],
-                    "cvss_base_score": None,
-                    "cvss_severity": None,
-                    "cvss_vector": None,
-                    "fingerprint": f"{check_id}:{n}",
-                    "first_detected_at": detected,
-                    "last_detected_at": now - timedelta(days=1),
-                    "resolved_at": now - timedelta(hours=12)
-                    if status == FindingStatus.RESOLVED
-                    else None,
-                    "created_at": detected,
-                    "updated_at": now,
-                }
-            )
-            link_rows.append({"batch_id": batch.id, "finding_id": finding_id})
-            event = {
-                "organization_id": organization.id,
-                "repository_id": repo.id,
-                "finding_id": finding_id,
-                "scan_type": scan_type,
-                "severity": severity,
-                "check_id": check_id,
-                "file_path": file_path,
-                "actor_user_id": None,
-                "metadata": {},
-            }
-            event_rows.append(
-                event
-                | {
-                    "id": uuid.uuid4(),
-                    "scan_batch_id": batch.id,
-                    "event_type": "detected",
-                    "previous_status": None,
-                    "new_status": FindingStatus.OPEN,
-                    "event_timestamp": detected,
-                    "created_at": detected,
-                }
-            )
-            if status != FindingStatus.OPEN:
-                changed = detected + timedelta(hours=1 + rng.random() * 24)
-                event_rows.append(
-                    event
-                    | {
-                        "id": uuid.uuid4(),
-                        "scan_batch_id": None,
-                        "event_type": "resolved_auto"
-                        if status == FindingStatus.RESOLVED
-                        else "status_changed",
-                        "previous_status": FindingStatus.OPEN,
-                        "new_status": status,
-                        "event_timestamp": changed,
-                        "created_at": changed,
-                    }
-                )
-        bulk_insert(Finding, finding_rows)
-        bulk_insert(BatchFinding, link_rows)
-        # Oldest first, so sequence numbers follow time as they would in a live feed.
-        event_rows.sort(key=lambda row: row["event_timestamp"])
-        bulk_insert(FindingEvent, event_rows)
-        events = event_rows
+        rows = _finding_rows(
+            rng,
+            now=now,
+            organization=organization,
+            repos=repos,
+            sources=source_by_repo,
+            batches=batches,
+            findings=findings,
+            events=events,
+        )
+        event_count = 0
+        with _staged(FindingEvent) as stage:
+            for finding_rows, link_rows, event_rows in rows:
+                bulk_insert(Finding, finding_rows)
+                bulk_insert(BatchFinding, link_rows)
+                bulk_insert(FindingEvent, event_rows, table=stage)
+                event_count += len(event_rows)
+            # Oldest first, so sequence numbers follow time as they would in a live feed.
+            _insert_sorted(FindingEvent, stage, order_by="event_timestamp")
     statistics_refresh()
     return ScaleResult(
         organization=organization,
         api_key=key,
         repositories=repositories,
         findings=findings,
-        events=len(events),
+        events=event_count,
         seconds=time.perf_counter() - started,
     )
+
+
+def _finding_rows(
+    rng: random.Random,
+    *,
+    now,
+    organization: Organization,
+    repos: list[Repository],
+    sources: dict,
+    batches: dict,
+    findings: int,
+    events: int | None,
+) -> Iterator[tuple[list[dict], list[dict], list[dict]]]:
+    """The rows of the findings, their batch links and their events, BATCH_SIZE findings at
+    a time."""
+    statuses = [status for status, weight in STATUS_WEIGHTS for _ in range(weight)]
+    finding_rows, link_rows, event_rows = [], [], []
+    for n in range(findings):
+        repo = repos[n % len(repos)]
+        check_id, title, severity, category, cwe, owasp, pattern, scan_type = CHECKS[
+            n % len(CHECKS)
+        ]
+        finding_id = uuid.uuid4()
+        detected = now - timedelta(days=1 + rng.random() * 89)
+        status = rng.choice(statuses)
+        file_path = pattern.format(n=n)
+        batch = batches[(repo.id, scan_type)]
+        finding_rows.append(
+            {
+                "id": finding_id,
+                "organization_id": organization.id,
+                "repository_id": repo.id,
+                "source_repo_id": sources[repo.id].id,
+                "scan_type": scan_type,
+                "check_id": check_id,
+                "title": title,
+                "message": f"{title} in {file_path}",
+                "severity": severity,
+                "category": category,
+                "status": status,
+                "file_path": file_path,
+                "line": 1 + n % 400,
+                "cwe": [cwe],
+                "owasp": [owasp],
+                "references": [f"https://cwe.mitre.org/data/definitions/{cwe[4:]}.html"],
+                "cvss_base_score": None,
+                "cvss_severity": None,
+                "cvss_vector": None,
+                "fingerprint": f"{check_id}:{n}",
+                "first_detected_at": detected,
+                "last_detected_at": now - timedelta(days=1),
+                "resolved_at": now - timedelta(hours=12)
+                if status == FindingStatus.RESOLVED
+                else None,
+                "created_at": detected,
+                "updated_at": now,
+            }
+        )
+        link_rows.append({"batch_id": batch.id, "finding_id": finding_id})
+        event = {
+            "organization_id": organization.id,
+            "repository_id": repo.id,
+            "finding_id": finding_id,
+            "scan_type": scan_type,
+            "severity": severity,
+            "check_id": check_id,
+            "file_path": file_path,
+            "actor_user_id": None,
+            "metadata": {},
+        }
+        own = [
+            event
+            | {
+                "id": uuid.uuid4(),
+                "scan_batch_id": batch.id,
+                "event_type": "detected",
+                "previous_status": None,
+                "new_status": FindingStatus.OPEN,
+                "event_timestamp": detected,
+                "created_at": detected,
+            }
+        ]
+        if status != FindingStatus.OPEN:
+            changed = detected + timedelta(hours=1 + rng.random() * 24)
+            own.append(
+                event
+                | {
+                    "id": uuid.uuid4(),
+                    "scan_batch_id": None,
+                    "event_type": "resolved_auto"
+                    if status == FindingStatus.RESOLVED
+                    else "status_changed",
+                    "previous_status": FindingStatus.OPEN,
+                    "new_status": status,
+                    "event_timestamp": changed,
+                    "created_at": changed,
+                }
+            )
+        # The n-th finding's share of `events`, so the feed holds about that many in all.
+        share = (n + 1) * events // findings - n * events // findings if events else 0
+        for _ in range(share - len(own)):
+            at = detected + (now - detected) * rng.random()
+            own.append(
+                event
+                | {
+                    "id": uuid.uuid4(),
+                    "scan_batch_id": None,
+                    "event_type": "fix_started",
+                    "previous_status": status,
+                    "new_status": status,
+                    "event_timestamp": at,
+                    "created_at": at,
+                }
+            )
+        event_rows.extend(own)
+        if len(finding_rows) == BATCH_SIZE:
+            yield finding_rows, link_rows, event_rows
+            finding_rows, link_rows, event_rows = [], [], []
+    yield finding_rows, link_rows, event_rows
+
+
+@contextmanager
+def _staged(model) -> Iterator[str]:
+    """A temporary table shaped like ``model``'s, dropped after use; yields its name."""
+    quote = connection.ops.quote_name
+    stage = quote(f"stage_{model._meta.db_table}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {stage} AS SELECT * FROM {quote(model._meta.db_table)} "
+            "WHERE 1 = 0"
+        )
+    try:
+        yield stage
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+
+
+def _insert_sorted(model, stage: str, *, order_by: str) -> None:
+    """Move every row of ``stage`` into ``model``'s table in ``order_by`` order, letting the
+    table number them (the database sorts, on disk if it must)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(field.column) for field in model._meta.concrete_fields if not field.primary_key
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
+            f"SELECT {columns} FROM {stage} ORDER BY {quote(order_by)}"
+        )

@@ -20,9 +20,9 @@ PAGE_SIZE = 200  # the contract's maximum `limit`: fewest requests for a full wa
 EXTRA_PAGES_ALLOWED = 3
 
 # The most pages one walk reads, whatever `total` the server announces: a server claiming a
-# billion items must not keep a sync walking (and writing) for days. 10,000 pages of 200 is
-# two million items, more than any organization the portal serves.
-MAX_PAGES = 10_000
+# billion items must not keep a sync walking (and writing) for days. 50,000 pages of 200 is
+# ten million items: the five million finding events of a million-finding organization, twice.
+MAX_PAGES = 50_000
 
 M = TypeVar("M", bound=KolegaModel)
 

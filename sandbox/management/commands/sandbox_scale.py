@@ -11,15 +11,23 @@ class Command(BaseCommand):
         parser.add_argument("--findings", type=int, default=100_000)
         parser.add_argument("--slug", help="organization slug (default: generated)")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--events",
+            type=int,
+            help="about this many finding events in all (default: one or two per finding)",
+        )
 
     def handle(self, *args, **options):
         if options["repos"] < 1 or options["findings"] < 0:
             raise CommandError("--repos must be at least 1 and --findings not negative")
+        if options["events"] is not None and options["events"] < 0:
+            raise CommandError("--events must not be negative")
         result = organization_scale_create(
             repositories=options["repos"],
             findings=options["findings"],
             slug=options["slug"],
             seed=options["seed"],
+            events=options["events"],
         )
         self.stdout.write(
             f"Organization {result.organization.name} ({result.organization.slug}): "
