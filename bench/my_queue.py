@@ -20,7 +20,14 @@ import time
 from datetime import UTC, datetime
 
 from bench import common
-from bench.findings import REPOSITORIES, REQUESTS, _p95, _populate_mirror, _timed
+from bench.findings import (
+    REPOSITORIES,
+    REQUESTS,
+    UNSCALED_FINDINGS,
+    _p95,
+    _populate_mirror,
+    _timed,
+)
 from bench.registry import Figure, benchmark
 
 P95_TARGET_MS = 50.0
@@ -120,7 +127,7 @@ def _run() -> dict:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    data = _populate_mirror(random.Random(20261206), datetime.now(UTC))
+    data = _populate_mirror(random.Random(20261206), datetime.now(UTC), UNSCALED_FINDINGS)
     owners = _assign_owners(data["team"], data["user"])
     print(f"populated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     squad = owners["squad"]

@@ -10,6 +10,7 @@ of its change lists. The `finding-row` partial of `triage/findings/list.html` ou
 from __future__ import annotations
 
 from datetime import timedelta
+from html import escape
 
 from django.urls import reverse
 from django.utils import timezone
@@ -95,26 +96,40 @@ def _owner_cell(row) -> SafeString:
     return mark_safe(" · ".join(parts))  # noqa: S308 (each part escaped by format_html)
 
 
+def _escaped(value) -> str:
+    """``value`` as format_html would put it in: safe strings as they are, anything else
+    escaped. Without django.utils.html.escape's lazy-string wrapper, which costs more than
+    the escaping itself at a thousand values a page."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return escape(str(value))
+
+
+def _check_cell(row) -> SafeString:
+    return mark_safe(CHECK.format(row.pk, _escaped(row.label)))  # noqa: S308 (escaped)
+
+
 def _row_html(row, *, can_triage: bool, error: str) -> SafeString:
-    return format_html(
-        ROW,
-        pk=row.pk,
-        url=row.url,
-        status=row.status,
-        check=format_html(CHECK, row.pk, row.label) if can_triage else "",
-        severity=row.severity,
-        severity_label=row.severity_label,
-        label=row.label,
-        check_id=row.check_id,
-        error=format_html(ERROR, error) if error else "",
-        status_label=row.status_label,
-        repository_url=row.repository_url,
-        repository=row.repository.name,
-        file_path=row.file_path,
-        age_days=row.age_days,
-        owner=row.owner_cell,
-        overdue=" sla-overdue" if row.sla_overdue else "",
-        sla=row.sla_cell,
-        last_seen_iso=row.last_seen_iso,
-        last_seen_text=row.last_seen_text,
-    )
+    values = {
+        "pk": row.pk,
+        "url": row.url,
+        "status": row.status,
+        "check": _check_cell(row) if can_triage else "",
+        "severity": row.severity,
+        "severity_label": row.severity_label,
+        "label": row.label,
+        "check_id": row.check_id,
+        "error": format_html(ERROR, error) if error else "",
+        "status_label": row.status_label,
+        "repository_url": row.repository_url,
+        "repository": row.repository.name,
+        "file_path": row.file_path,
+        "age_days": row.age_days,
+        "owner": row.owner_cell,
+        "overdue": " sla-overdue" if row.sla_overdue else "",
+        "sla": row.sla_cell,
+        "last_seen_iso": row.last_seen_iso,
+        "last_seen_text": row.last_seen_text,
+    }
+    # Every value escaped (or already safe), as format_html would.
+    return mark_safe(ROW.format_map({name: _escaped(value) for name, value in values.items()}))  # noqa: S308
