@@ -49,22 +49,17 @@ ERROR = '<br><span class="field-error" role="alert">{}</span>'
 def decorate_rows(
     rows, *, team_slug: str, sla_days: dict[str, int], can_triage: bool, error: str = ""
 ) -> None:
-    """Give each row its display values and its whole `<tr>` (``row.html``); ``error`` is
-    shown under the row's title (a status change refused from the table)."""
-    prefix = reverse("findings", kwargs={"team_slug": team_slug})
-    repositories = reverse("repositories", kwargs={"team_slug": team_slug})
+    """Give each row its whole `<tr>` (``row.html``); ``error`` is shown under the row's title
+    (a status change refused from the table)."""
+    prefixes = (
+        reverse("findings", kwargs={"team_slug": team_slug}),
+        reverse("repositories", kwargs={"team_slug": team_slug}),
+    )
     now = timezone.now()
     for row in rows:
-        row.url = f"{prefix}{row.pk}/"
-        row.label = row.title or row.check_id
-        row.repository_url = f"{repositories}{row.repository_id}/"
-        row.age_days = max(0, (now - row.first_detected_at).days)
-        last_seen = timezone.localtime(row.last_detected_at)
-        row.last_seen_iso = last_seen.isoformat()
-        row.last_seen_text = last_seen.strftime("%d %b %Y, %H:%M")
-        row.owner_cell = _owner_cell(row)
-        row.sla_overdue, row.sla_cell = _sla(row, sla_days.get(row.severity), now)
-        row.html = _row_html(row, can_triage=can_triage, error=error)
+        row.html = _row_html(
+            row, prefixes=prefixes, now=now, sla_days=sla_days, can_triage=can_triage, error=error
+        )
 
 
 def _sla(row, days: int | None, now) -> tuple[bool, SafeString]:
@@ -105,31 +100,39 @@ def _escaped(value) -> str:
     return escape(str(value))
 
 
-def _check_cell(row) -> SafeString:
-    return mark_safe(CHECK.format(row.pk, _escaped(row.label)))  # noqa: S308 (escaped)
+def _check_cell(pk: int, label: str) -> SafeString:
+    return mark_safe(CHECK.format(pk, _escaped(label)))  # noqa: S308 (escaped)
 
 
-def _row_html(row, *, can_triage: bool, error: str) -> SafeString:
+def _row_html(
+    row, *, prefixes: tuple[str, str], now, sla_days: dict[str, int], can_triage: bool, error: str
+) -> SafeString:
+    findings, repositories = prefixes
+    url = f"{findings}{row.pk}/"
+    label = row.title or row.check_id
+    last_seen = timezone.localtime(row.last_detected_at)
+    last_seen_text = last_seen.strftime("%d %b %Y, %H:%M")
+    overdue, sla = _sla(row, sla_days.get(row.severity), now)
     values = {
         "pk": row.pk,
-        "url": row.url,
+        "url": url,
         "status": row.status,
-        "check": _check_cell(row) if can_triage else "",
+        "check": _check_cell(row.pk, label) if can_triage else "",
         "severity": row.severity,
         "severity_label": row.severity_label,
-        "label": row.label,
+        "label": label,
         "check_id": row.check_id,
         "error": format_html(ERROR, error) if error else "",
         "status_label": row.status_label,
-        "repository_url": row.repository_url,
+        "repository_url": f"{repositories}{row.repository_id}/",
         "repository": row.repository.name,
         "file_path": row.file_path,
-        "age_days": row.age_days,
-        "owner": row.owner_cell,
-        "overdue": " sla-overdue" if row.sla_overdue else "",
-        "sla": row.sla_cell,
-        "last_seen_iso": row.last_seen_iso,
-        "last_seen_text": row.last_seen_text,
+        "age_days": max(0, (now - row.first_detected_at).days),
+        "owner": _owner_cell(row),
+        "overdue": " sla-overdue" if overdue else "",
+        "sla": sla,
+        "last_seen_iso": last_seen.isoformat(),
+        "last_seen_text": last_seen_text,
     }
     # Every value escaped (or already safe), as format_html would.
     return mark_safe(ROW.format_map({name: _escaped(value) for name, value in values.items()}))  # noqa: S308
