@@ -38,7 +38,7 @@ def _row_by_row() -> None:
             pks[row.upstream_id] = obj.pk
         return rows.Written(pks=pks, rows=len(row_objects))
 
-    def events_write(*, connection, events):
+    def events_write(*, connection, events, pruned_before):
         for event in events:
             FindingEvent.objects.update_or_create(
                 connection_id=connection.pk,

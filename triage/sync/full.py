@@ -61,13 +61,21 @@ def full_sync_body(context: SyncContext) -> None:
 
 def events_sync_all(context: SyncContext):
     newest = None
+    # No pruning runs meanwhile: it takes this sync's lease.
+    pruned_before = (
+        SyncState.objects.filter(connection=context.connection)
+        .values_list("events_pruned_before", flat=True)
+        .first()
+    )
     for page in event_pages_of(context.client.list_finding_events):
         if page.items and newest is None:
             newest = max(event.event_timestamp for event in page.items)
         with context.page("finding events"):
             context.wrote(
                 "finding_events",
-                rows.finding_events_write(connection=context.connection, events=page.items),
+                rows.finding_events_write(
+                    connection=context.connection, events=page.items, pruned_before=pruned_before
+                ),
             )
     return newest
 

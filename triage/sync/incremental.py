@@ -206,16 +206,15 @@ def incremental_sync_body(context: SyncContext) -> None:
         )
         # Events older than the connection's pruning were folded into baselines: known too.
         fresh = [
-            event
-            for event in page.items
-            if event.id not in known
-            and (pruned_before is None or event.event_timestamp >= pruned_before)
+            event for event in rows.events_kept(page.items, pruned_before) if event.id not in known
         ]
         if not fresh:
             continue
         refresher.apply(fresh)
         with context.page("finding events"):
-            new_events += rows.finding_events_write(connection=connection, events=fresh)
+            new_events += rows.finding_events_write(
+                connection=connection, events=fresh, pruned_before=pruned_before
+            )
         newest = max(newest, *(event.event_timestamp for event in fresh))
     context.wrote("finding_events", new_events)
     # New repositories, renames and archiving leave no finding event.

@@ -14,6 +14,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
@@ -35,7 +36,6 @@ from triage.models import (
     ScanBatch,
     ScanBatchFinding,
     SyncRun,
-    SyncState,
 )
 from triage.models.audit import SYSTEM, audit_log
 from triage.sync import copy_upsert
@@ -383,18 +383,25 @@ def _finding_event_row(connection: KolegaConnection, event: kolega.FindingEvent)
     )
 
 
+def events_kept(
+    events: Sequence[kolega.FindingEvent], pruned_before: datetime | None
+) -> list[kolega.FindingEvent]:
+    """The events newer than the connection's pruning (``SyncState.events_pruned_before``, read
+    once per sync: a pruning takes the sync's lease); older ones are in the baselines."""
+    if pruned_before is None:
+        return list(events)
+    return [event for event in events if event.event_timestamp >= pruned_before]
+
+
 def finding_events_write(
-    *, connection: KolegaConnection, events: Sequence[kolega.FindingEvent]
+    *,
+    connection: KolegaConnection,
+    events: Sequence[kolega.FindingEvent],
+    pruned_before: datetime | None,
 ) -> int:
     """Insert events not seen before; an event never changes, so known ones are skipped, and
-    so are those older than the connection's pruning (their history is in the baselines)."""
-    pruned_before = (
-        SyncState.objects.filter(connection=connection)
-        .values_list("events_pruned_before", flat=True)
-        .first()
-    )
-    if pruned_before is not None:
-        events = [event for event in events if event.event_timestamp >= pruned_before]
+    so are those older than the connection's pruning (`events_kept`)."""
+    events = events_kept(events, pruned_before)
     if not events:
         return 0
     if db.vendor == "postgresql":
