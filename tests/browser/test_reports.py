@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.factories import T0
@@ -107,7 +108,6 @@ def test_reports_page_in_the_browser(
     assert page.locator("svg.chart-svg").count() == 3
     assert page.locator("#h-repos").is_visible()
     shot(page, "reports-90-days")
-    print("AFTER LOAD", page.console_errors)
     funnel = page.locator("section[aria-labelledby='h-funnel']")
     assert funnel.locator("meter.quota-meter").count() == 3
     assert "4 fixes started" in funnel.inner_text()
@@ -121,20 +121,17 @@ def test_reports_page_in_the_browser(
     owners.screenshot(path=str(output_dir / "reports-owner-squad.png"))
     page.get_by_label("Owner", exact=True).select_option("")
     page.locator(".report-period", has_text="Owned by").wait_for(state="detached")
-    print("AFTER OWNER", page.console_errors)
 
     page.get_by_label("Period").select_option("7")
     page.wait_for_url("**period=7**")
     page.wait_for_function(
         "document.querySelector('.report-period').textContent.includes('7 days')"
     )
-    # The filter fields follow the report that was swapped in.
-    assert (
-        page.get_by_label("From").input_value()
-        == (timezone.now().date() - timedelta(days=6)).isoformat()
+    # The filter fields follow the report that was swapped in (once htmx has settled it).
+    expect(page.get_by_label("From")).to_have_value(
+        (timezone.now().date() - timedelta(days=6)).isoformat()
     )
     shot(page, "reports-7-days")
-    print("AFTER SWAP", page.console_errors)
 
     page.emulate_media(media="print")
     shot(page, "reports-print")
