@@ -26,7 +26,9 @@ def portal(request):
         sso_on = bool(settings.PORTAL_OIDC_ISSUER and settings.OIDC_RP_CLIENT_ID)
         return {"sso_button_label": settings.PORTAL_OIDC_BUTTON_LABEL if sso_on else ""}
     membership = getattr(request, "membership", None)
-    memberships = list(Membership.objects.filter(user=user).select_related("team"))
+    memberships = getattr(request, "memberships", None)
+    if memberships is None:
+        memberships = list(Membership.objects.filter(user=user).select_related("team"))
     match = getattr(request, "resolver_match", None)
     return {
         "memberships": memberships,

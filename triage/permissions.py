@@ -27,11 +27,9 @@ def team_view(*, read: Role = Role.VIEWER, write: Role | None = None):
         def wrapped(request, team_slug: str, *args, **kwargs):
             if not request.user.is_authenticated:
                 raise PermissionDenied
-            membership = (
-                Membership.objects.select_related("team")
-                .filter(team__slug=team_slug, user=request.user)
-                .first()
-            )
+            # Every team of the user in one query: the header's team switcher lists them.
+            memberships = list(Membership.objects.select_related("team").filter(user=request.user))
+            membership = next((m for m in memberships if m.team.slug == team_slug), None)
             if membership is None:
                 raise Http404("No such team")
             needed = read if request.method in SAFE_METHODS else (write or read)
@@ -41,6 +39,7 @@ def team_view(*, read: Role = Role.VIEWER, write: Role | None = None):
                 return _enrolment_redirect(request, membership.team)
             request.team = membership.team
             request.membership = membership
+            request.memberships = memberships
             return view(request, *args, **kwargs)
 
         wrapped.team_roles = {"read": read, "write": write or read}

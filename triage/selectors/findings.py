@@ -9,12 +9,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import connections
 from django.db.models import (
     Case,
+    CharField,
     Count,
     DateTimeField,
+    DurationField,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -23,6 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -277,38 +281,107 @@ def _deferred_rows(rows_query: QuerySet[Finding], order: list, size: int, **sort
     return rows.annotate(**sort_key).order_by(*order)
 
 
-def _sla_page_ids(
+def _sla_page(
     queryset: QuerySet[Finding],
     days: Mapping[str, int],
     *,
     descending: bool,
     position: tuple[str, object, int] | None,
     size: int,
-) -> list[int]:
-    """The ids of a page in SLA-due order, found severity by severity: within one severity
-    the due date follows the first detection, so each severity's next rows are a walk of an
-    index on (…, severity, first_detected_at) that stops after ``size`` rows, and the page is
-    the first ``size`` of those few. No row outside the page's reach is read or sorted, which
-    ordering every matching row by a date worked out per row would do."""
+) -> list[tuple[datetime, int]]:
+    """The (SLA due, id) pairs of a page in SLA-due order, in one PostgreSQL query that walks
+    the mirror severity by severity: within one severity the due date follows the first
+    detection, so each severity's next rows are a walk of an index on (…, severity,
+    first_detected_at, id) that stops after ``size`` rows, and the page is the first ``size``
+    of those few. No row outside the page's reach is read or sorted, which ordering every
+    matching row by a date worked out per row would do.
+
+    The filtered query is built and compiled once, with the severity and its SLA shift read
+    from a VALUES list beside it (``LATERAL``), not once per severity."""
     compare = TupleLessThan if descending else TupleGreaterThan
+    direction = "DESC" if descending else "ASC"
     order = (
         [F("first_detected_at").desc(), F("pk").desc()]
         if descending
         else ["first_detected_at", "pk"]
     )
-    parts = []
-    for severity in Severity.values:
-        shift = timedelta(days=days.get(severity, NO_SLA_DAYS))
-        part = queryset.filter(severity=severity)
-        if position is not None:
-            _, value, pk = position
-            part = part.filter(compare(Tuple(F("first_detected_at"), F("pk")), (value - shift, pk)))
-        due = ExpressionWrapper(F("first_detected_at") + shift, output_field=DateTimeField())
-        part = part.annotate(sla_due_at=due).order_by(*order).values_list("sla_due_at", "pk")
-        parts.append(part[:size])
-    page = parts[0].union(*parts[1:], all=True)
-    page = page.order_by(*(("-sla_due_at", "-pk") if descending else ("sla_due_at", "pk")))
-    return [pk for _, pk in page[:size]]
+    shift = RawSQL("sla.shift", (), output_field=DurationField())
+    part = queryset.filter(severity=RawSQL("sla.severity", (), output_field=CharField()))
+    if position is not None:
+        _, value, pk = position
+        after = RawSQL("%s - sla.shift", (value,), output_field=DateTimeField())
+        part = part.filter(compare(Tuple(F("first_detected_at"), F("pk")), (after, pk)))
+    due = ExpressionWrapper(F("first_detected_at") + shift, output_field=DateTimeField())
+    part = part.annotate(sla_due_at=due).order_by(*order).values_list("sla_due_at", "pk")
+    part_sql, part_params = part[:size].query.sql_with_params()
+    shifts = [
+        (severity, timedelta(days=days.get(severity, NO_SLA_DAYS))) for severity in Severity.values
+    ]
+    sql = (
+        "SELECT page.sla_due_at, page.pk FROM (VALUES "
+        + ", ".join(["(%s, %s::interval)"] * len(shifts))
+        + f") AS sla (severity, shift) CROSS JOIN LATERAL ({part_sql}) AS page"
+        + f" ORDER BY 1 {direction}, 2 {direction} LIMIT %s"
+    )
+    params = [value for pair in shifts for value in pair] + [*part_params, size]
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _rows(
+    queryset: QuerySet[Finding],
+    days: Mapping[str, int],
+    *,
+    sort: Sort,
+    descending: bool,
+    position: tuple[str, object, int] | None,
+    size: int,
+) -> QuerySet[Finding]:
+    """Up to ``size`` rows from ``position`` on, in ``sort`` order (``descending`` or not)."""
+    # Only what the table shows: a finding's message and search text are long.
+    rows = queryset.select_related(*TABLE_RELATIONS).only(*TABLE_COLUMNS)
+    sort_key = {}
+    if sort.column == "severity_rank":
+        sort_key = {"severity_rank": SEVERITY_RANK}
+    elif sort.column == "sla_due_at":
+        sort_key = {"sla_due_at": sla_due(days)}
+    rows = rows.annotate(**sort_key)
+    order = [F(sort.column).desc(), F("pk").desc()] if descending else [sort.column, "pk"]
+    rows = rows.order_by(*order)
+    if position is not None:
+        _, value, pk = position
+        compare = TupleLessThan if descending else TupleGreaterThan
+        rows = rows.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
+    if sort.column == "sla_due_at":
+        rows = _deferred_rows(rows, order, size, **sort_key)
+    return rows[:size]
+
+
+def _sla_rows(
+    queryset: QuerySet[Finding],
+    days: Mapping[str, int],
+    *,
+    descending: bool,
+    position: tuple[str, object, int] | None,
+    size: int,
+) -> list[Finding]:
+    """Up to ``size`` rows from ``position`` on in SLA-due order (PostgreSQL): the page's ids
+    in order, then its rows read whole by id (a row deleted in between is left out), with the
+    due dates the order was found by."""
+    page = _sla_page(queryset.order_by(), days, descending=descending, position=position, size=size)
+    by_pk = (
+        Finding.objects.filter(pk__in=[pk for _, pk in page])
+        .select_related(*TABLE_RELATIONS)
+        .only(*TABLE_COLUMNS)
+        .in_bulk()
+    )
+    rows = []
+    for due_at, pk in page:
+        if (row := by_pk.get(pk)) is not None:
+            row.sla_due_at = due_at
+            rows.append(row)
+    return rows
 
 
 def findings_page(
@@ -327,44 +400,16 @@ def findings_page(
     ``queryset`` holds up to ``COUNT_LIMIT + 1``, when the caller counts them its own way.
     """
     sort = SORTS[sort_of(sort_key)]
-    # Only what the table shows: a finding's message and search text are long.
-    rows_query = queryset.select_related(*TABLE_RELATIONS).only(*TABLE_COLUMNS)
-    if sort.column == "severity_rank":
-        rows_query = rows_query.annotate(severity_rank=SEVERITY_RANK)
-    elif sort.column == "sla_due_at":
-        due = sla_due(SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days)
-        rows_query = rows_query.annotate(sla_due_at=due)
     position = _decode_cursor(cursor, sort) if cursor else None
     backwards = position is not None and position[0] == "before"
     # Reading backwards walks the reverse order, then flips the rows.
     descending = sort.descending != backwards
-    order = [F(sort.column).desc(), F("pk").desc()] if descending else [sort.column, "pk"]
-    rows_query = rows_query.order_by(*order)
-    if position is not None:
-        _, value, pk = position
-        compare = TupleLessThan if descending else TupleGreaterThan
-        rows_query = rows_query.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
-    if (
-        sort.column == "sla_due_at"
-        and connections[queryset.db].features.supports_slicing_ordering_in_compound
-    ):
-        ids = _sla_page_ids(
-            queryset.order_by(),
-            SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days,
-            descending=descending,
-            position=position,
-            size=page_size + 1,
-        )
-        rows_query = (
-            Finding.objects.filter(pk__in=ids)
-            .select_related(*TABLE_RELATIONS)
-            .only(*TABLE_COLUMNS)
-            .annotate(sla_due_at=due)
-            .order_by(*order)
-        )
-    elif sort.column == "sla_due_at":
-        rows_query = _deferred_rows(rows_query, order, page_size + 1, sla_due_at=due)
-    rows = list(rows_query[: page_size + 1])
+    days = SlaPolicy.DEFAULT_DAYS if sla_days is None else sla_days
+    if sort.column == "sla_due_at" and connections[queryset.db].vendor == "postgresql":
+        read = _sla_rows
+    else:
+        read = partial(_rows, sort=sort)
+    rows = list(read(queryset, days, descending=descending, position=position, size=page_size + 1))
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if backwards:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from triage.models import KolegaConnection, SyncRun, SyncState, Team
@@ -91,15 +91,6 @@ def team_sync_marks(*, team: Team) -> tuple[datetime | None, datetime | None]:
     return row["at"], row["pruned"]
 
 
-def team_connections_synced(*, team: Team) -> tuple[bool, datetime | None]:
-    """Whether the team has a connection, and `team_last_synced_at`, in one query (a list
-    page shows both: its empty state and "data as of")."""
-    row = KolegaConnection.objects.filter(team=team).aggregate(
-        connections=Count("pk"), at=Max("sync_state__last_success_at")
-    )
-    return row["connections"] > 0, row["at"]
-
-
 def mirror_freshness(*, team: Team) -> datetime | None:
     """When the team's mirror was last known equal to Kolega: the oldest last success among
     its active connections (None when one was never synced). Pages show it as "data as of"."""
@@ -129,27 +120,46 @@ def mirror_stale_after() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "PORTAL_MIRROR_STALE_SECONDS", default)))
 
 
-def mirror_stale_connections(*, team_id: int) -> list[StaleConnection]:
-    """The team's active connections whose mirror may be behind Kolega, in one query: the
-    last sync failed (Kolega unreachable, a server error, ...) after the last success, or no
-    sync has succeeded for longer than `mirror_stale_after`. A connection whose first sync
-    has not run yet is not listed (the dashboard follows that sync)."""
-    old = timezone.now() - mirror_stale_after()
-    rows = (
-        KolegaConnection.objects.filter(team_id=team_id, state=KolegaConnection.State.ACTIVE)
+@dataclass(frozen=True)
+class TeamConnections:
+    """A team's connections as every list page shows them: whether there is one (the empty
+    state), `team_last_synced_at` ("data as of") and `mirror_stale_connections`."""
+
+    exist: bool
+    synced_at: datetime | None
+    stale: list[StaleConnection]
+
+
+def team_connections(*, team_id: int) -> TeamConnections:
+    """The team's connections, in one query."""
+    rows = list(
+        KolegaConnection.objects.filter(team_id=team_id)
         .order_by("name", "pk")
         .values_list(
             "name",
+            "state",
             "sync_state__last_success_at",
             "sync_state__last_error",
             "sync_state__last_error_at",
         )
     )
+    old = timezone.now() - mirror_stale_after()
     stale = []
-    for name, last_success_at, last_error, last_error_at in rows:
+    for name, state, last_success_at, last_error, last_error_at in rows:
+        if state != KolegaConnection.State.ACTIVE:
+            continue
         failing = bool(last_error_at) and (
             last_success_at is None or last_error_at > last_success_at
         )
         if failing or (last_success_at is not None and last_success_at < old):
             stale.append(StaleConnection(name, last_success_at, last_error or "", failing))
-    return stale
+    synced = [row[2] for row in rows if row[2] is not None]
+    return TeamConnections(bool(rows), max(synced, default=None), stale)
+
+
+def mirror_stale_connections(*, team_id: int) -> list[StaleConnection]:
+    """The team's active connections whose mirror may be behind Kolega: the last sync failed
+    (Kolega unreachable, a server error, ...) after the last success, or no sync has
+    succeeded for longer than `mirror_stale_after`. A connection whose first sync has not
+    run yet is not listed (the dashboard follows that sync)."""
+    return team_connections(team_id=team_id).stale

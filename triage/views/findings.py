@@ -237,7 +237,8 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
         sort_links[column] = {"query": _query(params, sort=next_key), "aria_sort": direction}
     filter_query = params.urlencode()
     batch = filterset.form.cleaned_data.get("batch")
-    has_connection, synced_at = sync_selectors.team_connections_synced(team=request.team)
+    # Read once for the table's "data as of" and the page's stale-data notice.
+    connections = sync_selectors.team_connections(team_id=request.team.pk)
     return {
         **owner_filter_context(request, filterset, can_triage=can_triage),
         "filter": filterset,
@@ -269,8 +270,9 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
         "sort_label": selectors.SORTS[sort_key].label,
         "saved_views": selectors.saved_views_for(team=request.team, user=request.user),
         "saved_view_form": SavedViewForm(initial={"query": filter_query}),
-        "synced_at": synced_at,
-        "has_connection": has_connection,
+        "synced_at": connections.synced_at,
+        "has_connection": connections.exist,
+        "mirror_staleness": connections.stale,
         "bulk_form": BulkStatusForm(initial={"filter_query": filter_query}),
         "dismissals_need_approval": dismissal_services.dismissals_need_approval(request.team),
         "nav_active": "findings",
