@@ -185,7 +185,20 @@ class Notification(TeamOwnedModel):
         return f"{self.event_kind} {self.dedupe_key}"
 
 
-class Delivery(TeamOwnedModel):
+class ClaimedSend(models.Model):
+    """A message a worker claims before sending it (a delivery, a digest email), so that a
+    retried or duplicated task sends it once."""
+
+    # While `sending`, the claim lapses then (a worker killed mid-send) and another may take it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Delivery(TeamOwnedModel, ClaimedSend):
     """One notification to one channel: its attempts and how the receiver answered."""
 
     class State(models.TextChoices):
@@ -204,13 +217,9 @@ class Delivery(TeamOwnedModel):
         NotificationChannel, on_delete=models.CASCADE, related_name="deliveries"
     )
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.IntegerField(default=0)
     status_code = models.IntegerField(null=True, blank=True)
     response_excerpt = models.CharField(max_length=300, blank=True)
-    error = models.CharField(max_length=500, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # While `sending`, the attempt's claim lapses then (a worker killed mid-send).
-    claimed_until = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
