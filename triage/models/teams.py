@@ -38,8 +38,8 @@ class Team(models.Model):
 
 
 class TeamOwnedModel(models.Model):
-    """A row of one team's portal state (not of the mirror), stamped when it was made and
-    listed newest first unless its model orders it otherwise."""
+    """A row of one team's portal state (not of the mirror), stamped when it was made. Listed
+    newest first where the model's Meta extends this one's; a Meta of its own keeps its order."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
