@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from triage.models.connections import KolegaConnection
-from triage.models.teams import Team
+from triage.models.teams import TeamOwnedModel
 
 # "@name" not glued to a word before it (an email address is no mention). Names are Django
 # usernames; a full stop or dash that ends a sentence is not part of the name.
@@ -54,12 +54,11 @@ def body_parts(body: str, mentioned: set[str]) -> list[tuple[str, bool]]:
     return parts
 
 
-class FindingComment(models.Model):
+class FindingComment(TeamOwnedModel):
     """One comment in a finding's thread, and the team members it mentions."""
 
     MAX_LENGTH = 4000
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(KolegaConnection, on_delete=models.CASCADE, related_name="+")
     finding_upstream_id = models.CharField(max_length=300)
     author = models.ForeignKey(
@@ -71,7 +70,6 @@ class FindingComment(models.Model):
     mentions = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="finding_mentions"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from triage.models.notifications import EventKind
+from triage.models.notifications import ClaimedSend, EventKind
 
 
 class EmailChoice(models.TextChoices):
@@ -60,7 +60,7 @@ class DigestSubscription(models.Model):
         return [c for c, on in ((Cadence.DAILY, self.daily), (Cadence.WEEKLY, self.weekly)) if on]
 
 
-class DigestSend(models.Model):
+class DigestSend(ClaimedSend):
     """One digest email to one member for one period: claimed, then sent."""
 
     class State(models.TextChoices):
@@ -76,10 +76,6 @@ class DigestSend(models.Model):
     # "Send me one now": not the scheduled one, so it neither counts as nor blocks it.
     on_request = models.BooleanField(default=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.SENDING)
-    # While `sending`, the claim lapses then (a worker killed mid-send).
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.IntegerField(default=0)
-    error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -6,19 +6,30 @@ applied (Kolega accepted the status for at least one finding) | failed (for none
 ``ignored`` with an expiry date → expired (the findings are set back to open).
 """
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from triage.models.approvals import ApprovalRequest, ApproverDecision, once_per_approver
 from triage.models.findings import FindingStatusJob
-from triage.models.fixes import ApproverDecision
 from triage.models.mirror import FINDING_DISMISSAL_STATUSES, Finding
-from triage.models.teams import Team
+from triage.models.teams import TeamOwnedModel
 
 DISMISSAL_STATUSES = FINDING_DISMISSAL_STATUSES
 
 
-class DismissalRequest(models.Model):
+def status_job_key(related_name: str) -> models.OneToOneField:
+    """A request's link to the bulk status job that carries out one of its steps; it stays
+    empty until that step starts, and again if the job is deleted."""
+    return models.OneToOneField(
+        FindingStatusJob,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name=related_name,
+    )
+
+
+class DismissalRequest(ApprovalRequest):
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for approval"
         APPROVED = "approved", "Approved, being applied"
@@ -28,10 +39,6 @@ class DismissalRequest(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired, findings reopened"
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
     # A finding status that dismisses, labelled as the finding's own statuses are.
     requested_status = models.CharField(
         max_length=40, choices=[(status.value, status.label) for status in DISMISSAL_STATUSES]
@@ -39,32 +46,17 @@ class DismissalRequest(models.Model):
     reason = models.TextField()
     # Only for ignored: the day the findings are reopened.
     expires_on = models.DateField(null=True, blank=True)
-    required_approvals = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # The filters the selection came from, to show what the requester was looking at.
     filter_query = models.CharField(max_length=2000, blank=True)
     total = models.IntegerField(default=0)
-    apply_job = models.OneToOneField(
-        FindingStatusJob,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="dismissal_applied",
-    )
-    reopen_job = models.OneToOneField(
-        FindingStatusJob,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="dismissal_reopened",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    # The job that sets the approved status, and the one that reopens an expired `ignored`.
+    apply_job = status_job_key("dismissal_applied")
+    reopen_job = status_job_key("dismissal_reopened")
     applied_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(ApprovalRequest.Meta):
         indexes = [
             models.Index(fields=["team", "status"], name="dismissal_team_status"),
             models.Index(fields=["status", "expires_on"], name="dismissal_status_expiry"),
@@ -113,17 +105,13 @@ class DismissalDecision(ApproverDecision):
     )
 
     class Meta(ApproverDecision.Meta):
-        constraints = [
-            models.UniqueConstraint(
-                fields=["request", "approver"], name="dismissal_decision_once_per_approver"
-            )
-        ]
+        constraints = [once_per_approver("request", "dismissal_decision_once_per_approver")]
 
     def __str__(self) -> str:
         return f"{self.approver_id} {self.decision} dismissal {self.request_id}"
 
 
-class FindingNote(models.Model):
+class FindingNote(TeamOwnedModel):
     """A line of a finding's timeline written by the portal (Kolega's events are mirrored in
     `FindingEvent`)."""
 
@@ -134,17 +122,14 @@ class FindingNote(models.Model):
         DISMISSAL_APPLIED = "dismissal_applied", "Dismissed"
         DISMISSAL_EXPIRED = "dismissal_expired", "Dismissal expired"
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="notes")
     dismissal = models.ForeignKey(
         DismissalRequest, on_delete=models.CASCADE, null=True, blank=True, related_name="notes"
     )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(TeamOwnedModel.Meta):
         constraints = [
             # A task that runs twice writes each note of a dismissal once.
             models.UniqueConstraint(

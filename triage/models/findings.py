@@ -5,17 +5,15 @@ from django.db import models
 
 from triage.models.connections import KolegaConnection
 from triage.models.mirror import Finding, FindingStatus, label_of
-from triage.models.teams import Team
+from triage.models.teams import TeamOwnedModel
 
 
-class SavedView(models.Model):
+class SavedView(TeamOwnedModel):
     """A user's named set of findings filters, kept as the list page's query string."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=100)
     query = models.CharField(max_length=2000, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -29,7 +27,7 @@ class SavedView(models.Model):
         return self.name
 
 
-class FindingStatusJob(models.Model):
+class FindingStatusJob(TeamOwnedModel):
     """A bulk status change: one item per finding, each PATCHed to Kolega by a task."""
 
     class State(models.TextChoices):
@@ -39,7 +37,6 @@ class FindingStatusJob(models.Model):
 
     ACTIVE_STATES = (State.QUEUED, State.RUNNING)
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -57,12 +54,10 @@ class FindingStatusJob(models.Model):
     unchanged = models.IntegerField(default=0)
     failed = models.IntegerField(default=0)
     runs = models.IntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(TeamOwnedModel.Meta):
         indexes = [models.Index(fields=["team", "-created_at"], name="findings_job_team_created")]
 
     def __str__(self) -> str:

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from triage.models.approvals import ApprovalRequest, ApproverDecision, once_per_approver
 from triage.models.mirror import Fix
-from triage.models.teams import Team
+from triage.models.teams import Team, TeamOwnedModel
 
 
 class TeamApprovalPolicy(models.Model):
@@ -39,15 +40,13 @@ class TeamApprovalPolicy(models.Model):
         return f"{self.team}: {self.required_approvals} approval(s)"
 
 
-class FixDiffVersion(models.Model):
+class FixDiffVersion(TeamOwnedModel):
     """Every completed diff of a fix, kept so reviewers can compare runs after a refine."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     fix = models.ForeignKey(Fix, on_delete=models.CASCADE, related_name="diff_versions")
     number = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     diff = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["fix", "number"]
@@ -60,7 +59,7 @@ class FixDiffVersion(models.Model):
         return f"{self.fix_id} v{self.number} {self.sha256[:12]}"
 
 
-class FixApproval(models.Model):
+class FixApproval(ApprovalRequest):
     """A request to open pull requests for one exact diff of a fix."""
 
     class Status(models.TextChoices):
@@ -71,23 +70,15 @@ class FixApproval(models.Model):
 
     OPEN_STATUSES = (Status.PENDING, Status.APPROVED)
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     fix = models.ForeignKey(Fix, on_delete=models.CASCADE, related_name="approvals")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
     note = models.TextField(blank=True)
     pr_title = models.CharField(max_length=300, blank=True)
     pr_body = models.TextField(blank=True)
     pr_branch = models.CharField(max_length=200, blank=True)
     diff_sha256 = models.CharField(max_length=64)
-    required_approvals = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(ApprovalRequest.Meta):
         constraints = [
             # One live request per fix: a second "request approval" cannot race the first.
             models.UniqueConstraint(
@@ -102,43 +93,19 @@ class FixApproval(models.Model):
         return f"Approval #{self.pk} of fix {self.fix_id} ({self.get_status_display()})"
 
 
-class ApproverDecision(models.Model):
-    """One approver's approve or reject of a request; each workflow's decisions (fix approvals
-    here, dismissals in `triage.models.dismissals`) add the request they belong to."""
-
-    class Decision(models.TextChoices):
-        APPROVE = "approve", "Approved"
-        REJECT = "reject", "Rejected"
-
-    approver = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    decision = models.CharField(max_length=16, choices=Decision.choices)
-    comment = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        abstract = True
-        ordering = ["created_at", "id"]
-
-
 class ApprovalDecision(ApproverDecision):
     approval = models.ForeignKey(FixApproval, on_delete=models.CASCADE, related_name="decisions")
     # The diff the approver saw: an approval counts only for that diff.
     diff_sha256 = models.CharField(max_length=64)
 
     class Meta(ApproverDecision.Meta):
-        constraints = [
-            models.UniqueConstraint(
-                fields=["approval", "approver"], name="approval_decision_once_per_approver"
-            )
-        ]
+        constraints = [once_per_approver("approval", "approval_decision_once_per_approver")]
 
     def __str__(self) -> str:
         return f"{self.approver_id} {self.decision} {self.approval_id}"
 
 
-class PullRequestOpening(models.Model):
+class PullRequestOpening(TeamOwnedModel):
     """The one attempt to open pull requests for one approved diff.
 
     Unique per (fix, diff): a double click, a concurrent request or a retried task finds this
@@ -152,7 +119,6 @@ class PullRequestOpening(models.Model):
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Outcome unknown"
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     fix = models.ForeignKey(Fix, on_delete=models.CASCADE, related_name="pull_request_openings")
     approval = models.ForeignKey(FixApproval, on_delete=models.PROTECT, related_name="openings")
     diff_sha256 = models.CharField(max_length=64)
@@ -160,12 +126,10 @@ class PullRequestOpening(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)
     pull_requests = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(TeamOwnedModel.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["fix", "diff_sha256"], name="pull_request_opening_once_per_diff"
@@ -176,10 +140,9 @@ class PullRequestOpening(models.Model):
         return f"Opening #{self.pk} of fix {self.fix_id} ({self.get_status_display()})"
 
 
-class ReviewComment(models.Model):
+class ReviewComment(TeamOwnedModel):
     """A comment on one line of one diff version, or a reply to one."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     fix = models.ForeignKey(Fix, on_delete=models.CASCADE, related_name="review_comments")
     diff_sha256 = models.CharField(max_length=64)
     file_path = models.CharField(max_length=1000)
@@ -191,7 +154,6 @@ class ReviewComment(models.Model):
     )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -24,7 +24,7 @@ from django.db import models, transaction
 from triage.encryption import EncryptedSecretField
 from triage.models.mirror import Repository, ScanType, Severity
 from triage.models.ownership import Squad
-from triage.models.teams import Team
+from triage.models.teams import Team, TeamOwnedModel
 from triage.task_queue import TaskName, task_send
 
 logger = logging.getLogger("triage.notifications")
@@ -132,14 +132,12 @@ class NotificationChannel(models.Model):
         return self.state == self.State.FAILING
 
 
-class NotificationRule(models.Model):
+class NotificationRule(TeamOwnedModel):
     """Send events of `event_kind` to `channel`, when at least `min_severity` (blank: all)."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="rules")
     event_kind = models.CharField(max_length=40, choices=EventKind.choices)
     min_severity = models.CharField(max_length=20, blank=True, choices=Severity.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
     # Filters (`RULE_FILTERS_OF_KIND`): none set lets every event of the kind through.
     repositories = models.ManyToManyField(Repository, blank=True, related_name="+")
     scan_type = models.CharField(max_length=40, blank=True, choices=ScanType.choices)
@@ -166,10 +164,9 @@ class NotificationRule(models.Model):
         return f"{self.get_event_kind_display()} → {self.channel}"
 
 
-class Notification(models.Model):
+class Notification(TeamOwnedModel):
     """One event to tell, written with the change that causes it; the outbox's entry."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     # Sent to receivers as the event's id: they can drop a message they have seen.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     event_kind = models.CharField(max_length=40, choices=EventKind.choices)
@@ -178,10 +175,8 @@ class Notification(models.Model):
     # The most severe finding the event is about, for rules with a minimum severity.
     severity = models.CharField(max_length=20, blank=True)
     data = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(TeamOwnedModel.Meta):
         constraints = [
             models.UniqueConstraint(fields=["team", "dedupe_key"], name="notify_dedupe_key")
         ]
@@ -190,7 +185,20 @@ class Notification(models.Model):
         return f"{self.event_kind} {self.dedupe_key}"
 
 
-class Delivery(models.Model):
+class ClaimedSend(models.Model):
+    """A message a worker claims before sending it (a delivery, a digest email), so that a
+    retried or duplicated task sends it once."""
+
+    # While `sending`, the claim lapses then (a worker killed mid-send) and another may take it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Delivery(TeamOwnedModel, ClaimedSend):
     """One notification to one channel: its attempts and how the receiver answered."""
 
     class State(models.TextChoices):
@@ -208,21 +216,14 @@ class Delivery(models.Model):
     channel = models.ForeignKey(
         NotificationChannel, on_delete=models.CASCADE, related_name="deliveries"
     )
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.IntegerField(default=0)
     status_code = models.IntegerField(null=True, blank=True)
     response_excerpt = models.CharField(max_length=300, blank=True)
-    error = models.CharField(max_length=500, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # While `sending`, the attempt's claim lapses then (a worker killed mid-send).
-    claimed_until = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(TeamOwnedModel.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["notification", "channel"], name="notify_delivery_unique"

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from triage.models.teams import Membership, Role, Team
+from triage.models.teams import Membership, Role, Team, TeamOwnedModel
 
 # The least role that may own findings, and the roles that include it.
 OWNER_ROLE = Role.TRIAGER
@@ -94,10 +94,8 @@ class OwnershipRule(models.Model):
         return owner_label(squad=self.squad, user=self.member)
 
 
-class OwnershipEvaluation(models.Model):
+class OwnershipEvaluation(TeamOwnedModel):
     """One pass of the rules over every finding of the team, with its progress."""
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -113,7 +111,6 @@ class OwnershipEvaluation(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     ACTIVE_STATES = (State.QUEUED, State.RUNNING)
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from triage.models.connections import KolegaConnection
-from triage.models.teams import Team
+from triage.models.teams import TeamOwnedModel
 
 
 class SyncState(models.Model):
@@ -39,7 +39,7 @@ class SyncState(models.Model):
         return f"sync state of {self.connection_id}"
 
 
-class SyncRun(models.Model):
+class SyncRun(TeamOwnedModel):
     """One sync of one connection: what it did, how far it got and how it ended."""
 
     class Kind(models.TextChoices):
@@ -64,14 +64,12 @@ class SyncRun(models.Model):
     connection = models.ForeignKey(
         KolegaConnection, on_delete=models.CASCADE, related_name="sync_runs"
     )
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULE)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # What the run is doing now, for the live progress view.
@@ -84,8 +82,7 @@ class SyncRun(models.Model):
     # The error family ("unavailable", "auth", "malformed", ...), for retry and display.
     error_kind = models.CharField(max_length=32, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(TeamOwnedModel.Meta):
         indexes = [
             models.Index(fields=["connection", "-created_at"], name="sync_run_connection_created"),
             models.Index(fields=["team", "-created_at"], name="sync_run_team_created"),

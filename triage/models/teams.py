@@ -37,6 +37,18 @@ class Team(models.Model):
         return self.name
 
 
+class TeamOwnedModel(models.Model):
+    """A row of one team's portal state (not of the mirror), stamped when it was made. Listed
+    newest first where the model's Meta extends this one's; a Meta of its own keeps its order."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
 class MembershipSource(models.TextChoices):
     """How a membership came to be: given by hand (an admin, an invitation) or by single
     sign-on, where the identity provider's groups decide it at every sign-in."""
