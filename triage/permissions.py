@@ -28,7 +28,12 @@ def team_view(*, read: Role = Role.VIEWER, write: Role | None = None):
             if not request.user.is_authenticated:
                 raise PermissionDenied
             # Every team of the user in one query: the header's team switcher lists them.
-            memberships = list(Membership.objects.select_related("team").filter(user=request.user))
+            # With the team's policies, which most team pages read.
+            memberships = list(
+                Membership.objects.select_related(
+                    "team", "team__sla_policy", "team__approval_policy"
+                ).filter(user=request.user)
+            )
             membership = next((m for m in memberships if m.team.slug == team_slug), None)
             if membership is None:
                 raise Http404("No such team")

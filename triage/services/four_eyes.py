@@ -29,8 +29,12 @@ APPROVE, REJECT = "approve", "reject"
 
 
 def approval_policy_for(team: Team) -> TeamApprovalPolicy:
-    policy = TeamApprovalPolicy.objects.filter(team=team).first()
-    return policy or TeamApprovalPolicy(team=team)
+    """The team's policy, or the default one (unsaved). A team a team view resolved comes
+    with it (no query)."""
+    try:
+        return team.approval_policy
+    except TeamApprovalPolicy.DoesNotExist:
+        return TeamApprovalPolicy(team=team)
 
 
 def approval_policy_set(
@@ -73,6 +77,7 @@ def approval_policy_set(
                 "open_pull_requests_on_approval_before": previous_opening,
             },
         )
+    policy.team = team  # the caller's team reads the saved policy from now on
     return policy
 
 

@@ -65,6 +65,7 @@ def sla_policy_update(*, team: Team, actor, days: dict[str, int]) -> SlaPolicy:
             target_label="SLA policy",
             details={"before": before, "after": policy.days},
         )
+    policy.team = team  # the caller's team reads the saved policy from now on
     return policy
 
 

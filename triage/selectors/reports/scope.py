@@ -82,8 +82,12 @@ def utc_today(now: datetime) -> date:
 
 
 def sla_policy_of(team: Team) -> SlaPolicy:
-    """The team's policy, or the default one (unsaved) while an admin has not set it."""
-    return SlaPolicy.objects.filter(team=team).first() or SlaPolicy(team=team)
+    """The team's policy, or the default one (unsaved) while an admin has not set it. A team
+    a team view resolved comes with it (no query)."""
+    try:
+        return team.sla_policy
+    except SlaPolicy.DoesNotExist:
+        return SlaPolicy(team=team)
 
 
 def team_repositories(team: Team) -> QuerySet[Repository]:
