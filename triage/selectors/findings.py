@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from django.db import connections
 from django.db.models import (
@@ -34,6 +35,7 @@ from django.utils.dateparse import parse_datetime
 from triage.models import (
     Finding,
     FindingEvent,
+    FindingStatus,
     FindingStatusJob,
     Fix,
     SavedView,
@@ -41,6 +43,7 @@ from triage.models import (
     SlaPolicy,
     Squad,
     Team,
+    label_of,
 )
 from triage.selectors import json_list_contains
 from triage.weblinks import web_url
@@ -118,6 +121,103 @@ TABLE_COLUMNS = (
     "owner_squad__name",
 )
 TABLE_RELATIONS = ("repository", "owner_member", "owner_squad")
+
+
+class RowRepository(NamedTuple):
+    pk: int
+    name: str
+
+
+class RowMember(NamedTuple):
+    pk: int
+    username: str
+
+
+class RowSquad(NamedTuple):
+    pk: int
+    name: str
+
+
+class TableRow:
+    """A finding as the table shows it, read as values: building 50 findings with their
+    repository and owners as model instances costs more than the rest of the query. It has a
+    Finding's names for what the table reads, so the row builder takes either."""
+
+    # With the page's sort key (for its cursor) and the row's HTML, once built.
+    __slots__ = (
+        "check_id",
+        "file_path",
+        "first_detected_at",
+        "html",
+        "last_detected_at",
+        "owner_explicit",
+        "owner_member",
+        "owner_squad",
+        "pk",
+        "repository",
+        "repository_id",
+        "severity",
+        "severity_rank",
+        "sla_due_at",
+        "status",
+        "title",
+    )
+
+    def __init__(self, values: tuple, sort_value=None, sort_column: str = "") -> None:
+        (
+            self.pk,
+            self.severity,
+            self.status,
+            self.title,
+            self.check_id,
+            self.file_path,
+            self.first_detected_at,
+            self.last_detected_at,
+            self.repository_id,
+            repository_name,
+            self.owner_explicit,
+            member_id,
+            member_username,
+            squad_id,
+            squad_name,
+        ) = values
+        self.repository = RowRepository(self.repository_id, repository_name)
+        self.owner_member = None if member_id is None else RowMember(member_id, member_username)
+        self.owner_squad = None if squad_id is None else RowSquad(squad_id, squad_name)
+        self.severity_rank = sort_value if sort_column == "severity_rank" else None
+        self.sla_due_at = sort_value if sort_column == "sla_due_at" else None
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    @property
+    def severity_label(self) -> str:
+        return label_of(Severity, self.severity)
+
+    @property
+    def status_label(self) -> str:
+        return label_of(FindingStatus, self.status)
+
+
+# What a TableRow is read from, in its order.
+ROW_VALUES = (
+    "pk",
+    "severity",
+    "status",
+    "title",
+    "check_id",
+    "file_path",
+    "first_detected_at",
+    "last_detected_at",
+    "repository_id",
+    "repository__name",
+    "owner_explicit",
+    "owner_member_id",
+    "owner_member__username",
+    "owner_squad_id",
+    "owner_squad__name",
+)
 
 
 def sort_of(value: str | None) -> str:
@@ -228,7 +328,7 @@ def my_queue_summary(*, team: Team, user, sla_days: Mapping[str, int]) -> QueueS
 
 @dataclass
 class FindingsPage:
-    rows: list[Finding]
+    rows: list[TableRow]
     count: int
     count_is_lower_bound: bool
     next_cursor: str | None
@@ -276,9 +376,8 @@ def _deferred_rows(rows_query: QuerySet[Finding], order: list, size: int, **sort
     """The rows of a page in an order no index holds (the SLA due date is worked out per
     row): the order is found over narrow rows (ids and the sort key), then only the page's
     rows are read whole and joined to their repository, instead of every matching row."""
-    ids = rows_query.select_related(None).values("pk")[:size]
-    rows = Finding.objects.filter(pk__in=ids).select_related(*TABLE_RELATIONS).only(*TABLE_COLUMNS)
-    return rows.annotate(**sort_key).order_by(*order)
+    ids = rows_query.values("pk")[:size]
+    return Finding.objects.filter(pk__in=ids).annotate(**sort_key).order_by(*order)
 
 
 def _sla_page(
@@ -337,16 +436,14 @@ def _rows(
     descending: bool,
     position: tuple[str, object, int] | None,
     size: int,
-) -> QuerySet[Finding]:
+) -> list[TableRow]:
     """Up to ``size`` rows from ``position`` on, in ``sort`` order (``descending`` or not)."""
-    # Only what the table shows: a finding's message and search text are long.
-    rows = queryset.select_related(*TABLE_RELATIONS).only(*TABLE_COLUMNS)
     sort_key = {}
     if sort.column == "severity_rank":
         sort_key = {"severity_rank": SEVERITY_RANK}
     elif sort.column == "sla_due_at":
         sort_key = {"sla_due_at": sla_due(days)}
-    rows = rows.annotate(**sort_key)
+    rows = queryset.annotate(**sort_key)
     order = [F(sort.column).desc(), F("pk").desc()] if descending else [sort.column, "pk"]
     rows = rows.order_by(*order)
     if position is not None:
@@ -355,7 +452,13 @@ def _rows(
         rows = rows.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
     if sort.column == "sla_due_at":
         rows = _deferred_rows(rows, order, size, **sort_key)
-    return rows[:size]
+    # Only what the table shows: a finding's message and search text are long.
+    if sort_key:
+        return [
+            TableRow(values[:-1], values[-1], sort.column)
+            for values in rows.values_list(*ROW_VALUES, *sort_key)[:size]
+        ]
+    return [TableRow(values) for values in rows.values_list(*ROW_VALUES)[:size]]
 
 
 def _sla_rows(
@@ -365,23 +468,16 @@ def _sla_rows(
     descending: bool,
     position: tuple[str, object, int] | None,
     size: int,
-) -> list[Finding]:
+) -> list[TableRow]:
     """Up to ``size`` rows from ``position`` on in SLA-due order (PostgreSQL): the page's ids
-    in order, then its rows read whole by id (a row deleted in between is left out), with the
-    due dates the order was found by."""
+    in order, then its rows read by id (a row deleted in between is left out), with the due
+    dates the order was found by."""
     page = _sla_page(queryset.order_by(), days, descending=descending, position=position, size=size)
-    by_pk = (
-        Finding.objects.filter(pk__in=[pk for _, pk in page])
-        .select_related(*TABLE_RELATIONS)
-        .only(*TABLE_COLUMNS)
-        .in_bulk()
-    )
-    rows = []
-    for due_at, pk in page:
-        if (row := by_pk.get(pk)) is not None:
-            row.sla_due_at = due_at
-            rows.append(row)
-    return rows
+    by_pk = {
+        values[0]: values
+        for values in Finding.objects.filter(pk__in=[pk for _, pk in page]).values_list(*ROW_VALUES)
+    }
+    return [TableRow(by_pk[pk], due_at, "sla_due_at") for due_at, pk in page if pk in by_pk]
 
 
 def findings_page(
