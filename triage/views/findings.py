@@ -206,7 +206,9 @@ def owner_filter_context(request, filterset: FindingFilter, *, can_triage: bool)
             [(user_id, name) for user_id, name, _ in members], owner.pk if owner else None
         ),
         "assigned_choices": ASSIGNED_CHOICES,
-        "assignable": ownership_selectors.assignable_of(members) if can_triage else [],
+        "assignable_options": (
+            select_options(ownership_selectors.assignable_of(members)) if can_triage else ""
+        ),
     }
 
 
@@ -225,7 +227,9 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
     )
     sort_key = selectors.sort_of(params.get("sort"))
     can_triage = can(request, Role.TRIAGER)
-    decorate_rows(page.rows, team_slug=request.team.slug, sla_days=sla_days, can_triage=can_triage)
+    rows_html = decorate_rows(
+        page.rows, team_slug=request.team.slug, sla_days=sla_days, can_triage=can_triage
+    )
     sort_links = {}
     for column, key in SORTABLE_COLUMNS.items():
         # The first click sorts the natural way (most severe, oldest, newest, A to Z).
@@ -245,6 +249,7 @@ def _list_context(request, query: QueryDict | None = None, *, queue: bool = Fals
         "values": _form_values(params),
         "ignored_filters": ignored,
         "page": page,
+        "rows_html": rows_html,
         "sort_key": sort_key,
         "sorts": selectors.SORTS,
         "sort_links": sort_links,

@@ -261,6 +261,8 @@ def test_the_assign_include_selects_a_whole_group_by_its_filters(
 ):
     from django.template.loader import render_to_string
 
+    from triage.views.options import select_options
+
     other = FindingFactory(repository=repository, check_id="other-rule")
     group = f"check_id={findings[0].check_id}"
     Finding.objects.filter(pk__in=_ids(findings)).update(check_id=findings[0].check_id)
@@ -270,7 +272,7 @@ def test_the_assign_include_selects_a_whole_group_by_its_filters(
         "triage/findings/_assign_form.html",
         {
             "current_team": team,
-            "assignable": [(approver.pk, "abe")],
+            "assignable_options": select_options([(approver.pk, "abe")]),
             "filter_query": group,
             "prefix": "group-1",
         },
@@ -281,6 +283,7 @@ def test_the_assign_include_selects_a_whole_group_by_its_filters(
     assert '<input type="hidden" name="all_matching" value="1">' in html
     assert f'<input type="hidden" name="filter_query" value="{group}">' in html
     assert 'id="group-1-assignee"' in html and " form=" not in html
+    assert f'<option value="{approver.pk}">abe</option></select>' in html
 
     response = client_as(triager).post(
         _url(team),
