@@ -380,16 +380,16 @@ def _deferred_rows(rows_query: QuerySet[Finding], order: list, size: int, **sort
     return Finding.objects.filter(pk__in=ids).annotate(**sort_key).order_by(*order)
 
 
-def _sla_page(
+def _sla_page_sql(
     queryset: QuerySet[Finding],
     days: Mapping[str, int],
     *,
     descending: bool,
     position: tuple[str, object, int] | None,
     size: int,
-) -> list[tuple[datetime, int]]:
-    """The (SLA due, id) pairs of a page in SLA-due order, in one PostgreSQL query that walks
-    the mirror severity by severity: within one severity the due date follows the first
+) -> tuple[str, list]:
+    """The SQL of a page's (sla_due_at, pk) pairs in SLA-due order, for PostgreSQL: it walks
+    the mirror severity by severity, as within one severity the due date follows the first
     detection, so each severity's next rows are a walk of an index on (…, severity,
     first_detected_at, id) that stops after ``size`` rows, and the page is the first ``size``
     of those few. No row outside the page's reach is read or sorted, which ordering every
@@ -423,9 +423,7 @@ def _sla_page(
         + f" ORDER BY 1 {direction}, 2 {direction} LIMIT %s"
     )
     params = [value for pair in shifts for value in pair] + [*part_params, size]
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return sql, params
 
 
 def _rows(
@@ -469,21 +467,28 @@ def _sla_rows(
     position: tuple[str, object, int] | None,
     size: int,
 ) -> list[TableRow]:
-    """Up to ``size`` rows from ``position`` on in SLA-due order (PostgreSQL): the page's ids
-    in order, then its rows read by id (a row deleted in between is left out), with the due
-    dates the order was found by."""
-    page = _sla_page(queryset.order_by(), days, descending=descending, position=position, size=size)
+    """Up to ``size`` rows from ``position`` on in SLA-due order (PostgreSQL), in one query:
+    the page's ids and due dates (``_sla_page_sql``), then its rows read by those ids."""
+    page_sql, params = _sla_page_sql(
+        queryset.order_by(), days, descending=descending, position=position, size=size
+    )
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        f"WITH page AS ({page_sql}) SELECT found.*, page.sla_due_at FROM page"
+        f" JOIN ({_page_rows_sql(queryset.db)}) AS found ON found.pk = page.pk"
+        f" ORDER BY page.sla_due_at {direction}, page.pk {direction}"
+    )
     with connections[queryset.db].cursor() as cursor:
-        cursor.execute(_rows_by_id_sql(queryset.db), [[pk for _, pk in page]])
-        by_pk = {values[0]: values for values in cursor.fetchall()}
-    return [TableRow(by_pk[pk], due_at, "sla_due_at") for due_at, pk in page if pk in by_pk]
+        cursor.execute(sql, params)
+        return [TableRow(values[:-1], values[-1], "sla_due_at") for values in cursor.fetchall()]
 
 
 @cache
-def _rows_by_id_sql(using: str) -> str:
-    """The SQL reading table rows by id from one array of ids (PostgreSQL), compiled once:
-    building the query with its three joins costs more than running it."""
-    ids = RawSQL("SELECT unnest(%s::bigint[])", (None,))
+def _page_rows_sql(using: str) -> str:
+    """The SQL reading the table rows of the ids in ``page`` (a common table expression of
+    ``_sla_rows``), compiled once: building it with its three joins costs more than running
+    it."""
+    ids = RawSQL("SELECT page.pk FROM page", ())
     query = Finding.objects.using(using).filter(pk__in=ids).order_by().values_list(*ROW_VALUES)
     return query.query.sql_with_params()[0]
 
