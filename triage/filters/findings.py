@@ -5,7 +5,6 @@ from datetime import datetime, time, timedelta
 
 import django_filters
 from django import forms
-from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -13,16 +12,14 @@ from triage.filters.dates import BoundedDateFilter
 from triage.models import (
     Finding,
     FindingStatus,
-    Repository,
     ScanBatch,
     ScanBatchFinding,
     ScanType,
     Severity,
-    Squad,
     Team,
 )
 from triage.selectors import json_list_contains
-from triage.selectors.findings import mine
+from triage.selectors.findings import FilterChoices, filter_choices, mine
 
 # Parameters of the page that are not filters; a saved view keeps only the filters and sort.
 NON_FILTER_PARAMETERS = ("cursor",)
@@ -43,8 +40,10 @@ def _start_of_day(day) -> datetime:
 
 class FindingFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Search")
-    repository = django_filters.ModelChoiceFilter(
-        queryset=Repository.objects.none(), label="Repository", empty_label="Any repository"
+    # The team's repositories, squads and members are read once (``filter_choices``) and offered
+    # as choices: a chosen one is checked against them, not looked up with a query of its own.
+    repository = django_filters.TypedChoiceFilter(
+        coerce=int, field_name="repository_id", label="Repository"
     )
     batch = django_filters.ModelChoiceFilter(
         queryset=ScanBatch.objects.none(),
@@ -67,18 +66,10 @@ class FindingFilter(django_filters.FilterSet):
         field_name="file_path", lookup_expr="contains", label="File path contains"
     )
     cwe = django_filters.CharFilter(method="filter_cwe", label="CWE")
-    owner = django_filters.ModelChoiceFilter(
-        queryset=get_user_model().objects.none(),
-        field_name="owner_member",
-        label="Owner",
-        empty_label="Any owner",
+    owner = django_filters.TypedChoiceFilter(
+        coerce=int, field_name="owner_member_id", label="Owner"
     )
-    squad = django_filters.ModelChoiceFilter(
-        queryset=Squad.objects.none(),
-        field_name="owner_squad",
-        label="Squad",
-        empty_label="Any squad",
-    )
+    squad = django_filters.TypedChoiceFilter(coerce=int, field_name="owner_squad_id", label="Squad")
     assigned = django_filters.ChoiceFilter(
         choices=ASSIGNED_CHOICES, method="filter_assigned", label="Assigned", empty_label="Anyone"
     )
@@ -105,17 +96,24 @@ class FindingFilter(django_filters.FilterSet):
         model = Finding
         fields: list[str] = []
 
-    def __init__(self, data=None, *args, team: Team, user=None, **kwargs):
+    def __init__(
+        self,
+        data=None,
+        *args,
+        team: Team,
+        user=None,
+        choices: FilterChoices | None = None,
+        **kwargs,
+    ):
         super().__init__(data, *args, **kwargs)
         self.team = team
         self.user = user
-        self.filters["owner"].queryset = (
-            get_user_model().objects.filter(memberships__team=team).only("id", "username")
-        )
-        self.filters["squad"].queryset = Squad.objects.filter(team=team).only("id", "name")
-        self.filters["repository"].queryset = Repository.objects.filter(team=team).only(
-            "id", "name"
-        )
+        self.choices = choices or filter_choices(team_id=team.pk)
+        self.filters["repository"].extra["choices"] = self.choices.repositories
+        self.filters["squad"].extra["choices"] = self.choices.squads
+        self.filters["owner"].extra["choices"] = [
+            (user_id, username) for user_id, username, _ in self.choices.members
+        ]
         self.filters["batch"].queryset = ScanBatch.objects.filter(team=team)
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

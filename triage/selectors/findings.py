@@ -38,6 +38,8 @@ from triage.models import (
     FindingStatus,
     FindingStatusJob,
     Fix,
+    Membership,
+    Repository,
     SavedView,
     Severity,
     SlaPolicy,
@@ -546,6 +548,49 @@ def status_counts_for(*, queryset: QuerySet[Finding], status: str) -> tuple[int,
     total = queryset.count()
     already = queryset.filter(status=status).count()
     return total - already, already
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the findings filters offer and accept of a team: its repositories and squads as
+    (id, name), and its members as (user id, username, role), each list by name."""
+
+    repositories: list[tuple[int, str]]
+    squads: list[tuple[int, str]]
+    members: list[tuple[int, str, str]]
+
+
+def filter_choices(*, team_id: int) -> FilterChoices:
+    """The team's ``FilterChoices`` in one query: a list page offers all three as filters
+    (and the members as assignees), and checks a chosen one against the same lists."""
+
+    def choices(model, kind: str, key: str, label: str, role: str = ""):
+        return (
+            model.objects.filter(team_id=team_id)
+            .order_by()
+            .values(
+                choice_kind=Value(kind),
+                choice_id=F(key),
+                choice_label=F(label),
+                choice_role=F(role) if role else Value(""),
+            )
+        )
+
+    union = choices(Repository, "repository", "pk", "name").union(
+        choices(Squad, "squad", "pk", "name"),
+        choices(Membership, "member", "user_id", "user__username", "role"),
+        all=True,
+    )
+    lists: dict[str, list] = {"repository": [], "squad": [], "member": []}
+    for row in union.order_by("choice_kind", "choice_label", "choice_id"):
+        kind, pk, name, role = (row[column] for column in CHOICE_COLUMNS)
+        lists[kind].append((pk, name, role) if kind == "member" else (pk, name))
+    return FilterChoices(
+        repositories=lists["repository"], squads=lists["squad"], members=lists["member"]
+    )
+
+
+CHOICE_COLUMNS = ("choice_kind", "choice_id", "choice_label", "choice_role")
 
 
 def saved_views_for(*, team: Team, user) -> QuerySet[SavedView]:

@@ -124,19 +124,8 @@ def _filter_params(params: QueryDict, *, queue: bool = False) -> QueryDict:
     return kept
 
 
-def _repository_options(filterset: FindingFilter, selected) -> str:
-    return select_options(
-        filterset.filters["repository"].queryset.values_list("pk", "name"),
-        selected.pk if selected else None,
-    )
-
-
-def _choice_options(filterset: FindingFilter, name: str, label: str) -> str:
-    selected = filterset.form.cleaned_data.get(name)
-    return select_options(
-        filterset.filters[name].queryset.order_by(label).values_list("pk", label),
-        selected.pk if selected else None,
-    )
+def _repository_options(filterset: FindingFilter, selected: int | None) -> str:
+    return select_options(filterset.choices.repositories, selected)
 
 
 FORM_LISTS = ("severity", "status")
@@ -198,12 +187,12 @@ def _page_of(
 def owner_filter_context(request, filterset: FindingFilter, *, can_triage: bool) -> dict:
     """The owner, squad and assigned filters' choices and the assignees, in one read of the
     team's members (the list and the grouped page show the same filters)."""
-    members = ownership_selectors.team_members(team_id=request.team.pk)
-    owner = filterset.form.cleaned_data.get("owner")
+    members = filterset.choices.members
+    chosen = filterset.form.cleaned_data
     return {
-        "squad_options": _choice_options(filterset, "squad", "name"),
+        "squad_options": select_options(filterset.choices.squads, chosen.get("squad")),
         "owner_options": select_options(
-            [(user_id, name) for user_id, name, _ in members], owner.pk if owner else None
+            [(user_id, name) for user_id, name, _ in members], chosen.get("owner")
         ),
         "assigned_choices": ASSIGNED_CHOICES,
         "assignable_options": (

@@ -169,3 +169,26 @@ def test_each_row_shows_its_owner_sla_and_repository(team, client_as, member):
     assert '<span class="muted">No owner</span>' in row
     # Resolved: past its due date, but no longer counted against the SLA.
     assert "Past SLA" not in row
+
+
+def test_the_filters_choices_are_the_teams_own_read_in_one_query(
+    team, other_team, member, django_assert_num_queries
+):
+    from triage.selectors.findings import filter_choices
+
+    zed = RepositoryFactory(team=team, name="zed")
+    api = RepositoryFactory(team=team, name="api")
+    RepositoryFactory(team=other_team, name="theirs")
+    web = Squad.objects.create(team=team, name="web")
+    backend = Squad.objects.create(team=team, name="backend")
+    Squad.objects.create(team=other_team, name="their-squad")
+    viewer = member(Role.VIEWER, username="vic")
+    admin = member(Role.ADMIN, username="ada")
+    member(Role.ADMIN, of=other_team, username="stranger")
+
+    with django_assert_num_queries(1):
+        choices = filter_choices(team_id=team.pk)
+
+    assert choices.repositories == [(api.pk, "api"), (zed.pk, "zed")]
+    assert choices.squads == [(backend.pk, "backend"), (web.pk, "web")]
+    assert choices.members == [(admin.pk, "ada", Role.ADMIN), (viewer.pk, "vic", Role.VIEWER)]
