@@ -254,30 +254,43 @@ def my_queue(*, team: Team, user, squad_ids=None) -> QuerySet[Finding]:
     )
 
 
-def mine_count(queryset: QuerySet[Finding], *, user, squad_ids: list[int], limit: int) -> int:
+@dataclass(frozen=True)
+class CountSql:
+    """A scalar SQL expression that counts rows (up to a limit), with its parameters: a page
+    reads its count in its own query (a column of every row), not in one more."""
+
+    sql: str
+    params: list
+
+    def read(self, using: str) -> int:
+        """The count, in a query of its own (a page with no rows to carry it)."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"SELECT {self.sql}", self.params)
+            return cursor.fetchone()[0]
+
+
+def limited_count(queryset: QuerySet[Finding], limit: int) -> CountSql:
+    """How many rows ``queryset`` holds, counted up to ``limit``."""
+    sql, params = queryset.order_by().values("pk")[:limit].query.sql_with_params()
+    return CountSql(f"(SELECT COUNT(*) FROM ({sql}) part)", list(params))
+
+
+def mine_count(queryset: QuerySet[Finding], *, user, squad_ids: list[int], limit: int) -> CountSql:
     """How many of ``queryset`` (the open findings, filtered) are ``user``'s or their squads'
-    (``squad_ids``), counted up to ``limit`` (past it, some number at least ``limit``), in one
-    query of three bounded counts: the user's own, their squads' and their squads' that are
-    also their own. Each is one index's range (the indexes of open findings by member and by
-    squad), where counting the OR of the two walks every open finding of the team until
-    ``limit`` of them match. A count that reaches ``limit`` makes the sum reach it too."""
-    own = queryset.filter(owner_member=user)
-    parts = [own]
-    if squad_ids:
-        of_squads = queryset.filter(owner_squad__in=squad_ids)
-        parts += [of_squads, of_squads.filter(owner_member=user)]
-    selects, params = [], []
-    for part in parts:
-        sql, part_params = part.order_by().values("pk")[:limit].query.sql_with_params()
-        selects.append(f"(SELECT COUNT(*) FROM ({sql}) part)")
-        params.extend(part_params)
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(selects)}", params)
-        counts = cursor.fetchone()
-    if len(counts) == 1:
-        return counts[0]
-    own_count, squads_count, both_count = counts
-    return own_count + squads_count - both_count
+    (``squad_ids``), counted up to ``limit`` (past it, some number at least ``limit``), by three
+    bounded counts: the user's own, their squads' and their squads' that are also their own.
+    Each is one index's range (the indexes of open findings by member and by squad), where
+    counting the OR of the two walks every open finding of the team until ``limit`` of them
+    match. A count that reaches ``limit`` makes the sum reach it too."""
+    own = limited_count(queryset.filter(owner_member=user), limit)
+    if not squad_ids:
+        return own
+    of_squads = queryset.filter(owner_squad__in=squad_ids)
+    squads = limited_count(of_squads, limit)
+    both = limited_count(of_squads.filter(owner_member=user), limit)
+    return CountSql(
+        f"({own.sql} + {squads.sql} - {both.sql})", own.params + squads.params + both.params
+    )
 
 
 def queue_count_label(count: int) -> str:
@@ -436,8 +449,10 @@ def _rows(
     descending: bool,
     position: tuple[str, object, int] | None,
     size: int,
-) -> list[TableRow]:
-    """Up to ``size`` rows from ``position`` on, in ``sort`` order (``descending`` or not)."""
+    count: CountSql,
+) -> tuple[list[TableRow], int | None]:
+    """Up to ``size`` rows from ``position`` on, in ``sort`` order (``descending`` or not), and
+    ``count`` read with them (None without rows to carry it)."""
     sort_key = {}
     if sort.column == "severity_rank":
         sort_key = {"severity_rank": SEVERITY_RANK}
@@ -452,13 +467,15 @@ def _rows(
         rows = rows.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
     if sort.column == "sla_due_at":
         rows = _deferred_rows(rows, order, size, **sort_key)
+    # The count as a column (compiled by the ORM, its values parameters).
+    rows = rows.annotate(page_count=RawSQL(count.sql, count.params))  # noqa: S611
     # Only what the table shows: a finding's message and search text are long.
+    values = list(rows.values_list(*ROW_VALUES, *sort_key, "page_count")[:size])
     if sort_key:
-        return [
-            TableRow(values[:-1], values[-1], sort.column)
-            for values in rows.values_list(*ROW_VALUES, *sort_key)[:size]
-        ]
-    return [TableRow(values) for values in rows.values_list(*ROW_VALUES)[:size]]
+        found = [TableRow(row[:-2], row[-2], sort.column) for row in values]
+    else:
+        found = [TableRow(row[:-1]) for row in values]
+    return found, values[0][-1] if values else None
 
 
 def _sla_rows(
@@ -468,21 +485,25 @@ def _sla_rows(
     descending: bool,
     position: tuple[str, object, int] | None,
     size: int,
-) -> list[TableRow]:
-    """Up to ``size`` rows from ``position`` on in SLA-due order (PostgreSQL), in one query:
-    the page's ids and due dates (``_sla_page_sql``), then its rows read by those ids."""
+    count: CountSql,
+) -> tuple[list[TableRow], int | None]:
+    """Up to ``size`` rows from ``position`` on in SLA-due order (PostgreSQL), and ``count``,
+    in one query: the page's ids and due dates (``_sla_page_sql``), then its rows read by
+    those ids, each with the count (None without rows to carry it)."""
     page_sql, params = _sla_page_sql(
         queryset.order_by(), days, descending=descending, position=position, size=size
     )
     direction = "DESC" if descending else "ASC"
     sql = (
-        f"WITH page AS ({page_sql}) SELECT found.*, page.sla_due_at FROM page"
+        f"WITH page AS ({page_sql}) SELECT found.*, page.sla_due_at, {count.sql} FROM page"
         f" JOIN ({_page_rows_sql(queryset.db)}) AS found ON found.pk = page.pk"
         f" ORDER BY page.sla_due_at {direction}, page.pk {direction}"
     )
     with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return [TableRow(values[:-1], values[-1], "sla_due_at") for values in cursor.fetchall()]
+        cursor.execute(sql, [*params, *count.params])
+        values = cursor.fetchall()
+    rows = [TableRow(row[:-2], row[-2], "sla_due_at") for row in values]
+    return rows, values[0][-1] if values else None
 
 
 @cache
@@ -502,13 +523,14 @@ def findings_page(
     cursor: str | None,
     page_size: int = PAGE_SIZE,
     sla_days: Mapping[str, int] | None = None,
-    count: int | None = None,
+    count: CountSql | None = None,
 ) -> FindingsPage:
     """One page of ``queryset`` in ``sort_key`` order, continuing from ``cursor``.
 
     A page is found by a row-value comparison against the last row seen, so page 2,000 costs
-    what page 1 costs (no OFFSET that reads and drops every earlier row). ``count``: how many
-    ``queryset`` holds up to ``COUNT_LIMIT + 1``, when the caller counts them its own way.
+    what page 1 costs (no OFFSET that reads and drops every earlier row). The count of
+    ``queryset`` up to ``COUNT_LIMIT + 1`` is read with the rows: ``count``, when the caller
+    counts them its own way, else ``limited_count``.
     """
     sort = SORTS[sort_of(sort_key)]
     position = _decode_cursor(cursor, sort) if cursor else None
@@ -520,7 +542,11 @@ def findings_page(
         read = _sla_rows
     else:
         read = partial(_rows, sort=sort)
-    rows = list(read(queryset, days, descending=descending, position=position, size=page_size + 1))
+    if count is None:
+        count = limited_count(queryset, COUNT_LIMIT + 1)
+    rows, counted = read(
+        queryset, days, descending=descending, position=position, size=page_size + 1, count=count
+    )
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if backwards:
@@ -531,12 +557,13 @@ def findings_page(
         has_next, has_previous = True, has_more
     else:
         has_next, has_previous = has_more, True
-    if count is None:
-        count = queryset.order_by()[: COUNT_LIMIT + 1].count()
+    if counted is None:
+        # No rows: none match, unless the cursor is past the last of them.
+        counted = 0 if position is None else count.read(queryset.db)
     return FindingsPage(
         rows=rows,
-        count=min(count, COUNT_LIMIT),
-        count_is_lower_bound=count > COUNT_LIMIT,
+        count=min(counted, COUNT_LIMIT),
+        count_is_lower_bound=counted > COUNT_LIMIT,
         next_cursor=_encode_cursor("after", sort, rows[-1]) if has_next and rows else None,
         previous_cursor=_encode_cursor("before", sort, rows[0]) if has_previous and rows else None,
         is_first=not has_previous,

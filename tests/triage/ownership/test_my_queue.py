@@ -231,10 +231,10 @@ def test_queue_queries_are_bounded_and_do_not_grow_with_rows(
         assert len(_row_ids(response)) == size
         counts[size] = len(queries)
     assert counts[5] == counts[50]
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(9):
         client.get(_url(team))
     # On PostgreSQL the SLA order finds the page's ids and reads those rows in one query.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(9):
         client.get(_url(team), {"severity": "high"}, **HTMX)
 
 
@@ -323,7 +323,8 @@ def test_the_queue_is_counted_once_per_finding_up_to_the_limit(team, queue, memb
     for user in (queue["tess"], queue["vic"], loner):
         squad_ids = selectors.squad_ids_of(team=team, user=user)
         in_queue = selectors.my_queue(team=team, user=user).count()
-        counted = selectors.mine_count(open_findings, user=user, squad_ids=squad_ids, limit=limit)
+        count = selectors.mine_count(open_findings, user=user, squad_ids=squad_ids, limit=limit)
+        counted = count.read(open_findings.db)
         # Below the limit, exact; from it on, at least the limit (the page says "N+").
         assert counted == in_queue if in_queue < limit else counted >= limit
 
