@@ -108,7 +108,7 @@ class FindingFilter(django_filters.FilterSet):
         super().__init__(data, *args, **kwargs)
         self.team = team
         self.user = user
-        self.choices = choices or filter_choices(team_id=team.pk)
+        self.choices = choices or filter_choices(team_id=team.pk, user=user)
         self.filters["repository"].extra["choices"] = self.choices.repositories
         self.filters["squad"].extra["choices"] = self.choices.squads
         self.filters["owner"].extra["choices"] = [
@@ -135,7 +135,7 @@ class FindingFilter(django_filters.FilterSet):
             return queryset.none()
         if value == "me":
             return queryset.filter(owner_member=user)
-        return mine(queryset, team=self.team, user=user)
+        return mine(queryset, team=self.team, user=user, squad_ids=self.choices.user_squad_ids)
 
     def filter_cwe(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip().upper()

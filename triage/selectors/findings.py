@@ -580,20 +580,23 @@ def status_counts_for(*, queryset: QuerySet[Finding], status: str) -> tuple[int,
 @dataclass(frozen=True)
 class FilterChoices:
     """What the findings filters offer and accept of a team: its repositories and squads as
-    (id, name), and its members as (user id, username, role), each list by name."""
+    (id, name), and its members as (user id, username, role), each list by name; and the
+    squads the person looking is in (their ids), whose findings are theirs too."""
 
     repositories: list[tuple[int, str]]
     squads: list[tuple[int, str]]
     members: list[tuple[int, str, str]]
+    user_squad_ids: list[int]
 
 
-def filter_choices(*, team_id: int) -> FilterChoices:
-    """The team's ``FilterChoices`` in one query: a list page offers all three as filters
-    (and the members as assignees), and checks a chosen one against the same lists."""
+def filter_choices(*, team_id: int, user=None) -> FilterChoices:
+    """The team's ``FilterChoices`` in one query: a list page offers the lists as filters (and
+    the members as assignees), checks a chosen one against them, and narrows "mine" by
+    ``user``'s squads."""
 
-    def choices(model, kind: str, key: str, label: str, role: str = ""):
+    def choices(queryset, kind: str, key: str, label: str, role: str = ""):
         return (
-            model.objects.filter(team_id=team_id)
+            queryset.filter(team_id=team_id)
             .order_by()
             .values(
                 choice_kind=Value(kind),
@@ -603,17 +606,22 @@ def filter_choices(*, team_id: int) -> FilterChoices:
             )
         )
 
-    union = choices(Repository, "repository", "pk", "name").union(
-        choices(Squad, "squad", "pk", "name"),
-        choices(Membership, "member", "user_id", "user__username", "role"),
-        all=True,
-    )
-    lists: dict[str, list] = {"repository": [], "squad": [], "member": []}
+    parts = [
+        choices(Squad.objects, "squad", "pk", "name"),
+        choices(Membership.objects, "member", "user_id", "user__username", "role"),
+    ]
+    if user is not None and user.is_authenticated:
+        parts.append(choices(Squad.objects.filter(members__user=user), "mine", "pk", "name"))
+    union = choices(Repository.objects, "repository", "pk", "name").union(*parts, all=True)
+    lists: dict[str, list] = {"repository": [], "squad": [], "member": [], "mine": []}
     for row in union.order_by("choice_kind", "choice_label", "choice_id"):
         kind, pk, name, role = (row[column] for column in CHOICE_COLUMNS)
         lists[kind].append((pk, name, role) if kind == "member" else (pk, name))
     return FilterChoices(
-        repositories=lists["repository"], squads=lists["squad"], members=lists["member"]
+        repositories=lists["repository"],
+        squads=lists["squad"],
+        members=lists["member"],
+        user_squad_ids=[pk for pk, _ in lists["mine"]],
     )
 
 

@@ -153,13 +153,13 @@ def _page_of(
     if queue:
         # The queue's filters over the open findings, then its scope: the same rows as the
         # scoped FilterSet's, and the filtered open findings count the queue by its indexes.
-        squad_ids = selectors.squad_ids_of(team=request.team, user=request.user)
         filterset = FindingFilter(
             params,
             queryset=selectors.findings_for_team(team=request.team).unresolved(),
             team=request.team,
             user=request.user,
         )
+        squad_ids = filterset.choices.user_squad_ids
         queryset = selectors.mine(
             filterset.qs, team=request.team, user=request.user, squad_ids=squad_ids
         )

@@ -231,10 +231,10 @@ def test_queue_queries_are_bounded_and_do_not_grow_with_rows(
         assert len(_row_ids(response)) == size
         counts[size] = len(queries)
     assert counts[5] == counts[50]
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):
         client.get(_url(team))
     # On PostgreSQL the SLA order finds the page's ids and reads those rows in one query.
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):
         client.get(_url(team), {"severity": "high"}, **HTMX)
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import FindingFactory, RepositoryFactory
+from tests.factories import FindingFactory, MembershipFactory, RepositoryFactory
 from tests.triage.findings.test_views import _row_ids
 from triage.models import Membership, Role, SlaPolicy, Squad
 
@@ -181,14 +181,21 @@ def test_the_filters_choices_are_the_teams_own_read_in_one_query(
     RepositoryFactory(team=other_team, name="theirs")
     web = Squad.objects.create(team=team, name="web")
     backend = Squad.objects.create(team=team, name="backend")
-    Squad.objects.create(team=other_team, name="their-squad")
+    theirs = Squad.objects.create(team=other_team, name="their-squad")
     viewer = member(Role.VIEWER, username="vic")
     admin = member(Role.ADMIN, username="ada")
     member(Role.ADMIN, of=other_team, username="stranger")
+    # Ada is in web here, and in a squad of the other team she is also a member of.
+    web.members.add(Membership.objects.get(team=team, user=admin))
+    MembershipFactory(team=other_team, user=admin, role=Role.TRIAGER)
+    theirs.members.add(Membership.objects.get(team=other_team, user=admin))
 
     with django_assert_num_queries(1):
-        choices = filter_choices(team_id=team.pk)
+        choices = filter_choices(team_id=team.pk, user=admin)
 
     assert choices.repositories == [(api.pk, "api"), (zed.pk, "zed")]
     assert choices.squads == [(backend.pk, "backend"), (web.pk, "web")]
     assert choices.members == [(admin.pk, "ada", Role.ADMIN), (viewer.pk, "vic", Role.VIEWER)]
+    assert choices.user_squad_ids == [web.pk]
+    assert filter_choices(team_id=team.pk, user=viewer).user_squad_ids == []
+    assert filter_choices(team_id=team.pk).user_squad_ids == []
