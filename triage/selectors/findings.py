@@ -102,27 +102,6 @@ SORTS: dict[str, Sort] = {
     "-file": Sort("File, Z to A", "file_path", True),
 }
 DEFAULT_SORT = "severity"
-TABLE_COLUMNS = (
-    "id",
-    "team_id",
-    "connection_id",
-    "severity",
-    "status",
-    "title",
-    "check_id",
-    "file_path",
-    "first_detected_at",
-    "last_detected_at",
-    "repository__id",
-    "repository__name",
-    # The owner column: @member and/or @squad.
-    "owner_explicit",
-    "owner_member__id",
-    "owner_member__username",
-    "owner_squad__id",
-    "owner_squad__name",
-)
-TABLE_RELATIONS = ("repository", "owner_member", "owner_squad")
 
 
 class RowRepository(NamedTuple):
@@ -145,7 +124,7 @@ class TableRow:
     repository and owners as model instances costs more than the rest of the query. It has a
     Finding's names for what the table reads, so the row builder takes either."""
 
-    # With the page's sort key (for its cursor) and the row's HTML, once built.
+    # With the page's sort key (for its cursor), and the row's HTML or link once built.
     __slots__ = (
         "check_id",
         "file_path",
@@ -163,6 +142,7 @@ class TableRow:
         "sla_due_at",
         "status",
         "title",
+        "url",
     )
 
     def __init__(self, values: tuple, sort_value=None, sort_column: str = "") -> None:
@@ -318,7 +298,7 @@ class QueueSummary:
     total: int
     past_sla: int
     due_this_week: int
-    first: list[Finding]
+    first: list[TableRow]
 
 
 def my_queue_summary(*, team: Team, user, sla_days: Mapping[str, int]) -> QueueSummary:
@@ -333,11 +313,12 @@ def my_queue_summary(*, team: Team, user, sla_days: Mapping[str, int]) -> QueueS
             "pk", filter=Q(sla_due_at__gte=now, sla_due_at__lt=now + timedelta(days=7))
         ),
     )
-    first = list(
-        queryset.select_related(*TABLE_RELATIONS)
-        .only(*TABLE_COLUMNS)
-        .order_by("sla_due_at", "pk")[:QUEUE_PREVIEW_SIZE]
-    )
+    first = [
+        TableRow(values[:-1], values[-1], "sla_due_at")
+        for values in queryset.order_by("sla_due_at", "pk").values_list(*ROW_VALUES, "sla_due_at")[
+            :QUEUE_PREVIEW_SIZE
+        ]
+    ]
     return QueueSummary(first=first, **counts)
 
 
