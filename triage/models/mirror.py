@@ -125,6 +125,20 @@ def label_of(choices: type[models.TextChoices], value: str | None) -> str:
         return value.replace("_", " ").capitalize()
 
 
+class LabelOf:
+    """An attribute that reads as the label (``label_of``) of another attribute's value, as a
+    model (or any object) shows a choice: ``status_label = LabelOf(FindingStatus, "status")``."""
+
+    def __init__(self, choices: type[models.TextChoices], attribute: str) -> None:
+        self.choices = choices
+        self.attribute = attribute
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return label_of(self.choices, getattr(instance, self.attribute))
+
+
 def status_in(statuses) -> Q:
     """Rows whose status is one of `statuses`, in any case (Kolega's are compared so)."""
     query = Q()
@@ -273,13 +287,9 @@ class ScanBatch(TrackedMirrorModel):
     def is_terminal(self) -> bool:
         return scan_status_is_terminal(self.status)
 
-    @property
-    def status_label(self) -> str:
-        return label_of(ScanBatchStatus, self.status)
+    status_label = LabelOf(ScanBatchStatus, "status")
 
-    @property
-    def scan_type_label(self) -> str:
-        return label_of(ScanType, self.scan_type)
+    scan_type_label = LabelOf(ScanType, "scan_type")
 
 
 def owner_key(to: str) -> models.ForeignKey:
@@ -391,17 +401,11 @@ class Finding(MirrorModel):
     def __str__(self) -> str:
         return f"{self.check_id} {self.file_path}"
 
-    @property
-    def severity_label(self) -> str:
-        return label_of(Severity, self.severity)
+    severity_label = LabelOf(Severity, "severity")
 
-    @property
-    def status_label(self) -> str:
-        return label_of(FindingStatus, self.status)
+    status_label = LabelOf(FindingStatus, "status")
 
-    @property
-    def scan_type_label(self) -> str:
-        return label_of(ScanType, self.scan_type)
+    scan_type_label = LabelOf(ScanType, "scan_type")
 
     @staticmethod
     def search_text_of(*, title: str | None, message: str, check_id: str, file_path: str) -> str:
@@ -516,13 +520,9 @@ class FindingEvent(MirrorModel):
     def __str__(self) -> str:
         return f"{self.event_type} {self.upstream_id}"
 
-    @property
-    def event_type_label(self) -> str:
-        return label_of(FindingEventType, self.event_type)
+    event_type_label = LabelOf(FindingEventType, "event_type")
 
-    @property
-    def scan_type_label(self) -> str:
-        return label_of(ScanType, self.scan_type)
+    scan_type_label = LabelOf(ScanType, "scan_type")
 
 
 class FindingEventBaseline(models.Model):
@@ -601,9 +601,7 @@ class Fix(TrackedMirrorModel):
     def is_settled(self) -> bool:
         return fix_status_is_settled(self.status)
 
-    @property
-    def status_label(self) -> str:
-        return label_of(FixStatus, self.status)
+    status_label = LabelOf(FixStatus, "status")
 
     @property
     def needs_diff(self) -> bool:

@@ -38,6 +38,7 @@ from triage.models import (
     FindingStatus,
     FindingStatusJob,
     Fix,
+    LabelOf,
     Membership,
     Repository,
     SavedView,
@@ -45,7 +46,6 @@ from triage.models import (
     SlaPolicy,
     Squad,
     Team,
-    label_of,
 )
 from triage.selectors import json_list_contains
 from triage.weblinks import web_url
@@ -173,13 +173,9 @@ class TableRow:
     def id(self) -> int:
         return self.pk
 
-    @property
-    def severity_label(self) -> str:
-        return label_of(Severity, self.severity)
+    severity_label = LabelOf(Severity, "severity")
 
-    @property
-    def status_label(self) -> str:
-        return label_of(FindingStatus, self.status)
+    status_label = LabelOf(FindingStatus, "status")
 
 
 # What a TableRow is read from, in its order.

@@ -19,7 +19,16 @@ from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
-from triage.models import KolegaConnection, Repository, Role, ScanBatch, ScanType, Team, label_of
+from triage.models import (
+    KolegaConnection,
+    LabelOf,
+    Repository,
+    Role,
+    ScanBatch,
+    ScanType,
+    Team,
+    label_of,
+)
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
 from triage.services.kolega_errors import QUOTA_LABELS, describe_kolega_error
@@ -200,9 +209,7 @@ class ScanStartOutcome:
     def started(self) -> bool:
         return self.batch is not None
 
-    @property
-    def scan_type_label(self) -> str:
-        return label_of(ScanType, self.scan_type)
+    scan_type_label = LabelOf(ScanType, "scan_type")
 
 
 def scan_batches_start(
