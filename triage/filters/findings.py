@@ -19,7 +19,7 @@ from triage.models import (
     Team,
 )
 from triage.selectors import json_list_contains
-from triage.selectors.findings import FilterChoices, filter_choices, mine
+from triage.selectors.findings import filter_choices, mine
 
 # Parameters of the page that are not filters; a saved view keeps only the filters and sort.
 NON_FILTER_PARAMETERS = ("cursor",)
@@ -96,24 +96,14 @@ class FindingFilter(django_filters.FilterSet):
         model = Finding
         fields: list[str] = []
 
-    def __init__(
-        self,
-        data=None,
-        *args,
-        team: Team,
-        user=None,
-        choices: FilterChoices | None = None,
-        **kwargs,
-    ):
+    def __init__(self, data=None, *args, team: Team, user=None, **kwargs):
         super().__init__(data, *args, **kwargs)
         self.team = team
         self.user = user
-        self.choices = choices or filter_choices(team_id=team.pk, user=user)
+        self.choices = filter_choices(team_id=team.pk, user=user)
         self.filters["repository"].extra["choices"] = self.choices.repositories
         self.filters["squad"].extra["choices"] = self.choices.squads
-        self.filters["owner"].extra["choices"] = [
-            (user_id, username) for user_id, username, _ in self.choices.members
-        ]
+        self.filters["owner"].extra["choices"] = self.choices.owners
         self.filters["batch"].queryset = ScanBatch.objects.filter(team=team)
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

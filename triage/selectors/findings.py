@@ -565,6 +565,11 @@ class FilterChoices:
     members: list[tuple[int, str, str]]
     user_squad_ids: list[int]
 
+    @property
+    def owners(self) -> list[tuple[int, str]]:
+        """The members as the owner filter offers them: (user id, username)."""
+        return [(user_id, username) for user_id, username, _ in self.members]
+
 
 def filter_choices(*, team_id: int, user=None) -> FilterChoices:
     """The team's ``FilterChoices`` in one query: a list page offers the lists as filters (and

@@ -187,16 +187,14 @@ def _page_of(
 def owner_filter_context(request, filterset: FindingFilter, *, can_triage: bool) -> dict:
     """The owner, squad and assigned filters' choices and the assignees, in one read of the
     team's members (the list and the grouped page show the same filters)."""
-    members = filterset.choices.members
+    choices = filterset.choices
     chosen = filterset.form.cleaned_data
     return {
-        "squad_options": select_options(filterset.choices.squads, chosen.get("squad")),
-        "owner_options": select_options(
-            [(user_id, name) for user_id, name, _ in members], chosen.get("owner")
-        ),
+        "squad_options": select_options(choices.squads, chosen.get("squad")),
+        "owner_options": select_options(choices.owners, chosen.get("owner")),
         "assigned_choices": ASSIGNED_CHOICES,
         "assignable_options": (
-            select_options(ownership_selectors.assignable_of(members)) if can_triage else ""
+            select_options(ownership_selectors.assignable_of(choices.members)) if can_triage else ""
         ),
     }
 
