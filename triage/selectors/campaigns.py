@@ -16,8 +16,10 @@ from datetime import date, timedelta
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Prefetch, QuerySet
 from django.db.models.functions import TruncDate
+from django.http import QueryDict
 from django.utils import timezone
 
+from triage.filters.findings import FindingFilter
 from triage.models import (
     Campaign,
     CampaignFinding,
@@ -29,6 +31,7 @@ from triage.models import (
     PullRequest,
     Team,
 )
+from triage.selectors import json_list_contains
 
 UNRESOLVED = (FindingStatus.OPEN, FindingStatus.NEEDS_MANUAL_REVIEW)
 RUNNING_FIX = ("pending", "running")
@@ -42,6 +45,69 @@ ROW_FIELDS = (
     "fix__latest_activity_at",
 )
 REVIEWABLE_FIX = ("completed", "succeeded")
+
+
+# Parameters of the findings page's URL that are not filters of its findings.
+NOT_FILTERS = ("cursor", "page", "group", "sort", "scope")
+
+
+class SelectionInvalid(ValueError):
+    """A campaign's saved findings-page filters that the page's FilterSet refuses."""
+
+
+@dataclass(frozen=True)
+class CampaignSelection:
+    """What defines a campaign's findings: the findings page's query string, narrowed by the
+    rules (check ids), CWEs and severities picked."""
+
+    filter_query: str = ""
+    check_ids: list[str] = field(default_factory=list)
+    cwes: list[str] = field(default_factory=list)
+    severities: list[str] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.filters or self.check_ids or self.cwes or self.severities)
+
+    @property
+    def filters(self) -> QueryDict:
+        params = QueryDict(self.filter_query, mutable=True)
+        for name in NOT_FILTERS:
+            params.pop(name, None)
+        return params
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> CampaignSelection:
+        return cls(
+            filter_query=campaign.filter_query,
+            check_ids=list(campaign.check_ids),
+            cwes=list(campaign.cwes),
+            severities=list(campaign.severities),
+        )
+
+
+def campaign_findings_matching(*, team: Team, user, selection: CampaignSelection) -> QuerySet:
+    """The team's unresolved findings the selection covers, filtered as the findings page
+    filters them (its FilterSet reads the saved query string); ``SelectionInvalid`` when the
+    saved filters no longer validate."""
+    filterset = FindingFilter(
+        selection.filters, queryset=Finding.objects.filter(team=team), team=team, user=user
+    )
+    if not filterset.is_valid():
+        raise SelectionInvalid(
+            "The findings page's filters this campaign was started from are not valid."
+        )
+    queryset = filterset.qs.unresolved()
+    if selection.check_ids:
+        queryset = queryset.filter(check_id__in=selection.check_ids)
+    if selection.severities:
+        queryset = queryset.filter(severity__in=selection.severities)
+    if selection.cwes:
+        any_cwe = json_list_contains("cwe", selection.cwes[0])
+        for cwe in selection.cwes[1:]:
+            any_cwe |= json_list_contains("cwe", cwe)
+        queryset = queryset.filter(any_cwe)
+    return queryset.order_by("repository_id", "pk")
 
 
 def campaigns_list(*, team: Team) -> QuerySet[Campaign]:

@@ -15,18 +15,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
-from django.http import QueryDict
 from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
-from triage.filters.findings import FindingFilter
 from triage.models import (
     Campaign,
     CampaignFinding,
@@ -39,7 +37,13 @@ from triage.models import (
     Role,
     Team,
 )
-from triage.selectors import json_list_contains
+from triage.selectors.campaigns import (
+    CampaignSelection,
+    SelectionInvalid,
+)
+from triage.selectors.campaigns import (
+    campaign_findings_matching as _findings_matching,
+)
 from triage.services.approvals import pull_requests_open
 from triage.services.audit import audit_log
 from triage.services.errors import ServiceError
@@ -52,8 +56,6 @@ from triage.task_queue import TaskName, task_send
 
 # The most findings one campaign takes in: each repository's share becomes one fix's list.
 MAX_CAMPAIGN_FINDINGS = 5000
-# Parameters of the findings page's URL that are not filters of its findings.
-NOT_FILTERS = ("cursor", "page", "group", "sort", "scope")
 # A claim older than this lost its worker: the client's own deadline ended long before
 # (``PORTAL_CAMPAIGN_CLAIM_SECONDS`` overrides it).
 STARTING_STALE_AFTER = timedelta(minutes=3)
@@ -76,58 +78,13 @@ def launch_concurrency() -> int:
     return max(1, int(getattr(settings, "PORTAL_CAMPAIGN_LAUNCH_CONCURRENCY", 4)))
 
 
-@dataclass(frozen=True)
-class CampaignSelection:
-    """What defines a campaign's findings: the findings page's query string, narrowed by the
-    rules (check ids), CWEs and severities picked."""
-
-    filter_query: str = ""
-    check_ids: list[str] = field(default_factory=list)
-    cwes: list[str] = field(default_factory=list)
-    severities: list[str] = field(default_factory=list)
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.filters or self.check_ids or self.cwes or self.severities)
-
-    @property
-    def filters(self) -> QueryDict:
-        params = QueryDict(self.filter_query, mutable=True)
-        for name in NOT_FILTERS:
-            params.pop(name, None)
-        return params
-
-    @classmethod
-    def of(cls, campaign: Campaign) -> CampaignSelection:
-        return cls(
-            filter_query=campaign.filter_query,
-            check_ids=list(campaign.check_ids),
-            cwes=list(campaign.cwes),
-            severities=list(campaign.severities),
-        )
-
-
 def campaign_findings_matching(*, team: Team, user, selection: CampaignSelection) -> QuerySet:
-    """The team's unresolved findings the selection covers."""
-    filterset = FindingFilter(
-        selection.filters, queryset=Finding.objects.filter(team=team), team=team, user=user
-    )
-    if not filterset.is_valid():
-        raise ServiceError(
-            "The findings page's filters this campaign was started from are not valid.",
-            field="filter_query",
-        )
-    queryset = filterset.qs.unresolved()
-    if selection.check_ids:
-        queryset = queryset.filter(check_id__in=selection.check_ids)
-    if selection.severities:
-        queryset = queryset.filter(severity__in=selection.severities)
-    if selection.cwes:
-        any_cwe = json_list_contains("cwe", selection.cwes[0])
-        for cwe in selection.cwes[1:]:
-            any_cwe |= json_list_contains("cwe", cwe)
-        queryset = queryset.filter(any_cwe)
-    return queryset.order_by("repository_id", "pk")
+    """The team's unresolved findings the selection covers (`selectors.campaigns`); saved
+    filters the findings page no longer accepts are refused as the field's error."""
+    try:
+        return _findings_matching(team=team, user=user, selection=selection)
+    except SelectionInvalid as exc:
+        raise ServiceError(str(exc), field="filter_query") from exc
 
 
 def source_repo_of(finding: Finding, repository: Repository) -> str:
