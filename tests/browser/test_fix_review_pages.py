@@ -13,41 +13,32 @@ from triage.models import FixDiffVersion
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OLD = [f"line {n}" for n in range(1, 31)]
-V1_DIFF = """diff --git a/app/db.py b/app/db.py
+
+
+def _diff(*line_5: str) -> str:
+    """A diff of app/db.py (the lines of `OLD`) that rewrites line 5 as `line_5` and drops
+    line 22; the second hunk starts as many lines later as the first one adds."""
+    added = "".join(f"+{line}\n" for line in line_5)
+    return f"""diff --git a/app/db.py b/app/db.py
 --- a/app/db.py
 +++ b/app/db.py
-@@ -3,5 +3,6 @@
+@@ -3,5 +3,{4 + len(line_5)} @@
  line 3
  line 4
 -line 5
-+line 5 quoted
-+line 5 checked
- line 6
+{added} line 6
  line 7
-@@ -20,5 +21,4 @@
+@@ -20,5 +{19 + len(line_5)},4 @@
  line 20
  line 21
 -line 22
  line 23
  line 24
 """
-V2_DIFF = """diff --git a/app/db.py b/app/db.py
---- a/app/db.py
-+++ b/app/db.py
-@@ -3,5 +3,5 @@
- line 3
- line 4
--line 5
-+line 5 with a parameter
- line 6
- line 7
-@@ -20,5 +20,4 @@
- line 20
- line 21
--line 22
- line 23
- line 24
-"""
+
+
+V1_DIFF = _diff("line 5 quoted", "line 5 checked")
+V2_DIFF = _diff("line 5 with a parameter")
 
 
 def _clean(page) -> None:

@@ -39,6 +39,13 @@ class Page:
     superuser: bool = False
 
 
+def _posted(url_name: str, module: str, data_of: dict[str, dict]) -> dict[str, list[Page]]:
+    """Forms of one module, each posted to the page `url_name` with its own data (by class)."""
+    return {
+        f"{module}.{name}": [Page(url_name, "post", data=data)] for name, data in data_of.items()
+    }
+
+
 FINDING = {"finding_id": "finding"}
 FIX = {"fix_id": "fix"}
 
@@ -140,42 +147,34 @@ PAGES: dict[str, list[Page]] = {
             data={"name": "Boundary", "base_url": "https://kolega.example", "api_key": "kcp_x"},
         )
     ],
-    "triage.forms.settings.MemberForm": [
-        Page("settings-members", "post", data={"action": "add", "role": "viewer"})
-    ],
-    "triage.forms.settings.MemberRoleForm": [
-        Page(
-            "settings-members",
-            "post",
-            data={"action": "role", "membership": "membership", "role": "viewer"},
-        )
-    ],
-    "triage.forms.settings.InvitationForm": [
-        Page(
-            "settings-members",
-            "post",
-            data={"action": "invite", "invite-email": "new@example.com", "invite-role": "viewer"},
-        )
-    ],
-    "triage.forms.settings.TeamApprovalPolicyForm": [
-        Page("settings-policies", "post", data={"action": "approvals", "required_approvals": "1"})
-    ],
-    "triage.forms.settings.TeamSignInPolicyForm": [
-        Page("settings-policies", "post", data={"action": "sign_in"})
-    ],
-    "triage.forms.settings.TeamSlaForm": [
-        Page(
-            "settings-policies",
-            "post",
-            data={
+    **_posted(
+        "settings-members",
+        "triage.forms.settings",
+        {
+            "MemberForm": {"action": "add", "role": "viewer"},
+            "MemberRoleForm": {"action": "role", "membership": "membership", "role": "viewer"},
+            "InvitationForm": {
+                "action": "invite",
+                "invite-email": "new@example.com",
+                "invite-role": "viewer",
+            },
+        },
+    ),
+    **_posted(
+        "settings-policies",
+        "triage.forms.settings",
+        {
+            "TeamApprovalPolicyForm": {"action": "approvals", "required_approvals": "1"},
+            "TeamSignInPolicyForm": {"action": "sign_in"},
+            "TeamSlaForm": {
                 "action": "sla",
                 "critical_days": "7",
                 "high_days": "30",
                 "medium_days": "90",
                 "low_days": "180",
             },
-        )
-    ],
+        },
+    ),
     "triage.forms.settings.PreferenceForm": [Page("preferences", "post", team=False)],
     "triage.forms.digests.EmailPreferencesForm": [
         Page("email-preferences", "post", data={"action": "save"}, team=False)
@@ -188,29 +187,24 @@ PAGES: dict[str, list[Page]] = {
     ],
     "triage.forms.sign_in.PortalAuthenticationForm": [Page("login", "post", team=False)],
     "triage.forms.sign_in.LocalPasswordResetForm": [Page("password_reset", "post", team=False)],
-    **{
-        f"triage.forms.ownership.{name}": [Page("settings-ownership", "post", data=data)]
-        for name, data in {
+    **_posted(
+        "settings-ownership",
+        "triage.forms.ownership",
+        {
             "SquadForm": {"action": "squad_create"},
             "SquadMemberForm": {"action": "squad_member_add", "squad": "1"},
             "RuleForm": {"action": "rule_create", "kind": "path"},
             "CodeownersImportForm": {"action": "import", "text": "* @owner-admin"},
-        }.items()
-    },
-    "triage.forms.notifications.ChannelForm": [
-        Page(
-            "settings-notifications",
-            "post",
-            data={"action": "channel_create", "name": "Boundary", "kind": "email"},
-        )
-    ],
-    "triage.forms.notifications.NotificationRuleForm": [
-        Page(
-            "settings-notifications",
-            "post",
-            data={"action": "rule_create", "event_kind": "scan.finished"},
-        )
-    ],
+        },
+    ),
+    **_posted(
+        "settings-notifications",
+        "triage.forms.notifications",
+        {
+            "ChannelForm": {"action": "channel_create", "name": "Boundary", "kind": "email"},
+            "NotificationRuleForm": {"action": "rule_create", "event_kind": "scan.finished"},
+        },
+    ),
     "triage.forms.ownership.AssignForm": [
         Page("finding-owner", "post", FINDING, {"action": "assign"})
     ],

@@ -18,12 +18,7 @@ from django.urls import reverse
 
 from tests.addresses import INTERNAL_URLS
 from tests.factories import KolegaConnectionFactory
-from tests.outbound_fixtures import (
-    PUBLIC_ADDRESS,
-    REFUSED_ADDRESSES,
-    ResolverStub,
-    drip,
-)
+from tests.outbound_fixtures import PUBLIC_ADDRESS, REFUSED_ADDRESSES, ResolverStub, drip
 from triage.clients import kolega_client_for, override_resolver, override_transport
 from triage.kolega import KolegaAddressRefused
 from triage.models import KolegaConnection, Role, SyncRun

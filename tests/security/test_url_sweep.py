@@ -220,56 +220,51 @@ def test_kwarg_factories_make_objects_of_the_victim_team(victim_world, team):
 
 
 # Own-team URLs whose query string or form names objects by id: the ids of another team's
-# objects must reach nothing. (url name, method, parameter → victim object attribute)
-ID_PARAMETERS = [
-    ("findings", "get", {"batch": "batch", "repository": "repository"}),
-    ("findings-group-findings", "get", {"batch": "batch", "repository": "repository"}),
-    ("scans", "get", {"repository": "repository"}),
-    ("scan-started", "get", {"batch": "batch"}),
-    ("scan-new", "get", {"repository": "repository"}),
-    ("reports", "get", {"repository": "repository"}),
-    ("reports-sla", "get", {"repository": "repository", "kind": None}),
-    ("reports", "get", {"owner": "squad"}),
-    ("reports-export-owners", "get", {"owner": "squad"}),
-    ("reports-export-campaigns", "get", {"repository": "repository"}),
-    ("reports-export-campaigns", "get", {"owner": "squad"}),
-    ("reports-export-findings", "get", {"repository": "repository", "batch": "batch"}),
-    ("fixes-new", "get", {"finding": "finding"}),
-    ("pull-requests", "get", {"repository": "repository"}),
-    ("fixes-new", "post", {"finding": "finding"}),
-    ("findings-bulk", "post", {"finding": "finding"}),
-    ("findings-assign", "post", {"finding": "finding"}),
-    ("settings-sync", "post", {"connection": "connection"}),
-    ("settings-members", "post", {"membership": "membership"}),
-    ("settings-ownership", "post", {"squad": "squad", "membership": "membership"}),
-    ("settings-ownership", "post", {"squad": "squad"}),
-    ("settings-ownership", "post", {"rule": "ownership_rule"}),
-    ("settings-notifications", "post", {"channel": "notification_channel"}),
-    ("settings-notifications", "post", {"rule": "notification_rule"}),
-    ("settings-notifications", "post", {"repositories": "repository", "owner": "squad"}),
-    ("settings-notification-log", "post", {"delivery": "notification_delivery"}),
+# objects must reach nothing. Query strings: (url name, parameter → victim object attribute).
+ID_QUERIES = [
+    ("findings", {"batch": "batch", "repository": "repository"}),
+    ("findings-group-findings", {"batch": "batch", "repository": "repository"}),
+    ("scans", {"repository": "repository"}),
+    ("scan-started", {"batch": "batch"}),
+    ("scan-new", {"repository": "repository"}),
+    ("reports", {"repository": "repository"}),
+    ("reports-sla", {"repository": "repository", "kind": None}),
+    ("reports", {"owner": "squad"}),
+    ("reports-export-owners", {"owner": "squad"}),
+    ("reports-export-campaigns", {"repository": "repository"}),
+    ("reports-export-campaigns", {"owner": "squad"}),
+    ("reports-export-findings", {"repository": "repository", "batch": "batch"}),
+    ("fixes-new", {"finding": "finding"}),
+    ("pull-requests", {"repository": "repository"}),
+]
+# Forms: (url name, parameter → victim object attribute, the action it is posted with).
+ID_FORMS = [
+    ("fixes-new", {"finding": "finding"}, "submit"),
+    ("findings-bulk", {"finding": "finding"}, "submit"),
+    ("findings-assign", {"finding": "finding"}, "claim"),
+    ("settings-sync", {"connection": "connection"}, "submit"),
+    ("settings-members", {"membership": "membership"}, "remove"),
+    ("settings-ownership", {"squad": "squad", "membership": "membership"}, "squad_member_add"),
+    ("settings-ownership", {"squad": "squad"}, "squad_delete"),
+    ("settings-ownership", {"rule": "ownership_rule"}, "rule_delete"),
+    ("settings-notifications", {"channel": "notification_channel"}, "channel_delete"),
+    ("settings-notifications", {"rule": "notification_rule"}, "rule_delete"),
+    ("settings-notifications", {"repositories": "repository", "owner": "squad"}, "rule_create"),
+    ("settings-notification-log", {"delivery": "notification_delivery"}, "redeliver"),
+]
+# (url name, method, parameters, action): a query string is sent with action "submit" too.
+ID_PARAMETERS = [(name, "get", parameters, "submit") for name, parameters in ID_QUERIES] + [
+    (name, "post", parameters, action) for name, parameters, action in ID_FORMS
 ]
 # Parameters that name an object inside a longer value (the report's owner filter).
 ID_FORMATS = {"owner": "squad:{}"}
-# The action each form above is posted with ("submit" when not named).
-ID_ACTIONS = {
-    ("settings-members", ("membership",)): "remove",
-    ("settings-ownership", ("squad", "membership")): "squad_member_add",
-    ("settings-ownership", ("squad",)): "squad_delete",
-    ("settings-ownership", ("rule",)): "rule_delete",
-    ("findings-assign", ("finding",)): "claim",
-    ("settings-notifications", ("channel",)): "channel_delete",
-    ("settings-notifications", ("rule",)): "rule_delete",
-    ("settings-notifications", ("repositories", "owner")): "rule_create",
-    ("settings-notification-log", ("delivery",)): "redeliver",
-}
 
 
 @pytest.mark.parametrize(
-    "name,method,parameters", ID_PARAMETERS, ids=[f"{n}-{m}" for n, m, _ in ID_PARAMETERS]
+    "name,method,parameters,action", ID_PARAMETERS, ids=[f"{n}-{m}" for n, m, *_ in ID_PARAMETERS]
 )
 def test_ids_of_another_teams_objects_reach_nothing(
-    name, method, parameters, victim_world, other_team, member, client_as, team
+    name, method, parameters, action, victim_world, other_team, member, client_as, team
 ):
     from triage.models import FindingStatusJobItem, Membership, OwnershipRule, SyncRun
 
@@ -280,7 +275,7 @@ def test_ids_of_another_teams_objects_reach_nothing(
         if attribute:
             obj = values.get(attribute) or getattr(victim_world, attribute)
             data[parameter] = ID_FORMATS.get(parameter, "{}").format(obj.pk)
-    data["action"] = ID_ACTIONS.get((name, tuple(parameters)), "submit")
+    data["action"] = action
     url = reverse(name, kwargs={"team_slug": other_team.slug})
     status_before = victim_world.finding.status
     owner_before = _owner(victim_world.finding)

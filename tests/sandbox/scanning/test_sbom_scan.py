@@ -6,20 +6,28 @@ from sandbox.scanning.cvss import base_score
 from sandbox.scanning.sbom import dependencies_in
 from tests.sandbox.scanning.trees import line_of
 
-PLANTED = [
-    ("acme/payments-api", "requirements.txt", "PyYAML==5.3.1", "CVE-2020-14343", "CWE-20"),
-    ("acme/payments-api", "requirements.txt", "requests==2.25.1", "CVE-2023-32681", "CWE-200"),
-    ("acme/payments-api", "requirements.txt", "Jinja2==3.1.2", "CVE-2024-22195", "CWE-79"),
-    ("acme/payments-api", "requirements.txt", "Werkzeug==2.2.2", "CVE-2023-25577", "CWE-770"),
-    ("acme/web-frontend", "package.json", '"lodash"', "CVE-2020-8203", "CWE-1321"),
-    ("acme/web-frontend", "package.json", '"axios"', "CVE-2020-28168", "CWE-918"),
-    ("acme/web-frontend", "package.json", '"minimist"', "CVE-2021-44906", "CWE-1321"),
-    ("acme/web-frontend", "package.json", '"express"', "CVE-2024-29041", "CWE-601"),
-    ("acme/inventory-service", "go.mod", "gin-gonic/gin", "CVE-2020-28483", "CWE-20"),
-    ("acme/inventory-service", "go.mod", "dgrijalva/jwt-go", "CVE-2020-26160", "CWE-287"),
-    ("acme/inventory-service", "go.mod", "golang.org/x/crypto", "CVE-2020-29652", "CWE-476"),
-    ("acme/inventory-service", "go.mod", "gopkg.in/yaml.v2", "CVE-2019-11254", "CWE-400"),
-]
+# The vulnerable pins planted in each demo tree's manifest: (marker on the pin's line, CVE, CWE).
+PINS = {
+    ("acme/payments-api", "requirements.txt"): [
+        ("PyYAML==5.3.1", "CVE-2020-14343", "CWE-20"),
+        ("requests==2.25.1", "CVE-2023-32681", "CWE-200"),
+        ("Jinja2==3.1.2", "CVE-2024-22195", "CWE-79"),
+        ("Werkzeug==2.2.2", "CVE-2023-25577", "CWE-770"),
+    ],
+    ("acme/web-frontend", "package.json"): [
+        ('"lodash"', "CVE-2020-8203", "CWE-1321"),
+        ('"axios"', "CVE-2020-28168", "CWE-918"),
+        ('"minimist"', "CVE-2021-44906", "CWE-1321"),
+        ('"express"', "CVE-2024-29041", "CWE-601"),
+    ],
+    ("acme/inventory-service", "go.mod"): [
+        ("gin-gonic/gin", "CVE-2020-28483", "CWE-20"),
+        ("dgrijalva/jwt-go", "CVE-2020-26160", "CWE-287"),
+        ("golang.org/x/crypto", "CVE-2020-29652", "CWE-476"),
+        ("gopkg.in/yaml.v2", "CVE-2019-11254", "CWE-400"),
+    ],
+}
+PLANTED = [(tree, path, *pin) for (tree, path), pins in PINS.items() for pin in pins]
 
 
 @pytest.mark.parametrize(("tree", "path", "marker", "cve", "cwe"), PLANTED)

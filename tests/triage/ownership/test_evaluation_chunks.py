@@ -36,11 +36,7 @@ CHUNK = 5
 
 
 @pytest.fixture
-def findings(team, admin, triager):
-    squads = {
-        name: services.squad_create(team=team, actor=admin, name=name)
-        for name in ("backend", "frontend")
-    }
+def findings(team, admin, triager, squads, repository_rule):
     shop = RepositoryFactory(team=team, name="shop")
     blog = RepositoryFactory(team=team, connection=shop.connection, name="blog")
     rows = [
@@ -52,13 +48,7 @@ def findings(team, admin, triager):
     services.codeowners_import(
         team=team, actor=admin, text="*.md @backend\n", repository_name="blog"
     )
-    services.rule_create(
-        team=team,
-        actor=admin,
-        kind="repository",
-        owner=services.RuleOwner(squad=squads["frontend"]),
-        repository_name="blog",
-    )
+    repository_rule("blog", squads["frontend"])
     services.finding_assign(team=team, actor=triager, finding=rows[0], assignee_id=admin.pk)
     return rows
 

@@ -11,14 +11,6 @@ from triage.services.errors import RoleRequired, ServiceError
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def squads(team, admin):
-    return {
-        name: services.squad_create(team=team, actor=admin, name=name)
-        for name in ("backend", "frontend")
-    }
-
-
 def _owners(*findings):
     rows = Finding.objects.filter(pk__in=[f.pk for f in findings]).order_by("pk")
     return [
@@ -79,7 +71,9 @@ def test_an_import_adds_rules_in_order_resolving_squads_members_and_emails(
     assert queued == [evaluation.pk]
 
 
-def test_evaluation_applies_rules_and_leaves_assigned_findings_alone(team, admin, triager, squads):
+def test_evaluation_applies_rules_and_leaves_assigned_findings_alone(
+    team, admin, triager, squads, repository_rule
+):
     repo = RepositoryFactory(team=team, name="shop")
     other = RepositoryFactory(team=team, connection=repo.connection, name="blog")
     py = FindingFactory(repository=repo, file_path="src/app.py")
@@ -94,13 +88,7 @@ def test_evaluation_applies_rules_and_leaves_assigned_findings_alone(team, admin
         text="*.py @backend\n*.js @frontend\n/web/legacy/ @tess\n",
         repository_name="shop",
     )
-    services.rule_create(
-        team=team,
-        actor=admin,
-        kind="repository",
-        owner=services.RuleOwner(squad=squads["backend"]),
-        repository_name="blog",
-    )
+    repository_rule("blog", squads["backend"])
     evaluation = OwnershipEvaluation.objects.get(state="queued")
 
     assert tasks.evaluate_ownership(evaluation.pk) == "finished"

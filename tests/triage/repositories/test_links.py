@@ -4,13 +4,7 @@ import pytest
 from django.utils import timezone
 
 from tests.dismissals import dismissal_requested, dismissals_need_approval_set
-from tests.factories import (
-    FindingFactory,
-    FixFactory,
-    PullRequestFactory,
-    RepositoryFactory,
-    ScanBatchFactory,
-)
+from tests.factories import FindingFactory, RepositoryFactory
 from tests.pages import team_url
 from triage.models import FixApproval, Role, SyncState
 
@@ -18,13 +12,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(team, member):
+def world(team, member, repository_activity):
     repository = RepositoryFactory(team=team, name="payments-api")
     SyncState.objects.create(connection=repository.connection, last_success_at=timezone.now())
-    finding = FindingFactory(repository=repository, severity="critical")
-    batch = ScanBatchFactory(repository=repository)
-    fix = FixFactory(repository=repository)
-    PullRequestFactory(fix=fix)
+    finding, batch, fix = repository_activity(repository, severity="critical")
     requester = member(Role.TRIAGER, username="tess")
     FixApproval.objects.create(
         team=team, fix=fix, requested_by=requester, note="Please", diff_sha256="a" * 64

@@ -50,17 +50,14 @@ def test_the_sla_uses_the_teams_policy(team, viewer):
     repository = RepositoryFactory(team=team)
     SlaPolicy.objects.create(team=team, high_days=5)
     now = timezone.now()
-    late = FindingFactory(
-        repository=repository,
-        severity="high",
-        title="Late one",
-        first_detected_at=now - timedelta(days=6),
-    )
-    FindingFactory(
-        repository=repository,
-        severity="high",
-        title="In time",
-        first_detected_at=now - timedelta(days=2),
+    late, _in_time = (
+        FindingFactory(
+            repository=repository,
+            severity="high",
+            title=title,
+            first_detected_at=now - timedelta(days=days),
+        )
+        for title, days in (("Late one", 6), ("In time", 2))
     )
 
     body = viewer.get(_detail(team, repository)).content.decode()
@@ -103,13 +100,11 @@ def test_another_teams_repository_is_not_found(team, other_team, viewer):
 
 
 def test_the_repository_page_reads_in_a_bounded_number_of_queries(
-    team, viewer, django_assert_max_num_queries
+    team, viewer, repository_activity, django_assert_max_num_queries
 ):
     repository = RepositoryFactory(team=team)
     for _ in range(5):
-        FindingFactory(repository=repository, severity="high")
-        ScanBatchFactory(repository=repository)
-        PullRequestFactory(fix=FixFactory(repository=repository))
+        repository_activity(repository, severity="high")
 
     with django_assert_max_num_queries(22):  # incl. the session, team and staleness banner
         assert viewer.get(_detail(team, repository)).status_code == 200
@@ -145,12 +140,11 @@ def test_the_list_sorts_by_open_findings(team, viewer):
     assert body.index("a-quiet") < body.index("z-busy")
 
 
-def test_the_list_reads_in_a_bounded_number_of_queries(team, viewer, django_assert_max_num_queries):
+def test_the_list_reads_in_a_bounded_number_of_queries(
+    team, viewer, repository_activity, django_assert_max_num_queries
+):
     for _ in range(20):
-        repository = RepositoryFactory(team=team)
-        FindingFactory(repository=repository)
-        ScanBatchFactory(repository=repository)
-        PullRequestFactory(fix=FixFactory(repository=repository))
+        repository_activity(RepositoryFactory(team=team))
 
     with django_assert_max_num_queries(16):
         assert viewer.get(team_url("repositories", team)).status_code == 200
