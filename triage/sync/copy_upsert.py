@@ -114,7 +114,8 @@ def upsert(
         return {}, 0
     quote = db.ops.quote_name
     table = quote(model._meta.db_table)
-    with transaction.atomic():
+    # Inside a caller's transaction (a sync's page) no savepoint: a failure fails the page.
+    with transaction.atomic(savepoint=False):
         stage, columns = _stage(model, rows)
         column_list = ", ".join(quote(column) for column in columns)
         assignments = ", ".join(
@@ -147,7 +148,7 @@ def insert_new(
         return 0
     quote = db.ops.quote_name
     table = quote(model._meta.db_table)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         stage, columns = _stage(model, rows)
         column_list = ", ".join(quote(column) for column in columns)
         conflict = ", ".join(quote(column) for column in unique_columns)

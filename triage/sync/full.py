@@ -1,4 +1,5 @@
-"""Full sync: walk everything the organization holds and upsert it page by page."""
+"""Full sync: walk everything the organization holds and upsert it, several pages per
+transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.utils import timezone
 from triage.models import Fix, KolegaConnection, Repository, ScanBatch, SyncRun, SyncState
 from triage.models.mirror import status_in
 from triage.sync import rows
-from triage.sync.pages import event_pages_of, pages_of
+from triage.sync.pages import chunk_depth, chunks_of, event_pages_of, pages_of
 from triage.sync.runs import SyncContext, sync_run_execute
 
 
@@ -59,6 +60,12 @@ def full_sync_body(context: SyncContext) -> None:
         state.save(update_fields=["events_cursor"])
 
 
+# A full sync writes the event feed and the findings in chunks of several pages, one
+# transaction each: its cursor is saved once, at the end, so no page needs a commit of its own.
+EVENTS_PER_WRITE = 5000
+FINDINGS_PER_WRITE = 1000
+
+
 def events_sync_all(context: SyncContext):
     newest = None
     # No pruning runs meanwhile: it takes this sync's lease.
@@ -67,14 +74,16 @@ def events_sync_all(context: SyncContext):
         .values_list("events_pruned_before", flat=True)
         .first()
     )
-    for page in event_pages_of(context.client.list_finding_events):
-        if page.items and newest is None:
-            newest = max(event.event_timestamp for event in page.items)
+    pages = event_pages_of(context.client.list_finding_events, depth=chunk_depth(EVENTS_PER_WRITE))
+    for events in chunks_of(pages, EVENTS_PER_WRITE):
+        if newest is None:
+            # The feed is newest first: its first chunk holds the newest event.
+            newest = max(event.event_timestamp for event in events)
         with context.page("finding events"):
             context.wrote(
                 "finding_events",
                 rows.finding_events_write(
-                    connection=context.connection, events=page.items, pruned_before=pruned_before
+                    connection=context.connection, events=events, pruned_before=pruned_before
                 ),
             )
     return newest
@@ -112,13 +121,19 @@ def findings_sync_repository(
 ) -> set[str]:
     """Upsert every finding of the repository (matching `filters`); answer their ids."""
     seen: set[str] = set()
-    for page in pages_of(context.client.list_findings, repository_id=repository_id, **filters):
+    pages = pages_of(
+        context.client.list_findings,
+        repository_id=repository_id,
+        depth=chunk_depth(FINDINGS_PER_WRITE),
+        **filters,
+    )
+    for findings in chunks_of(pages, FINDINGS_PER_WRITE):
         with context.page("findings"):
             written = rows.findings_write(
-                connection=context.connection, findings=page.items, repository_pks=pks
+                connection=context.connection, findings=findings, repository_pks=pks
             )
         context.wrote_findings(written)
-        seen.update(finding.id for finding in page.items)
+        seen.update(finding.id for finding in findings)
     return seen
 
 
@@ -140,12 +155,16 @@ def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str
     """
     repository_id = batch.repository.upstream_id
     seen: set[str] = set()
-    for page in pages_of(
-        context.client.list_findings, repository_id=repository_id, scan_batch_id=batch.upstream_id
-    ):
+    pages = pages_of(
+        context.client.list_findings,
+        repository_id=repository_id,
+        scan_batch_id=batch.upstream_id,
+        depth=chunk_depth(FINDINGS_PER_WRITE),
+    )
+    for findings in chunks_of(pages, FINDINGS_PER_WRITE):
         with context.page("findings of scan batches"):
             written = rows.findings_write(
-                connection=context.connection, findings=page.items, repository_pks=pks
+                connection=context.connection, findings=findings, repository_pks=pks
             )
             context.wrote_findings(written)
             context.wrote(
@@ -154,7 +173,7 @@ def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str
                     scan_batch_pk=batch.pk, finding_pks=written.pks.values()
                 ),
             )
-        seen.update(finding.id for finding in page.items)
+        seen.update(finding.id for finding in findings)
     with context.page("findings of scan batches"):
         ScanBatch.objects.filter(pk=batch.pk).update(findings_synced_at=timezone.now())
     return seen

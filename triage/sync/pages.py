@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -75,17 +75,39 @@ def read_ahead_enabled() -> bool:
     )
 
 
-def pages_of(list_method: Callable[..., kolega.Page], **filters: Any) -> Iterator[kolega.Page]:
-    """Every page of a Kolega list endpoint, 200 items each, read ahead when possible."""
+def pages_of(
+    list_method: Callable[..., kolega.Page], *, depth: int = READ_AHEAD_PAGES, **filters: Any
+) -> Iterator[kolega.Page]:
+    """Every page of a Kolega list endpoint, 200 items each, read ahead up to `depth` pages
+    when possible."""
     pages = kolega.iter_pages(list_method, **filters)
-    return read_ahead(pages) if read_ahead_enabled() else pages
+    return read_ahead(pages, depth=depth) if read_ahead_enabled() else pages
+
+
+def chunks_of(pages: Iterable[kolega.Page], size: int) -> Iterator[list]:
+    """The pages' items in lists of at least `size` (the last one shorter): a full sync,
+    whose cursor is saved once at its end, writes several pages in one transaction."""
+    pending: list = []
+    for page in pages:
+        pending.extend(page.items)
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def chunk_depth(size: int) -> int:
+    """How far to read ahead so the next chunk's pages are fetched while one is written."""
+    return READ_AHEAD_PAGES + size // kolega.pagination.PAGE_SIZE
 
 
 def event_pages_of(
-    list_method: Callable[..., kolega.Page], **filters: Any
+    list_method: Callable[..., kolega.Page], *, depth: int = READ_AHEAD_PAGES, **filters: Any
 ) -> Iterator[kolega.Page]:
-    """Every page of the newest-first finding-event feed, walked in time windows."""
+    """Every page of the newest-first finding-event feed, walked in time windows (read
+    ahead up to `depth` pages: a caller writing several pages at once reads further)."""
     pages = kolega.iter_pages_by_time(
         list_method, time_of=lambda event: event.event_timestamp, **filters
     )
-    return read_ahead(pages) if read_ahead_enabled() else pages
+    return read_ahead(pages, depth=depth) if read_ahead_enabled() else pages

@@ -111,4 +111,4 @@ def reconcile_body(context: SyncContext) -> None:
     if removed:
         context.extra_details["repositories_removed"] = removed
     context.extra_details["repairs"] = repairs
-    context.checkpoint()
+    context.checkpoint(force=True)

@@ -9,6 +9,7 @@ and pushes the next scheduled attempt back exponentially.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
@@ -57,6 +59,8 @@ class SyncContext:
     # Findings the mirror did not hold before this run, by severity: told once, at its end.
     new_findings: Counter[str] = field(default_factory=Counter)
     new_finding_pks: list[int] = field(default_factory=list)
+    # When the progress was last saved (``checkpoint``); 0 saves it at the first page.
+    progress_saved_at: float = 0.0
 
     def wrote_findings(self, written) -> None:
         self.new_findings.update(written.new_by_severity)
@@ -76,19 +80,36 @@ class SyncContext:
 
     @contextmanager
     def page(self, phase: str) -> Iterator[None]:
-        """One transaction for one page of writes, then the run's progress is saved."""
+        """One transaction for one page of writes, ending with the lease renewed and the run's
+        progress saved in it: a worker that lost the lease commits nothing, and a page costs
+        one commit. Its commit need not wait for the disk (the mirror can be synced again,
+        and the cursor is saved in a page of its own, after every row it covers)."""
         with transaction.atomic():
+            if db.vendor == "postgresql":
+                with db.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
             yield
-        self.checkpoint(phase)
+            self.checkpoint(phase)
 
-    def checkpoint(self, phase: str | None = None) -> None:
+    def checkpoint(self, phase: str | None = None, *, force: bool = False) -> None:
+        """Renew the lease; save the run's progress (phase, requests, rows) when
+        ``PORTAL_SYNC_PROGRESS_SECONDS`` have passed since it was last saved, or ``force``."""
         lease_renew(connection=self.connection, owner=self.lease_owner)
         if phase is not None:
             self.run.phase = phase
+        now = time.monotonic()
+        if not force and now - self.progress_saved_at < progress_seconds():
+            return
+        self.progress_saved_at = now
         self.run.requests = self.client.request_count
         self.run.rows_written = sum(self.rows.values())
         self.run.details = {"rows": dict(self.rows), **self.extra_details}
         self.run.save(update_fields=["phase", "requests", "rows_written", "details"])
+
+
+def progress_seconds() -> float:
+    """How often a running sync saves its progress for the page that shows it."""
+    return float(settings.PORTAL_SYNC_PROGRESS_SECONDS)
 
 
 class SyncBodyFailed(Exception):
@@ -107,7 +128,7 @@ def sync_runs_fail_lost() -> int:
     """Mark failed every run still "running" whose lease is gone or lapsed: its task died
     (worker killed, or the database went away before the run could record how it ended).
 
-    A live run renews its lease after every page, so a lapsed lease means nobody is running
+    A live run renews its lease with every page, so a lapsed lease means nobody is running
     it. The next scheduled sync of the connection retries. Answers how many were marked.
     """
     now = timezone.now()
