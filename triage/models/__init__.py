@@ -7,6 +7,7 @@ from triage.models.campaigns import (
 )
 from triage.models.comments import FindingComment
 from triage.models.connections import DEFAULT_KOLEGA_BASE_URL, KolegaConnection
+from triage.models.counts import FindingCount
 from triage.models.digests import (
     Cadence,
     DigestSend,
@@ -92,6 +93,7 @@ __all__ = [
     "EventKind",
     "Finding",
     "FindingComment",
+    "FindingCount",
     "FindingEvent",
     "FindingEventBaseline",
     "FindingEventType",

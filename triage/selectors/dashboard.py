@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, F, Window
+from django.db.models import F, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from triage.models import (
     Finding,
+    FindingCount,
     KolegaConnection,
     PullRequest,
     Repository,
@@ -148,14 +149,15 @@ class RepositoryOverview:
 
 
 def open_findings_counts(*, team: Team) -> list[tuple[int, str, int]]:
-    """(repository pk, severity, open findings): one grouped query, answered by an index-only
-    scan of the partial index on unresolved findings (migration 0014). "Open" is what the
-    reports count too: every finding that still needs work (`Finding.objects.unresolved`)."""
+    """(repository pk, severity, open findings), summed from the counts the database keeps
+    (`FindingCount`: exact, a few rows per group, whatever the number of findings). "Open" is
+    what the reports count too: every finding that still needs work
+    (`Finding.objects.unresolved`)."""
     return list(
-        Finding.objects.unresolved()
-        .filter(team=team)
+        FindingCount.objects.filter(team_id=team.pk, status__in=Finding.UNRESOLVED_STATUSES)
         .values_list("repository_id", "severity")
-        .annotate(n=Count("*"))
+        .annotate(n=Sum("n"))
+        .filter(n__gt=0)
         .order_by()
     )
 

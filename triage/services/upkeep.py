@@ -43,6 +43,7 @@ from triage.models.audit import SYSTEM
 from triage.reports.replay import state_after_event, utc_day
 from triage.services.audit import audit_log
 from triage.sync import rows
+from triage.sync.counts import finding_counts_compact
 from triage.sync.lease import lease_acquire, lease_release
 
 logger = logging.getLogger("triage.upkeep")
@@ -62,6 +63,7 @@ class PruneResult:
     # Connections whose sync held the lease too long: their events wait for the next run.
     connections_busy: list[int] = field(default_factory=list)
     analyzed: bool = False
+    counts_folded: int = 0
 
     def count(self, team_id: int, kind: str, n: int) -> None:
         self.deleted.setdefault(team_id, Counter())[kind] += n
@@ -107,6 +109,8 @@ def history_prune(*, now: datetime | None = None) -> PruneResult:
             result.count(team_id, "sync_runs", deleted)
     _record(result)
     result.analyzed = rows.statistics_refresh_after(result.totals)
+    # Status changes and deletions of the day left rows of changes in the finding counts.
+    result.counts_folded = finding_counts_compact()
     return result
 
 

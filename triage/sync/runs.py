@@ -27,6 +27,7 @@ from triage.models import KolegaConnection, SyncRun, SyncState
 from triage.models.audit import SYSTEM, audit_log
 from triage.outbound import UNREACHABLE_MESSAGE
 from triage.sync import rows
+from triage.sync.counts import finding_counts_compact
 from triage.sync.lease import (
     LeaseLost,
     lease_acquire,
@@ -237,6 +238,9 @@ def sync_run_execute(
     # refreshed now rather than when autovacuum gets to them, whether the run ended well or
     # not (what it wrote is kept).
     rows.statistics_refresh_after(context.rows)
+    if context.rows.get("findings"):
+        # The counts' rows of changes this sync added, folded while they are few.
+        finding_counts_compact(team_id=connection.team_id)
     return run
 
 
