@@ -362,10 +362,20 @@ class Finding(MirrorModel):
                 condition=models.Q(status__in=list(FINDING_UNRESOLVED_STATUSES)),
                 name="mirror_finding_open_sla",
             ),
+            # Reports: findings resolved in a period, with what their time-to-remediate
+            # figures group by, read from the index alone (no heap page per finding).
             models.Index(
                 fields=["team", "resolved_at"],
+                include=[
+                    "id",
+                    "status",
+                    "severity",
+                    "first_detected_at",
+                    "owner_squad",
+                    "owner_member",
+                ],
                 condition=models.Q(resolved_at__isnull=False),
-                name="mirror_finding_team_resolved",
+                name="mirror_finding_resolved_cover",
             ),
             # A member's or a squad's findings, each severity in order of first detection (and
             # id, the order's tie-break): the SLA-due order of an owner's findings walks these
