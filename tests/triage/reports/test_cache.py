@@ -123,3 +123,43 @@ def test_figures_follow_an_audited_change_of_the_mirror(team, open_findings):
     assert figures() == (6, 0)  # written behind the portal's back: the kept figures stand
     audit_log(team=team, actor=UserFactory(), action="finding.status_change", target=finding)
     assert figures() == (5, 1)
+
+
+def test_one_pass_keeps_both_groupings_exactly(
+    team, open_findings, member, django_assert_num_queries
+):
+    """The page's open-finding stats by repository and by owner come from one pass over the
+    open findings, rolled up: the same figures as each grouping counted on its own."""
+    from triage.models import Role, Squad
+
+    other = RepositoryFactory(at=T0, team=team, name="web")
+    squad = Squad.objects.create(team=team, name="payments")
+    owner = member(Role.TRIAGER)
+    Finding.objects.filter(repository=open_findings, severity="critical").update(owner_squad=squad)
+    Finding.objects.filter(repository=open_findings, severity="high").update(owner_member=owner)
+    FindingFactory(
+        at=T0,
+        repository=other,
+        severity="critical",
+        owner_squad=squad,
+        first_detected_at=NOW - timedelta(days=40),
+    )
+    FindingFactory(
+        at=T0, repository=other, severity="high", first_detected_at=NOW - timedelta(days=2)
+    )
+    policy = selectors.sla_policy_of(team)
+    version = report_cache.mirror_version(team=team, now=NOW)
+    scope = scope_at(team, NOW)
+
+    with django_assert_num_queries(1):
+        by_repository = report_cache.open_finding_stats(scope=scope, policy=policy, version=version)
+        by_owner = report_cache.open_finding_stats(
+            scope=scope, policy=policy, version=version, by=selectors.BY_OWNER
+        )
+
+    assert by_repository == selectors.open_finding_stats(scope=scope, policy=policy)
+    assert by_owner == selectors.open_finding_stats(
+        scope=scope, policy=policy, by=selectors.BY_OWNER
+    )
+    assert by_owner[(squad.pk, None, "critical")].open == 3
+    assert by_repository[(other.pk, "critical")].breached == 1

@@ -14,6 +14,8 @@ DUE_SOON_DAYS = 7
 # What open-finding stats are grouped by: the severity always comes last.
 BY_REPOSITORY = ("repository_id", "severity")
 BY_OWNER = ("owner_squad_id", "owner_member_id", "severity")
+# Both of the above in one pass over the open findings, rolled up after (`open_stats_rolled`).
+BY_REPOSITORY_AND_OWNER = ("repository_id", "owner_squad_id", "owner_member_id", "severity")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,29 @@ def open_finding_stats(
     """(repository id, severity) -> OpenStats, in one pass over the open findings; `by`
     names other columns to group by (BY_OWNER: squad id, member id, severity)."""
     return _open_stats(scope.findings().unresolved(), policy=policy, now=scope.now, by=by)
+
+
+def open_stats_rolled(
+    stats: dict[tuple, OpenStats], *, of: tuple[str, ...], by: tuple[str, ...]
+) -> dict[tuple, OpenStats]:
+    """`stats` grouped `of` some columns, summed up to the groups of fewer columns `by` (the
+    counts added, the oldest detection the earliest)."""
+    positions = [of.index(name) for name in by]
+    rolled: dict[tuple, OpenStats] = {}
+    for key, row in stats.items():
+        group = tuple(key[i] for i in positions)
+        kept = rolled.get(group)
+        if kept is None:
+            rolled[group] = row
+            continue
+        oldest = min((when for when in (kept.oldest, row.oldest) if when is not None), default=None)
+        rolled[group] = OpenStats(
+            kept.open + row.open,
+            kept.breached + row.breached,
+            kept.due_soon + row.due_soon,
+            oldest,
+        )
+    return rolled
 
 
 def open_finding_stats_moved(
