@@ -374,6 +374,11 @@ def _run(database_url: str) -> dict:
     if team is None:
         data = _populate(rng, now)
     else:
+        from triage.models import KolegaConnection
+
+        # Each run encrypts with keys of its own: the kept connection's key is stored again
+        # under this run's (the page never calls Kolega).
+        KolegaConnection.objects.filter(team=team).update(api_key="kolega_bench_reused")
         data = {
             "team": team,
             "user": get_user_model().objects.get(username="bench-manager"),
