@@ -6,10 +6,17 @@ from __future__ import annotations
 from django.db.models import F, Q
 from django.utils import timezone
 
+from triage import kolega
 from triage.models import Fix, KolegaConnection, Repository, ScanBatch, SyncRun, SyncState
 from triage.models.mirror import status_in
 from triage.sync import rows
-from triage.sync.pages import chunk_depth, chunks_of, event_pages_of, pages_of
+from triage.sync.pages import (
+    chunk_depth,
+    chunks_of,
+    event_pages_of,
+    pages_of,
+    read_ahead_when_enabled,
+)
 from triage.sync.runs import SyncContext, sync_run_execute
 
 
@@ -153,18 +160,35 @@ def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str
 
     A batch's findings are fixed once it is finished, so this runs once per batch.
     """
-    repository_id = batch.repository.upstream_id
+    return batches_findings_sync(context, batches=[batch], pks=pks)
+
+
+def batches_findings_sync(
+    context: SyncContext, *, batches: list[ScanBatch], pks: dict[str, int]
+) -> set[str]:
+    """`batch_findings_sync` of each batch in turn; answer the finding ids.
+
+    One reader walks every batch's listing, so the next batch's pages are fetched while
+    one batch's findings are written. A batch is marked listed once all its findings are.
+    """
+
+    def listed():
+        for batch in batches:
+            for page in kolega.iter_pages(
+                context.client.list_findings,
+                repository_id=batch.repository.upstream_id,
+                scan_batch_id=batch.upstream_id,
+            ):
+                yield batch, page.items
+            yield batch, None  # the end of the batch's listing
+
     seen: set[str] = set()
-    pages = pages_of(
-        context.client.list_findings,
-        repository_id=repository_id,
-        scan_batch_id=batch.upstream_id,
-        depth=chunk_depth(FINDINGS_PER_WRITE),
-    )
-    for findings in chunks_of(pages, FINDINGS_PER_WRITE):
+    pending: list = []
+
+    def write(batch: ScanBatch) -> None:
         with context.page("findings of scan batches"):
             written = rows.findings_write(
-                connection=context.connection, findings=findings, repository_pks=pks
+                connection=context.connection, findings=pending, repository_pks=pks
             )
             context.wrote_findings(written)
             context.wrote(
@@ -173,9 +197,19 @@ def batch_findings_sync(context: SyncContext, *, batch: ScanBatch, pks: dict[str
                     scan_batch_pk=batch.pk, finding_pks=written.pks.values()
                 ),
             )
-        seen.update(finding.id for finding in findings)
-    with context.page("findings of scan batches"):
-        ScanBatch.objects.filter(pk=batch.pk).update(findings_synced_at=timezone.now())
+        seen.update(finding.id for finding in pending)
+        pending.clear()
+
+    for batch, items in read_ahead_when_enabled(listed(), depth=chunk_depth(FINDINGS_PER_WRITE)):
+        if items is not None:
+            pending.extend(items)
+            if len(pending) >= FINDINGS_PER_WRITE:
+                write(batch)
+            continue
+        if pending:
+            write(batch)
+        with context.page("findings of scan batches"):
+            ScanBatch.objects.filter(pk=batch.pk).update(findings_synced_at=timezone.now())
     return seen
 
 
@@ -190,10 +224,7 @@ def batch_findings_sync_pending(
     if repository_pk is not None:
         pending = pending.filter(repository_id=repository_pk)
     pending = pending.terminal().select_related("repository").order_by("created_at", "pk")
-    seen: set[str] = set()
-    for batch in list(pending):
-        seen |= batch_findings_sync(context, batch=batch, pks=pks)
-    return seen
+    return batches_findings_sync(context, batches=list(pending), pks=pks)
 
 
 def fix_diff_sync(context: SyncContext, *, fix: Fix) -> None:

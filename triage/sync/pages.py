@@ -80,8 +80,12 @@ def pages_of(
 ) -> Iterator[kolega.Page]:
     """Every page of a Kolega list endpoint, 200 items each, read ahead up to `depth` pages
     when possible."""
-    pages = kolega.iter_pages(list_method, **filters)
-    return read_ahead(pages, depth=depth) if read_ahead_enabled() else pages
+    return read_ahead_when_enabled(kolega.iter_pages(list_method, **filters), depth=depth)
+
+
+def read_ahead_when_enabled(items: Iterator[T], *, depth: int = READ_AHEAD_PAGES) -> Iterator[T]:
+    """`items` read ahead in a second thread when the transport allows it (`read_ahead`)."""
+    return read_ahead(items, depth=depth) if read_ahead_enabled() else items
 
 
 def chunks_of(pages: Iterable[kolega.Page], size: int) -> Iterator[list]:
@@ -110,4 +114,4 @@ def event_pages_of(
     pages = kolega.iter_pages_by_time(
         list_method, time_of=lambda event: event.event_timestamp, **filters
     )
-    return read_ahead(pages, depth=depth) if read_ahead_enabled() else pages
+    return read_ahead_when_enabled(pages, depth=depth)
