@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from triage import kolega
 from triage.models import Fix, KolegaConnection, Repository, ScanBatch, SyncRun, SyncState
-from triage.models.mirror import status_in
 from triage.sync import rows
 from triage.sync.pages import (
     chunk_depth,
@@ -254,7 +253,3 @@ def fixes_needing_diff(connection: KolegaConnection):
 def fix_diffs_sync_pending(context: SyncContext) -> None:
     for fix in fixes_needing_diff(context.connection):
         fix_diff_sync(context, fix=fix)
-
-
-# Kept for callers that have not moved to the querysets' `active()` and `unsettled()` yet.
-_status_in = status_in
