@@ -170,8 +170,8 @@ def finding_events_list(request: HttpRequest, caller: Caller) -> Result:
         severity=query.severity,
         event_type=query.event_type,
         start=_aware(query.start),
-        end=_aware(query.end),
     )
+    end = _aware(query.end)
     total = finding_services.finding_events_count(
         events,
         filters=(
@@ -182,9 +182,11 @@ def finding_events_list(request: HttpRequest, caller: Caller) -> Result:
             query.severity,
             query.event_type,
             _aware(query.start),
-            _aware(query.end),
         ),
+        end=end,
     )
+    if end is not None:
+        events = events.filter(event_timestamp__lte=end)
     items = [serializers.finding_event_body(event) for event in _page(events, query, total)]
     return 200, serializers.page_body(items, total=total, limit=query.limit, skip=query.skip)
 

@@ -1,6 +1,8 @@
 """Findings: listing and status changes."""
 
+from bisect import bisect_left
 from collections import OrderedDict
+from datetime import UTC, datetime
 from threading import Lock
 
 from django.db import transaction
@@ -96,24 +98,61 @@ def finding_events_filter(
 
 
 # Counting an organization's whole event feed for every page's `total` costs more than
-# the page itself. Events are only ever appended, so a count stays right until the
-# newest event changes: counts are kept per filter set and newest event, in this process.
-_EVENT_COUNTS: OrderedDict[tuple, int] = OrderedDict()
+# the page itself, and a client walking the feed in time windows asks for a new `end` every
+# few pages: counting everything up to each `end` again makes the walk quadratic. Events
+# are only ever appended, so counts stay right until the newest event changes. For each
+# filter set (without `end`) and newest event, the counts already taken are kept by `end`,
+# and a new `end` is counted from the nearest one: only the events between the two.
+_EVENT_COUNTS: OrderedDict[tuple, list[tuple[datetime, int]]] = OrderedDict()
 _EVENT_COUNTS_LOCK = Lock()
-_EVENT_COUNTS_KEPT = 256
+_EVENT_COUNTS_KEPT = 64  # filter sets
+_EVENT_COUNTS_ENDS_KEPT = 4096  # counted ends per filter set
+_NO_END = datetime.max.replace(tzinfo=UTC)  # `end` unset: every event
 
 
-def finding_events_count(events: QuerySet[FindingEvent], *, filters: tuple) -> int:
-    """`events.count()`, kept for the same `filters` until a new event is written."""
+def finding_events_count(
+    events: QuerySet[FindingEvent], *, filters: tuple, end: datetime | None = None
+) -> int:
+    """`events.count()` for `events` filtered by `filters` and then by `end` (inclusive),
+    counted from the nearest `end` already counted for the same filters."""
     newest = FindingEvent.objects.aggregate(newest=Max("sequence"))["newest"]
     key = (newest, *filters)
+    end = _NO_END if end is None else end
     with _EVENT_COUNTS_LOCK:
-        if key in _EVENT_COUNTS:
+        counted = _EVENT_COUNTS.get(key)
+        if counted is not None:
             _EVENT_COUNTS.move_to_end(key)
-            return _EVENT_COUNTS[key]
-    total = events.count()
+            nearest = _nearest(counted, end)
+        else:
+            nearest = None
+    if nearest is not None and nearest[0] == end:
+        return nearest[1]
+    if nearest is None:
+        total = (events if end == _NO_END else events.filter(event_timestamp__lte=end)).count()
+    elif nearest[0] > end:
+        between = events.filter(event_timestamp__gt=end, event_timestamp__lte=nearest[0])
+        total = nearest[1] - between.count()
+    else:
+        between = events.filter(event_timestamp__gt=nearest[0], event_timestamp__lte=end)
+        total = nearest[1] + between.count()
     with _EVENT_COUNTS_LOCK:
-        _EVENT_COUNTS[key] = total
+        counted = _EVENT_COUNTS.setdefault(key, [])
+        _EVENT_COUNTS.move_to_end(key)
+        position = bisect_left(counted, (end,))
+        if position == len(counted) or counted[position][0] != end:
+            counted.insert(position, (end, total))
+        if len(counted) > _EVENT_COUNTS_ENDS_KEPT:
+            # The ends furthest behind a walk are the least likely to be asked again.
+            del counted[len(counted) // 2]
         while len(_EVENT_COUNTS) > _EVENT_COUNTS_KEPT:
             _EVENT_COUNTS.popitem(last=False)
     return total
+
+
+def _nearest(counted: list[tuple[datetime, int]], end: datetime) -> tuple[datetime, int] | None:
+    """The counted end closest in time to `end` (the list is sorted by end)."""
+    position = bisect_left(counted, (end,))
+    candidates = counted[max(0, position - 1) : position + 1]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda entry: abs(entry[0] - end))

@@ -145,3 +145,37 @@ def test_pagination_over_a_large_organization(make_client, db):
     events = api.get("/finding-events", params={"limit": 200}).json()
     assert events["limit"] == 200 and events["has_next"] is True
     assert events["total"] == result.events
+
+
+def test_event_feed_totals_by_end_stay_exact_in_any_order(make_client, db):
+    """Totals of time windows are counted from the nearest window already counted: every
+    order of `end`s (a walk back, forth, repeated, filtered) gives the exact count."""
+    from sandbox.models import FindingEvent
+
+    result = organization_scale_create(repositories=2, findings=120)
+    api = make_client(result.api_key)
+    stamps = sorted(set(FindingEvent.objects.values_list("event_timestamp", flat=True)))
+    assert len(stamps) > 20
+    picked = stamps[::7] + [stamps[0], stamps[-1], stamps[0] - timedelta(seconds=1)]
+    order = picked[::-1] + picked + picked[::3]
+    for severity in (None, "high"):
+        for end in order:
+            params = {"end": end.isoformat(), **({"severity": severity} if severity else {})}
+            expected = FindingEvent.objects.filter(event_timestamp__lte=end)
+            if severity:
+                expected = expected.filter(severity=severity)
+            body = api.get("/finding-events", params=params).json()
+            assert body["total"] == expected.count(), (severity, end)
+    # A new event: the counts kept so far no longer hold.
+    repository_id = api.get("/repositories").json()["items"][0]["id"]
+    finding = api.get(f"/repositories/{repository_id}/findings").json()["items"][0]
+    new_status = "ignored" if finding["status"] != "ignored" else "open"
+    changed = api.patch(
+        f"/repositories/{repository_id}/findings/{finding['id']}", json={"status": new_status}
+    )
+    assert changed.status_code == 200
+    assert api.get("/finding-events").json()["total"] == FindingEvent.objects.count()
+    far = (clock.now() + timedelta(days=3650)).isoformat()
+    assert api.get("/finding-events", params={"end": far}).json()["total"] == (
+        FindingEvent.objects.count()
+    )
