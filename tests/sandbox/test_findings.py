@@ -156,7 +156,7 @@ def test_event_feed_totals_by_end_stay_exact_in_any_order(make_client, db):
     api = make_client(result.api_key)
     stamps = sorted(set(FindingEvent.objects.values_list("event_timestamp", flat=True)))
     assert len(stamps) > 20
-    picked = stamps[::7] + [stamps[0], stamps[-1], stamps[0] - timedelta(seconds=1)]
+    picked = [*stamps[::7], stamps[0], stamps[-1], stamps[0] - timedelta(seconds=1)]
     order = picked[::-1] + picked + picked[::3]
     for severity in (None, "high"):
         for end in order:
