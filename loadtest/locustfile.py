@@ -28,7 +28,7 @@ import re
 import time
 from urllib.parse import urlencode
 
-from locust import HttpUser, task
+from locust import FastHttpUser, task
 from locust.exception import StopUser
 
 from loadtest.measures import UserSchedule
@@ -75,6 +75,14 @@ def _named(name: str, headers: dict | None = None) -> dict:
     return {**(headers or {}), NAME_HEADER: name}
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _form(fields: dict) -> str:
+    """A form's body as a browser posts it (a list is one field repeated)."""
+    return urlencode(fields, doseq=True)
+
+
 def record_request(*, context: dict, exception, **_) -> None:
     """Listener of locust's request event: an answered request, on its user's schedule."""
     schedule = context.get("schedule")
@@ -99,8 +107,10 @@ def _expect(response, status: int, marker: str | None = None) -> bool:
     return True
 
 
-class PortalUser(HttpUser):
+class PortalUser(FastHttpUser):
     abstract = True
+    # Each user is one person in one browser tab: one request at a time.
+    concurrency = 1
     username_prefix = ""
     numbers = _browsing_numbers
     # Seconds of think time between two tasks, drawn evenly.
@@ -140,14 +150,16 @@ class PortalUser(HttpUser):
             token = CSRF_INPUT.search(response.text).group(1)
         with self.client.post(
             "/login/",
-            data={
-                "username": self.username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": token,
-                "next": "",
-            },
+            data=_form(
+                {
+                    "username": self.username,
+                    "password": PASSWORD,
+                    "csrfmiddlewaretoken": token,
+                    "next": "",
+                }
+            ),
             name="sign in: submit",
-            headers=_named("sign in: submit"),
+            headers=_named("sign in: submit", FORM),
             allow_redirects=False,
             catch_response=True,
         ) as response:
@@ -300,8 +312,8 @@ class BulkUser(PortalUser):
         }
         with self.client.post(
             f"{self.base}/findings/bulk/",
-            data={**form, "action": "preview"},
-            headers=_named("bulk: preview (htmx)", HTMX),
+            data=_form({**form, "action": "preview"}),
+            headers=_named("bulk: preview (htmx)", {**HTMX, **FORM}),
             name="bulk: preview (htmx)",
             catch_response=True,
             allow_redirects=False,
@@ -310,9 +322,9 @@ class BulkUser(PortalUser):
                 return
         with self.client.post(
             f"{self.base}/findings/bulk/",
-            data={**form, "action": "submit"},
+            data=_form({**form, "action": "submit"}),
             name="bulk: start job",
-            headers=_named("bulk: start job"),
+            headers=_named("bulk: start job", FORM),
             catch_response=True,
             allow_redirects=False,
         ) as started:
