@@ -318,48 +318,43 @@ class VictimWorld:
         )
 
     @cached_property
-    def squad(self):
-        """A squad with the team's owner in it, and a rule giving it a path."""
+    def ownership_rule(self):
+        """A path rule giving the findings under it to a squad with the team's owner in it."""
         from triage.models import OwnershipRule, Squad
 
         squad = Squad.objects.create(team=self.team, name=VICTIM_MARKERS["squad"])
         squad.members.add(self.team.memberships.get(user=self.owner))
-        OwnershipRule.objects.create(
+        return OwnershipRule.objects.create(
             team=self.team,
             kind=OwnershipRule.Kind.PATH,
             pattern=VICTIM_MARKERS["rule_pattern"],
             squad=squad,
         )
-        return squad
 
     @cached_property
-    def ownership_rule(self):
-        from triage.models import OwnershipRule
-
-        return OwnershipRule.objects.get(squad=self.squad)
-
-    @cached_property
-    def notification_channel(self):
-        """A Slack channel with a rule for finished scans."""
-        from triage.models import EventKind, NotificationChannel, NotificationRule
-
-        channel = NotificationChannel.objects.create(
-            team=self.team,
-            name=VICTIM_MARKERS["notification_channel"],
-            kind=NotificationChannel.Kind.SLACK,
-            url="https://hooks.slack.com/services/T0/B0/victim",
-            url_hint="hooks.slack.com …ctim",
-        )
-        NotificationRule.objects.create(
-            team=self.team, channel=channel, event_kind=EventKind.SCAN_FINISHED
-        )
-        return channel
+    def squad(self):
+        return self.ownership_rule.squad
 
     @cached_property
     def notification_rule(self):
-        from triage.models import NotificationRule
+        """A rule sending finished scans to a Slack channel."""
+        from triage.models import EventKind, NotificationChannel, NotificationRule
 
-        return NotificationRule.objects.get(channel=self.notification_channel)
+        return NotificationRule.objects.create(
+            team=self.team,
+            event_kind=EventKind.SCAN_FINISHED,
+            channel=NotificationChannel.objects.create(
+                team=self.team,
+                name=VICTIM_MARKERS["notification_channel"],
+                kind=NotificationChannel.Kind.SLACK,
+                url="https://hooks.slack.com/services/T0/B0/victim",
+                url_hint="hooks.slack.com …ctim",
+            ),
+        )
+
+    @cached_property
+    def notification_channel(self):
+        return self.notification_rule.channel
 
     @cached_property
     def notification_delivery(self):
