@@ -180,3 +180,34 @@ def test_each_ignored_filter_gets_one_sentence_naming_its_label(team):
         ignored_filters(PullRequestFilter(None, queryset=PullRequest.objects.none(), team=team))
         == []
     )
+
+
+def test_findings_filters_offer_each_team_its_own_choices(team, other_team, member):
+    """The choices are read per team and copied by reference into each form: building the
+    filters for one team never leaves its repositories in another's."""
+    import copy
+
+    from triage.filters.findings import FindingFilter
+    from triage.selectors.findings import findings_for_team
+
+    ours = RepositoryFactory(team=team, name="ours-repo")
+    theirs = RepositoryFactory(team=other_team, name="theirs-repo")
+    user = member(Role.TRIAGER)
+
+    def offered(for_team, chosen):
+        filterset = FindingFilter(
+            {"repository": str(chosen.pk)},
+            queryset=findings_for_team(team=for_team),
+            team=for_team,
+            user=user,
+        )
+        field = filterset.form.fields["repository"]
+        assert list(copy.deepcopy(field).choices) == list(field.choices)
+        return [label for _, label in field.choices], filterset.form.is_valid()
+
+    labels, valid = offered(team, theirs)
+    assert "theirs-repo" not in labels and "ours-repo" in labels and not valid
+    labels, valid = offered(other_team, theirs)
+    assert "ours-repo" not in labels and "theirs-repo" in labels and valid
+    labels, valid = offered(team, ours)
+    assert labels.count("ours-repo") == 1 and valid

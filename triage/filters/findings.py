@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from triage.filters.choices import FrozenChoices
 from triage.filters.dates import BoundedDateFilter
 from triage.models import (
     Finding,
@@ -53,13 +54,13 @@ class FindingFilter(django_filters.FilterSet):
     )
     # Plain IN filters on the row itself: no DISTINCT (which would sort every matching row).
     severity = django_filters.MultipleChoiceFilter(
-        choices=Severity.choices, label="Severity", distinct=False
+        choices=FrozenChoices(Severity.choices), label="Severity", distinct=False
     )
     status = django_filters.MultipleChoiceFilter(
-        choices=FindingStatus.choices, label="Status", distinct=False
+        choices=FrozenChoices(FindingStatus.choices), label="Status", distinct=False
     )
     scan_type = django_filters.ChoiceFilter(
-        choices=ScanType.choices, label="Scan type", empty_label="Any scan type"
+        choices=FrozenChoices(ScanType.choices), label="Scan type", empty_label="Any scan type"
     )
     check_id = django_filters.CharFilter(field_name="check_id", label="Check id")
     path = django_filters.CharFilter(
@@ -71,7 +72,10 @@ class FindingFilter(django_filters.FilterSet):
     )
     squad = django_filters.TypedChoiceFilter(coerce=int, field_name="owner_squad_id", label="Squad")
     assigned = django_filters.ChoiceFilter(
-        choices=ASSIGNED_CHOICES, method="filter_assigned", label="Assigned", empty_label="Anyone"
+        choices=FrozenChoices(ASSIGNED_CHOICES),
+        method="filter_assigned",
+        label="Assigned",
+        empty_label="Anyone",
     )
     first_detected_after = BoundedDateFilter(
         method="filter_on_or_after", field_name="first_detected_at", label="First seen from"
@@ -101,9 +105,9 @@ class FindingFilter(django_filters.FilterSet):
         self.team = team
         self.user = user
         self.choices = filter_choices(team_id=team.pk, user=user)
-        self.filters["repository"].extra["choices"] = self.choices.repositories
-        self.filters["squad"].extra["choices"] = self.choices.squads
-        self.filters["owner"].extra["choices"] = self.choices.owners
+        self.filters["repository"].extra["choices"] = FrozenChoices(self.choices.repositories)
+        self.filters["squad"].extra["choices"] = FrozenChoices(self.choices.squads)
+        self.filters["owner"].extra["choices"] = FrozenChoices(self.choices.owners)
         self.filters["batch"].queryset = ScanBatch.objects.filter(team=team)
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

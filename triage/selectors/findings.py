@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import NamedTuple
 
-from django.db import connections
+from django.db import connections, router
 from django.db.models import (
     Case,
     CharField,
@@ -575,10 +575,37 @@ def filter_choices(*, team_id: int, user=None) -> FilterChoices:
     """The team's ``FilterChoices`` in one query: a list page offers the lists as filters (and
     the members as assignees), checks a chosen one against them, and narrows "mine" by
     ``user``'s squads."""
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    using = router.db_for_read(Repository)
+    sql, params = _filter_choices_sql(using, with_user=user_id is not None)
+    bound = [{_TEAM_ID: team_id, _USER_ID: user_id}.get(param, param) for param in params]
+    lists: dict[str, list] = {"repository": [], "squad": [], "member": [], "mine": []}
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, bound)
+        for kind, pk, name, role in cursor.fetchall():
+            lists[kind].append((pk, name, role) if kind == "member" else (pk, name))
+    return FilterChoices(
+        repositories=lists["repository"],
+        squads=lists["squad"],
+        members=lists["member"],
+        user_squad_ids=[pk for pk, _ in lists["mine"]],
+    )
+
+
+# Parameters of the compiled choices query that are bound per call: no row has a negative id.
+_TEAM_ID, _USER_ID = -7_301_001, -7_301_002
+
+
+@cache
+def _filter_choices_sql(using: str, *, with_user: bool) -> tuple[str, tuple]:
+    """The choices query's SQL and parameters, the team's and user's ids as placeholders,
+    compiled once: building the union of four querysets costs several times more than
+    running it."""
 
     def choices(queryset, kind: str, key: str, label: str, role: str = ""):
         return (
-            queryset.filter(team_id=team_id)
+            queryset.using(using)
+            .filter(team_id=_TEAM_ID)
             .order_by()
             .values(
                 choice_kind=Value(kind),
@@ -592,19 +619,12 @@ def filter_choices(*, team_id: int, user=None) -> FilterChoices:
         choices(Squad.objects, "squad", "pk", "name"),
         choices(Membership.objects, "member", "user_id", "user__username", "role"),
     ]
-    if user is not None and user.is_authenticated:
-        parts.append(choices(Squad.objects.filter(members__user=user), "mine", "pk", "name"))
+    if with_user:
+        parts.append(choices(Squad.objects.filter(members__user_id=_USER_ID), "mine", "pk", "name"))
     union = choices(Repository.objects, "repository", "pk", "name").union(*parts, all=True)
-    lists: dict[str, list] = {"repository": [], "squad": [], "member": [], "mine": []}
-    for row in union.order_by("choice_kind", "choice_label", "choice_id"):
-        kind, pk, name, role = (row[column] for column in CHOICE_COLUMNS)
-        lists[kind].append((pk, name, role) if kind == "member" else (pk, name))
-    return FilterChoices(
-        repositories=lists["repository"],
-        squads=lists["squad"],
-        members=lists["member"],
-        user_squad_ids=[pk for pk, _ in lists["mine"]],
-    )
+    query = union.order_by("choice_kind", "choice_label", "choice_id").values_list(*CHOICE_COLUMNS)
+    sql, params = query.query.sql_with_params()
+    return sql, tuple(params)
 
 
 CHOICE_COLUMNS = ("choice_kind", "choice_id", "choice_label", "choice_role")
