@@ -142,6 +142,24 @@ def test_last_scan_of_each_type_and_its_outcome(team, connection, viewer):
     assert cells["sbom_scan"] is None and cells["deep_ai_scan"] is None
     body = response.content.decode()
     assert "Partial failure" in body and "never" in body
+    scans = reverse("scans", kwargs={"team_slug": team.slug})
+    assert f'<a class="state-completed" href="{scans}{latest.pk}/">Completed</a>' in body
+    assert f'<a class="state-partial_failure" href="{scans}{secrets.pk}/">Partial failure</a>' in body
+
+
+def test_repository_names_are_escaped_in_the_table(team, connection, viewer):
+    hostile = RepositoryFactory(team=team, connection=connection, name='<img src=x onerror="1">')
+    FindingFactory(repository=hostile, severity="high")
+
+    body = viewer.get(url("dashboard", team)).content.decode()
+
+    assert '<img src=x onerror="1">' not in body
+    repositories = reverse("repositories", kwargs={"team_slug": team.slug})
+    assert (
+        f'<a href="{repositories}{hostile.pk}/" data-repository-link>'
+        "&lt;img src=x onerror=&quot;1&quot;&gt;</a>"
+    ) in body
+    assert 'aria-label="1 open High">1</a>' in body
 
 
 def test_active_batches_poll_and_stop_when_none_is_left(team, connection, viewer):
