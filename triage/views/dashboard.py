@@ -4,8 +4,6 @@ The page renders from the mirror only. The quota meters are Kolega's and come in
 loaded after the page; active batches and a first sync in progress poll their own fragments.
 """
 
-from html import escape
-
 from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
@@ -19,6 +17,7 @@ from triage.selectors.reports.scope import sla_policy_of
 from triage.selectors.scans import active_scan_batches
 from triage.services import scans as scan_services
 from triage.views.htmx import fragment_only, refresh_page, render_fragment, render_page
+from triage.views.options import escaped
 
 TEMPLATE = "triage/dashboard/dashboard.html"
 # The findings the open counts count, as the findings page's filter.
@@ -63,14 +62,14 @@ def repository_rows_html(
     repositories = reverse("repositories", kwargs={"team_slug": team_slug})
     findings = reverse("findings", kwargs={"team_slug": team_slug})
     scans = reverse("scans", kwargs={"team_slug": team_slug})
-    open_query = escape(OPEN_QUERY)
+    open_query = escaped(OPEN_QUERY)
     labels = dict(Severity.choices)
     html = []
     for row in rows:
         pk = row.repository.pk
         html.append(
             f'<tr><td><a href="{repositories}{pk}/" data-repository-link>'
-            f"{escape(row.repository.name)}</a></td>"
+            f"{escaped(row.repository.name)}</a></td>"
         )
         for severity, count in row.severity_cells():
             if not count:
@@ -79,7 +78,7 @@ def repository_rows_html(
             html.append(
                 f'<td class="num"><a class="sev-{severity}" href="{findings}?repository={pk}'
                 f'&amp;{open_query}&amp;severity={severity}" aria-label="{count} open '
-                f'{escape(labels[severity])}">{count}</a></td>'
+                f'{escaped(labels[severity])}">{count}</a></td>'
             )
         for _, batch in row.scan_cells():
             if batch is None:
@@ -87,7 +86,7 @@ def repository_rows_html(
                 continue
             html.append(
                 f'<td class="nowrap"><a class="state-{batch.state_class}" href="{scans}'
-                f'{batch.pk}/">{escape(batch.status_label)}</a> <time class="small muted" '
+                f'{batch.pk}/">{escaped(batch.status_label)}</a> <time class="small muted" '
                 f'datetime="{batch.created_iso}" data-relative title="{batch.created_text}">'
                 f"{batch.created_text}</time></td>"
             )

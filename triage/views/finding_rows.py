@@ -10,7 +10,6 @@ of its change lists. The `finding-row` partial of `triage/findings/list.html` ou
 from __future__ import annotations
 
 from datetime import timedelta
-from html import escape
 
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from triage.models import Finding
+from triage.views.options import escaped
 
 NO_SLA_CELL = mark_safe('<span class="muted">No SLA</span>')
 PAST_SLA_BADGE = mark_safe(' <span class="badge">Past SLA</span>')
@@ -101,17 +101,8 @@ def _owner_cell(row) -> SafeString:
     return mark_safe(" · ".join(parts))  # noqa: S308 (each part escaped by format_html)
 
 
-def _escaped(value) -> str:
-    """``value`` as format_html would put it in: safe strings as they are, anything else
-    escaped. Without django.utils.html.escape's lazy-string wrapper, which costs more than
-    the escaping itself at a thousand values a page."""
-    if hasattr(value, "__html__"):
-        return value.__html__()
-    return escape(str(value))
-
-
 def _check_cell(pk: int, label: str) -> SafeString:
-    return mark_safe(CHECK.format(pk, _escaped(label)))  # noqa: S308 (escaped)
+    return mark_safe(CHECK.format(pk, escaped(label)))  # noqa: S308 (escaped)
 
 
 def _row_html(
@@ -152,4 +143,4 @@ def _row_html(
         "last_seen_text": last_seen_text,
     }
     # Every value escaped (or already safe), as format_html would.
-    return mark_safe(ROW.format_map({name: _escaped(value) for name, value in values.items()}))  # noqa: S308
+    return mark_safe(ROW.format_map({name: escaped(value) for name, value in values.items()}))  # noqa: S308
