@@ -23,6 +23,15 @@ pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
 TODAY = NOW.date()
+# Later on the same (UTC) day as NOW, whatever the time of day the tests run at.
+LATER_TODAY = (
+    NOW
+    + (
+        datetime.datetime.combine(TODAY + datetime.timedelta(days=1), datetime.time(), NOW.tzinfo)
+        - NOW
+    )
+    / 2
+)
 
 
 @pytest.fixture
@@ -68,7 +77,7 @@ def test_findings_past_their_sla_are_one_summary_a_day_on_every_kind_of_channel(
     channels_for(EventKind.SLA_BREACHED)
 
     assert scheduled_events_record(now=NOW) == 1
-    assert scheduled_events_record(now=NOW + datetime.timedelta(hours=5)) == 0
+    assert scheduled_events_record(now=LATER_TODAY) == 0
 
     title = "14 findings past their SLA in Blue Team"
     key = f"sla.breached:{TODAY.isoformat()}"
