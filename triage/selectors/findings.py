@@ -578,7 +578,8 @@ def filter_choices(*, team_id: int, user=None) -> FilterChoices:
     user_id = user.pk if user is not None and user.is_authenticated else None
     using = router.db_for_read(Repository)
     sql, params = _filter_choices_sql(using, with_user=user_id is not None)
-    bound = [{_TEAM_ID: team_id, _USER_ID: user_id}.get(param, param) for param in params]
+    ids = {_TEAM_ID: team_id, _USER_ID: user_id}
+    bound = [ids.get(param, param) for param in params]
     lists: dict[str, list] = {"repository": [], "squad": [], "member": [], "mine": []}
     with connections[using].cursor() as cursor:
         cursor.execute(sql, bound)

@@ -37,30 +37,33 @@ def dashboard(request):
     }
     if freshness.has_connection and not freshness.first_sync_pending:
         overview = dashboard_selectors.repository_overview(team=team)
+        # Reversed once: the totals, the table's cells and the queue card all link to it.
+        findings_base = reverse("findings", kwargs={"team_slug": team.slug})
         context |= {
             "overview": overview,
-            "repository_rows": repository_rows_html(overview.rows, team_slug=team.slug),
+            "repository_rows": repository_rows_html(
+                overview.rows, team_slug=team.slug, findings=findings_base
+            ),
             "active_batches": active_scan_batches(team=team),
             "pull_requests": dashboard_selectors.recent_pull_requests(team=team),
             # The severity totals link to the findings page, filtered as the counts count.
-            "findings_base": reverse("findings", kwargs={"team_slug": team.slug}),
+            "findings_base": findings_base,
             "open_query": OPEN_QUERY,
         }
-        queue = _queue_card(request)
+        queue = _queue_card(request, findings_base=findings_base)
         # The navigation's count is the card's: no second query for it.
         context |= {"queue": queue, "my_queue_count": queue_count_label(queue.total)}
     return render_page(request, TEMPLATE, context)
 
 
 def repository_rows_html(
-    rows: list[dashboard_selectors.RepositoryRow], *, team_slug: str
+    rows: list[dashboard_selectors.RepositoryRow], *, team_slug: str, findings: str
 ) -> SafeString:
     """The repositories table's rows: each repository linked, its open findings per severity
     linked to the findings page so filtered, its last scan of each type linked to the batch.
     Built in Python: fifty rows of ten cells through the template engine cost more than every
     query of the page."""
     repositories = reverse("repositories", kwargs={"team_slug": team_slug})
-    findings = reverse("findings", kwargs={"team_slug": team_slug})
     scans = reverse("scans", kwargs={"team_slug": team_slug})
     open_query = escaped(OPEN_QUERY)
     labels = dict(Severity.choices)
@@ -94,11 +97,10 @@ def repository_rows_html(
     return mark_safe("".join(html))  # noqa: S308 (names and labels escaped above)
 
 
-def _queue_card(request):
+def _queue_card(request, *, findings_base: str):
     """The "My queue" card: its counts and first findings, each row linked."""
     team = request.team
     summary = my_queue_summary(team=team, user=request.user, sla_days=sla_policy_of(team).days)
-    findings_base = reverse("findings", kwargs={"team_slug": team.slug})
     for finding in summary.first:
         finding.url = f"{findings_base}{finding.pk}/"
     return summary
