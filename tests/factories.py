@@ -14,14 +14,19 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from triage.models import (
+    DismissalRequest,
+    DismissalRequestItem,
     Finding,
     FindingEvent,
     FindingSearch,
     Fix,
+    FixApproval,
+    FixDiffVersion,
     KolegaConnection,
     Membership,
     PullRequest,
     Repository,
+    ReviewComment,
     Role,
     ScanBatch,
     ScanBatchFinding,
@@ -300,6 +305,77 @@ class PullRequestFactory(row_of("fix", FixFactory)):
         lambda p: f"https://github.com/{p.repo_full_name}/pull/{p.pr_number}"
     )
     merge_status = "open"
+
+
+class FixDiffVersionFactory(factory.django.DjangoModelFactory):
+    """Version 1 of a fix's diff, kept as its diff is now; pass ``diff=`` for an older one."""
+
+    class Meta:
+        model = FixDiffVersion
+
+    fix = factory.SubFactory(FixFactory)
+    team = factory.SelfAttribute("fix.team")
+    number = 1
+    diff = factory.SelfAttribute("fix.diff")
+    sha256 = factory.LazyAttribute(lambda version: sha(version.diff))
+
+
+class FixApprovalFactory(factory.django.DjangoModelFactory):
+    """A pending request, by a new user, to approve the fix's current diff."""
+
+    class Meta:
+        model = FixApproval
+
+    fix = factory.SubFactory(FixFactory)
+    team = factory.SelfAttribute("fix.team")
+    requested_by = factory.SubFactory(UserFactory)
+    diff_sha256 = factory.SelfAttribute("fix.diff_sha256")
+
+
+class ReviewCommentFactory(factory.django.DjangoModelFactory):
+    """A new user's comment on line 1 of the new side of SAMPLE_DIFF's first file, on the
+    fix's current diff."""
+
+    class Meta:
+        model = ReviewComment
+
+    fix = factory.SubFactory(FixFactory)
+    team = factory.SelfAttribute("fix.team")
+    diff_sha256 = factory.SelfAttribute("fix.diff_sha256")
+    file_path = "app/db.py"
+    side = "new"
+    line = 1
+    author = factory.SubFactory(UserFactory)
+    body = "Looks right to me."
+
+
+class DismissalRequestFactory(factory.django.DjangoModelFactory):
+    """A pending request, by a new user, that ``findings=`` (a list, each an item remembering
+    its status of now) be ignored; items of a request made ``status="applied"`` are applied."""
+
+    class Meta:
+        model = DismissalRequest
+        skip_postgeneration_save = True
+
+    team = factory.SubFactory(TeamFactory)
+    requested_by = factory.SubFactory(UserFactory)
+    requested_status = "ignored"
+    reason = "Accepted risk until the migration"
+
+    @factory.post_generation
+    def findings(request, create, extracted, **kwargs):
+        findings = list(extracted or ())
+        if not create or not findings:
+            return
+        applied = request.status == DismissalRequest.Status.APPLIED
+        DismissalRequestItem.objects.bulk_create(
+            DismissalRequestItem(
+                request=request, finding=finding, previous_status=finding.status, applied=applied
+            )
+            for finding in findings
+        )
+        request.total = len(findings)
+        request.save(update_fields=["total"])
 
 
 def finding_status_job(team, *, state: str, outcomes, repository=None):

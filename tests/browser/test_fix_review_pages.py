@@ -7,8 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.factories import FindingFactory, FixFactory, RepositoryFactory, sha
-from triage.models import FixDiffVersion
+from tests.factories import FindingFactory, FixDiffVersionFactory, FixFactory, RepositoryFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +49,7 @@ def test_split_view_compare_and_start_form(browser_page, live_server, team, tria
     sign_in(page, triager)
     repository = RepositoryFactory(team=team, name="payments-api")
     fix = FixFactory(repository=repository, diff=V2_DIFF)
-    FixDiffVersion.objects.create(team=team, fix=fix, number=1, sha256=sha(V1_DIFF), diff=V1_DIFF)
+    FixDiffVersionFactory(fix=fix, diff=V1_DIFF)
     fix_url = live_server.url + reverse(
         "fixes-detail", kwargs={"team_slug": team.slug, "fix_id": fix.pk}
     )

@@ -219,59 +219,44 @@ class VictimWorld:
 
     @cached_property
     def diff_version(self):
-        from triage.models import FixDiffVersion
-        from triage.services.fixes import diff_sha256_of
+        from tests.factories import FixDiffVersionFactory
 
-        return FixDiffVersion.objects.create(
-            team=self.team,
-            fix=self.fix,
-            number=1,
-            sha256=diff_sha256_of(self.fix.diff),
-            diff=self.fix.diff,
-        )
+        return FixDiffVersionFactory(fix=self.fix)
 
     @cached_property
     def approval(self):
-        from triage.models import FixApproval
+        from tests.factories import FixApprovalFactory
 
-        return FixApproval.objects.create(
-            team=self.team,
-            fix=self.fix,
+        version = self.diff_version
+        return FixApprovalFactory(
+            fix=version.fix,
+            diff_sha256=version.sha256,
             requested_by=self.owner,
             note=VICTIM_MARKERS["approval_note"],
             pr_title=VICTIM_MARKERS["fix_title"],
-            diff_sha256=self.diff_version.sha256,
         )
 
     @cached_property
     def dismissal(self):
-        from triage.models import DismissalRequest, DismissalRequestItem
+        from tests.factories import DismissalRequestFactory
 
-        request = DismissalRequest.objects.create(
+        return DismissalRequestFactory(
             team=self.team,
             requested_by=self.owner,
-            requested_status="ignored",
             reason=VICTIM_MARKERS["dismissal_reason"],
-            total=1,
+            findings=[self.finding],
         )
-        DismissalRequestItem.objects.create(
-            request=request, finding=self.finding, previous_status=self.finding.status
-        )
-        return request
 
     @cached_property
     def review_comment(self):
-        from triage.models import ReviewComment
+        from tests.factories import ReviewCommentFactory
 
-        return ReviewComment.objects.create(
-            team=self.team,
+        return ReviewCommentFactory(
             fix=self.fix,
             diff_sha256=self.diff_version.sha256,
             file_path=VICTIM_MARKERS["finding_path"],
-            side="new",
             author=self.owner,
             body=VICTIM_MARKERS["comment_body"],
-            line=1,
         )
 
     @cached_property

@@ -8,13 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.dismissals import dismissal_requested, false_positive_requests
-from tests.factories import FindingFactory, FixFactory, RepositoryFactory
+from tests.factories import FindingFactory, FixApprovalFactory, FixFactory, RepositoryFactory
 from tests.pages import HTMX, team_url
 from triage.models import (
     AuditEvent,
     DismissalRequest,
     FindingStatusJob,
-    FixApproval,
     Role,
     TeamApprovalPolicy,
 )
@@ -55,8 +54,8 @@ def dismissal(team, repository, requester):
 @pytest.fixture
 def fix_approval(team, repository, requester):
     fix = FixFactory(repository=repository, title="Parameterize the refunds query")
-    return FixApproval.objects.create(
-        team=team, fix=fix, requested_by=requester, note="Please look", diff_sha256="a" * 64
+    return FixApprovalFactory(
+        fix=fix, requested_by=requester, note="Please look", diff_sha256="a" * 64
     )
 
 
@@ -96,9 +95,7 @@ def test_inbox_queries_do_not_grow_with_its_rows(team, repository, requester, me
     def add_requests(count: int) -> None:
         for n in range(count):
             fix = FixFactory(repository=repository, title=f"Fix {n}")
-            FixApproval.objects.create(
-                team=team, fix=fix, requested_by=requester, diff_sha256=f"{n:064x}"
-            )
+            FixApprovalFactory(fix=fix, requested_by=requester, diff_sha256=f"{n:064x}")
         false_positive_requests(requester, repository, count, reason="reason")
 
     counts, requests = [], 0

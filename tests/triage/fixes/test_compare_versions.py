@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import FixFactory, RepositoryFactory, sha
+from tests.factories import FixDiffVersionFactory, FixFactory, RepositoryFactory, sha
 from tests.pages import team_url
 from tests.scratch_git import files_written, git
 from triage.diffs import parse_diff, versions_compared
@@ -109,9 +109,7 @@ def test_two_identical_versions_compare_empty(diffs):
 @pytest.fixture
 def fix_with_two_versions(team, diffs):
     fix = FixFactory(repository=RepositoryFactory(team=team, name="app"), diff=diffs["v2"])
-    FixDiffVersion.objects.create(
-        team=team, fix=fix, number=1, sha256=sha(diffs["v1"]), diff=diffs["v1"]
-    )
+    FixDiffVersionFactory(fix=fix, diff=diffs["v1"])
     return fix
 
 
@@ -174,9 +172,7 @@ def test_the_version_list_names_the_current_diff_once(
 ):
     fix = fix_with_two_versions
     # Asking for approval keeps the current diff as version 2.
-    FixDiffVersion.objects.create(
-        team=fix.team, fix=fix, number=2, sha256=fix.diff_sha256, diff=fix.diff
-    )
+    FixDiffVersionFactory(fix=fix, number=2)
     body = (
         client_as(member(Role.VIEWER))
         .get(team_url("fixes-detail", fix.team, fix_id=fix.pk))

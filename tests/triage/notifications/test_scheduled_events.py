@@ -7,11 +7,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from tests.factories import FindingFactory, RepositoryFactory
+from tests.factories import DismissalRequestFactory, FindingFactory, RepositoryFactory
 from tests.triage.notifications.conftest import CHANNEL_KINDS, told_once_everywhere
 from triage.models import (
     DismissalRequest,
-    DismissalRequestItem,
     EventKind,
     Notification,
 )
@@ -120,21 +119,12 @@ def test_nothing_due_tells_nothing(repositories, channels_for):
 
 
 def _dismissal(team, user, findings, *, expires_on, status=DismissalRequest.Status.APPLIED):
-    request = DismissalRequest.objects.create(
-        team=team,
-        requested_by=user,
-        requested_status="ignored",
-        reason="Accepted risk until the migration",
-        expires_on=expires_on,
-        status=status,
-        total=len(findings),
+    request = DismissalRequestFactory(
+        team=team, requested_by=user, findings=findings, expires_on=expires_on, status=status
     )
     for finding in findings:
         finding.status = "ignored"
         finding.save(update_fields=["status"])
-        DismissalRequestItem.objects.create(
-            request=request, finding=finding, previous_status="open", applied=True
-        )
     return request
 
 

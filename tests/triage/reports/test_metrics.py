@@ -8,11 +8,11 @@ from tests.factories import (
     T0,
     FindingEventFactory,
     FindingFactory,
+    FixApprovalFactory,
     FixFactory,
     PullRequestFactory,
     RepositoryFactory,
     ScanBatchFactory,
-    UserFactory,
     at,
 )
 from triage.models import DailyFindingSnapshot, SlaPolicy
@@ -303,12 +303,8 @@ def test_fix_funnel_and_approval_lead_time(team):
     FixFactory(at=T0, repository=repository, created_at=at("2026-02-11T00:00"))
     FixFactory(at=T0, repository=repository, status="failed", created_at=at("2026-02-12T00:00"))
     FixFactory(at=T0, repository=repository, created_at=at("2026-01-01T00:00"))  # before the period
-    approval = FixApproval.objects.create(
-        team=team,
-        fix=approved,
-        requested_by=UserFactory(),
-        diff_sha256="a" * 64,
-        status=FixApproval.Status.APPROVED,
+    approval = FixApprovalFactory(
+        fix=approved, diff_sha256="a" * 64, status=FixApproval.Status.APPROVED
     )
     FixApproval.objects.filter(pk=approval.pk).update(
         created_at=at("2026-02-10T08:00"), decided_at=at("2026-02-10T12:00")

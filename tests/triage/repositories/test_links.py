@@ -4,9 +4,9 @@ import pytest
 from django.utils import timezone
 
 from tests.dismissals import dismissal_requested, dismissals_need_approval_set
-from tests.factories import FindingFactory, RepositoryFactory
+from tests.factories import FindingFactory, FixApprovalFactory, RepositoryFactory
 from tests.pages import team_url
-from triage.models import FixApproval, Role, SyncState
+from triage.models import Role, SyncState
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +17,7 @@ def world(team, member, repository_activity):
     SyncState.objects.create(connection=repository.connection, last_success_at=timezone.now())
     finding, batch, fix = repository_activity(repository, severity="critical")
     requester = member(Role.TRIAGER, username="tess")
-    FixApproval.objects.create(
-        team=team, fix=fix, requested_by=requester, note="Please", diff_sha256="a" * 64
-    )
+    FixApprovalFactory(fix=fix, requested_by=requester, note="Please", diff_sha256="a" * 64)
     return repository, finding, batch, fix
 
 
