@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,16 +22,17 @@ from psycopg.types.json import Jsonb
 
 
 @cache
-def _defaults(model: type[models.Model]) -> tuple[tuple[str, Any, bool], ...]:
-    """(attname, default, whether the default is a callable) of each non-key column."""
-    defaults = []
+def _defaults(model: type[models.Model]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """The non-key columns' defaults: fixed values by attname (what Django gives a field
+    without a default too: "" for text, else None), and (attname, callable) for the rest."""
+    fixed: dict[str, Any] = {}
+    computed = []
     for field in _concrete_fields(model):
         if field.has_default() and callable(field.default):
-            defaults.append((field.attname, field.default, True))
+            computed.append((field.attname, field.default))
         else:
-            # What Django gives a field without a default too: "" for text, else None.
-            defaults.append((field.attname, field.get_default(), False))
-    return tuple(defaults)
+            fixed[field.attname] = field.get_default()
+    return fixed, tuple(computed)
 
 
 def row(model: type[models.Model], **values: Any) -> SimpleNamespace:
@@ -39,9 +41,8 @@ def row(model: type[models.Model], **values: Any) -> SimpleNamespace:
     What `Model(**values)` would hold for the columns, without the cost of building a
     model instance for every one of a full sync's rows.
     """
-    staged: dict[str, Any] = {}
-    for attname, default, is_callable in _defaults(model):
-        staged[attname] = default() if is_callable else default
+    fixed, computed = _defaults(model)
+    staged = {**fixed, **{name: make() for name, make in computed if name not in values}}
     staged.update(values)
     return SimpleNamespace(**staged)
 
@@ -50,21 +51,25 @@ def _concrete_fields(model: type[models.Model]) -> list[models.Field]:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def _value_getters(model: type[models.Model]) -> list[Callable[[Any], Any]]:
-    def plain(attname: str) -> Callable[[Any], Any]:
-        return lambda staged: getattr(staged, attname)
-
-    def json(attname: str) -> Callable[[Any], Any]:
-        def get(staged: Any) -> Any:
-            value = getattr(staged, attname)
-            return None if value is None else Jsonb(value)
-
+@cache
+def _row_values(model: type[models.Model]) -> Callable[[Any], Sequence[Any]]:
+    """A staged row's column values, in `_concrete_fields` order, as COPY takes them (JSON
+    wrapped for the server); read with one `attrgetter`, not one call per column."""
+    fields = _concrete_fields(model)
+    names = [field.attname for field in fields]
+    get = attrgetter(*names) if len(names) > 1 else (lambda staged: (getattr(staged, names[0]),))
+    json_at = [i for i, field in enumerate(fields) if isinstance(field, models.JSONField)]
+    if not json_at:
         return get
 
-    return [
-        json(field.attname) if isinstance(field, models.JSONField) else plain(field.attname)
-        for field in _concrete_fields(model)
-    ]
+    def values(staged: Any) -> list[Any]:
+        row_values = list(get(staged))
+        for i in json_at:
+            if row_values[i] is not None:
+                row_values[i] = Jsonb(row_values[i])
+        return row_values
+
+    return values
 
 
 def _stage(model: type[models.Model], rows: Sequence[Any]) -> tuple[str, list[str]]:
@@ -90,9 +95,9 @@ def _stage(model: type[models.Model], rows: Sequence[Any]) -> tuple[str, list[st
             f"SELECT {column_list} FROM {table} WITH NO DATA"
         )
         with cursor.copy(f"COPY {stage} ({column_list}) FROM STDIN") as copy:
-            getters = _value_getters(model)
+            values = _row_values(model)
             for staged in rows:
-                copy.write_row([get(staged) for get in getters])
+                copy.write_row(values(staged))
     return stage, columns
 
 

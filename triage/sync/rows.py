@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -142,26 +143,21 @@ class Written:
     new_pks: list[int] = field(default_factory=list)
 
 
-def _mirror_row(
-    model: type[models.Model], connection: KolegaConnection, upstream_id: str, **values
-):
-    if db.vendor == "postgresql":
-        # Staged by COPY: the column values are all it needs, not a model instance.
-        return copy_upsert.row(
-            model,
-            connection_id=connection.pk,
-            team_id=connection.team_id,
-            upstream_id=upstream_id,
-            synced_at=timezone.now(),
-            **values,
-        )
-    return model(
-        connection_id=connection.pk,
-        team_id=connection.team_id,
-        upstream_id=upstream_id,
-        synced_at=timezone.now(),
-        **values,
-    )
+def _mirror_rows(model: type[models.Model], connection: KolegaConnection) -> Callable[..., Any]:
+    """What makes one page's mirror rows of `model` for `connection`, all synced at one
+    instant: `make(upstream_id, **values)`. On PostgreSQL a row is staged for COPY and needs
+    only its column values, not a model instance (`copy_upsert.row`)."""
+    build = partial(copy_upsert.row, model) if db.vendor == "postgresql" else model
+    common = {
+        "connection_id": connection.pk,
+        "team_id": connection.team_id,
+        "synced_at": timezone.now(),
+    }
+
+    def make(upstream_id: str, **values: Any):
+        return build(upstream_id=upstream_id, **common, **values)
+
+    return make
 
 
 def _upsert(
@@ -262,10 +258,9 @@ def _write(
             {} if repository_pks is None else {"repository_id": repository_pks[item.repository_id]}
         )
 
+    make = _mirror_rows(mirrored.model, connection)
     rows = [
-        _mirror_row(
-            mirrored.model,
-            connection,
+        make(
             mirrored.upstream_id(item),
             **repository(item),
             **values(item),
@@ -371,16 +366,21 @@ def scan_batch_findings_link(*, scan_batch_pk: int, finding_pks: Iterable[int]) 
     return len(new)
 
 
-def _finding_event_row(connection: KolegaConnection, event: kolega.FindingEvent) -> FindingEvent:
-    return _mirror_row(
-        FindingEvent,
-        connection,
-        event.id,
-        repository_upstream_id=event.repository_id,
-        finding_upstream_id=event.finding_id,
-        metadata=dict(event.metadata),
-        **_copied(event, FINDING_EVENT_COPIED),
-    )
+def _finding_event_rows(
+    connection: KolegaConnection, events: Iterable[kolega.FindingEvent]
+) -> dict[str, Any]:
+    """The mirror rows of `events` by event id (the last of a repeated id wins)."""
+    make = _mirror_rows(FindingEvent, connection)
+    return {
+        event.id: make(
+            event.id,
+            repository_upstream_id=event.repository_id,
+            finding_upstream_id=event.finding_id,
+            metadata=dict(event.metadata),
+            **_copied(event, FINDING_EVENT_COPIED),
+        )
+        for event in events
+    }
 
 
 def events_kept(
@@ -405,7 +405,7 @@ def finding_events_write(
     if not events:
         return 0
     if db.vendor == "postgresql":
-        by_id = {event.id: _finding_event_row(connection, event) for event in events}
+        by_id = _finding_event_rows(connection, events)
         return copy_upsert.insert_new(
             FindingEvent, list(by_id.values()), unique_columns=["connection_id", "upstream_id"]
         )
@@ -414,9 +414,7 @@ def finding_events_write(
             connection_id=connection.pk, upstream_id__in=[event.id for event in events]
         ).values_list("upstream_id", flat=True)
     )
-    rows = {
-        event.id: _finding_event_row(connection, event) for event in events if event.id not in known
-    }
+    rows = _finding_event_rows(connection, [event for event in events if event.id not in known])
     FindingEvent.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
     return len(rows)
 
@@ -444,10 +442,9 @@ def fixes_write(
         lambda fix: {"finding_ids": list(fix.finding_ids)},
         repository_pks=repository_pks,
     )
+    make = _mirror_rows(PullRequest, connection)
     pull_requests = [
-        _mirror_row(
-            PullRequest,
-            connection,
+        make(
             pull_request_upstream_id(pr),
             fix_id=written.pks[fix.id],
             **_copied(pr, PULL_REQUEST_COPIED),
