@@ -524,7 +524,11 @@ class FindingEvent(MirrorModel):
         indexes = [
             models.Index(fields=["team", "-event_timestamp"], name="mirror_event_team_time"),
             models.Index(fields=["connection", "finding_upstream_id"], name="mirror_event_finding"),
-            models.Index(fields=["team", "event_type"], name="mirror_event_team_type"),
+            # Events of one type in a time window (today's reopened findings on the reports
+            # page) without reading the team's other events of that window.
+            models.Index(
+                fields=["team", "event_type", "event_timestamp"], name="mirror_event_team_type_time"
+            ),
         ]
 
     def __str__(self) -> str:
