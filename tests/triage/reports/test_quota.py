@@ -119,6 +119,18 @@ def test_a_connection_without_a_reading_says_so(team, member, client_as):
     assert b"No quota reading in the last two days" in body
 
 
+def test_the_report_never_decrypts_an_api_key(team, member, client_as, monkeypatch):
+    RepositoryFactory(at=T0, team=team)
+
+    def decrypt(token):
+        raise AssertionError("the reports page decrypted an API key")
+
+    monkeypatch.setattr("triage.encryption.decrypt", decrypt)
+    response = client_as(member(Role.VIEWER)).get(reverse("reports", args=[team.slug]))
+    assert response.status_code == 200
+    assert b"No quota reading in the last two days" in response.content
+
+
 @pytest.fixture
 def synced(connection, upstream):
     """A connection to the sandbox's demo organization with one fix started, fully synced."""
