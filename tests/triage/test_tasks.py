@@ -100,7 +100,9 @@ def start_worker(worker_env) -> Iterator[Callable[[], subprocess.Popen]]:
 
 @pytest.fixture
 def send_task() -> Iterator[Callable[..., None]]:
-    app = Celery(broker=REDIS_URL)
+    # Not made the current app: the portal's code queues through the current app, and an
+    # app without the portal's routes and broker options would be used by every later test.
+    app = Celery(broker=REDIS_URL, set_as_current=False)
     yield lambda name, *args: app.send_task(name, args=list(args))
     app.close()
 
