@@ -365,9 +365,16 @@ def _decode_cursor(cursor: str, sort: Sort) -> tuple[str, object, int] | None:
 
 
 def _deferred_rows(rows_query: QuerySet[Finding], order: list, size: int, **sort_key) -> QuerySet:
-    """The rows of a page in an order no index holds (the SLA due date is worked out per
-    row): the order is found over narrow rows (ids and the sort key), then only the page's
-    rows are read whole and joined to their repository, instead of every matching row."""
+    """The rows of a page: its ids are found over narrow rows (ids and the sort key, no
+    joins), then only the page's rows are read whole and joined to their repository and
+    owners.
+
+    Read in one query with the joins, a page relies on the planner walking the sort's index:
+    past a value many findings share (every finding a scan saw again has the same "last
+    seen"), PostgreSQL estimates that almost nothing follows the cursor, joins and sorts
+    every matching row, and a later page costs hundreds of milliseconds. The id walk alone
+    stops after ``size`` rows whatever it estimates. An order no index holds (the SLA due
+    date on a database without `_sla_rows`) sorts the narrow rows only."""
     ids = rows_query.values("pk")[:size]
     return Finding.objects.filter(pk__in=ids).annotate(**sort_key).order_by(*order)
 
@@ -442,8 +449,7 @@ def _rows(
         _, value, pk = position
         compare = TupleLessThan if descending else TupleGreaterThan
         rows = rows.filter(compare(Tuple(F(sort.column), F("pk")), (value, pk)))
-    if sort.column == "sla_due_at":
-        rows = _deferred_rows(rows, order, size, **sort_key)
+    rows = _deferred_rows(rows, order, size, **sort_key)
     # The count as a column (compiled by the ORM, its values parameters).
     rows = rows.annotate(page_count=RawSQL(count.sql, count.params))  # noqa: S611
     # Only what the table shows: a finding's message and search text are long.
