@@ -107,10 +107,8 @@ def baselines_of(baselines: QuerySet[FindingEventBaseline]) -> dict[tuple[int, s
     }
 
 
-def ordered_events(
-    events: QuerySet[FindingEvent], *, stream: bool = True, extra: tuple[str, ...] = ()
-) -> Iterable[tuple]:
-    """Each finding's events in the order they happened (`EVENT_FIELDS`, then `extra`).
+def ordered_events(events: QuerySet[FindingEvent], *, stream: bool = True) -> Iterable[tuple]:
+    """Each finding's events in the order they happened (`EVENT_FIELDS`).
 
     `stream` reads through a server-side cursor for the whole team's history; a small
     selection is read at once instead, because PostgreSQL plans a cursor for its first rows
@@ -118,7 +116,7 @@ def ordered_events(
     """
     rows = events.order_by(
         "connection_id", "finding_upstream_id", "event_timestamp", "id"
-    ).values_list(*EVENT_FIELDS, *extra)
+    ).values_list(*EVENT_FIELDS)
     return rows.iterator(chunk_size=5000) if stream else list(rows)
 
 

@@ -15,7 +15,7 @@ from tests.factories import (
     ScanBatchFactory,
     at,
 )
-from triage.models import DailyFindingSnapshot, SlaPolicy
+from triage.models import DailyFindingSnapshot, FindingEvent, SlaPolicy
 from triage.models.fixes import FixApproval
 from triage.selectors import reports as selectors
 from triage.selectors.reports import ReportScope
@@ -327,3 +327,17 @@ def test_forecast_at_the_period_pace():
     assert growing.growing and growing.reaches_zero_on is None
     done = _forecast(label="x", remaining=0, resolved=0, arriving=3, days=10, today=today)
     assert not done.growing and done.reaches_zero_on == today
+
+
+def test_a_repository_replay_takes_the_finding_severity_for_events_without_one(team, history):
+    """Kolega's events may carry no severity: a repository's history then counts each
+    finding under its own severity, as the team's does."""
+    FindingEvent.objects.filter(team=team).update(severity=None)
+    report_snapshots_rebuild(team=team, now=at("2026-03-10T12:00"))
+
+    only_web = selectors.trends(
+        scope=scope_of(team, "2026-03-01", "2026-03-07", "2026-03-10T12:00", history["repository"])
+    )
+
+    assert {point.day: point.counts for point in only_web.days} == EXPECTED_OPEN
+    assert only_web.resolved_by_severity["high"] == 2

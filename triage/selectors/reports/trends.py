@@ -113,7 +113,10 @@ def _finding_severity() -> Subquery:
     return Subquery(
         Finding.objects.filter(
             connection_id=OuterRef("connection_id"), upstream_id=OuterRef("finding_upstream_id")
-        ).values("severity")[:1]
+        )
+        # One finding at most (connection and upstream id are unique): nothing to sort.
+        .order_by()
+        .values("severity")[:1]
     )
 
 
@@ -136,16 +139,16 @@ def _scoped_day_counts(scope: ReportScope, kept_from: date | None) -> list[DayCo
         if kept_from is not None
         else {}
     )
-    # Events may carry no severity: the finding's own stands in, as in the team's rebuild
-    # (read with the events, in the same query).
-    rows = ordered_events(
-        events.annotate(finding_severity=_finding_severity()),
-        stream=False,
-        extra=("finding_severity",),
-    )
+    # Events may carry no severity: the finding's own stands in, as in the team's rebuild. The
+    # events are those of the scope's findings, so their severities are read in one pass over
+    # those findings (a subquery per event, looking each one up again, cost more than the
+    # events themselves).
+    severities = scope.findings().order_by().values_list("connection_id", "upstream_id", "severity")
     flows = replay(
-        (row[:-1] for row in rows),
-        fallback_severity={(row[0], row[1]): row[-1] for row in rows},
+        ordered_events(events, stream=False),
+        fallback_severity={
+            (connection, finding): level for connection, finding, level in severities
+        },
         baselines=baselines,
     )
     first_day = scope.first_day if kept_from is None else max(scope.first_day, kept_from)
