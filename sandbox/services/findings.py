@@ -48,7 +48,13 @@ def _event_type_for(previous: str, new: str) -> str:
 def finding_status_set(*, repository: Repository, finding_id: str, status: str) -> Finding:
     """Set a finding's status; setting the status it already has changes nothing."""
     finding = finding_get(repository=repository, finding_id=finding_id)
-    finding = Finding.objects.select_for_update().select_related("source_repo").get(pk=finding.pk)
+    # Only the finding is locked: with its source repository too, every status change of a
+    # repository's findings would wait for the one before it.
+    finding = (
+        Finding.objects.select_for_update(of=("self",))
+        .select_related("source_repo")
+        .get(pk=finding.pk)
+    )
     if finding.status == status:
         return finding
     previous = finding.status

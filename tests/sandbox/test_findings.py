@@ -179,3 +179,55 @@ def test_event_feed_totals_by_end_stay_exact_in_any_order(make_client, db):
     assert api.get("/finding-events", params={"end": far}).json()["total"] == (
         FindingEvent.objects.count()
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_status_changes_of_two_findings_of_one_repository_do_not_wait_for_each_other(
+    api, findings, tiny_repository
+):
+    """A status change locks its finding, not the source repository it came from: while one
+    change is still in its transaction, another finding of the same repository changes at
+    once (bulk jobs change many findings of one repository side by side)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from sandbox.models import Finding
+    from sandbox.services.findings import finding_status_set
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    # Two findings of one source repository (the repository's files come from two).
+    by_source = {}
+    for finding in Finding.objects.filter(id__in=[item["id"] for item in findings]):
+        by_source.setdefault(finding.source_repo_id, []).append(str(finding.id))
+    first, second = next(ids for ids in by_source.values() if len(ids) > 1)[:2]
+    holding, release, failed = threading.Event(), threading.Event(), []
+
+    def hold_first():
+        try:
+            with transaction.atomic():
+                finding_status_set(repository=tiny_repository, finding_id=first, status="ignored")
+                holding.set()
+                release.wait(10)
+        except Exception as error:  # reported to the test below
+            failed.append(error)
+            holding.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold_first)
+    thread.start()
+    try:
+        assert holding.wait(10) and not failed
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            changed = finding_status_set(
+                repository=tiny_repository, finding_id=second, status="ignored"
+            )
+        assert changed.status == "ignored"
+    finally:
+        release.set()
+        thread.join(10)
+    assert not failed
