@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.registry import Figure  # noqa: E402
+from loadtest import machine_cpu  # noqa: E402
 from loadtest.measures import cpu_records_parse, cpu_summary  # noqa: E402
 from loadtest.server_cpu import CPU_DIR_ENV  # noqa: E402
 
@@ -281,6 +282,15 @@ def _worker(env: dict[str, str]):
     return _process("worker", args, env)
 
 
+@contextmanager
+def _sampling():
+    sampler = machine_cpu.Sampler().start()
+    try:
+        yield sampler
+    finally:
+        sampler.stop()
+
+
 def _server_cpu(results: dict) -> dict:
     """The server's CPU per request in the measured window, from the files its processes
     wrote; added to each endpoint's figures (and the total's) as server_cpu."""
@@ -336,6 +346,7 @@ def _table(results: dict) -> str:
                 f"{name[:46]:46} {figures['requests']:>9,} {figures['p50_ms']:>7.1f} "
                 f"{figures['p95_ms']:>7.1f} {figures['total_seconds']:>7.2f}"
             )
+    lines += machine_cpu.report_lines(results.get("machine_cpu"))
     return "\n".join(lines)
 
 
@@ -512,6 +523,8 @@ def run(
         )
         _say(f"locust: {users} browsing + {bulk_users} bulk users for {duration:g}s")
         load_before = os.getloadavg()[0]
+        # Every process's CPU, sampled through the run; the measured window is cut out below.
+        sampler = stack.enter_context(_sampling())
         swarm_out = WORK_DIR / "swarm.json"
         _run(
             env,
@@ -530,6 +543,7 @@ def run(
             timeout=duration + 240 + 5 * (users + bulk_users),
         )
         results = json.loads(swarm_out.read_text())
+        results["machine_cpu"] = machine_cpu.cpu_by_group(sampler.stop(), *results["window_epoch"])
         # Jobs still running when locust stopped stay pending; the finished ones are checked.
         jobs = results["bulk_jobs"] = _json_of(_run(env, "-m", "loadtest.seed", "jobs"))
         # A bulk change the sandbox does not hold is an error like any failed request.

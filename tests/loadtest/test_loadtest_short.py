@@ -89,5 +89,10 @@ def test_short_load_run_makes_requests_without_errors(load_database_url, tmp_pat
     assert results["served"]["asked_for"] > 0
     assert 0 < results["served"]["served_percent"] <= 100
     assert "cpu p50" in output and "served:" in output
+    # The machine's CPU in the window, by kind of process: the web server worked in it.
+    machine = results["machine_cpu"]
+    assert machine["by_group"]["web (gunicorn)"] > 0
+    assert 0 < machine["busy_cores"] <= machine["cores"]
+    assert "machine CPU in the measured window" in output
     # Every process the run started has stopped.
     assert "stopped gunicorn" in output and "stopped worker" in output
