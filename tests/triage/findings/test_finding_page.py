@@ -263,3 +263,15 @@ def test_a_reason_too_long_is_refused_in_words_and_changes_nothing(team, member,
     finding.refresh_from_db()
     assert finding.status == "open"
     assert not [e for e in _entries(response) if e.startswith("Status changed")]
+
+
+def test_viewing_a_finding_never_decrypts_an_api_key(team, member, client_as, monkeypatch):
+    finding = FindingFactory(repository=RepositoryFactory(team=team))
+
+    def decrypt(token):
+        raise AssertionError("the finding page decrypted an API key")
+
+    monkeypatch.setattr("triage.encryption.decrypt", decrypt)
+    response = client_as(member(Role.VIEWER)).get(_url(finding))
+    assert response.status_code == 200
+    assert finding.connection.name.encode() in response.content
