@@ -56,15 +56,31 @@ def rotate(token: str) -> str:
 
 
 class EncryptedSecret:
-    """Plaintext wrapper that never shows its value in repr/str (logs, tracebacks, templates)."""
+    """Plaintext wrapper that never shows its value in repr/str (logs, tracebacks, templates).
 
-    __slots__ = ("_value",)
+    A secret read from the database holds its token and is decrypted the first time it is
+    revealed: a page that lists connections, or a finding with its connection, never
+    decrypts a key it does not use, and a key that no configured key opens fails only the
+    call to Kolega that needs it (`DecryptionError`), not every page that reads its row.
+    """
 
-    def __init__(self, value: str):
+    __slots__ = ("_token", "_value")
+
+    def __init__(self, value: str | None = None, *, token: str | None = None):
+        if (value is None) == (token is None):
+            raise TypeError("an EncryptedSecret holds either a value or a stored token")
         self._value = value
+        self._token = token
 
     def reveal(self) -> str:
+        if self._value is None:
+            self._value = decrypt(self._token)
         return self._value
+
+    def stored_token(self) -> str | None:
+        """The token it was read as, while it has not been revealed (saving it again stores
+        that token unchanged)."""
+        return self._token if self._value is None else None
 
     def __repr__(self) -> str:
         return "EncryptedSecret('********')"
@@ -72,10 +88,10 @@ class EncryptedSecret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, EncryptedSecret) and other._value == self._value
+        return isinstance(other, EncryptedSecret) and other.reveal() == self.reveal()
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash(self.reveal())
 
 
 class EncryptedSecretField(models.TextField):
@@ -86,7 +102,7 @@ class EncryptedSecretField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None:
             return None
-        return EncryptedSecret(decrypt(value))
+        return EncryptedSecret(token=value)
 
     def to_python(self, value):
         if value is None or isinstance(value, EncryptedSecret):
@@ -97,6 +113,9 @@ class EncryptedSecretField(models.TextField):
         if value is None:
             return None
         if isinstance(value, EncryptedSecret):
+            token = value.stored_token()
+            if token is not None:
+                return token
             value = value.reveal()
         return encrypt(value)
 

@@ -52,3 +52,46 @@ def test_decryption_error_never_carries_the_token(settings):
     with pytest.raises(DecryptionError) as info:
         decrypt(token)
     assert token not in str(info.value)
+
+
+def test_a_key_is_decrypted_only_when_revealed_and_once(db, monkeypatch):
+    connection = KolegaConnectionFactory(api_key="kcp_test_lazyvalue0001")
+    calls = []
+
+    def counting(token):
+        calls.append(token)
+        return decrypt(token)
+
+    monkeypatch.setattr("triage.encryption.decrypt", counting)
+    loaded = type(connection).objects.get(pk=connection.pk)
+    assert calls == []  # reading the row decrypts nothing
+
+    assert loaded.api_key.reveal() == "kcp_test_lazyvalue0001"
+    assert loaded.api_key.reveal() == "kcp_test_lazyvalue0001"
+    assert len(calls) == 1
+
+
+def test_a_key_no_configured_key_opens_fails_only_where_it_is_used(db, settings):
+    connection = KolegaConnectionFactory(api_key="kcp_test_oldkeyvalue01")
+    stored = _raw_key(connection.pk)
+    settings.PORTAL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    loaded = type(connection).objects.get(pk=connection.pk)  # the row still reads
+    with pytest.raises(DecryptionError):
+        loaded.api_key.reveal()
+    # Saving the row for something else keeps its stored key as it was, not lost or changed.
+    loaded.name = "Renamed"
+    loaded.save()
+    assert _raw_key(connection.pk) == stored
+
+
+def test_a_new_key_is_encrypted_when_saved(db):
+    connection = KolegaConnectionFactory(api_key="kcp_test_firstvalue001")
+    connection = type(connection).objects.get(pk=connection.pk)
+    before = _raw_key(connection.pk)
+    connection.api_key = "kcp_test_secondvalue01"
+    connection.save()
+
+    after = _raw_key(connection.pk)
+    assert after != before and "secondvalue" not in after
+    assert decrypt(after) == "kcp_test_secondvalue01"

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from triage import kolega
 from triage.clients import kolega_client_for
+from triage.encryption import DecryptionError
 from triage.models import KolegaConnection, SyncRun, SyncState
 from triage.models.audit import SYSTEM, audit_log
 from triage.outbound import UNREACHABLE_MESSAGE
@@ -52,7 +53,8 @@ class SyncContext:
     """What a sync body works with: the connection, its client and the run being recorded."""
 
     connection: KolegaConnection
-    client: kolega.KolegaClient
+    # None only for a run that failed before it could build one (an unreadable stored key).
+    client: kolega.KolegaClient | None
     run: SyncRun
     lease_owner: str
     rows: Counter[str] = field(default_factory=Counter)
@@ -199,7 +201,17 @@ def sync_run_execute(
     run.status = SyncRun.Status.RUNNING
     run.started_at = timezone.now()
     run.save(update_fields=["kind", "status", "started_at"])
-    client = kolega_client_for(connection)
+    try:
+        client = kolega_client_for(connection)
+    except DecryptionError as exc:
+        # The stored key is read when the client is built: none of the configured keys
+        # opens it. The run fails and says so; the lease goes back at once.
+        context = SyncContext(connection=connection, client=None, run=run, lease_owner=owner)
+        try:
+            _fail(context, exc, error_kind="key")
+        finally:
+            lease_release(connection=connection, owner=owner)
+        return run
     context = SyncContext(connection=connection, client=client, run=run, lease_owner=owner)
     try:
         body(context)
@@ -266,7 +278,7 @@ def _skip(run: SyncRun, reason: str) -> SyncRun:
 def _finish_fields(context: SyncContext) -> None:
     run = context.run
     run.finished_at = timezone.now()
-    run.requests = context.client.request_count
+    run.requests = context.client.request_count if context.client is not None else 0
     run.rows_written = sum(context.rows.values())
     run.details = {"rows": dict(context.rows), **context.extra_details}
     run.phase = ""
@@ -318,6 +330,12 @@ def _new_findings_tell(context: SyncContext) -> None:
 # What a failed sync tells everyone who can see the team's sync status: one sentence per
 # family of failure. The network's own words and Kolega's text go to the log only.
 SYNC_FAILURE_MESSAGES: list[tuple[type[Exception], str]] = [
+    (
+        DecryptionError,
+        "The stored API key cannot be decrypted with the portal's encryption keys "
+        "(PORTAL_ENCRYPTION_KEYS): enter the key again, or restore the encryption key it was "
+        "saved with.",
+    ),
     (kolega.KolegaAuthError, "Kolega rejected this connection's key."),
     (kolega.KolegaRateLimited, "Kolega is rate limiting this organization; the sync will retry."),
     (kolega.KolegaAddressRefused, UNREACHABLE_MESSAGE),

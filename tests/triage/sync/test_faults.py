@@ -4,6 +4,7 @@ import time
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.triage.sync.mirror_equality import mirror_differences
 from triage.clients import override_transport
@@ -139,3 +140,25 @@ def test_a_rejected_key_marks_the_connection_invalid_and_stops_its_syncs(connect
     after = sync_connection_incremental(connection=connection)
     assert after.status == SyncRun.Status.SKIPPED
     assert after.requests == 0
+
+
+def test_a_stored_key_no_encryption_key_opens_fails_the_run_and_frees_the_connection(
+    connection, settings
+):
+    """The API key is decrypted when the sync builds its client: when the portal's encryption
+    keys changed without the old one kept, the run fails saying what to do, backs off, and
+    leaves the connection free for the next run once the key is back."""
+    restored = list(settings.PORTAL_ENCRYPTION_KEYS)
+    settings.PORTAL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    unreadable = type(connection).objects.get(pk=connection.pk)
+
+    run = sync_connection_full(connection=unreadable)
+
+    assert run.status == SyncRun.Status.FAILED and run.error_kind == "key"
+    assert "cannot be decrypted" in run.error and "PORTAL_ENCRYPTION_KEYS" in run.error
+    assert run.requests == 0 and run.finished_at is not None
+    state = SyncState.objects.get(connection=connection)
+    assert state.last_error == run.error and state.next_attempt_at > run.finished_at
+    settings.PORTAL_ENCRYPTION_KEYS = restored
+    after = sync_connection_full(connection=type(connection).objects.get(pk=connection.pk))
+    assert after.status == SyncRun.Status.SUCCEEDED, after.error
