@@ -62,8 +62,7 @@ class MirrorFreshness:
 
 
 def mirror_freshness(*, team: Team) -> MirrorFreshness:
-    # The key is decrypted when loaded, and nothing here needs it.
-    connections = list(KolegaConnection.objects.filter(team=team).defer("api_key").order_by("name"))
+    connections = list(KolegaConnection.objects.filter(team=team).order_by("name"))
     states = {
         state.connection_id: state
         for state in SyncState.objects.filter(connection__team=team).only(

@@ -642,14 +642,9 @@ def saved_views_for(*, team: Team, user) -> QuerySet[SavedView]:
 
 
 def finding_detail(*, team: Team, finding_id: int) -> Finding | None:
-    """The finding with its repository, connection and owners. The connection's API key is
-    left unread: the page shows only the connection's name, and a write that calls Kolega
-    reads the key when it builds its client (one query), so viewing a finding decrypts
-    nothing."""
     return (
         Finding.objects.filter(team=team, pk=finding_id)
         .select_related("repository", "connection", "owner_member", "owner_squad")
-        .defer("connection__api_key")
         .first()
     )
 

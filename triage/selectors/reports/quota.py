@@ -83,9 +83,7 @@ def quota_use(*, team: Team, now: datetime) -> list[QuotaUse]:
     repository filter but the quota's own period.
     """
     uses = []
-    # The API key is not read: a report has no use for it decrypted.
-    connections = KolegaConnection.objects.filter(team=team).defer("api_key")
-    for connection in connections.order_by("name", "id"):
+    for connection in KolegaConnection.objects.filter(team=team).order_by("name", "id"):
         reading = _quota_reading(connection, now)
         if reading is None:
             uses.append(QuotaUse(connection=connection, now=now))
